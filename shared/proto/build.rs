@@ -10,6 +10,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = proto_files_sorted(&root)?;
     let descriptors = protox::compile(&files, [&root])?;
     // file_descriptor_set_path is ignored on the compile_fds path, so the set is written here.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "cargo hands build scripts their output directory this way"
+    )]
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     std::fs::write(
         out_dir.join("tenure.bin"),

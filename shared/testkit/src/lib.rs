@@ -1,1 +1,23 @@
-//! placeholder
+//! Test support for Tenure, shared by every crate's integration tests.
+//!
+//! It never depends on a service crate (services take it as a dev-dependency), so it offers the parts
+//! a test assembles a cluster from: fresh PostgreSQL databases and SQLite files, a `moto_server` launched
+//! from the test virtualenv, and an in-process OTLP collector that traces can be asserted against.
+//!
+//! `tests/run.sh` hands over its environment through `TENURE_TEST_PG_URL`, `TENURE_TEST_MOTO_VENV` and
+//! `TENURE_BIN`; a missing value fails the test with the command to run.
+
+mod otlp;
+mod telemetry;
+
+pub use otlp::{
+    AttributeValue, CollectedEvent, CollectedLink, CollectedSpan, OtlpCollector, SpanKind,
+    StatusCode,
+};
+pub use telemetry::{TestTelemetry, global_telemetry};
+
+pub mod db;
+pub mod moto;
+
+pub use db::{TestDatabase, TestRole, TestSqlite};
+pub use moto::MotoServer;

@@ -1,0 +1,11 @@
+//! The gRPC face of the service: handlers, the authorization policy, and the mapping of domain errors to
+//! `tonic::Status`. A handler converts the request (collecting every violation), calls one use case and
+//! converts the reply.
+
+mod account_service;
+mod policy;
+mod purge_participant;
+
+pub(crate) use account_service::AccountServiceHandler;
+pub(crate) use policy::POLICY;
+pub(crate) use purge_participant::PurgeParticipantHandler;

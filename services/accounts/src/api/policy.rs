@@ -1,0 +1,208 @@
+//! Function-level authorization: who may call each method (quality.md §1.3). Anything not listed is
+//! denied, and a test fails if a published method of a mounted service is missing here.
+
+use tenure_grpc::{MethodPolicy, Role};
+
+/// The accounts service's policy table.
+pub(crate) const POLICY: &[MethodPolicy] = &[
+    MethodPolicy {
+        method: "/tenure.accounts.v1.AccountService/CreateTenant",
+        roles: &[Role::Operator],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.accounts.v1.AccountService/GetTenant",
+        roles: &[Role::Customer, Role::Operator, Role::Billing, Role::Service],
+        service_callers: &["orders", "data-purge"],
+    },
+    MethodPolicy {
+        method: "/tenure.accounts.v1.AccountService/ListTenants",
+        roles: &[Role::Operator, Role::Billing],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.accounts.v1.AccountService/UpdateTenant",
+        roles: &[Role::Operator],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.accounts.v1.AccountService/UnsubscribeTenant",
+        roles: &[Role::Operator],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.accounts.v1.AccountService/ResubscribeTenant",
+        roles: &[Role::Operator],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.accounts.v1.AccountService/CreateUser",
+        roles: &[Role::Customer, Role::Operator],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.accounts.v1.AccountService/GetUser",
+        roles: &[Role::Customer, Role::Operator],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.accounts.v1.AccountService/ListUsers",
+        roles: &[Role::Customer, Role::Operator],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.accounts.v1.AccountService/DeleteUser",
+        roles: &[Role::Customer, Role::Operator],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.accounts.v1.AccountService/GetAccount",
+        roles: &[Role::Customer, Role::Operator, Role::Billing, Role::Service],
+        service_callers: &["orders", "data-purge"],
+    },
+    MethodPolicy {
+        method: "/tenure.accounts.v1.AccountService/ListAccounts",
+        roles: &[Role::Customer, Role::Operator, Role::Billing, Role::Service],
+        service_callers: &["orders", "data-purge"],
+    },
+    MethodPolicy {
+        method: "/tenure.accounts.v1.AccountService/ListAccountTransitions",
+        roles: &[Role::Customer, Role::Operator, Role::Billing],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.accounts.v1.AccountService/ReserveAccount",
+        roles: &[Role::Service],
+        service_callers: &["orders"],
+    },
+    MethodPolicy {
+        method: "/tenure.accounts.v1.AccountService/AttachAccount",
+        roles: &[Role::Service],
+        service_callers: &["orders"],
+    },
+    MethodPolicy {
+        method: "/tenure.accounts.v1.AccountService/ActivateAccount",
+        roles: &[Role::Service],
+        service_callers: &["orders"],
+    },
+    MethodPolicy {
+        method: "/tenure.accounts.v1.AccountService/ReleaseAccount",
+        roles: &[Role::Service],
+        service_callers: &["orders"],
+    },
+    MethodPolicy {
+        method: "/tenure.accounts.v1.AccountService/CheckTermination",
+        roles: &[Role::Customer, Role::Operator, Role::Service],
+        service_callers: &["orders"],
+    },
+    MethodPolicy {
+        method: "/tenure.accounts.v1.AccountService/BeginOffboarding",
+        roles: &[Role::Service],
+        service_callers: &["orders"],
+    },
+    MethodPolicy {
+        method: "/tenure.accounts.v1.AccountService/AbortOffboarding",
+        roles: &[Role::Service],
+        service_callers: &["orders"],
+    },
+    MethodPolicy {
+        method: "/tenure.accounts.v1.AccountService/RecordOffboardingOutcome",
+        roles: &[Role::Service],
+        service_callers: &["orders"],
+    },
+    MethodPolicy {
+        method: "/tenure.accounts.v1.AccountService/RecordClosure",
+        roles: &[Role::Operator, Role::Service],
+        service_callers: &["orders"],
+    },
+    MethodPolicy {
+        method: "/tenure.accounts.v1.AccountService/ReopenAccount",
+        roles: &[Role::Operator],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.accounts.v1.AccountService/CreateSubscription",
+        roles: &[Role::Operator],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.accounts.v1.AccountService/GetSubscription",
+        roles: &[Role::Customer, Role::Operator, Role::Billing],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.accounts.v1.AccountService/ListSubscriptions",
+        roles: &[Role::Customer, Role::Operator, Role::Billing],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.accounts.v1.AccountService/SetSubscriptionStatus",
+        roles: &[Role::Operator],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.accounts.v1.AccountService/PutAccountDetails",
+        roles: &[Role::Operator, Role::Service],
+        service_callers: &["orders"],
+    },
+    MethodPolicy {
+        method: "/tenure.accounts.v1.AccountService/GetAccountDetails",
+        roles: &[Role::Customer, Role::Operator, Role::Billing],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.accounts.v1.AccountService/RecordCostRecords",
+        roles: &[Role::Operator, Role::Service],
+        service_callers: &["orders"],
+    },
+    MethodPolicy {
+        method: "/tenure.accounts.v1.AccountService/ListCostRecords",
+        roles: &[Role::Customer, Role::Operator, Role::Billing],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.purge.v1.PurgeParticipant/DescribeDataClasses",
+        roles: &[Role::Service],
+        service_callers: &["data-purge"],
+    },
+    MethodPolicy {
+        method: "/tenure.purge.v1.PurgeParticipant/Plan",
+        roles: &[Role::Service],
+        service_callers: &["data-purge"],
+    },
+    MethodPolicy {
+        method: "/tenure.purge.v1.PurgeParticipant/Execute",
+        roles: &[Role::Service],
+        service_callers: &["data-purge"],
+    },
+    MethodPolicy {
+        method: "/tenure.purge.v1.PurgeParticipant/Verify",
+        roles: &[Role::Service],
+        service_callers: &["data-purge"],
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::POLICY;
+
+    #[test]
+    fn every_published_method_has_exactly_one_policy() {
+        let (missing, unknown) = tenure_grpc::uncovered_methods(
+            POLICY,
+            &[
+                "tenure.accounts.v1.AccountService",
+                "tenure.purge.v1.PurgeParticipant",
+            ],
+        );
+        assert!(missing.is_empty(), "methods without a policy: {missing:?}");
+        assert!(
+            unknown.is_empty(),
+            "policies for unpublished methods: {unknown:?}"
+        );
+        let mut paths: Vec<_> = POLICY.iter().map(|entry| entry.method).collect();
+        paths.sort_unstable();
+        paths.dedup();
+        assert_eq!(paths.len(), POLICY.len(), "a method is listed twice");
+    }
+}

@@ -1,0 +1,119 @@
+//! Function-level authorization: who may call each method (quality.md §1.3). Anything not listed is
+//! denied, and a test fails if a published method of a mounted service is missing here.
+
+use tenure_grpc::{MethodPolicy, Role};
+
+/// The data-purge service's policy table. Permission and ticket checks (legal hold, expedite) follow in the handlers.
+pub(crate) const POLICY: &[MethodPolicy] = &[
+    MethodPolicy {
+        method: "/tenure.purge.v1.PurgeService/SchedulePurge",
+        roles: &[Role::Operator, Role::Service],
+        service_callers: &["orders", "accounts"],
+    },
+    MethodPolicy {
+        method: "/tenure.purge.v1.PurgeService/GetPurge",
+        roles: &[Role::Customer, Role::Operator],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.purge.v1.PurgeService/ListPurges",
+        roles: &[Role::Customer, Role::Operator],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.purge.v1.PurgeService/ExpeditePurge",
+        roles: &[Role::Operator],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.purge.v1.PurgeService/CancelPurge",
+        roles: &[Role::Operator, Role::Service],
+        service_callers: &["orders", "accounts"],
+    },
+    MethodPolicy {
+        method: "/tenure.purge.v1.PurgeService/PlanPurge",
+        roles: &[Role::Operator],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.purge.v1.PurgeService/SetLegalHold",
+        roles: &[Role::Operator],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.purge.v1.PurgeService/ReleaseLegalHold",
+        roles: &[Role::Operator],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.purge.v1.PurgeService/ListLegalHolds",
+        roles: &[Role::Operator],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.purge.v1.PurgeService/GetReceipt",
+        roles: &[Role::Customer, Role::Operator],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.purge.v1.PurgeService/ListReceipts",
+        roles: &[Role::Customer, Role::Operator],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.purge.v1.PurgeService/VerifyReceiptChain",
+        roles: &[Role::Operator],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.purge.v1.PurgeEvents/Subscribe",
+        roles: &[Role::Operator, Role::Billing],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.purge.v1.PurgeParticipant/DescribeDataClasses",
+        roles: &[Role::Service],
+        service_callers: &["data-purge"],
+    },
+    MethodPolicy {
+        method: "/tenure.purge.v1.PurgeParticipant/Plan",
+        roles: &[Role::Service],
+        service_callers: &["data-purge"],
+    },
+    MethodPolicy {
+        method: "/tenure.purge.v1.PurgeParticipant/Execute",
+        roles: &[Role::Service],
+        service_callers: &["data-purge"],
+    },
+    MethodPolicy {
+        method: "/tenure.purge.v1.PurgeParticipant/Verify",
+        roles: &[Role::Service],
+        service_callers: &["data-purge"],
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::POLICY;
+
+    #[test]
+    fn every_published_method_has_exactly_one_policy() {
+        let (missing, unknown) = tenure_grpc::uncovered_methods(
+            POLICY,
+            &[
+                "tenure.purge.v1.PurgeService",
+                "tenure.purge.v1.PurgeEvents",
+                "tenure.purge.v1.PurgeParticipant",
+            ],
+        );
+        assert!(missing.is_empty(), "methods without a policy: {missing:?}");
+        assert!(
+            unknown.is_empty(),
+            "policies for unpublished methods: {unknown:?}"
+        );
+        let mut paths: Vec<_> = POLICY.iter().map(|entry| entry.method).collect();
+        paths.sort_unstable();
+        paths.dedup();
+        assert_eq!(paths.len(), POLICY.len(), "a method is listed twice");
+    }
+}

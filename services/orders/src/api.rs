@@ -1,0 +1,15 @@
+//! The gRPC face of the service: handlers, the authorization policy, and the mapping of domain errors to
+//! `tonic::Status`. A handler converts the request (collecting every violation), calls one use case and
+//! converts the reply.
+
+mod order_events;
+mod order_service;
+mod policy;
+mod purge_participant;
+mod saga_admin;
+
+pub(crate) use order_events::OrderEventsHandler;
+pub(crate) use order_service::OrderServiceHandler;
+pub(crate) use policy::POLICY;
+pub(crate) use purge_participant::PurgeParticipantHandler;
+pub(crate) use saga_admin::SagaAdminHandler;

@@ -1,0 +1,21 @@
+use tenure_grpc::Limits;
+use tenure_proto::orders::v1::order_service_server::{OrderService, OrderServiceServer};
+
+/// Serves `tenure.orders.v1.OrderService`.
+///
+/// Until the business logic of issue #6 lands, its RPCs answer UNIMPLEMENTED through the
+/// generated defaults; health, reflection, authentication and the policy already apply to them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OrderServiceHandler;
+
+impl OrderServiceHandler {
+    /// The generated server with the process's message-size limits applied.
+    pub(crate) fn into_server(self, limits: &Limits) -> OrderServiceServer<Self> {
+        OrderServiceServer::new(self)
+            .max_decoding_message_size(limits.max_decoding_message_bytes)
+            .max_encoding_message_size(limits.max_encoding_message_bytes)
+    }
+}
+
+#[tonic::async_trait]
+impl OrderService for OrderServiceHandler {}

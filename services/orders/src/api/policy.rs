@@ -1,0 +1,135 @@
+//! Function-level authorization: who may call each method (quality.md §1.3). Anything not listed is
+//! denied, and a test fails if a published method of a mounted service is missing here.
+
+use tenure_grpc::{MethodPolicy, Role};
+
+/// The orders service's policy table.
+pub(crate) const POLICY: &[MethodPolicy] = &[
+    MethodPolicy {
+        method: "/tenure.orders.v1.OrderService/CreateOrder",
+        roles: &[Role::Customer],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.orders.v1.OrderService/GetOrder",
+        roles: &[Role::Customer, Role::Operator, Role::Billing],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.orders.v1.OrderService/ListOrders",
+        roles: &[Role::Customer, Role::Operator, Role::Billing],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.orders.v1.OrderService/GetOrderTimeline",
+        roles: &[Role::Customer, Role::Operator, Role::Billing],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.orders.v1.OrderService/WatchOrder",
+        roles: &[Role::Customer, Role::Operator, Role::Billing],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.orders.v1.OrderService/CancelOrder",
+        roles: &[Role::Customer],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.orders.v1.OrderService/AnswerOrderQuery",
+        roles: &[Role::Customer],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.orders.v1.OrderService/SignalOrder",
+        roles: &[Role::Customer],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.orders.v1.OrderService/ListTasks",
+        roles: &[Role::Customer, Role::Operator],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.orders.v1.OrderService/CompleteTask",
+        roles: &[Role::Customer, Role::Operator],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.orders.v1.OrderEvents/Subscribe",
+        roles: &[Role::Customer, Role::Operator, Role::Billing],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.orders.v1.OrderEvents/Ack",
+        roles: &[Role::Operator, Role::Billing],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.orders.v1.SagaAdmin/GetSaga",
+        roles: &[Role::Operator],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.orders.v1.SagaAdmin/ListSagas",
+        roles: &[Role::Operator],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.orders.v1.SagaAdmin/RetryNow",
+        roles: &[Role::Operator],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.orders.v1.SagaAdmin/AbortSaga",
+        roles: &[Role::Operator],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.purge.v1.PurgeParticipant/DescribeDataClasses",
+        roles: &[Role::Service],
+        service_callers: &["data-purge"],
+    },
+    MethodPolicy {
+        method: "/tenure.purge.v1.PurgeParticipant/Plan",
+        roles: &[Role::Service],
+        service_callers: &["data-purge"],
+    },
+    MethodPolicy {
+        method: "/tenure.purge.v1.PurgeParticipant/Execute",
+        roles: &[Role::Service],
+        service_callers: &["data-purge"],
+    },
+    MethodPolicy {
+        method: "/tenure.purge.v1.PurgeParticipant/Verify",
+        roles: &[Role::Service],
+        service_callers: &["data-purge"],
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::POLICY;
+
+    #[test]
+    fn every_published_method_has_exactly_one_policy() {
+        let (missing, unknown) = tenure_grpc::uncovered_methods(
+            POLICY,
+            &[
+                "tenure.orders.v1.OrderService",
+                "tenure.orders.v1.OrderEvents",
+                "tenure.orders.v1.SagaAdmin",
+                "tenure.purge.v1.PurgeParticipant",
+            ],
+        );
+        assert!(missing.is_empty(), "methods without a policy: {missing:?}");
+        assert!(
+            unknown.is_empty(),
+            "policies for unpublished methods: {unknown:?}"
+        );
+        let mut paths: Vec<_> = POLICY.iter().map(|entry| entry.method).collect();
+        paths.sort_unstable();
+        paths.dedup();
+        assert_eq!(paths.len(), POLICY.len(), "a method is listed twice");
+    }
+}

@@ -1,0 +1,23 @@
+//! The service's migrations, in order. Shipped migrations never change; a change is a new migration.
+
+mod m0001_core;
+
+use sea_orm_migration::prelude::*;
+
+/// Applies this service's migrations; its history lives in `orders_migrations`.
+pub(crate) struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m0001_core::Migration),
+            // Every mutating RPC records its idempotency key in the same transaction as its effect.
+            Box::new(tenure_db::idempotency::CreateIdempotencyRecord),
+        ]
+    }
+
+    fn migration_table_name() -> DynIden {
+        tenure_db::migrations_table("orders")
+    }
+}

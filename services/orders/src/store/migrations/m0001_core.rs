@@ -1,0 +1,67 @@
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::*;
+
+/// Orders as placed, with the tenant-scoped idempotency key that makes `CreateOrder` replayable.
+pub(crate) struct Migration;
+
+impl MigrationName for Migration {
+    fn name(&self) -> &str {
+        "m0001_core"
+    }
+}
+
+#[async_trait::async_trait]
+#[allow(
+    elided_lifetimes_in_paths,
+    reason = "the trait elides the manager's lifetime; naming it breaks the async_trait expansion"
+)]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("customer_order")
+                    .col(pk_uuid("id"))
+                    .col(uuid("tenant_id"))
+                    .col(text("kind"))
+                    .col(text("status"))
+                    .col(text("status_key"))
+                    .col(text_null("aws_account_id"))
+                    // The order's input as placed; it may hold a root email and an account name.
+                    .col(json_binary("details"))
+                    .col(text("placed_by"))
+                    .col(text("idempotency_key"))
+                    .col(binary("request_hash"))
+                    .col(text_null("failure_code"))
+                    .col(timestamp_with_time_zone("created_at"))
+                    .col(timestamp_with_time_zone("updated_at"))
+                    .col(timestamp_with_time_zone_null("finished_at"))
+                    .to_owned(),
+            )
+            .await?;
+        // A replayed CreateOrder finds its first order through the tenant-scoped key.
+        manager
+            .create_index(
+                Index::create()
+                    .name("customer_order_idempotency")
+                    .table("customer_order")
+                    .col("tenant_id")
+                    .col("idempotency_key")
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("customer_order_tenant_created")
+                    .table("customer_order")
+                    .col("tenant_id")
+                    .col("created_at")
+                    .to_owned(),
+            )
+            .await?;
+        tenure_db::enable_tenant_rls(manager, "customer_order").await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,184 @@
+//! Function-level authorization: who may call each method (quality.md §1.3). Anything not listed is
+//! denied, and a test fails if a published method of a mounted service is missing here.
+
+use tenure_grpc::{MethodPolicy, Role};
+
+/// The provisioning service's policy table. Only orders mutates AWS; operators may read.
+pub(crate) const POLICY: &[MethodPolicy] = &[
+    MethodPolicy {
+        method: "/tenure.provisioning.v1.ProvisioningService/CreateAccount",
+        roles: &[Role::Service],
+        service_callers: &["orders"],
+    },
+    MethodPolicy {
+        method: "/tenure.provisioning.v1.ProvisioningService/RemoveAccount",
+        roles: &[Role::Service],
+        service_callers: &["orders"],
+    },
+    MethodPolicy {
+        method: "/tenure.provisioning.v1.ProvisioningService/CloseAccount",
+        roles: &[Role::Service],
+        service_callers: &["orders"],
+    },
+    MethodPolicy {
+        method: "/tenure.provisioning.v1.ProvisioningService/InviteAccount",
+        roles: &[Role::Service],
+        service_callers: &["orders"],
+    },
+    MethodPolicy {
+        method: "/tenure.provisioning.v1.ProvisioningService/CancelHandshake",
+        roles: &[Role::Service],
+        service_callers: &["orders"],
+    },
+    MethodPolicy {
+        method: "/tenure.provisioning.v1.ProvisioningService/InviteBillingTransfer",
+        roles: &[Role::Service],
+        service_callers: &["orders"],
+    },
+    MethodPolicy {
+        method: "/tenure.provisioning.v1.ProvisioningService/EndBillingTransfer",
+        roles: &[Role::Service],
+        service_callers: &["orders"],
+    },
+    MethodPolicy {
+        method: "/tenure.provisioning.v1.ProvisioningService/WithdrawBillingTransfer",
+        roles: &[Role::Service],
+        service_callers: &["orders"],
+    },
+    MethodPolicy {
+        method: "/tenure.provisioning.v1.ProvisioningService/DeployBootstrapStack",
+        roles: &[Role::Service],
+        service_callers: &["orders"],
+    },
+    MethodPolicy {
+        method: "/tenure.provisioning.v1.ProvisioningService/DeleteBootstrapStack",
+        roles: &[Role::Service],
+        service_callers: &["orders"],
+    },
+    MethodPolicy {
+        method: "/tenure.provisioning.v1.ProvisioningService/CreateStackSet",
+        roles: &[Role::Service],
+        service_callers: &["orders"],
+    },
+    MethodPolicy {
+        method: "/tenure.provisioning.v1.ProvisioningService/DeleteStackSet",
+        roles: &[Role::Service],
+        service_callers: &["orders"],
+    },
+    MethodPolicy {
+        method: "/tenure.provisioning.v1.ProvisioningService/CreateStackInstances",
+        roles: &[Role::Service],
+        service_callers: &["orders"],
+    },
+    MethodPolicy {
+        method: "/tenure.provisioning.v1.ProvisioningService/DeleteStackInstances",
+        roles: &[Role::Service],
+        service_callers: &["orders"],
+    },
+    MethodPolicy {
+        method: "/tenure.provisioning.v1.ProvisioningService/DescribeAccount",
+        roles: &[Role::Operator, Role::Service],
+        service_callers: &["orders"],
+    },
+    MethodPolicy {
+        method: "/tenure.provisioning.v1.ProvisioningService/DescribeHandshake",
+        roles: &[Role::Operator, Role::Service],
+        service_callers: &["orders"],
+    },
+    MethodPolicy {
+        method: "/tenure.provisioning.v1.ProvisioningService/ListHandshakes",
+        roles: &[Role::Operator, Role::Service],
+        service_callers: &["orders"],
+    },
+    MethodPolicy {
+        method: "/tenure.provisioning.v1.ProvisioningService/DescribeBillingTransfer",
+        roles: &[Role::Operator, Role::Service],
+        service_callers: &["orders"],
+    },
+    MethodPolicy {
+        method: "/tenure.provisioning.v1.ProvisioningService/CheckBootstrapRole",
+        roles: &[Role::Operator, Role::Service],
+        service_callers: &["orders"],
+    },
+    MethodPolicy {
+        method: "/tenure.provisioning.v1.ProvisioningService/GetOperation",
+        roles: &[Role::Operator, Role::Service],
+        service_callers: &["orders"],
+    },
+    MethodPolicy {
+        method: "/tenure.provisioning.v1.ProvisioningService/ListOperations",
+        roles: &[Role::Operator, Role::Service],
+        service_callers: &["orders"],
+    },
+    MethodPolicy {
+        method: "/tenure.provisioning.v1.SandboxService/AcceptHandshake",
+        roles: &[Role::Operator],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.provisioning.v1.SandboxService/DeclineHandshake",
+        roles: &[Role::Operator],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.provisioning.v1.SandboxService/DeployCustomerBootstrapStack",
+        roles: &[Role::Operator],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.provisioning.v1.SandboxService/AdvanceClock",
+        roles: &[Role::Operator],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.provisioning.v1.SandboxService/GetClock",
+        roles: &[Role::Operator],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.purge.v1.PurgeParticipant/DescribeDataClasses",
+        roles: &[Role::Service],
+        service_callers: &["data-purge"],
+    },
+    MethodPolicy {
+        method: "/tenure.purge.v1.PurgeParticipant/Plan",
+        roles: &[Role::Service],
+        service_callers: &["data-purge"],
+    },
+    MethodPolicy {
+        method: "/tenure.purge.v1.PurgeParticipant/Execute",
+        roles: &[Role::Service],
+        service_callers: &["data-purge"],
+    },
+    MethodPolicy {
+        method: "/tenure.purge.v1.PurgeParticipant/Verify",
+        roles: &[Role::Service],
+        service_callers: &["data-purge"],
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::POLICY;
+
+    #[test]
+    fn every_published_method_has_exactly_one_policy() {
+        let (missing, unknown) = tenure_grpc::uncovered_methods(
+            POLICY,
+            &[
+                "tenure.provisioning.v1.ProvisioningService",
+                "tenure.provisioning.v1.SandboxService",
+                "tenure.purge.v1.PurgeParticipant",
+            ],
+        );
+        assert!(missing.is_empty(), "methods without a policy: {missing:?}");
+        assert!(
+            unknown.is_empty(),
+            "policies for unpublished methods: {unknown:?}"
+        );
+        let mut paths: Vec<_> = POLICY.iter().map(|entry| entry.method).collect();
+        paths.sort_unstable();
+        paths.dedup();
+        assert_eq!(paths.len(), POLICY.len(), "a method is listed twice");
+    }
+}

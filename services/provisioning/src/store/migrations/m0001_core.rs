@@ -1,0 +1,68 @@
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::*;
+
+/// The operation journal: one row per idempotency key, with what AWS was asked and answered.
+pub(crate) struct Migration;
+
+impl MigrationName for Migration {
+    fn name(&self) -> &str {
+        "m0001_core"
+    }
+}
+
+#[async_trait::async_trait]
+#[allow(
+    elided_lifetimes_in_paths,
+    reason = "the trait elides the manager's lifetime; naming it breaks the async_trait expansion"
+)]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("operation")
+                    .col(pk_uuid("id"))
+                    .col(uuid_null("tenant_id"))
+                    .col(text("kind"))
+                    .col(text("state"))
+                    .col(text("idempotency_key"))
+                    .col(text("caller"))
+                    .col(binary("request_hash"))
+                    .col(text_null("aws_account_id"))
+                    // What was asked and what AWS returned: AWS ids, handshake and stack references.
+                    .col(json_binary("request"))
+                    .col(json_binary_null("result"))
+                    .col(text_null("error_code"))
+                    .col(text_null("aws_code"))
+                    .col(text_null("error_message"))
+                    .col(integer("aws_calls").default(0))
+                    .col(timestamp_with_time_zone_null("next_check_at"))
+                    .col(timestamp_with_time_zone("created_at"))
+                    .col(timestamp_with_time_zone("updated_at"))
+                    .to_owned(),
+            )
+            .await?;
+        // One operation per key: a retry or a crash finds the first one instead of calling AWS again.
+        manager
+            .create_index(
+                Index::create()
+                    .name("operation_idempotency")
+                    .table("operation")
+                    .col("caller")
+                    .col("idempotency_key")
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("operation_account")
+                    .table("operation")
+                    .col("aws_account_id")
+                    .to_owned(),
+            )
+            .await?;
+        Ok(())
+    }
+}

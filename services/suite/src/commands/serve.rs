@@ -1,0 +1,33 @@
+//! `tenure serve <service>`: one service per process, configured by file and environment. It does not
+//! migrate: it stays NOT_SERVING until `tenure migrate` has run.
+
+use std::path::Path;
+
+use tenure_grpc::ServiceKind;
+
+use super::{auth_settings, bind, shutdown_signal, start_metrics, stop_telemetry};
+use crate::cli::ServeArgs;
+use crate::cluster::Cluster;
+use crate::config::{self, TenureConfig};
+
+pub(super) async fn run(
+    args: &ServeArgs,
+    config_file: Option<&Path>,
+    env: &[(String, String)],
+) -> anyhow::Result<()> {
+    let kind = ServiceKind::from(args.service);
+    let mut base = TenureConfig::default();
+    base.telemetry.service_name = format!("tenure-{}", kind.name());
+    let config = config::load(base, config_file, env)?;
+    let telemetry = tenure_telemetry::init(&config.telemetry)?;
+    let auth = auth_settings(&config)?;
+    let listener = bind(config.listen(kind), kind.name()).await?;
+    let cluster = Cluster::start(&config, &auth, vec![(kind, listener)]).await?;
+    if let Some(address) = &config.telemetry.metrics_listen {
+        start_metrics(cluster.host(), address).await?;
+    }
+    shutdown_signal().await;
+    cluster.shutdown().await;
+    stop_telemetry(telemetry).await;
+    Ok(())
+}

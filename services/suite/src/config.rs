@@ -1,0 +1,335 @@
+//! Configuration of the `tenure` binary, layered (later wins): defaults, the TOML file given with
+//! `--config`, `TENURE_` environment variables (`__` nests: `TENURE_ORDERS__DATABASE__URL`), then
+//! `validate`, which reports every problem at once before anything binds or connects.
+//!
+//! Only this module and `main` look at the environment, and `main` passes it in, so tests load
+//! configuration from literal slices without touching the process environment.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use tenure_accounts::AccountsSettings;
+use tenure_data_purge::DataPurgeSettings;
+use tenure_db::DatabaseUrl;
+use tenure_grpc::{IssuerSettings, ServerSettings, ServiceKind};
+use tenure_orders::OrdersSettings;
+use tenure_provisioning::ProvisioningSettings;
+use tenure_telemetry::{LogFormat, TelemetrySettings};
+
+/// Where the process runs. Production refuses development conveniences (reflection, open CORS,
+/// development keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Environment {
+    /// Local development (`tenure up` and the docker-compose stack).
+    Development,
+    /// Everything else.
+    Production,
+}
+
+/// The whole configuration of a `tenure` process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TenureConfig {
+    /// Development or production.
+    pub environment: Environment,
+    /// Limits and behaviour of every gRPC listener.
+    pub server: ServerSettings,
+    /// Logs, traces and metrics.
+    pub telemetry: TelemetrySettings,
+    /// Token issuers and this process's own signing key.
+    pub auth: AuthConfig,
+    /// The orders service.
+    pub orders: ServiceSection<OrdersSettings>,
+    /// The accounts service.
+    pub accounts: ServiceSection<AccountsSettings>,
+    /// The provisioning service.
+    pub provisioning: ServiceSection<ProvisioningSettings>,
+    /// The data-purge service (`data_purge`, since `-` cannot appear in environment variable names).
+    pub data_purge: ServiceSection<DataPurgeSettings>,
+}
+
+/// One service's listener, peers and own settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceSection<S> {
+    /// The address `tenure serve` binds, e.g. `0.0.0.0:50051`.
+    pub listen: String,
+    /// Where its peers listen.
+    #[serde(default)]
+    pub peers: PeerUrls,
+    /// The service's own settings (its database, ...).
+    #[serde(flatten)]
+    pub settings: S,
+}
+
+impl<S> ServiceSection<S> {
+    fn new(kind: ServiceKind, settings: S) -> Self {
+        Self {
+            listen: format!("0.0.0.0:{}", kind.default_port()),
+            peers: PeerUrls::default(),
+            settings,
+        }
+    }
+}
+
+/// The URLs of the other services, as seen from this one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PeerUrls {
+    /// The orders service.
+    pub orders: String,
+    /// The accounts service.
+    pub accounts: String,
+    /// The provisioning service.
+    pub provisioning: String,
+    /// The data-purge service.
+    pub data_purge: String,
+}
+
+impl Default for PeerUrls {
+    fn default() -> Self {
+        let url = |kind: ServiceKind| format!("http://127.0.0.1:{}", kind.default_port());
+        Self {
+            orders: url(ServiceKind::Orders),
+            accounts: url(ServiceKind::Accounts),
+            provisioning: url(ServiceKind::Provisioning),
+            data_purge: url(ServiceKind::DataPurge),
+        }
+    }
+}
+
+impl PeerUrls {
+    /// The URL of one peer.
+    pub fn url(&self, kind: ServiceKind) -> &str {
+        match kind {
+            ServiceKind::Orders => &self.orders,
+            ServiceKind::Accounts => &self.accounts,
+            ServiceKind::Provisioning => &self.provisioning,
+            ServiceKind::DataPurge => &self.data_purge,
+        }
+    }
+}
+
+/// Authentication configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Development only: an Ed25519 PKCS#8 PEM key that signs and verifies user and service tokens.
+    /// `tenure up` creates it in its data directory; processes sharing the file trust each other.
+    pub dev_key_file: Option<PathBuf>,
+    /// Production: the trusted token issuers (the marketplace identity provider, the services).
+    pub issuers: Vec<IssuerSettings>,
+    /// Production: this process's Ed25519 PKCS#8 PEM key for its tokens to peers, mounted from a secret.
+    pub service_key_file: Option<PathBuf>,
+    /// The key id peers know `service_key_file` by.
+    pub service_key_id: String,
+    /// Clock skew tolerated on `exp` and `nbf`, in seconds.
+    pub leeway_secs: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            dev_key_file: None,
+            issuers: Vec::new(),
+            service_key_file: None,
+            service_key_id: String::new(),
+            leeway_secs: 30,
+        }
+    }
+}
+
+impl Default for TenureConfig {
+    fn default() -> Self {
+        Self {
+            environment: Environment::Production,
+            server: ServerSettings::default(),
+            telemetry: TelemetrySettings {
+                metrics_listen: Some("0.0.0.0:9464".to_owned()),
+                ..TelemetrySettings::default()
+            },
+            auth: AuthConfig::default(),
+            orders: ServiceSection::new(ServiceKind::Orders, OrdersSettings::default()),
+            accounts: ServiceSection::new(ServiceKind::Accounts, AccountsSettings::default()),
+            provisioning: ServiceSection::new(
+                ServiceKind::Provisioning,
+                ProvisioningSettings::default(),
+            ),
+            data_purge: ServiceSection::new(ServiceKind::DataPurge, DataPurgeSettings::default()),
+        }
+    }
+}
+
+impl TenureConfig {
+    /// The defaults of `tenure up`: development mode, every service on loopback with its own SQLite
+    /// file under `data_dir`, reflection on, localhost origins allowed for gRPC-web.
+    pub fn development(data_dir: &Path) -> Self {
+        let mut config = Self {
+            environment: Environment::Development,
+            ..Self::default()
+        };
+        config.server.reflection = true;
+        config.server.cors.allow_localhost = true;
+        config.server.drain_grace_secs = 0;
+        config.telemetry.metrics_listen = Some("127.0.0.1:9464".to_owned());
+        config.telemetry.log_format = LogFormat::Pretty;
+        config.auth.dev_key_file = Some(data_dir.join(DEV_KEY_FILE));
+        for kind in ServiceKind::ALL {
+            let url = DatabaseUrl::new(format!(
+                "sqlite://{}",
+                data_dir.join(format!("{}.db", kind.schema())).display()
+            ));
+            let listen = format!("127.0.0.1:{}", kind.default_port());
+            match kind {
+                ServiceKind::Orders => {
+                    config.orders.settings.database.url = url;
+                    config.orders.listen = listen;
+                }
+                ServiceKind::Accounts => {
+                    config.accounts.settings.database.url = url;
+                    config.accounts.listen = listen;
+                }
+                ServiceKind::Provisioning => {
+                    config.provisioning.settings.database.url = url;
+                    config.provisioning.listen = listen;
+                }
+                ServiceKind::DataPurge => {
+                    config.data_purge.settings.database.url = url;
+                    config.data_purge.listen = listen;
+                }
+            }
+        }
+        config
+    }
+
+    /// The listen address of one service.
+    pub fn listen(&self, kind: ServiceKind) -> &str {
+        match kind {
+            ServiceKind::Orders => &self.orders.listen,
+            ServiceKind::Accounts => &self.accounts.listen,
+            ServiceKind::Provisioning => &self.provisioning.listen,
+            ServiceKind::DataPurge => &self.data_purge.listen,
+        }
+    }
+
+    /// Every problem with the configuration, or none.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let production = self.environment == Environment::Production;
+        let mut problems = self.server.problems(production);
+        if let Err(telemetry) = self.telemetry.validate() {
+            problems.extend(telemetry.into_iter().map(|p| format!("telemetry: {p}")));
+        }
+        if production && self.auth.dev_key_file.is_some() {
+            problems.push("auth.dev_key_file is for development only".to_owned());
+        }
+        if self.auth.dev_key_file.is_none() && self.auth.issuers.is_empty() {
+            problems.push("auth.issuers must name at least one trusted token issuer".to_owned());
+        }
+        problems.extend(self.orders.settings.problems());
+        problems.extend(self.accounts.settings.problems());
+        problems.extend(self.provisioning.settings.problems());
+        problems.extend(self.data_purge.settings.problems());
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            anyhow::bail!("invalid configuration:\n  - {}", problems.join("\n  - "))
+        }
+    }
+}
+
+/// The development key's file name inside the data directory.
+pub const DEV_KEY_FILE: &str = "dev-signing-key.pem";
+
+/// Layers `base`, the optional TOML file and the `TENURE_` variables of `env`, then validates.
+pub fn load(
+    base: TenureConfig,
+    file: Option<&Path>,
+    env: &[(String, String)],
+) -> anyhow::Result<TenureConfig> {
+    let mut figment = Figment::from(Serialized::defaults(base));
+    if let Some(path) = file {
+        figment = figment.merge(Toml::file_exact(path));
+    }
+    for (name, raw) in env {
+        let Some(rest) = name.strip_prefix("TENURE_") else {
+            continue;
+        };
+        // Variables read by the test harness and the CLI client are not configuration keys.
+        if rest.starts_with("TEST_") || rest == "BIN" || rest == "TOKEN" || rest == "ENDPOINT" {
+            continue;
+        }
+        let key = rest.to_ascii_lowercase().replace("__", ".");
+        // The typing rules of figment's own Env provider: "true" is a bool, "5" a number, ...
+        let value: figment::value::Value = raw.parse().unwrap_or_else(|never| match never {});
+        figment = figment.merge(Serialized::default(&key, value));
+    }
+    let config: TenureConfig = figment.extract().context("reading the configuration")?;
+    config.validate()?;
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn environment_variables_nest_with_double_underscores() {
+        let config = load(
+            TenureConfig::development(Path::new("data")),
+            None,
+            &env(&[
+                ("TENURE_ORDERS__DATABASE__URL", "postgres://app@db/tenure"),
+                ("TENURE_DATA_PURGE__LISTEN", "127.0.0.1:6000"),
+                ("TENURE_SERVER__MAX_IN_FLIGHT", "7"),
+                ("TENURE_TEST_PG_URL", "ignored"),
+                ("PATH", "/usr/bin"),
+            ]),
+        )
+        .expect("valid");
+        assert_eq!(
+            config.orders.settings.database.url.expose(),
+            "postgres://app@db/tenure"
+        );
+        assert_eq!(config.data_purge.listen, "127.0.0.1:6000");
+        assert_eq!(config.server.max_in_flight, 7);
+    }
+
+    #[test]
+    fn production_refuses_development_conveniences_all_at_once() {
+        let mut config = TenureConfig::development(Path::new("data"));
+        config.environment = Environment::Production;
+        let error = config.validate().expect_err("refused").to_string();
+        assert!(error.contains("reflection"), "{error}");
+        assert!(error.contains("dev_key_file"), "{error}");
+        assert!(error.contains("allow_localhost"), "{error}");
+    }
+
+    #[test]
+    fn production_needs_an_issuer() {
+        let error = TenureConfig::default()
+            .validate()
+            .expect_err("refused")
+            .to_string();
+        assert!(error.contains("auth.issuers"), "{error}");
+    }
+
+    #[test]
+    fn unknown_top_level_keys_are_refused() {
+        let result = load(
+            TenureConfig::development(Path::new("data")),
+            None,
+            &env(&[("TENURE_SERVR__MAX_IN_FLIGHT", "7")]),
+        );
+        assert!(result.is_err());
+    }
+}

@@ -1,0 +1,147 @@
+use sea_orm::sea_query::DynIden;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
+use sea_orm_migration::{MigratorTrait, SchemaManager};
+use tracing::info;
+
+use crate::connect::{PoolPurpose, checked_backend, open, pool_options};
+use crate::{Backend, DatabaseSettings, Db, DbError, ErrorKind, identifier};
+
+/// Applies every pending migration of `M` to the service's schema, creating the schema first.
+///
+/// On PostgreSQL the work runs on a pool of exactly one connection, so the session-level
+/// `pg_advisory_lock` on a per-service key and the DDL share it: concurrent callers (replicas,
+/// a Job and `tenure up`) wait for each other and then find nothing pending. If the process dies
+/// the connection closes and the lock goes with it. No `statement_timeout` applies to this pool.
+/// On SQLite `M::up` runs directly; SQLite mode has a single process.
+///
+/// # Errors
+///
+/// Invalid settings, an unreachable server, or a failing migration, classified.
+pub async fn migrate<M: MigratorTrait>(
+    settings: &DatabaseSettings,
+    service: &str,
+) -> Result<(), DbError> {
+    let backend = checked_backend(settings)?;
+    let options = pool_options(settings, backend, PoolPurpose::Migrating).await?;
+    let conn = open(options, settings.connect_timeout_secs).await?;
+    let outcome = match backend {
+        Backend::Postgres => migrate_postgres::<M>(&conn, &settings.schema, service).await,
+        Backend::Sqlite => M::up(&conn, None).await.map_err(DbError::from),
+    };
+    // Closing also releases the advisory lock when the migration failed half-way.
+    let closed = conn.close().await.map_err(DbError::from);
+    outcome?;
+    closed?;
+    info!(service, schema = %settings.schema, "migrations applied");
+    Ok(())
+}
+
+/// How many migrations of `M` the database has not recorded yet; `tenure serve` stays
+/// `NOT_SERVING` until this is 0. Read-only: it never creates the tracking table, so the
+/// unprivileged `<svc>_app` role can ask.
+///
+/// # Errors
+///
+/// The classified failure of the query, or [`ErrorKind::Other`] when the database records a
+/// migration that `M` does not know (a newer release ran against it).
+pub async fn pending_migrations<M: MigratorTrait>(db: &Db) -> Result<usize, DbError> {
+    let pending = M::get_pending_migrations_read_only(db.conn()).await?;
+    Ok(pending.len())
+}
+
+/// The tracking-table name for `service`, `<service>_migrations`, for a migrator's
+/// `fn migration_table_name() -> DynIden { tenure_db::migrations_table("orders") }`. Separate
+/// names per service keep two histories apart even if a `search_path` were wrong.
+pub fn migrations_table(service: &str) -> DynIden {
+    DynIden::from(format!("{service}_migrations"))
+}
+
+/// The PostgreSQL statements that make `table` tenant-scoped (quality.md §1.5): row-level
+/// security enabled and forced (so the owner is bound too) and a `tenant_only` policy matching
+/// `tenant_id` (a `uuid` column) against the transaction's `app.tenant_id`. The `nullif` turns the
+/// empty string a pooled connection reports once it has seen the setting into NULL, which matches
+/// nothing instead of failing the cast.
+///
+/// The table is quoted and resolved through the `search_path`. Run them only on PostgreSQL, e.g.
+/// through [`enable_tenant_rls`]. Grants and revokes for roles are the deployment's business.
+pub fn tenant_rls_statements(table: &str) -> Vec<String> {
+    let table = identifier::quote(table);
+    let tenant = "nullif(current_setting('app.tenant_id', true), '')::uuid";
+    vec![
+        format!("ALTER TABLE {table} ENABLE ROW LEVEL SECURITY"),
+        format!("ALTER TABLE {table} FORCE ROW LEVEL SECURITY"),
+        format!(
+            "CREATE POLICY tenant_only ON {table} \
+             USING (tenant_id = {tenant}) WITH CHECK (tenant_id = {tenant})"
+        ),
+    ]
+}
+
+/// Runs [`tenant_rls_statements`] for `table` when the migration runs on PostgreSQL, and does
+/// nothing on SQLite (which has no row-level security; only application checks apply there).
+///
+/// # Errors
+///
+/// The failing statement's error.
+pub async fn enable_tenant_rls(manager: &SchemaManager<'_>, table: &str) -> Result<(), DbErr> {
+    let conn = manager.get_connection();
+    if conn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    for sql in tenant_rls_statements(table) {
+        conn.execute_raw(Statement::from_string(DbBackend::Postgres, sql))
+            .await?;
+    }
+    Ok(())
+}
+
+async fn migrate_postgres<M: MigratorTrait>(
+    conn: &DatabaseConnection,
+    schema: &str,
+    service: &str,
+) -> Result<(), DbError> {
+    let lock_key = format!("tenure.migrate.{service}");
+    conn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_lock(hashtext($1))",
+        [lock_key.clone().into()],
+    ))
+    .await?;
+    // Taken under the lock: concurrent `CREATE SCHEMA IF NOT EXISTS` can still collide on the
+    // catalogue's unique index.
+    create_schema_if_missing(conn, schema).await?;
+    M::up(conn, None).await?;
+    conn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_unlock(hashtext($1))",
+        [lock_key.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// `CREATE SCHEMA` checks the database-level CREATE privilege before `IF NOT EXISTS`, so asking the
+/// catalogue first lets an owner role without that privilege migrate a schema the deployment made.
+async fn create_schema_if_missing(conn: &DatabaseConnection, schema: &str) -> Result<(), DbError> {
+    let exists = conn
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS present",
+            [schema.into()],
+        ))
+        .await?
+        .map(|row| row.try_get::<bool>("", "present"))
+        .transpose()?
+        .unwrap_or(false);
+    if exists {
+        return Ok(());
+    }
+    if !identifier::is_valid(schema) {
+        return Err(DbError::new(ErrorKind::Other, "invalid schema name"));
+    }
+    // Identifiers cannot be bound; the name was validated against identifier::PATTERN.
+    let sql = format!("CREATE SCHEMA IF NOT EXISTS {}", identifier::quote(schema));
+    conn.execute_raw(Statement::from_string(DbBackend::Postgres, sql))
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,17 @@
+//! Tenure's shared domain vocabulary, used by the `domain/` modules of every service.
+//!
+//! It holds what several services must agree on and would otherwise write twice: validated value types
+//! (an AWS account id is validated the same way in orders, accounts, provisioning and data-purge), the
+//! [`FieldProblem`] every validation reports, the authenticated [`Caller`] narrowed from a token, and the
+//! injectable [`Clock`]. It must never depend on tonic, prost, sea-orm or any other transport or storage
+//! crate, so that domain code stays pure and unit-testable.
+
+mod caller;
+mod clock;
+mod problem;
+mod values;
+
+pub use caller::{Caller, CallerRole};
+pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
+pub use problem::{FieldProblem, Problems};
+pub use values::{AwsAccountId, IdempotencyKey};

@@ -1,0 +1,96 @@
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+
+use prost::Message;
+use prost_types::FileDescriptorSet;
+
+/// One method of a published service.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct MethodInfo {
+    /// The HTTP/2 path, `/tenure.orders.v1.OrderService/CreateOrder`.
+    pub path: String,
+    /// True when the server streams its response.
+    pub server_streaming: bool,
+    /// True when the client streams its request.
+    pub client_streaming: bool,
+}
+
+impl MethodInfo {
+    /// The `grpc_type` label of the RED metrics.
+    pub fn grpc_type(&self) -> &'static str {
+        match (self.client_streaming, self.server_streaming) {
+            (false, false) => "unary",
+            (false, true) => "server_stream",
+            (true, false) => "client_stream",
+            (true, true) => "bidi_stream",
+        }
+    }
+}
+
+fn catalogue() -> &'static [MethodInfo] {
+    static CATALOGUE: OnceLock<Vec<MethodInfo>> = OnceLock::new();
+    CATALOGUE.get_or_init(|| {
+        // The set is produced by our own build script; a decode failure cannot happen at run time
+        // without the build having failed first, and an empty catalogue fails the policy tests loudly.
+        let Ok(set) = FileDescriptorSet::decode(tenure_proto::FILE_DESCRIPTOR_SET) else {
+            return Vec::new();
+        };
+        let mut methods = Vec::new();
+        for file in &set.file {
+            for service in &file.service {
+                for method in &service.method {
+                    methods.push(MethodInfo {
+                        path: format!("/{}.{}/{}", file.package(), service.name(), method.name()),
+                        server_streaming: method.server_streaming(),
+                        client_streaming: method.client_streaming(),
+                    });
+                }
+            }
+        }
+        methods.sort();
+        methods
+    })
+}
+
+/// Every method of one service, by its full name (`tenure.orders.v1.OrderService`).
+pub fn methods_of_service(service: &str) -> Vec<MethodInfo> {
+    let prefix = format!("/{service}/");
+    catalogue()
+        .iter()
+        .filter(|method| method.path.starts_with(&prefix))
+        .cloned()
+        .collect()
+}
+
+/// The paths of every method of the given services.
+pub fn served_methods<'a>(services: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
+    services
+        .into_iter()
+        .flat_map(methods_of_service)
+        .map(|method| method.path)
+        .collect()
+}
+
+/// Looks a path up in the published contracts.
+pub(crate) fn method_info(path: &str) -> Option<&'static MethodInfo> {
+    catalogue().iter().find(|method| method.path == path)
+}
+
+/// Splits `/pkg.Service/Method` into its service and method parts.
+pub(crate) fn split_path(path: &str) -> Option<(&str, &str)> {
+    path.strip_prefix('/')?.split_once('/')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catalogue_knows_streaming_kinds() {
+        let subscribe = method_info("/tenure.orders.v1.OrderEvents/Subscribe").expect("published");
+        assert_eq!(subscribe.grpc_type(), "server_stream");
+        let create = method_info("/tenure.orders.v1.OrderService/CreateOrder").expect("published");
+        assert_eq!(create.grpc_type(), "unary");
+        assert!(methods_of_service("tenure.purge.v1.PurgeParticipant").len() >= 4);
+    }
+}

@@ -1,0 +1,3 @@
+//! The testkit's one integration-test binary: each module checks one helper against the real thing.
+
+mod moto;
