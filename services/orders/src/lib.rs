@@ -44,6 +44,11 @@ impl OrdersApp {
     }
 }
 
+/// The authorization policy of every method the service publishes.
+pub fn policy() -> &'static [tenure_grpc::MethodPolicy] {
+    api::POLICY
+}
+
 /// Applies the service's migrations to its schema (PostgreSQL) or file (SQLite), under a lock so that
 /// replicas starting together cannot race.
 pub async fn migrate(settings: &OrdersSettings) -> anyhow::Result<()> {

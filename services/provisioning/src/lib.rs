@@ -43,6 +43,11 @@ impl ProvisioningApp {
     }
 }
 
+/// The authorization policy of every method the service publishes.
+pub fn policy() -> &'static [tenure_grpc::MethodPolicy] {
+    api::POLICY
+}
+
 /// Applies the service's migrations to its schema (PostgreSQL) or file (SQLite), under a lock so that
 /// replicas starting together cannot race.
 pub async fn migrate(settings: &ProvisioningSettings) -> anyhow::Result<()> {

@@ -92,7 +92,9 @@ async fn shutdown_signal() {
 
 /// Flushes and stops telemetry on a blocking thread, while the runtime is still alive.
 async fn stop_telemetry(guard: tenure_telemetry::TelemetryGuard) {
-    if let Err(error) = tokio::task::spawn_blocking(move || guard.shutdown()).await {
-        tracing::warn!(error = %error, "telemetry did not shut down cleanly");
+    match tokio::task::spawn_blocking(move || guard.shutdown()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(error = %error, "the last telemetry export failed"),
+        Err(error) => tracing::warn!(error = %error, "telemetry did not shut down cleanly"),
     }
 }

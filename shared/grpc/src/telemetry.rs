@@ -77,11 +77,17 @@ impl Drop for CallRecord {
     }
 }
 
-/// The labels and the span name parts of a request path.
+/// The labels and the span name parts of a request path. Only published methods keep their names:
+/// this layer runs before authentication, so a guessed path must not mint a new metric series.
 pub(crate) fn labels_for(path: &str) -> RpcLabels {
-    let (service, method) = descriptor::split_path(path).unwrap_or(("unknown", "unknown"));
-    let grpc_type = descriptor::method_info(path).map_or("unary", |info| info.grpc_type());
-    RpcLabels::new(service, method, grpc_type)
+    match descriptor::method_info(path).zip(descriptor::split_path(path)) {
+        Some((info, (service, method))) => RpcLabels::new(service, method, info.grpc_type()),
+        None if path.starts_with("/grpc.health.v1.Health/") => {
+            let method = path.rsplit('/').next().unwrap_or("unknown");
+            RpcLabels::new("grpc.health.v1.Health", method, "unary")
+        }
+        None => RpcLabels::new("unknown", "unknown", "unary"),
+    }
 }
 
 /// Completes a [`CallRecord`] from a response: at once for trailers-only answers (errors from layers and

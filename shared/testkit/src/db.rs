@@ -79,6 +79,29 @@ impl TestDatabase {
         }
     }
 
+    /// The tables of `schema` in this database, sorted.
+    ///
+    /// # Errors
+    ///
+    /// The server refuses the connection or the catalogue query.
+    pub async fn tables(&self, schema: &str) -> anyhow::Result<Vec<String>> {
+        let conn = admin_connection(&self.url).await?;
+        let rows = conn
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT table_name::text AS name FROM information_schema.tables \
+                 WHERE table_schema = $1 ORDER BY table_name",
+                [schema.into()],
+            ))
+            .await;
+        conn.close().await.ok();
+        let mut tables = Vec::new();
+        for row in rows.context("listing tables")? {
+            tables.push(row.try_get::<String>("", "name")?);
+        }
+        Ok(tables)
+    }
+
     /// Creates a login role `<database>_<suffix>` that is neither superuser nor `BYPASSRLS`, with
     /// this database's URL logged in as it. The role is cluster-wide, so it is dropped with
     /// the database; privileges inside the database (schema usage, table grants) are the test's to

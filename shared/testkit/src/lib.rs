@@ -17,7 +17,9 @@ pub use otlp::{
 pub use telemetry::{TestTelemetry, global_telemetry};
 
 pub mod db;
+pub mod grpc;
 pub mod moto;
 
 pub use db::{TestDatabase, TestRole, TestSqlite};
+pub use grpc::TestHost;
 pub use moto::MotoServer;

@@ -1,0 +1,171 @@
+//! Serving and calling Tenure services in tests: a host with fresh development credentials, listeners
+//! on port 0, and raw calls to any published method so that authentication and policy can be checked
+//! across whole contracts.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tenure_grpc::{
+    DevAuthority, Host, MethodPolicy, Role, ServerBuilder, ServerHandle, ServerSettings,
+    ServiceKind, TokenVerifier,
+};
+use tokio::net::TcpListener;
+use tonic::codegen::http::uri::PathAndQuery;
+use tonic::transport::{Channel, Endpoint};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use uuid::Uuid;
+
+/// A host for tests: fresh development keys, no drain grace, reflection on.
+pub struct TestHost {
+    host: Host,
+    authority: DevAuthority,
+}
+
+impl TestHost {
+    /// A host with the default limits.
+    pub fn new() -> anyhow::Result<Self> {
+        Self::with_settings(ServerSettings {
+            drain_grace_secs: 0,
+            shutdown_timeout_secs: 5,
+            reflection: true,
+            ..ServerSettings::default()
+        })
+    }
+
+    /// A host with custom settings (its keys are fresh all the same).
+    pub fn with_settings(settings: ServerSettings) -> anyhow::Result<Self> {
+        let authority = DevAuthority::generate()?;
+        let verifier = TokenVerifier::new(&authority.auth_settings())?;
+        Ok(Self {
+            host: Host::new(settings, verifier),
+            authority,
+        })
+    }
+
+    /// The host.
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+
+    /// The keys that sign this host's tokens.
+    pub fn authority(&self) -> &DevAuthority {
+        &self.authority
+    }
+
+    /// A builder for one service.
+    pub fn builder(&self, kind: ServiceKind) -> ServerBuilder {
+        self.host.builder(kind)
+    }
+
+    /// Serves `builder` on a free loopback port.
+    pub async fn serve(&self, builder: ServerBuilder) -> anyhow::Result<ServerHandle> {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("binding a loopback port")?;
+        builder.serve(listener).await
+    }
+
+    /// A user token for `role` (customers get `tenant`, or a fresh one).
+    pub fn token(&self, role: Role, tenant: Option<Uuid>) -> String {
+        let tenant = match role {
+            Role::Customer => Some(tenant.unwrap_or_else(Uuid::new_v4)),
+            _ => None,
+        };
+        self.authority
+            .user_token(role, "test-user", tenant, &[], Duration::from_secs(600))
+            .unwrap_or_default()
+    }
+
+    /// A service token as `caller` would send it to `callee`.
+    pub fn service_token(&self, caller: ServiceKind, callee: ServiceKind) -> String {
+        self.authority
+            .service_minter(caller)
+            .and_then(|minter| minter.token_for(callee.audience()))
+            .unwrap_or_default()
+    }
+
+    /// Drains and stops everything the host runs.
+    pub async fn shutdown(&self) {
+        self.host.shutdown().await;
+    }
+}
+
+/// A connected channel to `address`.
+pub async fn channel(address: SocketAddr) -> anyhow::Result<Channel> {
+    Endpoint::from_shared(format!("http://{address}"))?
+        .connect_timeout(Duration::from_secs(5))
+        .connect()
+        .await
+        .with_context(|| format!("connecting to {address}"))
+}
+
+/// Waits until the health check of `service` ("" for the whole listener) answers SERVING.
+pub async fn wait_until_serving(channel: &Channel, service: &str) -> anyhow::Result<()> {
+    let mut health = HealthClient::new(channel.clone());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let answer = health
+            .check(HealthCheckRequest {
+                service: service.to_owned(),
+            })
+            .await;
+        if let Ok(response) = &answer
+            && response.get_ref().status() == ServingStatus::Serving
+        {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            anyhow::bail!("{service:?} did not become SERVING: last answer {answer:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Calls the unary method at `path` with an empty request message, optionally with a bearer token, and
+/// returns the status it ends with (`Ok` counts as `Code::Ok`).
+pub async fn call_empty(channel: &Channel, path: &str, token: Option<&str>) -> tonic::Status {
+    let mut grpc = tonic::client::Grpc::new(channel.clone());
+    if let Err(error) = grpc.ready().await {
+        return tonic::Status::unavailable(error.to_string());
+    }
+    let Ok(path) = PathAndQuery::try_from(path.to_owned()) else {
+        return tonic::Status::invalid_argument("not a path");
+    };
+    let mut request = tonic::Request::new(());
+    if let Some(token) = token
+        && let Ok(value) = format!("Bearer {token}").parse()
+    {
+        request.metadata_mut().insert("authorization", value);
+    }
+    let codec = tonic_prost::ProstCodec::<(), ()>::default();
+    match grpc.unary(request, path, codec).await {
+        Ok(_) => tonic::Status::ok(""),
+        Err(status) => status,
+    }
+}
+
+/// The roles a policy entry refuses, with the token each would send; a service caller outside the
+/// allow-list is included as `svc:<service>`.
+pub fn refused_callers(
+    host: &TestHost,
+    entry: &MethodPolicy,
+    callee: ServiceKind,
+) -> Vec<(String, String)> {
+    let mut refused = Vec::new();
+    for role in [Role::Customer, Role::Operator, Role::Billing] {
+        if !entry.roles.contains(&role) {
+            refused.push((role.name().to_owned(), host.token(role, None)));
+        }
+    }
+    for caller in ServiceKind::ALL {
+        let allowed =
+            entry.roles.contains(&Role::Service) && entry.service_callers.contains(&caller.name());
+        if !allowed {
+            refused.push((caller.subject(), host.service_token(caller, callee)));
+        }
+    }
+    refused
+}
