@@ -30,6 +30,8 @@ pub enum Command {
     Migrate(MigrateArgs),
     /// Mint a development token signed with the key of `tenure up`.
     Token(TokenArgs),
+    /// Check a running service's gRPC health; exits non-zero unless it is SERVING.
+    Health(HealthArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
 }
@@ -88,6 +90,20 @@ pub struct TokenArgs {
     /// The development key written by `tenure up`.
     #[arg(long, default_value = "data/dev-signing-key.pem")]
     pub key_file: PathBuf,
+}
+
+/// Arguments of `tenure health`.
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// The listener to ask, e.g. `http://127.0.0.1:50051`.
+    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    pub endpoint: String,
+    /// A service name such as `tenure.orders.v1.OrderService`; empty asks about the whole listener.
+    #[arg(long, default_value = "")]
+    pub service: String,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 5)]
+    pub timeout_secs: u64,
 }
 
 /// Arguments of `tenure completions`.

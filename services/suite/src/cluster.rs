@@ -74,12 +74,9 @@ impl Cluster {
             .collect()
     }
 
-    /// Drains and stops every service.
+    /// Drains and stops every service; bounded by the server settings' shutdown timeout.
     pub async fn shutdown(self) {
         self.host.shutdown().await;
-        for handle in self.handles.into_values() {
-            handle.stopped().await;
-        }
     }
 }
 

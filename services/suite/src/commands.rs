@@ -1,5 +1,6 @@
 //! The subcommands of `tenure`.
 
+mod health;
 mod migrate;
 mod serve;
 mod token;
@@ -24,6 +25,7 @@ pub async fn run(cli: Cli, env: Vec<(String, String)>) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(&args, config_file, &env).await,
         Command::Migrate(args) => migrate::run(&args, config_file, &env).await,
         Command::Token(args) => token::run(&args),
+        Command::Health(args) => health::run(&args).await,
         Command::Completions(args) => {
             let mut command = Cli::command();
             clap_complete::generate(args.shell, &mut command, "tenure", &mut std::io::stdout());

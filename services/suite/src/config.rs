@@ -173,7 +173,9 @@ impl TenureConfig {
         };
         config.server.reflection = true;
         config.server.cors.allow_localhost = true;
+        // Nobody load-balances a laptop: stop at once, and give in-flight calls a few seconds only.
         config.server.drain_grace_secs = 0;
+        config.server.shutdown_timeout_secs = 5;
         config.telemetry.metrics_listen = Some("127.0.0.1:9464".to_owned());
         config.telemetry.log_format = LogFormat::Pretty;
         config.auth.dev_key_file = Some(data_dir.join(DEV_KEY_FILE));

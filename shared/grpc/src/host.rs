@@ -32,6 +32,9 @@ use crate::policy::{MethodPolicy, PolicyLayer};
 use crate::settings::{CorsSettings, Limits, ServerSettings};
 use crate::telemetry::ServerTelemetryLayer;
 
+/// How long tasks get to finish after their connections were closed at the shutdown timeout.
+const ABORT_GRACE: Duration = Duration::from_secs(2);
+
 /// How often readiness probes run while serving.
 const READINESS_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -48,6 +51,9 @@ struct HostInner {
     draining: CancellationToken,
     /// Cancelled after the drain grace: listeners stop accepting and finish in-flight calls.
     stopping: CancellationToken,
+    /// Cancelled when the shutdown timeout has passed: listeners drop their remaining connections, so a
+    /// long-lived stream cannot hold the process open.
+    aborting: CancellationToken,
     tracker: TaskTracker,
     in_flight: Arc<Semaphore>,
     verifier: Arc<TokenVerifier>,
@@ -69,6 +75,7 @@ impl Host {
                 settings,
                 draining: CancellationToken::new(),
                 stopping: CancellationToken::new(),
+                aborting: CancellationToken::new(),
                 tracker: TaskTracker::new(),
                 in_flight,
                 verifier: Arc::new(verifier),
@@ -136,8 +143,15 @@ impl Host {
         {
             tracing::warn!(
                 timeout_secs = settings.shutdown_timeout_secs,
-                "tasks still running after the shutdown timeout"
+                "calls still running after the shutdown timeout; closing their connections"
             );
+            self.inner.aborting.cancel();
+            if tokio::time::timeout(ABORT_GRACE, self.inner.tracker.wait())
+                .await
+                .is_err()
+            {
+                tracing::warn!("tasks still running after their connections were closed");
+            }
         }
     }
 }
@@ -302,6 +316,7 @@ impl ServerBuilder {
             .into_inner();
 
         let stopping = host.inner.stopping.clone();
+        let aborting = host.inner.aborting.clone();
         let server = tonic::transport::Server::builder()
             // gRPC-web from browsers arrives over HTTP/1.1.
             .accept_http1(true)
@@ -318,11 +333,15 @@ impl ServerBuilder {
             .add_routes(routes.routes());
         let incoming = TcpListenerStream::new(listener);
         let join = host.spawn("grpc-server", async move {
-            if let Err(error) = server
-                .serve_with_incoming_shutdown(incoming, stopping.cancelled_owned())
-                .await
-            {
-                tracing::error!(service = kind.name(), error = %error, "grpc server stopped with an error");
+            let serving = server.serve_with_incoming_shutdown(incoming, stopping.cancelled_owned());
+            tokio::select! {
+                served = serving => {
+                    if let Err(error) = served {
+                        tracing::error!(service = kind.name(), error = %error, "grpc server stopped with an error");
+                    }
+                }
+                // Dropping the server closes every connection it still holds.
+                () = aborting.cancelled() => {}
             }
         });
         tracing::info!(service = kind.name(), address = %local_addr, "listening");

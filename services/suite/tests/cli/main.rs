@@ -1,0 +1,10 @@
+//! The real `tenure` binary, run as a new user would: `tenure up` on free ports in a temporary directory,
+//! then plain gRPC, gRPC-web and CORS requests against what it printed.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "a failed setup step is a failed test"
+)]
+
+mod up;
