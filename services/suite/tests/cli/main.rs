@@ -7,4 +7,5 @@
     reason = "a failed setup step is a failed test"
 )]
 
+mod serve;
 mod up;

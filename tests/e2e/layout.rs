@@ -1,0 +1,504 @@
+//! The workspace's dependency rules, checked against `cargo metadata`, the manifests, `Cargo.lock` and
+//! the source tree. Each failure lists every offending crate or file, not just the first.
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a workspace these checks cannot read is a failed check"
+)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::Deserialize;
+
+/// The composition crate under `services/`: it alone may depend on several services.
+const SUITE: &str = "tenure";
+
+/// The service crates, named so that a broken path lookup cannot make the rules pass vacuously.
+const SERVICES: [&str; 4] = [
+    "tenure-orders",
+    "tenure-accounts",
+    "tenure-provisioning",
+    "tenure-data-purge",
+];
+
+/// Crates the domain layer must not name: transport, wire format and storage stay at its edges.
+const OUTSIDE_THE_DOMAIN: [&str; 6] = [
+    "tonic",
+    "prost",
+    "sea_orm",
+    "tenure_proto",
+    "tenure_grpc",
+    "tenure_db",
+];
+
+/// The HTTP, gRPC and TLS stack, of which a second version means a second, unconfigured stack.
+const SINGLE_VERSION: [&str; 6] = ["tonic", "prost", "hyper", "h2", "http", "rustls"];
+
+#[derive(Deserialize)]
+struct Metadata {
+    workspace_root: PathBuf,
+    packages: Vec<Package>,
+}
+
+#[derive(Deserialize)]
+struct Package {
+    name: String,
+    manifest_path: PathBuf,
+    dependencies: Vec<Dependency>,
+}
+
+#[derive(Deserialize)]
+struct Dependency {
+    name: String,
+    /// `None` for a normal dependency, else `dev` or `build`.
+    kind: Option<String>,
+    rename: Option<String>,
+    target: Option<String>,
+}
+
+impl Dependency {
+    /// Where the manifest declares this dependency, as a path of TOML keys.
+    fn manifest_keys(&self) -> Vec<&str> {
+        let mut keys = Vec::new();
+        if let Some(target) = &self.target {
+            keys.extend(["target", target.as_str()]);
+        }
+        keys.push(match self.kind.as_deref() {
+            Some("dev") => "dev-dependencies",
+            Some("build") => "build-dependencies",
+            _ => "dependencies",
+        });
+        keys.push(self.rename.as_deref().unwrap_or(&self.name));
+        keys
+    }
+}
+
+struct Workspace {
+    root: PathBuf,
+    packages: Vec<Package>,
+}
+
+impl Workspace {
+    fn load() -> Self {
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "cargo tells the tests it runs where it is through CARGO"
+        )]
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let output = Command::new(cargo)
+            .args([
+                "metadata",
+                "--format-version",
+                "1",
+                "--no-deps",
+                "--manifest-path",
+            ])
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+            .output()
+            .expect("cargo metadata runs");
+        assert!(
+            output.status.success(),
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let metadata: Metadata =
+            serde_json::from_slice(&output.stdout).expect("cargo metadata prints its JSON format");
+        Self {
+            root: metadata.workspace_root,
+            packages: metadata.packages,
+        }
+    }
+
+    /// The members whose manifest sits under `area/` (`shared`, `services` or `tests`).
+    fn members_in(&self, area: &str) -> Vec<&Package> {
+        let area = self.root.join(area);
+        self.packages
+            .iter()
+            .filter(|package| package.manifest_path.starts_with(&area))
+            .collect()
+    }
+
+    /// Every crate under `services/`: the service crates and the suite.
+    fn crates_in_services(&self) -> BTreeSet<&str> {
+        let crates: BTreeSet<&str> = self
+            .members_in("services")
+            .into_iter()
+            .map(|package| package.name.as_str())
+            .collect();
+        for known in SERVICES.into_iter().chain([SUITE]) {
+            assert!(
+                crates.contains(known),
+                "{known} is not a member under services/"
+            );
+        }
+        crates
+    }
+
+    fn relative<'a>(&self, path: &'a Path) -> &'a Path {
+        path.strip_prefix(&self.root).unwrap_or(path)
+    }
+}
+
+#[test]
+fn services_never_depend_on_each_other() {
+    let workspace = Workspace::load();
+    let mut services = workspace.crates_in_services();
+    services.remove(SUITE);
+    let mut violations = Vec::new();
+    for service in workspace
+        .members_in("services")
+        .into_iter()
+        .filter(|package| services.contains(package.name.as_str()))
+    {
+        for dependency in &service.dependencies {
+            if services.contains(dependency.name.as_str()) {
+                violations.push(format!(
+                    "{} depends on {} ({}); reach another service through tenure-proto's clients",
+                    service.name,
+                    dependency.name,
+                    dependency.kind.as_deref().unwrap_or("normal")
+                ));
+            }
+        }
+    }
+    assert!(violations.is_empty(), "rule 1:\n{}", violations.join("\n"));
+}
+
+#[test]
+fn members_take_lints_and_internal_crates_from_the_workspace() {
+    let workspace = Workspace::load();
+    let root_manifest = read_toml(&workspace.root.join("Cargo.toml"));
+    let listed = lookup(&root_manifest, &["workspace", "dependencies"])
+        .and_then(toml::Value::as_table)
+        .expect("the root manifest has [workspace.dependencies]");
+    let internal: BTreeSet<&str> = workspace
+        .packages
+        .iter()
+        .map(|package| package.name.as_str())
+        .collect();
+    let mut violations = Vec::new();
+    for member in &workspace.packages {
+        let manifest_path = workspace.relative(&member.manifest_path).display();
+        let manifest = read_toml(&member.manifest_path);
+        if lookup(&manifest, &["lints", "workspace"]).and_then(toml::Value::as_bool) != Some(true) {
+            violations.push(format!(
+                "{} ({manifest_path}) lacks `[lints] workspace = true`",
+                member.name
+            ));
+        }
+        for dependency in &member.dependencies {
+            if !internal.contains(dependency.name.as_str()) {
+                continue;
+            }
+            if !listed.contains_key(&dependency.name) {
+                violations.push(format!(
+                    "{} uses {}, which the root [workspace.dependencies] does not list",
+                    member.name, dependency.name
+                ));
+            }
+            let keys = dependency.manifest_keys();
+            if lookup(&manifest, &keys)
+                .and_then(|entry| entry.get("workspace"))
+                .and_then(toml::Value::as_bool)
+                != Some(true)
+            {
+                violations.push(format!(
+                    "{} ({manifest_path}) declares {} without `workspace = true` in [{}]",
+                    member.name,
+                    dependency.name,
+                    keys[..keys.len() - 1].join(".")
+                ));
+            }
+        }
+    }
+    assert!(violations.is_empty(), "rule 1:\n{}", violations.join("\n"));
+}
+
+#[test]
+fn shared_crates_never_depend_on_services() {
+    let workspace = Workspace::load();
+    let services = workspace.crates_in_services();
+    let shared = workspace.members_in("shared");
+    assert!(!shared.is_empty(), "no members under shared/");
+    let mut violations = Vec::new();
+    for package in shared {
+        for dependency in &package.dependencies {
+            if services.contains(dependency.name.as_str()) {
+                violations.push(format!(
+                    "{} depends on {} ({})",
+                    package.name,
+                    dependency.name,
+                    dependency.kind.as_deref().unwrap_or("normal")
+                ));
+            }
+        }
+    }
+    assert!(violations.is_empty(), "rule 2:\n{}", violations.join("\n"));
+}
+
+#[test]
+fn domain_code_names_no_transport_or_storage_crate() {
+    let workspace = Workspace::load();
+    let mut domain_files = Vec::new();
+    for service in workspace.members_in("services") {
+        let src = service
+            .manifest_path
+            .parent()
+            .expect("a manifest sits in its package directory")
+            .join("src");
+        let module = src.join("domain.rs");
+        if module.is_file() {
+            domain_files.push(module);
+        }
+        files_under(&src.join("domain"), &mut domain_files);
+    }
+    assert!(
+        !domain_files.is_empty(),
+        "no services/*/src/domain.rs found"
+    );
+    let mut violations = Vec::new();
+    for file in domain_files.iter().filter(|file| is_rust(file)) {
+        let source = std::fs::read_to_string(file).expect("source files are readable UTF-8");
+        for (line, word) in code_identifiers(&source) {
+            if let Some(forbidden) = OUTSIDE_THE_DOMAIN
+                .into_iter()
+                .find(|forbidden| names_crate(&word, forbidden))
+            {
+                violations.push(format!(
+                    "{}:{line} names {forbidden} (`{word}`)",
+                    workspace.relative(file).display()
+                ));
+            }
+        }
+    }
+    assert!(violations.is_empty(), "rule 3:\n{}", violations.join("\n"));
+}
+
+#[test]
+fn one_version_of_the_http_grpc_and_tls_stack() {
+    let workspace = Workspace::load();
+    let lock = read_toml(&workspace.root.join("Cargo.lock"));
+    let mut versions: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for package in lock
+        .get("package")
+        .and_then(toml::Value::as_array)
+        .expect("Cargo.lock lists its packages")
+    {
+        let field = |key: &str| package.get(key).and_then(toml::Value::as_str);
+        if let (Some(name), Some(version)) = (field("name"), field("version")) {
+            versions.entry(name).or_default().push(version);
+        }
+    }
+    let violations: Vec<String> = SINGLE_VERSION
+        .into_iter()
+        .filter_map(|name| {
+            let found = versions.get(name).cloned().unwrap_or_default();
+            (found.len() != 1).then(|| {
+                format!(
+                    "{name}: {} versions in Cargo.lock ({}); see `cargo tree -i {name}`",
+                    found.len(),
+                    found.join(", ")
+                )
+            })
+        })
+        .collect();
+    assert!(violations.is_empty(), "rule 4:\n{}", violations.join("\n"));
+}
+
+#[test]
+fn no_mod_rs_files() {
+    let workspace = Workspace::load();
+    let mut files = Vec::new();
+    for area in ["shared", "services", "tests"] {
+        files_under(&workspace.root.join(area), &mut files);
+    }
+    let violations: Vec<String> = files
+        .iter()
+        .filter(|file| file.file_name().is_some_and(|name| name == "mod.rs"))
+        .map(|file| {
+            format!(
+                "{}: use a file named after the module beside its directory",
+                workspace.relative(file).display()
+            )
+        })
+        .collect();
+    assert!(
+        violations.is_empty(),
+        "mod.rs files:\n{}",
+        violations.join("\n")
+    );
+}
+
+fn read_toml(path: &Path) -> toml::Table {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
+    text.parse()
+        .unwrap_or_else(|error| panic!("{} is not valid TOML: {error}", path.display()))
+}
+
+fn lookup<'a>(table: &'a toml::Table, keys: &[&str]) -> Option<&'a toml::Value> {
+    let (first, rest) = keys.split_first()?;
+    rest.iter()
+        .try_fold(table.get(*first)?, |value, key| value.get(*key))
+}
+
+/// Every file below `dir`, build output (`target/`) excluded; nothing when `dir` does not exist.
+fn files_under(dir: &Path, files: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries {
+        let path = entry.expect("directory entries are readable").path();
+        if path.is_dir() {
+            if path.file_name().is_some_and(|name| name != "target") {
+                files_under(&path, files);
+            }
+        } else {
+            files.push(path);
+        }
+    }
+}
+
+fn is_rust(path: &Path) -> bool {
+    path.extension().is_some_and(|extension| extension == "rs")
+}
+
+/// Whether an identifier names `krate` or a crate of its family (`prost_types` for `prost`).
+fn names_crate(identifier: &str, krate: &str) -> bool {
+    identifier
+        .strip_prefix(krate)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('_'))
+}
+
+/// The identifiers of Rust source with their line numbers, comments and literals skipped: a doc comment
+/// explaining that the domain never uses tonic does not name tonic.
+fn code_identifiers(source: &str) -> Vec<(usize, String)> {
+    let mut lexer = Lexer {
+        chars: source.chars().collect(),
+        at: 0,
+        line: 1,
+    };
+    let mut identifiers = Vec::new();
+    while let Some(c) = lexer.peek(0) {
+        match c {
+            '/' if lexer.peek(1) == Some('/') => {
+                while lexer.peek(0).is_some_and(|c| c != '\n') {
+                    lexer.advance(1);
+                }
+            }
+            '/' if lexer.peek(1) == Some('*') => lexer.skip_block_comment(),
+            '"' => {
+                lexer.advance(1);
+                lexer.skip_string(None);
+            }
+            '\'' => lexer.skip_char_literal(),
+            c if c.is_alphabetic() || c == '_' => {
+                let word = lexer.identifier();
+                let hashes = lexer.count('#');
+                if matches!(word.as_str(), "r" | "br" | "cr") && lexer.peek(hashes) == Some('"') {
+                    lexer.advance(hashes + 1);
+                    lexer.skip_string(Some(hashes));
+                } else if word == "r" && hashes == 1 {
+                    // A raw identifier (`r#type`): the name itself follows.
+                    lexer.advance(1);
+                } else {
+                    identifiers.push((lexer.line, word));
+                }
+            }
+            _ => lexer.advance(1),
+        }
+    }
+    identifiers
+}
+
+struct Lexer {
+    chars: Vec<char>,
+    at: usize,
+    line: usize,
+}
+
+impl Lexer {
+    fn peek(&self, ahead: usize) -> Option<char> {
+        self.chars.get(self.at + ahead).copied()
+    }
+
+    fn advance(&mut self, by: usize) {
+        for _ in 0..by {
+            if self.peek(0) == Some('\n') {
+                self.line += 1;
+            }
+            self.at += 1;
+        }
+    }
+
+    fn count(&self, wanted: char) -> usize {
+        (0..)
+            .take_while(|&ahead| self.peek(ahead) == Some(wanted))
+            .count()
+    }
+
+    fn identifier(&mut self) -> String {
+        let mut word = String::new();
+        while let Some(c) = self.peek(0).filter(|c| c.is_alphanumeric() || *c == '_') {
+            word.push(c);
+            self.advance(1);
+        }
+        word
+    }
+
+    /// From a `/*` to after its matching `*/`; block comments nest.
+    fn skip_block_comment(&mut self) {
+        let mut depth = 0_usize;
+        while let Some(c) = self.peek(0) {
+            match (c, self.peek(1)) {
+                ('/', Some('*')) => {
+                    depth += 1;
+                    self.advance(2);
+                }
+                ('*', Some('/')) => {
+                    self.advance(2);
+                    depth -= 1;
+                    if depth == 0 {
+                        return;
+                    }
+                }
+                _ => self.advance(1),
+            }
+        }
+    }
+
+    /// From after the opening quote to after the closing one (and its `#`s for a raw string).
+    fn skip_string(&mut self, raw_hashes: Option<usize>) {
+        while let Some(c) = self.peek(0) {
+            match (c, raw_hashes) {
+                ('\\', None) => self.advance(2),
+                ('"', None) => {
+                    self.advance(1);
+                    return;
+                }
+                ('"', Some(hashes)) if (1..=hashes).all(|ahead| self.peek(ahead) == Some('#')) => {
+                    self.advance(hashes + 1);
+                    return;
+                }
+                _ => self.advance(1),
+            }
+        }
+    }
+
+    /// A char literal (`'a'`, `'\''`) is skipped whole; a lifetime or label only loses its quote.
+    fn skip_char_literal(&mut self) {
+        if self.peek(1) == Some('\\') {
+            self.advance(3);
+            while self.peek(0).is_some_and(|c| c != '\'') {
+                self.advance(1);
+            }
+            self.advance(1);
+        } else if self.peek(2) == Some('\'') {
+            self.advance(3);
+        } else {
+            self.advance(1);
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! Tenure's end-to-end suite in one test binary: the workspace layout rules, then the cluster
+//! scenarios.
+
+mod layout;
+mod traces;

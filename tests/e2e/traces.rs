@@ -1,0 +1,195 @@
+//! Trace context across services: one request that enters one service and goes on to another yields one
+//! trace, with a SERVER span per hop whose parent is the caller's CLIENT span.
+
+#![allow(clippy::expect_used, reason = "a failed setup step is a failed test")]
+
+use std::time::Duration;
+
+use tenure::cluster::{self, Cluster};
+use tenure::config::TenureConfig;
+use tenure_grpc::{
+    DevAuthority, Host, MethodPolicy, PeerChannel, Role, ServerSettings, ServiceKind, TokenVerifier,
+};
+use tenure_proto::accounts::v1::GetTenantRequest;
+use tenure_proto::accounts::v1::account_service_client::AccountServiceClient;
+use tenure_proto::purge::v1::purge_participant_client::PurgeParticipantClient;
+use tenure_proto::purge::v1::purge_participant_server::{PurgeParticipant, PurgeParticipantServer};
+use tenure_proto::purge::v1::{DescribeDataClassesRequest, DescribeDataClassesResponse};
+use tenure_testkit::{CollectedSpan, SpanKind, StatusCode, TestDatabase, global_telemetry};
+use tokio::net::TcpListener;
+use tracing::Instrument as _;
+
+const CALL_CAP: Duration = Duration::from_secs(10);
+
+/// The calling service of the hop: a data-owner endpoint that, to answer, asks accounts for a tenant.
+struct AskAccounts {
+    accounts: PeerChannel,
+}
+
+#[tonic::async_trait]
+impl PurgeParticipant for AskAccounts {
+    async fn describe_data_classes(
+        &self,
+        _request: tonic::Request<DescribeDataClassesRequest>,
+    ) -> Result<tonic::Response<DescribeDataClassesResponse>, tonic::Status> {
+        let request = PeerChannel::for_tenant(GetTenantRequest::default(), uuid_v4());
+        // The answer does not matter here (the accounts logic lands with its own issue); the hop does.
+        let _ = AccountServiceClient::new(self.accounts.clone())
+            .get_tenant(request)
+            .await;
+        Ok(tonic::Response::new(DescribeDataClassesResponse {
+            service: "trace-test".to_owned(),
+            columns: Vec::new(),
+        }))
+    }
+}
+
+fn uuid_v4() -> uuid::Uuid {
+    uuid::Uuid::new_v4()
+}
+
+fn one<'a>(spans: &'a [CollectedSpan], name: &str, kind: SpanKind) -> &'a CollectedSpan {
+    let matching: Vec<&CollectedSpan> = spans
+        .iter()
+        .filter(|span| span.name == name && span.kind == kind)
+        .collect();
+    assert_eq!(
+        matching.len(),
+        1,
+        "one {kind:?} span named {name}: {spans:#?}"
+    );
+    matching[0]
+}
+
+#[tokio::test]
+async fn one_trace_follows_a_call_from_one_service_into_another() {
+    let telemetry = global_telemetry();
+    let authority = DevAuthority::generate().expect("keys");
+
+    // accounts, the real service, on PostgreSQL.
+    let database = TestDatabase::create().await.expect("database");
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let mut config = TenureConfig::development(scratch.path());
+    config.accounts.settings.database = database.settings("accounts");
+    cluster::migrate(&config, &[ServiceKind::Accounts])
+        .await
+        .expect("migrate");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let accounts = Cluster::start(
+        &config,
+        &authority.auth_settings(),
+        vec![(ServiceKind::Accounts, listener)],
+    )
+    .await
+    .expect("accounts");
+    let accounts_url = format!("http://{}", accounts.addresses()[&ServiceKind::Accounts]);
+
+    // data-purge's identity, serving the endpoint above and calling accounts through a PeerChannel.
+    let verifier = TokenVerifier::new(&authority.auth_settings()).expect("verifier");
+    let host = Host::new(
+        ServerSettings {
+            drain_grace_secs: 0,
+            ..ServerSettings::default()
+        },
+        verifier,
+    );
+    let mut builder = host.builder(ServiceKind::DataPurge);
+    builder
+        .policy(&[MethodPolicy {
+            method: "/tenure.purge.v1.PurgeParticipant/DescribeDataClasses",
+            roles: &[Role::Service],
+            service_callers: &["orders"],
+        }])
+        .add_service(PurgeParticipantServer::new(AskAccounts {
+            accounts: PeerChannel::connect_lazy(
+                &accounts_url,
+                ServiceKind::Accounts,
+                authority
+                    .service_minter(ServiceKind::DataPurge)
+                    .expect("minter"),
+                CALL_CAP,
+            )
+            .expect("peer"),
+        }));
+    let caller = builder
+        .serve(TcpListener::bind("127.0.0.1:0").await.expect("bind"))
+        .await
+        .expect("serve");
+
+    // The test plays orders: a root span, then a call through the same client stack services use.
+    let to_caller = PeerChannel::connect_lazy(
+        &format!("http://{}", caller.local_addr()),
+        ServiceKind::DataPurge,
+        authority
+            .service_minter(ServiceKind::Orders)
+            .expect("minter"),
+        CALL_CAP,
+    )
+    .expect("peer");
+    let root = tracing::info_span!("trace-test.request");
+    let trace_id = async {
+        PurgeParticipantClient::new(to_caller)
+            .describe_data_classes(DescribeDataClassesRequest::default())
+            .await
+            .expect("the first hop answers");
+        tenure_telemetry::current_trace_id().expect("a sampled trace")
+    }
+    .instrument(root)
+    .await;
+
+    telemetry.flush().expect("flush");
+    let spans = telemetry
+        .collector()
+        .wait_for_spans(
+            |spans| {
+                spans
+                    .iter()
+                    .filter(|span| span.trace_id == trace_id)
+                    .count()
+                    >= 5
+            },
+            Duration::from_secs(10),
+        )
+        .await;
+    let trace: Vec<CollectedSpan> = spans
+        .into_iter()
+        .filter(|span| span.trace_id == trace_id)
+        .collect();
+
+    let participant = "tenure.purge.v1.PurgeParticipant/DescribeDataClasses";
+    let get_tenant = "tenure.accounts.v1.AccountService/GetTenant";
+    let first_client = one(&trace, participant, SpanKind::Client);
+    let first_server = one(&trace, participant, SpanKind::Server);
+    let second_client = one(&trace, get_tenant, SpanKind::Client);
+    let second_server = one(&trace, get_tenant, SpanKind::Server);
+
+    // Every hop hangs off its caller: client -> server -> client -> server, in one trace.
+    assert_eq!(first_server.parent_span_id, first_client.span_id);
+    assert_eq!(second_client.parent_span_id, first_server.span_id);
+    assert_eq!(second_server.parent_span_id, second_client.span_id);
+    // No orphans: every parent is in the trace.
+    for span in &trace {
+        assert!(
+            span.is_root()
+                || trace
+                    .iter()
+                    .any(|other| other.span_id == span.parent_span_id),
+            "orphan span {span:#?}"
+        );
+    }
+    // The RPC semantic conventions, with both status-code keys.
+    for span in [first_server, second_server] {
+        assert_eq!(span.str_attribute("rpc.system"), Some("grpc"));
+        assert!(span.int_attribute("rpc.grpc.status_code").is_some());
+        assert!(span.str_attribute("rpc.response.status_code").is_some());
+    }
+    assert_eq!(
+        second_server.str_attribute("rpc.service"),
+        Some("tenure.accounts.v1.AccountService")
+    );
+    assert_eq!(second_server.str_attribute("rpc.method"), Some("GetTenant"));
+    assert_eq!(first_server.status_code, StatusCode::Unset);
+
+    host.shutdown().await;
+    accounts.shutdown().await;
+}
