@@ -5,17 +5,16 @@
 
 use std::time::Duration;
 
-use tenure::cluster::{self, Cluster};
-use tenure::config::TenureConfig;
+use tenure_e2e::TestCluster;
 use tenure_grpc::{
-    DevAuthority, Host, MethodPolicy, PeerChannel, Role, ServerSettings, ServiceKind, TokenVerifier,
+    Host, MethodPolicy, PeerChannel, Role, ServerSettings, ServiceKind, TokenVerifier,
 };
 use tenure_proto::accounts::v1::GetTenantRequest;
 use tenure_proto::accounts::v1::account_service_client::AccountServiceClient;
 use tenure_proto::purge::v1::purge_participant_client::PurgeParticipantClient;
 use tenure_proto::purge::v1::purge_participant_server::{PurgeParticipant, PurgeParticipantServer};
 use tenure_proto::purge::v1::{DescribeDataClassesRequest, DescribeDataClassesResponse};
-use tenure_testkit::{CollectedSpan, SpanKind, StatusCode, TestDatabase, global_telemetry};
+use tenure_testkit::{CollectedSpan, SpanKind, StatusCode, global_telemetry};
 use tokio::net::TcpListener;
 use tracing::Instrument as _;
 
@@ -64,25 +63,13 @@ fn one<'a>(spans: &'a [CollectedSpan], name: &str, kind: SpanKind) -> &'a Collec
 #[tokio::test]
 async fn one_trace_follows_a_call_from_one_service_into_another() {
     let telemetry = global_telemetry();
-    let authority = DevAuthority::generate().expect("keys");
 
     // accounts, the real service, on PostgreSQL.
-    let database = TestDatabase::create().await.expect("database");
-    let scratch = tempfile::tempdir().expect("temp dir");
-    let mut config = TenureConfig::development(scratch.path());
-    config.accounts.settings.database = database.settings("accounts");
-    cluster::migrate(&config, &[ServiceKind::Accounts])
+    let accounts = TestCluster::start(&[ServiceKind::Accounts])
         .await
-        .expect("migrate");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let accounts = Cluster::start(
-        &config,
-        &authority.auth_settings(),
-        vec![(ServiceKind::Accounts, listener)],
-    )
-    .await
-    .expect("accounts");
-    let accounts_url = format!("http://{}", accounts.addresses()[&ServiceKind::Accounts]);
+        .expect("accounts");
+    let authority = accounts.authority().clone();
+    let accounts_url = accounts.url(ServiceKind::Accounts).expect("url");
 
     // data-purge's identity, serving the endpoint above and calling accounts through a PeerChannel.
     let verifier = TokenVerifier::new(&authority.auth_settings()).expect("verifier");

@@ -80,6 +80,35 @@ impl Cluster {
     }
 }
 
+/// Refuses to serve `kind` as a PostgreSQL role that row-level security does not bind (a superuser, a
+/// `BYPASSRLS` role or a table owner), since such a role would turn the tenant backstop off silently.
+pub async fn check_serving_role(config: &TenureConfig, kind: ServiceKind) -> anyhow::Result<()> {
+    let settings = match kind {
+        ServiceKind::Orders => &config.orders.settings.database,
+        ServiceKind::Accounts => &config.accounts.settings.database,
+        ServiceKind::Provisioning => &config.provisioning.settings.database,
+        ServiceKind::DataPurge => &config.data_purge.settings.database,
+    };
+    if settings.url.backend() != Some(tenure_db::Backend::Postgres) {
+        return Ok(());
+    }
+    let db = tenure_db::connect(settings).await?;
+    let check = tenure_db::role_check(&db).await;
+    db.close().await.ok();
+    let check = check?;
+    if !check.is_restricted() {
+        anyhow::bail!(
+            "{kind} connects as PostgreSQL role {:?}, which row-level security does not bind \
+             (superuser: {}, bypassrls: {}, owns tables: {}); serve as the <schema>_app role",
+            check.role,
+            check.is_superuser,
+            check.bypasses_rls,
+            check.owns_tables
+        );
+    }
+    Ok(())
+}
+
 /// Applies the migrations of the given services.
 pub async fn migrate(config: &TenureConfig, kinds: &[ServiceKind]) -> anyhow::Result<()> {
     for kind in kinds {

@@ -267,9 +267,18 @@ impl ServerBuilder {
             names.push("grpc.reflection.v1.ServerReflection".to_owned());
             names.push("grpc.reflection.v1alpha.ServerReflection".to_owned());
             let configure = || {
+                // Both reflection versions describe both reflection services, so a client that lists
+                // services through one version can resolve every name it was given.
                 let mut builder = tonic_reflection::server::Builder::configure()
+                    .include_reflection_service(false)
                     .register_encoded_file_descriptor_set(tenure_proto::FILE_DESCRIPTOR_SET)
-                    .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+                    .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                    .register_encoded_file_descriptor_set(
+                        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+                    )
+                    .register_encoded_file_descriptor_set(
+                        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+                    );
                 for name in &names {
                     builder = builder.with_service_name(name.clone());
                 }

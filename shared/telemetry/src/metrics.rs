@@ -84,22 +84,22 @@ impl RpcSideMetrics {
                 Histogram::new(HANDLING_SECONDS_BUCKETS)
             }),
         };
-        // Counters get their `_total` suffix from the encoder.
+        // Counters get their `_total` suffix, and every help text its final period, from the encoder.
         registry.register(
             format!("grpc_{side}_started"),
-            format!("Total number of RPCs started on the {side}."),
+            format!("Total number of RPCs started on the {side}"),
             metrics.started.clone(),
         );
         registry.register(
             format!("grpc_{side}_handled"),
             format!(
-                "Total number of RPCs completed on the {side}, regardless of success or failure."
+                "Total number of RPCs completed on the {side}, regardless of success or failure"
             ),
             metrics.handled.clone(),
         );
         registry.register(
             format!("grpc_{side}_handling_seconds"),
-            format!("Histogram of response latency (seconds) of gRPC calls handled by the {side}."),
+            format!("Histogram of response latency (seconds) of gRPC calls handled by the {side}"),
             metrics.handling_seconds.clone(),
         );
         metrics
@@ -140,25 +140,25 @@ impl Metrics {
         let panics = Counter::default();
         registry.register(
             "panics",
-            "Handler panics caught and answered with INTERNAL.",
+            "Handler panics caught and answered with INTERNAL",
             panics.clone(),
         );
         let auth_failures = Family::<ReasonLabels, Counter>::default();
         registry.register(
             "auth_failures",
-            "Requests refused by authentication, by reason.",
+            "Requests refused by authentication, by reason",
             auth_failures.clone(),
         );
         let rate_limited = Family::<ReasonLabels, Counter>::default();
         registry.register(
             "rate_limited",
-            "Requests refused by a rate limit, by reason.",
+            "Requests refused by a rate limit, by reason",
             rate_limited.clone(),
         );
         let load_shed = Counter::default();
         registry.register(
             "load_shed",
-            "Requests shed because the process was at its concurrency limit.",
+            "Requests shed because the process was at its concurrency limit",
             load_shed.clone(),
         );
         Self {

@@ -1,5 +1,6 @@
 //! `tenure serve <service>`: one service per process, configured by file and environment. It does not
-//! migrate: it stays NOT_SERVING until `tenure migrate` has run.
+//! migrate: it stays NOT_SERVING while migrations are pending. In production it refuses a database role
+//! that row-level security does not bind.
 
 use std::path::Path;
 
@@ -7,8 +8,8 @@ use tenure_grpc::ServiceKind;
 
 use super::{auth_settings, bind, shutdown_signal, start_metrics, stop_telemetry};
 use crate::cli::ServeArgs;
-use crate::cluster::Cluster;
-use crate::config::{self, TenureConfig};
+use crate::cluster::{self, Cluster};
+use crate::config::{self, Environment, TenureConfig};
 
 pub(super) async fn run(
     args: &ServeArgs,
@@ -21,6 +22,9 @@ pub(super) async fn run(
     let config = config::load(base, config_file, env)?;
     let telemetry = tenure_telemetry::init(&config.telemetry)?;
     let auth = auth_settings(&config)?;
+    if config.environment == Environment::Production {
+        cluster::check_serving_role(&config, kind).await?;
+    }
     let listener = bind(config.listen(kind), kind.name()).await?;
     let cluster = Cluster::start(&config, &auth, vec![(kind, listener)]).await?;
     if let Some(address) = &config.telemetry.metrics_listen {

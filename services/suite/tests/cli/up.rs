@@ -170,7 +170,7 @@ async fn listed_services_v1(channel: tonic::transport::Channel) -> Vec<String> {
         host: String::new(),
         message_request: Some(MessageRequest::ListServices(String::new())),
     };
-    let mut responses = ServerReflectionClient::new(channel)
+    let mut responses = ServerReflectionClient::new(channel.clone())
         .server_reflection_info(tokio_stream::once(request))
         .await
         .expect("reflection v1")
