@@ -2,4 +2,5 @@
 //! scenarios.
 
 mod layout;
+mod security;
 mod traces;
