@@ -15,12 +15,5 @@ pub(crate) async fn migrate(settings: &DatabaseSettings) -> anyhow::Result<()> {
 
 /// Ready when the database answers and no migration is pending.
 pub(crate) async fn ready(db: &Db) -> Result<(), String> {
-    db.ping().await.map_err(|error| error.to_string())?;
-    match tenure_db::pending_migrations::<Migrator>(db).await {
-        Ok(0) => Ok(()),
-        Ok(pending) => Err(format!(
-            "{pending} migration(s) pending; run `tenure migrate`"
-        )),
-        Err(error) => Err(error.to_string()),
-    }
+    tenure_db::readiness::<Migrator>(db).await
 }

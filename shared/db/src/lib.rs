@@ -19,7 +19,8 @@ mod tenant;
 pub use connect::{Db, RoleCheck, connect, role_check};
 pub use error::{DbError, ErrorKind};
 pub use migrate::{
-    enable_tenant_rls, migrate, migrations_table, pending_migrations, tenant_rls_statements,
+    enable_tenant_rls, migrate, migrations_table, pending_migrations, readiness,
+    tenant_rls_statements,
 };
 pub use settings::{Backend, DatabaseSettings, DatabaseUrl};
 pub use tenant::TenantTx;

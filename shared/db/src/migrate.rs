@@ -49,6 +49,19 @@ pub async fn pending_migrations<M: MigratorTrait>(db: &Db) -> Result<usize, DbEr
     Ok(pending.len())
 }
 
+/// The readiness of a service's database, for its health probe: the database answers and no
+/// migration of `M` is pending. The reason, when not ready, is short and safe to log.
+pub async fn readiness<M: MigratorTrait>(db: &Db) -> Result<(), String> {
+    db.ping().await.map_err(|error| error.to_string())?;
+    match pending_migrations::<M>(db).await {
+        Ok(0) => Ok(()),
+        Ok(pending) => Err(format!(
+            "{pending} migration(s) pending; run `tenure migrate`"
+        )),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
 /// The tracking-table name for `service`, `<service>_migrations`, for a migrator's
 /// `fn migration_table_name() -> DynIden { tenure_db::migrations_table("orders") }`. Separate
 /// names per service keep two histories apart even if a `search_path` were wrong.

@@ -4,18 +4,16 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use tenure_domain::{Caller, CallerRole};
 use tonic::Status;
-use tower::Service;
 use uuid::Uuid;
 
 use crate::TENANT_METADATA_KEY;
+use crate::guard::Guard;
 
 /// The role of an authenticated principal. A token carries exactly one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -579,43 +577,16 @@ impl ServiceTokenMinter {
 
 /// Attaches a [`Principal`] to every call, or answers `UNAUTHENTICATED` / `PERMISSION_DENIED`.
 #[derive(Clone)]
-pub(crate) struct AuthLayer {
+pub(crate) struct Authentication {
     verifier: Arc<TokenVerifier>,
     audience: &'static str,
 }
 
-impl AuthLayer {
+impl Authentication {
     pub(crate) fn new(verifier: Arc<TokenVerifier>, audience: &'static str) -> Self {
         Self { verifier, audience }
     }
-}
 
-impl<S> tower::Layer<S> for AuthLayer {
-    type Service = AuthService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        AuthService {
-            inner,
-            verifier: Arc::clone(&self.verifier),
-            audience: self.audience,
-        }
-    }
-}
-
-#[derive(Clone)]
-pub(crate) struct AuthService<S> {
-    inner: S,
-    verifier: Arc<TokenVerifier>,
-    audience: &'static str,
-}
-
-/// Health checks must answer probes that hold no credentials; reflection is only ever enabled in local
-/// development (the production configuration refuses it).
-fn is_exempt(path: &str) -> bool {
-    path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.")
-}
-
-impl<S> AuthService<S> {
     fn authenticate(&self, headers: &http::HeaderMap) -> Result<Principal, Status> {
         let token = bearer_token(headers).map_err(|failure| self.refuse(failure))?;
         let mut principal = self
@@ -649,6 +620,23 @@ impl<S> AuthService<S> {
     }
 }
 
+impl Guard for Authentication {
+    fn check<B>(&self, request: &mut http::Request<B>) -> Result<(), Status> {
+        if is_exempt(request.uri().path()) {
+            return Ok(());
+        }
+        let principal = self.authenticate(request.headers())?;
+        request.extensions_mut().insert(principal);
+        Ok(())
+    }
+}
+
+/// Health checks must answer probes that hold no credentials; reflection is only ever enabled in local
+/// development (the production configuration refuses it).
+fn is_exempt(path: &str) -> bool {
+    path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.")
+}
+
 fn bearer_token(headers: &http::HeaderMap) -> Result<&str, AuthFailure> {
     let value = headers
         .get(http::header::AUTHORIZATION)
@@ -659,37 +647,6 @@ fn bearer_token(headers: &http::HeaderMap) -> Result<&str, AuthFailure> {
         return Err(AuthFailure::Malformed);
     }
     Ok(token)
-}
-
-impl<S, ReqBody> Service<http::Request<ReqBody>> for AuthService<S>
-where
-    S: Service<http::Request<ReqBody>, Response = http::Response<tonic::body::Body>>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    ReqBody: Send + 'static,
-{
-    type Response = http::Response<tonic::body::Body>;
-    type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut request: http::Request<ReqBody>) -> Self::Future {
-        if is_exempt(request.uri().path()) {
-            return Box::pin(self.inner.call(request));
-        }
-        match self.authenticate(request.headers()) {
-            Ok(principal) => {
-                request.extensions_mut().insert(principal);
-                Box::pin(self.inner.call(request))
-            }
-            Err(status) => Box::pin(async move { Ok(status.into_http()) }),
-        }
-    }
 }
 
 #[cfg(test)]

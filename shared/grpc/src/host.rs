@@ -23,12 +23,13 @@ use tonic_health::server::HealthReporter;
 use tower::Service;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::auth::{AuthLayer, TokenVerifier};
+use crate::auth::{Authentication, TokenVerifier};
 use crate::deadline::DeadlineLayer;
+use crate::guard::GuardLayer;
 use crate::health::ReadinessProbe;
 use crate::identity::ServiceKind;
 use crate::limit::InFlightLayer;
-use crate::policy::{MethodPolicy, PolicyLayer};
+use crate::policy::{Authorization, MethodPolicy};
 use crate::settings::{CorsSettings, Limits, ServerSettings};
 use crate::telemetry::ServerTelemetryLayer;
 
@@ -316,12 +317,12 @@ impl ServerBuilder {
                 settings.unary_deadline_cap_secs,
             )))
             // Exactly one Principal in the extensions, or UNAUTHENTICATED; health and reflection are exempt.
-            .layer(AuthLayer::new(
+            .layer(GuardLayer(Authentication::new(
                 Arc::clone(&host.inner.verifier),
                 kind.audience(),
-            ))
+            )))
             // Function-level authorization before any handler can touch the database.
-            .layer(PolicyLayer::new(&policies))
+            .layer(GuardLayer(Authorization::new(&policies)))
             .into_inner();
 
         let stopping = host.inner.stopping.clone();

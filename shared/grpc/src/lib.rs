@@ -14,6 +14,7 @@ mod client;
 mod deadline;
 mod descriptor;
 mod dev_auth;
+mod guard;
 mod health;
 mod host;
 mod identity;

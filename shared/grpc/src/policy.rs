@@ -3,14 +3,12 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use futures::future::BoxFuture;
 use tonic::Status;
-use tower::Service;
 
 use crate::auth::{Principal, Role};
 use crate::descriptor;
+use crate::guard::Guard;
 
 /// Who may call one method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,11 +48,11 @@ pub fn uncovered_methods(table: &[MethodPolicy], services: &[&str]) -> (Vec<Stri
 
 /// Denies every call whose method has no policy entry or whose principal the entry does not allow.
 #[derive(Clone)]
-pub(crate) struct PolicyLayer {
+pub(crate) struct Authorization {
     table: Arc<HashMap<&'static str, MethodPolicy>>,
 }
 
-impl PolicyLayer {
+impl Authorization {
     pub(crate) fn new(entries: &[MethodPolicy]) -> Self {
         Self {
             table: Arc::new(entries.iter().map(|entry| (entry.method, *entry)).collect()),
@@ -62,45 +60,12 @@ impl PolicyLayer {
     }
 }
 
-impl<S> tower::Layer<S> for PolicyLayer {
-    type Service = PolicyService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        PolicyService {
-            inner,
-            table: Arc::clone(&self.table),
-        }
-    }
-}
-
-#[derive(Clone)]
-pub(crate) struct PolicyService<S> {
-    inner: S,
-    table: Arc<HashMap<&'static str, MethodPolicy>>,
-}
-
-impl<S, ReqBody> Service<http::Request<ReqBody>> for PolicyService<S>
-where
-    S: Service<http::Request<ReqBody>, Response = http::Response<tonic::body::Body>>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    ReqBody: Send + 'static,
-{
-    type Response = http::Response<tonic::body::Body>;
-    type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
+impl Guard for Authorization {
+    fn check<B>(&self, request: &mut http::Request<B>) -> Result<(), Status> {
         let path = request.uri().path();
         let Some(principal) = request.extensions().get::<Principal>() else {
             // Only the auth layer's exempt paths (health, reflection) arrive without a principal.
-            return Box::pin(self.inner.call(request));
+            return Ok(());
         };
         let decision = match self.table.get(path) {
             Some(entry) if entry.allows(principal) => Ok(()),
@@ -112,20 +77,15 @@ where
             }
             None => Ok(()),
         };
-        match decision {
-            Ok(()) => Box::pin(self.inner.call(request)),
-            Err(reason) => {
-                tracing::info!(
-                    rpc.path = path,
-                    role = principal.role.name(),
-                    reason,
-                    "call denied by policy"
-                );
-                Box::pin(
-                    async move { Ok(Status::permission_denied("permission denied").into_http()) },
-                )
-            }
-        }
+        decision.map_err(|reason| {
+            tracing::info!(
+                rpc.path = path,
+                role = principal.role.name(),
+                reason,
+                "call denied by policy"
+            );
+            Status::permission_denied("permission denied")
+        })
     }
 }
 

@@ -104,3 +104,14 @@ pub struct Limits {
     /// See [`ServerSettings::max_encoding_message_bytes`].
     pub max_encoding_message_bytes: usize,
 }
+
+/// Applies a [`Limits`] value to a generated tonic server, which has the two size setters as inherent
+/// methods rather than through a trait: `tenure_grpc::limited!(OrderServiceServer::new(handler), limits)`.
+#[macro_export]
+macro_rules! limited {
+    ($server:expr, $limits:expr) => {
+        $server
+            .max_decoding_message_size($limits.max_decoding_message_bytes)
+            .max_encoding_message_size($limits.max_encoding_message_bytes)
+    };
+}

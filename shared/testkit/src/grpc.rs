@@ -169,3 +169,81 @@ pub fn refused_callers(
     }
     refused
 }
+
+/// Checks that `policy` has exactly one entry per published method of `services` and none for methods
+/// that are not published.
+pub fn assert_policy_covers(policy: &[MethodPolicy], services: &[&str]) {
+    let (missing, unknown) = tenure_grpc::uncovered_methods(policy, services);
+    assert!(missing.is_empty(), "methods without a policy: {missing:?}");
+    assert!(
+        unknown.is_empty(),
+        "policies for unpublished methods: {unknown:?}"
+    );
+    let mut paths: Vec<_> = policy.iter().map(|entry| entry.method).collect();
+    paths.sort_unstable();
+    paths.dedup();
+    assert_eq!(paths.len(), policy.len(), "a method is listed twice");
+}
+
+/// Waits until the listener and each of `services` report SERVING.
+pub async fn assert_serving(channel: &Channel, services: &[&str]) {
+    let mut names = vec![""];
+    names.extend_from_slice(services);
+    for name in names {
+        let serving = wait_until_serving(channel, name).await;
+        assert!(serving.is_ok(), "{name:?} is not serving: {serving:?}");
+    }
+}
+
+/// Calls every published method of `services` without a token and with a forged one: each must answer
+/// UNAUTHENTICATED with the same fixed message, so a caller cannot tell which check failed.
+pub async fn assert_every_method_needs_credentials(
+    host: &TestHost,
+    channel: &Channel,
+    services: &[&str],
+) {
+    let forged = host.token(Role::Operator, None) + "x";
+    for service in services {
+        for method in tenure_grpc::methods_of_service(service) {
+            let anonymous = call_empty(channel, &method.path, None).await;
+            assert_eq!(
+                anonymous.code(),
+                tonic::Code::Unauthenticated,
+                "{}",
+                method.path
+            );
+            let tampered = call_empty(channel, &method.path, Some(&forged)).await;
+            assert_eq!(
+                tampered.code(),
+                tonic::Code::Unauthenticated,
+                "{}",
+                method.path
+            );
+            assert_eq!(anonymous.message(), tampered.message(), "{}", method.path);
+        }
+    }
+}
+
+/// Calls every method of `policy` as each role and service the entry does not list: each must answer
+/// PERMISSION_DENIED, decided before any handler runs.
+pub async fn assert_policy_refuses_the_unlisted(
+    host: &TestHost,
+    channel: &Channel,
+    policy: &[MethodPolicy],
+    callee: ServiceKind,
+) {
+    let mut checked = 0;
+    for entry in policy {
+        for (who, token) in refused_callers(host, entry, callee) {
+            let status = call_empty(channel, entry.method, Some(&token)).await;
+            assert_eq!(
+                status.code(),
+                tonic::Code::PermissionDenied,
+                "{who} calling {}",
+                entry.method
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "the policy refuses nobody");
+}

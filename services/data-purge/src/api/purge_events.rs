@@ -11,9 +11,7 @@ pub(crate) struct PurgeEventsHandler;
 impl PurgeEventsHandler {
     /// The generated server with the process's message-size limits applied.
     pub(crate) fn into_server(self, limits: &Limits) -> PurgeEventsServer<Self> {
-        PurgeEventsServer::new(self)
-            .max_decoding_message_size(limits.max_decoding_message_bytes)
-            .max_encoding_message_size(limits.max_encoding_message_bytes)
+        tenure_grpc::limited!(PurgeEventsServer::new(self), limits)
     }
 }
 

@@ -3,10 +3,12 @@
 #![allow(clippy::expect_used, reason = "a failed setup step is a failed test")]
 
 use tenure_data_purge::{DataPurgeApp, DataPurgeSettings};
-use tenure_grpc::{ServiceKind, methods_of_service};
-use tenure_testkit::grpc::{call_empty, channel, refused_callers, wait_until_serving};
+use tenure_grpc::ServiceKind;
+use tenure_testkit::grpc::{
+    assert_every_method_needs_credentials, assert_policy_covers,
+    assert_policy_refuses_the_unlisted, assert_serving, channel,
+};
 use tenure_testkit::{TestDatabase, TestHost};
-use tonic::Code;
 
 /// The services this crate publishes.
 const SERVICES: &[&str] = &[
@@ -21,12 +23,16 @@ struct Harness {
     _database: TestDatabase,
 }
 
-/// Migrates a fresh database, then serves the service on port 0 and waits until it is ready.
+fn settings(database: &TestDatabase) -> DataPurgeSettings {
+    DataPurgeSettings {
+        database: database.settings("purge"),
+    }
+}
+
+/// Migrates a fresh database, then serves the service on port 0.
 async fn spawn_data_purge() -> Harness {
     let database = TestDatabase::create().await.expect("test database");
-    let settings = DataPurgeSettings {
-        database: database.settings("purge"),
-    };
+    let settings = settings(&database);
     tenure_data_purge::migrate(&settings)
         .await
         .expect("migrations");
@@ -47,25 +53,13 @@ async fn spawn_data_purge() -> Harness {
 
 #[test]
 fn every_published_method_has_exactly_one_policy() {
-    let policy = tenure_data_purge::policy();
-    let (missing, unknown) = tenure_grpc::uncovered_methods(policy, SERVICES);
-    assert!(missing.is_empty(), "methods without a policy: {missing:?}");
-    assert!(
-        unknown.is_empty(),
-        "policies for unpublished methods: {unknown:?}"
-    );
-    let mut paths: Vec<_> = policy.iter().map(|entry| entry.method).collect();
-    paths.sort_unstable();
-    paths.dedup();
-    assert_eq!(paths.len(), policy.len(), "a method is listed twice");
+    assert_policy_covers(tenure_data_purge::policy(), SERVICES);
 }
 
 #[tokio::test]
 async fn migrations_create_the_core_tables_in_the_service_schema() {
     let database = TestDatabase::create().await.expect("test database");
-    let settings = DataPurgeSettings {
-        database: database.settings("purge"),
-    };
+    let settings = settings(&database);
     tenure_data_purge::migrate(&settings)
         .await
         .expect("first run");
@@ -86,50 +80,26 @@ async fn migrations_create_the_core_tables_in_the_service_schema() {
 #[tokio::test]
 async fn reports_serving_for_itself_and_each_published_service() {
     let harness = spawn_data_purge().await;
-    wait_until_serving(&harness.channel, "")
-        .await
-        .expect("listener ready");
-    for service in SERVICES {
-        wait_until_serving(&harness.channel, service)
-            .await
-            .expect("service ready");
-    }
+    assert_serving(&harness.channel, SERVICES).await;
     harness.host.shutdown().await;
 }
 
 #[tokio::test]
 async fn every_published_method_refuses_calls_without_valid_credentials() {
     let harness = spawn_data_purge().await;
-    let forged = harness.host.token(tenure_grpc::Role::Operator, None) + "x";
-    for service in SERVICES {
-        for method in methods_of_service(service) {
-            let anonymous = call_empty(&harness.channel, &method.path, None).await;
-            assert_eq!(anonymous.code(), Code::Unauthenticated, "{}", method.path);
-            let tampered = call_empty(&harness.channel, &method.path, Some(&forged)).await;
-            assert_eq!(tampered.code(), Code::Unauthenticated, "{}", method.path);
-            // One fixed message, so a caller cannot tell which check failed.
-            assert_eq!(anonymous.message(), tampered.message());
-        }
-    }
+    assert_every_method_needs_credentials(&harness.host, &harness.channel, SERVICES).await;
     harness.host.shutdown().await;
 }
 
 #[tokio::test]
 async fn every_method_refuses_the_roles_and_services_its_policy_does_not_list() {
     let harness = spawn_data_purge().await;
-    let mut checked = 0;
-    for entry in tenure_data_purge::policy() {
-        for (who, token) in refused_callers(&harness.host, entry, ServiceKind::DataPurge) {
-            let status = call_empty(&harness.channel, entry.method, Some(&token)).await;
-            assert_eq!(
-                status.code(),
-                Code::PermissionDenied,
-                "{who} calling {}",
-                entry.method
-            );
-            checked += 1;
-        }
-    }
-    assert!(checked > 0);
+    assert_policy_refuses_the_unlisted(
+        &harness.host,
+        &harness.channel,
+        tenure_data_purge::policy(),
+        ServiceKind::DataPurge,
+    )
+    .await;
     harness.host.shutdown().await;
 }

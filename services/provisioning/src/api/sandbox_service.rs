@@ -13,9 +13,7 @@ pub(crate) struct SandboxServiceHandler;
 impl SandboxServiceHandler {
     /// The generated server with the process's message-size limits applied.
     pub(crate) fn into_server(self, limits: &Limits) -> SandboxServiceServer<Self> {
-        SandboxServiceServer::new(self)
-            .max_decoding_message_size(limits.max_decoding_message_bytes)
-            .max_encoding_message_size(limits.max_encoding_message_bytes)
+        tenure_grpc::limited!(SandboxServiceServer::new(self), limits)
     }
 }
 

@@ -162,56 +162,53 @@ async fn every_service_reports_serving_and_its_data_lands_in_sqlite_files() {
     assert!(up.metrics.ends_with("/metrics"));
 }
 
-async fn listed_services_v1(channel: tonic::transport::Channel) -> Vec<String> {
-    use reflection_v1::server_reflection_client::ServerReflectionClient;
-    use reflection_v1::server_reflection_request::MessageRequest;
-    use reflection_v1::server_reflection_response::MessageResponse;
-    let request = reflection_v1::ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut responses = ServerReflectionClient::new(channel.clone())
-        .server_reflection_info(tokio_stream::once(request))
-        .await
-        .expect("reflection v1")
-        .into_inner();
-    let response = responses.next().await.expect("one answer").expect("ok");
-    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
-        panic!("unexpected reflection answer {response:?}");
-    };
-    let mut names: Vec<String> = list
-        .service
-        .into_iter()
-        .map(|service| service.name)
-        .collect();
-    names.sort();
-    names
-}
-
-async fn listed_services_v1alpha(channel: tonic::transport::Channel) -> Vec<String> {
-    use reflection_v1alpha::server_reflection_client::ServerReflectionClient;
-    use reflection_v1alpha::server_reflection_request::MessageRequest;
-    use reflection_v1alpha::server_reflection_response::MessageResponse;
-    let request = reflection_v1alpha::ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut responses = ServerReflectionClient::new(channel)
-        .server_reflection_info(tokio_stream::once(request))
-        .await
-        .expect("reflection v1alpha")
-        .into_inner();
-    let response = responses.next().await.expect("one answer").expect("ok");
-    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
-        panic!("unexpected reflection answer {response:?}");
-    };
-    let mut names: Vec<String> = list
-        .service
-        .into_iter()
-        .map(|service| service.name)
-        .collect();
-    names.sort();
-    names
+/// Lists the services a listener advertises through one reflection version, and resolves each listed
+/// name as clients such as `buf curl` do next: every name must come with its descriptor.
+macro_rules! listed_services {
+    ($version:ident, $channel:expr) => {{
+        use $version::server_reflection_client::ServerReflectionClient;
+        use $version::server_reflection_request::MessageRequest;
+        use $version::server_reflection_response::MessageResponse;
+        let ask = |question: MessageRequest| {
+            let channel = $channel.clone();
+            async move {
+                let request = $version::ServerReflectionRequest {
+                    host: String::new(),
+                    message_request: Some(question),
+                };
+                let mut responses = ServerReflectionClient::new(channel)
+                    .server_reflection_info(tokio_stream::once(request))
+                    .await
+                    .expect("reflection")
+                    .into_inner();
+                responses
+                    .next()
+                    .await
+                    .expect("one answer")
+                    .expect("ok")
+                    .message_response
+            }
+        };
+        let Some(MessageResponse::ListServicesResponse(list)) =
+            ask(MessageRequest::ListServices(String::new())).await
+        else {
+            panic!("unexpected reflection answer");
+        };
+        let mut names: Vec<String> = list
+            .service
+            .into_iter()
+            .map(|service| service.name)
+            .collect();
+        names.sort();
+        for name in &names {
+            let answer = ask(MessageRequest::FileContainingSymbol(name.clone())).await;
+            assert!(
+                matches!(answer, Some(MessageResponse::FileDescriptorResponse(_))),
+                "no descriptor for {name}: {answer:?}"
+            );
+        }
+        names
+    }};
 }
 
 #[tokio::test]
@@ -229,13 +226,10 @@ async fn reflection_lists_every_contract_service_on_the_listener_that_serves_it(
             .map(str::to_owned),
         );
         expected.sort();
+        let channel = up.channel(name).await;
+        assert_eq!(listed_services!(reflection_v1, channel), expected, "{name}");
         assert_eq!(
-            listed_services_v1(up.channel(name).await).await,
-            expected,
-            "{name}"
-        );
-        assert_eq!(
-            listed_services_v1alpha(up.channel(name).await).await,
+            listed_services!(reflection_v1alpha, channel),
             expected,
             "{name}"
         );

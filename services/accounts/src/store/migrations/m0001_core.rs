@@ -2,13 +2,8 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
 /// Tenants, their users, AWS account records with their transition history, and subscriptions; tenant-owned tables get row-level security on PostgreSQL.
+#[derive(DeriveMigrationName)]
 pub(crate) struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m0001_core"
-    }
-}
 
 #[async_trait::async_trait]
 #[allow(

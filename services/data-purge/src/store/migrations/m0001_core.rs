@@ -2,13 +2,8 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
 /// Purge requests and their schedule.
+#[derive(DeriveMigrationName)]
 pub(crate) struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m0001_core"
-    }
-}
 
 #[async_trait::async_trait]
 #[allow(

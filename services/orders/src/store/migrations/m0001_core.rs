@@ -2,13 +2,8 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
 /// Orders as placed, with the tenant-scoped idempotency key that makes `CreateOrder` replayable.
+#[derive(DeriveMigrationName)]
 pub(crate) struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m0001_core"
-    }
-}
 
 #[async_trait::async_trait]
 #[allow(
