@@ -32,7 +32,7 @@ impl DataPurgeApp {
         let limits = server.limits();
         let db = self.db;
         server
-            .policy(api::POLICY)
+            .policy(&policy())
             .add_service(api::PurgeServiceHandler.into_server(&limits))
             .add_service(api::PurgeEventsHandler.into_server(&limits))
             .add_service(api::PurgeParticipantHandler.into_server(&limits))
@@ -44,8 +44,8 @@ impl DataPurgeApp {
 }
 
 /// The authorization policy of every method the service publishes.
-pub fn policy() -> &'static [tenure_grpc::MethodPolicy] {
-    api::POLICY
+pub fn policy() -> Vec<tenure_grpc::MethodPolicy> {
+    [api::POLICY, tenure_grpc::PURGE_PARTICIPANT_POLICY].concat()
 }
 
 /// Applies the service's migrations to its schema (PostgreSQL) or file (SQLite), under a lock so that

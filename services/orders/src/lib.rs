@@ -32,7 +32,7 @@ impl OrdersApp {
         let limits = server.limits();
         let db = self.db;
         server
-            .policy(api::POLICY)
+            .policy(&policy())
             .add_service(api::OrderServiceHandler.into_server(&limits))
             .add_service(api::OrderEventsHandler.into_server(&limits))
             .add_service(api::SagaAdminHandler.into_server(&limits))
@@ -45,8 +45,8 @@ impl OrdersApp {
 }
 
 /// The authorization policy of every method the service publishes.
-pub fn policy() -> &'static [tenure_grpc::MethodPolicy] {
-    api::POLICY
+pub fn policy() -> Vec<tenure_grpc::MethodPolicy> {
+    [api::POLICY, tenure_grpc::PURGE_PARTICIPANT_POLICY].concat()
 }
 
 /// Applies the service's migrations to its schema (PostgreSQL) or file (SQLite), under a lock so that

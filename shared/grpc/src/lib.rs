@@ -38,7 +38,7 @@ pub use dev_auth::{
 pub use health::{FnProbe, ReadinessProbe};
 pub use host::{Host, ServerBuilder, ServerHandle};
 pub use identity::ServiceKind;
-pub use policy::{MethodPolicy, uncovered_methods};
+pub use policy::{MethodPolicy, PURGE_PARTICIPANT_POLICY, uncovered_methods};
 pub use settings::{CorsSettings, Limits, ServerSettings};
 
 /// The metadata key that carries the tenant a service-role call acts for. Only honoured for the

@@ -36,6 +36,31 @@ impl MethodPolicy {
     }
 }
 
+/// The policy of `tenure.purge.v1.PurgeParticipant`, the data-owner interface every service serves
+/// the same way: only data-purge may ask a service to plan, execute or verify a deletion.
+pub const PURGE_PARTICIPANT_POLICY: &[MethodPolicy] = &[
+    MethodPolicy {
+        method: "/tenure.purge.v1.PurgeParticipant/DescribeDataClasses",
+        roles: &[Role::Service],
+        service_callers: &["data-purge"],
+    },
+    MethodPolicy {
+        method: "/tenure.purge.v1.PurgeParticipant/Plan",
+        roles: &[Role::Service],
+        service_callers: &["data-purge"],
+    },
+    MethodPolicy {
+        method: "/tenure.purge.v1.PurgeParticipant/Execute",
+        roles: &[Role::Service],
+        service_callers: &["data-purge"],
+    },
+    MethodPolicy {
+        method: "/tenure.purge.v1.PurgeParticipant/Verify",
+        roles: &[Role::Service],
+        service_callers: &["data-purge"],
+    },
+];
+
 /// The methods of `services` (full names) that have no entry in `table`, and the entries of `table` that
 /// name no published method. Both must be empty: tests assert it for every service.
 pub fn uncovered_methods(table: &[MethodPolicy], services: &[&str]) -> (Vec<String>, Vec<String>) {

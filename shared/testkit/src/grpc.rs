@@ -12,7 +12,8 @@ use tenure_grpc::{
 };
 use tokio::net::TcpListener;
 use tonic::codegen::http::uri::PathAndQuery;
-use tonic::transport::{Channel, Endpoint};
+pub use tonic::transport::Channel;
+use tonic::transport::Endpoint;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -246,4 +247,102 @@ pub async fn assert_policy_refuses_the_unlisted(
         }
     }
     assert!(checked > 0, "the policy refuses nobody");
+}
+
+/// Generates a service crate's API harness: `settings(&TestDatabase)`, `spawn() -> Harness` (the service
+/// migrated and served on port 0 against a fresh PostgreSQL database), and the checks every service
+/// must pass: one policy entry per published method, its core tables in its own schema, SERVING on
+/// health, UNAUTHENTICATED without valid credentials on every method, and PERMISSION_DENIED for every
+/// role and service its policy does not list. A crate's own tests build on `spawn()`.
+#[macro_export]
+macro_rules! service_api_tests {
+    (
+        service: $service:ident,
+        app: $app:ident,
+        settings: $settings:ident,
+        kind: $kind:ident,
+        schema: $schema:literal,
+        published: [$($published:literal),+ $(,)?],
+        tables: [$($table:literal),+ $(,)?] $(,)?
+    ) => {
+        /// The services this crate publishes.
+        const SERVICES: &[&str] = &[$($published),+];
+
+        /// A served instance and what keeps it alive.
+        #[allow(dead_code, reason = "crates use the fields their own tests need")]
+        struct Harness {
+            host: $crate::TestHost,
+            channel: $crate::grpc::Channel,
+            database: $crate::TestDatabase,
+        }
+
+        fn settings(database: &$crate::TestDatabase) -> $service::$settings {
+            $service::$settings {
+                database: database.settings($schema),
+            }
+        }
+
+        /// Migrates a fresh database, then serves the service on port 0.
+        async fn spawn() -> Harness {
+            let database = $crate::TestDatabase::create().await.expect("test database");
+            let settings = settings(&database);
+            $service::migrate(&settings).await.expect("migrations");
+            let host = $crate::TestHost::new().expect("host");
+            let mut builder = host.builder(tenure_grpc::ServiceKind::$kind);
+            $service::$app::build(&settings)
+                .await
+                .expect("build")
+                .register(&mut builder);
+            let handle = host.serve(builder).await.expect("serve");
+            let channel = $crate::grpc::channel(handle.local_addr()).await.expect("channel");
+            Harness { host, channel, database }
+        }
+
+        #[test]
+        fn every_published_method_has_exactly_one_policy() {
+            $crate::grpc::assert_policy_covers(&$service::policy(), SERVICES);
+        }
+
+        #[tokio::test]
+        async fn migrations_create_the_core_tables_in_the_service_schema() {
+            let database = $crate::TestDatabase::create().await.expect("test database");
+            let settings = settings(&database);
+            $service::migrate(&settings).await.expect("first run");
+            $service::migrate(&settings).await.expect("a second run changes nothing");
+            let tables = database.tables($schema).await.expect("tables");
+            assert_eq!(tables, [$($table),+]);
+            assert!(
+                database.tables("public").await.expect("tables").is_empty(),
+                "nothing lands outside the service schema"
+            );
+        }
+
+        #[tokio::test]
+        async fn reports_serving_for_itself_and_each_published_service() {
+            let harness = spawn().await;
+            $crate::grpc::assert_serving(&harness.channel, SERVICES).await;
+            harness.host.shutdown().await;
+        }
+
+        #[tokio::test]
+        async fn every_published_method_refuses_calls_without_valid_credentials() {
+            let harness = spawn().await;
+            $crate::grpc::assert_every_method_needs_credentials(&harness.host, &harness.channel, SERVICES)
+                .await;
+            harness.host.shutdown().await;
+        }
+
+        #[tokio::test]
+        async fn every_method_refuses_the_roles_and_services_its_policy_does_not_list() {
+            let harness = spawn().await;
+            $crate::grpc::assert_policy_refuses_the_unlisted(
+                &harness.host,
+                &harness.channel,
+                &$service::policy(),
+                tenure_grpc::ServiceKind::$kind,
+            )
+            .await;
+            harness.host.shutdown().await;
+        }
+    };
 }

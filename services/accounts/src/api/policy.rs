@@ -4,6 +4,7 @@
 use tenure_grpc::{MethodPolicy, Role};
 
 /// The accounts service's policy table.
+/// `tenure.purge.v1.PurgeParticipant` follows [`tenure_grpc::PURGE_PARTICIPANT_POLICY`].
 pub(crate) const POLICY: &[MethodPolicy] = &[
     MethodPolicy {
         method: "/tenure.accounts.v1.AccountService/CreateTenant",
@@ -159,25 +160,5 @@ pub(crate) const POLICY: &[MethodPolicy] = &[
         method: "/tenure.accounts.v1.AccountService/ListCostRecords",
         roles: &[Role::Customer, Role::Operator, Role::Billing],
         service_callers: &[],
-    },
-    MethodPolicy {
-        method: "/tenure.purge.v1.PurgeParticipant/DescribeDataClasses",
-        roles: &[Role::Service],
-        service_callers: &["data-purge"],
-    },
-    MethodPolicy {
-        method: "/tenure.purge.v1.PurgeParticipant/Plan",
-        roles: &[Role::Service],
-        service_callers: &["data-purge"],
-    },
-    MethodPolicy {
-        method: "/tenure.purge.v1.PurgeParticipant/Execute",
-        roles: &[Role::Service],
-        service_callers: &["data-purge"],
-    },
-    MethodPolicy {
-        method: "/tenure.purge.v1.PurgeParticipant/Verify",
-        roles: &[Role::Service],
-        service_callers: &["data-purge"],
     },
 ];

@@ -4,6 +4,7 @@
 use tenure_grpc::{MethodPolicy, Role};
 
 /// The data-purge service's policy table. Permission and ticket checks (legal hold, expedite) follow in the handlers.
+/// `tenure.purge.v1.PurgeParticipant` follows [`tenure_grpc::PURGE_PARTICIPANT_POLICY`].
 pub(crate) const POLICY: &[MethodPolicy] = &[
     MethodPolicy {
         method: "/tenure.purge.v1.PurgeService/SchedulePurge",
@@ -69,25 +70,5 @@ pub(crate) const POLICY: &[MethodPolicy] = &[
         method: "/tenure.purge.v1.PurgeEvents/Subscribe",
         roles: &[Role::Operator, Role::Billing],
         service_callers: &[],
-    },
-    MethodPolicy {
-        method: "/tenure.purge.v1.PurgeParticipant/DescribeDataClasses",
-        roles: &[Role::Service],
-        service_callers: &["data-purge"],
-    },
-    MethodPolicy {
-        method: "/tenure.purge.v1.PurgeParticipant/Plan",
-        roles: &[Role::Service],
-        service_callers: &["data-purge"],
-    },
-    MethodPolicy {
-        method: "/tenure.purge.v1.PurgeParticipant/Execute",
-        roles: &[Role::Service],
-        service_callers: &["data-purge"],
-    },
-    MethodPolicy {
-        method: "/tenure.purge.v1.PurgeParticipant/Verify",
-        roles: &[Role::Service],
-        service_callers: &["data-purge"],
     },
 ];

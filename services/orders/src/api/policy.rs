@@ -4,6 +4,7 @@
 use tenure_grpc::{MethodPolicy, Role};
 
 /// The orders service's policy table.
+/// `tenure.purge.v1.PurgeParticipant` follows [`tenure_grpc::PURGE_PARTICIPANT_POLICY`].
 pub(crate) const POLICY: &[MethodPolicy] = &[
     MethodPolicy {
         method: "/tenure.orders.v1.OrderService/CreateOrder",
@@ -84,25 +85,5 @@ pub(crate) const POLICY: &[MethodPolicy] = &[
         method: "/tenure.orders.v1.SagaAdmin/AbortSaga",
         roles: &[Role::Operator],
         service_callers: &[],
-    },
-    MethodPolicy {
-        method: "/tenure.purge.v1.PurgeParticipant/DescribeDataClasses",
-        roles: &[Role::Service],
-        service_callers: &["data-purge"],
-    },
-    MethodPolicy {
-        method: "/tenure.purge.v1.PurgeParticipant/Plan",
-        roles: &[Role::Service],
-        service_callers: &["data-purge"],
-    },
-    MethodPolicy {
-        method: "/tenure.purge.v1.PurgeParticipant/Execute",
-        roles: &[Role::Service],
-        service_callers: &["data-purge"],
-    },
-    MethodPolicy {
-        method: "/tenure.purge.v1.PurgeParticipant/Verify",
-        roles: &[Role::Service],
-        service_callers: &["data-purge"],
     },
 ];

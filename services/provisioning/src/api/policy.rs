@@ -4,6 +4,7 @@
 use tenure_grpc::{MethodPolicy, Role};
 
 /// The provisioning service's policy table. Only orders mutates AWS; operators may read.
+/// `tenure.purge.v1.PurgeParticipant` follows [`tenure_grpc::PURGE_PARTICIPANT_POLICY`].
 pub(crate) const POLICY: &[MethodPolicy] = &[
     MethodPolicy {
         method: "/tenure.provisioning.v1.ProvisioningService/CreateAccount",
@@ -134,25 +135,5 @@ pub(crate) const POLICY: &[MethodPolicy] = &[
         method: "/tenure.provisioning.v1.SandboxService/GetClock",
         roles: &[Role::Operator],
         service_callers: &[],
-    },
-    MethodPolicy {
-        method: "/tenure.purge.v1.PurgeParticipant/DescribeDataClasses",
-        roles: &[Role::Service],
-        service_callers: &["data-purge"],
-    },
-    MethodPolicy {
-        method: "/tenure.purge.v1.PurgeParticipant/Plan",
-        roles: &[Role::Service],
-        service_callers: &["data-purge"],
-    },
-    MethodPolicy {
-        method: "/tenure.purge.v1.PurgeParticipant/Execute",
-        roles: &[Role::Service],
-        service_callers: &["data-purge"],
-    },
-    MethodPolicy {
-        method: "/tenure.purge.v1.PurgeParticipant/Verify",
-        roles: &[Role::Service],
-        service_callers: &["data-purge"],
     },
 ];
