@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use tenure_grpc::{MethodPolicy, Role, ServerSettings, ServiceKind, principal_from};
+use tenure_grpc::{MethodPolicy, PeerChannel, Role, ServerSettings, ServiceKind, principal_from};
 use tenure_proto::purge::v1::purge_participant_client::PurgeParticipantClient;
 use tenure_proto::purge::v1::purge_participant_server::{PurgeParticipant, PurgeParticipantServer};
 use tenure_proto::purge::v1::{PlanRequest, PlanResponse};
@@ -19,8 +19,12 @@ use tonic::transport::Channel;
 
 const PLAN: &str = "/tenure.purge.v1.PurgeParticipant/Plan";
 
-/// Answers with who called, sleeps, or panics, as the request's `purge_id` asks.
-struct Probe;
+/// Answers with who called, sleeps, panics, reports the deadline it was given, or relays to a peer
+/// probe, as the request's `purge_id` asks.
+#[derive(Default)]
+struct Probe {
+    peer: Option<PeerChannel>,
+}
 
 #[tonic::async_trait]
 impl PurgeParticipant for Probe {
@@ -32,6 +36,31 @@ impl PurgeParticipant for Probe {
         match request.get_ref().purge_id.as_str() {
             "sleep" => tokio::time::sleep(Duration::from_secs(5)).await,
             "panic" => panic!("probe panicked on purpose"),
+            "deadline" => {
+                let received = request
+                    .metadata()
+                    .get("grpc-timeout")
+                    .and_then(|value| value.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                return Ok(tonic::Response::new(PlanResponse {
+                    service: received,
+                    entries: Vec::new(),
+                }));
+            }
+            "relay" => {
+                let peer = self
+                    .peer
+                    .clone()
+                    .ok_or_else(|| tonic::Status::internal("no peer"))?;
+                let answer = PurgeParticipantClient::new(peer)
+                    .plan(PlanRequest {
+                        purge_id: "deadline".to_owned(),
+                        ..PlanRequest::default()
+                    })
+                    .await?;
+                return Ok(answer);
+            }
             _ => {}
         }
         let tenant = principal
@@ -48,6 +77,15 @@ impl PurgeParticipant for Probe {
 /// Serves the probe as data-purge, open to every user role and to orders.
 async fn serve_probe(settings: ServerSettings) -> (TestHost, Channel) {
     let host = TestHost::with_settings(settings).expect("host");
+    let (channel, _) = serve_probe_on(&host, None).await;
+    (host, channel)
+}
+
+/// Serves a probe on `host`, relaying to `peer` when given; returns its channel and address.
+async fn serve_probe_on(
+    host: &TestHost,
+    peer: Option<PeerChannel>,
+) -> (Channel, std::net::SocketAddr) {
     let mut builder = host.builder(ServiceKind::DataPurge);
     builder
         .policy(&[MethodPolicy {
@@ -55,10 +93,10 @@ async fn serve_probe(settings: ServerSettings) -> (TestHost, Channel) {
             roles: &[Role::Customer, Role::Operator, Role::Service],
             service_callers: &["orders"],
         }])
-        .add_service(PurgeParticipantServer::new(Probe));
+        .add_service(PurgeParticipantServer::new(Probe { peer }));
     let handle = host.serve(builder).await.expect("serve");
     let channel = channel(handle.local_addr()).await.expect("channel");
-    (host, channel)
+    (channel, handle.local_addr())
 }
 
 fn quick_settings() -> ServerSettings {
@@ -306,5 +344,55 @@ async fn red_metrics_count_calls_by_method_and_code_without_minting_series_for_g
         !metrics.contains("v1alpha"),
         "a guessed path minted a series"
     );
+    host.shutdown().await;
+}
+
+fn millis(grpc_timeout: &str) -> u64 {
+    grpc_timeout
+        .strip_suffix('m')
+        .and_then(|digits| digits.parse().ok())
+        .unwrap_or_else(|| panic!("not a millisecond timeout: {grpc_timeout:?}"))
+}
+
+#[tokio::test]
+async fn peer_calls_carry_no_more_time_than_the_inbound_call_has_left() {
+    let host = TestHost::with_settings(ServerSettings {
+        unary_deadline_cap_secs: 2,
+        ..quick_settings()
+    })
+    .expect("host");
+    let (_, downstream) = serve_probe_on(&host, None).await;
+    let peer = PeerChannel::connect_lazy(
+        &format!("http://{downstream}"),
+        ServiceKind::DataPurge,
+        host.authority()
+            .service_minter(ServiceKind::Orders)
+            .expect("minter"),
+        Duration::from_secs(10),
+    )
+    .expect("peer");
+    let (upstream, _) = serve_probe_on(&host, Some(peer)).await;
+    let mut client = PurgeParticipantClient::new(upstream);
+    let token = host.token(Role::Operator, None);
+
+    // With no client deadline the server's 2 s cap bounds the inbound call, and so the outbound one,
+    // although the peer channel would allow 10 s.
+    let relayed = client
+        .plan(plan_request("relay", &[bearer(&token)]))
+        .await
+        .expect("relayed");
+    let budget = millis(&relayed.get_ref().service);
+    assert!((1..=2000).contains(&budget), "{budget} ms");
+
+    // A tighter client deadline travels on.
+    let relayed = client
+        .plan(plan_request(
+            "relay",
+            &[bearer(&token), ("grpc-timeout", "500m".to_owned())],
+        ))
+        .await
+        .expect("relayed");
+    let budget = millis(&relayed.get_ref().service);
+    assert!((1..=500).contains(&budget), "{budget} ms");
     host.shutdown().await;
 }
