@@ -178,6 +178,8 @@ impl TenureConfig {
         config.server.shutdown_timeout_secs = 5;
         config.telemetry.metrics_listen = Some("127.0.0.1:9464".to_owned());
         config.telemetry.log_format = LogFormat::Pretty;
+        // The migration library narrates every step at info; one line per service from tenure-db is enough.
+        config.telemetry.log_filter = "info,sea_orm_migration=warn".to_owned();
         config.auth.dev_key_file = Some(data_dir.join(DEV_KEY_FILE));
         for kind in ServiceKind::ALL {
             let url = DatabaseUrl::new(format!(

@@ -168,8 +168,12 @@ where
                 .with_filter(filter)
                 .boxed()
         }
+        // One short line per event for a person at a terminal: no source paths, which point into the
+        // build machine's dependency cache and mean nothing to the reader.
         LogFormat::Pretty => tracing_subscriber::fmt::layer()
-            .pretty()
+            .compact()
+            .with_file(false)
+            .with_line_number(false)
             .with_writer(writer)
             .with_filter(filter)
             .boxed(),

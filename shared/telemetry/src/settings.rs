@@ -10,7 +10,7 @@ pub enum LogFormat {
     /// One JSON object per line with trace ids (quality.md §5.7): the production format.
     #[default]
     Json,
-    /// Human-readable, multi-line output for local work; it carries no trace ids.
+    /// Human-readable, one short line per event, for local work; it carries no trace ids.
     Pretty,
 }
 
