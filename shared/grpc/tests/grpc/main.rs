@@ -6,6 +6,7 @@
     reason = "a failed setup step is a failed test, and one handler panics on purpose"
 )]
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tenure_grpc::{MethodPolicy, PeerChannel, Role, ServerSettings, ServiceKind, principal_from};
@@ -14,6 +15,7 @@ use tenure_proto::purge::v1::purge_participant_server::{PurgeParticipant, PurgeP
 use tenure_proto::purge::v1::{PlanRequest, PlanResponse};
 use tenure_testkit::TestHost;
 use tenure_testkit::grpc::{call_empty, channel};
+use tokio::sync::Notify;
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -24,6 +26,8 @@ const PLAN: &str = "/tenure.purge.v1.PurgeParticipant/Plan";
 #[derive(Default)]
 struct Probe {
     peer: Option<PeerChannel>,
+    /// Notified when a `sleep` call has entered the handler, so a test knows it holds its slot.
+    sleeping: Arc<Notify>,
 }
 
 #[tonic::async_trait]
@@ -34,7 +38,10 @@ impl PurgeParticipant for Probe {
     ) -> Result<tonic::Response<PlanResponse>, tonic::Status> {
         let principal = principal_from(&request)?.clone();
         match request.get_ref().purge_id.as_str() {
-            "sleep" => tokio::time::sleep(Duration::from_secs(5)).await,
+            "sleep" => {
+                self.sleeping.notify_one();
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
             "panic" => panic!("probe panicked on purpose"),
             "deadline" => {
                 let received = request
@@ -77,15 +84,12 @@ impl PurgeParticipant for Probe {
 /// Serves the probe as data-purge, open to every user role and to orders.
 async fn serve_probe(settings: ServerSettings) -> (TestHost, Channel) {
     let host = TestHost::with_settings(settings).expect("host");
-    let (channel, _) = serve_probe_on(&host, None).await;
+    let (channel, _) = serve_probe_on(&host, Probe::default()).await;
     (host, channel)
 }
 
-/// Serves a probe on `host`, relaying to `peer` when given; returns its channel and address.
-async fn serve_probe_on(
-    host: &TestHost,
-    peer: Option<PeerChannel>,
-) -> (Channel, std::net::SocketAddr) {
+/// Serves `probe` on `host`; returns its channel and address.
+async fn serve_probe_on(host: &TestHost, probe: Probe) -> (Channel, std::net::SocketAddr) {
     let mut builder = host.builder(ServiceKind::DataPurge);
     builder
         .policy(&[MethodPolicy {
@@ -93,7 +97,7 @@ async fn serve_probe_on(
             roles: &[Role::Customer, Role::Operator, Role::Service],
             service_callers: &["orders"],
         }])
-        .add_service(PurgeParticipantServer::new(Probe { peer }));
+        .add_service(PurgeParticipantServer::new(probe));
     let handle = host.serve(builder).await.expect("serve");
     let channel = channel(handle.local_addr()).await.expect("channel");
     (channel, handle.local_addr())
@@ -361,7 +365,7 @@ async fn peer_calls_carry_no_more_time_than_the_inbound_call_has_left() {
         ..quick_settings()
     })
     .expect("host");
-    let (_, downstream) = serve_probe_on(&host, None).await;
+    let (_, downstream) = serve_probe_on(&host, Probe::default()).await;
     let peer = PeerChannel::connect_lazy(
         &format!("http://{downstream}"),
         ServiceKind::DataPurge,
@@ -371,7 +375,14 @@ async fn peer_calls_carry_no_more_time_than_the_inbound_call_has_left() {
         Duration::from_secs(10),
     )
     .expect("peer");
-    let (upstream, _) = serve_probe_on(&host, Some(peer)).await;
+    let (upstream, _) = serve_probe_on(
+        &host,
+        Probe {
+            peer: Some(peer),
+            ..Probe::default()
+        },
+    )
+    .await;
     let mut client = PurgeParticipantClient::new(upstream);
     let token = host.token(Role::Operator, None);
 
