@@ -1,3 +1,6 @@
-//! The service's decisions, free of transport and storage: validating newtypes, state machines, use
-//! cases and the error vocabulary. Nothing here names tonic, prost or sea-orm. The use cases arrive with
-//! issue #4; shared value types come from `tenure-domain`.
+//! The service's decisions, free of transport and storage: the reaction table that turns an AWS answer
+//! into retry, defer, customer action or failure, the operation state machine and the use cases. Nothing
+//! here names tonic, prost or sea-orm. The AWS primitives themselves ([`cloud::Cloud`] and its vocabulary)
+//! live in the `tenure-provisioning-cloud` crate so that the SDK is compiled apart from the service.
+
+pub(crate) use tenure_provisioning_cloud as cloud;
