@@ -1,11 +1,16 @@
-//! The gRPC face of the service: handlers, the authorization policy, and the mapping of domain errors to
-//! `tonic::Status`. A handler converts the request (collecting every violation), calls one use case and
-//! converts the reply.
+//! The gRPC face of the service: handlers, the authorization policy, proto conversions and the mapping
+//! of domain errors to `tonic::Status`. A handler converts the request (collecting every violation),
+//! calls one use case and converts the reply.
 
 mod account_service;
+mod context;
+mod convert;
+mod paging;
 mod policy;
 mod purge_participant;
+mod status;
 
 pub(crate) use account_service::AccountServiceHandler;
+pub(crate) use context::Accounts;
 pub(crate) use policy::POLICY;
 pub(crate) use purge_participant::PurgeParticipantHandler;

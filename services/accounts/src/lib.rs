@@ -3,38 +3,114 @@
 mod api;
 mod clients;
 mod domain;
+mod lifecycle_timers;
 mod settings;
 mod store;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tenure_db::Db;
+use tenure_domain::{SharedClock, SystemClock};
 use tenure_grpc::{FnProbe, ServerBuilder};
 
 pub use settings::AccountsSettings;
 
+/// What the service takes from its host besides settings.
+#[derive(Clone)]
+pub struct AccountsDeps {
+    /// Business time: lifecycle dates, the reopen window, idempotency expiry. Tests move a
+    /// `ManualClock` to cross the 90-day window.
+    pub clock: SharedClock,
+    /// How often the lifecycle timers (reopen window end, billing transfer end) look for due records.
+    pub timer_interval: Duration,
+}
+
+impl Default for AccountsDeps {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            timer_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+impl std::fmt::Debug for AccountsDeps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountsDeps")
+            .field("timer_interval", &self.timer_interval)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The assembled service, ready to be mounted on a server builder.
 #[derive(Debug)]
 pub struct AccountsApp {
-    db: Db,
+    app: api::Accounts,
+    timer_interval: Duration,
 }
 
 impl AccountsApp {
-    /// Connects the database and assembles the use cases. The schema must already be migrated
-    /// ([`migrate`]); the readiness probe reports NOT_SERVING until it is.
+    /// Connects the database and assembles the use cases on the system clock. The schema must already
+    /// be migrated ([`migrate`]); the readiness probe reports NOT_SERVING until it is.
     pub async fn build(settings: &AccountsSettings) -> anyhow::Result<Self> {
-        let db = tenure_db::connect(&settings.database).await?;
-        Ok(Self { db })
+        Self::build_with(settings, AccountsDeps::default()).await
     }
 
-    /// Mounts the gRPC services, the authorization policy and the readiness probe on `server`.
+    /// Like [`AccountsApp::build`], reading business time from `clock`.
+    pub async fn build_with_clock(
+        settings: &AccountsSettings,
+        clock: SharedClock,
+    ) -> anyhow::Result<Self> {
+        Self::build_with(
+            settings,
+            AccountsDeps {
+                clock,
+                ..AccountsDeps::default()
+            },
+        )
+        .await
+    }
+
+    /// Like [`AccountsApp::build`], with every dependency given.
+    pub async fn build_with(
+        settings: &AccountsSettings,
+        deps: AccountsDeps,
+    ) -> anyhow::Result<Self> {
+        let db = tenure_db::connect(&settings.database).await?;
+        Ok(Self {
+            app: api::Accounts {
+                db,
+                clock: deps.clock,
+            },
+            timer_interval: deps.timer_interval,
+        })
+    }
+
+    /// Mounts the gRPC services, the authorization policy, the lifecycle timers and the readiness probe
+    /// on `server`.
     pub fn register(self, server: &mut ServerBuilder) {
         let limits = server.limits();
-        let db = self.db;
+        let db: Db = self.app.db.clone();
+        let draining = server.host().draining();
+        let (timer_db, clock, interval) = (db.clone(), self.app.clock.clone(), self.timer_interval);
+        let timers = async move {
+            loop {
+                tokio::select! {
+                    () = draining.cancelled() => break,
+                    () = tokio::time::sleep(interval) => {
+                        if let Err(error) = lifecycle_timers::run_due(&timer_db, &clock).await {
+                            tracing::warn!(error = %error, "lifecycle timers could not run");
+                        }
+                    }
+                }
+            }
+        };
         server
             .policy(&policy())
-            .add_service(api::AccountServiceHandler.into_server(&limits))
-            .add_service(api::PurgeParticipantHandler.into_server(&limits))
+            .add_service(api::AccountServiceHandler::new(self.app.clone()).into_server(&limits))
+            .add_service(api::PurgeParticipantHandler::new(self.app).into_server(&limits))
+            .add_worker("accounts-lifecycle-timers", timers)
             .add_readiness(Arc::new(FnProbe::new("database", move || {
                 let db = db.clone();
                 Box::pin(async move { store::ready(&db).await })

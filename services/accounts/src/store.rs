@@ -1,9 +1,22 @@
 //! Persistence: the only module that imports sea-orm. Entities carry no schema name; the connection's
 //! `search_path` decides, so the same code runs on PostgreSQL, SQLite and test databases.
+//!
+//! Every repository function runs on a [`TenantTx`]: scoped to one tenant for customer work (row-level
+//! security then hides every other tenant's rows), or opened by [`begin_cross_tenant`] for the reads
+//! operators, billing and the lifecycle timers make across tenants.
 
+pub(crate) mod accounts;
+pub(crate) mod audit;
+pub(crate) mod entity;
 mod migrations;
+pub(crate) mod purge;
+pub(crate) mod tenants;
 
-use tenure_db::{DatabaseSettings, Db};
+use sea_orm::{ConnectionTrait as _, DbBackend, DbErr, Statement};
+use tenure_db::{Backend, DatabaseSettings, Db, DbError, ErrorKind, TenantTx};
+use uuid::Uuid;
+
+use crate::domain::AccountsError;
 
 pub(crate) use migrations::Migrator;
 
@@ -16,4 +29,51 @@ pub(crate) async fn migrate(settings: &DatabaseSettings) -> anyhow::Result<()> {
 /// Ready when the database answers and no migration is pending.
 pub(crate) async fn ready(db: &Db) -> Result<(), String> {
     tenure_db::readiness::<Migrator>(db).await
+}
+
+/// A transaction scoped to `tenant`, or the cross-tenant read transaction when `tenant` is `None`.
+pub(crate) async fn begin(db: &Db, tenant: Option<Uuid>) -> Result<TenantTx, AccountsError> {
+    match tenant {
+        Some(tenant) => Ok(TenantTx::begin(db, tenant).await?),
+        None => begin_cross_tenant(db).await,
+    }
+}
+
+/// A transaction that may read every tenant's rows (the `cross_tenant_read` policy) and write none of
+/// them. Only operator, billing, unscoped service and timer paths open it.
+pub(crate) async fn begin_cross_tenant(db: &Db) -> Result<TenantTx, AccountsError> {
+    let tx = TenantTx::begin_unscoped(db).await?;
+    if db.backend() == Backend::Postgres {
+        tx.execute_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT set_config('app.cross_tenant', 'on', true)",
+        ))
+        .await?;
+    }
+    Ok(tx)
+}
+
+impl From<DbError> for AccountsError {
+    fn from(error: DbError) -> Self {
+        match error.kind() {
+            ErrorKind::Unavailable | ErrorKind::Serialization => {
+                AccountsError::Unavailable(Box::new(error))
+            }
+            // Only the live-uniqueness indexes can conflict: the same AWS account id or root email is
+            // live elsewhere, possibly in another tenant, so the answer stays generic.
+            ErrorKind::Conflict => AccountsError::NotEligible,
+            ErrorKind::NotFound | ErrorKind::Other => AccountsError::Internal(Box::new(error)),
+        }
+    }
+}
+
+impl From<DbErr> for AccountsError {
+    fn from(error: DbErr) -> Self {
+        DbError::from(error).into()
+    }
+}
+
+/// Reads a stored vocabulary value; an unknown name means the row was written by something else.
+pub(crate) fn stored<T>(parsed: Option<T>) -> Result<T, AccountsError> {
+    parsed.ok_or_else(|| AccountsError::internal("stored value outside its vocabulary"))
 }

@@ -1,19 +1,348 @@
 use tenure_grpc::Limits;
+use tenure_proto::accounts::v1 as pb;
 use tenure_proto::accounts::v1::account_service_server::{AccountService, AccountServiceServer};
+use tonic::{Request, Response, Status};
 
-/// Serves `tenure.accounts.v1.AccountService`.
-///
-/// Until the business logic of issue #3 lands, its RPCs answer UNIMPLEMENTED through the
-/// generated defaults; health, reflection, authentication and the policy already apply to them.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct AccountServiceHandler;
+use crate::api::context::Accounts;
+use crate::domain::AccountsError;
+
+mod billing;
+mod lifecycle;
+mod records;
+mod tenants;
+
+/// The full path of an `AccountService` method.
+macro_rules! path {
+    ($method:literal) => {
+        concat!("/tenure.accounts.v1.AccountService/", $method)
+    };
+}
+
+/// Serves `tenure.accounts.v1.AccountService`: each method narrows the principal, runs one use case and
+/// maps its outcome.
+#[derive(Debug, Clone)]
+pub(crate) struct AccountServiceHandler {
+    app: Accounts,
+}
 
 impl AccountServiceHandler {
+    pub(crate) fn new(app: Accounts) -> Self {
+        Self { app }
+    }
+
     /// The generated server with the process's message-size limits applied.
     pub(crate) fn into_server(self, limits: &Limits) -> AccountServiceServer<Self> {
         tenure_grpc::limited!(AccountServiceServer::new(self), limits)
     }
 }
 
+fn reply<T>(outcome: Result<T, AccountsError>) -> Result<Response<T>, Status> {
+    outcome.map(Response::new).map_err(Status::from)
+}
+
 #[tonic::async_trait]
-impl AccountService for AccountServiceHandler {}
+impl AccountService for AccountServiceHandler {
+    async fn create_tenant(
+        &self,
+        request: Request<pb::CreateTenantRequest>,
+    ) -> Result<Response<pb::CreateTenantResponse>, Status> {
+        let call = self.app.call(&request, path!("CreateTenant"))?;
+        reply(self.app.create_tenant(&call, request.into_inner()).await)
+    }
+
+    async fn get_tenant(
+        &self,
+        request: Request<pb::GetTenantRequest>,
+    ) -> Result<Response<pb::GetTenantResponse>, Status> {
+        let call = self.app.call(&request, path!("GetTenant"))?;
+        reply(self.app.get_tenant(&call, request.into_inner()).await)
+    }
+
+    async fn list_tenants(
+        &self,
+        request: Request<pb::ListTenantsRequest>,
+    ) -> Result<Response<pb::ListTenantsResponse>, Status> {
+        let call = self.app.call(&request, path!("ListTenants"))?;
+        reply(self.app.list_tenants(&call, request.into_inner()).await)
+    }
+
+    async fn update_tenant(
+        &self,
+        request: Request<pb::UpdateTenantRequest>,
+    ) -> Result<Response<pb::UpdateTenantResponse>, Status> {
+        let call = self.app.call(&request, path!("UpdateTenant"))?;
+        reply(self.app.update_tenant(&call, request.into_inner()).await)
+    }
+
+    async fn unsubscribe_tenant(
+        &self,
+        request: Request<pb::UnsubscribeTenantRequest>,
+    ) -> Result<Response<pb::UnsubscribeTenantResponse>, Status> {
+        let call = self.app.call(&request, path!("UnsubscribeTenant"))?;
+        reply(
+            self.app
+                .unsubscribe_tenant(&call, request.into_inner())
+                .await,
+        )
+    }
+
+    async fn resubscribe_tenant(
+        &self,
+        request: Request<pb::ResubscribeTenantRequest>,
+    ) -> Result<Response<pb::ResubscribeTenantResponse>, Status> {
+        let call = self.app.call(&request, path!("ResubscribeTenant"))?;
+        reply(
+            self.app
+                .resubscribe_tenant(&call, request.into_inner())
+                .await,
+        )
+    }
+
+    async fn create_user(
+        &self,
+        request: Request<pb::CreateUserRequest>,
+    ) -> Result<Response<pb::CreateUserResponse>, Status> {
+        let call = self.app.call(&request, path!("CreateUser"))?;
+        reply(self.app.create_user(&call, request.into_inner()).await)
+    }
+
+    async fn get_user(
+        &self,
+        request: Request<pb::GetUserRequest>,
+    ) -> Result<Response<pb::GetUserResponse>, Status> {
+        let call = self.app.call(&request, path!("GetUser"))?;
+        reply(self.app.get_user(&call, request.into_inner()).await)
+    }
+
+    async fn list_users(
+        &self,
+        request: Request<pb::ListUsersRequest>,
+    ) -> Result<Response<pb::ListUsersResponse>, Status> {
+        let call = self.app.call(&request, path!("ListUsers"))?;
+        reply(self.app.list_users(&call, request.into_inner()).await)
+    }
+
+    async fn delete_user(
+        &self,
+        request: Request<pb::DeleteUserRequest>,
+    ) -> Result<Response<pb::DeleteUserResponse>, Status> {
+        let call = self.app.call(&request, path!("DeleteUser"))?;
+        reply(self.app.delete_user(&call, request.into_inner()).await)
+    }
+
+    async fn get_account(
+        &self,
+        request: Request<pb::GetAccountRequest>,
+    ) -> Result<Response<pb::GetAccountResponse>, Status> {
+        let call = self.app.call(&request, path!("GetAccount"))?;
+        reply(self.app.get_account(&call, request.into_inner()).await)
+    }
+
+    async fn list_accounts(
+        &self,
+        request: Request<pb::ListAccountsRequest>,
+    ) -> Result<Response<pb::ListAccountsResponse>, Status> {
+        let call = self.app.call(&request, path!("ListAccounts"))?;
+        reply(self.app.list_accounts(&call, request.into_inner()).await)
+    }
+
+    async fn list_account_transitions(
+        &self,
+        request: Request<pb::ListAccountTransitionsRequest>,
+    ) -> Result<Response<pb::ListAccountTransitionsResponse>, Status> {
+        let call = self.app.call(&request, path!("ListAccountTransitions"))?;
+        reply(
+            self.app
+                .list_account_transitions(&call, request.into_inner())
+                .await,
+        )
+    }
+
+    async fn reserve_account(
+        &self,
+        request: Request<pb::ReserveAccountRequest>,
+    ) -> Result<Response<pb::ReserveAccountResponse>, Status> {
+        let call = self.app.call(&request, path!("ReserveAccount"))?;
+        reply(self.app.reserve_account(&call, request.into_inner()).await)
+    }
+
+    async fn attach_account(
+        &self,
+        request: Request<pb::AttachAccountRequest>,
+    ) -> Result<Response<pb::AttachAccountResponse>, Status> {
+        let call = self.app.call(&request, path!("AttachAccount"))?;
+        reply(self.app.attach_account(&call, request.into_inner()).await)
+    }
+
+    async fn activate_account(
+        &self,
+        request: Request<pb::ActivateAccountRequest>,
+    ) -> Result<Response<pb::ActivateAccountResponse>, Status> {
+        let call = self.app.call(&request, path!("ActivateAccount"))?;
+        reply(self.app.activate_account(&call, request.into_inner()).await)
+    }
+
+    async fn release_account(
+        &self,
+        request: Request<pb::ReleaseAccountRequest>,
+    ) -> Result<Response<pb::ReleaseAccountResponse>, Status> {
+        let call = self.app.call(&request, path!("ReleaseAccount"))?;
+        reply(self.app.release_account(&call, request.into_inner()).await)
+    }
+
+    async fn check_termination(
+        &self,
+        request: Request<pb::CheckTerminationRequest>,
+    ) -> Result<Response<pb::CheckTerminationResponse>, Status> {
+        let call = self.app.call(&request, path!("CheckTermination"))?;
+        reply(
+            self.app
+                .check_termination(&call, request.into_inner())
+                .await,
+        )
+    }
+
+    async fn begin_offboarding(
+        &self,
+        request: Request<pb::BeginOffboardingRequest>,
+    ) -> Result<Response<pb::BeginOffboardingResponse>, Status> {
+        let call = self.app.call(&request, path!("BeginOffboarding"))?;
+        reply(
+            self.app
+                .begin_offboarding(&call, request.into_inner())
+                .await,
+        )
+    }
+
+    async fn abort_offboarding(
+        &self,
+        request: Request<pb::AbortOffboardingRequest>,
+    ) -> Result<Response<pb::AbortOffboardingResponse>, Status> {
+        let call = self.app.call(&request, path!("AbortOffboarding"))?;
+        reply(
+            self.app
+                .abort_offboarding(&call, request.into_inner())
+                .await,
+        )
+    }
+
+    async fn record_offboarding_outcome(
+        &self,
+        request: Request<pb::RecordOffboardingOutcomeRequest>,
+    ) -> Result<Response<pb::RecordOffboardingOutcomeResponse>, Status> {
+        let call = self.app.call(&request, path!("RecordOffboardingOutcome"))?;
+        reply(
+            self.app
+                .record_offboarding_outcome(&call, request.into_inner())
+                .await,
+        )
+    }
+
+    async fn record_closure(
+        &self,
+        request: Request<pb::RecordClosureRequest>,
+    ) -> Result<Response<pb::RecordClosureResponse>, Status> {
+        let call = self.app.call(&request, path!("RecordClosure"))?;
+        reply(self.app.record_closure(&call, request.into_inner()).await)
+    }
+
+    async fn reopen_account(
+        &self,
+        request: Request<pb::ReopenAccountRequest>,
+    ) -> Result<Response<pb::ReopenAccountResponse>, Status> {
+        let call = self.app.call(&request, path!("ReopenAccount"))?;
+        reply(self.app.reopen_account(&call, request.into_inner()).await)
+    }
+
+    async fn create_subscription(
+        &self,
+        request: Request<pb::CreateSubscriptionRequest>,
+    ) -> Result<Response<pb::CreateSubscriptionResponse>, Status> {
+        let call = self.app.call(&request, path!("CreateSubscription"))?;
+        reply(
+            self.app
+                .create_subscription(&call, request.into_inner())
+                .await,
+        )
+    }
+
+    async fn get_subscription(
+        &self,
+        request: Request<pb::GetSubscriptionRequest>,
+    ) -> Result<Response<pb::GetSubscriptionResponse>, Status> {
+        let call = self.app.call(&request, path!("GetSubscription"))?;
+        reply(self.app.get_subscription(&call, request.into_inner()).await)
+    }
+
+    async fn list_subscriptions(
+        &self,
+        request: Request<pb::ListSubscriptionsRequest>,
+    ) -> Result<Response<pb::ListSubscriptionsResponse>, Status> {
+        let call = self.app.call(&request, path!("ListSubscriptions"))?;
+        reply(
+            self.app
+                .list_subscriptions(&call, request.into_inner())
+                .await,
+        )
+    }
+
+    async fn set_subscription_status(
+        &self,
+        request: Request<pb::SetSubscriptionStatusRequest>,
+    ) -> Result<Response<pb::SetSubscriptionStatusResponse>, Status> {
+        let call = self.app.call(&request, path!("SetSubscriptionStatus"))?;
+        reply(
+            self.app
+                .set_subscription_status(&call, request.into_inner())
+                .await,
+        )
+    }
+
+    async fn put_account_details(
+        &self,
+        request: Request<pb::PutAccountDetailsRequest>,
+    ) -> Result<Response<pb::PutAccountDetailsResponse>, Status> {
+        let call = self.app.call(&request, path!("PutAccountDetails"))?;
+        reply(
+            self.app
+                .put_account_details(&call, request.into_inner())
+                .await,
+        )
+    }
+
+    async fn get_account_details(
+        &self,
+        request: Request<pb::GetAccountDetailsRequest>,
+    ) -> Result<Response<pb::GetAccountDetailsResponse>, Status> {
+        let call = self.app.call(&request, path!("GetAccountDetails"))?;
+        reply(
+            self.app
+                .get_account_details(&call, request.into_inner())
+                .await,
+        )
+    }
+
+    async fn record_cost_records(
+        &self,
+        request: Request<pb::RecordCostRecordsRequest>,
+    ) -> Result<Response<pb::RecordCostRecordsResponse>, Status> {
+        let call = self.app.call(&request, path!("RecordCostRecords"))?;
+        reply(
+            self.app
+                .record_cost_records(&call, request.into_inner())
+                .await,
+        )
+    }
+
+    async fn list_cost_records(
+        &self,
+        request: Request<pb::ListCostRecordsRequest>,
+    ) -> Result<Response<pb::ListCostRecordsResponse>, Status> {
+        let call = self.app.call(&request, path!("ListCostRecords"))?;
+        reply(
+            self.app
+                .list_cost_records(&call, request.into_inner())
+                .await,
+        )
+    }
+}

@@ -1,19 +1,321 @@
+use sha2::{Digest as _, Sha256};
+use tenure_domain::{AwsAccountId, Problems};
 use tenure_grpc::Limits;
+use tenure_proto::purge::v1 as pb;
 use tenure_proto::purge::v1::purge_participant_server::{PurgeParticipant, PurgeParticipantServer};
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
 
-/// Serves `tenure.purge.v1.PurgeParticipant`.
-///
-/// Until the business logic of issue #3 lands, its RPCs answer UNIMPLEMENTED through the
-/// generated defaults; health, reflection, authentication and the policy already apply to them.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct PurgeParticipantHandler;
+use crate::api::context::{Accounts, Call, Target, at, checked, finish, finish_keyed, keyed};
+use crate::api::convert;
+use crate::domain::{
+    AccountsError, COLUMNS, DataClass, PurgeAction, PurgeScope, TABLES, action_for, parse_id,
+    required,
+};
+use crate::store;
+
+keyed!(pb::ExecuteRequest);
+
+/// The name this service answers with.
+const SERVICE: &str = "accounts";
+
+/// The full path of a `PurgeParticipant` method.
+macro_rules! path {
+    ($method:literal) => {
+        concat!("/tenure.purge.v1.PurgeParticipant/", $method)
+    };
+}
+
+/// Serves `tenure.purge.v1.PurgeParticipant`: counts, deletes and verifies the rows of each data class
+/// for an account or a tenant, on data-purge's behalf.
+#[derive(Debug, Clone)]
+pub(crate) struct PurgeParticipantHandler {
+    app: Accounts,
+}
 
 impl PurgeParticipantHandler {
+    pub(crate) fn new(app: Accounts) -> Self {
+        Self { app }
+    }
+
     /// The generated server with the process's message-size limits applied.
     pub(crate) fn into_server(self, limits: &Limits) -> PurgeParticipantServer<Self> {
         tenure_grpc::limited!(PurgeParticipantServer::new(self), limits)
     }
 }
 
+/// A validated purge request.
+struct PurgeTarget {
+    purge_id: Uuid,
+    scope: PurgeScope,
+    tenant: Uuid,
+    aws_account_id: Option<AwsAccountId>,
+    classes: Vec<DataClass>,
+}
+
+fn purge_target(
+    problems: &mut Problems,
+    purge_id: &str,
+    scope: Option<&pb::ParticipantScope>,
+    classes: &[i32],
+) -> Option<PurgeTarget> {
+    let purge_id = problems.check("purge_id", parse_id(purge_id));
+    let mut requested = Vec::new();
+    for (index, raw) in classes.iter().enumerate() {
+        if let Some(class) =
+            problems.check(format!("classes[{index}]"), convert::data_class_from(*raw))
+        {
+            requested.push(class);
+        }
+    }
+    let Some(scope) = scope else {
+        problems.push(at("scope", required()));
+        return None;
+    };
+    let kind = match pb::ScopeKind::try_from(scope.kind) {
+        Ok(pb::ScopeKind::Account) => Some(PurgeScope::Account),
+        Ok(pb::ScopeKind::Tenant) => Some(PurgeScope::Tenant),
+        _ => {
+            problems.push(at("scope.kind", required()));
+            None
+        }
+    };
+    let tenant = problems.check("scope.tenant_id", parse_id(&scope.tenant_id));
+    let aws_account_id = match kind {
+        Some(PurgeScope::Account) => problems
+            .check(
+                "scope.aws_account_id",
+                AwsAccountId::parse(&scope.aws_account_id),
+            )
+            .map(Some),
+        _ => Some(None),
+    };
+    Some(PurgeTarget {
+        purge_id: purge_id?,
+        scope: kind?,
+        tenant: tenant?,
+        aws_account_id: aws_account_id?,
+        classes: requested,
+    })
+}
+
+fn key_hash(keys: &[String]) -> String {
+    let mut digest = Sha256::new();
+    for key in keys {
+        digest.update(key.as_bytes());
+        digest.update(b"\n");
+    }
+    hex::encode(digest.finalize())
+}
+
+fn count(
+    entry: &crate::domain::TableClass,
+    action: PurgeAction,
+    keys: &[String],
+    rows: u64,
+) -> pb::TableCount {
+    pb::TableCount {
+        service: SERVICE.to_owned(),
+        data_class: convert::data_class_to(entry.class),
+        table: entry.table.to_owned(),
+        action: convert::purge_action_to(action),
+        rows,
+        key_hash: key_hash(keys),
+    }
+}
+
+impl Accounts {
+    /// The tenant a participant call works in: the scope's, which a service acting for a tenant must
+    /// match.
+    fn purge_tenant(call: &Call, target: &PurgeTarget) -> Result<Uuid, AccountsError> {
+        call.access
+            .tenant_filter(Some(target.tenant))?
+            .ok_or(AccountsError::TenantRequired)
+    }
+
+    async fn plan(
+        &self,
+        call: &Call,
+        request: pb::PlanRequest,
+    ) -> Result<pb::PlanResponse, AccountsError> {
+        let mut problems = Problems::new();
+        let target = purge_target(
+            &mut problems,
+            &request.purge_id,
+            request.scope.as_ref(),
+            &request.classes,
+        );
+        finish(problems, || ())?;
+        let target = checked(target)?;
+        let tenant = Self::purge_tenant(call, &target)?;
+        let tx = tenure_db::TenantTx::begin(&self.db, tenant).await?;
+        let subject = store::purge::subject(
+            &tx,
+            target.scope,
+            tenant,
+            target.aws_account_id.as_ref().map(AwsAccountId::as_str),
+        )
+        .await?;
+        let mut entries = Vec::new();
+        for entry in TABLES {
+            let keys = store::purge::row_keys(&tx, &subject, entry).await?;
+            let action = action_for(target.scope, &target.classes, entry);
+            entries.push(count(
+                entry,
+                action,
+                &keys,
+                u64::try_from(keys.len()).unwrap_or(u64::MAX),
+            ));
+        }
+        tx.rollback().await?;
+        Ok(pb::PlanResponse {
+            service: SERVICE.to_owned(),
+            entries,
+        })
+    }
+
+    async fn execute(
+        &self,
+        call: &Call,
+        request: pb::ExecuteRequest,
+    ) -> Result<pb::ExecuteResponse, AccountsError> {
+        let mut problems = Problems::new();
+        let target = purge_target(
+            &mut problems,
+            &request.purge_id,
+            request.scope.as_ref(),
+            &request.classes,
+        );
+        finish_keyed(problems, &request)?;
+        let target = checked(target)?;
+        let tenant = Self::purge_tenant(call, &target)?;
+        self.mutate(
+            call,
+            &request,
+            tenant,
+            Target::new("purge", target.purge_id),
+            async |tx, _now| {
+                let subject = store::purge::subject(
+                    tx,
+                    target.scope,
+                    tenant,
+                    target.aws_account_id.as_ref().map(AwsAccountId::as_str),
+                )
+                .await?;
+                let mut entries = Vec::new();
+                for entry in TABLES {
+                    let action = action_for(target.scope, &target.classes, entry);
+                    if action == PurgeAction::Keep {
+                        continue;
+                    }
+                    let keys = store::purge::row_keys(tx, &subject, entry).await?;
+                    let affected = store::purge::purge_rows(tx, &subject, entry, action).await?;
+                    entries.push(count(entry, action, &keys, affected));
+                }
+                Ok(pb::ExecuteResponse {
+                    service: SERVICE.to_owned(),
+                    entries,
+                })
+            },
+        )
+        .await
+    }
+
+    async fn verify(
+        &self,
+        call: &Call,
+        request: pb::VerifyRequest,
+    ) -> Result<pb::VerifyResponse, AccountsError> {
+        let mut problems = Problems::new();
+        let target = purge_target(
+            &mut problems,
+            &request.purge_id,
+            request.scope.as_ref(),
+            &request.classes,
+        );
+        finish(problems, || ())?;
+        let target = checked(target)?;
+        let tenant = Self::purge_tenant(call, &target)?;
+        let tx = tenure_db::TenantTx::begin(&self.db, tenant).await?;
+        let subject = store::purge::subject(
+            &tx,
+            target.scope,
+            tenant,
+            target.aws_account_id.as_ref().map(AwsAccountId::as_str),
+        )
+        .await?;
+        let mut residual = Vec::new();
+        for entry in TABLES {
+            let action = action_for(target.scope, &target.classes, entry);
+            if action == PurgeAction::Keep {
+                continue;
+            }
+            let keys = store::purge::row_keys(&tx, &subject, entry).await?;
+            if !keys.is_empty() {
+                residual.push(count(
+                    entry,
+                    action,
+                    &keys,
+                    u64::try_from(keys.len()).unwrap_or(u64::MAX),
+                ));
+            }
+        }
+        tx.rollback().await?;
+        Ok(pb::VerifyResponse {
+            service: SERVICE.to_owned(),
+            residual,
+        })
+    }
+}
+
 #[tonic::async_trait]
-impl PurgeParticipant for PurgeParticipantHandler {}
+impl PurgeParticipant for PurgeParticipantHandler {
+    async fn describe_data_classes(
+        &self,
+        request: Request<pb::DescribeDataClassesRequest>,
+    ) -> Result<Response<pb::DescribeDataClassesResponse>, Status> {
+        self.app.call(&request, path!("DescribeDataClasses"))?;
+        Ok(Response::new(pb::DescribeDataClassesResponse {
+            service: SERVICE.to_owned(),
+            columns: COLUMNS
+                .iter()
+                .map(|column| pb::ColumnClass {
+                    table: column.table.to_owned(),
+                    column: column.column.to_owned(),
+                    data_class: convert::data_class_to(column.class),
+                    owner_key: column.owner_key.to_owned(),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn plan(
+        &self,
+        request: Request<pb::PlanRequest>,
+    ) -> Result<Response<pb::PlanResponse>, Status> {
+        let call = self.app.call(&request, path!("Plan"))?;
+        Ok(Response::new(
+            self.app.plan(&call, request.into_inner()).await?,
+        ))
+    }
+
+    async fn execute(
+        &self,
+        request: Request<pb::ExecuteRequest>,
+    ) -> Result<Response<pb::ExecuteResponse>, Status> {
+        let call = self.app.call(&request, path!("Execute"))?;
+        Ok(Response::new(
+            self.app.execute(&call, request.into_inner()).await?,
+        ))
+    }
+
+    async fn verify(
+        &self,
+        request: Request<pb::VerifyRequest>,
+    ) -> Result<Response<pb::VerifyResponse>, Status> {
+        let call = self.app.call(&request, path!("Verify"))?;
+        Ok(Response::new(
+            self.app.verify(&call, request.into_inner()).await?,
+        ))
+    }
+}

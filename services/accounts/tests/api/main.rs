@@ -1,6 +1,19 @@
 //! The accounts service on a real listener (port 0) against a fresh PostgreSQL database, with every layer
 //! of the shared kit in place.
-#![allow(clippy::expect_used, reason = "a failed setup step is a failed test")]
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a failed setup step or an unexpected answer is a failed test"
+)]
+
+mod backends;
+mod idempotency;
+mod isolation;
+mod lifecycle;
+mod purge;
+mod support;
+mod termination;
+mod validation;
 
 tenure_testkit::service_api_tests! {
     service: tenure_accounts,
@@ -13,10 +26,13 @@ tenure_testkit::service_api_tests! {
         "tenure.purge.v1.PurgeParticipant",
     ],
     tables: [
+        "account_details",
         "account_transition",
         "accounts_migrations",
         "app_user",
+        "audit_event",
         "aws_account",
+        "cost_record",
         "idempotency_record",
         "subscription",
         "tenant",

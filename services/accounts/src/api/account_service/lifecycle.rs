@@ -1,0 +1,405 @@
+//! Termination checks and the offboarding, closure and reopening steps.
+
+use tenure_domain::{AwsAccountId, CallerRole, Problems};
+use tenure_proto::accounts::v1 as pb;
+
+use crate::api::account_service::records::{change, load_account, record_id, unsupported};
+use crate::api::context::{Accounts, Call, Target, at, checked, finish, finish_keyed, keyed};
+use crate::api::convert::{self, EmailView, non_empty};
+use crate::domain::{
+    AccountRole, AccountState, AccountsError, Acknowledgement, FreeText, LifecycleEvent, Rejection,
+    Relationship, SubscriptionStatus, TerminationFacts, Ticket, assess_termination, check_instant,
+    check_reopen, reopen_until, required, required_acknowledgements,
+};
+use crate::store;
+use crate::store::accounts::set;
+use crate::store::entity::aws_account;
+
+keyed!(
+    pb::BeginOffboardingRequest,
+    pb::AbortOffboardingRequest,
+    pb::RecordOffboardingOutcomeRequest,
+    pb::RecordClosureRequest,
+    pb::ReopenAccountRequest,
+);
+
+fn acknowledgements(problems: &mut Problems, raw: &[i32]) -> Vec<Acknowledgement> {
+    let mut given = Vec::new();
+    for (index, value) in raw.iter().enumerate() {
+        if let Some(ack) = problems.check(
+            format!("acknowledgements[{index}]"),
+            convert::acknowledgement_from(*value),
+        ) {
+            given.push(ack);
+        }
+    }
+    given
+}
+
+/// Everything the termination checks look at, read in the caller's transaction.
+async fn termination_facts(
+    tx: &tenure_db::TenantTx,
+    account: &aws_account::Model,
+    aws_account_id: &AwsAccountId,
+) -> Result<TerminationFacts, AccountsError> {
+    let subscription = match store::accounts::current_subscription(tx, account.id).await? {
+        Some(found) => Some(store::stored(SubscriptionStatus::parse(&found.status))?),
+        None => None,
+    };
+    Ok(TerminationFacts {
+        aws_account_id: aws_account_id.clone(),
+        state: store::stored(AccountState::parse(&account.state))?,
+        role: store::stored(AccountRole::parse(&account.role))?,
+        relationship: store::stored(Relationship::parse(&account.relationship))?,
+        active_order_id: account.active_order_id,
+        subscription,
+        live_members: store::accounts::count_live_members(
+            tx,
+            account.tenant_id,
+            aws_account_id.as_str(),
+        )
+        .await?,
+    })
+}
+
+impl Accounts {
+    pub(crate) async fn check_termination(
+        &self,
+        call: &Call,
+        request: pb::CheckTerminationRequest,
+    ) -> Result<pb::CheckTerminationResponse, AccountsError> {
+        let mut problems = Problems::new();
+        let aws_account_id = problems.check(
+            "aws_account_id",
+            AwsAccountId::parse(&request.aws_account_id),
+        );
+        let mode = problems.check("mode", convert::termination_mode_from(request.mode));
+        let given = acknowledgements(&mut problems, &request.acknowledgements);
+        let order_id = match non_empty(&request.order_id) {
+            None => Some(None),
+            Some(raw) => record_id(&mut problems, "order_id", raw).map(Some),
+        };
+        finish(problems, || ())?;
+        let (aws_account_id, mode, order_id) =
+            (checked(aws_account_id)?, checked(mode)?, checked(order_id)?);
+        let tenant = call.access.tenant_filter(None)?;
+        self.read(
+            call,
+            Target::new("aws_account", &aws_account_id),
+            async |tx| {
+                let account =
+                    store::accounts::find_live_account(tx, tenant, aws_account_id.as_str())
+                        .await?
+                        .ok_or(AccountsError::NotFound("account"))?;
+                let facts = termination_facts(tx, &account, &aws_account_id).await?;
+                let problems = assess_termination(&facts, mode, &given, order_id);
+                Ok(pb::CheckTerminationResponse {
+                    account: Some(convert::account(&account, EmailView::Full)?),
+                    eligible: problems.is_empty(),
+                    problems: problems
+                        .into_iter()
+                        .map(|problem| pb::TerminationProblem {
+                            code: problem.code.to_owned(),
+                            message: problem.message,
+                        })
+                        .collect(),
+                    required_acknowledgements: required_acknowledgements(
+                        mode,
+                        facts.role,
+                        facts.relationship,
+                    )
+                    .into_iter()
+                    .map(convert::acknowledgement_to)
+                    .collect(),
+                })
+            },
+        )
+        .await
+    }
+
+    pub(crate) async fn begin_offboarding(
+        &self,
+        call: &Call,
+        request: pb::BeginOffboardingRequest,
+    ) -> Result<pb::BeginOffboardingResponse, AccountsError> {
+        let mut problems = Problems::new();
+        let aws_account_id = problems.check(
+            "aws_account_id",
+            AwsAccountId::parse(&request.aws_account_id),
+        );
+        let order_id = record_id(&mut problems, "order_id", &request.order_id);
+        let mode = problems.check("mode", convert::termination_mode_from(request.mode));
+        let given = acknowledgements(&mut problems, &request.acknowledgements);
+        let reason = problems.check("reason", FreeText::reason(&request.reason));
+        finish_keyed(problems, &request)?;
+        let (aws_account_id, order_id, mode, reason) = (
+            checked(aws_account_id)?,
+            checked(order_id)?,
+            checked(mode)?,
+            checked(reason)?,
+        );
+        let tenant = self
+            .tenant_of_live_account(call, aws_account_id.as_str())
+            .await?;
+        self.mutate(
+            call,
+            &request,
+            tenant,
+            Target::new("aws_account", &aws_account_id).because(reason.as_str(), ""),
+            async |tx, now| {
+                let account =
+                    store::accounts::find_live_account(tx, Some(tenant), aws_account_id.as_str())
+                        .await?
+                        .ok_or(AccountsError::NotFound("account"))?;
+                let facts = termination_facts(tx, &account, &aws_account_id).await?;
+                if let Some(problem) = assess_termination(&facts, mode, &given, Some(order_id))
+                    .into_iter()
+                    .next()
+                {
+                    return Err(AccountsError::Precondition(problem));
+                }
+                let account = store::accounts::apply_event(
+                    tx,
+                    account,
+                    LifecycleEvent::BeginOffboarding,
+                    &change(call, reason.as_str(), Some(order_id), now),
+                    |active| active.active_order_id = set(Some(order_id)),
+                )
+                .await?;
+                Ok(pb::BeginOffboardingResponse {
+                    account: Some(convert::account(&account, EmailView::Full)?),
+                })
+            },
+        )
+        .await
+    }
+
+    pub(crate) async fn abort_offboarding(
+        &self,
+        call: &Call,
+        request: pb::AbortOffboardingRequest,
+    ) -> Result<pb::AbortOffboardingResponse, AccountsError> {
+        let mut problems = Problems::new();
+        let id = record_id(&mut problems, "account_id", &request.account_id);
+        let reason = problems.check("reason", FreeText::reason(&request.reason));
+        finish_keyed(problems, &request)?;
+        let (id, reason) = (checked(id)?, checked(reason)?);
+        let tenant = self.tenant_of_account(call, id).await?;
+        self.mutate(
+            call,
+            &request,
+            tenant,
+            Target::new("account", id).because(reason.as_str(), ""),
+            async |tx, now| {
+                let account = load_account(tx, tenant, id).await?;
+                let order_id = account.active_order_id;
+                let account = store::accounts::apply_event(
+                    tx,
+                    account,
+                    LifecycleEvent::AbortOffboarding,
+                    &change(call, reason.as_str(), order_id, now),
+                    |active| active.active_order_id = set(None),
+                )
+                .await?;
+                Ok(pb::AbortOffboardingResponse {
+                    account: Some(convert::account(&account, EmailView::Full)?),
+                })
+            },
+        )
+        .await
+    }
+
+    pub(crate) async fn record_offboarding_outcome(
+        &self,
+        call: &Call,
+        request: pb::RecordOffboardingOutcomeRequest,
+    ) -> Result<pb::RecordOffboardingOutcomeResponse, AccountsError> {
+        let now = self.now();
+        let mut problems = Problems::new();
+        let id = record_id(&mut problems, "account_id", &request.account_id);
+        let order_id = record_id(&mut problems, "order_id", &request.order_id);
+        let outcome = match pb::OffboardingOutcome::try_from(request.outcome) {
+            Ok(pb::OffboardingOutcome::PendingClosure) => Some(LifecycleEvent::AcceptClosure),
+            Ok(pb::OffboardingOutcome::Unlinking) => Some(LifecycleEvent::ScheduleUnlink),
+            Ok(pb::OffboardingOutcome::Unlinked) => Some(LifecycleEvent::Unlink),
+            _ => {
+                problems.push(at("outcome", required()));
+                None
+            }
+        };
+        let billing_ends_at = match (&request.billing_ends_at, outcome) {
+            (None, Some(LifecycleEvent::ScheduleUnlink)) => {
+                problems.push(at("billing_ends_at", required()));
+                None
+            }
+            (None, _) => Some(None),
+            (Some(_), Some(event)) if event != LifecycleEvent::ScheduleUnlink => {
+                problems.push(unsupported(
+                    "billing_ends_at",
+                    "only an unlinking billing transfer has a billing end",
+                ));
+                None
+            }
+            (Some(raw), _) => problems
+                .check(
+                    "billing_ends_at",
+                    convert::instant(Some(raw)).and_then(|at| check_instant(at, now)),
+                )
+                .map(Some),
+        };
+        finish_keyed(problems, &request)?;
+        let (id, order_id, outcome, billing_ends_at) = (
+            checked(id)?,
+            checked(order_id)?,
+            checked(outcome)?,
+            checked(billing_ends_at)?,
+        );
+        let tenant = self.tenant_of_account(call, id).await?;
+        self.mutate(
+            call,
+            &request,
+            tenant,
+            Target::new("account", id),
+            async |tx, now| {
+                let account = load_account(tx, tenant, id).await?;
+                if let Some(holder) = account.active_order_id
+                    && holder != order_id
+                {
+                    return Err(AccountsError::Precondition(Rejection {
+                        code: "TNR009",
+                        message: format!(
+                            "Order {holder} for account {} is still in progress.",
+                            account.aws_account_id.as_deref().unwrap_or_default()
+                        ),
+                    }));
+                }
+                // The point of no return is behind: the order's hold on the record ends here.
+                let account = store::accounts::apply_event(
+                    tx,
+                    account,
+                    outcome,
+                    &change(call, "termination accepted by AWS", Some(order_id), now),
+                    |active| {
+                        active.active_order_id = set(None);
+                        if let Some(ends_at) = billing_ends_at {
+                            active.billing_ends_at = set(Some(ends_at));
+                        }
+                    },
+                )
+                .await?;
+                if let Some(subscription) =
+                    store::accounts::current_subscription(tx, account.id).await?
+                {
+                    store::accounts::set_subscription_status(
+                        tx,
+                        subscription,
+                        SubscriptionStatus::Terminated,
+                        now,
+                    )
+                    .await?;
+                }
+                Ok(pb::RecordOffboardingOutcomeResponse {
+                    account: Some(convert::account(&account, EmailView::Full)?),
+                })
+            },
+        )
+        .await
+    }
+
+    pub(crate) async fn record_closure(
+        &self,
+        call: &Call,
+        request: pb::RecordClosureRequest,
+    ) -> Result<pb::RecordClosureResponse, AccountsError> {
+        let now = self.now();
+        let mut problems = Problems::new();
+        let id = record_id(&mut problems, "account_id", &request.account_id);
+        let closed_at = problems.check(
+            "closed_at",
+            convert::instant(request.closed_at.as_ref())
+                .and_then(|at| check_instant(at, now))
+                .and_then(|at| {
+                    if at <= now {
+                        Ok(at)
+                    } else {
+                        Err(tenure_domain::FieldProblem {
+                            field: String::new(),
+                            reason: "TIMESTAMP_IN_FUTURE",
+                            description: "a closure cannot lie in the future",
+                            catalogue_code: Some("TNR004"),
+                        })
+                    }
+                }),
+        );
+        let reason = if call.caller.role == CallerRole::Operator {
+            problems.check("reason", FreeText::operator_reason(&request.reason))
+        } else {
+            problems.check("reason", FreeText::reason(&request.reason))
+        };
+        finish_keyed(problems, &request)?;
+        let (id, closed_at, reason) = (checked(id)?, checked(closed_at)?, checked(reason)?);
+        let tenant = self.tenant_of_account(call, id).await?;
+        self.mutate(
+            call,
+            &request,
+            tenant,
+            Target::new("account", id).because(reason.as_str(), ""),
+            async |tx, now| {
+                let account = load_account(tx, tenant, id).await?;
+                let account = store::accounts::apply_event(
+                    tx,
+                    account,
+                    LifecycleEvent::ConfirmClosure,
+                    &change(call, reason.as_str(), None, now),
+                    |active| {
+                        active.closed_at = set(Some(closed_at));
+                        active.reopen_until = set(Some(reopen_until(closed_at)));
+                    },
+                )
+                .await?;
+                Ok(pb::RecordClosureResponse {
+                    account: Some(convert::account(&account, EmailView::Full)?),
+                })
+            },
+        )
+        .await
+    }
+
+    pub(crate) async fn reopen_account(
+        &self,
+        call: &Call,
+        request: pb::ReopenAccountRequest,
+    ) -> Result<pb::ReopenAccountResponse, AccountsError> {
+        let mut problems = Problems::new();
+        let id = record_id(&mut problems, "account_id", &request.account_id);
+        let reason = problems.check("reason", FreeText::operator_reason(&request.reason));
+        let ticket = problems.check("ticket", Ticket::parse(&request.ticket));
+        finish_keyed(problems, &request)?;
+        let (id, reason, ticket) = (checked(id)?, checked(reason)?, checked(ticket)?);
+        let tenant = self.tenant_of_account(call, id).await?;
+        self.mutate(
+            call,
+            &request,
+            tenant,
+            Target::new("account", id).because(reason.as_str(), ticket.as_str()),
+            async |tx, now| {
+                let account = load_account(tx, tenant, id).await?;
+                let current = store::stored(AccountState::parse(&account.state))?;
+                check_reopen(current, account.reopen_until, now)?;
+                // closed_at and reopen_until stay: they are written once per closure (domain.md §5).
+                let account = store::accounts::apply_event(
+                    tx,
+                    account,
+                    LifecycleEvent::Reopen,
+                    &change(call, reason.as_str(), None, now),
+                    |_| {},
+                )
+                .await?;
+                Ok(pb::ReopenAccountResponse {
+                    account: Some(convert::account(&account, EmailView::Full)?),
+                })
+            },
+        )
+        .await
+    }
+}

@@ -1,0 +1,552 @@
+//! AWS account records: reads, and the saga steps that reserve, attach, activate and release them.
+
+use tenure_domain::{AwsAccountId, CallerRole, FieldProblem, Problems};
+use tenure_proto::accounts::v1 as pb;
+use uuid::Uuid;
+
+use crate::api::account_service::tenants::optional_tenant;
+use crate::api::context::{Accounts, Call, Target, at, checked, finish, finish_keyed, keyed};
+use crate::api::convert::{self, EmailView, non_empty, optional};
+use crate::api::paging::{page_of, page_request};
+use crate::domain::{
+    AccountName, AccountRole, AccountState, AccountsError, FreeText, JoinedMethod, LifecycleEvent,
+    MarketplaceRef, OrganizationId, ParentId, Rejection, ReservationKind, RootEmail,
+    SubscriptionStatus, check_instant, parse_id, required, role_name,
+};
+use crate::store;
+use crate::store::accounts::{AccountFilter, ChangeContext, set};
+use crate::store::entity::{aws_account, subscription};
+
+keyed!(
+    pb::ReserveAccountRequest,
+    pb::AttachAccountRequest,
+    pb::ActivateAccountRequest,
+    pb::ReleaseAccountRequest,
+);
+
+/// An unsupported combination of options (TNR008).
+pub(crate) fn unsupported(field: &str, description: &'static str) -> FieldProblem {
+    at(
+        field,
+        FieldProblem {
+            field: String::new(),
+            reason: "UNSUPPORTED_COMBINATION",
+            description,
+            catalogue_code: Some("TNR008"),
+        },
+    )
+}
+
+/// The transition history's view of who acts and why.
+pub(crate) fn change(
+    call: &Call,
+    reason: &str,
+    order_id: Option<Uuid>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ChangeContext {
+    ChangeContext {
+        actor_subject: call.caller.subject.clone(),
+        actor_role: role_name(call.caller.role),
+        reason: reason.to_owned(),
+        order_id,
+        at: now,
+    }
+}
+
+/// The view of root emails a caller gets in lists.
+pub(crate) fn list_view(call: &Call) -> EmailView {
+    if call.caller.role == CallerRole::Customer {
+        EmailView::Masked
+    } else {
+        EmailView::Full
+    }
+}
+
+/// Loads a record of `tenant` for a change; another tenant's record is not found, like a random id.
+pub(crate) async fn load_account(
+    tx: &tenure_db::TenantTx,
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<aws_account::Model, AccountsError> {
+    store::accounts::find_account(tx, Some(tenant), id)
+        .await?
+        .ok_or(AccountsError::NotFound("account"))
+}
+
+/// Parses a record id field.
+pub(crate) fn record_id(problems: &mut Problems, field: &str, raw: &str) -> Option<Uuid> {
+    problems.check(field, parse_id(raw))
+}
+
+impl Accounts {
+    pub(crate) async fn get_account(
+        &self,
+        call: &Call,
+        request: pb::GetAccountRequest,
+    ) -> Result<pb::GetAccountResponse, AccountsError> {
+        enum Lookup {
+            Id(Uuid),
+            AwsId(AwsAccountId),
+        }
+        let lookup = match request.lookup {
+            Some(pb::get_account_request::Lookup::Id(raw)) => Lookup::Id(
+                parse_id(&raw).map_err(|problem| AccountsError::invalid(at("id", problem)))?,
+            ),
+            Some(pb::get_account_request::Lookup::AwsAccountId(raw)) => Lookup::AwsId(
+                AwsAccountId::parse(&raw)
+                    .map_err(|problem| AccountsError::invalid(at("aws_account_id", problem)))?,
+            ),
+            None => return Err(AccountsError::invalid(at("lookup", required()))),
+        };
+        let tenant = call.access.tenant_filter(None)?;
+        let target = match &lookup {
+            Lookup::Id(id) => Target::new("account", id),
+            Lookup::AwsId(id) => Target::new("aws_account", id),
+        };
+        self.read(call, target, async |tx| {
+            let found = match &lookup {
+                Lookup::Id(id) => store::accounts::find_account(tx, tenant, *id).await?,
+                Lookup::AwsId(id) => {
+                    store::accounts::find_live_account(tx, tenant, id.as_str()).await?
+                }
+            };
+            let account = found.ok_or(AccountsError::NotFound("account"))?;
+            Ok(pb::GetAccountResponse {
+                account: Some(convert::account(&account, EmailView::Full)?),
+            })
+        })
+        .await
+    }
+
+    pub(crate) async fn list_accounts(
+        &self,
+        call: &Call,
+        request: pb::ListAccountsRequest,
+    ) -> Result<pb::ListAccountsResponse, AccountsError> {
+        let mut problems = Problems::new();
+        let mut states = Vec::new();
+        for (index, raw) in request.states.iter().enumerate() {
+            if let Some(state) = problems.check(
+                format!("states[{index}]"),
+                convert::account_state_from(*raw),
+            ) {
+                states.push(state);
+            }
+        }
+        let relationship = problems.check(
+            "relationship",
+            optional(request.relationship, convert::relationship_from),
+        );
+        let management = match non_empty(&request.management_account_id) {
+            None => Some(None),
+            Some(raw) => problems
+                .check("management_account_id", AwsAccountId::parse(raw))
+                .map(Some),
+        };
+        let asked = optional_tenant(&mut problems, &request.tenant_id);
+        let scope = format!(
+            "{:?}|{:?}|{}|{}|{}",
+            call.access,
+            request.states,
+            request.relationship,
+            request.management_account_id,
+            request.tenant_id
+        );
+        let page = page_request(
+            &mut problems,
+            call.method,
+            &scope,
+            request.page_size,
+            &request.page_token,
+        );
+        finish(problems, || ())?;
+        let filter = AccountFilter {
+            tenant: call.access.tenant_filter(checked(asked)?)?,
+            states,
+            relationship: checked(relationship)?,
+            management_account_id: checked(management)?.map(|id| id.as_str().to_owned()),
+        };
+        let page = checked(page)?;
+        let view = list_view(call);
+        self.read(call, Target::new("account", "*"), async |tx| {
+            let rows = store::accounts::list_accounts(tx, &filter, page).await?;
+            let (rows, next_page_token) = page_of(rows, page, call.method, &scope);
+            Ok(pb::ListAccountsResponse {
+                accounts: rows
+                    .iter()
+                    .map(|row| convert::account(row, view))
+                    .collect::<Result<_, _>>()?,
+                next_page_token,
+            })
+        })
+        .await
+    }
+
+    pub(crate) async fn list_account_transitions(
+        &self,
+        call: &Call,
+        request: pb::ListAccountTransitionsRequest,
+    ) -> Result<pb::ListAccountTransitionsResponse, AccountsError> {
+        let mut problems = Problems::new();
+        let id = record_id(&mut problems, "account_id", &request.account_id);
+        let scope = format!("{:?}|{}", call.access, request.account_id);
+        let page = page_request(
+            &mut problems,
+            call.method,
+            &scope,
+            request.page_size,
+            &request.page_token,
+        );
+        finish(problems, || ())?;
+        let (id, page) = (checked(id)?, checked(page)?);
+        let tenant = call.access.tenant_filter(None)?;
+        self.read(call, Target::new("account", id), async |tx| {
+            store::accounts::find_account(tx, tenant, id)
+                .await?
+                .ok_or(AccountsError::NotFound("account"))?;
+            let rows = store::accounts::list_transitions(tx, id, page).await?;
+            let (rows, next_page_token) = page_of(rows, page, call.method, &scope);
+            Ok(pb::ListAccountTransitionsResponse {
+                transitions: rows
+                    .iter()
+                    .map(convert::transition)
+                    .collect::<Result<_, _>>()?,
+                next_page_token,
+            })
+        })
+        .await
+    }
+
+    pub(crate) async fn reserve_account(
+        &self,
+        call: &Call,
+        request: pb::ReserveAccountRequest,
+    ) -> Result<pb::ReserveAccountResponse, AccountsError> {
+        let mut problems = Problems::new();
+        let order_id = record_id(&mut problems, "order_id", &request.order_id);
+        let kind = problems.check("kind", convert::reservation_kind_from(request.kind));
+        let role = problems.check("role", convert::account_role_from(request.role));
+        let relationship = problems.check(
+            "relationship",
+            convert::relationship_from(request.relationship),
+        );
+        let root_access = problems.check(
+            "root_access",
+            optional(request.root_access, convert::root_access_from),
+        );
+        let management = match non_empty(&request.management_account_id) {
+            None => Some(None),
+            Some(raw) => problems
+                .check("management_account_id", AwsAccountId::parse(raw))
+                .map(Some),
+        };
+        if role == Some(AccountRole::Management) && !request.management_account_id.is_empty() {
+            problems.push(unsupported(
+                "management_account_id",
+                "only a member account names its management account",
+            ));
+        }
+        let mut aws_account_id = None;
+        let mut root_email = None;
+        let mut name = None;
+        match kind {
+            Some(ReservationKind::NewAccount) => {
+                if !request.aws_account_id.is_empty() {
+                    problems.push(unsupported(
+                        "aws_account_id",
+                        "AWS assigns the id of a new account; attach it once known",
+                    ));
+                }
+                root_email = problems.check("root_email", RootEmail::parse(&request.root_email));
+                name = problems
+                    .check("account_name", AccountName::parse(&request.account_name))
+                    .map(AccountName::into_inner);
+            }
+            Some(ReservationKind::Transfer) => {
+                aws_account_id = problems.check(
+                    "aws_account_id",
+                    AwsAccountId::parse(&request.aws_account_id),
+                );
+                if !request.root_email.is_empty() {
+                    problems.push(unsupported(
+                        "root_email",
+                        "a transferred account keeps the root email AWS has on record",
+                    ));
+                }
+                if !request.account_name.is_empty() {
+                    name = problems
+                        .check("account_name", AccountName::parse(&request.account_name))
+                        .map(AccountName::into_inner);
+                }
+            }
+            None => {}
+        }
+        finish_keyed(problems, &request)?;
+        let (order_id, kind, role, relationship, root_access, management) = (
+            checked(order_id)?,
+            checked(kind)?,
+            checked(role)?,
+            checked(relationship)?,
+            checked(root_access)?,
+            checked(management)?,
+        );
+        let tenant = call.access.acting_tenant()?;
+        let (state, joined_method) = match kind {
+            ReservationKind::NewAccount => {
+                (AccountState::PendingCreation, Some(JoinedMethod::Created))
+            }
+            ReservationKind::Transfer => (AccountState::TransferPending, None),
+        };
+        self.mutate(
+            call,
+            &request,
+            tenant,
+            Target::new("order", order_id),
+            async |tx, now| {
+                if let Some(id) = &aws_account_id
+                    && store::accounts::find_live_account(tx, Some(tenant), id.as_str())
+                        .await?
+                        .is_some()
+                {
+                    return Err(AccountsError::AlreadyManaged(Rejection {
+                        code: "TNR010",
+                        message: format!(
+                            "Account {id} is already managed under your subscription."
+                        ),
+                    }));
+                }
+                let account = aws_account::Model {
+                    id: Uuid::new_v4(),
+                    tenant_id: tenant,
+                    aws_account_id: aws_account_id.map(|id| id.as_str().to_owned()),
+                    name,
+                    root_email_key: root_email.as_ref().map(RootEmail::key),
+                    root_email: root_email.map(|email| email.as_str().to_owned()),
+                    role: role.as_str().to_owned(),
+                    relationship: relationship.as_str().to_owned(),
+                    organization_id: None,
+                    parent_id: None,
+                    management_account_id: management.map(|id| id.as_str().to_owned()),
+                    joined_method: joined_method.map(|method| method.as_str().to_owned()),
+                    root_access: root_access.map(|access| access.as_str().to_owned()),
+                    state: state.as_str().to_owned(),
+                    state_changed_at: now,
+                    active_order_id: Some(order_id),
+                    closed_at: None,
+                    reopen_until: None,
+                    billing_starts_at: None,
+                    billing_ends_at: None,
+                    created_at: now,
+                };
+                let account = store::accounts::insert_account(
+                    tx,
+                    account,
+                    &change(call, "reserved by order", Some(order_id), now),
+                )
+                .await?;
+                Ok(pb::ReserveAccountResponse {
+                    account: Some(convert::account(&account, EmailView::Full)?),
+                })
+            },
+        )
+        .await
+    }
+
+    pub(crate) async fn attach_account(
+        &self,
+        call: &Call,
+        request: pb::AttachAccountRequest,
+    ) -> Result<pb::AttachAccountResponse, AccountsError> {
+        let mut problems = Problems::new();
+        let id = record_id(&mut problems, "account_id", &request.account_id);
+        let aws_account_id = problems.check(
+            "aws_account_id",
+            AwsAccountId::parse(&request.aws_account_id),
+        );
+        let organization_id = match non_empty(&request.organization_id) {
+            None => Some(None),
+            Some(raw) => problems
+                .check("organization_id", OrganizationId::parse(raw))
+                .map(Some),
+        };
+        let parent_id = match non_empty(&request.parent_id) {
+            None => Some(None),
+            Some(raw) => problems.check("parent_id", ParentId::parse(raw)).map(Some),
+        };
+        let joined_method = problems.check(
+            "joined_method",
+            optional(request.joined_method, convert::joined_method_from),
+        );
+        finish_keyed(problems, &request)?;
+        let (id, aws_account_id, organization_id, parent_id, joined_method) = (
+            checked(id)?,
+            checked(aws_account_id)?,
+            checked(organization_id)?,
+            checked(parent_id)?,
+            checked(joined_method)?,
+        );
+        let tenant = self.tenant_of_account(call, id).await?;
+        self.mutate(
+            call,
+            &request,
+            tenant,
+            Target::new("account", id),
+            async |tx, _now| {
+                let account = load_account(tx, tenant, id).await?;
+                let current = store::stored(AccountState::parse(&account.state))?;
+                if !matches!(
+                    current,
+                    AccountState::PendingCreation | AccountState::TransferPending
+                ) {
+                    return Err(AccountsError::WrongState { current });
+                }
+                if account
+                    .aws_account_id
+                    .as_deref()
+                    .is_some_and(|known| known != aws_account_id.as_str())
+                {
+                    return Err(AccountsError::invalid(unsupported(
+                        "aws_account_id",
+                        "the record is already attached to another AWS account id",
+                    )));
+                }
+                let account = store::accounts::update_account(tx, account, |active| {
+                    active.aws_account_id = set(Some(aws_account_id.as_str().to_owned()));
+                    if let Some(organization_id) = organization_id {
+                        active.organization_id = set(Some(organization_id.into_inner()));
+                    }
+                    if let Some(parent_id) = parent_id {
+                        active.parent_id = set(Some(parent_id.into_inner()));
+                    }
+                    if let Some(method) = joined_method {
+                        active.joined_method = set(Some(method.as_str().to_owned()));
+                    }
+                })
+                .await?;
+                Ok(pb::AttachAccountResponse {
+                    account: Some(convert::account(&account, EmailView::Full)?),
+                })
+            },
+        )
+        .await
+    }
+
+    pub(crate) async fn activate_account(
+        &self,
+        call: &Call,
+        request: pb::ActivateAccountRequest,
+    ) -> Result<pb::ActivateAccountResponse, AccountsError> {
+        let now = self.now();
+        let mut problems = Problems::new();
+        let id = record_id(&mut problems, "account_id", &request.account_id);
+        let order_id = record_id(&mut problems, "order_id", &request.order_id);
+        let billing_starts_at = match &request.billing_starts_at {
+            None => Some(None),
+            Some(raw) => problems
+                .check(
+                    "billing_starts_at",
+                    convert::instant(Some(raw)).and_then(|at| check_instant(at, now)),
+                )
+                .map(Some),
+        };
+        let subscription_ref = match non_empty(&request.subscription_ref) {
+            None => Some(None),
+            Some(raw) => problems
+                .check("subscription_ref", MarketplaceRef::parse(raw))
+                .map(|reference| Some(reference.into_inner())),
+        };
+        finish_keyed(problems, &request)?;
+        let (id, order_id, billing_starts_at, subscription_ref) = (
+            checked(id)?,
+            checked(order_id)?,
+            checked(billing_starts_at)?,
+            checked(subscription_ref)?,
+        );
+        let tenant = self.tenant_of_account(call, id).await?;
+        self.mutate(
+            call,
+            &request,
+            tenant,
+            Target::new("account", id),
+            async |tx, now| {
+                let account = load_account(tx, tenant, id).await?;
+                if account.aws_account_id.is_none() {
+                    return Err(AccountsError::Precondition(Rejection {
+                        code: "TNR903",
+                        message:
+                            "The account has no AWS account id yet; attach it before activating."
+                                .to_owned(),
+                    }));
+                }
+                let account = store::accounts::apply_event(
+                    tx,
+                    account,
+                    LifecycleEvent::Activate,
+                    &change(call, "order completed", Some(order_id), now),
+                    |active| {
+                        active.billing_starts_at = set(Some(billing_starts_at.unwrap_or(now)));
+                        active.active_order_id = set(None);
+                    },
+                )
+                .await?;
+                let subscription = store::accounts::insert_subscription(
+                    tx,
+                    subscription::Model {
+                        id: Uuid::new_v4(),
+                        tenant_id: tenant,
+                        account_id: account.id,
+                        marketplace_ref: subscription_ref
+                            .unwrap_or_else(|| format!("account-{}", account.id)),
+                        status: SubscriptionStatus::Active.as_str().to_owned(),
+                        started_at: now,
+                        terminated_at: None,
+                    },
+                )
+                .await?;
+                Ok(pb::ActivateAccountResponse {
+                    subscription: Some(convert::subscription(
+                        &subscription,
+                        account.aws_account_id.as_deref(),
+                    )?),
+                    account: Some(convert::account(&account, EmailView::Full)?),
+                })
+            },
+        )
+        .await
+    }
+
+    pub(crate) async fn release_account(
+        &self,
+        call: &Call,
+        request: pb::ReleaseAccountRequest,
+    ) -> Result<pb::ReleaseAccountResponse, AccountsError> {
+        let mut problems = Problems::new();
+        let id = record_id(&mut problems, "account_id", &request.account_id);
+        let reason = problems.check("reason", FreeText::reason(&request.reason));
+        finish_keyed(problems, &request)?;
+        let (id, reason) = (checked(id)?, checked(reason)?);
+        let tenant = self.tenant_of_account(call, id).await?;
+        self.mutate(
+            call,
+            &request,
+            tenant,
+            Target::new("account", id).because(reason.as_str(), ""),
+            async |tx, now| {
+                let account = load_account(tx, tenant, id).await?;
+                let order_id = account.active_order_id;
+                let account = store::accounts::apply_event(
+                    tx,
+                    account,
+                    LifecycleEvent::Abandon,
+                    &change(call, reason.as_str(), order_id, now),
+                    |active| active.active_order_id = set(None),
+                )
+                .await?;
+                Ok(pb::ReleaseAccountResponse {
+                    account: Some(convert::account(&account, EmailView::Full)?),
+                })
+            },
+        )
+        .await
+    }
+}

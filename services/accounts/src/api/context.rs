@@ -1,0 +1,309 @@
+//! What every handler shares: the database, the clock, and the two shapes a call takes. A read runs in
+//! one transaction scoped to the caller's reach; a mutation also claims its idempotency key, performs
+//! its effect and writes its audit row in the same transaction, so all of them commit or none does.
+
+use chrono::{DateTime, Duration, Utc};
+use tenure_db::idempotency::{self, Claim, IdempotencyScope};
+use tenure_db::{Db, TenantTx};
+use tenure_domain::{Caller, CallerRole, FieldProblem, IdempotencyKey, SharedClock};
+use tonic::{Request, Status};
+use uuid::Uuid;
+
+use crate::domain::{Access, AccountsError, Audit, is_audited};
+use crate::store;
+
+/// How long a client's key is remembered (quality.md §3.1 asks for at least 24 hours).
+const CLIENT_KEY_TTL_DAYS: i64 = 7;
+
+/// How long a saga step key is remembered: longer than the longest saga and its retries.
+const SERVICE_KEY_TTL_DAYS: i64 = 180;
+
+/// The service's shared state.
+#[derive(Clone)]
+pub(crate) struct Accounts {
+    pub(crate) db: Db,
+    pub(crate) clock: SharedClock,
+}
+
+impl std::fmt::Debug for Accounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Accounts")
+            .field("db", &self.db)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One authenticated call.
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
+    pub(crate) caller: Caller,
+    pub(crate) access: Access,
+    /// The full gRPC path, which scopes idempotency keys.
+    pub(crate) method: &'static str,
+    /// The short method name recorded in the audit trail.
+    pub(crate) action: &'static str,
+}
+
+/// The object a call acts on, for the audit trail (ids and codes only).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Target {
+    pub(crate) kind: &'static str,
+    pub(crate) id: String,
+    pub(crate) reason: String,
+    pub(crate) ticket: String,
+}
+
+impl Target {
+    pub(crate) fn new(kind: &'static str, id: impl ToString) -> Self {
+        Self {
+            kind,
+            id: id.to_string(),
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn because(mut self, reason: &str, ticket: &str) -> Self {
+        self.reason = reason.to_owned();
+        self.ticket = ticket.to_owned();
+        self
+    }
+}
+
+/// Requests with an idempotency key: the key and the canonical bytes their hash covers.
+pub(crate) trait Keyed: prost::Message + Clone + Sized {
+    fn key(&self) -> &str;
+    fn without_key(&self) -> Self;
+
+    /// The encoding with the key cleared, so a retry with the same body hashes alike.
+    fn canonical(&self) -> Vec<u8> {
+        self.without_key().encode_to_vec()
+    }
+}
+
+/// Implements [`Keyed`] for requests whose key is the `idempotency_key` field.
+macro_rules! keyed {
+    ($($request:ty),+ $(,)?) => {
+        $(impl crate::api::context::Keyed for $request {
+            fn key(&self) -> &str {
+                &self.idempotency_key
+            }
+
+            fn without_key(&self) -> Self {
+                Self { idempotency_key: String::new(), ..self.clone() }
+            }
+        })+
+    };
+}
+pub(crate) use keyed;
+
+impl Accounts {
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Narrows the authenticated principal of `request` for `method` (`/pkg.Service/Method`).
+    pub(crate) fn call<T>(
+        &self,
+        request: &Request<T>,
+        method: &'static str,
+    ) -> Result<Call, Status> {
+        let caller = tenure_grpc::principal_from(request)?.caller();
+        let access = Access::of(&caller).map_err(Status::from)?;
+        let action = method.rsplit('/').next().unwrap_or(method);
+        Ok(Call {
+            caller,
+            access,
+            method,
+            action,
+        })
+    }
+
+    /// Runs `effect` in one transaction scoped to the caller's reach, recording operator reads in the
+    /// audit trail (quality.md §1.8).
+    pub(crate) async fn read<R>(
+        &self,
+        call: &Call,
+        target: Target,
+        effect: impl AsyncFnOnce(&TenantTx) -> Result<R, AccountsError>,
+    ) -> Result<R, AccountsError> {
+        let tenant = match call.access {
+            Access::Tenant(tenant) => Some(tenant),
+            Access::CrossTenant => None,
+        };
+        let tx = store::begin(&self.db, tenant).await?;
+        let result = effect(&tx).await?;
+        if is_audited(&call.caller, false) {
+            store::audit::record(&tx, &self.audit(call, None, target), self.now()).await?;
+        }
+        tx.commit().await?;
+        Ok(result)
+    }
+
+    /// Runs a mutating `effect` exactly once per idempotency key, in a transaction scoped to `tenant`
+    /// (the tenant that owns what changes). A replay answers with the stored response; the same key
+    /// with another request is refused. Failures store nothing, so a retry is evaluated afresh.
+    pub(crate) async fn mutate<Q, R>(
+        &self,
+        call: &Call,
+        request: &Q,
+        tenant: Uuid,
+        target: Target,
+        effect: impl AsyncFnOnce(&TenantTx, DateTime<Utc>) -> Result<R, AccountsError>,
+    ) -> Result<R, AccountsError>
+    where
+        Q: Keyed,
+        R: prost::Message + Default,
+    {
+        let key = IdempotencyKey::parse(request.key()).map_err(|mut problem| {
+            problem.field = "idempotency_key".to_owned();
+            AccountsError::invalid(problem)
+        })?;
+        let now = self.now();
+        let scope = IdempotencyScope {
+            tenant_id: match call.access {
+                Access::Tenant(own) => own.to_string(),
+                Access::CrossTenant => String::new(),
+            },
+            method: call.method.to_owned(),
+            key: key.as_str().to_owned(),
+            caller: call.caller.subject.clone(),
+        };
+        let ttl = match call.caller.role {
+            CallerRole::Service => Duration::days(SERVICE_KEY_TTL_DAYS),
+            _ => Duration::days(CLIENT_KEY_TTL_DAYS),
+        };
+        let hash = idempotency::request_hash(&request.canonical());
+        let tx = TenantTx::begin(&self.db, tenant).await?;
+        match idempotency::claim(&*tx, &scope, &hash, now, ttl).await? {
+            Claim::Fresh => {}
+            Claim::Replay {
+                grpc_code: 0,
+                response,
+            } => {
+                return R::decode(response.as_slice())
+                    .map_err(|error| AccountsError::Internal(Box::new(error)));
+            }
+            Claim::Replay { .. } => {
+                return Err(AccountsError::internal(
+                    "an idempotency record holds a failure, which this service never stores",
+                ));
+            }
+            Claim::Mismatch => return Err(AccountsError::KeyReused),
+            Claim::InFlight => return Err(AccountsError::KeyInFlight),
+        }
+        let response = effect(&tx, now).await?;
+        if is_audited(&call.caller, true) {
+            store::audit::record(&tx, &self.audit(call, Some(tenant), target), now).await?;
+        }
+        idempotency::complete(&*tx, &scope, 0, &response.encode_to_vec()).await?;
+        tx.commit().await?;
+        Ok(response)
+    }
+
+    /// The tenant that owns account record `id`: the caller's own tenant, or for cross-tenant callers
+    /// the owner looked up by id (NOT_FOUND when there is none).
+    pub(crate) async fn tenant_of_account(
+        &self,
+        call: &Call,
+        id: Uuid,
+    ) -> Result<Uuid, AccountsError> {
+        self.resolve(call, "account", async |tx| {
+            store::accounts::owner_of_account(tx, id).await
+        })
+        .await
+    }
+
+    /// The tenant that owns the live record of an AWS account id.
+    pub(crate) async fn tenant_of_live_account(
+        &self,
+        call: &Call,
+        aws_account_id: &str,
+    ) -> Result<Uuid, AccountsError> {
+        self.resolve(call, "account", async |tx| {
+            store::accounts::owner_of_live_account(tx, aws_account_id).await
+        })
+        .await
+    }
+
+    /// The tenant that owns subscription `id`.
+    pub(crate) async fn tenant_of_subscription(
+        &self,
+        call: &Call,
+        id: Uuid,
+    ) -> Result<Uuid, AccountsError> {
+        self.resolve(call, "subscription", async |tx| {
+            store::accounts::owner_of_subscription(tx, id).await
+        })
+        .await
+    }
+
+    /// The tenant that owns user `id`.
+    pub(crate) async fn tenant_of_user(
+        &self,
+        call: &Call,
+        id: Uuid,
+    ) -> Result<Uuid, AccountsError> {
+        self.resolve(call, "user", async |tx| {
+            Ok(store::tenants::find_user(tx, None, id)
+                .await?
+                .map(|user| user.tenant_id))
+        })
+        .await
+    }
+
+    async fn resolve(
+        &self,
+        call: &Call,
+        kind: &'static str,
+        lookup: impl AsyncFnOnce(&TenantTx) -> Result<Option<Uuid>, AccountsError>,
+    ) -> Result<Uuid, AccountsError> {
+        match call.access {
+            // The effect then looks the object up inside this tenant: another tenant's id is simply
+            // not found there, exactly like a random one.
+            Access::Tenant(own) => Ok(own),
+            Access::CrossTenant => {
+                let tx = store::begin_cross_tenant(&self.db).await?;
+                let owner = lookup(&tx).await?;
+                tx.rollback().await?;
+                owner.ok_or(AccountsError::NotFound(kind))
+            }
+        }
+    }
+
+    fn audit(&self, call: &Call, tenant: Option<Uuid>, target: Target) -> Audit {
+        let mut audit = Audit::new(&call.caller, call.action, target.kind, target.id);
+        audit.target_tenant = tenant;
+        audit.reason = target.reason;
+        audit.ticket = target.ticket;
+        audit
+    }
+}
+
+/// Collects the problems of a request and fails with all of them at once.
+pub(crate) fn finish<T>(
+    problems: tenure_domain::Problems,
+    value: impl FnOnce() -> T,
+) -> Result<T, AccountsError> {
+    problems.finish(value).map_err(AccountsError::Invalid)
+}
+
+/// Like [`finish`] for a mutating request, whose idempotency key is checked with the other fields so
+/// every problem is reported at once.
+pub(crate) fn finish_keyed(
+    mut problems: tenure_domain::Problems,
+    request: &impl Keyed,
+) -> Result<(), AccountsError> {
+    problems.check("idempotency_key", IdempotencyKey::parse(request.key()));
+    finish(problems, || ())
+}
+
+/// A required value that a failed check already reported; reaching `None` here is a logic error.
+pub(crate) fn checked<T>(value: Option<T>) -> Result<T, AccountsError> {
+    value.ok_or_else(|| AccountsError::internal("a validated field is missing"))
+}
+
+/// Names a problem after its field.
+pub(crate) fn at(field: &str, mut problem: FieldProblem) -> FieldProblem {
+    problem.field = field.to_owned();
+    problem
+}

@@ -1,0 +1,82 @@
+//! The one place where [`AccountsError`] becomes a `tonic::Status`.
+
+use std::collections::HashMap;
+
+use tenure_grpc::status;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt as _};
+
+use crate::domain::AccountsError;
+
+/// `ErrorInfo.reason` of a refused lifecycle transition; the metadata names the current state.
+const INVALID_TRANSITION: &str = "INVALID_TRANSITION";
+
+/// `ErrorInfo.reason` of a reopening after the 90-day window.
+const REOPEN_WINDOW_PASSED: &str = "REOPEN_WINDOW_PASSED";
+
+impl From<AccountsError> for Status {
+    fn from(error: AccountsError) -> Self {
+        match error {
+            AccountsError::Invalid(problems) => status::invalid_argument(&problems),
+            AccountsError::NotFound(kind) => status::not_found(kind),
+            AccountsError::TransitionRefused { current, to } => {
+                let metadata = HashMap::from([
+                    ("current_state".to_owned(), current.as_str().to_owned()),
+                    ("requested_state".to_owned(), to.as_str().to_owned()),
+                ]);
+                let details = ErrorDetails::with_error_info(
+                    INVALID_TRANSITION,
+                    status::ERROR_DOMAIN,
+                    metadata,
+                );
+                Status::with_error_details(
+                    Code::FailedPrecondition,
+                    format!("the account is {current}; it cannot become {to}"),
+                    details,
+                )
+            }
+            AccountsError::WrongState { current } => {
+                let metadata =
+                    HashMap::from([("current_state".to_owned(), current.as_str().to_owned())]);
+                let details = ErrorDetails::with_error_info(
+                    INVALID_TRANSITION,
+                    status::ERROR_DOMAIN,
+                    metadata,
+                );
+                Status::with_error_details(
+                    Code::FailedPrecondition,
+                    format!("the account is {current}"),
+                    details,
+                )
+            }
+            AccountsError::ReopenWindowPassed => status::rejected(
+                Code::FailedPrecondition,
+                REOPEN_WINDOW_PASSED,
+                "the 90-day reopen window of this account has ended",
+            ),
+            AccountsError::Precondition(rejection) => {
+                status::rejected(Code::FailedPrecondition, rejection.code, rejection.message)
+            }
+            AccountsError::AlreadyManaged(rejection) => {
+                status::rejected(Code::AlreadyExists, rejection.code, rejection.message)
+            }
+            AccountsError::NotEligible => Status::failed_precondition("account not eligible"),
+            AccountsError::ForeignTenant => {
+                Status::permission_denied("the tenant is taken from your credentials")
+            }
+            AccountsError::TenantRequired => Status::invalid_argument(
+                "this call acts for one tenant: send x-tenure-tenant (services) or use a customer token",
+            ),
+            AccountsError::Concurrent => {
+                Status::aborted("the record changed while this call ran; retry")
+            }
+            AccountsError::KeyReused => status::key_reused(),
+            AccountsError::KeyInFlight => status::key_in_flight(),
+            AccountsError::NeedsPurgeService => Status::unimplemented(
+                "scheduling and cancelling tenant purges arrives with the data-purge service",
+            ),
+            AccountsError::Unavailable(cause) => status::unavailable(cause.as_ref()),
+            AccountsError::Internal(cause) => status::internal(cause.as_ref()),
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! The same store behaviour on PostgreSQL and SQLite: each body runs against both backends.
+
+use tenure_proto::accounts::v1 as pb;
+use tenure_proto::common::v1 as common;
+use tonic::Code;
+use uuid::Uuid;
+
+use crate::support::{As, Backend, Served, expect_code, key, reason, serve};
+
+async fn lifecycle_round_trip(served: &Served) {
+    let tenant = served.tenant().await;
+    let account = served.active_member(tenant, "600000000001").await;
+    let order = Uuid::new_v4();
+    served
+        .begin_offboarding(
+            tenant,
+            "600000000001",
+            common::TerminationMode::Close,
+            order,
+        )
+        .await
+        .expect("offboarding");
+    served
+        .record_outcome(
+            tenant,
+            &account.id,
+            order,
+            pb::OffboardingOutcome::PendingClosure,
+        )
+        .await
+        .expect("pending closure");
+    let closed = served
+        .record_closure(tenant, &account.id)
+        .await
+        .expect("closed");
+    assert_eq!(closed.state(), pb::AccountState::Closed);
+    served.clock.advance(chrono::Duration::days(91));
+    let status = expect_code(served.reopen(&account.id).await, Code::FailedPrecondition);
+    assert_eq!(reason(&status), "REOPEN_WINDOW_PASSED");
+}
+
+async fn uniqueness_of_live_registrations(served: &Served) {
+    let tenant = served.tenant().await;
+    let other = served.tenant().await;
+    served
+        .reserve_new(tenant, "Root@Example.com", "One")
+        .await
+        .expect("first");
+    let status = expect_code(
+        served.reserve_new(other, "root@example.COM", "Two").await,
+        Code::FailedPrecondition,
+    );
+    assert_eq!(status.message(), "account not eligible");
+    served.active_member(tenant, "600000000002").await;
+    expect_code(
+        served
+            .reserve_transfer(
+                other,
+                "600000000002",
+                pb::AccountRole::Member,
+                common::AccountRelationship::PlatformMember,
+                "",
+                Uuid::new_v4(),
+            )
+            .await,
+        Code::FailedPrecondition,
+    );
+    // A tombstone frees the id for a new registration.
+    let released = served
+        .reserve_transfer(
+            tenant,
+            "600000000003",
+            pb::AccountRole::Member,
+            common::AccountRelationship::PlatformMember,
+            "",
+            Uuid::new_v4(),
+        )
+        .await
+        .expect("reserve");
+    served
+        .accounts()
+        .release_account(served.request(
+            As::Orders(tenant),
+            pb::ReleaseAccountRequest {
+                idempotency_key: key(),
+                account_id: released.id,
+                reason: "cancelled".to_owned(),
+            },
+        ))
+        .await
+        .expect("release");
+    served
+        .reserve_transfer(
+            other,
+            "600000000003",
+            pb::AccountRole::Member,
+            common::AccountRelationship::PlatformMember,
+            "",
+            Uuid::new_v4(),
+        )
+        .await
+        .expect("the id is free again");
+}
+
+async fn idempotent_replay(served: &Served) {
+    let tenant = served.tenant().await;
+    let account = served.active_member(tenant, "600000000004").await;
+    let request = pb::PutAccountDetailsRequest {
+        idempotency_key: key(),
+        account_id: account.id.clone(),
+        details: Some(pb::AccountDetails {
+            name: "Name".to_owned(),
+            email: "root@example.com".to_owned(),
+            organization_path: String::new(),
+            tags: Vec::new(),
+            fetched_at: Some(crate::support::timestamp(served.clock_now())),
+        }),
+    };
+    let first = served
+        .accounts()
+        .put_account_details(served.request(As::Orders(tenant), request.clone()))
+        .await
+        .expect("first")
+        .into_inner();
+    let replay = served
+        .accounts()
+        .put_account_details(served.request(As::Orders(tenant), request.clone()))
+        .await
+        .expect("replay")
+        .into_inner();
+    assert_eq!(first, replay);
+    let mut changed = request;
+    changed.details.as_mut().expect("details").name = "Other".to_owned();
+    let status = expect_code(
+        served
+            .accounts()
+            .put_account_details(served.request(As::Orders(tenant), changed))
+            .await,
+        Code::FailedPrecondition,
+    );
+    assert_eq!(reason(&status), "IDEMPOTENCY_KEY_REUSED");
+}
+
+/// Runs `body` on a fresh service over each backend.
+macro_rules! on_both_backends {
+    ($($name:ident => $body:ident),+ $(,)?) => {
+        $(mod $name {
+            #[tokio::test]
+            async fn postgres() {
+                let served = super::serve(super::Backend::Postgres).await;
+                super::$body(&served).await;
+                served.host.shutdown().await;
+            }
+
+            #[tokio::test]
+            async fn sqlite() {
+                let served = super::serve(super::Backend::Sqlite).await;
+                super::$body(&served).await;
+                served.host.shutdown().await;
+            }
+        })+
+    };
+}
+
+async fn purge_plan_matches_execution(served: &Served) {
+    crate::purge::account_purge_matches_its_plan(served).await;
+}
+
+on_both_backends!(
+    lifecycle => lifecycle_round_trip,
+    uniqueness => uniqueness_of_live_registrations,
+    idempotency => idempotent_replay,
+    purge => purge_plan_matches_execution,
+);

@@ -1,0 +1,337 @@
+//! The data-owner interface: the dry run names exactly what the real purge then deletes, login
+//! information survives an account-scope purge, a repeat is harmless, and every column is registered.
+
+use std::collections::BTreeSet;
+
+use tenure_proto::accounts::v1 as pb;
+use tenure_proto::common::v1::DataClass;
+use tenure_proto::purge::v1 as purge;
+use uuid::Uuid;
+
+use crate::support::{As, Backend, Served, key, serve, timestamp};
+
+/// A tenant with one account that holds details, cost records and history.
+pub(crate) async fn tenant_with_data(
+    served: &Served,
+    aws_account_id: &str,
+) -> (Uuid, pb::AwsAccount) {
+    let tenant = served.tenant().await;
+    let account = served.active_member(tenant, aws_account_id).await;
+    let now = served.clock_now();
+    served
+        .accounts()
+        .put_account_details(served.request(
+            As::Orders(tenant),
+            pb::PutAccountDetailsRequest {
+                idempotency_key: key(),
+                account_id: account.id.clone(),
+                details: Some(pb::AccountDetails {
+                    name: "Production – ünïcode".to_owned(),
+                    email: "root@example.com".to_owned(),
+                    organization_path: "o-abcdefghij/r-ab12/".to_owned(),
+                    tags: vec![pb::Tag {
+                        key: "team".to_owned(),
+                        value: "core".to_owned(),
+                    }],
+                    fetched_at: Some(timestamp(now)),
+                }),
+            },
+        ))
+        .await
+        .expect("details");
+    served
+        .accounts()
+        .record_cost_records(
+            served.request(
+                As::Orders(tenant),
+                pb::RecordCostRecordsRequest {
+                    idempotency_key: key(),
+                    account_id: account.id.clone(),
+                    records: (1..=3)
+                        .map(|day| pb::CostRecord {
+                            period_start: Some(timestamp(now - chrono::Duration::days(day))),
+                            period_end: Some(timestamp(now - chrono::Duration::days(day - 1))),
+                            service: "AmazonEC2".to_owned(),
+                            amount_micros: 1_250_000,
+                            currency: "USD".to_owned(),
+                        })
+                        .collect(),
+                },
+            ),
+        )
+        .await
+        .expect("costs");
+    (tenant, account)
+}
+
+fn scope(
+    kind: purge::ScopeKind,
+    tenant: Uuid,
+    aws_account_id: &str,
+) -> Option<purge::ParticipantScope> {
+    Some(purge::ParticipantScope {
+        kind: kind as i32,
+        tenant_id: tenant.to_string(),
+        aws_account_id: aws_account_id.to_owned(),
+    })
+}
+
+const PURGED: [DataClass; 3] = [
+    DataClass::AwsFetched,
+    DataClass::CostData,
+    DataClass::LoginIdentity,
+];
+
+pub(crate) async fn plan(
+    served: &Served,
+    kind: purge::ScopeKind,
+    tenant: Uuid,
+    aws_account_id: &str,
+) -> Vec<purge::TableCount> {
+    served
+        .participant()
+        .plan(served.request(
+            As::Purger,
+            purge::PlanRequest {
+                purge_id: Uuid::new_v4().to_string(),
+                scope: scope(kind, tenant, aws_account_id),
+                classes: PURGED.iter().map(|class| *class as i32).collect(),
+            },
+        ))
+        .await
+        .expect("plan")
+        .into_inner()
+        .entries
+}
+
+pub(crate) async fn execute(
+    served: &Served,
+    kind: purge::ScopeKind,
+    tenant: Uuid,
+    aws_account_id: &str,
+) -> Vec<purge::TableCount> {
+    served
+        .participant()
+        .execute(served.request(
+            As::Purger,
+            purge::ExecuteRequest {
+                idempotency_key: key(),
+                purge_id: Uuid::new_v4().to_string(),
+                scope: scope(kind, tenant, aws_account_id),
+                classes: PURGED.iter().map(|class| *class as i32).collect(),
+            },
+        ))
+        .await
+        .expect("execute")
+        .into_inner()
+        .entries
+}
+
+pub(crate) async fn verify(
+    served: &Served,
+    kind: purge::ScopeKind,
+    tenant: Uuid,
+    aws_account_id: &str,
+) -> Vec<purge::TableCount> {
+    served
+        .participant()
+        .verify(served.request(
+            As::Purger,
+            purge::VerifyRequest {
+                purge_id: Uuid::new_v4().to_string(),
+                scope: scope(kind, tenant, aws_account_id),
+                classes: PURGED.iter().map(|class| *class as i32).collect(),
+            },
+        ))
+        .await
+        .expect("verify")
+        .into_inner()
+        .residual
+}
+
+/// The entries a purge acts on (not kept), keyed by table and class.
+pub(crate) fn acted(entries: &[purge::TableCount]) -> Vec<(String, i32, i32, u64)> {
+    let mut acted: Vec<_> = entries
+        .iter()
+        .filter(|entry| entry.action() != purge::PurgeAction::Keep && entry.rows > 0)
+        .map(|entry| {
+            (
+                entry.table.clone(),
+                entry.data_class,
+                entry.action,
+                entry.rows,
+            )
+        })
+        .collect();
+    acted.sort();
+    acted
+}
+
+/// The dry run matches the real purge, the purge keeps login information for an account scope, and
+/// a second run deletes nothing.
+pub(crate) async fn account_purge_matches_its_plan(served: &Served) {
+    let (tenant, account) = tenant_with_data(served, "700000000001").await;
+    let planned = plan(served, purge::ScopeKind::Account, tenant, "700000000001").await;
+    assert_eq!(
+        planned,
+        plan(served, purge::ScopeKind::Account, tenant, "700000000001").await,
+        "a dry run changes nothing"
+    );
+    let executed = execute(served, purge::ScopeKind::Account, tenant, "700000000001").await;
+    assert_eq!(
+        acted(&planned),
+        acted(&executed),
+        "the purge deletes exactly the planned rows"
+    );
+    let tables: BTreeSet<_> = acted(&executed)
+        .into_iter()
+        .map(|(table, ..)| table)
+        .collect();
+    assert_eq!(
+        tables,
+        BTreeSet::from([
+            "account_details".into(),
+            "aws_account".into(),
+            "cost_record".into()
+        ])
+    );
+    let login_entries: Vec<_> = planned
+        .iter()
+        .filter(|entry| entry.data_class() == DataClass::LoginIdentity)
+        .collect();
+    assert!(
+        login_entries
+            .iter()
+            .all(|entry| entry.action() == purge::PurgeAction::Keep)
+    );
+    assert!(
+        verify(served, purge::ScopeKind::Account, tenant, "700000000001")
+            .await
+            .is_empty()
+    );
+    assert!(
+        acted(&execute(served, purge::ScopeKind::Account, tenant, "700000000001").await).is_empty(),
+        "a repeat deletes nothing"
+    );
+    // The tombstone stays, without its AWS-fetched fields; the users stay too.
+    let tombstone = served
+        .get_account(As::Operator, &account.id)
+        .await
+        .expect("tombstone");
+    assert_eq!(tombstone.aws_account_id, "700000000001");
+    assert!(
+        tombstone.root_email.is_empty()
+            && tombstone.name.is_empty()
+            && tombstone.organization_id.is_empty()
+    );
+    let users = served
+        .accounts()
+        .list_users(served.request(As::Customer(tenant), pb::ListUsersRequest::default()))
+        .await
+        .expect("users")
+        .into_inner()
+        .users;
+    assert_eq!(
+        users.len(),
+        1,
+        "login information survives an account-scope purge"
+    );
+}
+
+#[tokio::test]
+async fn an_account_purge_deletes_exactly_what_its_dry_run_planned() {
+    let served = serve(Backend::Postgres).await;
+    account_purge_matches_its_plan(&served).await;
+    served.host.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_tenant_purge_removes_login_information_too() {
+    let served = serve(Backend::Postgres).await;
+    let (tenant, _) = tenant_with_data(&served, "700000000002").await;
+    let (other, _) = tenant_with_data(&served, "700000000003").await;
+    let planned = plan(&served, purge::ScopeKind::Tenant, tenant, "").await;
+    let executed = execute(&served, purge::ScopeKind::Tenant, tenant, "").await;
+    assert_eq!(acted(&planned), acted(&executed));
+    let tables: BTreeSet<_> = acted(&executed)
+        .into_iter()
+        .map(|(table, ..)| table)
+        .collect();
+    assert!(
+        tables.contains("app_user") && tables.contains("tenant"),
+        "{tables:?}"
+    );
+    assert!(
+        verify(&served, purge::ScopeKind::Tenant, tenant, "")
+            .await
+            .is_empty()
+    );
+    let users = served
+        .accounts()
+        .list_users(served.request(As::Customer(tenant), pb::ListUsersRequest::default()))
+        .await
+        .expect("users")
+        .into_inner()
+        .users;
+    assert!(users.is_empty());
+    let others = served
+        .accounts()
+        .list_users(served.request(As::Customer(other), pb::ListUsersRequest::default()))
+        .await
+        .expect("users")
+        .into_inner()
+        .users;
+    assert_eq!(others.len(), 1, "another tenant is untouched");
+    served.host.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_persisted_column_is_registered_with_a_data_class() {
+    use sea_orm::{ConnectionTrait as _, DbBackend, Statement};
+    let served = serve(Backend::Postgres).await;
+    let described = served
+        .participant()
+        .describe_data_classes(served.request(As::Purger, purge::DescribeDataClassesRequest {}))
+        .await
+        .expect("describe")
+        .into_inner();
+    assert_eq!(described.service, "accounts");
+    let registered: BTreeSet<(String, String)> = described
+        .columns
+        .iter()
+        .map(|column| (column.table.clone(), column.column.clone()))
+        .collect();
+    let database = served.database.as_ref().expect("postgres");
+    let conn = sea_orm::Database::connect(database.url().expose())
+        .await
+        .expect("connect");
+    let rows = conn
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT table_name::text AS t, column_name::text AS c FROM information_schema.columns \
+             WHERE table_schema = 'accounts' AND table_name <> 'accounts_migrations'",
+        ))
+        .await
+        .expect("catalogue");
+    let persisted: BTreeSet<(String, String)> = rows
+        .iter()
+        .map(|row| {
+            (
+                row.try_get("", "t").expect("t"),
+                row.try_get("", "c").expect("c"),
+            )
+        })
+        .collect();
+    conn.close().await.ok();
+    assert_eq!(
+        persisted, registered,
+        "G1: no unregistered column, no stale registration"
+    );
+    assert!(
+        described
+            .columns
+            .iter()
+            .all(|column| column.data_class != 0)
+    );
+    served.host.shutdown().await;
+}

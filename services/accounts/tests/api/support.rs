@@ -1,0 +1,521 @@
+//! A served accounts service on either backend with a movable clock, tokens for every role, and
+//! request helpers named after the calls they make.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tenure_accounts::{AccountsApp, AccountsDeps, AccountsSettings};
+use tenure_grpc::{Role, ServiceKind};
+use tenure_proto::accounts::v1 as pb;
+use tenure_proto::accounts::v1::account_service_client::AccountServiceClient;
+use tenure_proto::common::v1 as common;
+use tenure_proto::purge::v1::purge_participant_client::PurgeParticipantClient;
+use tenure_testkit::grpc::Channel;
+use tenure_testkit::{TestDatabase, TestHost, TestSqlite};
+use tonic::{Code, Request, Status};
+use uuid::Uuid;
+
+pub(crate) use tenure_domain::ManualClock;
+
+/// Where the service keeps its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// Keeps the database alive for the life of the service.
+#[allow(dead_code, reason = "held only for its Drop")]
+enum Storage {
+    Postgres(TestDatabase),
+    Sqlite(TestSqlite),
+}
+
+/// A served instance.
+pub(crate) struct Served {
+    pub(crate) host: TestHost,
+    pub(crate) channel: Channel,
+    pub(crate) clock: Arc<ManualClock>,
+    pub(crate) database: Option<TestDatabase>,
+    _sqlite: Option<TestSqlite>,
+}
+
+/// Serves the accounts service on `backend` with a manual clock and fast lifecycle timers.
+pub(crate) async fn serve(backend: Backend) -> Served {
+    let (database, sqlite, settings) = match backend {
+        Backend::Postgres => {
+            let database = TestDatabase::create().await.expect("test database");
+            let settings = AccountsSettings {
+                database: database.settings("accounts"),
+            };
+            (Some(database), None, settings)
+        }
+        Backend::Sqlite => {
+            let files = TestSqlite::create().expect("sqlite directory");
+            let settings = AccountsSettings {
+                database: files.settings("accounts"),
+            };
+            (None, Some(files), settings)
+        }
+    };
+    tenure_accounts::migrate(&settings)
+        .await
+        .expect("migrations");
+    let clock = Arc::new(ManualClock::new());
+    let host = TestHost::new().expect("host");
+    let mut builder = host.builder(ServiceKind::Accounts);
+    AccountsApp::build_with(
+        &settings,
+        AccountsDeps {
+            clock: clock.clone(),
+            timer_interval: Duration::from_millis(100),
+        },
+    )
+    .await
+    .expect("build")
+    .register(&mut builder);
+    let handle = host.serve(builder).await.expect("serve");
+    let channel = tenure_testkit::grpc::channel(handle.local_addr())
+        .await
+        .expect("channel");
+    Served {
+        host,
+        channel,
+        clock,
+        database,
+        _sqlite: sqlite,
+    }
+}
+
+/// Who calls.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum As {
+    Customer(Uuid),
+    Operator,
+    Billing,
+    /// The orders service acting for a tenant.
+    Orders(Uuid),
+    /// The data-purge service.
+    Purger,
+}
+
+pub(crate) fn key() -> String {
+    Uuid::new_v4().to_string()
+}
+
+impl Served {
+    pub(crate) fn token(&self, who: As) -> (String, Option<Uuid>) {
+        match who {
+            As::Customer(tenant) => (self.host.token(Role::Customer, Some(tenant)), None),
+            As::Operator => (self.host.token(Role::Operator, None), None),
+            As::Billing => (self.host.token(Role::Billing, None), None),
+            As::Orders(tenant) => (
+                self.host
+                    .service_token(ServiceKind::Orders, ServiceKind::Accounts),
+                Some(tenant),
+            ),
+            As::Purger => (
+                self.host
+                    .service_token(ServiceKind::DataPurge, ServiceKind::Accounts),
+                None,
+            ),
+        }
+    }
+
+    /// `message` with the credentials of `who`.
+    pub(crate) fn request<T>(&self, who: As, message: T) -> Request<T> {
+        let (token, tenant) = self.token(who);
+        let mut request = Request::new(message);
+        request.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {token}").parse().expect("header"),
+        );
+        if let Some(tenant) = tenant {
+            request.metadata_mut().insert(
+                tenure_grpc::TENANT_METADATA_KEY,
+                tenant.to_string().parse().expect("header"),
+            );
+        }
+        request
+    }
+
+    pub(crate) fn accounts(&self) -> AccountServiceClient<Channel> {
+        AccountServiceClient::new(self.channel.clone())
+    }
+
+    pub(crate) fn participant(&self) -> PurgeParticipantClient<Channel> {
+        PurgeParticipantClient::new(self.channel.clone())
+    }
+
+    /// A tenant with one administrator, created by an operator.
+    pub(crate) async fn tenant(&self) -> Uuid {
+        let created = self
+            .accounts()
+            .create_tenant(self.request(
+                As::Operator,
+                pb::CreateTenantRequest {
+                    idempotency_key: key(),
+                    display_name: "Example GmbH".to_owned(),
+                    sector: common::Sector::Commercial as i32,
+                    resale_model: common::ResaleModel::Ecam as i32,
+                    marketplace_ref: "MP-1".to_owned(),
+                    admin: Some(pb::NewUser {
+                        email: "admin@example.com".to_owned(),
+                        display_name: "Ada Admin".to_owned(),
+                        idp_subject: "idp|ada".to_owned(),
+                    }),
+                },
+            ))
+            .await
+            .expect("create tenant")
+            .into_inner();
+        created.tenant.expect("tenant").id.parse().expect("uuid")
+    }
+
+    /// A transfer reservation (`transfer_pending`) made by `order`.
+    pub(crate) async fn reserve_transfer(
+        &self,
+        tenant: Uuid,
+        aws_account_id: &str,
+        role: pb::AccountRole,
+        relationship: common::AccountRelationship,
+        management_account_id: &str,
+        order: Uuid,
+    ) -> Result<pb::AwsAccount, Status> {
+        Ok(self
+            .accounts()
+            .reserve_account(self.request(
+                As::Orders(tenant),
+                pb::ReserveAccountRequest {
+                    idempotency_key: key(),
+                    order_id: order.to_string(),
+                    kind: pb::ReservationKind::Transfer as i32,
+                    aws_account_id: aws_account_id.to_owned(),
+                    root_email: String::new(),
+                    account_name: String::new(),
+                    role: role as i32,
+                    relationship: relationship as i32,
+                    management_account_id: management_account_id.to_owned(),
+                    root_access: 0,
+                },
+            ))
+            .await?
+            .into_inner()
+            .account
+            .expect("account"))
+    }
+
+    /// A new-account reservation (`pending_creation`).
+    pub(crate) async fn reserve_new(
+        &self,
+        tenant: Uuid,
+        root_email: &str,
+        account_name: &str,
+    ) -> Result<pb::AwsAccount, Status> {
+        Ok(self
+            .accounts()
+            .reserve_account(self.request(
+                As::Orders(tenant),
+                pb::ReserveAccountRequest {
+                    idempotency_key: key(),
+                    order_id: Uuid::new_v4().to_string(),
+                    kind: pb::ReservationKind::NewAccount as i32,
+                    aws_account_id: String::new(),
+                    root_email: root_email.to_owned(),
+                    account_name: account_name.to_owned(),
+                    role: pb::AccountRole::Member as i32,
+                    relationship: common::AccountRelationship::PlatformMember as i32,
+                    management_account_id: String::new(),
+                    root_access: 0,
+                },
+            ))
+            .await?
+            .into_inner()
+            .account
+            .expect("account"))
+    }
+
+    pub(crate) async fn attach(
+        &self,
+        tenant: Uuid,
+        account_id: &str,
+        aws_account_id: &str,
+    ) -> Result<pb::AwsAccount, Status> {
+        Ok(self
+            .accounts()
+            .attach_account(self.request(
+                As::Orders(tenant),
+                pb::AttachAccountRequest {
+                    idempotency_key: key(),
+                    account_id: account_id.to_owned(),
+                    aws_account_id: aws_account_id.to_owned(),
+                    organization_id: "o-abcdefghij".to_owned(),
+                    parent_id: "r-ab12".to_owned(),
+                    joined_method: pb::JoinedMethod::Invited as i32,
+                },
+            ))
+            .await?
+            .into_inner()
+            .account
+            .expect("account"))
+    }
+
+    pub(crate) async fn activate(
+        &self,
+        tenant: Uuid,
+        account_id: &str,
+    ) -> Result<pb::ActivateAccountResponse, Status> {
+        Ok(self
+            .accounts()
+            .activate_account(self.request(
+                As::Orders(tenant),
+                pb::ActivateAccountRequest {
+                    idempotency_key: key(),
+                    account_id: account_id.to_owned(),
+                    order_id: Uuid::new_v4().to_string(),
+                    billing_starts_at: None,
+                    subscription_ref: String::new(),
+                },
+            ))
+            .await?
+            .into_inner())
+    }
+
+    /// An active member account with an active subscription.
+    pub(crate) async fn active_member(&self, tenant: Uuid, aws_account_id: &str) -> pb::AwsAccount {
+        self.active_account(
+            tenant,
+            aws_account_id,
+            pb::AccountRole::Member,
+            common::AccountRelationship::PlatformMember,
+            "",
+        )
+        .await
+    }
+
+    pub(crate) async fn active_account(
+        &self,
+        tenant: Uuid,
+        aws_account_id: &str,
+        role: pb::AccountRole,
+        relationship: common::AccountRelationship,
+        management_account_id: &str,
+    ) -> pb::AwsAccount {
+        let reserved = self
+            .reserve_transfer(
+                tenant,
+                aws_account_id,
+                role,
+                relationship,
+                management_account_id,
+                Uuid::new_v4(),
+            )
+            .await
+            .expect("reserve");
+        self.attach(tenant, &reserved.id, aws_account_id)
+            .await
+            .expect("attach");
+        self.activate(tenant, &reserved.id)
+            .await
+            .expect("activate")
+            .account
+            .expect("account")
+    }
+
+    pub(crate) async fn begin_offboarding(
+        &self,
+        tenant: Uuid,
+        aws_account_id: &str,
+        mode: common::TerminationMode,
+        order: Uuid,
+    ) -> Result<pb::AwsAccount, Status> {
+        Ok(self
+            .accounts()
+            .begin_offboarding(self.request(
+                As::Orders(tenant),
+                pb::BeginOffboardingRequest {
+                    idempotency_key: key(),
+                    aws_account_id: aws_account_id.to_owned(),
+                    order_id: order.to_string(),
+                    mode: mode as i32,
+                    acknowledgements: every_acknowledgement(),
+                    reason: "customer asked".to_owned(),
+                },
+            ))
+            .await?
+            .into_inner()
+            .account
+            .expect("account"))
+    }
+
+    pub(crate) async fn record_outcome(
+        &self,
+        tenant: Uuid,
+        account_id: &str,
+        order: Uuid,
+        outcome: pb::OffboardingOutcome,
+    ) -> Result<pb::AwsAccount, Status> {
+        let billing_ends_at = (outcome == pb::OffboardingOutcome::Unlinking)
+            .then(|| timestamp(self.clock_now() + chrono::Duration::days(20)));
+        Ok(self
+            .accounts()
+            .record_offboarding_outcome(self.request(
+                As::Orders(tenant),
+                pb::RecordOffboardingOutcomeRequest {
+                    idempotency_key: key(),
+                    account_id: account_id.to_owned(),
+                    order_id: order.to_string(),
+                    outcome: outcome as i32,
+                    billing_ends_at,
+                },
+            ))
+            .await?
+            .into_inner()
+            .account
+            .expect("account"))
+    }
+
+    pub(crate) async fn record_closure(
+        &self,
+        tenant: Uuid,
+        account_id: &str,
+    ) -> Result<pb::AwsAccount, Status> {
+        Ok(self
+            .accounts()
+            .record_closure(self.request(
+                As::Orders(tenant),
+                pb::RecordClosureRequest {
+                    idempotency_key: key(),
+                    account_id: account_id.to_owned(),
+                    closed_at: Some(timestamp(self.clock_now())),
+                    reason: "AWS shows SUSPENDED".to_owned(),
+                },
+            ))
+            .await?
+            .into_inner()
+            .account
+            .expect("account"))
+    }
+
+    pub(crate) async fn reopen(&self, account_id: &str) -> Result<pb::AwsAccount, Status> {
+        Ok(self
+            .accounts()
+            .reopen_account(self.request(
+                As::Operator,
+                pb::ReopenAccountRequest {
+                    idempotency_key: key(),
+                    account_id: account_id.to_owned(),
+                    reason: "AWS Support reopened the account".to_owned(),
+                    ticket: "OPS-1234".to_owned(),
+                },
+            ))
+            .await?
+            .into_inner()
+            .account
+            .expect("account"))
+    }
+
+    pub(crate) async fn get_account(&self, who: As, id: &str) -> Result<pb::AwsAccount, Status> {
+        Ok(self
+            .accounts()
+            .get_account(self.request(
+                who,
+                pb::GetAccountRequest {
+                    lookup: Some(pb::get_account_request::Lookup::Id(id.to_owned())),
+                },
+            ))
+            .await?
+            .into_inner()
+            .account
+            .expect("account"))
+    }
+
+    pub(crate) async fn list_accounts(&self, who: As) -> Vec<pb::AwsAccount> {
+        self.accounts()
+            .list_accounts(self.request(who, pb::ListAccountsRequest::default()))
+            .await
+            .expect("list accounts")
+            .into_inner()
+            .accounts
+    }
+
+    pub(crate) fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
+        tenure_domain::Clock::now(self.clock.as_ref())
+    }
+}
+
+pub(crate) fn every_acknowledgement() -> Vec<i32> {
+    (1..=9).collect()
+}
+
+pub(crate) fn timestamp(at: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: 0,
+    }
+}
+
+/// The `ErrorInfo.reason` of a status.
+pub(crate) fn reason(status: &Status) -> String {
+    use tonic_types::StatusExt as _;
+    status
+        .get_error_details()
+        .error_info()
+        .map(|info| info.reason.clone())
+        .unwrap_or_default()
+}
+
+/// The `ErrorInfo.metadata[name]` of a status.
+pub(crate) fn metadata(status: &Status, name: &str) -> String {
+    use tonic_types::StatusExt as _;
+    status
+        .get_error_details()
+        .error_info()
+        .and_then(|info| info.metadata.get(name).cloned())
+        .unwrap_or_default()
+}
+
+/// The field paths of a status's `BadRequest`.
+pub(crate) fn violated_fields(status: &Status) -> Vec<String> {
+    use tonic_types::StatusExt as _;
+    status
+        .get_error_details()
+        .bad_request()
+        .map(|bad| {
+            bad.field_violations
+                .iter()
+                .map(|v| v.field.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub(crate) fn expect_code<T: std::fmt::Debug>(outcome: Result<T, Status>, code: Code) -> Status {
+    match outcome {
+        Ok(value) => panic!("expected {code:?}, got {value:?}"),
+        Err(status) => {
+            assert_eq!(status.code(), code, "{status:?}");
+            status
+        }
+    }
+}
+
+/// Counts the rows of `table` in the service schema, bypassing the service (superuser, no RLS).
+pub(crate) async fn row_count(served: &Served, table: &str) -> i64 {
+    use sea_orm::{ConnectionTrait as _, Database, DbBackend, Statement};
+    let database = served.database.as_ref().expect("postgres");
+    let conn = Database::connect(database.url().expose())
+        .await
+        .expect("connect");
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT count(*) AS n FROM accounts.{table}"),
+        ))
+        .await
+        .expect("count")
+        .expect("row");
+    let count: i64 = row.try_get("", "n").expect("n");
+    conn.close().await.ok();
+    count
+}
