@@ -20,6 +20,34 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tenure_domain::AwsAccountId;
 
+mod aws;
+#[cfg(feature = "contract")]
+pub mod contract;
+mod counting;
+#[cfg(feature = "contract")]
+pub mod testing;
+
+pub use aws::{AwsCloud, AwsSettings, https_client};
+pub use counting::CountingCloud;
+
+/// The prefix of a CreateAccount request id (`car-...`).
+pub const CREATE_ACCOUNT_REQUEST_PREFIX: &str = "car-";
+/// The prefix of a handshake id (`h-...`).
+pub const HANDSHAKE_PREFIX: &str = "h-";
+/// The prefix of a responsibility (billing) transfer id (`rt-...`).
+pub const TRANSFER_PREFIX: &str = "rt-";
+
+/// True when `id` is `prefix` followed by 8 to 32 lower-case letters or digits: the shape domain.md §6.2
+/// requires of CreateAccount request, handshake and transfer ids (see the `*_PREFIX` constants).
+pub fn is_valid_aws_id(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix).is_some_and(|rest| {
+        (8..=32).contains(&rest.len())
+            && rest
+                .bytes()
+                .all(|byte| byte.is_ascii_digit() || byte.is_ascii_lowercase())
+    })
+}
+
 /// What a backend call returns.
 pub type CloudResult<T> = Result<T, CloudError>;
 
@@ -42,8 +70,9 @@ pub struct CloudError {
     pub reason: Option<String>,
     /// The HTTP status, when a response arrived.
     pub http_status: Option<u16>,
-    /// True when the request may have reached AWS but no answer came back (timeout, connection reset
-    /// after sending): the effect may or may not exist, so the caller reconciles before re-sending.
+    /// True when the request may have reached AWS but no usable answer came back (timeout, connection
+    /// reset after sending, an unreadable or invalid response, a 5xx server error): the effect may or
+    /// may not exist, so the caller reconciles before re-sending.
     pub ambiguous: bool,
     /// AWS's message, for logs; it may hold identifiers but never goes into a user-facing answer.
     pub message: String,

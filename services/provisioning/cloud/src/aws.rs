@@ -1,0 +1,787 @@
+//! The `aws` backend: every [`Cloud`] call on the official SDK (Organizations and CloudFormation).
+//!
+//! Each call runs as its acting account: through a role assumed in that account (`role_name`), through
+//! an emulator's account header, or with the ambient credentials. The SDK retries throttling, 5xx and
+//! transient failures with jittered backoff, plus `ConcurrentModificationException`, which its standard
+//! classifiers leave alone; calls without an idempotency token are never re-sent once they may have
+//! been executed (see [`errors::NoRetryOnceSent`]).
+
+mod convert;
+mod errors;
+mod settings;
+
+use std::collections::HashMap;
+use std::error::Error as StdError;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_cloudformation::operation as cfn;
+use aws_sdk_cloudformation::types::{Capability, PermissionModels};
+use aws_sdk_organizations::operation as org;
+use aws_sdk_organizations::types::{
+    ActionType, HandshakeFilter, HandshakeParty, HandshakePartyType, ResponsibilityTransferType,
+};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut;
+use aws_smithy_runtime_api::client::interceptors::{Intercept, SharedInterceptor};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_smithy_types::retry::RetryConfig;
+use chrono::{DateTime, Utc};
+use tenure_domain::AwsAccountId;
+
+use self::errors::{NoRetryOnceSent, RetryConcurrentModification, cloud_error};
+pub use self::settings::AwsSettings;
+use crate::{
+    AccountDescription, BackendKind, BillingTransfer, Cloud, CloudResult, CreateAccountStatus,
+    Handshake, HandshakeAction, InstanceTargets, StackDescription, StackInstance,
+    StackSetDescription, StackSetOperationStatus, StackSetSpec, StackSpec, TransferInvitation,
+};
+
+/// The header that makes moto act as the account it names.
+const EMULATOR_ACCOUNT_HEADER: &str = "x-moto-account-id";
+/// Shows in the acting account's CloudTrail who assumed the role.
+const ROLE_SESSION_NAME: &str = "tenure-provisioning";
+
+/// The `aws` backend.
+#[derive(Debug)]
+pub struct AwsCloud {
+    sdk_config: SdkConfig,
+    settings: AwsSettings,
+    interceptors: Vec<SharedInterceptor>,
+    /// Clients per acting account: each carries that account's credentials (an assumed role's cache)
+    /// or emulator header, so building them once keeps role sessions alive across calls.
+    clients: Mutex<HashMap<AwsAccountId, Clients>>,
+}
+
+#[derive(Debug, Clone)]
+struct Clients {
+    organizations: aws_sdk_organizations::Client,
+    cloudformation: aws_sdk_cloudformation::Client,
+}
+
+/// Whether AWS makes a repeated request harmless. Decides if the SDK may re-send after a request may
+/// already have been executed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Repeat {
+    /// A native token, an "already in state"/"not found" outcome, or a read.
+    Harmless,
+    /// No native protection: a second request could duplicate the effect (domain.md §6.5).
+    Duplicates,
+}
+
+impl AwsCloud {
+    /// Loads the standard AWS configuration chain (environment, profile, web identity, IMDS) with the
+    /// region and endpoint of `settings`, over the one rustls/ring HTTPS client the workspace builds.
+    pub async fn connect(settings: &AwsSettings) -> anyhow::Result<Self> {
+        let problems = settings.problems();
+        if !problems.is_empty() {
+            anyhow::bail!("invalid AWS settings: {}", problems.join("; "));
+        }
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(settings.region.clone()))
+            .http_client(https_client());
+        if let Some(endpoint) = &settings.endpoint_url {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let sdk_config = loader.load().await;
+        Ok(Self::from_sdk_config(&sdk_config, settings))
+    }
+
+    /// Builds the backend on a configuration the caller assembled (tests: static credentials and their
+    /// own HTTP client, e.g. a fault injector). `settings` still decide region, endpoint, retries and how
+    /// an account acts.
+    pub fn from_sdk_config(sdk_config: &SdkConfig, settings: &AwsSettings) -> Self {
+        let mut builder = sdk_config
+            .to_builder()
+            .region(Region::new(settings.region.clone()))
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(settings.max_attempts.max(1))
+                    .with_initial_backoff(Duration::from_millis(settings.initial_backoff_ms)),
+            );
+        if let Some(endpoint) = &settings.endpoint_url {
+            builder = builder.endpoint_url(endpoint);
+        }
+        Self {
+            sdk_config: builder.build(),
+            settings: settings.clone(),
+            interceptors: Vec::new(),
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Adds an SDK interceptor to the clients of both services, e.g. aws-smithy-mocks'
+    /// `MockResponseInterceptor` in tests. Call it before the first call.
+    #[must_use]
+    pub fn with_interceptor(mut self, interceptor: SharedInterceptor) -> Self {
+        self.interceptors.push(interceptor);
+        self
+    }
+
+    /// The clients that act as `acting`.
+    async fn clients(&self, acting: &AwsAccountId) -> CloudResult<Clients> {
+        if let Some(clients) = self.cached_clients(|cache| cache.get(acting).cloned()) {
+            return Ok(clients);
+        }
+        let mut organizations = aws_sdk_organizations::config::Builder::from(&self.sdk_config);
+        let mut cloudformation = aws_sdk_cloudformation::config::Builder::from(&self.sdk_config);
+        for interceptor in &self.interceptors {
+            organizations.push_interceptor(interceptor.clone());
+            cloudformation.push_interceptor(interceptor.clone());
+        }
+        if self.settings.emulator_account_header {
+            let header = EmulatorAccountHeader {
+                account: acting.as_str().to_owned(),
+            };
+            organizations = organizations.interceptor(header.clone());
+            cloudformation = cloudformation.interceptor(header);
+        } else if let Some(role) = &self.settings.role_name {
+            let role_arn = format!("arn:aws:iam::{acting}:role/{role}");
+            let provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
+                .session_name(ROLE_SESSION_NAME)
+                .configure(&self.sdk_config)
+                .build()
+                .await;
+            let provider = aws_sdk_organizations::config::SharedCredentialsProvider::new(provider);
+            organizations = organizations.credentials_provider(provider.clone());
+            cloudformation = cloudformation.credentials_provider(provider);
+        }
+        let clients = Clients {
+            organizations: aws_sdk_organizations::Client::from_conf(organizations.build()),
+            cloudformation: aws_sdk_cloudformation::Client::from_conf(cloudformation.build()),
+        };
+        // Two first calls for one account may both build clients; either set is as good as the other.
+        Ok(self
+            .cached_clients(|cache| {
+                Some(
+                    cache
+                        .entry(acting.clone())
+                        .or_insert_with(|| clients.clone())
+                        .clone(),
+                )
+            })
+            .unwrap_or(clients))
+    }
+
+    fn cached_clients<T>(
+        &self,
+        use_cache: impl FnOnce(&mut HashMap<AwsAccountId, Clients>) -> Option<T>,
+    ) -> Option<T> {
+        // A poisoned cache still holds whole clients: inserting is the only write.
+        let mut cache = self
+            .clients
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        use_cache(&mut cache)
+    }
+
+    async fn organizations(
+        &self,
+        acting: &AwsAccountId,
+    ) -> CloudResult<aws_sdk_organizations::Client> {
+        Ok(self.clients(acting).await?.organizations)
+    }
+
+    async fn cloudformation(
+        &self,
+        acting: &AwsAccountId,
+    ) -> CloudResult<aws_sdk_cloudformation::Client> {
+        Ok(self.clients(acting).await?.cloudformation)
+    }
+}
+
+/// The HTTPS client of both services: hyper 1 with rustls on ring, the only TLS stack the workspace
+/// builds (the SDK's default would add aws-lc). Plain-HTTP endpoints such as moto work with it too.
+pub fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
+}
+
+/// Tenure's retry rules for one Organizations operation whose error type is `E`.
+fn organizations_retries<E>(repeat: Repeat) -> aws_sdk_organizations::config::Builder
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+{
+    let builder = aws_sdk_organizations::config::Builder::default()
+        .retry_classifier(RetryConcurrentModification::<E>::new());
+    match repeat {
+        Repeat::Harmless => builder,
+        Repeat::Duplicates => builder.retry_classifier(NoRetryOnceSent),
+    }
+}
+
+/// Tenure's retry rules for one CloudFormation operation whose error type is `E`. Every CloudFormation
+/// call Tenure makes is harmless to repeat (tokens, operation ids, reads).
+fn cloudformation_retries<E>() -> aws_sdk_cloudformation::config::Builder
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+{
+    aws_sdk_cloudformation::config::Builder::default()
+        .retry_classifier(RetryConcurrentModification::<E>::new())
+}
+
+/// Sends a fluent request with Tenure's retry rules and converts its error.
+macro_rules! send {
+    (organizations $error:ty, $repeat:expr, $request:expr) => {
+        $request
+            .customize()
+            .config_override(organizations_retries::<$error>($repeat))
+            .send()
+            .await
+            .map_err(cloud_error::<$error>)
+    };
+    (cloudformation $error:ty, $request:expr) => {
+        $request
+            .customize()
+            .config_override(cloudformation_retries::<$error>())
+            .send()
+            .await
+            .map_err(cloud_error::<$error>)
+    };
+}
+
+fn handshake_party(account: &AwsAccountId) -> CloudResult<HandshakeParty> {
+    HandshakeParty::builder()
+        .id(account.as_str())
+        .r#type(HandshakePartyType::Account)
+        .build()
+        .map_err(|error| crate::CloudError {
+            code: None,
+            reason: None,
+            http_status: None,
+            ambiguous: false,
+            message: format!("build the handshake party: {error}"),
+        })
+}
+
+/// CloudFormation answers `ValidationError` "... does not exist" for a stack it does not know by name.
+fn is_missing_stack(error: &crate::CloudError) -> bool {
+    error.is("ValidationError") && error.message.contains("does not exist")
+}
+
+#[async_trait]
+impl Cloud for AwsCloud {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Aws
+    }
+
+    async fn create_account(
+        &self,
+        acting: &AwsAccountId,
+        email: &str,
+        account_name: &str,
+    ) -> CloudResult<CreateAccountStatus> {
+        let client = self.organizations(acting).await?;
+        let output = send!(
+            organizations org::create_account::CreateAccountError,
+            Repeat::Duplicates,
+            client.create_account().email(email).account_name(account_name)
+        )?;
+        convert::create_account_status(output.create_account_status())
+    }
+
+    async fn describe_create_account_status(
+        &self,
+        acting: &AwsAccountId,
+        request_id: &str,
+    ) -> CloudResult<CreateAccountStatus> {
+        let client = self.organizations(acting).await?;
+        let output = send!(
+            organizations org::describe_create_account_status::DescribeCreateAccountStatusError,
+            Repeat::Harmless,
+            client
+                .describe_create_account_status()
+                .create_account_request_id(request_id)
+        )?;
+        convert::create_account_status(output.create_account_status())
+    }
+
+    async fn list_create_account_statuses(
+        &self,
+        acting: &AwsAccountId,
+    ) -> CloudResult<Vec<CreateAccountStatus>> {
+        let client = self.organizations(acting).await?;
+        let mut statuses = Vec::new();
+        let mut next_token: Option<String> = None;
+        loop {
+            let output = send!(
+                organizations org::list_create_account_status::ListCreateAccountStatusError,
+                Repeat::Harmless,
+                client
+                    .list_create_account_status()
+                    .set_next_token(next_token.take())
+            )?;
+            for status in output.create_account_statuses() {
+                statuses.push(convert::create_account_status(Some(status))?);
+            }
+            // AWS may return empty pages before the end: only a missing token ends the listing.
+            match output.next_token() {
+                Some(token) => next_token = Some(token.to_owned()),
+                None => return Ok(statuses),
+            }
+        }
+    }
+
+    async fn describe_account(
+        &self,
+        acting: &AwsAccountId,
+        account: &AwsAccountId,
+    ) -> CloudResult<AccountDescription> {
+        let client = self.organizations(acting).await?;
+        let output = send!(
+            organizations org::describe_account::DescribeAccountError,
+            Repeat::Harmless,
+            client.describe_account().account_id(account.as_str())
+        )?;
+        convert::account(output.account())
+    }
+
+    async fn list_accounts(&self, acting: &AwsAccountId) -> CloudResult<Vec<AccountDescription>> {
+        let client = self.organizations(acting).await?;
+        let mut accounts = Vec::new();
+        let mut next_token: Option<String> = None;
+        loop {
+            let output = send!(
+                organizations org::list_accounts::ListAccountsError,
+                Repeat::Harmless,
+                client.list_accounts().set_next_token(next_token.take())
+            )?;
+            for account in output.accounts() {
+                accounts.push(convert::account(Some(account))?);
+            }
+            match output.next_token() {
+                Some(token) => next_token = Some(token.to_owned()),
+                None => return Ok(accounts),
+            }
+        }
+    }
+
+    async fn remove_account(
+        &self,
+        acting: &AwsAccountId,
+        account: &AwsAccountId,
+    ) -> CloudResult<()> {
+        let client = self.organizations(acting).await?;
+        send!(
+            organizations org::remove_account_from_organization::RemoveAccountFromOrganizationError,
+            Repeat::Harmless,
+            client
+                .remove_account_from_organization()
+                .account_id(account.as_str())
+        )?;
+        Ok(())
+    }
+
+    async fn close_account(
+        &self,
+        acting: &AwsAccountId,
+        account: &AwsAccountId,
+    ) -> CloudResult<()> {
+        let client = self.organizations(acting).await?;
+        send!(
+            organizations org::close_account::CloseAccountError,
+            Repeat::Harmless,
+            client.close_account().account_id(account.as_str())
+        )?;
+        Ok(())
+    }
+
+    async fn invite_account(
+        &self,
+        acting: &AwsAccountId,
+        target: &AwsAccountId,
+        notes: &str,
+    ) -> CloudResult<Handshake> {
+        let client = self.organizations(acting).await?;
+        let output = send!(
+            organizations org::invite_account_to_organization::InviteAccountToOrganizationError,
+            Repeat::Duplicates,
+            client
+                .invite_account_to_organization()
+                .target(handshake_party(target)?)
+                .notes(notes)
+        )?;
+        convert::handshake(output.handshake(), acting)
+    }
+
+    async fn describe_handshake(
+        &self,
+        acting: &AwsAccountId,
+        handshake_id: &str,
+    ) -> CloudResult<Handshake> {
+        let client = self.organizations(acting).await?;
+        let output = send!(
+            organizations org::describe_handshake::DescribeHandshakeError,
+            Repeat::Harmless,
+            client.describe_handshake().handshake_id(handshake_id)
+        )?;
+        convert::handshake(output.handshake(), acting)
+    }
+
+    async fn list_handshakes(
+        &self,
+        acting: &AwsAccountId,
+        action: HandshakeAction,
+    ) -> CloudResult<Vec<Handshake>> {
+        let client = self.organizations(acting).await?;
+        let action_type = match action {
+            HandshakeAction::Invite => ActionType::InviteAccountToOrganization,
+            HandshakeAction::TransferResponsibility => ActionType::TransferResponsibility,
+        };
+        let filter = HandshakeFilter::builder().action_type(action_type).build();
+        let mut handshakes = Vec::new();
+        let mut next_token: Option<String> = None;
+        loop {
+            let output = send!(
+                organizations org::list_handshakes_for_organization::ListHandshakesForOrganizationError,
+                Repeat::Harmless,
+                client
+                    .list_handshakes_for_organization()
+                    .filter(filter.clone())
+                    .set_next_token(next_token.take())
+            )?;
+            for handshake in output.handshakes() {
+                handshakes.push(convert::handshake(Some(handshake), acting)?);
+            }
+            match output.next_token() {
+                Some(token) => next_token = Some(token.to_owned()),
+                None => return Ok(handshakes),
+            }
+        }
+    }
+
+    async fn cancel_handshake(
+        &self,
+        acting: &AwsAccountId,
+        handshake_id: &str,
+    ) -> CloudResult<Handshake> {
+        let client = self.organizations(acting).await?;
+        let output = send!(
+            organizations org::cancel_handshake::CancelHandshakeError,
+            Repeat::Harmless,
+            client.cancel_handshake().handshake_id(handshake_id)
+        )?;
+        convert::handshake(output.handshake(), acting)
+    }
+
+    async fn invite_billing_transfer(
+        &self,
+        acting: &AwsAccountId,
+        invitation: &TransferInvitation,
+    ) -> CloudResult<Handshake> {
+        let client = self.organizations(acting).await?;
+        let output = send!(
+            organizations org::invite_organization_to_transfer_responsibility::InviteOrganizationToTransferResponsibilityError,
+            Repeat::Duplicates,
+            client
+                .invite_organization_to_transfer_responsibility()
+                .r#type(ResponsibilityTransferType::Billing)
+                .target(handshake_party(&invitation.source_management_account)?)
+                .start_timestamp(convert::to_smithy_time(invitation.start_at))
+                .source_name(&invitation.source_name)
+                .notes(&invitation.notes)
+        )?;
+        convert::handshake(output.handshake(), acting)
+    }
+
+    async fn describe_billing_transfer(
+        &self,
+        acting: &AwsAccountId,
+        transfer_id: &str,
+    ) -> CloudResult<BillingTransfer> {
+        let client = self.organizations(acting).await?;
+        let output = send!(
+            organizations org::describe_responsibility_transfer::DescribeResponsibilityTransferError,
+            Repeat::Harmless,
+            client.describe_responsibility_transfer().id(transfer_id)
+        )?;
+        convert::billing_transfer(output.responsibility_transfer())
+    }
+
+    async fn list_inbound_billing_transfers(
+        &self,
+        acting: &AwsAccountId,
+    ) -> CloudResult<Vec<BillingTransfer>> {
+        let client = self.organizations(acting).await?;
+        let mut transfers = Vec::new();
+        let mut next_token: Option<String> = None;
+        loop {
+            let output = send!(
+                organizations org::list_inbound_responsibility_transfers::ListInboundResponsibilityTransfersError,
+                Repeat::Harmless,
+                client
+                    .list_inbound_responsibility_transfers()
+                    .r#type(ResponsibilityTransferType::Billing)
+                    .set_next_token(next_token.take())
+            )?;
+            for transfer in output.responsibility_transfers() {
+                transfers.push(convert::billing_transfer(Some(transfer))?);
+            }
+            match output.next_token() {
+                Some(token) => next_token = Some(token.to_owned()),
+                None => return Ok(transfers),
+            }
+        }
+    }
+
+    async fn terminate_billing_transfer(
+        &self,
+        acting: &AwsAccountId,
+        transfer_id: &str,
+        end_at: DateTime<Utc>,
+    ) -> CloudResult<BillingTransfer> {
+        let client = self.organizations(acting).await?;
+        let output = send!(
+            organizations org::terminate_responsibility_transfer::TerminateResponsibilityTransferError,
+            Repeat::Harmless,
+            client
+                .terminate_responsibility_transfer()
+                .id(transfer_id)
+                .end_timestamp(convert::to_smithy_time(end_at))
+        )?;
+        convert::billing_transfer(output.responsibility_transfer())
+    }
+
+    async fn create_stack(
+        &self,
+        acting: &AwsAccountId,
+        stack: &StackSpec,
+        token: &str,
+    ) -> CloudResult<String> {
+        let client = self.cloudformation(acting).await?;
+        let output = send!(
+            cloudformation cfn::create_stack::CreateStackError,
+            client
+                .create_stack()
+                .stack_name(&stack.name)
+                .template_body(&stack.template_body)
+                .capabilities(Capability::CapabilityNamedIam)
+                .set_tags(Some(convert::to_stack_tags(&stack.tags)))
+                .client_request_token(token)
+        )?;
+        output
+            .stack_id()
+            .map(str::to_owned)
+            .ok_or_else(|| convert::invalid_response("CreateStack returned no StackId"))
+    }
+
+    async fn describe_stack(
+        &self,
+        acting: &AwsAccountId,
+        name_or_id: &str,
+    ) -> CloudResult<Option<StackDescription>> {
+        let client = self.cloudformation(acting).await?;
+        let output = match send!(
+            cloudformation cfn::describe_stacks::DescribeStacksError,
+            client.describe_stacks().stack_name(name_or_id)
+        ) {
+            Ok(output) => output,
+            Err(error) if is_missing_stack(&error) => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        match output.stacks() {
+            [] => Ok(None),
+            [stack] => convert::stack(stack).map(Some),
+            stacks => Err(convert::invalid_response(format!(
+                "DescribeStacks for one stack returned {}",
+                stacks.len()
+            ))),
+        }
+    }
+
+    async fn delete_stack(
+        &self,
+        acting: &AwsAccountId,
+        name_or_id: &str,
+        token: &str,
+    ) -> CloudResult<()> {
+        let client = self.cloudformation(acting).await?;
+        send!(
+            cloudformation cfn::delete_stack::DeleteStackError,
+            client
+                .delete_stack()
+                .stack_name(name_or_id)
+                .client_request_token(token)
+        )?;
+        Ok(())
+    }
+
+    async fn create_stack_set(
+        &self,
+        acting: &AwsAccountId,
+        stack_set: &StackSetSpec,
+        token: &str,
+    ) -> CloudResult<String> {
+        let client = self.cloudformation(acting).await?;
+        let output = send!(
+            cloudformation cfn::create_stack_set::CreateStackSetError,
+            client
+                .create_stack_set()
+                .stack_set_name(&stack_set.name)
+                .template_body(&stack_set.template_body)
+                .capabilities(Capability::CapabilityNamedIam)
+                .permission_model(PermissionModels::SelfManaged)
+                .set_tags(Some(convert::to_stack_tags(&stack_set.tags)))
+                .client_request_token(token)
+        )?;
+        output
+            .stack_set_id()
+            .map(str::to_owned)
+            .ok_or_else(|| convert::invalid_response("CreateStackSet returned no StackSetId"))
+    }
+
+    async fn describe_stack_set(
+        &self,
+        acting: &AwsAccountId,
+        name: &str,
+    ) -> CloudResult<Option<StackSetDescription>> {
+        let client = self.cloudformation(acting).await?;
+        match send!(
+            cloudformation cfn::describe_stack_set::DescribeStackSetError,
+            client.describe_stack_set().stack_set_name(name)
+        ) {
+            Ok(output) => convert::stack_set(output.stack_set()).map(Some),
+            Err(error) if error.is("StackSetNotFoundException") => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn delete_stack_set(&self, acting: &AwsAccountId, name: &str) -> CloudResult<()> {
+        let client = self.cloudformation(acting).await?;
+        send!(
+            cloudformation cfn::delete_stack_set::DeleteStackSetError,
+            client.delete_stack_set().stack_set_name(name)
+        )?;
+        Ok(())
+    }
+
+    async fn create_stack_instances(
+        &self,
+        acting: &AwsAccountId,
+        stack_set: &str,
+        targets: &InstanceTargets,
+        operation_id: &str,
+    ) -> CloudResult<String> {
+        let client = self.cloudformation(acting).await?;
+        let output = send!(
+            cloudformation cfn::create_stack_instances::CreateStackInstancesError,
+            client
+                .create_stack_instances()
+                .stack_set_name(stack_set)
+                .set_accounts(Some(account_strings(&targets.accounts)))
+                .set_regions(Some(targets.regions.clone()))
+                .operation_id(operation_id)
+        )?;
+        output.operation_id().map(str::to_owned).ok_or_else(|| {
+            convert::invalid_response("CreateStackInstances returned no OperationId")
+        })
+    }
+
+    async fn delete_stack_instances(
+        &self,
+        acting: &AwsAccountId,
+        stack_set: &str,
+        targets: &InstanceTargets,
+        retain_stacks: bool,
+        operation_id: &str,
+    ) -> CloudResult<String> {
+        let client = self.cloudformation(acting).await?;
+        let output = send!(
+            cloudformation cfn::delete_stack_instances::DeleteStackInstancesError,
+            client
+                .delete_stack_instances()
+                .stack_set_name(stack_set)
+                .set_accounts(Some(account_strings(&targets.accounts)))
+                .set_regions(Some(targets.regions.clone()))
+                .retain_stacks(retain_stacks)
+                .operation_id(operation_id)
+        )?;
+        output.operation_id().map(str::to_owned).ok_or_else(|| {
+            convert::invalid_response("DeleteStackInstances returned no OperationId")
+        })
+    }
+
+    async fn describe_stack_set_operation(
+        &self,
+        acting: &AwsAccountId,
+        stack_set: &str,
+        operation_id: &str,
+    ) -> CloudResult<StackSetOperationStatus> {
+        let client = self.cloudformation(acting).await?;
+        let output = send!(
+            cloudformation cfn::describe_stack_set_operation::DescribeStackSetOperationError,
+            client
+                .describe_stack_set_operation()
+                .stack_set_name(stack_set)
+                .operation_id(operation_id)
+        )?;
+        convert::stack_set_operation_status(output.stack_set_operation())
+    }
+
+    async fn list_stack_instances(
+        &self,
+        acting: &AwsAccountId,
+        stack_set: &str,
+    ) -> CloudResult<Vec<StackInstance>> {
+        let client = self.cloudformation(acting).await?;
+        let mut instances = Vec::new();
+        let mut next_token: Option<String> = None;
+        loop {
+            let output = send!(
+                cloudformation cfn::list_stack_instances::ListStackInstancesError,
+                client
+                    .list_stack_instances()
+                    .stack_set_name(stack_set)
+                    .set_next_token(next_token.take())
+            )?;
+            for summary in output.summaries() {
+                instances.push(convert::stack_instance(summary)?);
+            }
+            match output.next_token() {
+                Some(token) => next_token = Some(token.to_owned()),
+                None => return Ok(instances),
+            }
+        }
+    }
+}
+
+fn account_strings(accounts: &[AwsAccountId]) -> Vec<String> {
+    accounts
+        .iter()
+        .map(|account| account.as_str().to_owned())
+        .collect()
+}
+
+/// Adds the emulator's account header to every request, after signing: moto does not verify
+/// signatures, and real AWS never sees this mode (settings refuse it without an endpoint override).
+#[derive(Debug, Clone)]
+struct EmulatorAccountHeader {
+    account: String,
+}
+
+impl Intercept for EmulatorAccountHeader {
+    fn name(&self) -> &'static str {
+        "EmulatorAccountHeader"
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        context
+            .request_mut()
+            .headers_mut()
+            .insert(EMULATOR_ACCOUNT_HEADER, self.account.clone());
+        Ok(())
+    }
+}
