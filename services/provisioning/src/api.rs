@@ -2,10 +2,12 @@
 //! `tonic::Status`. A handler converts the request (collecting every violation), calls one use case and
 //! converts the reply.
 
+mod convert;
 mod policy;
 mod provisioning_service;
 mod purge_participant;
 mod sandbox_service;
+mod status;
 
 pub(crate) use policy::POLICY;
 pub(crate) use provisioning_service::ProvisioningServiceHandler;

@@ -3,39 +3,153 @@
 mod api;
 mod clients;
 mod domain;
+mod engine;
+mod sandbox;
 mod settings;
 mod store;
 
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use tenure_db::Db;
+use tenure_domain::{AwsAccountId, SharedClock, SystemClock};
 use tenure_grpc::{FnProbe, ServerBuilder};
 
-pub use settings::ProvisioningSettings;
+pub use sandbox::{SandboxClock, SandboxCloud, SandboxSettings};
+pub use settings::{BackendChoice, BackendSettings, EngineSettings, ProvisioningSettings};
+/// The AWS primitives and the `aws` backend, for callers that wrap or replace the backend.
+pub use tenure_provisioning_cloud as cloud;
+
+use crate::domain::cloud::{AwsCloud, Cloud};
+
+/// The backend an app runs: the cloud the engine calls (possibly a decorator, e.g. a call counter or a
+/// fault injector, in tests) and, on the sandbox, the simulation itself for SandboxService.
+#[derive(Debug, Clone)]
+pub struct Backend {
+    cloud: Arc<dyn Cloud>,
+    sandbox: Option<SandboxCloud>,
+}
+
+impl Backend {
+    /// The sandbox, with the engine calling `cloud` (the sandbox itself or a decorator around it).
+    pub fn sandbox(sandbox: SandboxCloud, cloud: Arc<dyn Cloud>) -> Self {
+        Self {
+            cloud,
+            sandbox: Some(sandbox),
+        }
+    }
+
+    /// A real (or emulated) AWS; SandboxService then answers FAILED_PRECONDITION.
+    pub fn aws(cloud: Arc<dyn Cloud>) -> Self {
+        Self {
+            cloud,
+            sandbox: None,
+        }
+    }
+}
 
 /// The assembled service, ready to be mounted on a server builder.
 #[derive(Debug)]
 pub struct ProvisioningApp {
     db: Db,
+    engine: engine::Engine,
+    sandbox: Option<SandboxCloud>,
 }
 
 impl ProvisioningApp {
-    /// Connects the database and assembles the use cases. The schema must already be migrated
-    /// ([`migrate`]); the readiness probe reports NOT_SERVING until it is.
+    /// Connects the database and assembles the use cases with the backend the settings choose and the
+    /// system clock. The schema must already be migrated ([`migrate`]); the readiness probe reports
+    /// NOT_SERVING until it is.
     pub async fn build(settings: &ProvisioningSettings) -> anyhow::Result<Self> {
-        let db = tenure_db::connect(&settings.database).await?;
-        Ok(Self { db })
+        let clock: SharedClock = Arc::new(SystemClock);
+        let backend = match settings.backend.kind {
+            BackendChoice::Sandbox => {
+                let sandbox = Self::open_sandbox(settings, clock.clone()).await?;
+                Backend::sandbox(sandbox.clone(), Arc::new(sandbox))
+            }
+            BackendChoice::Aws => Backend::aws(Arc::new(
+                AwsCloud::connect(&settings.backend.aws)
+                    .await
+                    .context("configuring the aws backend")?,
+            )),
+        };
+        Self::build_with(settings, clock, backend).await
     }
 
-    /// Mounts the gRPC services, the authorization policy and the readiness probe on `server`.
+    /// Opens the sandbox simulation in the service's database, its clock running ahead of `clock` by
+    /// the persisted offset. The schema must be migrated.
+    pub async fn open_sandbox(
+        settings: &ProvisioningSettings,
+        clock: SharedClock,
+    ) -> anyhow::Result<SandboxCloud> {
+        let db = tenure_db::connect(&settings.database).await?;
+        let sandbox = SandboxCloud::open(
+            store::SandboxStore::new(db),
+            clock,
+            settings.backend.sandbox.clone(),
+        )
+        .await
+        .context("reading the sandbox clock")?;
+        Ok(sandbox)
+    }
+
+    /// Like [`ProvisioningApp::build`], with an injected clock and backend (tests: a movable clock, a
+    /// counting or faulty decorator, an emulator). On the sandbox the engine reads the sandbox's clock,
+    /// so deferrals follow simulated time.
+    pub async fn build_with(
+        settings: &ProvisioningSettings,
+        clock: SharedClock,
+        backend: Backend,
+    ) -> anyhow::Result<Self> {
+        let problems = settings.problems();
+        if !problems.is_empty() {
+            anyhow::bail!("invalid settings: {}", problems.join("; "));
+        }
+        let db = tenure_db::connect(&settings.database).await?;
+        let engine_clock: SharedClock = match &backend.sandbox {
+            Some(sandbox) => sandbox.clock(),
+            None => clock,
+        };
+        let default_management_account = settings
+            .default_management_account_id
+            .as_deref()
+            .map(AwsAccountId::parse)
+            .transpose()
+            .map_err(|problem| anyhow::anyhow!("default_management_account_id: {problem}"))?;
+        let engine = engine::Engine::new(
+            store::OperationStore::new(db.clone()),
+            backend.cloud,
+            engine_clock,
+            settings.engine.clone(),
+            default_management_account,
+        );
+        Ok(Self {
+            db,
+            engine,
+            sandbox: backend.sandbox,
+        })
+    }
+
+    /// Mounts the gRPC services, the operation worker, the authorization policy and the readiness probe
+    /// on `server`.
     pub fn register(self, server: &mut ServerBuilder) {
         let limits = server.limits();
+        let draining = server.host().draining();
         let db = self.db;
         server
             .policy(&policy())
-            .add_service(api::ProvisioningServiceHandler.into_server(&limits))
-            .add_service(api::SandboxServiceHandler.into_server(&limits))
-            .add_service(api::PurgeParticipantHandler.into_server(&limits))
+            .add_service(
+                api::ProvisioningServiceHandler::new(self.engine.clone()).into_server(&limits),
+            )
+            .add_service(api::SandboxServiceHandler::new(self.sandbox).into_server(&limits))
+            .add_service(
+                api::PurgeParticipantHandler::new(store::PurgeStore::new(db.clone()))
+                    .into_server(&limits),
+            )
+            .add_worker(
+                "provisioning-operations",
+                engine::run_worker(self.engine, draining),
+            )
             .add_readiness(Arc::new(FnProbe::new("database", move || {
                 let db = db.clone();
                 Box::pin(async move { store::ready(&db).await })

@@ -263,7 +263,9 @@ macro_rules! service_api_tests {
         kind: $kind:ident,
         schema: $schema:literal,
         published: [$($published:literal),+ $(,)?],
-        tables: [$($table:literal),+ $(,)?] $(,)?
+        tables: [$($table:literal),+ $(,)?]
+        // Optional: the settings' other fields, for services whose settings hold more than the database.
+        $(, settings_rest: $rest:expr)? $(,)?
     ) => {
         /// The services this crate publishes.
         const SERVICES: &[&str] = &[$($published),+];
@@ -279,6 +281,7 @@ macro_rules! service_api_tests {
         fn settings(database: &$crate::TestDatabase) -> $service::$settings {
             $service::$settings {
                 database: database.settings($schema),
+                $(..$rest)?
             }
         }
 

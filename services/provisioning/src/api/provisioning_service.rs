@@ -1,21 +1,875 @@
-use tenure_grpc::Limits;
+use prost::Message as _;
+use tenure_domain::{AwsAccountId, FieldProblem, IdempotencyKey, Problems};
+use tenure_grpc::{Limits, principal_from};
+use tenure_proto::provisioning::v1 as pb;
 use tenure_proto::provisioning::v1::provisioning_service_server::{
     ProvisioningService, ProvisioningServiceServer,
 };
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use super::convert::{
+    account_to_pb, handshake_to_pb, kind_from_pb, operation_to_pb, stack_to_pb, state_from_pb,
+    timestamp, transfer_to_pb,
+};
+use super::status::operation_answer;
+use crate::domain::cloud::HandshakeAction;
+use crate::domain::error::ProvisioningError;
+use crate::domain::operation::{Operation, OperationRequest, StackSetTemplate};
+use crate::domain::validate;
+use crate::engine::{Engine, StartCommand};
+use crate::store::OperationFilter;
 
 /// Serves `tenure.provisioning.v1.ProvisioningService`.
-///
-/// Until the business logic of issue #4 lands, its RPCs answer UNIMPLEMENTED through the
-/// generated defaults; health, reflection, authentication and the policy already apply to them.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct ProvisioningServiceHandler;
+#[derive(Debug, Clone)]
+pub(crate) struct ProvisioningServiceHandler {
+    engine: Engine,
+}
+
+/// Who calls, narrowed from the principal: the idempotency scope and the tenant the data belongs to.
+struct Call {
+    caller: String,
+    tenant_id: Option<Uuid>,
+}
+
+#[allow(
+    clippy::result_large_err,
+    reason = "tonic::Status is the error type of every handler"
+)]
+fn call_of<T>(request: &Request<T>) -> Result<Call, Status> {
+    let principal = principal_from(request)?;
+    Ok(Call {
+        caller: principal.subject.clone(),
+        tenant_id: principal.tenant_id,
+    })
+}
+
+/// SHA-256 of the request's encoding without its idempotency key.
+macro_rules! request_hash {
+    ($message:expr) => {{
+        let mut canonical = $message.clone();
+        canonical.idempotency_key.clear();
+        tenure_db::idempotency::request_hash(&canonical.encode_to_vec())
+    }};
+}
+
+fn invalid(problems: Problems) -> Status {
+    ProvisioningError::Invalid(problems.into_vec()).into()
+}
+
+fn template(raw: i32) -> Result<StackSetTemplate, FieldProblem> {
+    match pb::StackSetTemplate::try_from(raw) {
+        Ok(pb::StackSetTemplate::Essentials) => Ok(StackSetTemplate::Essentials),
+        _ => Err(validate::required()),
+    }
+}
+
+/// The 1–20 unique accounts and 1–20 regions of a StackSet instance request.
+fn instance_targets(
+    problems: &mut Problems,
+    accounts: &[String],
+    regions: &[String],
+) -> (Vec<String>, Vec<String>) {
+    let limit = FieldProblem {
+        field: String::new(),
+        reason: "COUNT",
+        description: "give 1 to 20 values",
+        catalogue_code: Some("TNR005"),
+    };
+    if accounts.is_empty() || accounts.len() > 20 {
+        problems.check("aws_account_ids", Err::<(), _>(limit.clone()));
+    }
+    if regions.is_empty() || regions.len() > 20 {
+        problems.check("regions", Err::<(), _>(limit));
+    }
+    let mut seen = Vec::new();
+    for (index, raw) in accounts.iter().enumerate() {
+        if problems
+            .check(
+                format!("aws_account_ids[{index}]"),
+                AwsAccountId::parse(raw),
+            )
+            .is_some()
+        {
+            if seen.contains(raw) {
+                problems.check(
+                    format!("aws_account_ids[{index}]"),
+                    Err::<(), _>(FieldProblem {
+                        field: String::new(),
+                        reason: "DUPLICATE",
+                        description: "this account is listed more than once",
+                        catalogue_code: Some("TNR006"),
+                    }),
+                );
+            }
+            seen.push(raw.clone());
+        }
+    }
+    for (index, raw) in regions.iter().enumerate() {
+        problems.check(format!("regions[{index}]"), validate::region(raw));
+    }
+    (accounts.to_vec(), regions.to_vec())
+}
 
 impl ProvisioningServiceHandler {
+    pub(crate) fn new(engine: Engine) -> Self {
+        Self { engine }
+    }
+
     /// The generated server with the process's message-size limits applied.
     pub(crate) fn into_server(self, limits: &Limits) -> ProvisioningServiceServer<Self> {
         tenure_grpc::limited!(ProvisioningServiceServer::new(self), limits)
     }
+
+    /// Starts (or replays) an operation and answers with it, or with the status its state calls for.
+    async fn start(
+        &self,
+        call: Call,
+        key: IdempotencyKey,
+        request_hash: Vec<u8>,
+        request: OperationRequest,
+    ) -> Result<Option<pb::Operation>, Status> {
+        let operation = self
+            .engine
+            .start(StartCommand {
+                caller: call.caller,
+                tenant_id: call.tenant_id,
+                idempotency_key: key.as_str().to_owned(),
+                request_hash,
+                request,
+            })
+            .await?;
+        answer(&self.engine, &operation)
+    }
+
+    async fn management_for(&self, reference: &str) -> Result<String, Status> {
+        Ok(self
+            .engine
+            .management_account_for(reference)
+            .await?
+            .to_string())
+    }
+}
+
+#[allow(
+    clippy::result_large_err,
+    reason = "tonic::Status is the error type of every handler"
+)]
+fn answer(engine: &Engine, operation: &Operation) -> Result<Option<pb::Operation>, Status> {
+    operation_answer(operation, engine.now())?;
+    Ok(Some(operation_to_pb(operation)))
 }
 
 #[tonic::async_trait]
-impl ProvisioningService for ProvisioningServiceHandler {}
+impl ProvisioningService for ProvisioningServiceHandler {
+    async fn create_account(
+        &self,
+        request: Request<pb::CreateAccountRequest>,
+    ) -> Result<Response<pb::CreateAccountResponse>, Status> {
+        let call = call_of(&request)?;
+        let message = request.into_inner();
+        let mut problems = Problems::new();
+        let key = problems.check(
+            "idempotency_key",
+            IdempotencyKey::parse(&message.idempotency_key),
+        );
+        let management = problems.check(
+            "management_account_id",
+            AwsAccountId::parse(&message.management_account_id),
+        );
+        problems.check("email", validate::email(&message.email));
+        problems.check(
+            "account_name",
+            validate::account_name(&message.account_name),
+        );
+        let (Some(key), Some(management), true) = (key, management, problems.is_empty()) else {
+            return Err(invalid(problems));
+        };
+        let request = OperationRequest::CreateAccount {
+            management_account: management.to_string(),
+            email: message.email.clone(),
+            account_name: message.account_name.clone(),
+        };
+        let operation = self
+            .start(call, key, request_hash!(message), request)
+            .await?;
+        Ok(Response::new(pb::CreateAccountResponse { operation }))
+    }
+
+    async fn describe_account(
+        &self,
+        request: Request<pb::DescribeAccountRequest>,
+    ) -> Result<Response<pb::DescribeAccountResponse>, Status> {
+        let message = request.into_inner();
+        let mut problems = Problems::new();
+        let Some(account) = problems.check(
+            "aws_account_id",
+            AwsAccountId::parse(&message.aws_account_id),
+        ) else {
+            return Err(invalid(problems));
+        };
+        let view = self.engine.describe_account(&account).await?;
+        Ok(Response::new(pb::DescribeAccountResponse {
+            account: Some(account_to_pb(&view)),
+        }))
+    }
+
+    async fn remove_account(
+        &self,
+        request: Request<pb::RemoveAccountRequest>,
+    ) -> Result<Response<pb::RemoveAccountResponse>, Status> {
+        let call = call_of(&request)?;
+        let message = request.into_inner();
+        let mut problems = Problems::new();
+        let key = problems.check(
+            "idempotency_key",
+            IdempotencyKey::parse(&message.idempotency_key),
+        );
+        let account = problems.check(
+            "aws_account_id",
+            AwsAccountId::parse(&message.aws_account_id),
+        );
+        let (Some(key), Some(account)) = (key, account) else {
+            return Err(invalid(problems));
+        };
+        let request = OperationRequest::RemoveAccount {
+            management_account: self.management_for(account.as_str()).await?,
+            account: account.to_string(),
+        };
+        let operation = self
+            .start(call, key, request_hash!(message), request)
+            .await?;
+        Ok(Response::new(pb::RemoveAccountResponse { operation }))
+    }
+
+    async fn close_account(
+        &self,
+        request: Request<pb::CloseAccountRequest>,
+    ) -> Result<Response<pb::CloseAccountResponse>, Status> {
+        let call = call_of(&request)?;
+        let message = request.into_inner();
+        let mut problems = Problems::new();
+        let key = problems.check(
+            "idempotency_key",
+            IdempotencyKey::parse(&message.idempotency_key),
+        );
+        let account = problems.check(
+            "aws_account_id",
+            AwsAccountId::parse(&message.aws_account_id),
+        );
+        let (Some(key), Some(account)) = (key, account) else {
+            return Err(invalid(problems));
+        };
+        let request = OperationRequest::CloseAccount {
+            management_account: self.management_for(account.as_str()).await?,
+            account: account.to_string(),
+        };
+        let operation = self
+            .start(call, key, request_hash!(message), request)
+            .await?;
+        Ok(Response::new(pb::CloseAccountResponse { operation }))
+    }
+
+    async fn invite_account(
+        &self,
+        request: Request<pb::InviteAccountRequest>,
+    ) -> Result<Response<pb::InviteAccountResponse>, Status> {
+        let call = call_of(&request)?;
+        let message = request.into_inner();
+        let mut problems = Problems::new();
+        let key = problems.check(
+            "idempotency_key",
+            IdempotencyKey::parse(&message.idempotency_key),
+        );
+        let management = problems.check(
+            "management_account_id",
+            AwsAccountId::parse(&message.management_account_id),
+        );
+        let target = problems.check(
+            "target_account_id",
+            AwsAccountId::parse(&message.target_account_id),
+        );
+        problems.check("order_id", validate::order_id(&message.order_id));
+        let (Some(key), Some(management), Some(target), true) =
+            (key, management, target, problems.is_empty())
+        else {
+            return Err(invalid(problems));
+        };
+        let request = OperationRequest::InviteAccount {
+            management_account: management.to_string(),
+            target: target.to_string(),
+            order_id: message.order_id.clone(),
+        };
+        let operation = self
+            .start(call, key, request_hash!(message), request)
+            .await?;
+        Ok(Response::new(pb::InviteAccountResponse { operation }))
+    }
+
+    async fn describe_handshake(
+        &self,
+        request: Request<pb::DescribeHandshakeRequest>,
+    ) -> Result<Response<pb::DescribeHandshakeResponse>, Status> {
+        let message = request.into_inner();
+        let mut problems = Problems::new();
+        if problems
+            .check(
+                "handshake_id",
+                validate::aws_id(&message.handshake_id, "h-"),
+            )
+            .is_none()
+        {
+            return Err(invalid(problems));
+        }
+        let handshake = self
+            .engine
+            .describe_handshake(&message.handshake_id)
+            .await?;
+        Ok(Response::new(pb::DescribeHandshakeResponse {
+            handshake: Some(handshake_to_pb(&handshake)),
+        }))
+    }
+
+    async fn list_handshakes(
+        &self,
+        request: Request<pb::ListHandshakesRequest>,
+    ) -> Result<Response<pb::ListHandshakesResponse>, Status> {
+        let message = request.into_inner();
+        let mut problems = Problems::new();
+        let management = problems.check(
+            "management_account_id",
+            AwsAccountId::parse(&message.management_account_id),
+        );
+        let action = match pb::HandshakeAction::try_from(message.action) {
+            Ok(pb::HandshakeAction::Unspecified) => None,
+            Ok(pb::HandshakeAction::Invite) => Some(HandshakeAction::Invite),
+            Ok(pb::HandshakeAction::TransferResponsibility) => {
+                Some(HandshakeAction::TransferResponsibility)
+            }
+            Err(_) => {
+                problems.check("action", Err::<(), _>(validate::required()));
+                None
+            }
+        };
+        let target = if message.target_account_id.is_empty() {
+            None
+        } else {
+            problems.check(
+                "target_account_id",
+                AwsAccountId::parse(&message.target_account_id),
+            )
+        };
+        let (Some(management), true) = (management, problems.is_empty()) else {
+            return Err(invalid(problems));
+        };
+        let handshakes = self
+            .engine
+            .list_handshakes(&management, action, target.as_ref())
+            .await?;
+        Ok(Response::new(pb::ListHandshakesResponse {
+            handshakes: handshakes.iter().map(handshake_to_pb).collect(),
+        }))
+    }
+
+    async fn cancel_handshake(
+        &self,
+        request: Request<pb::CancelHandshakeRequest>,
+    ) -> Result<Response<pb::CancelHandshakeResponse>, Status> {
+        let call = call_of(&request)?;
+        let message = request.into_inner();
+        let mut problems = Problems::new();
+        let key = problems.check(
+            "idempotency_key",
+            IdempotencyKey::parse(&message.idempotency_key),
+        );
+        problems.check(
+            "handshake_id",
+            validate::aws_id(&message.handshake_id, "h-"),
+        );
+        let (Some(key), true) = (key, problems.is_empty()) else {
+            return Err(invalid(problems));
+        };
+        let request = OperationRequest::CancelHandshake {
+            management_account: self.management_for(&message.handshake_id).await?,
+            handshake_id: message.handshake_id.clone(),
+        };
+        let operation = self
+            .start(call, key, request_hash!(message), request)
+            .await?;
+        Ok(Response::new(pb::CancelHandshakeResponse { operation }))
+    }
+
+    async fn invite_billing_transfer(
+        &self,
+        request: Request<pb::InviteBillingTransferRequest>,
+    ) -> Result<Response<pb::InviteBillingTransferResponse>, Status> {
+        let call = call_of(&request)?;
+        let message = request.into_inner();
+        let mut problems = Problems::new();
+        let key = problems.check(
+            "idempotency_key",
+            IdempotencyKey::parse(&message.idempotency_key),
+        );
+        let source = problems.check(
+            "source_management_account_id",
+            AwsAccountId::parse(&message.source_management_account_id),
+        );
+        let source_name =
+            problems.check("source_name", validate::source_name(&message.source_name));
+        problems.check("order_id", validate::order_id(&message.order_id));
+        let (Some(key), Some(source), Some(source_name), true) =
+            (key, source, source_name, problems.is_empty())
+        else {
+            return Err(invalid(problems));
+        };
+        // The receiving organization is the platform's: the one recorded for this customer (a repeat
+        // invitation) or the configured default.
+        let request = OperationRequest::InviteBillingTransfer {
+            management_account: self.management_for(source.as_str()).await?,
+            source: source.to_string(),
+            source_name,
+            order_id: message.order_id.clone(),
+        };
+        let operation = self
+            .start(call, key, request_hash!(message), request)
+            .await?;
+        Ok(Response::new(pb::InviteBillingTransferResponse {
+            operation,
+        }))
+    }
+
+    async fn describe_billing_transfer(
+        &self,
+        request: Request<pb::DescribeBillingTransferRequest>,
+    ) -> Result<Response<pb::DescribeBillingTransferResponse>, Status> {
+        let message = request.into_inner();
+        let mut problems = Problems::new();
+        if problems
+            .check("transfer_id", validate::aws_id(&message.transfer_id, "rt-"))
+            .is_none()
+        {
+            return Err(invalid(problems));
+        }
+        let transfer = self
+            .engine
+            .describe_billing_transfer(&message.transfer_id)
+            .await?;
+        Ok(Response::new(pb::DescribeBillingTransferResponse {
+            billing_transfer: Some(transfer_to_pb(&transfer)),
+        }))
+    }
+
+    async fn end_billing_transfer(
+        &self,
+        request: Request<pb::EndBillingTransferRequest>,
+    ) -> Result<Response<pb::EndBillingTransferResponse>, Status> {
+        let call = call_of(&request)?;
+        let message = request.into_inner();
+        let mut problems = Problems::new();
+        let key = problems.check(
+            "idempotency_key",
+            IdempotencyKey::parse(&message.idempotency_key),
+        );
+        problems.check("transfer_id", validate::aws_id(&message.transfer_id, "rt-"));
+        let (Some(key), true) = (key, problems.is_empty()) else {
+            return Err(invalid(problems));
+        };
+        let request = OperationRequest::EndBillingTransfer {
+            management_account: self.management_for(&message.transfer_id).await?,
+            transfer_id: message.transfer_id.clone(),
+        };
+        let operation = self
+            .start(call, key, request_hash!(message), request)
+            .await?;
+        Ok(Response::new(pb::EndBillingTransferResponse { operation }))
+    }
+
+    async fn withdraw_billing_transfer(
+        &self,
+        request: Request<pb::WithdrawBillingTransferRequest>,
+    ) -> Result<Response<pb::WithdrawBillingTransferResponse>, Status> {
+        let call = call_of(&request)?;
+        let message = request.into_inner();
+        let mut problems = Problems::new();
+        let key = problems.check(
+            "idempotency_key",
+            IdempotencyKey::parse(&message.idempotency_key),
+        );
+        problems.check("transfer_id", validate::aws_id(&message.transfer_id, "rt-"));
+        let (Some(key), true) = (key, problems.is_empty()) else {
+            return Err(invalid(problems));
+        };
+        let request = OperationRequest::WithdrawBillingTransfer {
+            management_account: self.management_for(&message.transfer_id).await?,
+            transfer_id: message.transfer_id.clone(),
+        };
+        let operation = self
+            .start(call, key, request_hash!(message), request)
+            .await?;
+        Ok(Response::new(pb::WithdrawBillingTransferResponse {
+            operation,
+        }))
+    }
+
+    async fn deploy_bootstrap_stack(
+        &self,
+        request: Request<pb::DeployBootstrapStackRequest>,
+    ) -> Result<Response<pb::DeployBootstrapStackResponse>, Status> {
+        let call = call_of(&request)?;
+        let message = request.into_inner();
+        let mut problems = Problems::new();
+        let key = problems.check(
+            "idempotency_key",
+            IdempotencyKey::parse(&message.idempotency_key),
+        );
+        let account = problems.check(
+            "aws_account_id",
+            AwsAccountId::parse(&message.aws_account_id),
+        );
+        let (Some(key), Some(account)) = (key, account) else {
+            return Err(invalid(problems));
+        };
+        let request = OperationRequest::DeployBootstrapStack {
+            account: account.to_string(),
+        };
+        let operation = self
+            .start(call, key, request_hash!(message), request)
+            .await?;
+        Ok(Response::new(pb::DeployBootstrapStackResponse {
+            operation,
+        }))
+    }
+
+    async fn delete_bootstrap_stack(
+        &self,
+        request: Request<pb::DeleteBootstrapStackRequest>,
+    ) -> Result<Response<pb::DeleteBootstrapStackResponse>, Status> {
+        let call = call_of(&request)?;
+        let message = request.into_inner();
+        let mut problems = Problems::new();
+        let key = problems.check(
+            "idempotency_key",
+            IdempotencyKey::parse(&message.idempotency_key),
+        );
+        let account = problems.check(
+            "aws_account_id",
+            AwsAccountId::parse(&message.aws_account_id),
+        );
+        let (Some(key), Some(account)) = (key, account) else {
+            return Err(invalid(problems));
+        };
+        let request = OperationRequest::DeleteBootstrapStack {
+            account: account.to_string(),
+        };
+        let operation = self
+            .start(call, key, request_hash!(message), request)
+            .await?;
+        Ok(Response::new(pb::DeleteBootstrapStackResponse {
+            operation,
+        }))
+    }
+
+    async fn check_bootstrap_role(
+        &self,
+        request: Request<pb::CheckBootstrapRoleRequest>,
+    ) -> Result<Response<pb::CheckBootstrapRoleResponse>, Status> {
+        let message = request.into_inner();
+        let mut problems = Problems::new();
+        let Some(account) = problems.check(
+            "aws_account_id",
+            AwsAccountId::parse(&message.aws_account_id),
+        ) else {
+            return Err(invalid(problems));
+        };
+        let check = self.engine.check_bootstrap_role(&account).await?;
+        Ok(Response::new(pb::CheckBootstrapRoleResponse {
+            deployed: check.deployed,
+            stack: check.stack.as_ref().map(stack_to_pb),
+            checked_at: Some(timestamp(check.checked_at)),
+        }))
+    }
+
+    async fn create_stack_set(
+        &self,
+        request: Request<pb::CreateStackSetRequest>,
+    ) -> Result<Response<pb::CreateStackSetResponse>, Status> {
+        let call = call_of(&request)?;
+        let message = request.into_inner();
+        let mut problems = Problems::new();
+        let key = problems.check(
+            "idempotency_key",
+            IdempotencyKey::parse(&message.idempotency_key),
+        );
+        let management = problems.check(
+            "management_account_id",
+            AwsAccountId::parse(&message.management_account_id),
+        );
+        let template = problems.check("template", template(message.template));
+        let (Some(key), Some(management), Some(template)) = (key, management, template) else {
+            return Err(invalid(problems));
+        };
+        let request = OperationRequest::CreateStackSet {
+            management_account: management.to_string(),
+            template,
+        };
+        let operation = self
+            .start(call, key, request_hash!(message), request)
+            .await?;
+        Ok(Response::new(pb::CreateStackSetResponse { operation }))
+    }
+
+    async fn delete_stack_set(
+        &self,
+        request: Request<pb::DeleteStackSetRequest>,
+    ) -> Result<Response<pb::DeleteStackSetResponse>, Status> {
+        let call = call_of(&request)?;
+        let message = request.into_inner();
+        let mut problems = Problems::new();
+        let key = problems.check(
+            "idempotency_key",
+            IdempotencyKey::parse(&message.idempotency_key),
+        );
+        let management = problems.check(
+            "management_account_id",
+            AwsAccountId::parse(&message.management_account_id),
+        );
+        let template = problems.check("template", template(message.template));
+        let (Some(key), Some(management), Some(template)) = (key, management, template) else {
+            return Err(invalid(problems));
+        };
+        let request = OperationRequest::DeleteStackSet {
+            management_account: management.to_string(),
+            template,
+        };
+        let operation = self
+            .start(call, key, request_hash!(message), request)
+            .await?;
+        Ok(Response::new(pb::DeleteStackSetResponse { operation }))
+    }
+
+    async fn create_stack_instances(
+        &self,
+        request: Request<pb::CreateStackInstancesRequest>,
+    ) -> Result<Response<pb::CreateStackInstancesResponse>, Status> {
+        let call = call_of(&request)?;
+        let message = request.into_inner();
+        let mut problems = Problems::new();
+        let key = problems.check(
+            "idempotency_key",
+            IdempotencyKey::parse(&message.idempotency_key),
+        );
+        let management = problems.check(
+            "management_account_id",
+            AwsAccountId::parse(&message.management_account_id),
+        );
+        let template = problems.check("template", template(message.template));
+        let (accounts, regions) =
+            instance_targets(&mut problems, &message.aws_account_ids, &message.regions);
+        let (Some(key), Some(management), Some(template), true) =
+            (key, management, template, problems.is_empty())
+        else {
+            return Err(invalid(problems));
+        };
+        let request = OperationRequest::CreateStackInstances {
+            management_account: management.to_string(),
+            template,
+            accounts,
+            regions,
+        };
+        let operation = self
+            .start(call, key, request_hash!(message), request)
+            .await?;
+        Ok(Response::new(pb::CreateStackInstancesResponse {
+            operation,
+        }))
+    }
+
+    async fn delete_stack_instances(
+        &self,
+        request: Request<pb::DeleteStackInstancesRequest>,
+    ) -> Result<Response<pb::DeleteStackInstancesResponse>, Status> {
+        let call = call_of(&request)?;
+        let message = request.into_inner();
+        let mut problems = Problems::new();
+        let key = problems.check(
+            "idempotency_key",
+            IdempotencyKey::parse(&message.idempotency_key),
+        );
+        let management = problems.check(
+            "management_account_id",
+            AwsAccountId::parse(&message.management_account_id),
+        );
+        let template = problems.check("template", template(message.template));
+        let (accounts, regions) =
+            instance_targets(&mut problems, &message.aws_account_ids, &message.regions);
+        let (Some(key), Some(management), Some(template), true) =
+            (key, management, template, problems.is_empty())
+        else {
+            return Err(invalid(problems));
+        };
+        let request = OperationRequest::DeleteStackInstances {
+            management_account: management.to_string(),
+            template,
+            accounts,
+            regions,
+            retain_stacks: message.retain_stacks,
+        };
+        let operation = self
+            .start(call, key, request_hash!(message), request)
+            .await?;
+        Ok(Response::new(pb::DeleteStackInstancesResponse {
+            operation,
+        }))
+    }
+
+    async fn get_operation(
+        &self,
+        request: Request<pb::GetOperationRequest>,
+    ) -> Result<Response<pb::GetOperationResponse>, Status> {
+        let call = call_of(&request)?;
+        let message = request.into_inner();
+        let Ok(id) = Uuid::parse_str(&message.operation_id) else {
+            let mut problems = Problems::new();
+            problems.check("operation_id", validate::order_id(&message.operation_id));
+            if problems.is_empty() {
+                return Err(tenure_grpc::status::not_found("operation"));
+            }
+            return Err(invalid(problems));
+        };
+        let operation = self.engine.get(id).await?;
+        // A tenant-bound caller sees only its tenant's operations, and a foreign id answers exactly
+        // like a random one (quality.md §1.6).
+        if call.tenant_id.is_some() && operation.tenant_id != call.tenant_id {
+            return Err(tenure_grpc::status::not_found("operation"));
+        }
+        Ok(Response::new(pb::GetOperationResponse {
+            operation: Some(operation_to_pb(&operation)),
+        }))
+    }
+
+    async fn list_operations(
+        &self,
+        request: Request<pb::ListOperationsRequest>,
+    ) -> Result<Response<pb::ListOperationsResponse>, Status> {
+        let call = call_of(&request)?;
+        let message = request.into_inner();
+        let mut problems = Problems::new();
+        let page_size = match message.page_size {
+            0 => 50,
+            size @ 1..=100 => u64::from(size),
+            _ => {
+                problems.check(
+                    "page_size",
+                    Err::<(), _>(FieldProblem {
+                        field: String::new(),
+                        reason: "PAGE_SIZE",
+                        description: "page_size is 0 to 100",
+                        catalogue_code: Some("TNR004"),
+                    }),
+                );
+                0
+            }
+        };
+        let aws_account_id = if message.aws_account_id.is_empty() {
+            None
+        } else {
+            problems
+                .check(
+                    "aws_account_id",
+                    AwsAccountId::parse(&message.aws_account_id),
+                )
+                .map(|account| account.to_string())
+        };
+        let kind = match pb::OperationKind::try_from(message.kind) {
+            Ok(kind) => kind_from_pb(kind),
+            Err(_) => {
+                problems.check("kind", Err::<(), _>(validate::required()));
+                None
+            }
+        };
+        let state = match pb::OperationState::try_from(message.state) {
+            Ok(state) => state_from_pb(state),
+            Err(_) => {
+                problems.check("state", Err::<(), _>(validate::required()));
+                None
+            }
+        };
+        let mut filter = OperationFilter {
+            tenant_id: call.tenant_id,
+            aws_account_id,
+            kind,
+            state,
+            before: None,
+        };
+        let filter_tag = page_filter_tag(&filter);
+        if !message.page_token.is_empty() {
+            filter.before =
+                problems.check("page_token", decode_token(&message.page_token, &filter_tag));
+        }
+        if !problems.is_empty() {
+            return Err(invalid(problems));
+        }
+        let mut operations = self.engine.list(&filter, page_size + 1).await?;
+        let next_page_token = if operations.len() as u64 > page_size {
+            operations.truncate(usize::try_from(page_size).unwrap_or(50));
+            operations
+                .last()
+                .map(|last| encode_token(last.created_at, last.id, &filter_tag))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::ListOperationsResponse {
+            operations: operations.iter().map(operation_to_pb).collect(),
+            next_page_token,
+        }))
+    }
+}
+
+/// Binds a page token to its filter, so a token cannot be replayed against another filter or tenant.
+fn page_filter_tag(filter: &OperationFilter) -> String {
+    let described = format!(
+        "{:?}|{:?}|{:?}|{:?}",
+        filter.tenant_id,
+        filter.aws_account_id,
+        filter.kind.map(|kind| kind.as_str()),
+        filter.state.map(|state| state.as_str())
+    );
+    hex::encode(&tenure_db::idempotency::request_hash(described.as_bytes())[..8])
+}
+
+fn encode_token(created_at: chrono::DateTime<chrono::Utc>, id: Uuid, tag: &str) -> String {
+    hex::encode(format!(
+        "{}|{}|{tag}",
+        created_at.timestamp_micros(),
+        id.simple()
+    ))
+}
+
+fn decode_token(
+    token: &str,
+    tag: &str,
+) -> Result<(chrono::DateTime<chrono::Utc>, Uuid), FieldProblem> {
+    let problem = FieldProblem {
+        field: String::new(),
+        reason: "PAGE_TOKEN",
+        description: "not a page token of this listing",
+        catalogue_code: Some("TNR004"),
+    };
+    let decoded = hex::decode(token).map_err(|_| problem.clone())?;
+    let text = String::from_utf8(decoded).map_err(|_| problem.clone())?;
+    let mut parts = text.split('|');
+    let (Some(micros), Some(id), Some(token_tag), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(problem);
+    };
+    if token_tag != tag {
+        return Err(problem);
+    }
+    let micros: i64 = micros.parse().map_err(|_| problem.clone())?;
+    let created_at =
+        chrono::DateTime::from_timestamp_micros(micros).ok_or_else(|| problem.clone())?;
+    let id = Uuid::parse_str(id).map_err(|_| problem)?;
+    Ok((created_at, id))
+}

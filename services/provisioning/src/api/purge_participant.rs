@@ -1,14 +1,175 @@
-use tenure_grpc::Limits;
+use tenure_domain::{AwsAccountId, FieldProblem, IdempotencyKey, Problems};
+use tenure_grpc::{Limits, principal_from};
+use tenure_proto::common::v1::DataClass;
+use tenure_proto::purge::v1 as pb;
 use tenure_proto::purge::v1::purge_participant_server::{PurgeParticipant, PurgeParticipantServer};
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
 
-/// Serves `tenure.purge.v1.PurgeParticipant`.
-///
-/// Until the business logic of issue #4 lands, its RPCs answer UNIMPLEMENTED through the
-/// generated defaults; health, reflection, authentication and the policy already apply to them.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct PurgeParticipantHandler;
+use crate::domain::error::ProvisioningError;
+use crate::domain::validate;
+use crate::store::{PurgeCount, PurgeStore, PurgeSubject};
+
+/// The service name in purge manifests.
+const SERVICE: &str = "provisioning";
+
+/// Every persisted column of provisioning with its data class and owner key (domain.md §8.1). The
+/// operation journal and the reference owners hold AWS-fetched data about accounts; leases and
+/// idempotency records are operational; the sandbox tables are the simulated AWS itself.
+const COLUMNS: &[(&str, &[&str], DataClass, &str)] = &[
+    (
+        "operation",
+        &[
+            "id",
+            "tenant_id",
+            "kind",
+            "state",
+            "idempotency_key",
+            "caller",
+            "request_hash",
+            "aws_account_id",
+            "request",
+            "result",
+            "error_code",
+            "aws_code",
+            "error_message",
+            "aws_calls",
+            "next_check_at",
+            "created_at",
+            "updated_at",
+        ],
+        DataClass::AwsFetched,
+        "tenant_id, aws_account_id",
+    ),
+    (
+        "aws_reference",
+        &[
+            "reference",
+            "management_account_id",
+            "tenant_id",
+            "recorded_at",
+        ],
+        DataClass::AwsFetched,
+        "tenant_id, reference",
+    ),
+    (
+        "operation_lease",
+        &["lock_key", "operation_id", "expires_at"],
+        DataClass::Operational,
+        "operation_id",
+    ),
+    (
+        "idempotency_record",
+        &[
+            "tenant_id",
+            "method",
+            "key",
+            "caller",
+            "request_hash",
+            "state",
+            "grpc_code",
+            "response",
+            "created_at",
+            "expires_at",
+        ],
+        DataClass::Operational,
+        "tenant_id",
+    ),
+    (
+        "sandbox_clock",
+        &["id", "offset_ms"],
+        DataClass::Operational,
+        "id",
+    ),
+];
+
+const SANDBOX_COLUMNS: [&str; 3] = ["id", "scope", "body"];
+
+/// Serves `tenure.purge.v1.PurgeParticipant` for provisioning's data.
+#[derive(Debug, Clone)]
+pub(crate) struct PurgeParticipantHandler {
+    store: PurgeStore,
+}
+
+fn invalid(problems: Problems) -> Status {
+    ProvisioningError::Invalid(problems.into_vec()).into()
+}
+
+#[allow(
+    clippy::result_large_err,
+    reason = "tonic::Status is the error type of every handler"
+)]
+fn subject(scope: Option<&pb::ParticipantScope>, problems: &mut Problems) -> Option<PurgeSubject> {
+    let Some(scope) = scope else {
+        problems.check("scope", Err::<(), _>(validate::required()));
+        return None;
+    };
+    let tenant_problem = FieldProblem {
+        field: String::new(),
+        reason: "UUID_FORMAT",
+        description: "a canonical lowercase UUID",
+        catalogue_code: Some("TNR004"),
+    };
+    let tenant_id = problems.check(
+        "scope.tenant_id",
+        Uuid::parse_str(&scope.tenant_id).map_err(|_| tenant_problem),
+    );
+    match pb::ScopeKind::try_from(scope.kind) {
+        Ok(pb::ScopeKind::Account) => {
+            let account = problems.check(
+                "scope.aws_account_id",
+                AwsAccountId::parse(&scope.aws_account_id),
+            );
+            Some(PurgeSubject::Account {
+                tenant_id: tenant_id?,
+                account: account?.to_string(),
+            })
+        }
+        Ok(pb::ScopeKind::Tenant) => Some(PurgeSubject::Tenant {
+            tenant_id: tenant_id?,
+        }),
+        _ => {
+            problems.check("scope.kind", Err::<(), _>(validate::required()));
+            None
+        }
+    }
+}
+
+/// Reads the requested classes; `true` when `aws_fetched` is among them (provisioning's only
+/// purgeable class).
+fn purges_aws_fetched(classes: &[i32], problems: &mut Problems) -> bool {
+    let mut wanted = false;
+    for (index, raw) in classes.iter().enumerate() {
+        match DataClass::try_from(*raw) {
+            Ok(DataClass::Unspecified) | Err(_) => {
+                problems.check(
+                    format!("classes[{index}]"),
+                    Err::<(), _>(validate::required()),
+                );
+            }
+            Ok(DataClass::AwsFetched) => wanted = true,
+            Ok(_) => {}
+        }
+    }
+    wanted
+}
+
+fn entry(count: &PurgeCount, action: pb::PurgeAction, rows: u64) -> pb::TableCount {
+    pb::TableCount {
+        service: SERVICE.to_owned(),
+        data_class: DataClass::AwsFetched.into(),
+        table: count.table.to_owned(),
+        action: action.into(),
+        rows,
+        key_hash: count.key_hash.clone(),
+    }
+}
 
 impl PurgeParticipantHandler {
+    pub(crate) fn new(store: PurgeStore) -> Self {
+        Self { store }
+    }
+
     /// The generated server with the process's message-size limits applied.
     pub(crate) fn into_server(self, limits: &Limits) -> PurgeParticipantServer<Self> {
         tenure_grpc::limited!(PurgeParticipantServer::new(self), limits)
@@ -16,4 +177,141 @@ impl PurgeParticipantHandler {
 }
 
 #[tonic::async_trait]
-impl PurgeParticipant for PurgeParticipantHandler {}
+impl PurgeParticipant for PurgeParticipantHandler {
+    async fn describe_data_classes(
+        &self,
+        _request: Request<pb::DescribeDataClassesRequest>,
+    ) -> Result<Response<pb::DescribeDataClassesResponse>, Status> {
+        let mut columns = Vec::new();
+        for (table, names, class, owner_key) in COLUMNS {
+            for column in *names {
+                columns.push(pb::ColumnClass {
+                    table: (*table).to_owned(),
+                    column: (*column).to_owned(),
+                    data_class: (*class).into(),
+                    owner_key: (*owner_key).to_owned(),
+                });
+            }
+        }
+        for table in crate::store::SANDBOX_TABLES {
+            for column in SANDBOX_COLUMNS {
+                columns.push(pb::ColumnClass {
+                    table: table.to_owned(),
+                    column: column.to_owned(),
+                    data_class: DataClass::Operational.into(),
+                    owner_key: "scope".to_owned(),
+                });
+            }
+        }
+        Ok(Response::new(pb::DescribeDataClassesResponse {
+            service: SERVICE.to_owned(),
+            columns,
+        }))
+    }
+
+    async fn plan(
+        &self,
+        request: Request<pb::PlanRequest>,
+    ) -> Result<Response<pb::PlanResponse>, Status> {
+        let message = request.into_inner();
+        let mut problems = Problems::new();
+        let subject = subject(message.scope.as_ref(), &mut problems);
+        let purged = purges_aws_fetched(&message.classes, &mut problems);
+        let (Some(subject), true) = (subject, problems.is_empty()) else {
+            return Err(invalid(problems));
+        };
+        let counts = self
+            .store
+            .count(&subject)
+            .await
+            .map_err(ProvisioningError::from)?;
+        let action = if purged {
+            pb::PurgeAction::Delete
+        } else {
+            pb::PurgeAction::Keep
+        };
+        Ok(Response::new(pb::PlanResponse {
+            service: SERVICE.to_owned(),
+            entries: counts
+                .iter()
+                .map(|count| entry(count, action, count.rows))
+                .collect(),
+        }))
+    }
+
+    async fn execute(
+        &self,
+        request: Request<pb::ExecuteRequest>,
+    ) -> Result<Response<pb::ExecuteResponse>, Status> {
+        principal_from(&request)?;
+        let message = request.into_inner();
+        let mut problems = Problems::new();
+        problems.check(
+            "idempotency_key",
+            IdempotencyKey::parse(&message.idempotency_key),
+        );
+        let subject = subject(message.scope.as_ref(), &mut problems);
+        let purged = purges_aws_fetched(&message.classes, &mut problems);
+        let (Some(subject), true) = (subject, problems.is_empty()) else {
+            return Err(invalid(problems));
+        };
+        // Deleting is naturally idempotent: a repeat finds nothing left and reports zero rows.
+        let counts = self
+            .store
+            .count(&subject)
+            .await
+            .map_err(ProvisioningError::from)?;
+        let deleted = if purged {
+            self.store
+                .delete(&subject)
+                .await
+                .map_err(ProvisioningError::from)?
+        } else {
+            Vec::new()
+        };
+        let entries = counts
+            .iter()
+            .map(|count| {
+                let rows = deleted
+                    .iter()
+                    .find(|(table, _)| *table == count.table)
+                    .map_or(0, |(_, rows)| *rows);
+                entry(count, pb::PurgeAction::Delete, rows)
+            })
+            .filter(|_| purged)
+            .collect();
+        Ok(Response::new(pb::ExecuteResponse {
+            service: SERVICE.to_owned(),
+            entries,
+        }))
+    }
+
+    async fn verify(
+        &self,
+        request: Request<pb::VerifyRequest>,
+    ) -> Result<Response<pb::VerifyResponse>, Status> {
+        let message = request.into_inner();
+        let mut problems = Problems::new();
+        let subject = subject(message.scope.as_ref(), &mut problems);
+        let purged = purges_aws_fetched(&message.classes, &mut problems);
+        let (Some(subject), true) = (subject, problems.is_empty()) else {
+            return Err(invalid(problems));
+        };
+        let residual = if purged {
+            self.store
+                .count(&subject)
+                .await
+                .map_err(ProvisioningError::from)?
+                .iter()
+                .filter(|count| count.rows > 0)
+                .map(|count| entry(count, pb::PurgeAction::Delete, count.rows))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(Response::new(pb::VerifyResponse {
+            service: SERVICE.to_owned(),
+            residual,
+        }))
+    }
+}

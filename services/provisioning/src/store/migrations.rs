@@ -1,8 +1,11 @@
 //! The service's migrations, in order. Shipped migrations never change; a change is a new migration.
 
 mod m0001_core;
+mod m0002_engine_and_sandbox;
 
 use sea_orm_migration::prelude::*;
+
+pub(crate) use m0002_engine_and_sandbox::SANDBOX_TABLES;
 
 /// Applies this service's migrations; its history lives in `provisioning_migrations`.
 pub(crate) struct Migrator;
@@ -14,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_core::Migration),
             // Every mutating RPC records its idempotency key in the same transaction as its effect.
             Box::new(tenure_db::idempotency::CreateIdempotencyRecord),
+            Box::new(m0002_engine_and_sandbox::Migration),
         ]
     }
 

@@ -1,6 +1,16 @@
 //! The provisioning service on a real listener (port 0) against a fresh PostgreSQL database, with every layer
 //! of the shared kit in place.
-#![allow(clippy::expect_used, reason = "a failed setup step is a failed test")]
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a failed setup step or expectation is a failed test"
+)]
+
+mod support;
+
+mod contract;
+mod crash;
+mod operations;
 
 tenure_testkit::service_api_tests! {
     service: tenure_provisioning,
@@ -14,8 +24,21 @@ tenure_testkit::service_api_tests! {
         "tenure.purge.v1.PurgeParticipant",
     ],
     tables: [
+        "aws_reference",
         "idempotency_record",
         "operation",
+        "operation_lease",
         "provisioning_migrations",
+        "sandbox_account",
+        "sandbox_clock",
+        "sandbox_create_account_request",
+        "sandbox_handshake",
+        "sandbox_organization",
+        "sandbox_stack",
+        "sandbox_stack_instance",
+        "sandbox_stack_set",
+        "sandbox_stack_set_operation",
+        "sandbox_transfer",
     ],
+    settings_rest: tenure_provisioning::ProvisioningSettings::default(),
 }

@@ -1,0 +1,136 @@
+//! Input rules of domain.md §7 that only provisioning checks.
+
+use tenure_domain::FieldProblem;
+
+/// A root email: 6–64 characters, 7-bit ASCII, one `@`, the stricter local and domain rules of
+/// domain.md §7. Nothing is trimmed.
+pub(crate) fn email(raw: &str) -> Result<(), FieldProblem> {
+    let problem = FieldProblem {
+        field: String::new(),
+        reason: "EMAIL_FORMAT",
+        description: "enter a root email address of 6 to 64 plain ASCII characters with one @ and a domain that contains a dot",
+        catalogue_code: Some("TNR002"),
+    };
+    if !(6..=64).contains(&raw.len()) || !raw.is_ascii() {
+        return Err(problem);
+    }
+    let Some((local, domain)) = raw.split_once('@') else {
+        return Err(problem);
+    };
+    let local_ok = !local.is_empty()
+        && !local.starts_with('.')
+        && local
+            .bytes()
+            .all(|byte| byte.is_ascii_graphic() && !b"\"'()<>[]:;,\\|%&@".contains(&byte));
+    let domain_ok = domain.contains('.')
+        && !domain.starts_with(['-', '.'])
+        && !domain.ends_with(['-', '.'])
+        && domain
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'.' || byte == b'-');
+    if local_ok && domain_ok {
+        Ok(())
+    } else {
+        Err(problem)
+    }
+}
+
+/// An account name: 1–50 characters in U+0020–U+007E.
+pub(crate) fn account_name(raw: &str) -> Result<(), FieldProblem> {
+    if (1..=50).contains(&raw.len()) && raw.bytes().all(|byte| (0x20..=0x7e).contains(&byte)) {
+        Ok(())
+    } else {
+        Err(FieldProblem {
+            field: String::new(),
+            reason: "ACCOUNT_NAME_FORMAT",
+            description: "account names use 1 to 50 printable ASCII characters",
+            catalogue_code: Some("TNR003"),
+        })
+    }
+}
+
+/// A required opaque id with an AWS prefix (`h-`, `rt-`): the AWS pattern `^<prefix>[0-9a-z]{8,32}$`.
+pub(crate) fn aws_id(raw: &str, prefix: &str) -> Result<(), FieldProblem> {
+    let body = raw.strip_prefix(prefix).unwrap_or_default();
+    if raw.is_empty() {
+        return Err(required());
+    }
+    if (8..=32).contains(&body.len())
+        && body
+            .bytes()
+            .all(|byte| byte.is_ascii_digit() || byte.is_ascii_lowercase())
+    {
+        Ok(())
+    } else {
+        Err(FieldProblem {
+            field: String::new(),
+            reason: "AWS_ID_FORMAT",
+            description: "not an identifier AWS issues",
+            catalogue_code: Some("TNR004"),
+        })
+    }
+}
+
+/// An order id: a canonical lowercase UUID.
+pub(crate) fn order_id(raw: &str) -> Result<(), FieldProblem> {
+    match uuid::Uuid::parse_str(raw) {
+        Ok(parsed) if parsed.hyphenated().to_string() == raw => Ok(()),
+        _ if raw.is_empty() => Err(required()),
+        _ => Err(FieldProblem {
+            field: String::new(),
+            reason: "UUID_FORMAT",
+            description: "a canonical lowercase UUID",
+            catalogue_code: Some("TNR004"),
+        }),
+    }
+}
+
+/// A billing-transfer source name: 1–128 printable ASCII characters after non-ASCII characters were
+/// replaced (domain.md §3.2: Tenure forces the tenant name into the AWS pattern).
+pub(crate) fn source_name(raw: &str) -> Result<String, FieldProblem> {
+    let forced: String = raw
+        .chars()
+        .map(|c| if (' '..='~').contains(&c) { c } else { '-' })
+        .take(128)
+        .collect();
+    if forced.trim().is_empty() {
+        Err(required())
+    } else {
+        Ok(forced)
+    }
+}
+
+/// An AWS region name such as `us-east-1`.
+pub(crate) fn region(raw: &str) -> Result<(), FieldProblem> {
+    let parts: Vec<&str> = raw.split('-').collect();
+    let shaped = parts.len() >= 3
+        && parts.iter().all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|last| last.bytes().all(|b| b.is_ascii_digit()));
+    if shaped && raw.len() <= 32 {
+        Ok(())
+    } else {
+        Err(FieldProblem {
+            field: String::new(),
+            reason: "REGION_FORMAT",
+            description: "an AWS region name such as us-east-1",
+            catalogue_code: Some("TNR004"),
+        })
+    }
+}
+
+/// The problem of a missing required field.
+pub(crate) fn required() -> FieldProblem {
+    FieldProblem {
+        field: String::new(),
+        reason: "REQUIRED",
+        description: "this field is required",
+        catalogue_code: Some("TNR004"),
+    }
+}

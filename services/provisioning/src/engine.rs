@@ -1,0 +1,349 @@
+//! The operation engine: joins the decisions of `domain`, the journal of `store` and a [`Cloud`]
+//! backend. Every mutating RPC persists an operation (its intent) before any AWS call, persists the AWS
+//! reference right after the call returns, and is then advanced by GetOperation and by a background
+//! worker until it ends, so an operation finishes without a caller and survives a crash: an operation
+//! found in flight without a reference is reconciled with AWS, never blindly re-sent (domain.md §6.5).
+
+mod queries;
+mod steps;
+mod templates;
+mod worker;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use tenure_domain::{AwsAccountId, SharedClock};
+use uuid::Uuid;
+
+pub(crate) use steps::handshake_snapshot as handshake_view;
+pub(crate) use templates::BOOTSTRAP_STACK_NAME;
+pub(crate) use worker::run_worker;
+
+use crate::domain::cloud::{Cloud, CloudError};
+use crate::domain::error::ProvisioningError;
+use crate::domain::operation::{
+    Operation, OperationError, OperationRequest, OperationState, Phase,
+};
+use crate::domain::reaction::Reaction;
+use crate::settings::EngineSettings;
+use crate::store::{Intent, OperationFilter, OperationStore};
+
+/// A mutating request, decoded and validated.
+#[derive(Debug, Clone)]
+pub(crate) struct StartCommand {
+    pub(crate) caller: String,
+    pub(crate) tenant_id: Option<Uuid>,
+    pub(crate) idempotency_key: String,
+    pub(crate) request_hash: Vec<u8>,
+    pub(crate) request: OperationRequest,
+}
+
+/// What one step of an operation came to.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    Succeeded,
+    /// AWS is still working; look again after this long.
+    Wait(Duration),
+    /// AWS said no (or not now); the reaction decides the state.
+    React(Reaction, CloudError),
+}
+
+/// The operation use cases.
+#[derive(Debug, Clone)]
+pub(crate) struct Engine {
+    inner: Arc<EngineInner>,
+}
+
+#[derive(Debug)]
+struct EngineInner {
+    store: OperationStore,
+    cloud: Arc<dyn Cloud>,
+    clock: ClockHandle,
+    settings: EngineSettings,
+    default_management_account: Option<AwsAccountId>,
+}
+
+struct ClockHandle(SharedClock);
+
+impl std::fmt::Debug for ClockHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
+}
+
+fn secs(value: u64) -> Duration {
+    Duration::seconds(i64::try_from(value).unwrap_or(i64::MAX / 1_000_000))
+}
+
+impl Engine {
+    /// An engine over `store` calling `cloud`.
+    pub(crate) fn new(
+        store: OperationStore,
+        cloud: Arc<dyn Cloud>,
+        clock: SharedClock,
+        settings: EngineSettings,
+        default_management_account: Option<AwsAccountId>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(EngineInner {
+                store,
+                cloud,
+                clock: ClockHandle(clock),
+                settings,
+                default_management_account,
+            }),
+        }
+    }
+
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.0.now()
+    }
+
+    pub(crate) fn cloud(&self) -> &dyn Cloud {
+        self.inner.cloud.as_ref()
+    }
+
+    pub(crate) fn store(&self) -> &OperationStore {
+        &self.inner.store
+    }
+
+    pub(crate) fn settings(&self) -> &EngineSettings {
+        &self.inner.settings
+    }
+
+    fn claim_until(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now + secs(self.inner.settings.claim_secs)
+    }
+
+    /// The management account that runs calls naming only `reference` (a member account, `h-…` or
+    /// `rt-…`). The account that created or invited a member, or sent a handshake, is recorded when that
+    /// operation succeeds, which stays right when the platform runs several organizations (one per
+    /// tenant); the configured default covers references Tenure did not create, such as accounts
+    /// created before Tenure or transfers found by the reconciler.
+    pub(crate) async fn management_account_for(
+        &self,
+        reference: &str,
+    ) -> Result<AwsAccountId, ProvisioningError> {
+        if let Some(owner) = self.inner.store.reference_owner(reference).await? {
+            return AwsAccountId::parse(&owner)
+                .map_err(|_| ProvisioningError::internal("stored management account"));
+        }
+        self.inner
+            .default_management_account
+            .clone()
+            .ok_or(ProvisioningError::NotFound("organization"))
+    }
+
+    /// Persists the intent of `command` and runs its first step; a replay returns the stored operation
+    /// without calling AWS.
+    pub(crate) async fn start(
+        &self,
+        command: StartCommand,
+    ) -> Result<Operation, ProvisioningError> {
+        let now = self.now();
+        let request_hash = command.request_hash.clone();
+        let operation = Operation::intent(
+            &command.caller,
+            command.tenant_id,
+            &command.idempotency_key,
+            command.request_hash,
+            command.request,
+            now,
+            self.claim_until(now),
+        );
+        match self.inner.store.insert_intent(operation).await? {
+            Intent::Existing(existing) if existing.request_hash == request_hash => Ok(existing),
+            Intent::Existing(_) => Err(ProvisioningError::KeyReused),
+            Intent::Created(created) => self.step(created).await,
+        }
+    }
+
+    /// The operation `id`, stepped first when it is in flight and its next check is due.
+    pub(crate) async fn get(&self, id: Uuid) -> Result<Operation, ProvisioningError> {
+        let operation = self
+            .inner
+            .store
+            .get(id)
+            .await?
+            .ok_or(ProvisioningError::NotFound("operation"))?;
+        self.refresh(operation).await
+    }
+
+    async fn refresh(&self, operation: Operation) -> Result<Operation, ProvisioningError> {
+        let now = self.now();
+        let due =
+            !operation.state.is_final() && operation.next_check_at.is_some_and(|at| at <= now);
+        if !due
+            || !self
+                .inner
+                .store
+                .claim(operation.id, now, self.claim_until(now))
+                .await?
+        {
+            return Ok(operation);
+        }
+        let claimed = self
+            .inner
+            .store
+            .get(operation.id)
+            .await?
+            .ok_or(ProvisioningError::NotFound("operation"))?;
+        self.step(claimed).await
+    }
+
+    /// One page of operations.
+    pub(crate) async fn list(
+        &self,
+        filter: &OperationFilter,
+        limit: u64,
+    ) -> Result<Vec<Operation>, ProvisioningError> {
+        Ok(self.inner.store.list(filter, limit).await?)
+    }
+
+    /// Steps every due operation once; returns how many were stepped.
+    pub(crate) async fn run_due(&self) -> Result<usize, ProvisioningError> {
+        let now = self.now();
+        let due = self
+            .inner
+            .store
+            .due(now, self.inner.settings.worker_batch)
+            .await?;
+        let mut stepped = 0;
+        for id in due {
+            let now = self.now();
+            if !self
+                .inner
+                .store
+                .claim(id, now, self.claim_until(now))
+                .await?
+            {
+                continue;
+            }
+            let Some(operation) = self.inner.store.get(id).await? else {
+                continue;
+            };
+            self.step(operation).await?;
+            stepped += 1;
+        }
+        Ok(stepped)
+    }
+
+    /// Runs one step of a claimed operation under its account's lease and persists the outcome.
+    async fn step(&self, mut operation: Operation) -> Result<Operation, ProvisioningError> {
+        let lock_key = operation.request.lock_key();
+        let now = self.now();
+        let leased_until = now + secs(self.inner.settings.lease_secs);
+        if !self
+            .inner
+            .store
+            .acquire_lease(&lock_key, operation.id, now, leased_until)
+            .await?
+        {
+            // Another operation on the same account is running: wait for it.
+            operation.next_check_at = Some(now + Duration::seconds(1));
+            self.inner.store.save(&operation).await?;
+            return Ok(operation);
+        }
+        let outcome = steps::advance(self, &mut operation).await;
+        let released = self
+            .inner
+            .store
+            .release_lease(&lock_key, operation.id)
+            .await;
+        let outcome = outcome?;
+        released?;
+        self.settle(&mut operation, outcome);
+        self.inner.store.save(&operation).await?;
+        Ok(operation)
+    }
+
+    /// Applies an outcome to the operation's state.
+    fn settle(&self, operation: &mut Operation, outcome: Outcome) {
+        let now = self.now();
+        operation.updated_at = now;
+        match outcome {
+            Outcome::Succeeded => {
+                operation.state = OperationState::Succeeded;
+                operation.error = None;
+                operation.next_check_at = None;
+                operation.progress.transient_attempts = 0;
+            }
+            Outcome::Wait(after) => {
+                operation.state = OperationState::InProgress;
+                operation.error = None;
+                operation.next_check_at = Some(now + after);
+                operation.progress.transient_attempts = 0;
+            }
+            Outcome::React(reaction, error) => self.react(operation, reaction, &error, now),
+        }
+    }
+
+    fn react(
+        &self,
+        operation: &mut Operation,
+        reaction: Reaction,
+        error: &CloudError,
+        now: DateTime<Utc>,
+    ) {
+        let aws_code = error
+            .reason
+            .clone()
+            .or_else(|| error.code.clone())
+            .or_else(|| error.http_status.map(|status| format!("HTTP {status}")));
+        let describe = |code: Option<&str>, message: &str| OperationError {
+            code: code.map(str::to_owned),
+            aws_code: aws_code.clone(),
+            message: message.to_owned(),
+        };
+        // Only an ambiguous failure leaves a call that may have taken effect; after any other answer
+        // the next attempt may send again without reconciling.
+        let ambiguous = matches!(
+            reaction,
+            Reaction::Retry {
+                ambiguous: true,
+                ..
+            }
+        );
+        if !ambiguous && operation.progress.phase == Phase::Sent {
+            operation.progress.phase = Phase::Fresh;
+        }
+        match reaction {
+            Reaction::Retry { backoff, .. } => {
+                operation.progress.transient_attempts += 1;
+                operation.state = OperationState::InProgress;
+                operation.next_check_at = Some(now + backoff);
+                operation.error = Some(describe(
+                    Some("TNR901"),
+                    "AWS is responding slowly; the call is retried",
+                ));
+            }
+            Reaction::Defer { after, code } => {
+                operation.state = OperationState::Deferred;
+                operation.next_check_at = Some(now + after);
+                operation.error = Some(describe(
+                    Some(code),
+                    "an AWS quota or waiting period applies; the call is retried later",
+                ));
+            }
+            Reaction::CustomerAction { code } => {
+                operation.state = OperationState::CustomerActionRequired;
+                operation.next_check_at = None;
+                operation.error = Some(describe(Some(code), "the customer must act in AWS"));
+            }
+            Reaction::Fail { code } => {
+                operation.state = OperationState::Failed;
+                operation.next_check_at = None;
+                operation.error = Some(describe(code, "AWS rejected the call"));
+            }
+            // The steps resolve these themselves; reaching here means AWS contradicted itself.
+            Reaction::Done | Reaction::Reconcile | Reaction::MoveDate => {
+                operation.state = OperationState::Failed;
+                operation.next_check_at = None;
+                operation.error = Some(describe(
+                    Some("TNR903"),
+                    "AWS answered in a way the engine cannot reconcile",
+                ));
+            }
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! The simulated AWS objects, stored whole as JSON.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct SimOrganization {
+    pub(super) id: String,
+    pub(super) management: String,
+    pub(super) created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct SimAccount {
+    pub(super) id: String,
+    pub(super) name: String,
+    pub(super) email: String,
+    /// The management account of the organization it belongs to; `None` once it left.
+    pub(super) organization: Option<String>,
+    /// `ACTIVE`, `PENDING_CLOSURE`, `SUSPENDED` or `CLOSED`.
+    pub(super) state: String,
+    /// `CREATED` or `INVITED`.
+    pub(super) joined_method: String,
+    pub(super) joined_at: DateTime<Utc>,
+    pub(super) close_requested_at: Option<DateTime<Utc>>,
+    pub(super) suspended_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct SimCreateRequest {
+    pub(super) id: String,
+    pub(super) management: String,
+    pub(super) account_name: String,
+    pub(super) email: String,
+    pub(super) requested_at: DateTime<Utc>,
+    /// `IN_PROGRESS`, `SUCCEEDED` or `FAILED`.
+    pub(super) state: String,
+    pub(super) account_id: Option<String>,
+    pub(super) failure_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct SimHandshake {
+    pub(super) id: String,
+    pub(super) management: String,
+    /// `INVITE` or `TRANSFER_RESPONSIBILITY`.
+    pub(super) action: String,
+    pub(super) state: String,
+    pub(super) target: String,
+    pub(super) requested_at: DateTime<Utc>,
+    pub(super) expires_at: DateTime<Utc>,
+    pub(super) transfer_id: Option<String>,
+    pub(super) notes: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct SimTransfer {
+    pub(super) id: String,
+    pub(super) management: String,
+    pub(super) source: String,
+    pub(super) status: String,
+    pub(super) start_at: DateTime<Utc>,
+    pub(super) end_at: Option<DateTime<Utc>>,
+    pub(super) handshake_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct SimStack {
+    pub(super) stack_id: String,
+    pub(super) name: String,
+    pub(super) account: String,
+    pub(super) status: String,
+    pub(super) tags: Vec<(String, String)>,
+    pub(super) token: Option<String>,
+    pub(super) changed_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct SimStackSet {
+    pub(super) stack_set_id: String,
+    pub(super) name: String,
+    pub(super) account: String,
+    pub(super) status: String,
+    pub(super) tags: Vec<(String, String)>,
+    pub(super) token: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct SimInstance {
+    pub(super) account: String,
+    pub(super) region: String,
+    pub(super) detailed_status: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct SimStackSetOperation {
+    pub(super) id: String,
+    /// `CREATE` or `DELETE`.
+    pub(super) action: String,
+    pub(super) accounts: Vec<String>,
+    pub(super) regions: Vec<String>,
+    pub(super) retain_stacks: bool,
+    pub(super) status: String,
+    pub(super) created_at: DateTime<Utc>,
+}

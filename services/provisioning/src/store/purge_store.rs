@@ -1,0 +1,116 @@
+//! What provisioning holds about a purge subject (domain.md §8): the operation journal and the recorded
+//! owners of AWS references are `aws_fetched`; leases and idempotency records are `operational` and hold
+//! no customer data. The sandbox tables simulate AWS itself (they are AWS's data, not Tenure's), so a
+//! purge leaves them alone, as it leaves real AWS alone.
+
+use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::{Expr, ExprTrait, Order, Query, SimpleExpr};
+use sha2::{Digest, Sha256};
+use tenure_db::{Db, DbError};
+use uuid::Uuid;
+
+/// The subject of a purge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PurgeSubject {
+    /// One AWS account of a tenant.
+    Account { tenant_id: Uuid, account: String },
+    /// A whole tenant.
+    Tenant { tenant_id: Uuid },
+}
+
+/// The rows of one table that hold data of the subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PurgeCount {
+    pub(crate) table: &'static str,
+    pub(crate) rows: u64,
+    /// SHA-256 over the sorted row keys, hex.
+    pub(crate) key_hash: String,
+}
+
+/// The `aws_fetched` tables and how a subject's rows are found in them.
+const TABLES: [(&str, &str); 2] = [("operation", "id"), ("aws_reference", "reference")];
+
+/// Counts and deletes a subject's rows.
+#[derive(Debug, Clone)]
+pub(crate) struct PurgeStore {
+    db: Db,
+}
+
+impl PurgeStore {
+    /// A store over `db`.
+    pub(crate) fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    fn matches(table: &str, subject: &PurgeSubject) -> SimpleExpr {
+        match (table, subject) {
+            ("operation", PurgeSubject::Account { tenant_id, account }) => Expr::col("tenant_id")
+                .eq(*tenant_id)
+                .and(Expr::col("aws_account_id").eq(account.as_str())),
+            ("aws_reference", PurgeSubject::Account { tenant_id, account }) => {
+                Expr::col("tenant_id")
+                    .eq(*tenant_id)
+                    .and(Expr::col("reference").eq(account.as_str()))
+            }
+            (_, PurgeSubject::Account { tenant_id, .. } | PurgeSubject::Tenant { tenant_id }) => {
+                Expr::col("tenant_id").eq(*tenant_id)
+            }
+        }
+    }
+
+    /// The subject's `aws_fetched` rows per table (tables without rows included, with 0).
+    pub(crate) async fn count(&self, subject: &PurgeSubject) -> Result<Vec<PurgeCount>, DbError> {
+        let mut counts = Vec::new();
+        for (table, key) in TABLES {
+            let select = Query::select()
+                .column(key)
+                .from(table)
+                .and_where(Self::matches(table, subject))
+                .order_by(key, Order::Asc)
+                .to_owned();
+            let rows = self.db.conn().query_all(&select).await?;
+            let mut keys = Vec::with_capacity(rows.len());
+            for row in &rows {
+                // Operation ids are UUIDs (a blob on SQLite), references are text.
+                let row_key = if table == "operation" {
+                    row.try_get::<Uuid>("", key)?.to_string()
+                } else {
+                    row.try_get::<String>("", key)?
+                };
+                keys.push(row_key);
+            }
+            keys.sort();
+            let mut hasher = Sha256::new();
+            for key in &keys {
+                hasher.update(key.as_bytes());
+                hasher.update(b"\n");
+            }
+            counts.push(PurgeCount {
+                table,
+                rows: keys.len() as u64,
+                key_hash: hex::encode(hasher.finalize()),
+            });
+        }
+        Ok(counts)
+    }
+
+    /// Deletes the subject's `aws_fetched` rows and returns how many went per table. Repeating it
+    /// deletes nothing more.
+    pub(crate) async fn delete(
+        &self,
+        subject: &PurgeSubject,
+    ) -> Result<Vec<(&'static str, u64)>, DbError> {
+        let mut deleted = Vec::new();
+        for (table, _) in TABLES {
+            let delete = Query::delete()
+                .from_table(table)
+                .and_where(Self::matches(table, subject))
+                .to_owned();
+            deleted.push((
+                table,
+                self.db.conn().execute(&delete).await?.rows_affected(),
+            ));
+        }
+        Ok(deleted)
+    }
+}
