@@ -65,7 +65,7 @@ impl From<AccountsError> for Status {
                 Status::permission_denied("the tenant is taken from your credentials")
             }
             AccountsError::TenantRequired => Status::invalid_argument(
-                "this call acts for one tenant: send x-tenure-tenant (services) or use a customer token",
+                "this call acts for one tenant: name it (tenant_id for operators, x-tenure-tenant for services) or use a customer token",
             ),
             AccountsError::Concurrent => {
                 Status::aborted("the record changed while this call ran; retry")

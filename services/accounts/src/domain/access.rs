@@ -46,10 +46,14 @@ impl Access {
 
     /// The tenant a creating call acts for; cross-tenant callers must name one.
     pub(crate) fn acting_tenant(self) -> Result<Uuid, AccountsError> {
-        match self {
-            Access::Tenant(tenant) => Ok(tenant),
-            Access::CrossTenant => Err(AccountsError::TenantRequired),
-        }
+        self.creating_for(None)
+    }
+
+    /// The tenant a creating call that may name one acts for: a customer's own (naming another is
+    /// refused), or the one a cross-tenant caller names.
+    pub(crate) fn creating_for(self, requested: Option<Uuid>) -> Result<Uuid, AccountsError> {
+        self.tenant_filter(requested)?
+            .ok_or(AccountsError::TenantRequired)
     }
 }
 

@@ -476,3 +476,79 @@ async fn row_level_security_hides_other_tenants_rows_even_without_an_application
     owner.close().await.ok();
     served.host.shutdown().await;
 }
+
+#[tokio::test]
+async fn users_are_created_in_the_callers_tenant_or_the_one_an_operator_names() {
+    let served = serve(Backend::Postgres).await;
+    let t = two_tenants(&served).await;
+    let new_user = |tenant_id: String, subject: &str| pb::CreateUserRequest {
+        idempotency_key: key(),
+        user: Some(pb::NewUser {
+            email: format!("{subject}@example.com"),
+            display_name: "Grace Member".to_owned(),
+            idp_subject: format!("idp|{subject}"),
+        }),
+        role: pb::UserRole::Member as i32,
+        tenant_id,
+    };
+    let users_of = async |tenant: Uuid| {
+        served
+            .accounts()
+            .list_users(served.request(
+                As::Operator,
+                pb::ListUsersRequest {
+                    tenant_id: tenant.to_string(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .expect("operator lists users")
+            .into_inner()
+            .users
+    };
+    let b_users_before = users_of(t.b).await.len();
+
+    let created = served
+        .accounts()
+        .create_user(served.request(As::Operator, new_user(t.b.to_string(), "grace")))
+        .await
+        .expect("an operator adds a user to the tenant it names")
+        .into_inner()
+        .user
+        .expect("user");
+    assert!(users_of(t.b).await.iter().any(|user| user.id == created.id));
+    assert!(!users_of(t.a).await.iter().any(|user| user.id == created.id));
+
+    let unnamed = expect_code(
+        served
+            .accounts()
+            .create_user(served.request(As::Operator, new_user(String::new(), "hopper")))
+            .await,
+        Code::InvalidArgument,
+    );
+    assert!(unnamed.message().contains("tenant_id"), "{unnamed:?}");
+
+    expect_code(
+        served
+            .accounts()
+            .create_user(served.request(As::Customer(t.a), new_user(t.b.to_string(), "mallory")))
+            .await,
+        Code::PermissionDenied,
+    );
+    assert_eq!(
+        users_of(t.b).await.len(),
+        b_users_before + 1,
+        "only the operator's user joined B"
+    );
+
+    let own = served
+        .accounts()
+        .create_user(served.request(As::Customer(t.a), new_user(String::new(), "linus")))
+        .await
+        .expect("a customer adds a user to its own tenant")
+        .into_inner()
+        .user
+        .expect("user");
+    assert!(users_of(t.a).await.iter().any(|user| user.id == own.id));
+    served.host.shutdown().await;
+}

@@ -275,9 +275,10 @@ impl Accounts {
         let mut problems = Problems::new();
         let user = new_user(&mut problems, "user", request.user.as_ref());
         let role = problems.check("role", convert::user_role_from(request.role));
+        let asked = optional_tenant(&mut problems, &request.tenant_id);
         finish_keyed(problems, &request)?;
         let (user, role) = (checked(user)?, checked(role)?);
-        let tenant = call.access.acting_tenant()?;
+        let tenant = call.access.creating_for(checked(asked)?)?;
         self.mutate(
             call,
             &request,
