@@ -229,6 +229,15 @@ impl TenureConfig {
         if production && self.auth.dev_key_file.is_some() {
             problems.push("auth.dev_key_file is for development only".to_owned());
         }
+        // A production stack on the simulation would take orders and never touch AWS.
+        if production
+            && self.provisioning.settings.backend.kind == tenure_provisioning::BackendChoice::Sandbox
+        {
+            problems.push(
+                "provisioning.backend.kind: the sandbox is for development; production needs `aws`"
+                    .to_owned(),
+            );
+        }
         if self.auth.dev_key_file.is_none() && self.auth.issuers.is_empty() {
             problems.push("auth.issuers must name at least one trusted token issuer".to_owned());
         }
@@ -316,6 +325,7 @@ mod tests {
         assert!(error.contains("reflection"), "{error}");
         assert!(error.contains("dev_key_file"), "{error}");
         assert!(error.contains("allow_localhost"), "{error}");
+        assert!(error.contains("provisioning.backend.kind"), "{error}");
     }
 
     #[test]

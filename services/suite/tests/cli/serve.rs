@@ -49,18 +49,15 @@ async fn split_mode_migrates_then_serves_one_service_from_environment_configurat
         "{}",
         String::from_utf8_lossy(&migrated.stderr)
     );
-    assert_eq!(
-        database.tables("accounts").await.expect("tables"),
-        [
-            "account_transition",
-            "accounts_migrations",
-            "app_user",
-            "aws_account",
-            "idempotency_record",
-            "subscription",
-            "tenant"
-        ]
-    );
+    // The exact table set is the accounts crate's own test; here it is enough that `migrate` ran the
+    // accounts migrations into the accounts schema.
+    let tables = database.tables("accounts").await.expect("tables");
+    for expected in ["accounts_migrations", "tenant", "aws_account"] {
+        assert!(
+            tables.iter().any(|table| table == expected),
+            "{expected} missing from {tables:?}"
+        );
+    }
     assert!(
         key_file.exists(),
         "migrate creates the shared development key"
