@@ -12,7 +12,8 @@ mod values;
 
 pub(crate) use access::{Access, Audit, is_audited, role_name};
 pub(crate) use data_class::{
-    COLUMNS, DataClass, PurgeAction, PurgeScope, TABLES, TableClass, action_for,
+    COLUMNS, DataClass, PurgeAction, PurgeScope, ResponseSubject, TABLES, TableClass,
+    account_subject, action_for,
 };
 pub(crate) use error::{AccountsError, Rejection};
 pub(crate) use kinds::{

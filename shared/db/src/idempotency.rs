@@ -11,11 +11,23 @@
 //! The table is portable: text keys (`tenant_id` is `''` for calls without a tenant), bytes for
 //! hashes and responses. It carries no row-level security, since its `tenant_id` is text and the
 //! key already includes the tenant. Times are parameters from the caller's clock.
+//!
+//! A stored response is a copy of what the call returned, personal data included, so a service
+//! whose responses hold a subject's data completes with [`complete_for_subject`] (after adding
+//! [`AddIdempotencySubject`] to its migrator) and purges those copies with the subject's other
+//! rows (see [`delete_tenant_records`]).
+
+mod subject;
+
+pub use subject::{
+    AddIdempotencySubject, RecordKey, RecordSubject, SubjectSelection, complete_for_subject,
+    count_tenant_records, delete_tenant_records, tenant_record_keys,
+};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::sea_query::{
     ColumnDef, Expr, ExprTrait, Index, IndexCreateStatement, OnConflict, Query, Table,
-    TableCreateStatement,
+    TableCreateStatement, UpdateStatement,
 };
 use sea_orm::{ConnectionTrait, DbErr, DeriveIden};
 use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager, async_trait};
@@ -77,6 +89,10 @@ enum IdempotencyRecord {
     Response,
     CreatedAt,
     ExpiresAt,
+    /// Added by [`AddIdempotencySubject`].
+    SubjectTenant,
+    /// Added by [`AddIdempotencySubject`].
+    Subject,
 }
 
 /// The `request_hash` every service stores: SHA-256 of the request's canonical encoding (the
@@ -247,7 +263,8 @@ pub async fn claim(
 }
 
 /// Stores the outcome of the claimed call (`grpc_code` 0 for OK, the encoded response) and marks
-/// the record `done`. Run it before the effect's transaction commits.
+/// the record `done`. Run it before the effect's transaction commits. A response that holds a
+/// subject's data should use [`complete_for_subject`] instead, so a purge can find it.
 ///
 /// # Errors
 ///
@@ -260,7 +277,18 @@ pub async fn complete(
     grpc_code: i32,
     response: &[u8],
 ) -> Result<(), DbError> {
-    let update = Query::update()
+    store_outcome(conn, scope, grpc_code, response, |_| {}).await
+}
+
+/// The one way a record becomes `done`; `extra` adds columns to the same update.
+async fn store_outcome(
+    conn: &impl ConnectionTrait,
+    scope: &IdempotencyScope,
+    grpc_code: i32,
+    response: &[u8],
+    extra: impl FnOnce(&mut UpdateStatement),
+) -> Result<(), DbError> {
+    let mut update = Query::update()
         .table(IdempotencyRecord::Table)
         .value(IdempotencyRecord::State, STATE_DONE)
         .value(IdempotencyRecord::GrpcCode, grpc_code)
@@ -268,6 +296,7 @@ pub async fn complete(
         .and_where(key_matches(scope))
         .and_where(Expr::col(IdempotencyRecord::State).eq(STATE_IN_FLIGHT))
         .to_owned();
+    extra(&mut update);
     if conn.execute(&update).await?.rows_affected() == 1 {
         Ok(())
     } else {

@@ -3,13 +3,13 @@
 //! its effect and writes its audit row in the same transaction, so all of them commit or none does.
 
 use chrono::{DateTime, Duration, Utc};
-use tenure_db::idempotency::{self, Claim, IdempotencyScope};
+use tenure_db::idempotency::{self, Claim, IdempotencyScope, RecordSubject};
 use tenure_db::{Db, TenantTx};
 use tenure_domain::{Caller, CallerRole, FieldProblem, IdempotencyKey, SharedClock};
 use tonic::{Request, Status};
 use uuid::Uuid;
 
-use crate::domain::{Access, AccountsError, Audit, is_audited};
+use crate::domain::{Access, AccountsError, Audit, ResponseSubject, is_audited};
 use crate::store;
 
 /// How long a client's key is remembered (quality.md §3.1 asks for at least 24 hours).
@@ -142,13 +142,19 @@ impl Accounts {
     /// Runs a mutating `effect` exactly once per idempotency key, in a transaction scoped to `tenant`
     /// (the tenant that owns what changes). A replay answers with the stored response; the same key
     /// with another request is refused. Failures store nothing, so a retry is evaluated afresh.
+    ///
+    /// `effect` also names what its response is about, and the stored response is filed under it,
+    /// so the purge of that account record, user or tenant removes the copy too.
     pub(crate) async fn mutate<Q, R>(
         &self,
         call: &Call,
         request: &Q,
         tenant: Uuid,
         target: Target,
-        effect: impl AsyncFnOnce(&TenantTx, DateTime<Utc>) -> Result<R, AccountsError>,
+        effect: impl AsyncFnOnce(
+            &TenantTx,
+            DateTime<Utc>,
+        ) -> Result<(R, ResponseSubject), AccountsError>,
     ) -> Result<R, AccountsError>
     where
         Q: Keyed,
@@ -191,11 +197,22 @@ impl Accounts {
             Claim::Mismatch => return Err(AccountsError::KeyReused),
             Claim::InFlight => return Err(AccountsError::KeyInFlight),
         }
-        let response = effect(&tx, now).await?;
+        let (response, subject) = effect(&tx, now).await?;
         if is_audited(&call.caller, true) {
             store::audit::record(&tx, &self.audit(call, Some(tenant), target), now).await?;
         }
-        idempotency::complete(&*tx, &scope, 0, &response.encode_to_vec()).await?;
+        let subject = subject.key().map(|subject| RecordSubject {
+            tenant_id: tenant.to_string(),
+            subject,
+        });
+        idempotency::complete_for_subject(
+            &*tx,
+            &scope,
+            0,
+            &response.encode_to_vec(),
+            subject.as_ref(),
+        )
+        .await?;
         tx.commit().await?;
         Ok(response)
     }

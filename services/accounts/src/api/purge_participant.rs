@@ -9,8 +9,8 @@ use uuid::Uuid;
 use crate::api::context::{Accounts, Call, Target, at, checked, finish, finish_keyed, keyed};
 use crate::api::convert;
 use crate::domain::{
-    AccountsError, COLUMNS, DataClass, PurgeAction, PurgeScope, TABLES, action_for, parse_id,
-    required,
+    AccountsError, COLUMNS, DataClass, PurgeAction, PurgeScope, ResponseSubject, TABLES,
+    action_for, parse_id, required,
 };
 use crate::store;
 
@@ -212,10 +212,15 @@ impl Accounts {
                     let affected = store::purge::purge_rows(tx, &subject, entry, action).await?;
                     entries.push(count(entry, action, &keys, affected));
                 }
-                Ok(pb::ExecuteResponse {
-                    service: SERVICE.to_owned(),
-                    entries,
-                })
+                // The response holds table names, counts and key hashes only, so the record is
+                // filed under no subject and no later purge of this tenant removes it.
+                Ok((
+                    pb::ExecuteResponse {
+                        service: SERVICE.to_owned(),
+                        entries,
+                    },
+                    ResponseSubject::Nothing,
+                ))
             },
         )
         .await

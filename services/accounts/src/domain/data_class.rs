@@ -1,6 +1,40 @@
 //! The purge policy of every persisted column (domain.md §8.1): which data class it belongs to, the
 //! key that ties it to a subject, and what a purge of the class does to each table.
 
+use uuid::Uuid;
+
+/// What a mutating call's stored idempotency response is about. The response is a copy of what the
+/// call returned, so it is purged with that subject (see the `idempotency_record` entries of
+/// [`TABLES`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ResponseSubject {
+    /// An account record: the response may hold its name, root email and other AWS-fetched data.
+    Account(Uuid),
+    /// A user: the response may hold their email, name and IdP subject.
+    User(Uuid),
+    /// A tenant as a whole: its display name, its first administrator.
+    Tenant(Uuid),
+    /// Nothing of a subject, e.g. a purge's own counts and key hashes.
+    Nothing,
+}
+
+impl ResponseSubject {
+    /// The stored subject (`aws_account:<record id>`), or `None` for [`ResponseSubject::Nothing`].
+    pub(crate) fn key(self) -> Option<String> {
+        match self {
+            ResponseSubject::Account(id) => Some(account_subject(id)),
+            ResponseSubject::User(id) => Some(format!("user:{id}")),
+            ResponseSubject::Tenant(id) => Some(format!("tenant:{id}")),
+            ResponseSubject::Nothing => None,
+        }
+    }
+}
+
+/// The stored subject of an account record, which an account-scope purge looks for.
+pub(crate) fn account_subject(id: Uuid) -> String {
+    format!("aws_account:{id}")
+}
+
 /// The data classes of domain.md §8.1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum DataClass {
@@ -268,21 +302,28 @@ pub(crate) const COLUMNS: &[ColumnClass] = {
         column("audit_event", "reason", Audit, "target_tenant"),
         column("audit_event", "ticket", Audit, "target_tenant"),
         column("audit_event", "outcome", Audit, "target_tenant"),
-        column("idempotency_record", "tenant_id", Operational, "tenant_id"),
-        column("idempotency_record", "method", Operational, "tenant_id"),
-        column("idempotency_record", "key", Operational, "tenant_id"),
-        column("idempotency_record", "caller", Operational, "tenant_id"),
+        // A stored response copies what its call returned, so the row goes with the subject it
+        // names (`owner_key`), not with the call: see the `idempotency_record` entries of TABLES.
+        // The response is registered as `aws_fetched`, the richest data it holds (root email and
+        // name of an account record); for users and tenants it holds login identity instead.
+        column("idempotency_record", "tenant_id", Operational, "subject"),
+        column("idempotency_record", "method", Operational, "subject"),
+        column("idempotency_record", "key", Operational, "subject"),
+        // A customer caller is named by their IdP subject.
+        column("idempotency_record", "caller", LoginIdentity, "subject"),
+        column("idempotency_record", "request_hash", Operational, "subject"),
+        column("idempotency_record", "state", Operational, "subject"),
+        column("idempotency_record", "grpc_code", Operational, "subject"),
+        column("idempotency_record", "response", AwsFetched, "subject"),
+        column("idempotency_record", "created_at", Operational, "subject"),
+        column("idempotency_record", "expires_at", Operational, "subject"),
         column(
             "idempotency_record",
-            "request_hash",
+            "subject_tenant",
             Operational,
-            "tenant_id",
+            "subject",
         ),
-        column("idempotency_record", "state", Operational, "tenant_id"),
-        column("idempotency_record", "grpc_code", Operational, "tenant_id"),
-        column("idempotency_record", "response", Operational, "tenant_id"),
-        column("idempotency_record", "created_at", Operational, "tenant_id"),
-        column("idempotency_record", "expires_at", Operational, "tenant_id"),
+        column("idempotency_record", "subject", Operational, "subject"),
     ]
 };
 
@@ -301,6 +342,13 @@ pub(crate) const TABLES: &[TableClass] = {
             table: "aws_account",
             class: AwsFetched,
             when_purged: Pseudonymise,
+        },
+        // Stored responses about account records: both scopes delete them with the record's
+        // AWS-fetched data, so a replay can no longer return a purged name or root email.
+        TableClass {
+            table: "idempotency_record",
+            class: AwsFetched,
+            when_purged: Delete,
         },
         TableClass {
             table: "cost_record",
@@ -321,6 +369,14 @@ pub(crate) const TABLES: &[TableClass] = {
             table: "account_transition",
             class: LoginIdentity,
             when_purged: Pseudonymise,
+        },
+        // Every other stored response of the tenant (users, the tenant itself, records older than
+        // their subject column): they may hold login identity, so only a tenant purge deletes
+        // them, and with the entry above it leaves none of the tenant's records.
+        TableClass {
+            table: "idempotency_record",
+            class: LoginIdentity,
+            when_purged: Delete,
         },
         TableClass {
             table: "aws_account",

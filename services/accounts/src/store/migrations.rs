@@ -14,6 +14,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_core::Migration),
             // Every mutating RPC records its idempotency key in the same transaction as its effect.
             Box::new(tenure_db::idempotency::CreateIdempotencyRecord),
+            // Stored responses copy account and user data, so each names its subject for the purge.
+            Box::new(tenure_db::idempotency::AddIdempotencySubject),
         ]
     }
 

@@ -5,9 +5,12 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait as _, Condition, EntityTrait as _, QueryFilter as _, QuerySelect as _};
 use tenure_db::TenantTx;
+use tenure_db::idempotency::{self, SubjectSelection};
 use uuid::Uuid;
 
-use crate::domain::{AccountsError, DataClass, PurgeAction, PurgeScope, TableClass};
+use crate::domain::{
+    AccountsError, DataClass, PurgeAction, PurgeScope, TableClass, account_subject,
+};
 use crate::store::entity::{
     account_details, account_transition, app_user, aws_account, cost_record, subscription, tenant,
 };
@@ -19,6 +22,30 @@ pub(crate) struct Subject {
     whole_tenant: bool,
     /// The account records in scope (every record of the AWS account id, tombstones included).
     accounts: Vec<Uuid>,
+}
+
+impl Subject {
+    /// The idempotency-record subjects of the account records in scope.
+    fn account_subjects(&self) -> Vec<String> {
+        self.accounts.iter().copied().map(account_subject).collect()
+    }
+
+    /// The stored responses of `class`: those about the account records in scope hold their
+    /// AWS-fetched data; every other one of the tenant may hold login identity and belongs to a
+    /// tenant scope only. `None` when the class has none in this scope.
+    fn responses<'a>(
+        &self,
+        class: DataClass,
+        account_subjects: &'a [String],
+    ) -> Option<SubjectSelection<'a>> {
+        match class {
+            DataClass::AwsFetched => Some(SubjectSelection::Only(account_subjects)),
+            DataClass::LoginIdentity if self.whole_tenant => {
+                Some(SubjectSelection::Except(account_subjects))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Resolves the subject inside the tenant's transaction.
@@ -143,6 +170,21 @@ pub(crate) async fn row_keys(
                 .all(&**tx)
                 .await?,
         ),
+        ("idempotency_record", class) => {
+            let subjects = subject.account_subjects();
+            match subject.responses(class, &subjects) {
+                Some(selection) => {
+                    idempotency::tenant_record_keys(&**tx, &subject.tenant.to_string(), selection)
+                        .await?
+                        .into_iter()
+                        .map(|record| {
+                            format!("{}|{}|{}", record.tenant_id, record.method, record.key)
+                        })
+                        .collect()
+                }
+                None => Vec::new(),
+            }
+        }
         _ => Vec::new(),
     };
     keys.sort();
@@ -227,6 +269,20 @@ pub(crate) async fn purge_rows(
                 .exec(&**tx)
                 .await?
                 .rows_affected
+        }
+        ("idempotency_record", class, PurgeAction::Delete) => {
+            let subjects = subject.account_subjects();
+            match subject.responses(class, &subjects) {
+                Some(selection) => {
+                    idempotency::delete_tenant_records(
+                        &**tx,
+                        &subject.tenant.to_string(),
+                        selection,
+                    )
+                    .await?
+                }
+                None => 0,
+            }
         }
         _ => 0,
     };

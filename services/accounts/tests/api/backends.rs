@@ -166,9 +166,14 @@ async fn purge_plan_matches_execution(served: &Served) {
     crate::purge::account_purge_matches_its_plan(served).await;
 }
 
+async fn purged_responses_are_not_replayed(served: &Served) {
+    crate::purge::purged_responses_are_not_replayed(served).await;
+}
+
 on_both_backends!(
     lifecycle => lifecycle_round_trip,
     uniqueness => uniqueness_of_live_registrations,
     idempotency => idempotent_replay,
     purge => purge_plan_matches_execution,
+    purged_replay => purged_responses_are_not_replayed,
 );

@@ -39,6 +39,10 @@ const EVENTS: [Event; 9] = [
 /// The states a test can reach through the API, and the events domain.md §5 allows from each.
 const ALLOWED: &[(pb::AccountState, &[Event])] = &[
     (
+        pb::AccountState::PendingCreation,
+        &[Event::Activate, Event::Release],
+    ),
+    (
         pb::AccountState::TransferPending,
         &[Event::Activate, Event::Release],
     ),
@@ -67,6 +71,18 @@ async fn record_in(
 ) -> (pb::AwsAccount, Uuid) {
     let aws_id = format!("{:012}", rand_digits());
     let order = Uuid::new_v4();
+    if state == pb::AccountState::PendingCreation {
+        // A NEW order's record, attached to the AWS account id AWS assigned it.
+        let reserved = served
+            .reserve_new(tenant, &format!("root-{aws_id}@example.com"), "New account")
+            .await
+            .expect("reserve new");
+        let attached = served
+            .attach(tenant, &reserved.id, &aws_id)
+            .await
+            .expect("attach");
+        return (attached, order);
+    }
     let reserved = served
         .reserve_transfer(
             tenant,

@@ -10,5 +10,6 @@ mod errors;
 mod idempotency;
 mod migrate;
 mod settings;
+mod subject;
 mod support;
 mod tenant;

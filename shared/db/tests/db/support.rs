@@ -4,7 +4,8 @@ use chrono::{DateTime, TimeZone as _, Utc};
 use sea_orm::sea_query::{ColumnDef, DynIden, Table};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Statement};
 use sea_orm_migration::{MigrationName, MigrationTrait, MigratorTrait, SchemaManager, async_trait};
-use tenure_db::{DatabaseSettings, Db, idempotency::CreateIdempotencyRecord};
+use tenure_db::idempotency::{AddIdempotencySubject, CreateIdempotencyRecord};
+use tenure_db::{DatabaseSettings, Db};
 use tenure_testkit::TestDatabase;
 use uuid::Uuid;
 
@@ -20,6 +21,23 @@ impl MigratorTrait for Migrator {
 
     fn migration_table_name() -> DynIden {
         tenure_db::migrations_table(SERVICE)
+    }
+}
+
+/// [`Migrator`] upgraded with the idempotency subject, as a service adopting it ships it: the same
+/// history, one migration more.
+pub(crate) struct SubjectMigrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for SubjectMigrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        let mut migrations = Migrator::migrations();
+        migrations.push(Box::new(AddIdempotencySubject));
+        migrations
+    }
+
+    fn migration_table_name() -> DynIden {
+        Migrator::migration_table_name()
     }
 }
 

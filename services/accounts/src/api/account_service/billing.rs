@@ -10,8 +10,8 @@ use crate::api::context::{Accounts, Call, Target, at, checked, finish, finish_ke
 use crate::api::convert::{self, optional};
 use crate::api::paging::{page_of, page_request};
 use crate::domain::{
-    AccountState, AccountsError, CostRecord, FreeText, MarketplaceRef, Rejection, RootEmail,
-    SubscriptionStatus, check_instant, parse_tags, required,
+    AccountState, AccountsError, CostRecord, FreeText, MarketplaceRef, Rejection, ResponseSubject,
+    RootEmail, SubscriptionStatus, check_instant, parse_tags, required,
 };
 use crate::store;
 use crate::store::accounts::SubscriptionFilter;
@@ -85,12 +85,15 @@ impl Accounts {
                     },
                 )
                 .await?;
-                Ok(pb::CreateSubscriptionResponse {
-                    subscription: Some(convert::subscription(
-                        &subscription,
-                        account.aws_account_id.as_deref(),
-                    )?),
-                })
+                Ok((
+                    pb::CreateSubscriptionResponse {
+                        subscription: Some(convert::subscription(
+                            &subscription,
+                            account.aws_account_id.as_deref(),
+                        )?),
+                    },
+                    ResponseSubject::Account(id),
+                ))
             },
         )
         .await
@@ -213,14 +216,17 @@ impl Accounts {
                 let account =
                     store::accounts::find_account(tx, Some(tenant), subscription.account_id)
                         .await?;
-                Ok(pb::SetSubscriptionStatusResponse {
-                    subscription: Some(convert::subscription(
-                        &subscription,
-                        account
-                            .as_ref()
-                            .and_then(|account| account.aws_account_id.as_deref()),
-                    )?),
-                })
+                Ok((
+                    pb::SetSubscriptionStatusResponse {
+                        subscription: Some(convert::subscription(
+                            &subscription,
+                            account
+                                .as_ref()
+                                .and_then(|account| account.aws_account_id.as_deref()),
+                        )?),
+                    },
+                    ResponseSubject::Account(subscription.account_id),
+                ))
             },
         )
         .await
@@ -319,9 +325,12 @@ impl Accounts {
                     },
                 )
                 .await?;
-                Ok(pb::PutAccountDetailsResponse {
-                    details: Some(convert::details(&stored)?),
-                })
+                Ok((
+                    pb::PutAccountDetailsResponse {
+                        details: Some(convert::details(&stored)?),
+                    },
+                    ResponseSubject::Account(id),
+                ))
             },
         )
         .await
@@ -410,7 +419,10 @@ impl Accounts {
                     })
                     .collect();
                 store::accounts::insert_cost_records(tx, rows).await?;
-                Ok(pb::RecordCostRecordsResponse { recorded })
+                Ok((
+                    pb::RecordCostRecordsResponse { recorded },
+                    ResponseSubject::Account(id),
+                ))
             },
         )
         .await

@@ -8,8 +8,9 @@ use crate::api::context::{Accounts, Call, Target, at, checked, finish, finish_ke
 use crate::api::convert::{self, EmailView, non_empty};
 use crate::domain::{
     AccountRole, AccountState, AccountsError, Acknowledgement, FreeText, LifecycleEvent, Rejection,
-    Relationship, SubscriptionStatus, TerminationFacts, Ticket, assess_termination, check_instant,
-    check_reopen, reopen_until, required, required_acknowledgements,
+    Relationship, ResponseSubject, SubscriptionStatus, TerminationFacts, Ticket,
+    assess_termination, check_instant, check_reopen, reopen_until, required,
+    required_acknowledgements,
 };
 use crate::store;
 use crate::store::accounts::set;
@@ -166,9 +167,12 @@ impl Accounts {
                     |active| active.active_order_id = set(Some(order_id)),
                 )
                 .await?;
-                Ok(pb::BeginOffboardingResponse {
-                    account: Some(convert::account(&account, EmailView::Full)?),
-                })
+                Ok((
+                    pb::BeginOffboardingResponse {
+                        account: Some(convert::account(&account, EmailView::Full)?),
+                    },
+                    ResponseSubject::Account(account.id),
+                ))
             },
         )
         .await
@@ -201,9 +205,12 @@ impl Accounts {
                     |active| active.active_order_id = set(None),
                 )
                 .await?;
-                Ok(pb::AbortOffboardingResponse {
-                    account: Some(convert::account(&account, EmailView::Full)?),
-                })
+                Ok((
+                    pb::AbortOffboardingResponse {
+                        account: Some(convert::account(&account, EmailView::Full)?),
+                    },
+                    ResponseSubject::Account(account.id),
+                ))
             },
         )
         .await
@@ -298,9 +305,12 @@ impl Accounts {
                     )
                     .await?;
                 }
-                Ok(pb::RecordOffboardingOutcomeResponse {
-                    account: Some(convert::account(&account, EmailView::Full)?),
-                })
+                Ok((
+                    pb::RecordOffboardingOutcomeResponse {
+                        account: Some(convert::account(&account, EmailView::Full)?),
+                    },
+                    ResponseSubject::Account(account.id),
+                ))
             },
         )
         .await
@@ -357,9 +367,12 @@ impl Accounts {
                     },
                 )
                 .await?;
-                Ok(pb::RecordClosureResponse {
-                    account: Some(convert::account(&account, EmailView::Full)?),
-                })
+                Ok((
+                    pb::RecordClosureResponse {
+                        account: Some(convert::account(&account, EmailView::Full)?),
+                    },
+                    ResponseSubject::Account(account.id),
+                ))
             },
         )
         .await
@@ -395,9 +408,12 @@ impl Accounts {
                     |_| {},
                 )
                 .await?;
-                Ok(pb::ReopenAccountResponse {
-                    account: Some(convert::account(&account, EmailView::Full)?),
-                })
+                Ok((
+                    pb::ReopenAccountResponse {
+                        account: Some(convert::account(&account, EmailView::Full)?),
+                    },
+                    ResponseSubject::Account(account.id),
+                ))
             },
         )
         .await

@@ -10,8 +10,8 @@ use crate::api::convert::{self, EmailView, non_empty, optional};
 use crate::api::paging::{page_of, page_request};
 use crate::domain::{
     AccountName, AccountRole, AccountState, AccountsError, FreeText, JoinedMethod, LifecycleEvent,
-    MarketplaceRef, OrganizationId, ParentId, Rejection, ReservationKind, RootEmail,
-    SubscriptionStatus, check_instant, parse_id, required, role_name,
+    MarketplaceRef, OrganizationId, ParentId, Rejection, ReservationKind, ResponseSubject,
+    RootEmail, SubscriptionStatus, check_instant, parse_id, required, role_name,
 };
 use crate::store;
 use crate::store::accounts::{AccountFilter, ChangeContext, set};
@@ -344,9 +344,12 @@ impl Accounts {
                     &change(call, "reserved by order", Some(order_id), now),
                 )
                 .await?;
-                Ok(pb::ReserveAccountResponse {
-                    account: Some(convert::account(&account, EmailView::Full)?),
-                })
+                Ok((
+                    pb::ReserveAccountResponse {
+                        account: Some(convert::account(&account, EmailView::Full)?),
+                    },
+                    ResponseSubject::Account(account.id),
+                ))
             },
         )
         .await
@@ -423,9 +426,12 @@ impl Accounts {
                     }
                 })
                 .await?;
-                Ok(pb::AttachAccountResponse {
-                    account: Some(convert::account(&account, EmailView::Full)?),
-                })
+                Ok((
+                    pb::AttachAccountResponse {
+                        account: Some(convert::account(&account, EmailView::Full)?),
+                    },
+                    ResponseSubject::Account(account.id),
+                ))
             },
         )
         .await
@@ -503,13 +509,16 @@ impl Accounts {
                     },
                 )
                 .await?;
-                Ok(pb::ActivateAccountResponse {
-                    subscription: Some(convert::subscription(
-                        &subscription,
-                        account.aws_account_id.as_deref(),
-                    )?),
-                    account: Some(convert::account(&account, EmailView::Full)?),
-                })
+                Ok((
+                    pb::ActivateAccountResponse {
+                        subscription: Some(convert::subscription(
+                            &subscription,
+                            account.aws_account_id.as_deref(),
+                        )?),
+                        account: Some(convert::account(&account, EmailView::Full)?),
+                    },
+                    ResponseSubject::Account(account.id),
+                ))
             },
         )
         .await
@@ -542,9 +551,12 @@ impl Accounts {
                     |active| active.active_order_id = set(None),
                 )
                 .await?;
-                Ok(pb::ReleaseAccountResponse {
-                    account: Some(convert::account(&account, EmailView::Full)?),
-                })
+                Ok((
+                    pb::ReleaseAccountResponse {
+                        account: Some(convert::account(&account, EmailView::Full)?),
+                    },
+                    ResponseSubject::Account(account.id),
+                ))
             },
         )
         .await

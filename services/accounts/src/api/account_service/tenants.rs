@@ -8,8 +8,8 @@ use crate::api::context::{Accounts, Call, Target, at, checked, finish, finish_ke
 use crate::api::convert::{self, optional};
 use crate::api::paging::{page_of, page_request};
 use crate::domain::{
-    AccountsError, DisplayName, IdpSubject, LoginEmail, MarketplaceRef, TenantStatus, UserRole,
-    parse_id, required,
+    AccountsError, DisplayName, IdpSubject, LoginEmail, MarketplaceRef, ResponseSubject,
+    TenantStatus, UserRole, parse_id, required,
 };
 use crate::store;
 use crate::store::entity::{app_user, tenant};
@@ -128,10 +128,13 @@ impl Accounts {
                     user_row(tenant_id, admin, UserRole::Admin, now),
                 )
                 .await?;
-                Ok(pb::CreateTenantResponse {
-                    tenant: Some(convert::tenant(&tenant)?),
-                    admin: Some(convert::user(&admin)?),
-                })
+                Ok((
+                    pb::CreateTenantResponse {
+                        tenant: Some(convert::tenant(&tenant)?),
+                        admin: Some(convert::user(&admin)?),
+                    },
+                    ResponseSubject::Tenant(tenant_id),
+                ))
             },
         )
         .await
@@ -259,9 +262,12 @@ impl Accounts {
                     tenant.resale_model = resale_model.as_str().to_owned();
                 }
                 let tenant = store::tenants::update_tenant(tx, tenant).await?;
-                Ok(pb::UpdateTenantResponse {
-                    tenant: Some(convert::tenant(&tenant)?),
-                })
+                Ok((
+                    pb::UpdateTenantResponse {
+                        tenant: Some(convert::tenant(&tenant)?),
+                    },
+                    ResponseSubject::Tenant(id),
+                ))
             },
         )
         .await
@@ -290,9 +296,12 @@ impl Accounts {
                     .ok_or(AccountsError::NotFound("tenant"))?;
                 let user =
                     store::tenants::insert_user(tx, user_row(tenant, user, role, now)).await?;
-                Ok(pb::CreateUserResponse {
-                    user: Some(convert::user(&user)?),
-                })
+                Ok((
+                    pb::CreateUserResponse {
+                        user: Some(convert::user(&user)?),
+                    },
+                    ResponseSubject::User(user.id),
+                ))
             },
         )
         .await
@@ -363,7 +372,7 @@ impl Accounts {
             Target::new("user", id),
             async |tx, _now| {
                 if store::tenants::delete_user(tx, tenant, id).await? {
-                    Ok(pb::DeleteUserResponse {})
+                    Ok((pb::DeleteUserResponse {}, ResponseSubject::User(id)))
                 } else {
                     Err(AccountsError::NotFound("user"))
                 }
