@@ -254,6 +254,12 @@ impl Engine {
         released?;
         self.settle(&mut operation, outcome);
         self.inner.store.save(&operation).await?;
+        if let Some(handshake) = &operation.progress.handshake {
+            self.inner
+                .store
+                .record_observation(&handshake.id, handshake)
+                .await?;
+        }
         Ok(operation)
     }
 

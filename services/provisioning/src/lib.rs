@@ -54,6 +54,17 @@ pub struct ProvisioningApp {
     db: Db,
     engine: engine::Engine,
     sandbox: Option<SandboxCloud>,
+    /// Real time, for what is not simulated (idempotency-key expiry).
+    clock: ClockHandle,
+}
+
+/// A clock in a `Debug` struct.
+struct ClockHandle(SharedClock);
+
+impl std::fmt::Debug for ClockHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
 }
 
 impl ProvisioningApp {
@@ -108,7 +119,7 @@ impl ProvisioningApp {
         let db = tenure_db::connect(&settings.database).await?;
         let engine_clock: SharedClock = match &backend.sandbox {
             Some(sandbox) => sandbox.clock(),
-            None => clock,
+            None => clock.clone(),
         };
         let default_management_account = settings
             .default_management_account_id
@@ -127,6 +138,7 @@ impl ProvisioningApp {
             db,
             engine,
             sandbox: backend.sandbox,
+            clock: ClockHandle(clock),
         })
     }
 
@@ -143,7 +155,7 @@ impl ProvisioningApp {
             )
             .add_service(api::SandboxServiceHandler::new(self.sandbox).into_server(&limits))
             .add_service(
-                api::PurgeParticipantHandler::new(store::PurgeStore::new(db.clone()))
+                api::PurgeParticipantHandler::new(store::PurgeStore::new(db.clone()), self.clock.0)
                     .into_server(&limits),
             )
             .add_worker(

@@ -22,8 +22,9 @@ use tenure_domain::{AwsAccountId, Clock, SharedClock};
 use tenure_provisioning_cloud::{
     AccountDescription, AccountState, BackendKind, BillingTransfer, Cloud, CloudError, CloudResult,
     CreateAccountState, CreateAccountStatus, Handshake, HandshakeAction, HandshakeState,
-    InstanceTargets, JoinedMethod, StackDescription, StackInstance, StackSetDescription,
-    StackSetOperationStatus, StackSetSpec, StackSpec, TransferInvitation, TransferStatus,
+    InstanceTargets, JoinedMethod, StackDeletion, StackDescription, StackInstance,
+    StackSetDescription, StackSetOperationStatus, StackSetSpec, StackSpec, TransferInvitation,
+    TransferStatus,
 };
 use tokio::sync::Mutex;
 use uuid::Uuid;
@@ -42,6 +43,8 @@ const HANDSHAKE_LIFETIME: Duration = Duration::days(15);
 const REMOVAL_WAIT_PERIOD: Duration = Duration::days(4);
 const POST_CLOSURE_PERIOD: Duration = Duration::days(90);
 const CLOSE_QUOTA_WINDOW: Duration = Duration::days(30);
+/// How long AWS lists and describes a handshake after it ended (domain.md §6.4).
+const TERMINAL_HANDSHAKE_VISIBILITY: Duration = Duration::days(30);
 /// AWS refuses transfer starts more than about a year ahead.
 const LATEST_TRANSFER_START: Duration = Duration::days(366);
 
@@ -206,6 +209,8 @@ impl SandboxCloud {
             tags: Vec::new(),
             token: None,
             changed_at: self.now(),
+            undeletable: false,
+            forced: false,
         };
         self.store
             .put(
@@ -217,6 +222,33 @@ impl SandboxCloud {
             .await
             .map_err(storage)?;
         Ok(describe_stack(&stack))
+    }
+
+    /// Makes a resource of stack `name` in `account` impossible to delete, as a customer who filled a
+    /// bucket the stack owns would: a standard DeleteStack then ends `DELETE_FAILED`.
+    pub async fn block_stack_deletion(
+        &self,
+        account: &AwsAccountId,
+        name: &str,
+    ) -> CloudResult<()> {
+        let _serial = self.serial.lock().await;
+        let Some(mut stack) = self.find_stack(account, name).await? else {
+            return Err(rejected(
+                "ValidationError",
+                None,
+                "the stack does not exist",
+            ));
+        };
+        stack.undeletable = true;
+        self.store
+            .put(
+                SandboxTable::Stack,
+                &stack_key(account, &stack.name),
+                account.as_str(),
+                &stack,
+            )
+            .await
+            .map_err(storage)
     }
 
     async fn answer_handshake(&self, handshake_id: &str, answer: &str) -> CloudResult<Handshake> {
@@ -269,6 +301,7 @@ impl SandboxCloud {
             self.put_account(&account).await?;
         }
         handshake.state = answer.to_owned();
+        handshake.ended_at = Some(now);
         self.put_handshake(&handshake).await?;
         if let Some(transfer_id) = &handshake.transfer_id {
             let mut transfer = self.load_transfer(transfer_id).await?;
@@ -467,6 +500,7 @@ impl SandboxCloud {
             && self.now() >= handshake.expires_at
         {
             handshake.state = "EXPIRED".to_owned();
+            handshake.ended_at = Some(handshake.expires_at);
             self.put_handshake(&handshake).await?;
             if let Some(transfer_id) = &handshake.transfer_id
                 && let Some(mut transfer) = self
@@ -490,13 +524,31 @@ impl SandboxCloud {
             .await
             .map_err(storage)?;
         match found {
-            Some(handshake) => self.settle_handshake(handshake).await,
+            Some(handshake) => {
+                let handshake = self.settle_handshake(handshake).await?;
+                if self.is_visible(&handshake) {
+                    Ok(handshake)
+                } else {
+                    Err(rejected(
+                        "HandshakeNotFoundException",
+                        None,
+                        "no handshake with this id",
+                    ))
+                }
+            }
             None => Err(rejected(
                 "HandshakeNotFoundException",
                 None,
                 "no handshake with this id",
             )),
         }
+    }
+
+    /// AWS shows a terminal handshake for 30 days after it ended, then answers as if it never was.
+    fn is_visible(&self, handshake: &SimHandshake) -> bool {
+        handshake
+            .ended_at
+            .is_none_or(|ended| self.now() < ended + TERMINAL_HANDSHAKE_VISIBILITY)
     }
 
     async fn load_transfer(&self, transfer_id: &str) -> CloudResult<SimTransfer> {
@@ -530,6 +582,7 @@ impl SandboxCloud {
         let done_at = stack.changed_at + Self::delay(self.settings.cloudformation_delay_secs);
         let next = match stack.status.as_str() {
             "CREATE_IN_PROGRESS" => Some("CREATE_COMPLETE"),
+            "DELETE_IN_PROGRESS" if stack.undeletable && !stack.forced => Some("DELETE_FAILED"),
             "DELETE_IN_PROGRESS" => Some("DELETE_COMPLETE"),
             _ => None,
         };
@@ -1049,6 +1102,7 @@ impl Cloud for SandboxCloud {
             expires_at: now + HANDSHAKE_LIFETIME,
             transfer_id: None,
             notes: Some(notes.to_owned()),
+            ended_at: None,
         };
         self.put_handshake(&handshake).await?;
         to_handshake(&handshake)
@@ -1085,7 +1139,10 @@ impl Cloud for SandboxCloud {
         let mut listed = Vec::new();
         for handshake in handshakes {
             if handshake.action == handshake_action(action) {
-                listed.push(to_handshake(&self.settle_handshake(handshake).await?)?);
+                let handshake = self.settle_handshake(handshake).await?;
+                if self.is_visible(&handshake) {
+                    listed.push(to_handshake(&handshake)?);
+                }
             }
         }
         Ok(listed)
@@ -1123,6 +1180,7 @@ impl Cloud for SandboxCloud {
             }
         }
         handshake.state = "CANCELED".to_owned();
+        handshake.ended_at = Some(self.now());
         self.put_handshake(&handshake).await?;
         if let Some(transfer_id) = &handshake.transfer_id {
             let mut transfer = self.load_transfer(transfer_id).await?;
@@ -1216,6 +1274,7 @@ impl Cloud for SandboxCloud {
             expires_at: (now + HANDSHAKE_LIFETIME).min(billing::accept_by(start)),
             transfer_id: Some(fresh_id("rt-")),
             notes: Some(invitation.notes.clone()),
+            ended_at: None,
         };
         let transfer = SimTransfer {
             id: handshake.transfer_id.clone().unwrap_or_default(),
@@ -1348,6 +1407,8 @@ impl Cloud for SandboxCloud {
             tags: stack.tags.clone(),
             token: Some(token.to_owned()),
             changed_at: self.now(),
+            undeletable: false,
+            forced: false,
         };
         self.store
             .put(
@@ -1379,6 +1440,7 @@ impl Cloud for SandboxCloud {
         acting: &AwsAccountId,
         name_or_id: &str,
         _token: &str,
+        deletion: StackDeletion,
     ) -> CloudResult<()> {
         let _serial = self.serial.lock().await;
         // Deleting a stack that does not exist succeeds, as in AWS.
@@ -1391,7 +1453,16 @@ impl Cloud for SandboxCloud {
         ) {
             return Ok(());
         }
+        let forced = deletion == StackDeletion::Force;
+        if forced && stack.status != "DELETE_FAILED" {
+            return Err(rejected(
+                "ValidationError",
+                None,
+                "FORCE_DELETE_STACK is only valid for a stack in DELETE_FAILED",
+            ));
+        }
         stack.status = "DELETE_IN_PROGRESS".to_owned();
+        stack.forced = forced;
         stack.changed_at = self.now();
         self.store
             .put(

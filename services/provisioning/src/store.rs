@@ -10,7 +10,7 @@ use tenure_db::{DatabaseSettings, Db};
 
 pub(crate) use migrations::{Migrator, SANDBOX_TABLES};
 pub(crate) use operation_store::{Intent, OperationFilter, OperationStore};
-pub(crate) use purge_store::{PurgeCount, PurgeStore, PurgeSubject};
+pub(crate) use purge_store::{Executed, PurgeCount, PurgeStore, PurgeSubject};
 pub(crate) use sandbox_store::{SandboxStore, SandboxTable};
 
 /// Applies the migrations under the per-service lock.

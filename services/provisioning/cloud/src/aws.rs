@@ -18,7 +18,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_cloudformation::operation as cfn;
-use aws_sdk_cloudformation::types::{Capability, PermissionModels};
+use aws_sdk_cloudformation::types::{Capability, DeletionMode, PermissionModels};
 use aws_sdk_organizations::operation as org;
 use aws_sdk_organizations::types::{
     ActionType, HandshakeFilter, HandshakeParty, HandshakePartyType, ResponsibilityTransferType,
@@ -38,12 +38,12 @@ use self::errors::{NoRetryOnceSent, RetryConcurrentModification, cloud_error};
 pub use self::settings::AwsSettings;
 use crate::{
     AccountDescription, BackendKind, BillingTransfer, Cloud, CloudResult, CreateAccountStatus,
-    Handshake, HandshakeAction, InstanceTargets, StackDescription, StackInstance,
+    Handshake, HandshakeAction, InstanceTargets, StackDeletion, StackDescription, StackInstance,
     StackSetDescription, StackSetOperationStatus, StackSetSpec, StackSpec, TransferInvitation,
 };
 
 /// The header that makes moto act as the account it names.
-const EMULATOR_ACCOUNT_HEADER: &str = "x-moto-account-id";
+pub(crate) const EMULATOR_ACCOUNT_HEADER: &str = "x-moto-account-id";
 /// Shows in the acting account's CloudTrail who assumed the role.
 const ROLE_SESSION_NAME: &str = "tenure-provisioning";
 
@@ -602,14 +602,20 @@ impl Cloud for AwsCloud {
         acting: &AwsAccountId,
         name_or_id: &str,
         token: &str,
+        deletion: StackDeletion,
     ) -> CloudResult<()> {
         let client = self.cloudformation(acting).await?;
+        let mode = match deletion {
+            StackDeletion::Standard => None,
+            StackDeletion::Force => Some(DeletionMode::ForceDeleteStack),
+        };
         send!(
             cloudformation cfn::delete_stack::DeleteStackError,
             client
                 .delete_stack()
                 .stack_name(name_or_id)
                 .client_request_token(token)
+                .set_deletion_mode(mode)
         )?;
         Ok(())
     }

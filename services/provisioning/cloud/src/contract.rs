@@ -25,7 +25,7 @@ use tenure_domain::AwsAccountId;
 use crate::{
     AccountState, CREATE_ACCOUNT_REQUEST_PREFIX, Cloud, CloudError, CloudResult,
     CreateAccountState, HANDSHAKE_PREFIX, HandshakeAction, HandshakeState, InstanceTargets,
-    JoinedMethod, StackSetOperationStatus, StackSetSpec, StackSpec, is_valid_aws_id,
+    JoinedMethod, StackDeletion, StackSetOperationStatus, StackSetSpec, StackSpec, is_valid_aws_id,
 };
 
 /// What a backend offers the contract suite. Keep implementations thin: they only create the starting
@@ -534,7 +534,12 @@ pub async fn case_stack_and_stack_set_offboarding_order<F: ContractFixture>(
     );
 
     cloud
-        .delete_stack(&org, &stack_id, &format!("delete-stack-{suffix}"))
+        .delete_stack(
+            &org,
+            &stack_id,
+            &format!("delete-stack-{suffix}"),
+            StackDeletion::Standard,
+        )
         .await
         .expect("DeleteStack is accepted");
     let deleted = wait_for(

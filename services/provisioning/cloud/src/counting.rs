@@ -13,7 +13,7 @@ use tenure_domain::AwsAccountId;
 
 use crate::{
     AccountDescription, BackendKind, BillingTransfer, Cloud, CloudResult, CreateAccountStatus,
-    Handshake, HandshakeAction, InstanceTargets, StackDescription, StackInstance,
+    Handshake, HandshakeAction, InstanceTargets, StackDeletion, StackDescription, StackInstance,
     StackSetDescription, StackSetOperationStatus, StackSetSpec, StackSpec, TransferInvitation,
 };
 
@@ -237,9 +237,12 @@ impl<C: Cloud> Cloud for CountingCloud<C> {
         acting: &AwsAccountId,
         name_or_id: &str,
         token: &str,
+        deletion: StackDeletion,
     ) -> CloudResult<()> {
         self.record("delete_stack");
-        self.inner.delete_stack(acting, name_or_id, token).await
+        self.inner
+            .delete_stack(acting, name_or_id, token, deletion)
+            .await
     }
 
     async fn create_stack_set(

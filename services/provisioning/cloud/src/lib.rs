@@ -296,6 +296,16 @@ pub struct StackSetSpec {
     pub tags: Vec<(String, String)>,
 }
 
+/// How DeleteStack treats resources that cannot be deleted (`DeletionMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StackDeletion {
+    /// Stop at the first resource that cannot be deleted: the stack ends `DELETE_FAILED`.
+    Standard,
+    /// `FORCE_DELETE_STACK`: keep what cannot be deleted and finish. AWS accepts it only for a stack in
+    /// `DELETE_FAILED`.
+    Force,
+}
+
 /// A StackSet as DescribeStackSet reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StackSetDescription {
@@ -456,6 +466,7 @@ pub trait Cloud: Send + Sync + fmt::Debug {
         acting: &AwsAccountId,
         name_or_id: &str,
         token: &str,
+        deletion: StackDeletion,
     ) -> CloudResult<()>;
     /// CreateStackSet (self-managed) with the ClientRequestToken `token`; returns the StackSet id.
     async fn create_stack_set(

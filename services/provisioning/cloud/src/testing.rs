@@ -1,4 +1,6 @@
-//! Fault injection at the HTTP layer, for tests of the `aws` backend and of the engine above it.
+//! Test fixtures for the `aws` backend and the engine above it: the backend on an emulator
+//! ([`static_sdk_config`], [`emulator_settings`], [`EmulatorAdmin`]) and fault injection at the HTTP
+//! layer.
 //!
 //! [`FaultInjector`] is an SDK [`HttpClient`] that wraps a real one (usually pointed at moto_server).
 //! Rules name an operation (`CreateAccount`, `CreateStack`, ...) and a [`Fault`] for its next few
@@ -10,6 +12,8 @@
 //!
 //! Error bodies are written in each service's own protocol (awsJson1_1 for Organizations, awsQuery for
 //! CloudFormation), so the SDK's real error parsing and retry classification run on them.
+
+mod emulator;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -23,6 +27,8 @@ use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
+
+pub use self::emulator::{EmulatorAdmin, emulator_settings, static_sdk_config};
 
 /// What happens to a request that a rule matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,6 +139,11 @@ impl FaultInjector {
     /// Requests of `operation` the SDK sent, faulted or not: each retry attempt counts.
     pub fn attempts(&self, operation: &str) -> u64 {
         self.with_state(|state| state.attempts.get(operation).copied().unwrap_or(0))
+    }
+
+    /// Requests of every operation the SDK sent, faulted or not: what crossed the HTTP boundary.
+    pub fn total_attempts(&self) -> u64 {
+        self.with_state(|state| state.attempts.values().sum())
     }
 
     /// Requests of `operation` that reached the backend (passed through, or forwarded and lost).

@@ -1,4 +1,6 @@
-use tenure_domain::{AwsAccountId, FieldProblem, IdempotencyKey, Problems};
+use prost::Message as _;
+use tenure_db::idempotency::{self, IdempotencyScope};
+use tenure_domain::{AwsAccountId, FieldProblem, IdempotencyKey, Problems, SharedClock};
 use tenure_grpc::{Limits, principal_from};
 use tenure_proto::common::v1::DataClass;
 use tenure_proto::purge::v1 as pb;
@@ -8,7 +10,7 @@ use uuid::Uuid;
 
 use crate::domain::error::ProvisioningError;
 use crate::domain::validate;
-use crate::store::{PurgeCount, PurgeStore, PurgeSubject};
+use crate::store::{Executed, PurgeCount, PurgeStore, PurgeSubject};
 
 /// The service name in purge manifests.
 const SERVICE: &str = "provisioning";
@@ -48,6 +50,7 @@ const COLUMNS: &[(&str, &[&str], DataClass, &str)] = &[
             "management_account_id",
             "tenant_id",
             "recorded_at",
+            "observed",
         ],
         DataClass::AwsFetched,
         "tenant_id, reference",
@@ -85,10 +88,22 @@ const COLUMNS: &[(&str, &[&str], DataClass, &str)] = &[
 
 const SANDBOX_COLUMNS: [&str; 3] = ["id", "scope", "body"];
 
+/// The method whose keys Execute records.
+const EXECUTE_METHOD: &str = "/tenure.purge.v1.PurgeParticipant/Execute";
+
 /// Serves `tenure.purge.v1.PurgeParticipant` for provisioning's data.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct PurgeParticipantHandler {
     store: PurgeStore,
+    clock: SharedClock,
+}
+
+impl std::fmt::Debug for PurgeParticipantHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PurgeParticipantHandler")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
 }
 
 fn invalid(problems: Problems) -> Status {
@@ -165,9 +180,36 @@ fn entry(count: &PurgeCount, action: pb::PurgeAction, rows: u64) -> pb::TableCou
     }
 }
 
+/// What Execute reports: per table, the rows deleted, keyed like the plan; nothing when the classes
+/// leave provisioning's data alone (the plan lists those rows as kept).
+fn execute_response(
+    counts: &[PurgeCount],
+    deleted: &[(&'static str, u64)],
+    purged: bool,
+) -> pb::ExecuteResponse {
+    let entries = if purged {
+        counts
+            .iter()
+            .map(|count| {
+                let rows = deleted
+                    .iter()
+                    .find(|(table, _)| *table == count.table)
+                    .map_or(0, |(_, rows)| *rows);
+                entry(count, pb::PurgeAction::Delete, rows)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    pb::ExecuteResponse {
+        service: SERVICE.to_owned(),
+        entries,
+    }
+}
+
 impl PurgeParticipantHandler {
-    pub(crate) fn new(store: PurgeStore) -> Self {
-        Self { store }
+    pub(crate) fn new(store: PurgeStore, clock: SharedClock) -> Self {
+        Self { store, clock }
     }
 
     /// The generated server with the process's message-size limits applied.
@@ -243,47 +285,45 @@ impl PurgeParticipant for PurgeParticipantHandler {
         &self,
         request: Request<pb::ExecuteRequest>,
     ) -> Result<Response<pb::ExecuteResponse>, Status> {
-        principal_from(&request)?;
+        let caller = principal_from(&request)?.subject.clone();
         let message = request.into_inner();
         let mut problems = Problems::new();
-        problems.check(
+        let key = problems.check(
             "idempotency_key",
             IdempotencyKey::parse(&message.idempotency_key),
         );
         let subject = subject(message.scope.as_ref(), &mut problems);
         let purged = purges_aws_fetched(&message.classes, &mut problems);
-        let (Some(subject), true) = (subject, problems.is_empty()) else {
+        let (Some(key), Some(subject), true) = (key, subject, problems.is_empty()) else {
             return Err(invalid(problems));
         };
-        // Deleting is naturally idempotent: a repeat finds nothing left and reports zero rows.
-        let counts = self
+        let scope = IdempotencyScope {
+            // data-purge acts across tenants; the subject's tenant is part of the request hash.
+            tenant_id: String::new(),
+            method: EXECUTE_METHOD.to_owned(),
+            key: key.as_str().to_owned(),
+            caller,
+        };
+        let request_hash = idempotency::request_hash(&message.encode_to_vec());
+        let executed = self
             .store
-            .count(&subject)
+            .execute_once(
+                &scope,
+                &request_hash,
+                self.clock.now(),
+                &subject,
+                purged,
+                |counts, deleted| execute_response(counts, deleted, purged).encode_to_vec(),
+            )
             .await
             .map_err(ProvisioningError::from)?;
-        let deleted = if purged {
-            self.store
-                .delete(&subject)
-                .await
-                .map_err(ProvisioningError::from)?
-        } else {
-            Vec::new()
-        };
-        let entries = counts
-            .iter()
-            .map(|count| {
-                let rows = deleted
-                    .iter()
-                    .find(|(table, _)| *table == count.table)
-                    .map_or(0, |(_, rows)| *rows);
-                entry(count, pb::PurgeAction::Delete, rows)
-            })
-            .filter(|_| purged)
-            .collect();
-        Ok(Response::new(pb::ExecuteResponse {
-            service: SERVICE.to_owned(),
-            entries,
-        }))
+        match executed {
+            Executed::Response(encoded) => pb::ExecuteResponse::decode(encoded.as_slice())
+                .map(Response::new)
+                .map_err(|error| ProvisioningError::Internal(Box::new(error)).into()),
+            Executed::KeyReused => Err(ProvisioningError::KeyReused.into()),
+            Executed::InFlight => Err(ProvisioningError::KeyInFlight.into()),
+        }
     }
 
     async fn verify(

@@ -29,6 +29,7 @@ impl From<ProvisioningError> for Status {
         match error {
             ProvisioningError::Invalid(problems) => status::invalid_argument(&problems),
             ProvisioningError::KeyReused => status::key_reused(),
+            ProvisioningError::KeyInFlight => status::key_in_flight(),
             ProvisioningError::NotFound(kind) => status::not_found(kind),
             ProvisioningError::WrongBackend => {
                 Status::failed_precondition("the sandbox is not running: this service talks to AWS")

@@ -41,6 +41,17 @@ pub(crate) fn end_of_month(at: DateTime<Utc>) -> DateTime<Utc> {
     first_of_next_month(at) - Duration::milliseconds(1)
 }
 
+/// The start AWS gets after `START_DATE_TOO_EARLY` for `start_at`: the same hour a month later.
+pub(crate) fn next_month_start(start_at: DateTime<Utc>) -> DateTime<Utc> {
+    first_of_next_month(start_at)
+}
+
+/// The end AWS gets after `END_DATE_TOO_EARLY` for `end_at` (a month's last millisecond): the next
+/// month's last millisecond.
+pub(crate) fn next_month_end(end_at: DateTime<Utc>) -> DateTime<Utc> {
+    end_of_month(end_at + Duration::milliseconds(1))
+}
+
 /// True when `at` is 00:00:00.000 UTC on a 1st.
 pub(crate) fn is_first_of_month(at: DateTime<Utc>) -> bool {
     at.day() == 1 && is_midnight(at)
@@ -54,4 +65,89 @@ pub(crate) fn is_midnight(at: DateTime<Utc>) -> bool {
 /// True when `at` is the last millisecond of a month.
 pub(crate) fn is_end_of_month(at: DateTime<Utc>) -> bool {
     is_first_of_month(at + Duration::milliseconds(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(year: i32, month: u32, day: u32, hour: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(year, month, day, hour, 0, 0)
+            .single()
+            .unwrap_or_default()
+    }
+
+    fn end(year: i32, month: u32, day: u32) -> DateTime<Utc> {
+        at(year, month, day, 0) + Duration::days(1) - Duration::milliseconds(1)
+    }
+
+    #[test]
+    fn a_transfer_starts_on_the_first_the_customer_can_still_accept_in_time() {
+        let three_days = Duration::hours(72);
+        let rows = [
+            // Mid-month: next month.
+            (at(2026, 1, 15, 9), at(2026, 2, 1, 0)),
+            // Across the year.
+            (at(2026, 12, 10, 9), at(2027, 1, 1, 0)),
+            // Exactly 72 h before the cut-off (31 Jan 00:00): still next month.
+            (at(2026, 1, 28, 0), at(2026, 2, 1, 0)),
+            // One hour later the window is too short: the month after.
+            (at(2026, 1, 28, 1), at(2026, 3, 1, 0)),
+            // The 29th trap, across the year: not 1 January but 1 February.
+            (at(2026, 12, 29, 12), at(2027, 2, 1, 0)),
+            // The last millisecond of a year.
+            (end(2026, 12, 31), at(2027, 2, 1, 0)),
+        ];
+        for (now, expected) in rows {
+            let start = transfer_start(now, three_days);
+            assert_eq!(start, expected, "from {now}");
+            assert!(is_first_of_month(start));
+            assert!(accept_by(start) - now >= three_days);
+        }
+        // With no window beyond AWS's own 24 h cut-off, the 30th at noon still makes next month.
+        assert_eq!(
+            transfer_start(at(2026, 4, 29, 12), Duration::zero()),
+            at(2026, 5, 1, 0)
+        );
+        assert_eq!(
+            transfer_start(at(2026, 4, 30, 12), Duration::zero()),
+            at(2026, 6, 1, 0),
+            "past the 24 h cut-off"
+        );
+    }
+
+    #[test]
+    fn acceptance_closes_a_day_before_the_start() {
+        assert_eq!(accept_by(at(2027, 1, 1, 0)), at(2026, 12, 31, 0));
+        assert_eq!(ACCEPTANCE_CUTOFF, Duration::hours(24));
+    }
+
+    #[test]
+    fn a_transfer_ends_at_the_last_millisecond_of_a_month() {
+        let rows = [
+            (at(2026, 1, 15, 9), end(2026, 1, 31)),
+            (at(2026, 2, 1, 0), end(2026, 2, 28)),
+            (at(2028, 2, 10, 0), end(2028, 2, 29)),
+            (at(2026, 12, 31, 23), end(2026, 12, 31)),
+            (end(2026, 4, 30), end(2026, 4, 30)),
+        ];
+        for (now, expected) in rows {
+            let ends = end_of_month(now);
+            assert_eq!(ends, expected, "from {now}");
+            assert!(is_end_of_month(ends));
+            assert!(!is_first_of_month(ends));
+        }
+        assert!(!is_end_of_month(at(2026, 1, 31, 0)));
+        assert!(is_midnight(at(2026, 1, 31, 0)));
+        assert!(!is_midnight(at(2026, 1, 31, 1)));
+    }
+
+    #[test]
+    fn too_early_dates_move_one_month() {
+        assert_eq!(next_month_start(at(2026, 2, 1, 0)), at(2026, 3, 1, 0));
+        assert_eq!(next_month_start(at(2026, 12, 1, 0)), at(2027, 1, 1, 0));
+        assert_eq!(next_month_end(end(2026, 1, 31)), end(2026, 2, 28));
+        assert_eq!(next_month_end(end(2027, 12, 31)), end(2028, 1, 31));
+        assert_eq!(next_month_end(end(2028, 1, 31)), end(2028, 2, 29));
+    }
 }

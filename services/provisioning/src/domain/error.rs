@@ -11,6 +11,8 @@ pub(crate) enum ProvisioningError {
     Invalid(Vec<FieldProblem>),
     /// The idempotency key was used before for a different request.
     KeyReused,
+    /// The same request with this key is still being executed by another call; retry it.
+    KeyInFlight,
     /// No such operation, handshake or transfer for this caller.
     NotFound(&'static str),
     /// The call makes no sense on this backend (SandboxService on `aws`).
@@ -28,6 +30,7 @@ impl fmt::Display for ProvisioningError {
         match self {
             Self::Invalid(problems) => write!(f, "{} invalid fields", problems.len()),
             Self::KeyReused => f.write_str("idempotency key reused"),
+            Self::KeyInFlight => f.write_str("idempotency key in flight"),
             Self::NotFound(kind) => write!(f, "{kind} not found"),
             Self::WrongBackend => f.write_str("only the sandbox backend serves this call"),
             Self::Rejected { aws_code, .. } => write!(f, "rejected: {aws_code}"),

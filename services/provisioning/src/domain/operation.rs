@@ -382,6 +382,8 @@ pub(crate) struct Progress {
     /// The billing transfer start or end this operation asked for (moved once on *_TOO_EARLY).
     pub(crate) requested_date: Option<DateTime<Utc>>,
     pub(crate) date_moved: bool,
+    /// DeleteBootstrapStack: the one FORCE_DELETE_STACK after DELETE_FAILED was accepted.
+    pub(crate) force_deleted: bool,
     /// WithdrawBillingTransfer: which call the transfer's state required.
     pub(crate) withdraw_by: Option<String>,
     /// Consecutive transient failures, for the backoff.

@@ -70,10 +70,19 @@ impl Engine {
             .describe_handshake(&management, handshake_id)
             .await
         {
-            Ok(handshake) => Ok(handshake_snapshot(&handshake)),
-            Err(error) if error.is("HandshakeNotFoundException") => {
-                Err(ProvisioningError::NotFound("handshake"))
+            Ok(handshake) => {
+                let snapshot = handshake_snapshot(&handshake);
+                self.store()
+                    .record_observation(&snapshot.id, &snapshot)
+                    .await?;
+                Ok(snapshot)
             }
+            // AWS stops showing a terminal handshake after 30 days; Tenure still knows how it ended.
+            Err(error) if error.is("HandshakeNotFoundException") => self
+                .store()
+                .observation::<HandshakeSnapshot>(handshake_id)
+                .await?
+                .ok_or(ProvisioningError::NotFound("handshake")),
             Err(error) => Err(read_failed(Api::DescribeHandshake, error)),
         }
     }
@@ -99,12 +108,16 @@ impl Engine {
                 .list_handshakes(management, action)
                 .await
                 .map_err(|error| read_failed(Api::List, error))?;
-            listed.extend(
-                handshakes
-                    .iter()
-                    .filter(|handshake| target.is_none_or(|target| handshake.target == *target))
-                    .map(handshake_snapshot),
-            );
+            for handshake in handshakes
+                .iter()
+                .filter(|handshake| target.is_none_or(|target| handshake.target == *target))
+            {
+                let snapshot = handshake_snapshot(handshake);
+                self.store()
+                    .record_observation(&snapshot.id, &snapshot)
+                    .await?;
+                listed.push(snapshot);
+            }
         }
         Ok(listed)
     }

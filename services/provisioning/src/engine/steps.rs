@@ -13,7 +13,7 @@ use crate::domain::billing;
 use crate::domain::cloud::{
     AccountDescription, AccountState, BillingTransfer, CloudError, CreateAccountState,
     CreateAccountStatus, Handshake, HandshakeAction, HandshakeState, InstanceTargets, JoinedMethod,
-    StackSetOperationStatus, TransferInvitation, TransferStatus,
+    StackDeletion, StackSetOperationStatus, TransferInvitation, TransferStatus,
 };
 use crate::domain::error::ProvisioningError;
 use crate::domain::operation::{
@@ -929,7 +929,7 @@ async fn invite_billing_transfer(
                             Reaction::MoveDate if !operation.progress.date_moved => {
                                 operation.progress.date_moved = true;
                                 operation.progress.requested_date =
-                                    Some(billing::first_of_next_month(start_at));
+                                    Some(billing::next_month_start(start_at));
                                 operation.progress.phase = Phase::Fresh;
                             }
                             Reaction::MoveDate => {
@@ -1033,8 +1033,7 @@ async fn terminate(
         ) {
             Reaction::MoveDate if !operation.progress.date_moved => {
                 operation.progress.date_moved = true;
-                operation.progress.requested_date =
-                    Some(billing::end_of_month(end_at + Duration::milliseconds(1)));
+                operation.progress.requested_date = Some(billing::next_month_end(end_at));
             }
             Reaction::Done | Reaction::Reconcile => {
                 let answer = counted(
@@ -1277,7 +1276,10 @@ async fn delete_bootstrap_stack(
         let token = operation.aws_token("delete-stack");
         let answer = counted(
             operation,
-            engine.cloud().delete_stack(holder, &stack_id, &token).await,
+            engine
+                .cloud()
+                .delete_stack(holder, &stack_id, &token, StackDeletion::Standard)
+                .await,
         );
         if let Err(error) = answer {
             return Ok(error_outcome(Api::DeleteStack, operation, error));
@@ -1305,6 +1307,23 @@ async fn delete_bootstrap_stack(
     match status.as_str() {
         "DELETE_COMPLETE" => Ok(Outcome::Succeeded),
         "DELETE_IN_PROGRESS" => Ok(Outcome::Wait(engine.poll())),
+        // A resource would not go (domain.md §6.3): force once, keeping what cannot be deleted; a
+        // forced deletion that fails too is for operations.
+        "DELETE_FAILED" if !operation.progress.force_deleted => {
+            let token = operation.aws_token("force-delete-stack");
+            let answer = counted(
+                operation,
+                engine
+                    .cloud()
+                    .delete_stack(holder, &stack_id, &token, StackDeletion::Force)
+                    .await,
+            );
+            if let Err(error) = answer {
+                return Ok(error_outcome(Api::DeleteStack, operation, error));
+            }
+            operation.progress.force_deleted = true;
+            Ok(Outcome::Wait(engine.poll()))
+        }
         _ => Ok(Outcome::React(
             Reaction::Fail { code: None },
             CloudError::service(&status, None, 200, "the stack was not deleted"),
@@ -1389,6 +1408,9 @@ async fn delete_stack_set(
     Ok(Outcome::Succeeded)
 }
 
+/// The detailed status of a stack instance AWS cannot reach because its account is suspended.
+const SKIPPED_SUSPENDED_ACCOUNT: &str = "SKIPPED_SUSPENDED_ACCOUNT";
+
 /// CreateStackInstances (`retain` = None) or DeleteStackInstances, then the StackSet operation until it
 /// ends. The OperationId derives from the idempotency key, so a repeat names the same operation.
 async fn stack_instances(
@@ -1463,11 +1485,19 @@ async fn stack_instances(
             operation.progress.stack_set = Some(snapshot);
             engine.referenced(operation).await?;
         }
+        // Poll the id AWS answered with: AWS echoes ours, but an emulator may assign its own, and the
+        // answer is the authority on which operation runs.
+        let polled_id = operation
+            .progress
+            .stack_set
+            .as_ref()
+            .and_then(|snapshot| snapshot.operation_id.clone())
+            .unwrap_or_else(|| operation_id.clone());
         let answer = counted(
             operation,
             engine
                 .cloud()
-                .describe_stack_set_operation(management, ESSENTIALS_STACK_SET_NAME, &operation_id)
+                .describe_stack_set_operation(management, ESSENTIALS_STACK_SET_NAME, &polled_id)
                 .await,
         );
         let status = match answer {
@@ -1488,6 +1518,39 @@ async fn stack_instances(
         };
         if let Some(snapshot) = &mut operation.progress.stack_set {
             snapshot.operation_status = Some(operation_status(status).to_owned());
+        }
+        if retain.is_some() && status.is_terminal() {
+            // An instance in a suspended account is skipped, not deleted, whatever the operation
+            // reports; only operations can remove it (domain.md §6.3, T4).
+            let left = counted(
+                operation,
+                engine
+                    .cloud()
+                    .list_stack_instances(management, ESSENTIALS_STACK_SET_NAME)
+                    .await,
+            );
+            match left {
+                Ok(instances) => {
+                    if instances.iter().any(|instance| {
+                        instance.detailed_status == SKIPPED_SUSPENDED_ACCOUNT
+                            && targets.accounts.contains(&instance.account)
+                            && targets.regions.contains(&instance.region)
+                    }) {
+                        return Ok(Outcome::React(
+                            Reaction::Fail {
+                                code: Some("TNR408"),
+                            },
+                            CloudError::service(
+                                SKIPPED_SUSPENDED_ACCOUNT,
+                                None,
+                                200,
+                                "a stack instance is in a suspended account",
+                            ),
+                        ));
+                    }
+                }
+                Err(error) => return Ok(error_outcome(Api::List, operation, error)),
+            }
         }
         return Ok(match status {
             StackSetOperationStatus::Succeeded => Outcome::Succeeded,

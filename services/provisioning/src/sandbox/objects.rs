@@ -51,6 +51,10 @@ pub(super) struct SimHandshake {
     pub(super) expires_at: DateTime<Utc>,
     pub(super) transfer_id: Option<String>,
     pub(super) notes: Option<String>,
+    /// When it reached a terminal state; AWS shows it for 30 days after that. Absent in rows written
+    /// before the sandbox tracked it (those stay visible).
+    #[serde(default)]
+    pub(super) ended_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -73,6 +77,13 @@ pub(super) struct SimStack {
     pub(super) tags: Vec<(String, String)>,
     pub(super) token: Option<String>,
     pub(super) changed_at: DateTime<Utc>,
+    /// A resource in the stack cannot be deleted (as a bucket the customer filled): a standard delete
+    /// ends `DELETE_FAILED`.
+    #[serde(default)]
+    pub(super) undeletable: bool,
+    /// The running deletion is `FORCE_DELETE_STACK`, which keeps such resources and completes.
+    #[serde(default)]
+    pub(super) forced: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

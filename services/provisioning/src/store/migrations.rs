@@ -2,6 +2,7 @@
 
 mod m0001_core;
 mod m0002_engine_and_sandbox;
+mod m0003_observed_handshakes;
 
 use sea_orm_migration::prelude::*;
 
@@ -15,9 +16,12 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
             Box::new(m0001_core::Migration),
-            // Every mutating RPC records its idempotency key in the same transaction as its effect.
+            // PurgeParticipant.Execute records its key here, in the transaction that deletes. The
+            // operation RPCs do not: an operation row carries its own key, stored with the intent
+            // before any AWS call, so a replay finds the operation rather than a response.
             Box::new(tenure_db::idempotency::CreateIdempotencyRecord),
             Box::new(m0002_engine_and_sandbox::Migration),
+            Box::new(m0003_observed_handshakes::Migration),
         ]
     }
 

@@ -289,6 +289,41 @@ impl OperationStore {
         Ok(())
     }
 
+    /// Keeps `observed` as the last state Tenure saw of `reference`. Only references Tenure recorded
+    /// (those it created or sent) are kept; others are AWS's business.
+    pub(crate) async fn record_observation(
+        &self,
+        reference: &str,
+        observed: &impl serde::Serialize,
+    ) -> Result<(), DbError> {
+        let update = Query::update()
+            .table("aws_reference")
+            .value("observed", json(observed)?)
+            .and_where(Expr::col("reference").eq(reference))
+            .to_owned();
+        self.db.conn().execute(&update).await?;
+        Ok(())
+    }
+
+    /// The last state recorded for `reference` by [`OperationStore::record_observation`].
+    pub(crate) async fn observation<T: serde::de::DeserializeOwned>(
+        &self,
+        reference: &str,
+    ) -> Result<Option<T>, DbError> {
+        let select = Query::select()
+            .column("observed")
+            .from("aws_reference")
+            .and_where(Expr::col("reference").eq(reference))
+            .to_owned();
+        let Some(row) = self.db.conn().query_one(&select).await? else {
+            return Ok(None);
+        };
+        let observed: Option<serde_json::Value> = row.try_get("", "observed")?;
+        observed
+            .map(|value| serde_json::from_value(value).map_err(|_| malformed("stored observation")))
+            .transpose()
+    }
+
     /// The management account recorded for `reference`.
     pub(crate) async fn reference_owner(&self, reference: &str) -> Result<Option<String>, DbError> {
         let select = Query::select()

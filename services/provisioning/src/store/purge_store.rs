@@ -3,11 +3,28 @@
 //! no customer data. The sandbox tables simulate AWS itself (they are AWS's data, not Tenure's), so a
 //! purge leaves them alone, as it leaves real AWS alone.
 
+use chrono::{DateTime, Duration, Utc};
 use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query, SimpleExpr};
 use sha2::{Digest, Sha256};
-use tenure_db::{Db, DbError};
+use tenure_db::idempotency::{self, Claim, IdempotencyScope};
+use tenure_db::{Db, DbError, TenantTx};
 use uuid::Uuid;
+
+/// How long an Execute key answers with its first response: longer than data-purge keeps retrying one
+/// run of a purge.
+const EXECUTE_KEY_TTL: Duration = Duration::days(30);
+
+/// What an Execute came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Executed {
+    /// The encoded response: just produced, or the first one for a replayed key.
+    Response(Vec<u8>),
+    /// The key was used for another request.
+    KeyReused,
+    /// The same request is being executed by another call.
+    InFlight,
+}
 
 /// The subject of a purge.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +77,47 @@ impl PurgeStore {
 
     /// The subject's `aws_fetched` rows per table (tables without rows included, with 0).
     pub(crate) async fn count(&self, subject: &PurgeSubject) -> Result<Vec<PurgeCount>, DbError> {
+        Self::count_in(self.db.conn(), subject).await
+    }
+
+    /// Counts the subject's rows and, when `purge`, deletes them, in one transaction with the claim
+    /// and completion of the call's idempotency key, so that the counts name exactly the rows deleted
+    /// and a replay of the key answers with the first response. `respond` encodes the response from
+    /// the counts and the deleted rows per table.
+    pub(crate) async fn execute_once(
+        &self,
+        key: &IdempotencyScope,
+        request_hash: &[u8],
+        now: DateTime<Utc>,
+        subject: &PurgeSubject,
+        purge: bool,
+        respond: impl FnOnce(&[PurgeCount], &[(&'static str, u64)]) -> Vec<u8>,
+    ) -> Result<Executed, DbError> {
+        // Provisioning's tables are not tenant-scoped by row-level security; the subject's tenant is
+        // in every statement's filter instead.
+        let tx = TenantTx::begin_unscoped(&self.db).await?;
+        match idempotency::claim(&*tx, key, request_hash, now, EXECUTE_KEY_TTL).await? {
+            Claim::Fresh => {}
+            Claim::Replay { response, .. } => return Ok(Executed::Response(response)),
+            Claim::Mismatch => return Ok(Executed::KeyReused),
+            Claim::InFlight => return Ok(Executed::InFlight),
+        }
+        let counts = Self::count_in(&*tx, subject).await?;
+        let deleted = if purge {
+            Self::delete_in(&*tx, subject).await?
+        } else {
+            Vec::new()
+        };
+        let response = respond(&counts, &deleted);
+        idempotency::complete(&*tx, key, 0, &response).await?;
+        tx.commit().await?;
+        Ok(Executed::Response(response))
+    }
+
+    async fn count_in(
+        conn: &impl ConnectionTrait,
+        subject: &PurgeSubject,
+    ) -> Result<Vec<PurgeCount>, DbError> {
         let mut counts = Vec::new();
         for (table, key) in TABLES {
             let select = Query::select()
@@ -68,7 +126,7 @@ impl PurgeStore {
                 .and_where(Self::matches(table, subject))
                 .order_by(key, Order::Asc)
                 .to_owned();
-            let rows = self.db.conn().query_all(&select).await?;
+            let rows = conn.query_all(&select).await?;
             let mut keys = Vec::with_capacity(rows.len());
             for row in &rows {
                 // Operation ids are UUIDs (a blob on SQLite), references are text.
@@ -96,8 +154,8 @@ impl PurgeStore {
 
     /// Deletes the subject's `aws_fetched` rows and returns how many went per table. Repeating it
     /// deletes nothing more.
-    pub(crate) async fn delete(
-        &self,
+    async fn delete_in(
+        conn: &impl ConnectionTrait,
         subject: &PurgeSubject,
     ) -> Result<Vec<(&'static str, u64)>, DbError> {
         let mut deleted = Vec::new();
@@ -106,10 +164,7 @@ impl PurgeStore {
                 .from_table(table)
                 .and_where(Self::matches(table, subject))
                 .to_owned();
-            deleted.push((
-                table,
-                self.db.conn().execute(&delete).await?.rows_affected(),
-            ));
+            deleted.push((table, conn.execute(&delete).await?.rows_affected()));
         }
         Ok(deleted)
     }

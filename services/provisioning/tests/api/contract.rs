@@ -129,11 +129,15 @@ contract_cases!(postgres:
     case_error_shapes,
 );
 
-// The sandbox's store on SQLite (the embedded database of `tenure up`): the same cases, same body.
+// The sandbox's store on SQLite (the embedded database of `tenure up`): every case, same body.
 contract_cases!(sqlite:
     case_create_account_to_success,
     case_invite_and_accept_handshake,
+    case_handshake_declined,
     case_handshake_expires,
+    case_cancel_handshake,
+    case_remove_account,
     case_close_account_and_state_afterwards,
     case_stack_and_stack_set_offboarding_order,
+    case_error_shapes,
 );

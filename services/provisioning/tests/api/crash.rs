@@ -12,7 +12,7 @@ use tenure_domain::AwsAccountId;
 use tenure_proto::provisioning::v1 as pb;
 use tenure_provisioning::cloud::{
     AccountDescription, BackendKind, BillingTransfer, Cloud, CloudResult, CreateAccountStatus,
-    Handshake, HandshakeAction, InstanceTargets, StackDescription, StackInstance,
+    Handshake, HandshakeAction, InstanceTargets, StackDeletion, StackDescription, StackInstance,
     StackSetDescription, StackSetOperationStatus, StackSetSpec, StackSpec, TransferInvitation,
 };
 
@@ -153,8 +153,9 @@ impl Cloud for DiesAfterCreateAccount {
         acting: &AwsAccountId,
         name: &str,
         token: &str,
+        deletion: StackDeletion,
     ) -> CloudResult<()> {
-        self.inner.delete_stack(acting, name, token).await
+        self.inner.delete_stack(acting, name, token, deletion).await
     }
     async fn create_stack_set(
         &self,

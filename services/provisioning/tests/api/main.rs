@@ -8,9 +8,12 @@
 
 mod support;
 
+mod aws_moto;
 mod contract;
 mod crash;
+mod faults;
 mod operations;
+mod purge;
 
 tenure_testkit::service_api_tests! {
     service: tenure_provisioning,

@@ -774,3 +774,219 @@ async fn the_sandbox_clock_moves_forward_only_within_bounds() {
     }
     served.host.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_handshake_aws_no_longer_shows_is_answered_from_its_last_persisted_state() {
+    use tenure_provisioning::cloud::{Cloud as _, HandshakeAction};
+
+    let (served, _database) = spawn_sandbox().await;
+    let management = served.sandbox.create_organization().await.expect("org");
+    let target = served
+        .sandbox
+        .create_standalone_account()
+        .await
+        .expect("target");
+    let invited = served
+        .orders()
+        .invite_account(pb::InviteAccountRequest {
+            idempotency_key: key(),
+            management_account_id: management.to_string(),
+            target_account_id: target.to_string(),
+            order_id: uuid::Uuid::new_v4().to_string(),
+        })
+        .await
+        .expect("invite")
+        .into_inner()
+        .operation
+        .expect("operation");
+    let Some(pb::operation::Result::Handshake(handshake)) = invited.result else {
+        panic!("no handshake: {invited:?}");
+    };
+    served
+        .operator()
+        .decline_handshake(pb::DeclineHandshakeRequest {
+            handshake_id: handshake.id.clone(),
+        })
+        .await
+        .expect("decline");
+    let describe = async || {
+        served
+            .orders()
+            .describe_handshake(pb::DescribeHandshakeRequest {
+                handshake_id: handshake.id.clone(),
+            })
+            .await
+            .map(|response| response.into_inner().handshake.expect("handshake"))
+    };
+    let seen = describe().await.expect("describe");
+    assert_eq!(seen.state, pb::HandshakeState::Declined as i32);
+
+    // Within 30 days of its end AWS still shows it; after that, as AWS does, the sandbox does not.
+    served.advance(29 * DAY).await;
+    assert!(
+        served
+            .sandbox
+            .describe_handshake(&management, &handshake.id)
+            .await
+            .is_ok()
+    );
+    served.advance(2 * DAY).await;
+    let gone = served
+        .sandbox
+        .describe_handshake(&management, &handshake.id)
+        .await
+        .expect_err("AWS forgets terminal handshakes after 30 days");
+    assert!(gone.is("HandshakeNotFoundException"), "{gone}");
+    assert!(
+        served
+            .sandbox
+            .list_handshakes(&management, HandshakeAction::Invite)
+            .await
+            .expect("list")
+            .iter()
+            .all(|listed| listed.id != handshake.id)
+    );
+
+    // The service answers with the state it persisted.
+    assert_eq!(describe().await.expect("describe"), seen);
+    let unknown = served
+        .orders()
+        .describe_handshake(pb::DescribeHandshakeRequest {
+            handshake_id: "h-0123456789abcdef".to_owned(),
+        })
+        .await
+        .expect_err("unknown");
+    assert_eq!(unknown.code(), Code::NotFound);
+    served.host.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_stack_that_fails_to_delete_is_forced_once() {
+    let (served, _database) = spawn_sandbox().await;
+    let management = served.sandbox.create_organization().await.expect("org");
+    let mut orders = served.orders();
+    let deploying = orders
+        .deploy_bootstrap_stack(pb::DeployBootstrapStackRequest {
+            idempotency_key: key(),
+            aws_account_id: management.to_string(),
+        })
+        .await
+        .expect("deploy")
+        .into_inner()
+        .operation
+        .expect("operation");
+    let deployed = settle(&served, &deploying.id, MINUTE).await;
+    assert_eq!(deployed.state, pb::OperationState::Succeeded as i32);
+    served
+        .sandbox
+        .block_stack_deletion(&management, "tenure-bootstrap")
+        .await
+        .expect("block");
+
+    let deleting = orders
+        .delete_bootstrap_stack(pb::DeleteBootstrapStackRequest {
+            idempotency_key: key(),
+            aws_account_id: management.to_string(),
+        })
+        .await
+        .expect("delete")
+        .into_inner()
+        .operation
+        .expect("operation");
+    let deleted = settle(&served, &deleting.id, MINUTE).await;
+    assert_eq!(
+        deleted.state,
+        pb::OperationState::Succeeded as i32,
+        "{deleted:?}"
+    );
+    let Some(pb::operation::Result::Stack(stack)) = &deleted.result else {
+        panic!("no stack: {deleted:?}");
+    };
+    assert_eq!(stack.status, "DELETE_COMPLETE");
+    // The standard deletion that failed, then the one forced deletion.
+    assert_eq!(served.counting.calls("delete_stack"), 2);
+    let checked = orders
+        .check_bootstrap_role(pb::CheckBootstrapRoleRequest {
+            aws_account_id: management.to_string(),
+        })
+        .await
+        .expect("check")
+        .into_inner();
+    assert!(!checked.deployed);
+    served.host.shutdown().await;
+}
+
+#[tokio::test]
+async fn stack_instances_left_in_a_suspended_account_fail_the_deletion_for_operations() {
+    let (served, _database) = spawn_sandbox().await;
+    let (management, member) = organization_with_member(&served).await;
+    let mut orders = served.orders();
+    let template = pb::StackSetTemplate::Essentials as i32;
+    let set = orders
+        .create_stack_set(pb::CreateStackSetRequest {
+            idempotency_key: key(),
+            management_account_id: management.clone(),
+            template,
+        })
+        .await
+        .expect("stack set")
+        .into_inner()
+        .operation
+        .expect("operation");
+    assert_eq!(set.state, pb::OperationState::Succeeded as i32);
+    let (accounts, regions) = (vec![member.clone()], vec!["us-east-1".to_owned()]);
+    let creating = orders
+        .create_stack_instances(pb::CreateStackInstancesRequest {
+            idempotency_key: key(),
+            management_account_id: management.clone(),
+            template,
+            aws_account_ids: accounts.clone(),
+            regions: regions.clone(),
+        })
+        .await
+        .expect("instances")
+        .into_inner()
+        .operation
+        .expect("operation");
+    let created = settle(&served, &creating.id, MINUTE).await;
+    assert_eq!(created.state, pb::OperationState::Succeeded as i32);
+
+    // The wrong order: the account is closed before its instances are deleted.
+    let closing = orders
+        .close_account(pb::CloseAccountRequest {
+            idempotency_key: key(),
+            aws_account_id: member.clone(),
+        })
+        .await
+        .expect("close")
+        .into_inner()
+        .operation
+        .expect("operation");
+    let closed = settle(&served, &closing.id, MINUTE).await;
+    assert_eq!(closed.state, pb::OperationState::Succeeded as i32);
+
+    let deleting = orders
+        .delete_stack_instances(pb::DeleteStackInstancesRequest {
+            idempotency_key: key(),
+            management_account_id: management.clone(),
+            template,
+            aws_account_ids: accounts,
+            regions,
+            retain_stacks: false,
+        })
+        .await
+        .expect("delete instances")
+        .into_inner()
+        .operation
+        .expect("operation");
+    let failed = settle(&served, &deleting.id, MINUTE).await;
+    assert_eq!(
+        failed.state,
+        pb::OperationState::Failed as i32,
+        "{failed:?}"
+    );
+    let error = failed.error.expect("error");
+    assert_eq!(error.code, "TNR408");
+    assert_eq!(error.aws_code, "SKIPPED_SUSPENDED_ACCOUNT");
+    served.host.shutdown().await;
+}

@@ -4,22 +4,31 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tenure_domain::AwsAccountId;
 use tenure_domain::{SharedClock, SystemClock};
 use tenure_grpc::{Role, ServiceKind};
 use tenure_proto::provisioning::v1 as pb;
 use tenure_proto::provisioning::v1::provisioning_service_client::ProvisioningServiceClient;
 use tenure_proto::provisioning::v1::sandbox_service_client::SandboxServiceClient;
-use tenure_provisioning::cloud::{Cloud, CountingCloud};
+use tenure_proto::purge::v1::purge_participant_client::PurgeParticipantClient;
+use tenure_provisioning::cloud::testing::{
+    EmulatorAdmin, FaultInjector, emulator_settings, static_sdk_config,
+};
+use tenure_provisioning::cloud::{AwsCloud, Cloud, CountingCloud, https_client};
 use tenure_provisioning::{Backend, ProvisioningApp, ProvisioningSettings, SandboxCloud};
 use tenure_testkit::grpc::Channel;
+use tenure_testkit::moto::{MotoServer, fresh_account_id};
 use tenure_testkit::{TestDatabase, TestHost};
 use tonic::metadata::MetadataValue;
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 
-/// Adds a bearer token to every call.
+/// Adds a bearer token, and the tenant a service acts for when there is one, to every call.
 #[derive(Clone)]
-pub(crate) struct Bearer(MetadataValue<tonic::metadata::Ascii>);
+pub(crate) struct Bearer {
+    token: MetadataValue<tonic::metadata::Ascii>,
+    tenant: Option<MetadataValue<tonic::metadata::Ascii>>,
+}
 
 impl Interceptor for Bearer {
     fn call(
@@ -28,12 +37,18 @@ impl Interceptor for Bearer {
     ) -> Result<tonic::Request<()>, tonic::Status> {
         request
             .metadata_mut()
-            .insert("authorization", self.0.clone());
+            .insert("authorization", self.token.clone());
+        if let Some(tenant) = &self.tenant {
+            request
+                .metadata_mut()
+                .insert(tenure_grpc::TENANT_METADATA_KEY, tenant.clone());
+        }
         Ok(request)
     }
 }
 
 pub(crate) type Provisioning = ProvisioningServiceClient<InterceptedService<Channel, Bearer>>;
+pub(crate) type Purger = PurgeParticipantClient<InterceptedService<Channel, Bearer>>;
 pub(crate) type Sandbox = SandboxServiceClient<InterceptedService<Channel, Bearer>>;
 
 /// Settings for tests: the worker steps often, and the sandbox's processes take a minute of simulated
@@ -62,10 +77,25 @@ pub(crate) struct Served {
 impl Served {
     /// ProvisioningService as the orders service (the only mutating caller).
     pub(crate) fn orders(&self) -> Provisioning {
+        orders_client(&self.host, &self.channel)
+    }
+
+    /// ProvisioningService as the orders service acting for `tenant`: its operations belong to it.
+    pub(crate) fn orders_for(&self, tenant: uuid::Uuid) -> Provisioning {
         let token = self
             .host
             .service_token(ServiceKind::Orders, ServiceKind::Provisioning);
-        ProvisioningServiceClient::with_interceptor(self.channel.clone(), bearer(&token))
+        let mut interceptor = bearer(&token);
+        interceptor.tenant = Some(tenant.to_string().parse().expect("ascii tenant"));
+        ProvisioningServiceClient::with_interceptor(self.channel.clone(), interceptor)
+    }
+
+    /// PurgeParticipant as the data-purge service.
+    pub(crate) fn purger(&self) -> Purger {
+        let token = self
+            .host
+            .service_token(ServiceKind::DataPurge, ServiceKind::Provisioning);
+        PurgeParticipantClient::with_interceptor(self.channel.clone(), bearer(&token))
     }
 
     /// SandboxService as an operator.
@@ -85,8 +115,29 @@ impl Served {
     }
 }
 
+/// ProvisioningService on `channel` as the orders service.
+fn orders_client(host: &TestHost, channel: &Channel) -> Provisioning {
+    let token = host.service_token(ServiceKind::Orders, ServiceKind::Provisioning);
+    ProvisioningServiceClient::with_interceptor(channel.clone(), bearer(&token))
+}
+
 pub(crate) fn bearer(token: &str) -> Bearer {
-    Bearer(format!("Bearer {token}").parse().expect("ascii token"))
+    Bearer {
+        token: format!("Bearer {token}").parse().expect("ascii token"),
+        tenant: None,
+    }
+}
+
+/// Mounts an app on a test host listening on port 0.
+async fn serve_app(app: ProvisioningApp) -> (TestHost, Channel) {
+    let host = TestHost::new().expect("host");
+    let mut builder = host.builder(ServiceKind::Provisioning);
+    app.register(&mut builder);
+    let handle = host.serve(builder).await.expect("serve");
+    let channel = tenure_testkit::grpc::channel(handle.local_addr())
+        .await
+        .expect("channel");
+    (host, channel)
 }
 
 /// Serves `settings` over the sandbox (migrated first), optionally wrapping the backend the engine calls.
@@ -110,13 +161,7 @@ pub(crate) async fn serve_sandbox(
     )
     .await
     .expect("build");
-    let host = TestHost::new().expect("host");
-    let mut builder = host.builder(ServiceKind::Provisioning);
-    app.register(&mut builder);
-    let handle = host.serve(builder).await.expect("serve");
-    let channel = tenure_testkit::grpc::channel(handle.local_addr())
-        .await
-        .expect("channel");
+    let (host, channel) = serve_app(app).await;
     Served {
         host,
         channel,
@@ -174,8 +219,17 @@ pub(crate) async fn organization_with_member(served: &Served) -> (String, String
 
 /// Creates an account through the API and waits until it exists; returns its id.
 pub(crate) async fn create_account(served: &Served, management: &str, email: &str) -> String {
-    let operation = served
-        .orders()
+    create_account_with(served, &mut served.orders(), management, email).await
+}
+
+/// Like [`create_account`], through `client` (e.g. acting for a tenant).
+pub(crate) async fn create_account_with(
+    served: &Served,
+    client: &mut Provisioning,
+    management: &str,
+    email: &str,
+) -> String {
+    let operation = client
         .create_account(pb::CreateAccountRequest {
             idempotency_key: key(),
             management_account_id: management.to_owned(),
@@ -200,4 +254,114 @@ pub(crate) fn error_info(status: &tonic::Status) -> tonic_types::ErrorInfo {
         .error_info()
         .cloned()
         .expect("error info")
+}
+
+/// The service on the `aws` backend against its own moto_server: the real SDK, every request crossing a
+/// [`FaultInjector`] (with no rule it passes everything through and counts the requests at the HTTP
+/// boundary).
+pub(crate) struct ServedAws {
+    pub(crate) host: TestHost,
+    pub(crate) channel: Channel,
+    pub(crate) injector: FaultInjector,
+    /// Raw SDK clients on the same emulator, past the injector.
+    pub(crate) admin: EmulatorAdmin,
+    /// A backend of its own on the same emulator, past the injector: what AWS holds, read apart from
+    /// the engine's backend.
+    pub(crate) inspector: AwsCloud,
+    _moto: MotoServer,
+    _database: TestDatabase,
+}
+
+impl ServedAws {
+    /// A fresh database and emulator, and the service on them. The SDK makes `max_attempts` attempts
+    /// per call before the engine's reaction table sees the error.
+    pub(crate) async fn start(max_attempts: u32) -> Self {
+        let database = TestDatabase::create().await.expect("test database");
+        let moto = MotoServer::start().await.expect("moto_server starts");
+        let mut settings = test_settings(&database);
+        // moto finishes asynchronous work at once; a short poll keeps the real-time waits short.
+        settings.engine.poll_secs = 1;
+        tenure_provisioning::migrate(&settings)
+            .await
+            .expect("migrations");
+        let injector = FaultInjector::new(https_client());
+        let aws = AwsCloud::from_sdk_config(
+            &static_sdk_config(injector.clone()),
+            &emulator_settings(&moto.endpoint(), max_attempts),
+        );
+        let clock: SharedClock = Arc::new(SystemClock);
+        let app = ProvisioningApp::build_with(&settings, clock, Backend::aws(Arc::new(aws)))
+            .await
+            .expect("build");
+        let (host, channel) = serve_app(app).await;
+        Self {
+            host,
+            channel,
+            injector,
+            admin: EmulatorAdmin::new(&moto.endpoint()),
+            inspector: AwsCloud::from_sdk_config(
+                &static_sdk_config(https_client()),
+                &emulator_settings(&moto.endpoint(), 3),
+            ),
+            _moto: moto,
+            _database: database,
+        }
+    }
+
+    /// ProvisioningService as the orders service.
+    pub(crate) fn orders(&self) -> Provisioning {
+        orders_client(&self.host, &self.channel)
+    }
+
+    /// A new organization in the emulator; returns its management account.
+    pub(crate) async fn organization(&self) -> AwsAccountId {
+        let management = AwsAccountId::parse(&fresh_account_id()).expect("a valid id");
+        self.admin
+            .create_organization(&management)
+            .await
+            .expect("moto creates the organization");
+        management
+    }
+
+    /// Polls GetOperation in real time until the operation leaves IN_PROGRESS: on the aws backend,
+    /// backoffs and polls run on the system clock.
+    pub(crate) async fn settle(&self, operation_id: &str) -> pb::Operation {
+        let mut client = self.orders();
+        for _ in 0..1_200 {
+            let operation = client
+                .get_operation(pb::GetOperationRequest {
+                    operation_id: operation_id.to_owned(),
+                })
+                .await
+                .expect("get operation")
+                .into_inner()
+                .operation
+                .expect("operation");
+            if operation.state != pb::OperationState::InProgress as i32 {
+                return operation;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("operation {operation_id} stayed in progress");
+    }
+
+    /// Creates an account through the API and waits for it; returns its id.
+    pub(crate) async fn create_account(&self, management: &AwsAccountId, email: &str) -> String {
+        let operation = self
+            .orders()
+            .create_account(pb::CreateAccountRequest {
+                idempotency_key: key(),
+                management_account_id: management.to_string(),
+                email: email.to_owned(),
+                account_name: "Test account".to_owned(),
+            })
+            .await
+            .expect("create account")
+            .into_inner()
+            .operation
+            .expect("operation");
+        let done = self.settle(&operation.id).await;
+        assert_eq!(done.state, pb::OperationState::Succeeded as i32, "{done:?}");
+        done.aws_account_id
+    }
 }

@@ -8,7 +8,7 @@ use tenure_provisioning_cloud::contract::ContractFixture as _;
 use tenure_provisioning_cloud::testing::{Fault, FaultInjector};
 use tenure_provisioning_cloud::{Cloud, StackSpec};
 
-use crate::support::{MotoFixture, raw_stack_names};
+use crate::support::MotoFixture;
 
 /// Starts a moto fixture whose backend reaches moto through a fault injector.
 async fn fixture_with_injector() -> (MotoFixture, FaultInjector) {
@@ -204,7 +204,11 @@ async fn lost_create_stack_response_is_reconciled_by_its_token_without_a_duplica
     assert_eq!(adopted.tags, stack.tags);
     assert_eq!(adopted.status, "CREATE_COMPLETE");
     assert_eq!(
-        raw_stack_names(&fixture.moto, &org).await,
+        fixture
+            .admin
+            .live_stack_names(&org)
+            .await
+            .expect("moto lists the stacks"),
         vec![stack.name.clone()],
         "moto holds exactly one stack"
     );

@@ -10,12 +10,11 @@ use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use chrono::{TimeZone as _, Utc};
 use tenure_domain::AwsAccountId;
+use tenure_provisioning_cloud::testing::static_sdk_config;
 use tenure_provisioning_cloud::{
     AwsCloud, AwsSettings, Cloud, CloudError, HandshakeAction, HandshakeState, TransferInvitation,
     TransferStatus,
 };
-
-use crate::support::sdk_config;
 
 const MANAGEMENT: &str = "111111111111";
 const CUSTOMER: &str = "012345678901";
@@ -37,7 +36,7 @@ fn mocked_cloud(rules: &[&Rule]) -> AwsCloud {
         initial_backoff_ms: 1,
         ..AwsSettings::default()
     };
-    AwsCloud::from_sdk_config(&sdk_config(create_mock_http_client()), &settings)
+    AwsCloud::from_sdk_config(&static_sdk_config(create_mock_http_client()), &settings)
         .with_interceptor(SharedInterceptor::new(interceptor))
 }
 

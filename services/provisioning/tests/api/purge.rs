@@ -1,0 +1,318 @@
+//! PurgeParticipant over provisioning's data, with the semantics accounts keeps: the dry run names
+//! exactly the rows the purge then deletes, a replayed key answers with the first result, a new run
+//! deletes nothing more, verification finds nothing, account scope spares the tenant's other accounts,
+//! tenant scope spares other tenants, and the sandbox (the simulated AWS itself) is never touched.
+
+use std::time::Duration;
+
+use tenure_domain::AwsAccountId;
+use tenure_proto::common::v1::DataClass;
+use tenure_proto::provisioning::v1 as pb;
+use tenure_proto::purge::v1 as purge;
+use tenure_provisioning::cloud::{AccountState, Cloud as _};
+use tonic::Code;
+use uuid::Uuid;
+
+use crate::support::{Served, create_account_with, error_info, key, settle, spawn_sandbox};
+
+fn scope(kind: purge::ScopeKind, tenant: Uuid, aws_account_id: &str) -> purge::ParticipantScope {
+    purge::ParticipantScope {
+        kind: kind as i32,
+        tenant_id: tenant.to_string(),
+        aws_account_id: aws_account_id.to_owned(),
+    }
+}
+
+fn classes() -> Vec<i32> {
+    vec![DataClass::AwsFetched as i32, DataClass::CostData as i32]
+}
+
+async fn plan(served: &Served, scope: &purge::ParticipantScope) -> Vec<purge::TableCount> {
+    served
+        .purger()
+        .plan(purge::PlanRequest {
+            purge_id: Uuid::new_v4().to_string(),
+            scope: Some(scope.clone()),
+            classes: classes(),
+        })
+        .await
+        .expect("plan")
+        .into_inner()
+        .entries
+}
+
+fn execute_request(scope: &purge::ParticipantScope) -> purge::ExecuteRequest {
+    purge::ExecuteRequest {
+        idempotency_key: key(),
+        purge_id: Uuid::new_v4().to_string(),
+        scope: Some(scope.clone()),
+        classes: classes(),
+    }
+}
+
+async fn execute(served: &Served, request: &purge::ExecuteRequest) -> Vec<purge::TableCount> {
+    served
+        .purger()
+        .execute(request.clone())
+        .await
+        .expect("execute")
+        .into_inner()
+        .entries
+}
+
+async fn residual(served: &Served, scope: &purge::ParticipantScope) -> Vec<purge::TableCount> {
+    served
+        .purger()
+        .verify(purge::VerifyRequest {
+            purge_id: Uuid::new_v4().to_string(),
+            scope: Some(scope.clone()),
+            classes: classes(),
+        })
+        .await
+        .expect("verify")
+        .into_inner()
+        .residual
+}
+
+/// (table, rows) of each entry.
+fn rows(entries: &[purge::TableCount]) -> Vec<(String, u64)> {
+    entries
+        .iter()
+        .map(|entry| (entry.table.clone(), entry.rows))
+        .collect()
+}
+
+/// Closes `account` for `tenant` and waits for the operation to succeed.
+async fn close(served: &Served, tenant: Uuid, account: &str) -> String {
+    let closing = served
+        .orders_for(tenant)
+        .close_account(pb::CloseAccountRequest {
+            idempotency_key: key(),
+            aws_account_id: account.to_owned(),
+        })
+        .await
+        .expect("close")
+        .into_inner()
+        .operation
+        .expect("operation");
+    let closed = settle(served, &closing.id, Duration::from_secs(60)).await;
+    assert_eq!(
+        closed.state,
+        pb::OperationState::Succeeded as i32,
+        "{closed:?}"
+    );
+    closed.id
+}
+
+/// GetOperation as orders (across tenants): the operation still exists.
+async fn operation_exists(served: &Served, id: &str) -> bool {
+    match served
+        .orders()
+        .get_operation(pb::GetOperationRequest {
+            operation_id: id.to_owned(),
+        })
+        .await
+    {
+        Ok(_) => true,
+        Err(status) if status.code() == Code::NotFound => false,
+        Err(status) => panic!("get operation: {status:?}"),
+    }
+}
+
+/// Tenant A holds accounts X (created, then closed) and Y; tenant B holds Z; all in one organization.
+struct World {
+    management: String,
+    tenant_a: Uuid,
+    tenant_b: Uuid,
+    x: String,
+    y: String,
+    x_close: String,
+    z_operation: String,
+}
+
+async fn world(served: &Served) -> World {
+    let management = served
+        .sandbox
+        .create_organization()
+        .await
+        .expect("organization")
+        .to_string();
+    let (tenant_a, tenant_b) = (Uuid::new_v4(), Uuid::new_v4());
+    let x = create_account_with(
+        served,
+        &mut served.orders_for(tenant_a),
+        &management,
+        "x@example.com",
+    )
+    .await;
+    let x_close = close(served, tenant_a, &x).await;
+    let y = create_account_with(
+        served,
+        &mut served.orders_for(tenant_a),
+        &management,
+        "y@example.com",
+    )
+    .await;
+    create_account_with(
+        served,
+        &mut served.orders_for(tenant_b),
+        &management,
+        "z@example.com",
+    )
+    .await;
+    let z_operation = served
+        .orders_for(tenant_b)
+        .list_operations(pb::ListOperationsRequest::default())
+        .await
+        .expect("list")
+        .into_inner()
+        .operations
+        .first()
+        .map(|operation| operation.id.clone())
+        .expect("tenant B's operation");
+    World {
+        management,
+        tenant_a,
+        tenant_b,
+        x,
+        y,
+        x_close,
+        z_operation,
+    }
+}
+
+#[tokio::test]
+async fn an_account_purge_deletes_exactly_its_plan_once_and_spares_the_rest() {
+    let (served, _database) = spawn_sandbox().await;
+    let world = world(&served).await;
+    let account_x = scope(purge::ScopeKind::Account, world.tenant_a, &world.x);
+
+    let planned = plan(&served, &account_x).await;
+    assert_eq!(
+        planned,
+        plan(&served, &account_x).await,
+        "a dry run changes nothing"
+    );
+    // X's creation and closure, and the record of which organization owns it.
+    assert_eq!(
+        rows(&planned),
+        [("operation".to_owned(), 2), ("aws_reference".to_owned(), 1)]
+    );
+    assert!(
+        planned
+            .iter()
+            .all(|entry| entry.action() == purge::PurgeAction::Delete
+                && entry.data_class() == DataClass::AwsFetched)
+    );
+
+    let request = execute_request(&account_x);
+    let executed = execute(&served, &request).await;
+    assert_eq!(
+        executed, planned,
+        "the purge deletes exactly the planned rows"
+    );
+    assert_eq!(
+        execute(&served, &request).await,
+        executed,
+        "a replayed key answers with the first result"
+    );
+    let again = execute(&served, &execute_request(&account_x)).await;
+    assert!(
+        again.iter().all(|entry| entry.rows == 0),
+        "a second run deletes nothing: {again:?}"
+    );
+    assert_eq!(residual(&served, &account_x).await, []);
+    assert!(!operation_exists(&served, &world.x_close).await);
+
+    // The reused key with another request is refused.
+    let reused = served
+        .purger()
+        .execute(purge::ExecuteRequest {
+            scope: Some(scope(purge::ScopeKind::Account, world.tenant_a, &world.y)),
+            ..request
+        })
+        .await
+        .expect_err("key reused");
+    assert_eq!(error_info(&reused).reason, "IDEMPOTENCY_KEY_REUSED");
+
+    // The tenant's other account and the other tenant keep their data.
+    assert_eq!(
+        rows(
+            &plan(
+                &served,
+                &scope(purge::ScopeKind::Account, world.tenant_a, &world.y)
+            )
+            .await
+        ),
+        [("operation".to_owned(), 1), ("aws_reference".to_owned(), 1)]
+    );
+    assert!(operation_exists(&served, &world.z_operation).await);
+
+    // The sandbox is AWS, not Tenure's data: X is still there, closed.
+    let management = AwsAccountId::parse(&world.management).expect("id");
+    let x = served
+        .sandbox
+        .describe_account(&management, &AwsAccountId::parse(&world.x).expect("id"))
+        .await
+        .expect("the sandbox still knows the account");
+    assert_eq!(x.state, AccountState::Suspended);
+    served.host.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_tenant_purge_deletes_every_row_of_the_tenant_and_no_other() {
+    let (served, _database) = spawn_sandbox().await;
+    let world = world(&served).await;
+    let tenant_a = scope(purge::ScopeKind::Tenant, world.tenant_a, "");
+    let tenant_b = scope(purge::ScopeKind::Tenant, world.tenant_b, "");
+    let untouched = plan(&served, &tenant_b).await;
+    assert_eq!(
+        rows(&untouched),
+        [("operation".to_owned(), 1), ("aws_reference".to_owned(), 1)]
+    );
+
+    let planned = plan(&served, &tenant_a).await;
+    assert_eq!(
+        rows(&planned),
+        [("operation".to_owned(), 3), ("aws_reference".to_owned(), 2)]
+    );
+    let executed = execute(&served, &execute_request(&tenant_a)).await;
+    assert_eq!(executed, planned);
+    assert_eq!(residual(&served, &tenant_a).await, []);
+    assert!(
+        served
+            .orders_for(world.tenant_a)
+            .list_operations(pb::ListOperationsRequest::default())
+            .await
+            .expect("list")
+            .into_inner()
+            .operations
+            .is_empty()
+    );
+    assert_eq!(plan(&served, &tenant_b).await, untouched);
+    assert!(operation_exists(&served, &world.z_operation).await);
+
+    // Classes that do not include provisioning's data leave it alone and report nothing deleted.
+    let kept = served
+        .purger()
+        .execute(purge::ExecuteRequest {
+            classes: vec![DataClass::LoginIdentity as i32],
+            ..execute_request(&tenant_b)
+        })
+        .await
+        .expect("execute")
+        .into_inner()
+        .entries;
+    assert_eq!(kept, []);
+    assert_eq!(plan(&served, &tenant_b).await, untouched);
+
+    // The sandbox still holds every account, Y included.
+    let management = AwsAccountId::parse(&world.management).expect("id");
+    let listed = served
+        .sandbox
+        .list_accounts(&management)
+        .await
+        .expect("accounts");
+    assert!(listed.iter().any(|account| account.id.as_str() == world.y));
+    served.host.shutdown().await;
+}
