@@ -12,8 +12,8 @@ mod values;
 
 pub(crate) use access::{Access, Audit, is_audited, role_name};
 pub(crate) use data_class::{
-    COLUMNS, DataClass, PurgeAction, PurgeScope, ResponseSubject, TABLES, TableClass,
-    account_subject, action_for,
+    DataClass, PurgeAction, PurgeScope, ResponseSubject, TABLES, TableClass, account_subject,
+    action_for, columns,
 };
 pub(crate) use error::{AccountsError, Rejection};
 pub(crate) use kinds::{
@@ -26,6 +26,6 @@ pub(crate) use lifecycle::{
 pub(crate) use termination::{TerminationFacts, assess_termination, required_acknowledgements};
 pub(crate) use values::{
     AccountName, CostRecord, DisplayName, FreeText, IdpSubject, LoginEmail, MarketplaceRef,
-    OrganizationId, PageRequest, ParentId, RootEmail, Tag, Ticket, check_instant, parse_id,
-    parse_tags, required,
+    OrganizationId, PageRequest, ParentId, RootEmail, Tag, Ticket, check_instant, field_problem,
+    parse_id, parse_tags, required,
 };

@@ -10,7 +10,7 @@ use tenure_proto::common::v1 as common;
 use crate::domain::{
     AccountRole, AccountState, AccountsError, Acknowledgement, DataClass, JoinedMethod,
     PurgeAction, Relationship, ResaleModel, ReservationKind, RootAccess, Sector,
-    SubscriptionStatus, Tag, TenantStatus, TerminationMode, UserRole, required,
+    SubscriptionStatus, Tag, TenantStatus, TerminationMode, UserRole, field_problem, required,
 };
 use crate::store::entity::{
     account_details, account_transition, app_user, aws_account, cost_record, subscription, tenant,
@@ -121,12 +121,7 @@ pub(crate) fn instant(raw: Option<&Timestamp>) -> Result<DateTime<Utc>, FieldPro
     u32::try_from(raw.nanos)
         .ok()
         .and_then(|nanos| DateTime::from_timestamp(raw.seconds, nanos))
-        .ok_or_else(|| FieldProblem {
-            field: String::new(),
-            reason: "TIMESTAMP_FORMAT",
-            description: "not a valid timestamp",
-            catalogue_code: Some("TNR004"),
-        })
+        .ok_or_else(|| field_problem("TIMESTAMP_FORMAT", "not a valid timestamp", "TNR004"))
 }
 
 /// An optional field: empty means absent.

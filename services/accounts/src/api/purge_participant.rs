@@ -9,8 +9,8 @@ use uuid::Uuid;
 use crate::api::context::{Accounts, Call, Target, at, checked, finish, finish_keyed, keyed};
 use crate::api::convert;
 use crate::domain::{
-    AccountsError, COLUMNS, DataClass, PurgeAction, PurgeScope, ResponseSubject, TABLES,
-    action_for, parse_id, required,
+    AccountsError, DataClass, PurgeAction, PurgeScope, ResponseSubject, TABLES, TableClass,
+    action_for, columns, parse_id, required,
 };
 use crate::store;
 
@@ -53,22 +53,45 @@ struct PurgeTarget {
     classes: Vec<DataClass>,
 }
 
-fn purge_target(
-    problems: &mut Problems,
-    purge_id: &str,
-    scope: Option<&pb::ParticipantScope>,
-    classes: &[i32],
-) -> Option<PurgeTarget> {
-    let purge_id = problems.check("purge_id", parse_id(purge_id));
+/// Participant requests: which purge, over what scope, of which classes.
+trait PurgeRequest {
+    fn purge_id(&self) -> &str;
+    fn scope(&self) -> Option<&pb::ParticipantScope>;
+    fn classes(&self) -> &[i32];
+}
+
+/// Implements [`PurgeRequest`] for requests with the usual `purge_id`, `scope` and `classes`.
+macro_rules! purge_request {
+    ($($request:ty),+ $(,)?) => {
+        $(impl PurgeRequest for $request {
+            fn purge_id(&self) -> &str {
+                &self.purge_id
+            }
+
+            fn scope(&self) -> Option<&pb::ParticipantScope> {
+                self.scope.as_ref()
+            }
+
+            fn classes(&self) -> &[i32] {
+                &self.classes
+            }
+        })+
+    };
+}
+
+purge_request!(pb::PlanRequest, pb::ExecuteRequest, pb::VerifyRequest);
+
+fn purge_target(problems: &mut Problems, request: &impl PurgeRequest) -> Option<PurgeTarget> {
+    let purge_id = problems.check("purge_id", parse_id(request.purge_id()));
     let mut requested = Vec::new();
-    for (index, raw) in classes.iter().enumerate() {
+    for (index, raw) in request.classes().iter().enumerate() {
         if let Some(class) =
             problems.check(format!("classes[{index}]"), convert::data_class_from(*raw))
         {
             requested.push(class);
         }
     }
-    let Some(scope) = scope else {
+    let Some(scope) = request.scope() else {
         problems.push(at("scope", required()));
         return None;
     };
@@ -108,12 +131,7 @@ fn key_hash(keys: &[String]) -> String {
     hex::encode(digest.finalize())
 }
 
-fn count(
-    entry: &crate::domain::TableClass,
-    action: PurgeAction,
-    keys: &[String],
-    rows: u64,
-) -> pb::TableCount {
+fn count(entry: &TableClass, action: PurgeAction, keys: &[String], rows: u64) -> pb::TableCount {
     pb::TableCount {
         service: SERVICE.to_owned(),
         data_class: convert::data_class_to(entry.class),
@@ -124,13 +142,50 @@ fn count(
     }
 }
 
+/// The count of the rows `keys` names, which are still in place.
+fn count_of_keys(entry: &TableClass, action: PurgeAction, keys: &[String]) -> pb::TableCount {
+    count(
+        entry,
+        action,
+        keys,
+        u64::try_from(keys.len()).unwrap_or(u64::MAX),
+    )
+}
+
+/// Each table entry with what the purge does there and the keys of the subject's rows in it.
+type Survey = Vec<(&'static TableClass, PurgeAction, Vec<String>)>;
+
 impl Accounts {
-    /// The tenant a participant call works in: the scope's, which a service acting for a tenant must
-    /// match.
-    fn purge_tenant(call: &Call, target: &PurgeTarget) -> Result<Uuid, AccountsError> {
-        call.access
+    /// The target of a participant call and the tenant it works in: the scope's, which a service
+    /// acting for a tenant must match.
+    fn purge_tenant(
+        call: &Call,
+        target: Option<PurgeTarget>,
+    ) -> Result<(PurgeTarget, Uuid), AccountsError> {
+        let target = checked(target)?;
+        let tenant = call
+            .access
             .tenant_filter(Some(target.tenant))?
-            .ok_or(AccountsError::TenantRequired)
+            .ok_or(AccountsError::TenantRequired)?;
+        Ok((target, tenant))
+    }
+
+    /// The rows of `target`'s subject in each table, read in a transaction that is rolled back:
+    /// planning and verifying change nothing.
+    async fn survey(&self, target: &PurgeTarget, tenant: Uuid) -> Result<Survey, AccountsError> {
+        let tx = tenure_db::TenantTx::begin(&self.db, tenant).await?;
+        let subject = purge_subject(&tx, target, tenant).await?;
+        let mut survey = Vec::with_capacity(TABLES.len());
+        for entry in TABLES {
+            let keys = store::purge::row_keys(&tx, &subject, entry).await?;
+            survey.push((
+                entry,
+                action_for(target.scope, &target.classes, entry),
+                keys,
+            ));
+        }
+        tx.rollback().await?;
+        Ok(survey)
     }
 
     async fn plan(
@@ -139,35 +194,15 @@ impl Accounts {
         request: pb::PlanRequest,
     ) -> Result<pb::PlanResponse, AccountsError> {
         let mut problems = Problems::new();
-        let target = purge_target(
-            &mut problems,
-            &request.purge_id,
-            request.scope.as_ref(),
-            &request.classes,
-        );
+        let target = purge_target(&mut problems, &request);
         finish(problems, || ())?;
-        let target = checked(target)?;
-        let tenant = Self::purge_tenant(call, &target)?;
-        let tx = tenure_db::TenantTx::begin(&self.db, tenant).await?;
-        let subject = store::purge::subject(
-            &tx,
-            target.scope,
-            tenant,
-            target.aws_account_id.as_ref().map(AwsAccountId::as_str),
-        )
-        .await?;
-        let mut entries = Vec::new();
-        for entry in TABLES {
-            let keys = store::purge::row_keys(&tx, &subject, entry).await?;
-            let action = action_for(target.scope, &target.classes, entry);
-            entries.push(count(
-                entry,
-                action,
-                &keys,
-                u64::try_from(keys.len()).unwrap_or(u64::MAX),
-            ));
-        }
-        tx.rollback().await?;
+        let (target, tenant) = Self::purge_tenant(call, target)?;
+        let entries = self
+            .survey(&target, tenant)
+            .await?
+            .iter()
+            .map(|(entry, action, keys)| count_of_keys(entry, *action, keys))
+            .collect();
         Ok(pb::PlanResponse {
             service: SERVICE.to_owned(),
             entries,
@@ -180,28 +215,16 @@ impl Accounts {
         request: pb::ExecuteRequest,
     ) -> Result<pb::ExecuteResponse, AccountsError> {
         let mut problems = Problems::new();
-        let target = purge_target(
-            &mut problems,
-            &request.purge_id,
-            request.scope.as_ref(),
-            &request.classes,
-        );
+        let target = purge_target(&mut problems, &request);
         finish_keyed(problems, &request)?;
-        let target = checked(target)?;
-        let tenant = Self::purge_tenant(call, &target)?;
+        let (target, tenant) = Self::purge_tenant(call, target)?;
         self.mutate(
             call,
             &request,
             tenant,
             Target::new("purge", target.purge_id),
             async |tx, _now| {
-                let subject = store::purge::subject(
-                    tx,
-                    target.scope,
-                    tenant,
-                    target.aws_account_id.as_ref().map(AwsAccountId::as_str),
-                )
-                .await?;
+                let subject = purge_subject(tx, &target, tenant).await?;
                 let mut entries = Vec::new();
                 for entry in TABLES {
                     let action = action_for(target.scope, &target.classes, entry);
@@ -232,45 +255,37 @@ impl Accounts {
         request: pb::VerifyRequest,
     ) -> Result<pb::VerifyResponse, AccountsError> {
         let mut problems = Problems::new();
-        let target = purge_target(
-            &mut problems,
-            &request.purge_id,
-            request.scope.as_ref(),
-            &request.classes,
-        );
+        let target = purge_target(&mut problems, &request);
         finish(problems, || ())?;
-        let target = checked(target)?;
-        let tenant = Self::purge_tenant(call, &target)?;
-        let tx = tenure_db::TenantTx::begin(&self.db, tenant).await?;
-        let subject = store::purge::subject(
-            &tx,
-            target.scope,
-            tenant,
-            target.aws_account_id.as_ref().map(AwsAccountId::as_str),
-        )
-        .await?;
-        let mut residual = Vec::new();
-        for entry in TABLES {
-            let action = action_for(target.scope, &target.classes, entry);
-            if action == PurgeAction::Keep {
-                continue;
-            }
-            let keys = store::purge::row_keys(&tx, &subject, entry).await?;
-            if !keys.is_empty() {
-                residual.push(count(
-                    entry,
-                    action,
-                    &keys,
-                    u64::try_from(keys.len()).unwrap_or(u64::MAX),
-                ));
-            }
-        }
-        tx.rollback().await?;
+        let (target, tenant) = Self::purge_tenant(call, target)?;
+        // What the purge keeps may stay; anything else still in place is residual.
+        let residual = self
+            .survey(&target, tenant)
+            .await?
+            .iter()
+            .filter(|(_, action, keys)| *action != PurgeAction::Keep && !keys.is_empty())
+            .map(|(entry, action, keys)| count_of_keys(entry, *action, keys))
+            .collect();
         Ok(pb::VerifyResponse {
             service: SERVICE.to_owned(),
             residual,
         })
     }
+}
+
+/// The subject whose rows a purge of `target` looks for.
+async fn purge_subject(
+    tx: &tenure_db::TenantTx,
+    target: &PurgeTarget,
+    tenant: Uuid,
+) -> Result<store::purge::Subject, AccountsError> {
+    store::purge::subject(
+        tx,
+        target.scope,
+        tenant,
+        target.aws_account_id.as_ref().map(AwsAccountId::as_str),
+    )
+    .await
 }
 
 #[tonic::async_trait]
@@ -282,8 +297,7 @@ impl PurgeParticipant for PurgeParticipantHandler {
         self.app.call(&request, path!("DescribeDataClasses"))?;
         Ok(Response::new(pb::DescribeDataClassesResponse {
             service: SERVICE.to_owned(),
-            columns: COLUMNS
-                .iter()
+            columns: columns()
                 .map(|column| pb::ColumnClass {
                     table: column.table.to_owned(),
                     column: column.column.to_owned(),

@@ -6,7 +6,7 @@ use tenure_grpc::status;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt as _};
 
-use crate::domain::AccountsError;
+use crate::domain::{AccountState, AccountsError};
 
 /// `ErrorInfo.reason` of a refused lifecycle transition; the metadata names the current state.
 const INVALID_TRANSITION: &str = "INVALID_TRANSITION";
@@ -14,41 +14,30 @@ const INVALID_TRANSITION: &str = "INVALID_TRANSITION";
 /// `ErrorInfo.reason` of a reopening after the 90-day window.
 const REOPEN_WINDOW_PASSED: &str = "REOPEN_WINDOW_PASSED";
 
+/// A refused lifecycle move: the `ErrorInfo` metadata names the states involved, so a client can
+/// tell where the record stands without parsing the message.
+fn invalid_transition(states: &[(&str, AccountState)], message: String) -> Status {
+    let metadata = states
+        .iter()
+        .map(|(key, state)| ((*key).to_owned(), state.as_str().to_owned()))
+        .collect::<HashMap<_, _>>();
+    let details = ErrorDetails::with_error_info(INVALID_TRANSITION, status::ERROR_DOMAIN, metadata);
+    Status::with_error_details(Code::FailedPrecondition, message, details)
+}
+
 impl From<AccountsError> for Status {
     fn from(error: AccountsError) -> Self {
         match error {
             AccountsError::Invalid(problems) => status::invalid_argument(&problems),
             AccountsError::NotFound(kind) => status::not_found(kind),
-            AccountsError::TransitionRefused { current, to } => {
-                let metadata = HashMap::from([
-                    ("current_state".to_owned(), current.as_str().to_owned()),
-                    ("requested_state".to_owned(), to.as_str().to_owned()),
-                ]);
-                let details = ErrorDetails::with_error_info(
-                    INVALID_TRANSITION,
-                    status::ERROR_DOMAIN,
-                    metadata,
-                );
-                Status::with_error_details(
-                    Code::FailedPrecondition,
-                    format!("the account is {current}; it cannot become {to}"),
-                    details,
-                )
-            }
-            AccountsError::WrongState { current } => {
-                let metadata =
-                    HashMap::from([("current_state".to_owned(), current.as_str().to_owned())]);
-                let details = ErrorDetails::with_error_info(
-                    INVALID_TRANSITION,
-                    status::ERROR_DOMAIN,
-                    metadata,
-                );
-                Status::with_error_details(
-                    Code::FailedPrecondition,
-                    format!("the account is {current}"),
-                    details,
-                )
-            }
+            AccountsError::TransitionRefused { current, to } => invalid_transition(
+                &[("current_state", current), ("requested_state", to)],
+                format!("the account is {current}; it cannot become {to}"),
+            ),
+            AccountsError::WrongState { current } => invalid_transition(
+                &[("current_state", current)],
+                format!("the account is {current}"),
+            ),
             AccountsError::ReopenWindowPassed => status::rejected(
                 Code::FailedPrecondition,
                 REOPEN_WINDOW_PASSED,

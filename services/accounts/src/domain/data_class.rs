@@ -79,253 +79,190 @@ pub(crate) struct TableClass {
     pub(crate) when_purged: PurgeAction,
 }
 
-const fn column(
+/// One table's columns: the key that ties its rows to a subject, and each column's class.
+struct TableColumns {
     table: &'static str,
-    column: &'static str,
-    class: DataClass,
     owner_key: &'static str,
-) -> ColumnClass {
-    ColumnClass {
-        table,
-        column,
-        class,
-        owner_key,
-    }
+    columns: &'static [(&'static str, DataClass)],
 }
 
-/// Every column of every table the service owns. A test compares it with the database catalogue, so a
-/// new column cannot ship unregistered (G1).
-pub(crate) const COLUMNS: &[ColumnClass] = {
+/// Every column of every table the service owns, table by table. A test compares it with the
+/// database catalogue, so a new column cannot ship unregistered (G1).
+const TABLE_COLUMNS: &[TableColumns] = {
     use DataClass::*;
     &[
-        column("tenant", "id", AccountTombstone, "id"),
-        column("tenant", "display_name", LoginIdentity, "id"),
-        column("tenant", "sector", AccountTombstone, "id"),
-        column("tenant", "resale_model", AccountTombstone, "id"),
-        column("tenant", "marketplace_ref", AccountTombstone, "id"),
-        column("tenant", "status", AccountTombstone, "id"),
-        column("tenant", "created_at", AccountTombstone, "id"),
-        column("tenant", "unsubscribed_at", AccountTombstone, "id"),
-        column("app_user", "id", LoginIdentity, "tenant_id"),
-        column("app_user", "tenant_id", LoginIdentity, "tenant_id"),
-        column("app_user", "email", LoginIdentity, "tenant_id"),
-        column("app_user", "display_name", LoginIdentity, "tenant_id"),
-        column("app_user", "idp_subject", LoginIdentity, "tenant_id"),
-        column("app_user", "role", LoginIdentity, "tenant_id"),
-        column("app_user", "created_at", LoginIdentity, "tenant_id"),
-        column("aws_account", "id", AccountTombstone, "aws_account_id"),
-        column(
-            "aws_account",
-            "tenant_id",
-            AccountTombstone,
-            "aws_account_id",
-        ),
-        column(
-            "aws_account",
-            "aws_account_id",
-            AccountTombstone,
-            "aws_account_id",
-        ),
-        column("aws_account", "name", AwsFetched, "aws_account_id"),
-        column("aws_account", "root_email", AwsFetched, "aws_account_id"),
-        column(
-            "aws_account",
-            "root_email_key",
-            AwsFetched,
-            "aws_account_id",
-        ),
-        column("aws_account", "role", AccountTombstone, "aws_account_id"),
-        column(
-            "aws_account",
-            "relationship",
-            AccountTombstone,
-            "aws_account_id",
-        ),
-        column(
-            "aws_account",
-            "organization_id",
-            AwsFetched,
-            "aws_account_id",
-        ),
-        column("aws_account", "parent_id", AwsFetched, "aws_account_id"),
-        column(
-            "aws_account",
-            "management_account_id",
-            AccountTombstone,
-            "aws_account_id",
-        ),
-        column(
-            "aws_account",
-            "joined_method",
-            AccountTombstone,
-            "aws_account_id",
-        ),
-        column(
-            "aws_account",
-            "root_access",
-            AccountTombstone,
-            "aws_account_id",
-        ),
-        column("aws_account", "state", AccountTombstone, "aws_account_id"),
-        column(
-            "aws_account",
-            "state_changed_at",
-            AccountTombstone,
-            "aws_account_id",
-        ),
-        column(
-            "aws_account",
-            "active_order_id",
-            AccountTombstone,
-            "aws_account_id",
-        ),
-        column(
-            "aws_account",
-            "closed_at",
-            AccountTombstone,
-            "aws_account_id",
-        ),
-        column(
-            "aws_account",
-            "reopen_until",
-            AccountTombstone,
-            "aws_account_id",
-        ),
-        column(
-            "aws_account",
-            "billing_starts_at",
-            AccountTombstone,
-            "aws_account_id",
-        ),
-        column(
-            "aws_account",
-            "billing_ends_at",
-            AccountTombstone,
-            "aws_account_id",
-        ),
-        column(
-            "aws_account",
-            "created_at",
-            AccountTombstone,
-            "aws_account_id",
-        ),
-        column("account_transition", "id", AccountTombstone, "account_id"),
-        column(
-            "account_transition",
-            "account_id",
-            AccountTombstone,
-            "account_id",
-        ),
-        column(
-            "account_transition",
-            "tenant_id",
-            AccountTombstone,
-            "account_id",
-        ),
-        column(
-            "account_transition",
-            "from_state",
-            AccountTombstone,
-            "account_id",
-        ),
-        column(
-            "account_transition",
-            "to_state",
-            AccountTombstone,
-            "account_id",
-        ),
-        column("account_transition", "at", AccountTombstone, "account_id"),
-        column(
-            "account_transition",
-            "actor_subject",
-            LoginIdentity,
-            "account_id",
-        ),
-        column(
-            "account_transition",
-            "actor_role",
-            AccountTombstone,
-            "account_id",
-        ),
-        column("account_transition", "reason", LoginIdentity, "account_id"),
-        column(
-            "account_transition",
-            "order_id",
-            AccountTombstone,
-            "account_id",
-        ),
-        column("subscription", "id", AccountTombstone, "account_id"),
-        column("subscription", "tenant_id", AccountTombstone, "account_id"),
-        column("subscription", "account_id", AccountTombstone, "account_id"),
-        column(
-            "subscription",
-            "marketplace_ref",
-            AccountTombstone,
-            "account_id",
-        ),
-        column("subscription", "status", AccountTombstone, "account_id"),
-        column("subscription", "started_at", AccountTombstone, "account_id"),
-        column(
-            "subscription",
-            "terminated_at",
-            AccountTombstone,
-            "account_id",
-        ),
-        column("account_details", "account_id", AwsFetched, "account_id"),
-        column("account_details", "tenant_id", AwsFetched, "account_id"),
-        column("account_details", "name", AwsFetched, "account_id"),
-        column("account_details", "email", AwsFetched, "account_id"),
-        column(
-            "account_details",
-            "organization_path",
-            AwsFetched,
-            "account_id",
-        ),
-        column("account_details", "tags", AwsFetched, "account_id"),
-        column("account_details", "fetched_at", AwsFetched, "account_id"),
-        column("cost_record", "id", CostData, "account_id"),
-        column("cost_record", "account_id", CostData, "account_id"),
-        column("cost_record", "tenant_id", CostData, "account_id"),
-        column("cost_record", "period_start", CostData, "account_id"),
-        column("cost_record", "period_end", CostData, "account_id"),
-        column("cost_record", "service", CostData, "account_id"),
-        column("cost_record", "amount_micros", CostData, "account_id"),
-        column("cost_record", "currency", CostData, "account_id"),
-        column("audit_event", "id", Audit, "target_tenant"),
-        column("audit_event", "at", Audit, "target_tenant"),
-        column("audit_event", "actor_subject", Audit, "target_tenant"),
-        column("audit_event", "actor_role", Audit, "target_tenant"),
-        column("audit_event", "target_tenant", Audit, "target_tenant"),
-        column("audit_event", "action", Audit, "target_tenant"),
-        column("audit_event", "target_kind", Audit, "target_tenant"),
-        column("audit_event", "target_id", Audit, "target_tenant"),
-        column("audit_event", "reason", Audit, "target_tenant"),
-        column("audit_event", "ticket", Audit, "target_tenant"),
-        column("audit_event", "outcome", Audit, "target_tenant"),
+        TableColumns {
+            table: "tenant",
+            owner_key: "id",
+            columns: &[
+                ("id", AccountTombstone),
+                ("display_name", LoginIdentity),
+                ("sector", AccountTombstone),
+                ("resale_model", AccountTombstone),
+                ("marketplace_ref", AccountTombstone),
+                ("status", AccountTombstone),
+                ("created_at", AccountTombstone),
+                ("unsubscribed_at", AccountTombstone),
+            ],
+        },
+        TableColumns {
+            table: "app_user",
+            owner_key: "tenant_id",
+            columns: &[
+                ("id", LoginIdentity),
+                ("tenant_id", LoginIdentity),
+                ("email", LoginIdentity),
+                ("display_name", LoginIdentity),
+                ("idp_subject", LoginIdentity),
+                ("role", LoginIdentity),
+                ("created_at", LoginIdentity),
+            ],
+        },
+        TableColumns {
+            table: "aws_account",
+            owner_key: "aws_account_id",
+            columns: &[
+                ("id", AccountTombstone),
+                ("tenant_id", AccountTombstone),
+                ("aws_account_id", AccountTombstone),
+                ("name", AwsFetched),
+                ("root_email", AwsFetched),
+                ("root_email_key", AwsFetched),
+                ("role", AccountTombstone),
+                ("relationship", AccountTombstone),
+                ("organization_id", AwsFetched),
+                ("parent_id", AwsFetched),
+                ("management_account_id", AccountTombstone),
+                ("joined_method", AccountTombstone),
+                ("root_access", AccountTombstone),
+                ("state", AccountTombstone),
+                ("state_changed_at", AccountTombstone),
+                ("active_order_id", AccountTombstone),
+                ("closed_at", AccountTombstone),
+                ("reopen_until", AccountTombstone),
+                ("billing_starts_at", AccountTombstone),
+                ("billing_ends_at", AccountTombstone),
+                ("created_at", AccountTombstone),
+            ],
+        },
+        TableColumns {
+            table: "account_transition",
+            owner_key: "account_id",
+            columns: &[
+                ("id", AccountTombstone),
+                ("account_id", AccountTombstone),
+                ("tenant_id", AccountTombstone),
+                ("from_state", AccountTombstone),
+                ("to_state", AccountTombstone),
+                ("at", AccountTombstone),
+                ("actor_subject", LoginIdentity),
+                ("actor_role", AccountTombstone),
+                ("reason", LoginIdentity),
+                ("order_id", AccountTombstone),
+            ],
+        },
+        TableColumns {
+            table: "subscription",
+            owner_key: "account_id",
+            columns: &[
+                ("id", AccountTombstone),
+                ("tenant_id", AccountTombstone),
+                ("account_id", AccountTombstone),
+                ("marketplace_ref", AccountTombstone),
+                ("status", AccountTombstone),
+                ("started_at", AccountTombstone),
+                ("terminated_at", AccountTombstone),
+            ],
+        },
+        TableColumns {
+            table: "account_details",
+            owner_key: "account_id",
+            columns: &[
+                ("account_id", AwsFetched),
+                ("tenant_id", AwsFetched),
+                ("name", AwsFetched),
+                ("email", AwsFetched),
+                ("organization_path", AwsFetched),
+                ("tags", AwsFetched),
+                ("fetched_at", AwsFetched),
+            ],
+        },
+        TableColumns {
+            table: "cost_record",
+            owner_key: "account_id",
+            columns: &[
+                ("id", CostData),
+                ("account_id", CostData),
+                ("tenant_id", CostData),
+                ("period_start", CostData),
+                ("period_end", CostData),
+                ("service", CostData),
+                ("amount_micros", CostData),
+                ("currency", CostData),
+            ],
+        },
+        TableColumns {
+            table: "audit_event",
+            owner_key: "target_tenant",
+            columns: &[
+                ("id", Audit),
+                ("at", Audit),
+                ("actor_subject", Audit),
+                ("actor_role", Audit),
+                ("target_tenant", Audit),
+                ("action", Audit),
+                ("target_kind", Audit),
+                ("target_id", Audit),
+                ("reason", Audit),
+                ("ticket", Audit),
+                ("outcome", Audit),
+            ],
+        },
         // A stored response copies what its call returned, so the row goes with the subject it
         // names (`owner_key`), not with the call: see the `idempotency_record` entries of TABLES.
         // The response is registered as `aws_fetched`, the richest data it holds (root email and
         // name of an account record); for users and tenants it holds login identity instead.
-        column("idempotency_record", "tenant_id", Operational, "subject"),
-        column("idempotency_record", "method", Operational, "subject"),
-        column("idempotency_record", "key", Operational, "subject"),
-        // A customer caller is named by their IdP subject.
-        column("idempotency_record", "caller", LoginIdentity, "subject"),
-        column("idempotency_record", "request_hash", Operational, "subject"),
-        column("idempotency_record", "state", Operational, "subject"),
-        column("idempotency_record", "grpc_code", Operational, "subject"),
-        column("idempotency_record", "response", AwsFetched, "subject"),
-        column("idempotency_record", "created_at", Operational, "subject"),
-        column("idempotency_record", "expires_at", Operational, "subject"),
-        column(
-            "idempotency_record",
-            "subject_tenant",
-            Operational,
-            "subject",
-        ),
-        column("idempotency_record", "subject", Operational, "subject"),
+        TableColumns {
+            table: "idempotency_record",
+            owner_key: "subject",
+            columns: &[
+                ("tenant_id", Operational),
+                ("method", Operational),
+                ("key", Operational),
+                // A customer caller is named by their IdP subject.
+                ("caller", LoginIdentity),
+                ("request_hash", Operational),
+                ("state", Operational),
+                ("grpc_code", Operational),
+                ("response", AwsFetched),
+                ("created_at", Operational),
+                ("expires_at", Operational),
+                ("subject_tenant", Operational),
+                ("subject", Operational),
+            ],
+        },
     ]
 };
+
+/// Every column of every table the service owns (see [`TABLE_COLUMNS`]).
+pub(crate) fn columns() -> impl Iterator<Item = ColumnClass> {
+    TABLE_COLUMNS.iter().flat_map(|table| {
+        table.columns.iter().map(|&(column, class)| ColumnClass {
+            table: table.table,
+            column,
+            class,
+            owner_key: table.owner_key,
+        })
+    })
+}
+
+const fn table(table: &'static str, class: DataClass, when_purged: PurgeAction) -> TableClass {
+    TableClass {
+        table,
+        class,
+        when_purged,
+    }
+}
 
 /// The tables that hold a subject's data, per class, in the order a purge reports them. Tombstones
 /// keep their rows: a purge removes the personal and AWS-fetched columns around them instead.
@@ -333,66 +270,22 @@ pub(crate) const TABLES: &[TableClass] = {
     use DataClass::*;
     use PurgeAction::*;
     &[
-        TableClass {
-            table: "account_details",
-            class: AwsFetched,
-            when_purged: Delete,
-        },
-        TableClass {
-            table: "aws_account",
-            class: AwsFetched,
-            when_purged: Pseudonymise,
-        },
+        table("account_details", AwsFetched, Delete),
+        table("aws_account", AwsFetched, Pseudonymise),
         // Stored responses about account records: both scopes delete them with the record's
         // AWS-fetched data, so a replay can no longer return a purged name or root email.
-        TableClass {
-            table: "idempotency_record",
-            class: AwsFetched,
-            when_purged: Delete,
-        },
-        TableClass {
-            table: "cost_record",
-            class: CostData,
-            when_purged: Delete,
-        },
-        TableClass {
-            table: "app_user",
-            class: LoginIdentity,
-            when_purged: Delete,
-        },
-        TableClass {
-            table: "tenant",
-            class: LoginIdentity,
-            when_purged: Pseudonymise,
-        },
-        TableClass {
-            table: "account_transition",
-            class: LoginIdentity,
-            when_purged: Pseudonymise,
-        },
+        table("idempotency_record", AwsFetched, Delete),
+        table("cost_record", CostData, Delete),
+        table("app_user", LoginIdentity, Delete),
+        table("tenant", LoginIdentity, Pseudonymise),
+        table("account_transition", LoginIdentity, Pseudonymise),
         // Every other stored response of the tenant (users, the tenant itself, records older than
         // their subject column): they may hold login identity, so only a tenant purge deletes
         // them, and with the entry above it leaves none of the tenant's records.
-        TableClass {
-            table: "idempotency_record",
-            class: LoginIdentity,
-            when_purged: Delete,
-        },
-        TableClass {
-            table: "aws_account",
-            class: AccountTombstone,
-            when_purged: Keep,
-        },
-        TableClass {
-            table: "account_transition",
-            class: AccountTombstone,
-            when_purged: Keep,
-        },
-        TableClass {
-            table: "subscription",
-            class: AccountTombstone,
-            when_purged: Keep,
-        },
+        table("idempotency_record", LoginIdentity, Delete),
+        table("aws_account", AccountTombstone, Keep),
+        table("account_transition", AccountTombstone, Keep),
+        table("subscription", AccountTombstone, Keep),
     ]
 };
 

@@ -1,9 +1,9 @@
 //! Small closed vocabularies stored as text: each value has one stored name, and a stored name that
 //! matches none is a broken invariant, never a default.
 
-/// Declares an enum whose values are stored by name.
-macro_rules! stored_enum {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident => $stored:literal),+ $(,)? }) => {
+/// Declares enums whose values are stored by name.
+macro_rules! stored_enums {
+    ($($(#[$doc:meta])* $name:ident { $($variant:ident => $stored:literal),+ $(,)? })+) => {$(
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub(crate) enum $name { $($variant),+ }
@@ -30,38 +30,26 @@ macro_rules! stored_enum {
                 f.write_str(self.as_str())
             }
         }
-    };
+    )+};
 }
 
-stored_enum!(
+stored_enums! {
     /// The market segment of a tenant.
     Sector { Commercial => "commercial", Public => "public" }
-);
-stored_enum!(
     /// How the platform resells AWS to a tenant.
     ResaleModel { Ecam => "ecam", Spam => "spam", BillingTransfer => "billing_transfer" }
-);
-stored_enum!(
     /// The marketplace status of a tenant.
     TenantStatus { Active => "active", Unsubscribed => "unsubscribed" }
-);
-stored_enum!(
     /// A user's rights inside its tenant.
     UserRole { Admin => "admin", Member => "member" }
-);
-stored_enum!(
     /// The position of an account in its organization.
     AccountRole { Management => "management", Member => "member" }
-);
-stored_enum!(
     /// How an account relates to the platform.
     Relationship {
         PlatformMember => "platform_member",
         PlatformPayer => "platform_payer",
         BillingTransferSource => "billing_transfer_source",
     }
-);
-stored_enum!(
     /// How the account came under the platform.
     JoinedMethod {
         Created => "created",
@@ -69,24 +57,14 @@ stored_enum!(
         BillingTransfer => "billing_transfer",
         HandedOver => "handed_over",
     }
-);
-stored_enum!(
     /// Who holds the account's root user.
     RootAccess { Customer => "customer", Platform => "platform" }
-);
-stored_enum!(
     /// The status of a subscription.
     SubscriptionStatus { Active => "active", Suspended => "suspended", Terminated => "terminated" }
-);
-stored_enum!(
     /// How a termination ends the relationship.
     TerminationMode { Close => "close", Unlink => "unlink" }
-);
-stored_enum!(
     /// What a reservation is for.
     ReservationKind { NewAccount => "new_account", Transfer => "transfer" }
-);
-stored_enum!(
     /// The closing precautions of domain.md §3.4.
     Acknowledgement {
         RootUser => "ACK_ROOT_USER",
@@ -99,7 +77,7 @@ stored_enum!(
         ReopenWindow => "ACK_REOPEN_WINDOW",
         Standalone => "ACK_STANDALONE",
     }
-);
+}
 
 impl SubscriptionStatus {
     /// A terminated subscription never changes again; any other status may move to any status.

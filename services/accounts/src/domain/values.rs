@@ -6,7 +6,8 @@ use chrono::{DateTime, Duration, TimeZone as _, Utc};
 use tenure_domain::FieldProblem;
 use uuid::Uuid;
 
-fn problem(
+/// A problem with a fixed, non-echoing description; `field` is named where the value is read.
+pub(crate) fn field_problem(
     reason: &'static str,
     description: &'static str,
     catalogue_code: &'static str,
@@ -21,7 +22,7 @@ fn problem(
 
 /// A required field that was left empty (TNR004).
 pub(crate) fn required() -> FieldProblem {
-    problem("REQUIRED", "this field is required", "TNR004")
+    field_problem("REQUIRED", "this field is required", "TNR004")
 }
 
 /// Unicode format characters (category Cf) that can disguise text, such as bidirectional overrides
@@ -75,7 +76,7 @@ impl RootEmail {
         if (6..=64).contains(&raw.len()) && has_email_shape(raw) {
             Ok(Self(raw.to_owned()))
         } else {
-            Err(problem(
+            Err(field_problem(
                 "EMAIL_FORMAT",
                 "enter a root email address of 6 to 64 plain ASCII characters with one @ and a domain that contains a dot",
                 "TNR002",
@@ -102,7 +103,7 @@ impl LoginEmail {
         if (6..=254).contains(&raw.len()) && has_email_shape(raw) {
             Ok(Self(raw.to_owned()))
         } else {
-            Err(problem(
+            Err(field_problem(
                 "EMAIL_FORMAT",
                 "enter an email address of 6 to 254 plain ASCII characters with one @ and a domain that contains a dot",
                 "TNR002",
@@ -129,7 +130,7 @@ impl AccountName {
         if valid {
             Ok(Self(raw.to_owned()))
         } else {
-            Err(problem(
+            Err(field_problem(
                 "ACCOUNT_NAME_FORMAT",
                 "account names use 1 to 50 printable ASCII characters, without leading or trailing spaces",
                 "TNR003",
@@ -152,7 +153,7 @@ impl DisplayName {
         if (1..=200).contains(&length) && raw.chars().all(is_free_text_character) {
             Ok(Self(raw.to_owned()))
         } else {
-            Err(problem(
+            Err(field_problem(
                 "DISPLAY_NAME_FORMAT",
                 "a display name has 1 to 200 characters and no control characters",
                 "TNR013",
@@ -175,7 +176,7 @@ impl IdpSubject {
         if (1..=255).contains(&length) && raw.chars().all(is_free_text_character) {
             Ok(Self(raw.to_owned()))
         } else {
-            Err(problem(
+            Err(field_problem(
                 "IDP_SUBJECT_FORMAT",
                 "an identity provider subject has 1 to 255 characters and no control characters",
                 "TNR013",
@@ -197,7 +198,7 @@ impl MarketplaceRef {
         if (1..=128).contains(&raw.len()) && raw.bytes().all(is_printable_ascii) {
             Ok(Self(raw.to_owned()))
         } else {
-            Err(problem(
+            Err(field_problem(
                 "MARKETPLACE_REF_FORMAT",
                 "a marketplace reference has 1 to 128 printable ASCII characters",
                 "TNR004",
@@ -229,7 +230,7 @@ impl FreeText {
     fn bounded(raw: &str, min: usize, max: usize) -> Result<Self, FieldProblem> {
         let length = raw.chars().count();
         if !raw.chars().all(is_free_text_character) {
-            return Err(problem(
+            return Err(field_problem(
                 "DISALLOWED_CHARACTERS",
                 "this text contains characters that are not allowed",
                 "TNR013",
@@ -238,13 +239,13 @@ impl FreeText {
         if (min..=max).contains(&length) {
             Ok(Self(raw.to_owned()))
         } else if min > 0 {
-            Err(problem(
+            Err(field_problem(
                 "TEXT_LENGTH",
                 "give a reason of 10 to 500 characters",
                 "TNR013",
             ))
         } else {
-            Err(problem(
+            Err(field_problem(
                 "TEXT_LENGTH",
                 "this text is limited to 500 characters",
                 "TNR013",
@@ -276,7 +277,7 @@ impl Ticket {
         if valid {
             Ok(Self(raw.to_owned()))
         } else {
-            Err(problem(
+            Err(field_problem(
                 "TICKET_FORMAT",
                 "a ticket looks like OPS-1234",
                 "TNR004",
@@ -312,7 +313,7 @@ impl OrganizationId {
         if matches_id(raw, "o-", &[(10, 32)]) {
             Ok(Self(raw.to_owned()))
         } else {
-            Err(problem(
+            Err(field_problem(
                 "ORGANIZATION_ID_FORMAT",
                 "an organization id looks like o-abcdefghij",
                 "TNR004",
@@ -334,7 +335,7 @@ impl ParentId {
         if matches_id(raw, "r-", &[(4, 32)]) || matches_id(raw, "ou-", &[(4, 32), (8, 32)]) {
             Ok(Self(raw.to_owned()))
         } else {
-            Err(problem(
+            Err(field_problem(
                 "PARENT_ID_FORMAT",
                 "a parent is a root (r-ab12) or an organizational unit (ou-ab12-cdefghij)",
                 "TNR004",
@@ -356,7 +357,7 @@ impl CurrencyCode {
         if raw.len() == 3 && raw.bytes().all(|byte| byte.is_ascii_uppercase()) {
             Ok(Self(raw.to_owned()))
         } else {
-            Err(problem(
+            Err(field_problem(
                 "CURRENCY_FORMAT",
                 "a currency is an ISO 4217 code such as USD",
                 "TNR004",
@@ -393,7 +394,7 @@ pub(crate) fn parse_tags(
         if bad_key {
             problems.check::<()>(
                 format!("{field}[{index}].key"),
-                Err(problem(
+                Err(field_problem(
                     "TAG_KEY_FORMAT",
                     "a tag key has 1 to 128 characters, is unique and does not start with aws:",
                     "TNR004",
@@ -403,7 +404,7 @@ pub(crate) fn parse_tags(
         if value.chars().count() > 256 || !value.chars().all(is_free_text_character) {
             problems.check::<()>(
                 format!("{field}[{index}].value"),
-                Err(problem(
+                Err(field_problem(
                     "TAG_VALUE_FORMAT",
                     "a tag value has at most 256 characters",
                     "TNR004",
@@ -415,7 +416,7 @@ pub(crate) fn parse_tags(
     if tags.len() > 50 {
         problems.check::<()>(
             field,
-            Err(problem("TOO_MANY_TAGS", "at most 50 tags", "TNR004")),
+            Err(field_problem("TOO_MANY_TAGS", "at most 50 tags", "TNR004")),
         );
     }
     tags.sort();
@@ -457,7 +458,7 @@ impl CostRecord {
         {
             problems.check::<()>(
                 format!("{field}.period_end"),
-                Err(problem(
+                Err(field_problem(
                     "PERIOD_ORDER",
                     "a period ends after it starts",
                     "TNR004",
@@ -467,7 +468,7 @@ impl CostRecord {
         if !((1..=128).contains(&service.len()) && service.bytes().all(is_printable_ascii)) {
             problems.check::<()>(
                 format!("{field}.service"),
-                Err(problem(
+                Err(field_problem(
                     "SERVICE_FORMAT",
                     "a service name has 1 to 128 printable ASCII characters",
                     "TNR004",
@@ -495,7 +496,7 @@ pub(crate) fn parse_id(raw: &str) -> Result<Uuid, FieldProblem> {
     }
     match Uuid::try_parse(raw) {
         Ok(id) if id.hyphenated().to_string() == raw => Ok(id),
-        _ => Err(problem(
+        _ => Err(field_problem(
             "ID_FORMAT",
             "an id is a lowercase UUID such as 3f0c8a53-8d1b-4f59-9a2e-0c5a3b0f5e11",
             "TNR004",
@@ -514,7 +515,7 @@ pub(crate) fn check_instant(
     if in_range {
         Ok(instant)
     } else {
-        Err(problem(
+        Err(field_problem(
             "TIMESTAMP_RANGE",
             "a time lies between 2020-01-01 and 400 days from now",
             "TNR004",
@@ -536,7 +537,7 @@ impl PageRequest {
         match raw {
             0 => Ok(Self::DEFAULT_SIZE),
             1..=100 => Ok(u64::from(raw)),
-            _ => Err(problem(
+            _ => Err(field_problem(
                 "PAGE_SIZE_RANGE",
                 "page_size is between 0 and 100",
                 "TNR004",
@@ -546,7 +547,7 @@ impl PageRequest {
 
     /// The problem of a token that is malformed or was issued for another query.
     pub(crate) fn bad_token() -> FieldProblem {
-        problem(
+        field_problem(
             "PAGE_TOKEN_INVALID",
             "the page token does not belong to this query",
             "TNR004",

@@ -1,7 +1,6 @@
 //! The same store behaviour on PostgreSQL and SQLite: each body runs against both backends.
 
 use tenure_proto::accounts::v1 as pb;
-use tenure_proto::common::v1 as common;
 use tonic::Code;
 use uuid::Uuid;
 
@@ -10,25 +9,14 @@ use crate::support::{As, Backend, Served, expect_code, key, reason, serve};
 async fn lifecycle_round_trip(served: &Served) {
     let tenant = served.tenant().await;
     let account = served.active_member(tenant, "600000000001").await;
-    let order = Uuid::new_v4();
     served
-        .begin_offboarding(
+        .offboard(
             tenant,
             "600000000001",
-            common::TerminationMode::Close,
-            order,
-        )
-        .await
-        .expect("offboarding");
-    served
-        .record_outcome(
-            tenant,
             &account.id,
-            order,
             pb::OffboardingOutcome::PendingClosure,
         )
-        .await
-        .expect("pending closure");
+        .await;
     let closed = served
         .record_closure(tenant, &account.id)
         .await
@@ -54,50 +42,21 @@ async fn uniqueness_of_live_registrations(served: &Served) {
     served.active_member(tenant, "600000000002").await;
     expect_code(
         served
-            .reserve_transfer(
-                other,
-                "600000000002",
-                pb::AccountRole::Member,
-                common::AccountRelationship::PlatformMember,
-                "",
-                Uuid::new_v4(),
-            )
+            .reserve_member_transfer(other, "600000000002", Uuid::new_v4())
             .await,
         Code::FailedPrecondition,
     );
     // A tombstone frees the id for a new registration.
     let released = served
-        .reserve_transfer(
-            tenant,
-            "600000000003",
-            pb::AccountRole::Member,
-            common::AccountRelationship::PlatformMember,
-            "",
-            Uuid::new_v4(),
-        )
+        .reserve_member_transfer(tenant, "600000000003", Uuid::new_v4())
         .await
         .expect("reserve");
     served
-        .accounts()
-        .release_account(served.request(
-            As::Orders(tenant),
-            pb::ReleaseAccountRequest {
-                idempotency_key: key(),
-                account_id: released.id,
-                reason: "cancelled".to_owned(),
-            },
-        ))
+        .release(tenant, &released.id, "cancelled")
         .await
         .expect("release");
     served
-        .reserve_transfer(
-            other,
-            "600000000003",
-            pb::AccountRole::Member,
-            common::AccountRelationship::PlatformMember,
-            "",
-            Uuid::new_v4(),
-        )
+        .reserve_member_transfer(other, "600000000003", Uuid::new_v4())
         .await
         .expect("the id is free again");
 }

@@ -26,6 +26,26 @@ async fn two_tenants(served: &Served) -> TwoTenants {
 }
 
 /// Code, message and details must match byte for byte.
+/// Asks `method` as `caller` once for another tenant's object and once for a random one, and asserts
+/// the two answers cannot be told apart.
+macro_rules! assert_foreign_like_random {
+    ($served:expr, $caller:expr, $method:ident, $foreign:expr, $random:expr, $what:literal) => {{
+        let foreign = $served
+            .accounts()
+            .$method($served.request($caller, $foreign))
+            .await;
+        let random = $served
+            .accounts()
+            .$method($served.request($caller, $random))
+            .await;
+        assert_same_answer(
+            &foreign.expect_err("foreign"),
+            &random.expect_err("random"),
+            $what,
+        );
+    }};
+}
+
 fn assert_same_answer(foreign: &Status, random: &Status, what: &str) {
     assert_eq!(foreign.code(), Code::NotFound, "{what}: {foreign:?}");
     assert_eq!(foreign.code(), random.code(), "{what}");
@@ -114,36 +134,26 @@ async fn s4_customer_cannot_read_other_tenant_account() {
             aws.to_owned(),
         )),
     };
-    let foreign = served
-        .accounts()
-        .get_account(served.request(As::Customer(t.a), by_aws_id("900000000002")))
-        .await;
-    let missing = served
-        .accounts()
-        .get_account(served.request(As::Customer(t.a), by_aws_id("900000000099")))
-        .await;
-    assert_same_answer(
-        &foreign.expect_err("foreign"),
-        &missing.expect_err("random"),
-        "by AWS id",
+    assert_foreign_like_random!(
+        served,
+        As::Customer(t.a),
+        get_account,
+        by_aws_id("900000000002"),
+        by_aws_id("900000000099"),
+        "by AWS id"
     );
 
     let history = |id: &str| pb::ListAccountTransitionsRequest {
         account_id: id.to_owned(),
         ..Default::default()
     };
-    let foreign = served
-        .accounts()
-        .list_account_transitions(served.request(As::Customer(t.a), history(&t.b_account.id)))
-        .await;
-    let missing = served
-        .accounts()
-        .list_account_transitions(served.request(As::Customer(t.a), history(&random)))
-        .await;
-    assert_same_answer(
-        &foreign.expect_err("foreign"),
-        &missing.expect_err("random"),
-        "transitions",
+    assert_foreign_like_random!(
+        served,
+        As::Customer(t.a),
+        list_account_transitions,
+        history(&t.b_account.id),
+        history(&random),
+        "transitions"
     );
 
     let check = |aws: &str| pb::CheckTerminationRequest {
@@ -151,36 +161,26 @@ async fn s4_customer_cannot_read_other_tenant_account() {
         mode: common::TerminationMode::Close as i32,
         ..Default::default()
     };
-    let foreign = served
-        .accounts()
-        .check_termination(served.request(As::Customer(t.a), check("900000000002")))
-        .await;
-    let missing = served
-        .accounts()
-        .check_termination(served.request(As::Customer(t.a), check("900000000099")))
-        .await;
-    assert_same_answer(
-        &foreign.expect_err("foreign"),
-        &missing.expect_err("random"),
-        "CheckTermination",
+    assert_foreign_like_random!(
+        served,
+        As::Customer(t.a),
+        check_termination,
+        check("900000000002"),
+        check("900000000099"),
+        "CheckTermination"
     );
 
     let costs = |id: &str| pb::ListCostRecordsRequest {
         account_id: id.to_owned(),
         ..Default::default()
     };
-    let foreign = served
-        .accounts()
-        .list_cost_records(served.request(As::Customer(t.a), costs(&t.b_account.id)))
-        .await;
-    let missing = served
-        .accounts()
-        .list_cost_records(served.request(As::Customer(t.a), costs(&random)))
-        .await;
-    assert_same_answer(
-        &foreign.expect_err("foreign"),
-        &missing.expect_err("random"),
-        "costs",
+    assert_foreign_like_random!(
+        served,
+        As::Customer(t.a),
+        list_cost_records,
+        costs(&t.b_account.id),
+        costs(&random),
+        "costs"
     );
 
     let foreign = served
@@ -274,14 +274,7 @@ async fn s5_a_transfer_of_an_account_another_tenant_manages_is_generically_not_e
     let before = row_count(&served, "aws_account").await;
     let status = expect_code(
         served
-            .reserve_transfer(
-                t.a,
-                "900000000002",
-                pb::AccountRole::Member,
-                common::AccountRelationship::PlatformMember,
-                "",
-                Uuid::new_v4(),
-            )
+            .reserve_member_transfer(t.a, "900000000002", Uuid::new_v4())
             .await,
         Code::FailedPrecondition,
     );
@@ -294,14 +287,7 @@ async fn s5_a_transfer_of_an_account_another_tenant_manages_is_generically_not_e
     // The same account inside the caller's own tenant is a plain, specific answer.
     let status = expect_code(
         served
-            .reserve_transfer(
-                t.b,
-                "900000000002",
-                pb::AccountRole::Member,
-                common::AccountRelationship::PlatformMember,
-                "",
-                Uuid::new_v4(),
-            )
+            .reserve_member_transfer(t.b, "900000000002", Uuid::new_v4())
             .await,
         Code::AlreadyExists,
     );

@@ -1,8 +1,6 @@
 //! The account lifecycle through the real server: every allowed transition, every refused one, the
 //! transition history, and the 90-day reopen window on a moved clock.
 
-use std::time::Duration;
-
 use tenure_proto::accounts::v1 as pb;
 use tenure_proto::common::v1 as common;
 use tonic::Code;
@@ -84,14 +82,7 @@ async fn record_in(
         return (attached, order);
     }
     let reserved = served
-        .reserve_transfer(
-            tenant,
-            &aws_id,
-            pb::AccountRole::Member,
-            common::AccountRelationship::PlatformMember,
-            "",
-            order,
-        )
+        .reserve_member_transfer(tenant, &aws_id, order)
         .await
         .expect("reserve");
     served
@@ -103,20 +94,9 @@ async fn record_in(
     }
     if state == pb::AccountState::Abandoned {
         let released = served
-            .accounts()
-            .release_account(served.request(
-                As::Orders(tenant),
-                pb::ReleaseAccountRequest {
-                    idempotency_key: key(),
-                    account_id: reserved.id.clone(),
-                    reason: "order cancelled".to_owned(),
-                },
-            ))
+            .release(tenant, &reserved.id, "order cancelled")
             .await
-            .expect("release")
-            .into_inner()
-            .account
-            .expect("account");
+            .expect("release");
         return (released, order);
     }
     let active = served
@@ -178,18 +158,7 @@ async fn offer(
             .activate(tenant, &account.id)
             .await
             .map(|reply| reply.account.expect("account")),
-        Event::Release => served
-            .accounts()
-            .release_account(served.request(
-                As::Orders(tenant),
-                pb::ReleaseAccountRequest {
-                    idempotency_key: key(),
-                    account_id: account.id.clone(),
-                    reason: String::new(),
-                },
-            ))
-            .await
-            .map(|reply| reply.into_inner().account.expect("account")),
+        Event::Release => served.release(tenant, &account.id, "").await,
         Event::BeginOffboarding => {
             served
                 .begin_offboarding(tenant, aws_id, common::TerminationMode::Close, order)
@@ -380,22 +349,9 @@ async fn a_closed_account_reopens_inside_its_90_day_window_and_not_after() {
     assert_eq!(reason(&status), "REOPEN_WINDOW_PASSED");
 
     // The timer at reopen_until then makes the closure permanent.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let now = served
-            .get_account(As::Operator, &outside.id)
-            .await
-            .expect("read");
-        if now.state() == pb::AccountState::PermanentlyClosed {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "still {:?}",
-            now.state()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    served
+        .await_state(&outside.id, pb::AccountState::PermanentlyClosed)
+        .await;
     let status = expect_code(served.reopen(&outside.id).await, Code::FailedPrecondition);
     assert_eq!(metadata(&status, "current_state"), "permanently_closed");
     served.host.shutdown().await;
@@ -407,21 +363,8 @@ async fn an_unlinking_account_is_unlinked_when_its_billing_ends() {
     let tenant = served.tenant().await;
     let (unlinking, _) = record_in(&served, tenant, pb::AccountState::Unlinking).await;
     served.clock.advance(chrono::Duration::days(21));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let now = served
-            .get_account(As::Operator, &unlinking.id)
-            .await
-            .expect("read");
-        if now.state() == pb::AccountState::Unlinked {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "still {:?}",
-            now.state()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    served
+        .await_state(&unlinking.id, pb::AccountState::Unlinked)
+        .await;
     served.host.shutdown().await;
 }

@@ -85,26 +85,34 @@ const PURGED: [DataClass; 3] = [
     DataClass::LoginIdentity,
 ];
 
+/// Calls participant `method` with a fresh purge id over the subject of `kind`, `tenant` and
+/// `aws_account_id`, asking for every purged class.
+macro_rules! participant_call {
+    ($served:expr, $method:ident, $request:ident { $($field:ident: $value:expr),* $(,)? }, $kind:expr, $tenant:expr, $aws_account_id:expr) => {
+        $served
+            .participant()
+            .$method($served.request(
+                As::Purger,
+                purge::$request {
+                    $($field: $value,)*
+                    purge_id: Uuid::new_v4().to_string(),
+                    scope: scope($kind, $tenant, $aws_account_id),
+                    classes: PURGED.iter().map(|class| *class as i32).collect(),
+                },
+            ))
+            .await
+            .expect(stringify!($method))
+            .into_inner()
+    };
+}
+
 pub(crate) async fn plan(
     served: &Served,
     kind: purge::ScopeKind,
     tenant: Uuid,
     aws_account_id: &str,
 ) -> Vec<purge::TableCount> {
-    served
-        .participant()
-        .plan(served.request(
-            As::Purger,
-            purge::PlanRequest {
-                purge_id: Uuid::new_v4().to_string(),
-                scope: scope(kind, tenant, aws_account_id),
-                classes: PURGED.iter().map(|class| *class as i32).collect(),
-            },
-        ))
-        .await
-        .expect("plan")
-        .into_inner()
-        .entries
+    participant_call!(served, plan, PlanRequest {}, kind, tenant, aws_account_id).entries
 }
 
 pub(crate) async fn execute(
@@ -113,21 +121,17 @@ pub(crate) async fn execute(
     tenant: Uuid,
     aws_account_id: &str,
 ) -> Vec<purge::TableCount> {
-    served
-        .participant()
-        .execute(served.request(
-            As::Purger,
-            purge::ExecuteRequest {
-                idempotency_key: key(),
-                purge_id: Uuid::new_v4().to_string(),
-                scope: scope(kind, tenant, aws_account_id),
-                classes: PURGED.iter().map(|class| *class as i32).collect(),
-            },
-        ))
-        .await
-        .expect("execute")
-        .into_inner()
-        .entries
+    participant_call!(
+        served,
+        execute,
+        ExecuteRequest {
+            idempotency_key: key(),
+        },
+        kind,
+        tenant,
+        aws_account_id
+    )
+    .entries
 }
 
 pub(crate) async fn verify(
@@ -136,20 +140,15 @@ pub(crate) async fn verify(
     tenant: Uuid,
     aws_account_id: &str,
 ) -> Vec<purge::TableCount> {
-    served
-        .participant()
-        .verify(served.request(
-            As::Purger,
-            purge::VerifyRequest {
-                purge_id: Uuid::new_v4().to_string(),
-                scope: scope(kind, tenant, aws_account_id),
-                classes: PURGED.iter().map(|class| *class as i32).collect(),
-            },
-        ))
-        .await
-        .expect("verify")
-        .into_inner()
-        .residual
+    participant_call!(
+        served,
+        verify,
+        VerifyRequest {},
+        kind,
+        tenant,
+        aws_account_id
+    )
+    .residual
 }
 
 /// The entries a purge acts on (not kept), keyed by table and class.
@@ -307,25 +306,14 @@ async fn onboarded_then_unlinked(
         .activate(tenant, &reserved.id)
         .await
         .expect("activate");
-    let order = Uuid::new_v4();
     served
-        .begin_offboarding(
+        .offboard(
             tenant,
             aws_account_id,
-            common::TerminationMode::Close,
-            order,
-        )
-        .await
-        .expect("offboarding");
-    served
-        .record_outcome(
-            tenant,
             &reserved.id,
-            order,
             pb::OffboardingOutcome::Unlinked,
         )
-        .await
-        .expect("unlinked");
+        .await;
     Onboarding {
         reserve,
         attach,

@@ -206,6 +206,86 @@ impl Served {
     }
 
     /// A new-account reservation (`pending_creation`).
+    /// A transfer reservation of a plain member account, the most common setup.
+    pub(crate) async fn reserve_member_transfer(
+        &self,
+        tenant: Uuid,
+        aws_account_id: &str,
+        order: Uuid,
+    ) -> Result<pb::AwsAccount, Status> {
+        self.reserve_transfer(
+            tenant,
+            aws_account_id,
+            pb::AccountRole::Member,
+            common::AccountRelationship::PlatformMember,
+            "",
+            order,
+        )
+        .await
+    }
+
+    /// The order service releasing a reserved record.
+    pub(crate) async fn release(
+        &self,
+        tenant: Uuid,
+        account_id: &str,
+        reason: &str,
+    ) -> Result<pb::AwsAccount, Status> {
+        Ok(self
+            .accounts()
+            .release_account(self.request(
+                As::Orders(tenant),
+                pb::ReleaseAccountRequest {
+                    idempotency_key: key(),
+                    account_id: account_id.to_owned(),
+                    reason: reason.to_owned(),
+                },
+            ))
+            .await?
+            .into_inner()
+            .account
+            .expect("account"))
+    }
+
+    /// An offboarding by a fresh order that AWS answered with `outcome`.
+    pub(crate) async fn offboard(
+        &self,
+        tenant: Uuid,
+        aws_account_id: &str,
+        account_id: &str,
+        outcome: pb::OffboardingOutcome,
+    ) -> pb::AwsAccount {
+        let order = Uuid::new_v4();
+        self.begin_offboarding(
+            tenant,
+            aws_account_id,
+            common::TerminationMode::Close,
+            order,
+        )
+        .await
+        .expect("offboarding");
+        self.record_outcome(tenant, account_id, order, outcome)
+            .await
+            .expect("outcome")
+    }
+
+    /// Waits, bounded, until a background worker has moved record `id` into `state`.
+    pub(crate) async fn await_state(&self, id: &str, state: pb::AccountState) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let now = self.get_account(As::Operator, id).await.expect("read");
+            if now.state() == state {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "still {:?}",
+                now.state()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     pub(crate) async fn reserve_new(
         &self,
         tenant: Uuid,

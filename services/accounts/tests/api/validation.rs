@@ -23,14 +23,7 @@ async fn account_ids_must_be_exactly_twelve_ascii_digits_and_keep_leading_zeros(
     ] {
         let status = expect_code(
             served
-                .reserve_transfer(
-                    tenant,
-                    bad,
-                    pb::AccountRole::Member,
-                    common::AccountRelationship::PlatformMember,
-                    "",
-                    Uuid::new_v4(),
-                )
+                .reserve_member_transfer(tenant, bad, Uuid::new_v4())
                 .await,
             Code::InvalidArgument,
         );
@@ -207,17 +200,7 @@ async fn free_text_tickets_pages_and_ids_are_checked() {
     fields.sort();
     assert_eq!(fields, ["reason", "ticket"]);
     let status = expect_code(
-        served
-            .accounts()
-            .release_account(served.request(
-                As::Orders(tenant),
-                pb::ReleaseAccountRequest {
-                    idempotency_key: key(),
-                    account_id: account.id.clone(),
-                    reason: "bad \u{7} bell".to_owned(),
-                },
-            ))
-            .await,
+        served.release(tenant, &account.id, "bad \u{7} bell").await,
         Code::InvalidArgument,
     );
     assert_eq!(reason(&status), "TNR013");

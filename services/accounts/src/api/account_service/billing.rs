@@ -1,21 +1,23 @@
 //! Subscriptions, the details fetched from AWS and cost records.
 
+use chrono::{DateTime, Utc};
+use tenure_db::TenantTx;
 use tenure_domain::Problems;
 use tenure_proto::accounts::v1 as pb;
 use uuid::Uuid;
 
-use crate::api::account_service::records::{load_account, record_id};
+use crate::api::account_service::records::{AccountRef, record_id};
 use crate::api::account_service::tenants::optional_tenant;
 use crate::api::context::{Accounts, Call, Target, at, checked, finish, finish_keyed, keyed};
 use crate::api::convert::{self, optional};
-use crate::api::paging::{page_of, page_request};
+use crate::api::paging::Page;
 use crate::domain::{
     AccountState, AccountsError, CostRecord, FreeText, MarketplaceRef, Rejection, ResponseSubject,
-    RootEmail, SubscriptionStatus, check_instant, parse_tags, required,
+    RootEmail, SubscriptionStatus, check_instant, field_problem, parse_tags, required,
 };
 use crate::store;
 use crate::store::accounts::SubscriptionFilter;
-use crate::store::entity::{account_details, cost_record, subscription};
+use crate::store::entity::{account_details, aws_account, cost_record, subscription};
 
 keyed!(
     pb::CreateSubscriptionRequest,
@@ -27,13 +29,48 @@ keyed!(
 /// At most this many cost records per call.
 const MAX_COST_RECORDS: usize = 1_000;
 
+/// A malformed text field (TNR004).
 fn text_problem(reason: &'static str, description: &'static str) -> tenure_domain::FieldProblem {
-    tenure_domain::FieldProblem {
-        field: String::new(),
-        reason,
-        description,
-        catalogue_code: Some("TNR004"),
-    }
+    field_problem(reason, description, "TNR004")
+}
+
+/// Opens an active subscription of `account` under `marketplace_ref` and shows it.
+pub(crate) async fn open_subscription(
+    tx: &TenantTx,
+    account: &aws_account::Model,
+    marketplace_ref: String,
+    now: DateTime<Utc>,
+) -> Result<pb::Subscription, AccountsError> {
+    let subscription = store::accounts::insert_subscription(
+        tx,
+        subscription::Model {
+            id: Uuid::new_v4(),
+            tenant_id: account.tenant_id,
+            account_id: account.id,
+            marketplace_ref,
+            status: SubscriptionStatus::Active.as_str().to_owned(),
+            started_at: now,
+            terminated_at: None,
+        },
+    )
+    .await?;
+    convert::subscription(&subscription, account.aws_account_id.as_deref())
+}
+
+/// A subscription as the API shows it: with the AWS account id of its record, which the caller may
+/// no longer reach (then the id is left out).
+async fn subscription_view(
+    tx: &TenantTx,
+    tenant: Option<Uuid>,
+    subscription: &subscription::Model,
+) -> Result<pb::Subscription, AccountsError> {
+    let account = store::accounts::find_account(tx, tenant, subscription.account_id).await?;
+    convert::subscription(
+        subscription,
+        account
+            .as_ref()
+            .and_then(|account| account.aws_account_id.as_deref()),
+    )
 }
 
 impl Accounts {
@@ -50,14 +87,12 @@ impl Accounts {
         );
         finish_keyed(problems, &request)?;
         let (id, reference) = (checked(id)?, checked(reference)?);
-        let tenant = self.tenant_of_account(call, id).await?;
-        self.mutate(
+        self.mutate_account(
             call,
             &request,
-            tenant,
+            AccountRef::Id(id),
             Target::new("account", id),
-            async |tx, now| {
-                let account = load_account(tx, tenant, id).await?;
+            async |tx, account, now| {
                 let current = store::stored(AccountState::parse(&account.state))?;
                 if current != AccountState::Active {
                     return Err(AccountsError::WrongState { current });
@@ -72,28 +107,11 @@ impl Accounts {
                             .to_owned(),
                     }));
                 }
-                let subscription = store::accounts::insert_subscription(
-                    tx,
-                    subscription::Model {
-                        id: Uuid::new_v4(),
-                        tenant_id: tenant,
-                        account_id: id,
-                        marketplace_ref: reference.into_inner(),
-                        status: SubscriptionStatus::Active.as_str().to_owned(),
-                        started_at: now,
-                        terminated_at: None,
-                    },
-                )
-                .await?;
-                Ok((
-                    pb::CreateSubscriptionResponse {
-                        subscription: Some(convert::subscription(
-                            &subscription,
-                            account.aws_account_id.as_deref(),
-                        )?),
-                    },
-                    ResponseSubject::Account(id),
-                ))
+                Ok(pb::CreateSubscriptionResponse {
+                    subscription: Some(
+                        open_subscription(tx, &account, reference.into_inner(), now).await?,
+                    ),
+                })
             },
         )
         .await
@@ -113,15 +131,8 @@ impl Accounts {
             let subscription = store::accounts::find_subscription(tx, tenant, id)
                 .await?
                 .ok_or(AccountsError::NotFound("subscription"))?;
-            let account =
-                store::accounts::find_account(tx, tenant, subscription.account_id).await?;
             Ok(pb::GetSubscriptionResponse {
-                subscription: Some(convert::subscription(
-                    &subscription,
-                    account
-                        .as_ref()
-                        .and_then(|account| account.aws_account_id.as_deref()),
-                )?),
+                subscription: Some(subscription_view(tx, tenant, &subscription).await?),
             })
         })
         .await
@@ -147,13 +158,7 @@ impl Accounts {
             "{:?}|{}|{}|{}",
             call.access, request.account_id, request.status, request.tenant_id
         );
-        let page = page_request(
-            &mut problems,
-            call.method,
-            &scope,
-            request.page_size,
-            &request.page_token,
-        );
+        let page = Page::read(&mut problems, call, &request, scope);
         finish(problems, || ())?;
         let filter = SubscriptionFilter {
             tenant: call.access.tenant_filter(checked(asked)?)?,
@@ -162,18 +167,11 @@ impl Accounts {
         };
         let page = checked(page)?;
         self.read(call, Target::new("subscription", "*"), async |tx| {
-            let rows = store::accounts::list_subscriptions(tx, &filter, page).await?;
-            let (rows, next_page_token) = page_of(rows, page, call.method, &scope);
+            let rows = store::accounts::list_subscriptions(tx, &filter, page.request).await?;
+            let (rows, next_page_token) = page.of(rows);
             let mut subscriptions = Vec::with_capacity(rows.len());
             for row in &rows {
-                let account =
-                    store::accounts::find_account(tx, filter.tenant, row.account_id).await?;
-                subscriptions.push(convert::subscription(
-                    row,
-                    account
-                        .as_ref()
-                        .and_then(|account| account.aws_account_id.as_deref()),
-                )?);
+                subscriptions.push(subscription_view(tx, filter.tenant, row).await?);
             }
             Ok(pb::ListSubscriptionsResponse {
                 subscriptions,
@@ -213,17 +211,11 @@ impl Accounts {
                 }
                 let subscription =
                     store::accounts::set_subscription_status(tx, subscription, status, now).await?;
-                let account =
-                    store::accounts::find_account(tx, Some(tenant), subscription.account_id)
-                        .await?;
                 Ok((
                     pb::SetSubscriptionStatusResponse {
-                        subscription: Some(convert::subscription(
-                            &subscription,
-                            account
-                                .as_ref()
-                                .and_then(|account| account.aws_account_id.as_deref()),
-                        )?),
+                        subscription: Some(
+                            subscription_view(tx, Some(tenant), &subscription).await?,
+                        ),
                     },
                     ResponseSubject::Account(subscription.account_id),
                 ))
@@ -304,19 +296,17 @@ impl Accounts {
             (checked(id)?, checked(details)?);
         let tags = serde_json::to_string(&tags)
             .map_err(|error| AccountsError::Internal(Box::new(error)))?;
-        let tenant = self.tenant_of_account(call, id).await?;
-        self.mutate(
+        self.mutate_account(
             call,
             &request,
-            tenant,
+            AccountRef::Id(id),
             Target::new("account", id),
-            async |tx, _now| {
-                load_account(tx, tenant, id).await?;
+            async |tx, account, _now| {
                 let stored = store::accounts::put_details(
                     tx,
                     account_details::Model {
                         account_id: id,
-                        tenant_id: tenant,
+                        tenant_id: account.tenant_id,
                         name,
                         email: email.as_str().to_owned(),
                         organization_path,
@@ -325,12 +315,9 @@ impl Accounts {
                     },
                 )
                 .await?;
-                Ok((
-                    pb::PutAccountDetailsResponse {
-                        details: Some(convert::details(&stored)?),
-                    },
-                    ResponseSubject::Account(id),
-                ))
+                Ok(pb::PutAccountDetailsResponse {
+                    details: Some(convert::details(&stored)?),
+                })
             },
         )
         .await
@@ -346,10 +333,9 @@ impl Accounts {
         finish(problems, || ())?;
         let id = checked(id)?;
         let tenant = call.access.tenant_filter(None)?;
-        self.read(call, Target::new("account", id), async |tx| {
-            store::accounts::find_account(tx, tenant, id)
-                .await?
-                .ok_or(AccountsError::NotFound("account"))?;
+        let record = AccountRef::Id(id);
+        self.read(call, record.target(), async |tx| {
+            record.find(tx, tenant).await?;
             let details = store::accounts::find_details(tx, id)
                 .await?
                 .ok_or(AccountsError::NotFound("account details"))?;
@@ -396,21 +382,19 @@ impl Accounts {
         }
         finish_keyed(problems, &request)?;
         let id = checked(id)?;
-        let tenant = self.tenant_of_account(call, id).await?;
-        self.mutate(
+        self.mutate_account(
             call,
             &request,
-            tenant,
+            AccountRef::Id(id),
             Target::new("account", id),
-            async |tx, _now| {
-                load_account(tx, tenant, id).await?;
+            async |tx, account, _now| {
                 let recorded = u32::try_from(records.len()).unwrap_or(u32::MAX);
                 let rows = records
                     .into_iter()
                     .map(|record| cost_record::Model {
                         id: 0,
                         account_id: id,
-                        tenant_id: tenant,
+                        tenant_id: account.tenant_id,
                         period_start: record.period_start,
                         period_end: record.period_end,
                         service: record.service,
@@ -419,10 +403,7 @@ impl Accounts {
                     })
                     .collect();
                 store::accounts::insert_cost_records(tx, rows).await?;
-                Ok((
-                    pb::RecordCostRecordsResponse { recorded },
-                    ResponseSubject::Account(id),
-                ))
+                Ok(pb::RecordCostRecordsResponse { recorded })
             },
         )
         .await
@@ -433,30 +414,18 @@ impl Accounts {
         call: &Call,
         request: pb::ListCostRecordsRequest,
     ) -> Result<pb::ListCostRecordsResponse, AccountsError> {
-        let mut problems = Problems::new();
-        let id = record_id(&mut problems, "account_id", &request.account_id);
-        let scope = format!("{:?}|{}", call.access, request.account_id);
-        let page = page_request(
-            &mut problems,
-            call.method,
-            &scope,
-            request.page_size,
-            &request.page_token,
-        );
-        finish(problems, || ())?;
-        let (id, page) = (checked(id)?, checked(page)?);
-        let tenant = call.access.tenant_filter(None)?;
-        self.read(call, Target::new("account", id), async |tx| {
-            store::accounts::find_account(tx, tenant, id)
-                .await?
-                .ok_or(AccountsError::NotFound("account"))?;
-            let rows = store::accounts::list_cost_records(tx, id, page).await?;
-            let (rows, next_page_token) = page_of(rows, page, call.method, &scope);
-            Ok(pb::ListCostRecordsResponse {
-                records: rows.iter().map(convert::cost).collect(),
-                next_page_token,
-            })
-        })
+        self.read_account_page(
+            call,
+            &request.account_id,
+            &request,
+            async |tx, id, page| store::accounts::list_cost_records(tx, id, page).await,
+            |rows, next_page_token| {
+                Ok(pb::ListCostRecordsResponse {
+                    records: rows.iter().map(convert::cost).collect(),
+                    next_page_token,
+                })
+            },
+        )
         .await
     }
 }

@@ -3,14 +3,13 @@
 use tenure_domain::{AwsAccountId, CallerRole, Problems};
 use tenure_proto::accounts::v1 as pb;
 
-use crate::api::account_service::records::{change, load_account, record_id, unsupported};
+use crate::api::account_service::records::{AccountRef, change, record_id, unsupported};
 use crate::api::context::{Accounts, Call, Target, at, checked, finish, finish_keyed, keyed};
 use crate::api::convert::{self, EmailView, non_empty};
 use crate::domain::{
     AccountRole, AccountState, AccountsError, Acknowledgement, FreeText, LifecycleEvent, Rejection,
-    Relationship, ResponseSubject, SubscriptionStatus, TerminationFacts, Ticket,
-    assess_termination, check_instant, check_reopen, reopen_until, required,
-    required_acknowledgements,
+    Relationship, SubscriptionStatus, TerminationFacts, Ticket, assess_termination, check_instant,
+    check_reopen, field_problem, reopen_until, required, required_acknowledgements,
 };
 use crate::store;
 use crate::store::accounts::set;
@@ -84,37 +83,31 @@ impl Accounts {
         let (aws_account_id, mode, order_id) =
             (checked(aws_account_id)?, checked(mode)?, checked(order_id)?);
         let tenant = call.access.tenant_filter(None)?;
-        self.read(
-            call,
-            Target::new("aws_account", &aws_account_id),
-            async |tx| {
-                let account =
-                    store::accounts::find_live_account(tx, tenant, aws_account_id.as_str())
-                        .await?
-                        .ok_or(AccountsError::NotFound("account"))?;
-                let facts = termination_facts(tx, &account, &aws_account_id).await?;
-                let problems = assess_termination(&facts, mode, &given, order_id);
-                Ok(pb::CheckTerminationResponse {
-                    account: Some(convert::account(&account, EmailView::Full)?),
-                    eligible: problems.is_empty(),
-                    problems: problems
-                        .into_iter()
-                        .map(|problem| pb::TerminationProblem {
-                            code: problem.code.to_owned(),
-                            message: problem.message,
-                        })
-                        .collect(),
-                    required_acknowledgements: required_acknowledgements(
-                        mode,
-                        facts.role,
-                        facts.relationship,
-                    )
+        let record = AccountRef::LiveAwsId(aws_account_id.clone());
+        self.read(call, record.target(), async |tx| {
+            let account = record.find(tx, tenant).await?;
+            let facts = termination_facts(tx, &account, &aws_account_id).await?;
+            let problems = assess_termination(&facts, mode, &given, order_id);
+            Ok(pb::CheckTerminationResponse {
+                account: Some(convert::account(&account, EmailView::Full)?),
+                eligible: problems.is_empty(),
+                problems: problems
                     .into_iter()
-                    .map(convert::acknowledgement_to)
+                    .map(|problem| pb::TerminationProblem {
+                        code: problem.code.to_owned(),
+                        message: problem.message,
+                    })
                     .collect(),
-                })
-            },
-        )
+                required_acknowledgements: required_acknowledgements(
+                    mode,
+                    facts.role,
+                    facts.relationship,
+                )
+                .into_iter()
+                .map(convert::acknowledgement_to)
+                .collect(),
+            })
+        })
         .await
     }
 
@@ -139,42 +132,25 @@ impl Accounts {
             checked(mode)?,
             checked(reason)?,
         );
-        let tenant = self
-            .tenant_of_live_account(call, aws_account_id.as_str())
-            .await?;
-        self.mutate(
-            call,
-            &request,
-            tenant,
-            Target::new("aws_account", &aws_account_id).because(reason.as_str(), ""),
-            async |tx, now| {
-                let account =
-                    store::accounts::find_live_account(tx, Some(tenant), aws_account_id.as_str())
-                        .await?
-                        .ok_or(AccountsError::NotFound("account"))?;
-                let facts = termination_facts(tx, &account, &aws_account_id).await?;
-                if let Some(problem) = assess_termination(&facts, mode, &given, Some(order_id))
-                    .into_iter()
-                    .next()
-                {
-                    return Err(AccountsError::Precondition(problem));
-                }
-                let account = store::accounts::apply_event(
-                    tx,
-                    account,
-                    LifecycleEvent::BeginOffboarding,
-                    &change(call, reason.as_str(), Some(order_id), now),
-                    |active| active.active_order_id = set(Some(order_id)),
-                )
-                .await?;
-                Ok((
-                    pb::BeginOffboardingResponse {
-                        account: Some(convert::account(&account, EmailView::Full)?),
-                    },
-                    ResponseSubject::Account(account.id),
-                ))
-            },
-        )
+        let record = AccountRef::LiveAwsId(aws_account_id.clone());
+        let target = record.target().because(reason.as_str(), "");
+        self.change_account(call, &request, record, target, async |tx, account, now| {
+            let facts = termination_facts(tx, &account, &aws_account_id).await?;
+            if let Some(problem) = assess_termination(&facts, mode, &given, Some(order_id))
+                .into_iter()
+                .next()
+            {
+                return Err(AccountsError::Precondition(problem));
+            }
+            store::accounts::apply_event(
+                tx,
+                account,
+                LifecycleEvent::BeginOffboarding,
+                &change(call, reason.as_str(), Some(order_id), now),
+                |active| active.active_order_id = set(Some(order_id)),
+            )
+            .await
+        })
         .await
     }
 
@@ -183,35 +159,12 @@ impl Accounts {
         call: &Call,
         request: pb::AbortOffboardingRequest,
     ) -> Result<pb::AbortOffboardingResponse, AccountsError> {
-        let mut problems = Problems::new();
-        let id = record_id(&mut problems, "account_id", &request.account_id);
-        let reason = problems.check("reason", FreeText::reason(&request.reason));
-        finish_keyed(problems, &request)?;
-        let (id, reason) = (checked(id)?, checked(reason)?);
-        let tenant = self.tenant_of_account(call, id).await?;
-        self.mutate(
+        self.end_order_hold(
             call,
             &request,
-            tenant,
-            Target::new("account", id).because(reason.as_str(), ""),
-            async |tx, now| {
-                let account = load_account(tx, tenant, id).await?;
-                let order_id = account.active_order_id;
-                let account = store::accounts::apply_event(
-                    tx,
-                    account,
-                    LifecycleEvent::AbortOffboarding,
-                    &change(call, reason.as_str(), order_id, now),
-                    |active| active.active_order_id = set(None),
-                )
-                .await?;
-                Ok((
-                    pb::AbortOffboardingResponse {
-                        account: Some(convert::account(&account, EmailView::Full)?),
-                    },
-                    ResponseSubject::Account(account.id),
-                ))
-            },
+            &request.account_id,
+            &request.reason,
+            LifecycleEvent::AbortOffboarding,
         )
         .await
     }
@@ -261,14 +214,12 @@ impl Accounts {
             checked(outcome)?,
             checked(billing_ends_at)?,
         );
-        let tenant = self.tenant_of_account(call, id).await?;
-        self.mutate(
+        self.mutate_account(
             call,
             &request,
-            tenant,
+            AccountRef::Id(id),
             Target::new("account", id),
-            async |tx, now| {
-                let account = load_account(tx, tenant, id).await?;
+            async |tx, account, now| {
                 if let Some(holder) = account.active_order_id
                     && holder != order_id
                 {
@@ -305,12 +256,9 @@ impl Accounts {
                     )
                     .await?;
                 }
-                Ok((
-                    pb::RecordOffboardingOutcomeResponse {
-                        account: Some(convert::account(&account, EmailView::Full)?),
-                    },
-                    ResponseSubject::Account(account.id),
-                ))
+                Ok(pb::RecordOffboardingOutcomeResponse {
+                    account: Some(convert::account(&account, EmailView::Full)?),
+                })
             },
         )
         .await
@@ -332,12 +280,11 @@ impl Accounts {
                     if at <= now {
                         Ok(at)
                     } else {
-                        Err(tenure_domain::FieldProblem {
-                            field: String::new(),
-                            reason: "TIMESTAMP_IN_FUTURE",
-                            description: "a closure cannot lie in the future",
-                            catalogue_code: Some("TNR004"),
-                        })
+                        Err(field_problem(
+                            "TIMESTAMP_IN_FUTURE",
+                            "a closure cannot lie in the future",
+                            "TNR004",
+                        ))
                     }
                 }),
         );
@@ -348,15 +295,13 @@ impl Accounts {
         };
         finish_keyed(problems, &request)?;
         let (id, closed_at, reason) = (checked(id)?, checked(closed_at)?, checked(reason)?);
-        let tenant = self.tenant_of_account(call, id).await?;
-        self.mutate(
+        self.change_account(
             call,
             &request,
-            tenant,
+            AccountRef::Id(id),
             Target::new("account", id).because(reason.as_str(), ""),
-            async |tx, now| {
-                let account = load_account(tx, tenant, id).await?;
-                let account = store::accounts::apply_event(
+            async |tx, account, now| {
+                store::accounts::apply_event(
                     tx,
                     account,
                     LifecycleEvent::ConfirmClosure,
@@ -366,13 +311,7 @@ impl Accounts {
                         active.reopen_until = set(Some(reopen_until(closed_at)));
                     },
                 )
-                .await?;
-                Ok((
-                    pb::RecordClosureResponse {
-                        account: Some(convert::account(&account, EmailView::Full)?),
-                    },
-                    ResponseSubject::Account(account.id),
-                ))
+                .await
             },
         )
         .await
@@ -389,31 +328,23 @@ impl Accounts {
         let ticket = problems.check("ticket", Ticket::parse(&request.ticket));
         finish_keyed(problems, &request)?;
         let (id, reason, ticket) = (checked(id)?, checked(reason)?, checked(ticket)?);
-        let tenant = self.tenant_of_account(call, id).await?;
-        self.mutate(
+        self.change_account(
             call,
             &request,
-            tenant,
+            AccountRef::Id(id),
             Target::new("account", id).because(reason.as_str(), ticket.as_str()),
-            async |tx, now| {
-                let account = load_account(tx, tenant, id).await?;
+            async |tx, account, now| {
                 let current = store::stored(AccountState::parse(&account.state))?;
                 check_reopen(current, account.reopen_until, now)?;
                 // closed_at and reopen_until stay: they are written once per closure (domain.md §5).
-                let account = store::accounts::apply_event(
+                store::accounts::apply_event(
                     tx,
                     account,
                     LifecycleEvent::Reopen,
                     &change(call, reason.as_str(), None, now),
                     |_| {},
                 )
-                .await?;
-                Ok((
-                    pb::ReopenAccountResponse {
-                        account: Some(convert::account(&account, EmailView::Full)?),
-                    },
-                    ResponseSubject::Account(account.id),
-                ))
+                .await
             },
         )
         .await

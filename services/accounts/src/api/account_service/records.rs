@@ -1,21 +1,26 @@
 //! AWS account records: reads, and the saga steps that reserve, attach, activate and release them.
 
+use chrono::{DateTime, Utc};
+use tenure_db::TenantTx;
 use tenure_domain::{AwsAccountId, CallerRole, FieldProblem, Problems};
 use tenure_proto::accounts::v1 as pb;
 use uuid::Uuid;
 
+use crate::api::account_service::billing::open_subscription;
 use crate::api::account_service::tenants::optional_tenant;
-use crate::api::context::{Accounts, Call, Target, at, checked, finish, finish_keyed, keyed};
+use crate::api::context::{
+    Accounts, Call, Keyed, Target, at, checked, finish, finish_keyed, keyed,
+};
 use crate::api::convert::{self, EmailView, non_empty, optional};
-use crate::api::paging::{page_of, page_request};
+use crate::api::paging::{Page, Paged};
 use crate::domain::{
     AccountName, AccountRole, AccountState, AccountsError, FreeText, JoinedMethod, LifecycleEvent,
-    MarketplaceRef, OrganizationId, ParentId, Rejection, ReservationKind, ResponseSubject,
-    RootEmail, SubscriptionStatus, check_instant, parse_id, required, role_name,
+    MarketplaceRef, OrganizationId, PageRequest, ParentId, Rejection, ReservationKind,
+    ResponseSubject, RootEmail, check_instant, field_problem, parse_id, required, role_name,
 };
 use crate::store;
 use crate::store::accounts::{AccountFilter, ChangeContext, set};
-use crate::store::entity::{aws_account, subscription};
+use crate::store::entity::aws_account;
 
 keyed!(
     pb::ReserveAccountRequest,
@@ -24,16 +29,71 @@ keyed!(
     pb::ReleaseAccountRequest,
 );
 
+/// Responses that carry exactly the account record their call changed.
+pub(crate) trait AccountResponse: prost::Message + Default {
+    fn with_account(account: pb::AwsAccount) -> Self;
+}
+
+/// Implements [`AccountResponse`] for responses whose only field is `account`.
+macro_rules! account_response {
+    ($($response:ty),+ $(,)?) => {
+        $(impl AccountResponse for $response {
+            fn with_account(account: pb::AwsAccount) -> Self {
+                Self { account: Some(account) }
+            }
+        })+
+    };
+}
+
+account_response!(
+    pb::ReserveAccountResponse,
+    pb::AttachAccountResponse,
+    pb::ReleaseAccountResponse,
+    pb::BeginOffboardingResponse,
+    pb::AbortOffboardingResponse,
+    pb::RecordOffboardingOutcomeResponse,
+    pb::RecordClosureResponse,
+    pb::ReopenAccountResponse,
+);
+
+/// How a request names an account record: by its own id, or by the AWS account id of its live
+/// record.
+pub(crate) enum AccountRef {
+    Id(Uuid),
+    LiveAwsId(AwsAccountId),
+}
+
+impl AccountRef {
+    /// The audit trail's name of the record.
+    pub(crate) fn target(&self) -> Target {
+        match self {
+            AccountRef::Id(id) => Target::new("account", id),
+            AccountRef::LiveAwsId(id) => Target::new("aws_account", id),
+        }
+    }
+
+    /// The record within `tenant` (any tenant's for `None`): another tenant's record is not found,
+    /// exactly like a random id.
+    pub(crate) async fn find(
+        &self,
+        tx: &TenantTx,
+        tenant: Option<Uuid>,
+    ) -> Result<aws_account::Model, AccountsError> {
+        let found = match self {
+            AccountRef::Id(id) => store::accounts::find_account(tx, tenant, *id).await?,
+            AccountRef::LiveAwsId(id) => {
+                store::accounts::find_live_account(tx, tenant, id.as_str()).await?
+            }
+        };
+        found.ok_or(AccountsError::NotFound("account"))
+    }
+}
+
 /// An unsupported combination of options (TNR008).
 pub(crate) fn unsupported(field: &str, description: &'static str) -> FieldProblem {
     at(
         field,
-        FieldProblem {
-            field: String::new(),
-            reason: "UNSUPPORTED_COMBINATION",
-            description,
-            catalogue_code: Some("TNR008"),
-        },
+        field_problem("UNSUPPORTED_COMBINATION", description, "TNR008"),
     )
 }
 
@@ -42,7 +102,7 @@ pub(crate) fn change(
     call: &Call,
     reason: &str,
     order_id: Option<Uuid>,
-    now: chrono::DateTime<chrono::Utc>,
+    now: DateTime<Utc>,
 ) -> ChangeContext {
     ChangeContext {
         actor_subject: call.caller.subject.clone(),
@@ -62,20 +122,142 @@ pub(crate) fn list_view(call: &Call) -> EmailView {
     }
 }
 
-/// Loads a record of `tenant` for a change; another tenant's record is not found, like a random id.
-pub(crate) async fn load_account(
-    tx: &tenure_db::TenantTx,
-    tenant: Uuid,
-    id: Uuid,
-) -> Result<aws_account::Model, AccountsError> {
-    store::accounts::find_account(tx, Some(tenant), id)
-        .await?
-        .ok_or(AccountsError::NotFound("account"))
-}
-
 /// Parses a record id field.
 pub(crate) fn record_id(problems: &mut Problems, field: &str, raw: &str) -> Option<Uuid> {
     problems.check(field, parse_id(raw))
+}
+
+impl Accounts {
+    /// Runs a keyed change to the record `record` names, in the transaction of the tenant that owns
+    /// it and with the record loaded there. The stored response is filed under the record, so the
+    /// purge of its data removes the copy too.
+    pub(crate) async fn mutate_account<Q, R>(
+        &self,
+        call: &Call,
+        request: &Q,
+        record: AccountRef,
+        target: Target,
+        effect: impl AsyncFnOnce(
+            &TenantTx,
+            aws_account::Model,
+            DateTime<Utc>,
+        ) -> Result<R, AccountsError>,
+    ) -> Result<R, AccountsError>
+    where
+        Q: Keyed,
+        R: prost::Message + Default,
+    {
+        let tenant = match &record {
+            AccountRef::Id(id) => self.tenant_of_account(call, *id).await?,
+            AccountRef::LiveAwsId(id) => self.tenant_of_live_account(call, id.as_str()).await?,
+        };
+        self.mutate(call, request, tenant, target, async |tx, now| {
+            let account = record.find(tx, Some(tenant)).await?;
+            let subject = ResponseSubject::Account(account.id);
+            Ok((effect(tx, account, now).await?, subject))
+        })
+        .await
+    }
+
+    /// Like [`Accounts::mutate_account`] for a step whose answer is the record as `step` left it.
+    pub(crate) async fn change_account<Q, R>(
+        &self,
+        call: &Call,
+        request: &Q,
+        record: AccountRef,
+        target: Target,
+        step: impl AsyncFnOnce(
+            &TenantTx,
+            aws_account::Model,
+            DateTime<Utc>,
+        ) -> Result<aws_account::Model, AccountsError>,
+    ) -> Result<R, AccountsError>
+    where
+        Q: Keyed,
+        R: AccountResponse,
+    {
+        self.mutate_account(call, request, record, target, async |tx, account, now| {
+            let account = step(tx, account, now).await?;
+            Ok(R::with_account(convert::account(
+                &account,
+                EmailView::Full,
+            )?))
+        })
+        .await
+    }
+
+    /// Moves record `account_id` by `event`, which ends the hold of the order working on it (a
+    /// release, an aborted offboarding); the history still names that order.
+    pub(crate) async fn end_order_hold<Q, R>(
+        &self,
+        call: &Call,
+        request: &Q,
+        account_id: &str,
+        reason: &str,
+        event: LifecycleEvent,
+    ) -> Result<R, AccountsError>
+    where
+        Q: Keyed,
+        R: AccountResponse,
+    {
+        let mut problems = Problems::new();
+        let id = record_id(&mut problems, "account_id", account_id);
+        let reason = problems.check("reason", FreeText::reason(reason));
+        finish_keyed(problems, request)?;
+        let (id, reason) = (checked(id)?, checked(reason)?);
+        self.change_account(
+            call,
+            request,
+            AccountRef::Id(id),
+            Target::new("account", id).because(reason.as_str(), ""),
+            async |tx, account, now| {
+                let order_id = account.active_order_id;
+                store::accounts::apply_event(
+                    tx,
+                    account,
+                    event,
+                    &change(call, reason.as_str(), order_id, now),
+                    |active| active.active_order_id = set(None),
+                )
+                .await
+            },
+        )
+        .await
+    }
+
+    /// One page of what hangs off record `account_id` (its history, its costs), which must be within
+    /// the caller's reach: another tenant's record is not found, like a random id.
+    pub(crate) async fn read_account_page<T, R>(
+        &self,
+        call: &Call,
+        account_id: &str,
+        request: &impl Paged,
+        fetch: impl AsyncFnOnce(&TenantTx, Uuid, PageRequest) -> Result<Vec<T>, AccountsError>,
+        respond: impl FnOnce(Vec<T>, String) -> Result<R, AccountsError>,
+    ) -> Result<R, AccountsError> {
+        let mut problems = Problems::new();
+        let id = record_id(&mut problems, "account_id", account_id);
+        let page = Page::read(
+            &mut problems,
+            call,
+            request,
+            format!("{:?}|{account_id}", call.access),
+        );
+        finish(problems, || ())?;
+        let (record, page) = (AccountRef::Id(checked(id)?), checked(page)?);
+        let tenant = call.access.tenant_filter(None)?;
+        self.read_page(
+            call,
+            record.target(),
+            &page,
+            async |tx, page| {
+                let account = record.find(tx, tenant).await?;
+                fetch(tx, account.id, page).await
+            },
+            respond,
+        )
+        .await
+    }
 }
 
 impl Accounts {
@@ -84,33 +266,19 @@ impl Accounts {
         call: &Call,
         request: pb::GetAccountRequest,
     ) -> Result<pb::GetAccountResponse, AccountsError> {
-        enum Lookup {
-            Id(Uuid),
-            AwsId(AwsAccountId),
-        }
-        let lookup = match request.lookup {
-            Some(pb::get_account_request::Lookup::Id(raw)) => Lookup::Id(
+        let record = match request.lookup {
+            Some(pb::get_account_request::Lookup::Id(raw)) => AccountRef::Id(
                 parse_id(&raw).map_err(|problem| AccountsError::invalid(at("id", problem)))?,
             ),
-            Some(pb::get_account_request::Lookup::AwsAccountId(raw)) => Lookup::AwsId(
+            Some(pb::get_account_request::Lookup::AwsAccountId(raw)) => AccountRef::LiveAwsId(
                 AwsAccountId::parse(&raw)
                     .map_err(|problem| AccountsError::invalid(at("aws_account_id", problem)))?,
             ),
             None => return Err(AccountsError::invalid(at("lookup", required()))),
         };
         let tenant = call.access.tenant_filter(None)?;
-        let target = match &lookup {
-            Lookup::Id(id) => Target::new("account", id),
-            Lookup::AwsId(id) => Target::new("aws_account", id),
-        };
-        self.read(call, target, async |tx| {
-            let found = match &lookup {
-                Lookup::Id(id) => store::accounts::find_account(tx, tenant, *id).await?,
-                Lookup::AwsId(id) => {
-                    store::accounts::find_live_account(tx, tenant, id.as_str()).await?
-                }
-            };
-            let account = found.ok_or(AccountsError::NotFound("account"))?;
+        self.read(call, record.target(), async |tx| {
+            let account = record.find(tx, tenant).await?;
             Ok(pb::GetAccountResponse {
                 account: Some(convert::account(&account, EmailView::Full)?),
             })
@@ -152,13 +320,7 @@ impl Accounts {
             request.management_account_id,
             request.tenant_id
         );
-        let page = page_request(
-            &mut problems,
-            call.method,
-            &scope,
-            request.page_size,
-            &request.page_token,
-        );
+        let page = Page::read(&mut problems, call, &request, scope);
         finish(problems, || ())?;
         let filter = AccountFilter {
             tenant: call.access.tenant_filter(checked(asked)?)?,
@@ -168,17 +330,21 @@ impl Accounts {
         };
         let page = checked(page)?;
         let view = list_view(call);
-        self.read(call, Target::new("account", "*"), async |tx| {
-            let rows = store::accounts::list_accounts(tx, &filter, page).await?;
-            let (rows, next_page_token) = page_of(rows, page, call.method, &scope);
-            Ok(pb::ListAccountsResponse {
-                accounts: rows
-                    .iter()
-                    .map(|row| convert::account(row, view))
-                    .collect::<Result<_, _>>()?,
-                next_page_token,
-            })
-        })
+        self.read_page(
+            call,
+            Target::new("account", "*"),
+            &page,
+            async |tx, page| store::accounts::list_accounts(tx, &filter, page).await,
+            |rows, next_page_token| {
+                Ok(pb::ListAccountsResponse {
+                    accounts: rows
+                        .iter()
+                        .map(|row| convert::account(row, view))
+                        .collect::<Result<_, _>>()?,
+                    next_page_token,
+                })
+            },
+        )
         .await
     }
 
@@ -187,33 +353,21 @@ impl Accounts {
         call: &Call,
         request: pb::ListAccountTransitionsRequest,
     ) -> Result<pb::ListAccountTransitionsResponse, AccountsError> {
-        let mut problems = Problems::new();
-        let id = record_id(&mut problems, "account_id", &request.account_id);
-        let scope = format!("{:?}|{}", call.access, request.account_id);
-        let page = page_request(
-            &mut problems,
-            call.method,
-            &scope,
-            request.page_size,
-            &request.page_token,
-        );
-        finish(problems, || ())?;
-        let (id, page) = (checked(id)?, checked(page)?);
-        let tenant = call.access.tenant_filter(None)?;
-        self.read(call, Target::new("account", id), async |tx| {
-            store::accounts::find_account(tx, tenant, id)
-                .await?
-                .ok_or(AccountsError::NotFound("account"))?;
-            let rows = store::accounts::list_transitions(tx, id, page).await?;
-            let (rows, next_page_token) = page_of(rows, page, call.method, &scope);
-            Ok(pb::ListAccountTransitionsResponse {
-                transitions: rows
-                    .iter()
-                    .map(convert::transition)
-                    .collect::<Result<_, _>>()?,
-                next_page_token,
-            })
-        })
+        self.read_account_page(
+            call,
+            &request.account_id,
+            &request,
+            async |tx, id, page| store::accounts::list_transitions(tx, id, page).await,
+            |rows, next_page_token| {
+                Ok(pb::ListAccountTransitionsResponse {
+                    transitions: rows
+                        .iter()
+                        .map(convert::transition)
+                        .collect::<Result<_, _>>()?,
+                    next_page_token,
+                })
+            },
+        )
         .await
     }
 
@@ -345,9 +499,10 @@ impl Accounts {
                 )
                 .await?;
                 Ok((
-                    pb::ReserveAccountResponse {
-                        account: Some(convert::account(&account, EmailView::Full)?),
-                    },
+                    pb::ReserveAccountResponse::with_account(convert::account(
+                        &account,
+                        EmailView::Full,
+                    )?),
                     ResponseSubject::Account(account.id),
                 ))
             },
@@ -388,14 +543,12 @@ impl Accounts {
             checked(parent_id)?,
             checked(joined_method)?,
         );
-        let tenant = self.tenant_of_account(call, id).await?;
-        self.mutate(
+        self.change_account(
             call,
             &request,
-            tenant,
+            AccountRef::Id(id),
             Target::new("account", id),
-            async |tx, _now| {
-                let account = load_account(tx, tenant, id).await?;
+            async |tx, account, _now| {
                 let current = store::stored(AccountState::parse(&account.state))?;
                 if !matches!(
                     current,
@@ -413,7 +566,7 @@ impl Accounts {
                         "the record is already attached to another AWS account id",
                     )));
                 }
-                let account = store::accounts::update_account(tx, account, |active| {
+                store::accounts::update_account(tx, account, |active| {
                     active.aws_account_id = set(Some(aws_account_id.as_str().to_owned()));
                     if let Some(organization_id) = organization_id {
                         active.organization_id = set(Some(organization_id.into_inner()));
@@ -425,13 +578,7 @@ impl Accounts {
                         active.joined_method = set(Some(method.as_str().to_owned()));
                     }
                 })
-                .await?;
-                Ok((
-                    pb::AttachAccountResponse {
-                        account: Some(convert::account(&account, EmailView::Full)?),
-                    },
-                    ResponseSubject::Account(account.id),
-                ))
+                .await
             },
         )
         .await
@@ -468,14 +615,12 @@ impl Accounts {
             checked(billing_starts_at)?,
             checked(subscription_ref)?,
         );
-        let tenant = self.tenant_of_account(call, id).await?;
-        self.mutate(
+        self.mutate_account(
             call,
             &request,
-            tenant,
+            AccountRef::Id(id),
             Target::new("account", id),
-            async |tx, now| {
-                let account = load_account(tx, tenant, id).await?;
+            async |tx, account, now| {
                 if account.aws_account_id.is_none() {
                     return Err(AccountsError::Precondition(Rejection {
                         code: "TNR903",
@@ -495,30 +640,14 @@ impl Accounts {
                     },
                 )
                 .await?;
-                let subscription = store::accounts::insert_subscription(
-                    tx,
-                    subscription::Model {
-                        id: Uuid::new_v4(),
-                        tenant_id: tenant,
-                        account_id: account.id,
-                        marketplace_ref: subscription_ref
-                            .unwrap_or_else(|| format!("account-{}", account.id)),
-                        status: SubscriptionStatus::Active.as_str().to_owned(),
-                        started_at: now,
-                        terminated_at: None,
-                    },
-                )
-                .await?;
-                Ok((
-                    pb::ActivateAccountResponse {
-                        subscription: Some(convert::subscription(
-                            &subscription,
-                            account.aws_account_id.as_deref(),
-                        )?),
-                        account: Some(convert::account(&account, EmailView::Full)?),
-                    },
-                    ResponseSubject::Account(account.id),
-                ))
+                let marketplace_ref =
+                    subscription_ref.unwrap_or_else(|| format!("account-{}", account.id));
+                Ok(pb::ActivateAccountResponse {
+                    subscription: Some(
+                        open_subscription(tx, &account, marketplace_ref, now).await?,
+                    ),
+                    account: Some(convert::account(&account, EmailView::Full)?),
+                })
             },
         )
         .await
@@ -529,35 +658,12 @@ impl Accounts {
         call: &Call,
         request: pb::ReleaseAccountRequest,
     ) -> Result<pb::ReleaseAccountResponse, AccountsError> {
-        let mut problems = Problems::new();
-        let id = record_id(&mut problems, "account_id", &request.account_id);
-        let reason = problems.check("reason", FreeText::reason(&request.reason));
-        finish_keyed(problems, &request)?;
-        let (id, reason) = (checked(id)?, checked(reason)?);
-        let tenant = self.tenant_of_account(call, id).await?;
-        self.mutate(
+        self.end_order_hold(
             call,
             &request,
-            tenant,
-            Target::new("account", id).because(reason.as_str(), ""),
-            async |tx, now| {
-                let account = load_account(tx, tenant, id).await?;
-                let order_id = account.active_order_id;
-                let account = store::accounts::apply_event(
-                    tx,
-                    account,
-                    LifecycleEvent::Abandon,
-                    &change(call, reason.as_str(), order_id, now),
-                    |active| active.active_order_id = set(None),
-                )
-                .await?;
-                Ok((
-                    pb::ReleaseAccountResponse {
-                        account: Some(convert::account(&account, EmailView::Full)?),
-                    },
-                    ResponseSubject::Account(account.id),
-                ))
-            },
+            &request.account_id,
+            &request.reason,
+            LifecycleEvent::Abandon,
         )
         .await
     }

@@ -6,10 +6,10 @@ use uuid::Uuid;
 
 use crate::api::context::{Accounts, Call, Target, at, checked, finish, finish_keyed, keyed};
 use crate::api::convert::{self, optional};
-use crate::api::paging::{page_of, page_request};
+use crate::api::paging::Page;
 use crate::domain::{
     AccountsError, DisplayName, IdpSubject, LoginEmail, MarketplaceRef, ResponseSubject,
-    TenantStatus, UserRole, parse_id, required,
+    TenantStatus, UserRole, field_problem, parse_id, required,
 };
 use crate::store;
 use crate::store::entity::{app_user, tenant};
@@ -178,24 +178,21 @@ impl Accounts {
             "status",
             optional(request.status, convert::tenant_status_from),
         );
-        let scope = format!("{:?}", status);
-        let page = page_request(
-            &mut problems,
-            call.method,
-            &scope,
-            request.page_size,
-            &request.page_token,
-        );
+        let page = Page::read(&mut problems, call, &request, format!("{:?}", status));
         finish(problems, || ())?;
         let (status, page) = (checked(status)?, checked(page)?);
-        self.read(call, Target::new("tenant", "*"), async |tx| {
-            let rows = store::tenants::list_tenants(tx, status, page).await?;
-            let (rows, next_page_token) = page_of(rows, page, call.method, &scope);
-            Ok(pb::ListTenantsResponse {
-                tenants: rows.iter().map(convert::tenant).collect::<Result<_, _>>()?,
-                next_page_token,
-            })
-        })
+        self.read_page(
+            call,
+            Target::new("tenant", "*"),
+            &page,
+            async |tx, page| store::tenants::list_tenants(tx, status, page).await,
+            |rows, next_page_token| {
+                Ok(pb::ListTenantsResponse {
+                    tenants: rows.iter().map(convert::tenant).collect::<Result<_, _>>()?,
+                    next_page_token,
+                })
+            },
+        )
         .await
     }
 
@@ -232,12 +229,11 @@ impl Accounts {
                 }
                 _ => problems.push(at(
                     &format!("update_mask.paths[{index}]"),
-                    tenure_domain::FieldProblem {
-                        field: String::new(),
-                        reason: "UNKNOWN_FIELD",
-                        description: "only display_name, sector and resale_model can be changed",
-                        catalogue_code: Some("TNR004"),
-                    },
+                    field_problem(
+                        "UNKNOWN_FIELD",
+                        "only display_name, sector and resale_model can be changed",
+                        "TNR004",
+                    ),
                 )),
             }
         }
@@ -334,24 +330,22 @@ impl Accounts {
         let mut problems = Problems::new();
         let asked = optional_tenant(&mut problems, &request.tenant_id);
         let scope = format!("{:?}|{}", call.access, request.tenant_id);
-        let page = page_request(
-            &mut problems,
-            call.method,
-            &scope,
-            request.page_size,
-            &request.page_token,
-        );
+        let page = Page::read(&mut problems, call, &request, scope);
         finish(problems, || ())?;
         let tenant = call.access.tenant_filter(checked(asked)?)?;
         let page = checked(page)?;
-        self.read(call, Target::new("user", "*"), async |tx| {
-            let rows = store::tenants::list_users(tx, tenant, page).await?;
-            let (rows, next_page_token) = page_of(rows, page, call.method, &scope);
-            Ok(pb::ListUsersResponse {
-                users: rows.iter().map(convert::user).collect::<Result<_, _>>()?,
-                next_page_token,
-            })
-        })
+        self.read_page(
+            call,
+            Target::new("user", "*"),
+            &page,
+            async |tx, page| store::tenants::list_users(tx, tenant, page).await,
+            |rows, next_page_token| {
+                Ok(pb::ListUsersResponse {
+                    users: rows.iter().map(convert::user).collect::<Result<_, _>>()?,
+                    next_page_token,
+                })
+            },
+        )
         .await
     }
 

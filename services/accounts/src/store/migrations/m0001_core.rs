@@ -27,181 +27,148 @@ pub(crate) const TENANT_TABLES: [&str; 6] = [
 )]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_table(
-                Table::create()
-                    .table("tenant")
-                    .col(pk_uuid("id"))
-                    .col(text("display_name"))
-                    .col(text("sector"))
-                    .col(text("resale_model"))
-                    .col(text("marketplace_ref"))
-                    .col(text("status"))
-                    .col(timestamp_with_time_zone("created_at"))
-                    .col(timestamp_with_time_zone_null("unsubscribed_at"))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_table(
-                Table::create()
-                    .table("app_user")
-                    .col(pk_uuid("id"))
-                    .col(uuid("tenant_id"))
-                    .col(text("email"))
-                    .col(text("display_name"))
-                    .col(text("idp_subject"))
-                    .col(text("role"))
-                    .col(timestamp_with_time_zone("created_at"))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from("app_user", "tenant_id")
-                            .to("tenant", "id"),
-                    )
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_table(
-                Table::create()
-                    .table("aws_account")
-                    .col(pk_uuid("id"))
-                    .col(uuid("tenant_id"))
+        let tables = [
+            table(
+                "tenant",
+                None,
+                [
+                    pk_uuid("id"),
+                    text("display_name"),
+                    text("sector"),
+                    text("resale_model"),
+                    text("marketplace_ref"),
+                    text("status"),
+                    timestamp_with_time_zone("created_at"),
+                    timestamp_with_time_zone_null("unsubscribed_at"),
+                ],
+            ),
+            table(
+                "app_user",
+                Some(("tenant_id", "tenant")),
+                [
+                    pk_uuid("id"),
+                    uuid("tenant_id"),
+                    text("email"),
+                    text("display_name"),
+                    text("idp_subject"),
+                    text("role"),
+                    timestamp_with_time_zone("created_at"),
+                ],
+            ),
+            table(
+                "aws_account",
+                Some(("tenant_id", "tenant")),
+                [
+                    pk_uuid("id"),
+                    uuid("tenant_id"),
                     // Always text: leading zeros are significant, and an integer would drop them.
-                    .col(text_null("aws_account_id"))
-                    // AWS-fetched columns are nullable: an account-scope purge clears them and keeps
-                    // the tombstone.
-                    .col(text_null("name"))
-                    .col(text_null("root_email"))
-                    .col(text_null("root_email_key"))
-                    .col(text("role"))
-                    .col(text("relationship"))
-                    .col(text_null("organization_id"))
-                    .col(text_null("parent_id"))
-                    .col(text_null("management_account_id"))
-                    .col(text_null("joined_method"))
-                    .col(text_null("root_access"))
-                    .col(text("state"))
-                    .col(timestamp_with_time_zone("state_changed_at"))
-                    .col(uuid_null("active_order_id"))
-                    .col(timestamp_with_time_zone_null("closed_at"))
-                    .col(timestamp_with_time_zone_null("reopen_until"))
-                    .col(timestamp_with_time_zone_null("billing_starts_at"))
-                    .col(timestamp_with_time_zone_null("billing_ends_at"))
-                    .col(timestamp_with_time_zone("created_at"))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from("aws_account", "tenant_id")
-                            .to("tenant", "id"),
-                    )
-                    .to_owned(),
-            )
-            .await?;
+                    text_null("aws_account_id"),
+                    // AWS-fetched columns are nullable: an account-scope purge clears them and
+                    // keeps the tombstone.
+                    text_null("name"),
+                    text_null("root_email"),
+                    text_null("root_email_key"),
+                    text("role"),
+                    text("relationship"),
+                    text_null("organization_id"),
+                    text_null("parent_id"),
+                    text_null("management_account_id"),
+                    text_null("joined_method"),
+                    text_null("root_access"),
+                    text("state"),
+                    timestamp_with_time_zone("state_changed_at"),
+                    uuid_null("active_order_id"),
+                    timestamp_with_time_zone_null("closed_at"),
+                    timestamp_with_time_zone_null("reopen_until"),
+                    timestamp_with_time_zone_null("billing_starts_at"),
+                    timestamp_with_time_zone_null("billing_ends_at"),
+                    timestamp_with_time_zone("created_at"),
+                ],
+            ),
+            table(
+                "account_transition",
+                Some(("account_id", "aws_account")),
+                [
+                    big_pk_auto("id"),
+                    uuid("account_id"),
+                    uuid("tenant_id"),
+                    text_null("from_state"),
+                    text("to_state"),
+                    timestamp_with_time_zone("at"),
+                    text("actor_subject"),
+                    text("actor_role"),
+                    text("reason"),
+                    uuid_null("order_id"),
+                ],
+            ),
+            table(
+                "subscription",
+                Some(("account_id", "aws_account")),
+                [
+                    pk_uuid("id"),
+                    uuid("tenant_id"),
+                    uuid("account_id"),
+                    text("marketplace_ref"),
+                    text("status"),
+                    timestamp_with_time_zone("started_at"),
+                    timestamp_with_time_zone_null("terminated_at"),
+                ],
+            ),
+            table(
+                "account_details",
+                Some(("account_id", "aws_account")),
+                [
+                    pk_uuid("account_id"),
+                    uuid("tenant_id"),
+                    text("name"),
+                    text("email"),
+                    text("organization_path"),
+                    // JSON array of {key, value}, sorted by key.
+                    text("tags"),
+                    timestamp_with_time_zone("fetched_at"),
+                ],
+            ),
+            table(
+                "cost_record",
+                Some(("account_id", "aws_account")),
+                [
+                    big_pk_auto("id"),
+                    uuid("account_id"),
+                    uuid("tenant_id"),
+                    timestamp_with_time_zone("period_start"),
+                    timestamp_with_time_zone("period_end"),
+                    text("service"),
+                    big_integer("amount_micros"),
+                    text("currency"),
+                ],
+            ),
+            table(
+                "audit_event",
+                None,
+                [
+                    big_pk_auto("id"),
+                    timestamp_with_time_zone("at"),
+                    text("actor_subject"),
+                    text("actor_role"),
+                    uuid_null("target_tenant"),
+                    text("action"),
+                    text("target_kind"),
+                    text("target_id"),
+                    text("reason"),
+                    text("ticket"),
+                    text("outcome"),
+                ],
+            ),
+        ];
+        for statement in tables {
+            manager.create_table(statement).await?;
+        }
         manager
             .create_index(
                 Index::create()
                     .name("aws_account_tenant")
                     .table("aws_account")
                     .col("tenant_id")
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_table(
-                Table::create()
-                    .table("account_transition")
-                    .col(big_pk_auto("id"))
-                    .col(uuid("account_id"))
-                    .col(uuid("tenant_id"))
-                    .col(text_null("from_state"))
-                    .col(text("to_state"))
-                    .col(timestamp_with_time_zone("at"))
-                    .col(text("actor_subject"))
-                    .col(text("actor_role"))
-                    .col(text("reason"))
-                    .col(uuid_null("order_id"))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from("account_transition", "account_id")
-                            .to("aws_account", "id"),
-                    )
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_table(
-                Table::create()
-                    .table("subscription")
-                    .col(pk_uuid("id"))
-                    .col(uuid("tenant_id"))
-                    .col(uuid("account_id"))
-                    .col(text("marketplace_ref"))
-                    .col(text("status"))
-                    .col(timestamp_with_time_zone("started_at"))
-                    .col(timestamp_with_time_zone_null("terminated_at"))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from("subscription", "account_id")
-                            .to("aws_account", "id"),
-                    )
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_table(
-                Table::create()
-                    .table("account_details")
-                    .col(pk_uuid("account_id"))
-                    .col(uuid("tenant_id"))
-                    .col(text("name"))
-                    .col(text("email"))
-                    .col(text("organization_path"))
-                    // JSON array of {key, value}, sorted by key.
-                    .col(text("tags"))
-                    .col(timestamp_with_time_zone("fetched_at"))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from("account_details", "account_id")
-                            .to("aws_account", "id"),
-                    )
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_table(
-                Table::create()
-                    .table("cost_record")
-                    .col(big_pk_auto("id"))
-                    .col(uuid("account_id"))
-                    .col(uuid("tenant_id"))
-                    .col(timestamp_with_time_zone("period_start"))
-                    .col(timestamp_with_time_zone("period_end"))
-                    .col(text("service"))
-                    .col(big_integer("amount_micros"))
-                    .col(text("currency"))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from("cost_record", "account_id")
-                            .to("aws_account", "id"),
-                    )
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_table(
-                Table::create()
-                    .table("audit_event")
-                    .col(big_pk_auto("id"))
-                    .col(timestamp_with_time_zone("at"))
-                    .col(text("actor_subject"))
-                    .col(text("actor_role"))
-                    .col(uuid_null("target_tenant"))
-                    .col(text("action"))
-                    .col(text("target_kind"))
-                    .col(text("target_id"))
-                    .col(text("reason"))
-                    .col(text("ticket"))
-                    .col(text("outcome"))
                     .to_owned(),
             )
             .await?;
@@ -212,6 +179,28 @@ impl MigrationTrait for Migration {
         }
         Ok(())
     }
+}
+
+/// `CREATE TABLE name (columns…)`. A table whose rows belong to a row of another names it as
+/// `owner`: (its column, the owning table), whose `id` the column refers to.
+fn table(
+    name: &'static str,
+    owner: Option<(&'static str, &'static str)>,
+    columns: impl IntoIterator<Item = ColumnDef>,
+) -> TableCreateStatement {
+    let mut statement = Table::create();
+    statement.table(name);
+    for column in columns {
+        statement.col(column);
+    }
+    if let Some((column, owning_table)) = owner {
+        statement.foreign_key(
+            ForeignKey::create()
+                .from(name, column)
+                .to(owning_table, "id"),
+        );
+    }
+    statement
 }
 
 /// One live record per AWS account id and per root email (compared lower-cased), across every tenant.
