@@ -3,6 +3,7 @@
 //! converts the reply.
 
 mod convert;
+mod operation_requests;
 mod policy;
 mod provisioning_service;
 mod purge_participant;

@@ -94,6 +94,22 @@ fn rejected(code: &str, reason: Option<&str>, message: &str) -> CloudError {
     CloudError::service(code, reason, 400, message)
 }
 
+fn handshake_not_found() -> CloudError {
+    rejected(
+        "HandshakeNotFoundException",
+        None,
+        "no handshake with this id",
+    )
+}
+
+fn transfer_not_found() -> CloudError {
+    rejected(
+        "ResponsibilityTransferNotFoundException",
+        None,
+        "no responsibility transfer with this id",
+    )
+}
+
 fn fresh_id(prefix: &str) -> String {
     format!("{prefix}{}", Uuid::new_v4().simple())
 }
@@ -523,24 +539,45 @@ impl SandboxCloud {
             .get(SandboxTable::Handshake, handshake_id)
             .await
             .map_err(storage)?;
-        match found {
-            Some(handshake) => {
-                let handshake = self.settle_handshake(handshake).await?;
-                if self.is_visible(&handshake) {
-                    Ok(handshake)
-                } else {
-                    Err(rejected(
-                        "HandshakeNotFoundException",
-                        None,
-                        "no handshake with this id",
-                    ))
-                }
-            }
-            None => Err(rejected(
-                "HandshakeNotFoundException",
-                None,
-                "no handshake with this id",
-            )),
+        let Some(handshake) = found else {
+            return Err(handshake_not_found());
+        };
+        let handshake = self.settle_handshake(handshake).await?;
+        if self.is_visible(&handshake) {
+            Ok(handshake)
+        } else {
+            Err(handshake_not_found())
+        }
+    }
+
+    /// The handshake as `acting` sees it: its organization does, and its target too when
+    /// `target_sees`.
+    async fn handshake_seen_by(
+        &self,
+        acting: &AwsAccountId,
+        handshake_id: &str,
+        target_sees: bool,
+    ) -> CloudResult<SimHandshake> {
+        let handshake = self.load_handshake(handshake_id).await?;
+        let party = target_sees && handshake.target == acting.as_str();
+        if handshake.management == acting.as_str() || party {
+            Ok(handshake)
+        } else {
+            Err(handshake_not_found())
+        }
+    }
+
+    /// The transfer as `acting` sees it: as the receiving organization or as its source.
+    async fn transfer_seen_by(
+        &self,
+        acting: &AwsAccountId,
+        transfer_id: &str,
+    ) -> CloudResult<SimTransfer> {
+        let transfer = self.load_transfer(transfer_id).await?;
+        if transfer.management == acting.as_str() || transfer.source == acting.as_str() {
+            Ok(transfer)
+        } else {
+            Err(transfer_not_found())
         }
     }
 
@@ -558,11 +595,7 @@ impl SandboxCloud {
             .await
             .map_err(storage)?;
         let Some(transfer) = found else {
-            return Err(rejected(
-                "ResponsibilityTransferNotFoundException",
-                None,
-                "no responsibility transfer with this id",
-            ));
+            return Err(transfer_not_found());
         };
         // The handshake's expiry moves the transfer too.
         self.load_handshake(&transfer.handshake_id).await?;
@@ -1114,15 +1147,7 @@ impl Cloud for SandboxCloud {
         handshake_id: &str,
     ) -> CloudResult<Handshake> {
         let _serial = self.serial.lock().await;
-        let handshake = self.load_handshake(handshake_id).await?;
-        if handshake.management != acting.as_str() && handshake.target != acting.as_str() {
-            return Err(rejected(
-                "HandshakeNotFoundException",
-                None,
-                "no handshake with this id",
-            ));
-        }
-        to_handshake(&handshake)
+        to_handshake(&self.handshake_seen_by(acting, handshake_id, true).await?)
     }
 
     async fn list_handshakes(
@@ -1154,14 +1179,7 @@ impl Cloud for SandboxCloud {
         handshake_id: &str,
     ) -> CloudResult<Handshake> {
         let _serial = self.serial.lock().await;
-        let mut handshake = self.load_handshake(handshake_id).await?;
-        if handshake.management != acting.as_str() {
-            return Err(rejected(
-                "HandshakeNotFoundException",
-                None,
-                "no handshake with this id",
-            ));
-        }
+        let mut handshake = self.handshake_seen_by(acting, handshake_id, false).await?;
         match handshake.state.as_str() {
             "CANCELED" => {
                 return Err(rejected(
@@ -1296,15 +1314,7 @@ impl Cloud for SandboxCloud {
         transfer_id: &str,
     ) -> CloudResult<BillingTransfer> {
         let _serial = self.serial.lock().await;
-        let transfer = self.load_transfer(transfer_id).await?;
-        if transfer.management != acting.as_str() && transfer.source != acting.as_str() {
-            return Err(rejected(
-                "ResponsibilityTransferNotFoundException",
-                None,
-                "no responsibility transfer with this id",
-            ));
-        }
-        to_transfer(&transfer)
+        to_transfer(&self.transfer_seen_by(acting, transfer_id).await?)
     }
 
     async fn list_inbound_billing_transfers(
@@ -1331,14 +1341,7 @@ impl Cloud for SandboxCloud {
         end_at: DateTime<Utc>,
     ) -> CloudResult<BillingTransfer> {
         let _serial = self.serial.lock().await;
-        let mut transfer = self.load_transfer(transfer_id).await?;
-        if transfer.management != acting.as_str() && transfer.source != acting.as_str() {
-            return Err(rejected(
-                "ResponsibilityTransferNotFoundException",
-                None,
-                "no responsibility transfer with this id",
-            ));
-        }
+        let mut transfer = self.transfer_seen_by(acting, transfer_id).await?;
         match transfer.status.as_str() {
             "WITHDRAWN" => {
                 return Err(rejected(

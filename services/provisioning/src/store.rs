@@ -9,7 +9,10 @@ mod sandbox_store;
 use tenure_db::{DatabaseSettings, Db};
 
 pub(crate) use migrations::{Migrator, SANDBOX_TABLES};
-pub(crate) use operation_store::{Intent, OperationFilter, OperationStore};
+pub(crate) use operation_store::{
+    CONCERN_COLUMNS, CONCERN_TABLE, Intent, OPERATION_COLUMNS, OperationFilter, OperationStore,
+    REFERENCE_COLUMNS, REFERENCE_TABLE,
+};
 pub(crate) use purge_store::{Executed, PurgeCount, PurgeStore, PurgeSubject};
 pub(crate) use sandbox_store::{SandboxStore, SandboxTable};
 

@@ -309,25 +309,27 @@ impl Cloud for AwsCloud {
         acting: &AwsAccountId,
     ) -> CloudResult<Vec<CreateAccountStatus>> {
         let client = self.organizations(acting).await?;
-        let mut statuses = Vec::new();
-        let mut next_token: Option<String> = None;
-        loop {
-            let output = send!(
-                organizations org::list_create_account_status::ListCreateAccountStatusError,
-                Repeat::Harmless,
-                client
-                    .list_create_account_status()
-                    .set_next_token(next_token.take())
-            )?;
-            for status in output.create_account_statuses() {
-                statuses.push(convert::create_account_status(Some(status))?);
+        every_page(|next_token| {
+            let request = client
+                .list_create_account_status()
+                .set_next_token(next_token);
+            async {
+                let output = send!(
+                    organizations org::list_create_account_status::ListCreateAccountStatusError,
+                    Repeat::Harmless,
+                    request
+                )?;
+                Ok(Page {
+                    items: output
+                        .create_account_statuses()
+                        .iter()
+                        .map(|status| convert::create_account_status(Some(status)))
+                        .collect::<CloudResult<_>>()?,
+                    next_token: output.next_token().map(str::to_owned),
+                })
             }
-            // AWS may return empty pages before the end: only a missing token ends the listing.
-            match output.next_token() {
-                Some(token) => next_token = Some(token.to_owned()),
-                None => return Ok(statuses),
-            }
-        }
+        })
+        .await
     }
 
     async fn describe_account(
@@ -346,22 +348,25 @@ impl Cloud for AwsCloud {
 
     async fn list_accounts(&self, acting: &AwsAccountId) -> CloudResult<Vec<AccountDescription>> {
         let client = self.organizations(acting).await?;
-        let mut accounts = Vec::new();
-        let mut next_token: Option<String> = None;
-        loop {
-            let output = send!(
-                organizations org::list_accounts::ListAccountsError,
-                Repeat::Harmless,
-                client.list_accounts().set_next_token(next_token.take())
-            )?;
-            for account in output.accounts() {
-                accounts.push(convert::account(Some(account))?);
+        every_page(|next_token| {
+            let request = client.list_accounts().set_next_token(next_token);
+            async {
+                let output = send!(
+                    organizations org::list_accounts::ListAccountsError,
+                    Repeat::Harmless,
+                    request
+                )?;
+                Ok(Page {
+                    items: output
+                        .accounts()
+                        .iter()
+                        .map(|account| convert::account(Some(account)))
+                        .collect::<CloudResult<_>>()?,
+                    next_token: output.next_token().map(str::to_owned),
+                })
             }
-            match output.next_token() {
-                Some(token) => next_token = Some(token.to_owned()),
-                None => return Ok(accounts),
-            }
-        }
+        })
+        .await
     }
 
     async fn remove_account(
@@ -437,25 +442,28 @@ impl Cloud for AwsCloud {
             HandshakeAction::TransferResponsibility => ActionType::TransferResponsibility,
         };
         let filter = HandshakeFilter::builder().action_type(action_type).build();
-        let mut handshakes = Vec::new();
-        let mut next_token: Option<String> = None;
-        loop {
-            let output = send!(
-                organizations org::list_handshakes_for_organization::ListHandshakesForOrganizationError,
-                Repeat::Harmless,
-                client
-                    .list_handshakes_for_organization()
-                    .filter(filter.clone())
-                    .set_next_token(next_token.take())
-            )?;
-            for handshake in output.handshakes() {
-                handshakes.push(convert::handshake(Some(handshake), acting)?);
+        every_page(|next_token| {
+            let request = client
+                .list_handshakes_for_organization()
+                .filter(filter.clone())
+                .set_next_token(next_token);
+            async {
+                let output = send!(
+                    organizations org::list_handshakes_for_organization::ListHandshakesForOrganizationError,
+                    Repeat::Harmless,
+                    request
+                )?;
+                Ok(Page {
+                    items: output
+                        .handshakes()
+                        .iter()
+                        .map(|handshake| convert::handshake(Some(handshake), acting))
+                        .collect::<CloudResult<_>>()?,
+                    next_token: output.next_token().map(str::to_owned),
+                })
             }
-            match output.next_token() {
-                Some(token) => next_token = Some(token.to_owned()),
-                None => return Ok(handshakes),
-            }
-        }
+        })
+        .await
     }
 
     async fn cancel_handshake(
@@ -511,25 +519,28 @@ impl Cloud for AwsCloud {
         acting: &AwsAccountId,
     ) -> CloudResult<Vec<BillingTransfer>> {
         let client = self.organizations(acting).await?;
-        let mut transfers = Vec::new();
-        let mut next_token: Option<String> = None;
-        loop {
-            let output = send!(
-                organizations org::list_inbound_responsibility_transfers::ListInboundResponsibilityTransfersError,
-                Repeat::Harmless,
-                client
-                    .list_inbound_responsibility_transfers()
-                    .r#type(ResponsibilityTransferType::Billing)
-                    .set_next_token(next_token.take())
-            )?;
-            for transfer in output.responsibility_transfers() {
-                transfers.push(convert::billing_transfer(Some(transfer))?);
+        every_page(|next_token| {
+            let request = client
+                .list_inbound_responsibility_transfers()
+                .r#type(ResponsibilityTransferType::Billing)
+                .set_next_token(next_token);
+            async {
+                let output = send!(
+                    organizations org::list_inbound_responsibility_transfers::ListInboundResponsibilityTransfersError,
+                    Repeat::Harmless,
+                    request
+                )?;
+                Ok(Page {
+                    items: output
+                        .responsibility_transfers()
+                        .iter()
+                        .map(|transfer| convert::billing_transfer(Some(transfer)))
+                        .collect::<CloudResult<_>>()?,
+                    next_token: output.next_token().map(str::to_owned),
+                })
             }
-            match output.next_token() {
-                Some(token) => next_token = Some(token.to_owned()),
-                None => return Ok(transfers),
-            }
-        }
+        })
+        .await
     }
 
     async fn terminate_billing_transfer(
@@ -567,10 +578,7 @@ impl Cloud for AwsCloud {
                 .set_tags(Some(convert::to_stack_tags(&stack.tags)))
                 .client_request_token(token)
         )?;
-        output
-            .stack_id()
-            .map(str::to_owned)
-            .ok_or_else(|| convert::invalid_response("CreateStack returned no StackId"))
+        returned(output.stack_id(), "CreateStack returned no StackId")
     }
 
     async fn describe_stack(
@@ -638,10 +646,10 @@ impl Cloud for AwsCloud {
                 .set_tags(Some(convert::to_stack_tags(&stack_set.tags)))
                 .client_request_token(token)
         )?;
-        output
-            .stack_set_id()
-            .map(str::to_owned)
-            .ok_or_else(|| convert::invalid_response("CreateStackSet returned no StackSetId"))
+        returned(
+            output.stack_set_id(),
+            "CreateStackSet returned no StackSetId",
+        )
     }
 
     async fn describe_stack_set(
@@ -686,9 +694,10 @@ impl Cloud for AwsCloud {
                 .set_regions(Some(targets.regions.clone()))
                 .operation_id(operation_id)
         )?;
-        output.operation_id().map(str::to_owned).ok_or_else(|| {
-            convert::invalid_response("CreateStackInstances returned no OperationId")
-        })
+        returned(
+            output.operation_id(),
+            "CreateStackInstances returned no OperationId",
+        )
     }
 
     async fn delete_stack_instances(
@@ -710,9 +719,10 @@ impl Cloud for AwsCloud {
                 .retain_stacks(retain_stacks)
                 .operation_id(operation_id)
         )?;
-        output.operation_id().map(str::to_owned).ok_or_else(|| {
-            convert::invalid_response("DeleteStackInstances returned no OperationId")
-        })
+        returned(
+            output.operation_id(),
+            "DeleteStackInstances returned no OperationId",
+        )
     }
 
     async fn describe_stack_set_operation(
@@ -738,25 +748,58 @@ impl Cloud for AwsCloud {
         stack_set: &str,
     ) -> CloudResult<Vec<StackInstance>> {
         let client = self.cloudformation(acting).await?;
-        let mut instances = Vec::new();
-        let mut next_token: Option<String> = None;
-        loop {
-            let output = send!(
-                cloudformation cfn::list_stack_instances::ListStackInstancesError,
-                client
-                    .list_stack_instances()
-                    .stack_set_name(stack_set)
-                    .set_next_token(next_token.take())
-            )?;
-            for summary in output.summaries() {
-                instances.push(convert::stack_instance(summary)?);
+        every_page(|next_token| {
+            let request = client
+                .list_stack_instances()
+                .stack_set_name(stack_set)
+                .set_next_token(next_token);
+            async {
+                let output = send!(
+                    cloudformation cfn::list_stack_instances::ListStackInstancesError,
+                    request
+                )?;
+                Ok(Page {
+                    items: output
+                        .summaries()
+                        .iter()
+                        .map(convert::stack_instance)
+                        .collect::<CloudResult<_>>()?,
+                    next_token: output.next_token().map(str::to_owned),
+                })
             }
-            match output.next_token() {
-                Some(token) => next_token = Some(token.to_owned()),
-                None => return Ok(instances),
-            }
+        })
+        .await
+    }
+}
+
+/// One page of a listing: its items and the token of the next page.
+struct Page<T> {
+    items: Vec<T>,
+    next_token: Option<String>,
+}
+
+/// Every item of a paginated listing; `page` sends the request for one page token.
+async fn every_page<T, Sent>(mut page: impl FnMut(Option<String>) -> Sent) -> CloudResult<Vec<T>>
+where
+    Sent: Future<Output = CloudResult<Page<T>>>,
+{
+    let mut items = Vec::new();
+    let mut next_token = None;
+    loop {
+        let mut found = page(next_token.take()).await?;
+        items.append(&mut found.items);
+        // AWS may return empty pages before the end: only a missing token ends the listing.
+        match found.next_token {
+            Some(token) => next_token = Some(token),
+            None => return Ok(items),
         }
     }
+}
+
+/// The id an AWS call must return, or the invalid-response error `missing` describes.
+fn returned(id: Option<&str>, missing: &str) -> CloudResult<String> {
+    id.map(str::to_owned)
+        .ok_or_else(|| convert::invalid_response(missing))
 }
 
 fn account_strings(accounts: &[AwsAccountId]) -> Vec<String> {

@@ -24,11 +24,13 @@ mod aws;
 #[cfg(feature = "contract")]
 pub mod contract;
 mod counting;
+mod decorator;
 #[cfg(feature = "contract")]
 pub mod testing;
 
 pub use aws::{AwsCloud, AwsSettings, https_client};
-pub use counting::CountingCloud;
+pub use counting::{CallCounter, CountingCloud};
+pub use decorator::{CallHook, Hooked};
 
 /// The prefix of a CreateAccount request id (`car-...`).
 pub const CREATE_ACCOUNT_REQUEST_PREFIX: &str = "car-";

@@ -1,4 +1,3 @@
-use prost::Message as _;
 use tenure_domain::{AwsAccountId, FieldProblem, IdempotencyKey, Problems};
 use tenure_grpc::{Limits, principal_from};
 use tenure_proto::provisioning::v1 as pb;
@@ -12,10 +11,10 @@ use super::convert::{
     account_to_pb, handshake_to_pb, kind_from_pb, operation_to_pb, stack_to_pb, state_from_pb,
     timestamp, transfer_to_pb,
 };
+use super::operation_requests::{Planned, StartsOperation};
 use super::status::operation_answer;
 use crate::domain::cloud::HandshakeAction;
 use crate::domain::error::ProvisioningError;
-use crate::domain::operation::{Operation, OperationRequest, StackSetTemplate};
 use crate::domain::validate;
 use crate::engine::{Engine, StartCommand};
 use crate::store::OperationFilter;
@@ -44,71 +43,8 @@ fn call_of<T>(request: &Request<T>) -> Result<Call, Status> {
     })
 }
 
-/// SHA-256 of the request's encoding without its idempotency key.
-macro_rules! request_hash {
-    ($message:expr) => {{
-        let mut canonical = $message.clone();
-        canonical.idempotency_key.clear();
-        tenure_db::idempotency::request_hash(&canonical.encode_to_vec())
-    }};
-}
-
 fn invalid(problems: Problems) -> Status {
     ProvisioningError::Invalid(problems.into_vec()).into()
-}
-
-fn template(raw: i32) -> Result<StackSetTemplate, FieldProblem> {
-    match pb::StackSetTemplate::try_from(raw) {
-        Ok(pb::StackSetTemplate::Essentials) => Ok(StackSetTemplate::Essentials),
-        _ => Err(validate::required()),
-    }
-}
-
-/// The 1–20 unique accounts and 1–20 regions of a StackSet instance request.
-fn instance_targets(
-    problems: &mut Problems,
-    accounts: &[String],
-    regions: &[String],
-) -> (Vec<String>, Vec<String>) {
-    let limit = FieldProblem {
-        field: String::new(),
-        reason: "COUNT",
-        description: "give 1 to 20 values",
-        catalogue_code: Some("TNR005"),
-    };
-    if accounts.is_empty() || accounts.len() > 20 {
-        problems.check("aws_account_ids", Err::<(), _>(limit.clone()));
-    }
-    if regions.is_empty() || regions.len() > 20 {
-        problems.check("regions", Err::<(), _>(limit));
-    }
-    let mut seen = Vec::new();
-    for (index, raw) in accounts.iter().enumerate() {
-        if problems
-            .check(
-                format!("aws_account_ids[{index}]"),
-                AwsAccountId::parse(raw),
-            )
-            .is_some()
-        {
-            if seen.contains(raw) {
-                problems.check(
-                    format!("aws_account_ids[{index}]"),
-                    Err::<(), _>(FieldProblem {
-                        field: String::new(),
-                        reason: "DUPLICATE",
-                        description: "this account is listed more than once",
-                        catalogue_code: Some("TNR006"),
-                    }),
-                );
-            }
-            seen.push(raw.clone());
-        }
-    }
-    for (index, raw) in regions.iter().enumerate() {
-        problems.check(format!("regions[{index}]"), validate::region(raw));
-    }
-    (accounts.to_vec(), regions.to_vec())
 }
 
 impl ProvisioningServiceHandler {
@@ -121,43 +57,47 @@ impl ProvisioningServiceHandler {
         tenure_grpc::limited!(ProvisioningServiceServer::new(self), limits)
     }
 
-    /// Starts (or replays) an operation and answers with it, or with the status its state calls for.
-    async fn start(
+    /// Validates a mutating request, reporting every violation at once, then starts (or replays) its
+    /// operation and answers with it, or with the status its state calls for.
+    async fn start<M: StartsOperation>(
         &self,
-        call: Call,
-        key: IdempotencyKey,
-        request_hash: Vec<u8>,
-        request: OperationRequest,
-    ) -> Result<Option<pb::Operation>, Status> {
+        request: Request<M>,
+    ) -> Result<Response<M::Response>, Status> {
+        let call = call_of(&request)?;
+        let mut message = request.into_inner();
+        let mut problems = Problems::new();
+        let key = problems.check(
+            "idempotency_key",
+            IdempotencyKey::parse(message.idempotency_key()),
+        );
+        let planned = message.plan(&mut problems);
+        let (Some(key), Some(planned), true) = (key, planned, problems.is_empty()) else {
+            return Err(invalid(problems));
+        };
+        let request = match planned {
+            Planned::Ready(request) => request,
+            Planned::OwnerOf { reference, request } => request(
+                self.engine
+                    .management_account_for(&reference)
+                    .await?
+                    .to_string(),
+            ),
+        };
+        // The hash covers the request without its key, so a replay under the same key matches.
+        message.idempotency_key().clear();
         let operation = self
             .engine
             .start(StartCommand {
                 caller: call.caller,
                 tenant_id: call.tenant_id,
                 idempotency_key: key.as_str().to_owned(),
-                request_hash,
+                request_hash: tenure_db::idempotency::request_hash(&message.encode_to_vec()),
                 request,
             })
             .await?;
-        answer(&self.engine, &operation)
+        operation_answer(&operation, self.engine.now())?;
+        Ok(Response::new(M::respond(Some(operation_to_pb(&operation)))))
     }
-
-    async fn management_for(&self, reference: &str) -> Result<String, Status> {
-        Ok(self
-            .engine
-            .management_account_for(reference)
-            .await?
-            .to_string())
-    }
-}
-
-#[allow(
-    clippy::result_large_err,
-    reason = "tonic::Status is the error type of every handler"
-)]
-fn answer(engine: &Engine, operation: &Operation) -> Result<Option<pb::Operation>, Status> {
-    operation_answer(operation, engine.now())?;
-    Ok(Some(operation_to_pb(operation)))
 }
 
 #[tonic::async_trait]
@@ -166,34 +106,7 @@ impl ProvisioningService for ProvisioningServiceHandler {
         &self,
         request: Request<pb::CreateAccountRequest>,
     ) -> Result<Response<pb::CreateAccountResponse>, Status> {
-        let call = call_of(&request)?;
-        let message = request.into_inner();
-        let mut problems = Problems::new();
-        let key = problems.check(
-            "idempotency_key",
-            IdempotencyKey::parse(&message.idempotency_key),
-        );
-        let management = problems.check(
-            "management_account_id",
-            AwsAccountId::parse(&message.management_account_id),
-        );
-        problems.check("email", validate::email(&message.email));
-        problems.check(
-            "account_name",
-            validate::account_name(&message.account_name),
-        );
-        let (Some(key), Some(management), true) = (key, management, problems.is_empty()) else {
-            return Err(invalid(problems));
-        };
-        let request = OperationRequest::CreateAccount {
-            management_account: management.to_string(),
-            email: message.email.clone(),
-            account_name: message.account_name.clone(),
-        };
-        let operation = self
-            .start(call, key, request_hash!(message), request)
-            .await?;
-        Ok(Response::new(pb::CreateAccountResponse { operation }))
+        self.start(request).await
     }
 
     async fn describe_account(
@@ -218,92 +131,21 @@ impl ProvisioningService for ProvisioningServiceHandler {
         &self,
         request: Request<pb::RemoveAccountRequest>,
     ) -> Result<Response<pb::RemoveAccountResponse>, Status> {
-        let call = call_of(&request)?;
-        let message = request.into_inner();
-        let mut problems = Problems::new();
-        let key = problems.check(
-            "idempotency_key",
-            IdempotencyKey::parse(&message.idempotency_key),
-        );
-        let account = problems.check(
-            "aws_account_id",
-            AwsAccountId::parse(&message.aws_account_id),
-        );
-        let (Some(key), Some(account)) = (key, account) else {
-            return Err(invalid(problems));
-        };
-        let request = OperationRequest::RemoveAccount {
-            management_account: self.management_for(account.as_str()).await?,
-            account: account.to_string(),
-        };
-        let operation = self
-            .start(call, key, request_hash!(message), request)
-            .await?;
-        Ok(Response::new(pb::RemoveAccountResponse { operation }))
+        self.start(request).await
     }
 
     async fn close_account(
         &self,
         request: Request<pb::CloseAccountRequest>,
     ) -> Result<Response<pb::CloseAccountResponse>, Status> {
-        let call = call_of(&request)?;
-        let message = request.into_inner();
-        let mut problems = Problems::new();
-        let key = problems.check(
-            "idempotency_key",
-            IdempotencyKey::parse(&message.idempotency_key),
-        );
-        let account = problems.check(
-            "aws_account_id",
-            AwsAccountId::parse(&message.aws_account_id),
-        );
-        let (Some(key), Some(account)) = (key, account) else {
-            return Err(invalid(problems));
-        };
-        let request = OperationRequest::CloseAccount {
-            management_account: self.management_for(account.as_str()).await?,
-            account: account.to_string(),
-        };
-        let operation = self
-            .start(call, key, request_hash!(message), request)
-            .await?;
-        Ok(Response::new(pb::CloseAccountResponse { operation }))
+        self.start(request).await
     }
 
     async fn invite_account(
         &self,
         request: Request<pb::InviteAccountRequest>,
     ) -> Result<Response<pb::InviteAccountResponse>, Status> {
-        let call = call_of(&request)?;
-        let message = request.into_inner();
-        let mut problems = Problems::new();
-        let key = problems.check(
-            "idempotency_key",
-            IdempotencyKey::parse(&message.idempotency_key),
-        );
-        let management = problems.check(
-            "management_account_id",
-            AwsAccountId::parse(&message.management_account_id),
-        );
-        let target = problems.check(
-            "target_account_id",
-            AwsAccountId::parse(&message.target_account_id),
-        );
-        problems.check("order_id", validate::order_id(&message.order_id));
-        let (Some(key), Some(management), Some(target), true) =
-            (key, management, target, problems.is_empty())
-        else {
-            return Err(invalid(problems));
-        };
-        let request = OperationRequest::InviteAccount {
-            management_account: management.to_string(),
-            target: target.to_string(),
-            order_id: message.order_id.clone(),
-        };
-        let operation = self
-            .start(call, key, request_hash!(message), request)
-            .await?;
-        Ok(Response::new(pb::InviteAccountResponse { operation }))
+        self.start(request).await
     }
 
     async fn describe_handshake(
@@ -375,67 +217,14 @@ impl ProvisioningService for ProvisioningServiceHandler {
         &self,
         request: Request<pb::CancelHandshakeRequest>,
     ) -> Result<Response<pb::CancelHandshakeResponse>, Status> {
-        let call = call_of(&request)?;
-        let message = request.into_inner();
-        let mut problems = Problems::new();
-        let key = problems.check(
-            "idempotency_key",
-            IdempotencyKey::parse(&message.idempotency_key),
-        );
-        problems.check(
-            "handshake_id",
-            validate::aws_id(&message.handshake_id, "h-"),
-        );
-        let (Some(key), true) = (key, problems.is_empty()) else {
-            return Err(invalid(problems));
-        };
-        let request = OperationRequest::CancelHandshake {
-            management_account: self.management_for(&message.handshake_id).await?,
-            handshake_id: message.handshake_id.clone(),
-        };
-        let operation = self
-            .start(call, key, request_hash!(message), request)
-            .await?;
-        Ok(Response::new(pb::CancelHandshakeResponse { operation }))
+        self.start(request).await
     }
 
     async fn invite_billing_transfer(
         &self,
         request: Request<pb::InviteBillingTransferRequest>,
     ) -> Result<Response<pb::InviteBillingTransferResponse>, Status> {
-        let call = call_of(&request)?;
-        let message = request.into_inner();
-        let mut problems = Problems::new();
-        let key = problems.check(
-            "idempotency_key",
-            IdempotencyKey::parse(&message.idempotency_key),
-        );
-        let source = problems.check(
-            "source_management_account_id",
-            AwsAccountId::parse(&message.source_management_account_id),
-        );
-        let source_name =
-            problems.check("source_name", validate::source_name(&message.source_name));
-        problems.check("order_id", validate::order_id(&message.order_id));
-        let (Some(key), Some(source), Some(source_name), true) =
-            (key, source, source_name, problems.is_empty())
-        else {
-            return Err(invalid(problems));
-        };
-        // The receiving organization is the platform's: the one recorded for this customer (a repeat
-        // invitation) or the configured default.
-        let request = OperationRequest::InviteBillingTransfer {
-            management_account: self.management_for(source.as_str()).await?,
-            source: source.to_string(),
-            source_name,
-            order_id: message.order_id.clone(),
-        };
-        let operation = self
-            .start(call, key, request_hash!(message), request)
-            .await?;
-        Ok(Response::new(pb::InviteBillingTransferResponse {
-            operation,
-        }))
+        self.start(request).await
     }
 
     async fn describe_billing_transfer(
@@ -463,110 +252,28 @@ impl ProvisioningService for ProvisioningServiceHandler {
         &self,
         request: Request<pb::EndBillingTransferRequest>,
     ) -> Result<Response<pb::EndBillingTransferResponse>, Status> {
-        let call = call_of(&request)?;
-        let message = request.into_inner();
-        let mut problems = Problems::new();
-        let key = problems.check(
-            "idempotency_key",
-            IdempotencyKey::parse(&message.idempotency_key),
-        );
-        problems.check("transfer_id", validate::aws_id(&message.transfer_id, "rt-"));
-        let (Some(key), true) = (key, problems.is_empty()) else {
-            return Err(invalid(problems));
-        };
-        let request = OperationRequest::EndBillingTransfer {
-            management_account: self.management_for(&message.transfer_id).await?,
-            transfer_id: message.transfer_id.clone(),
-        };
-        let operation = self
-            .start(call, key, request_hash!(message), request)
-            .await?;
-        Ok(Response::new(pb::EndBillingTransferResponse { operation }))
+        self.start(request).await
     }
 
     async fn withdraw_billing_transfer(
         &self,
         request: Request<pb::WithdrawBillingTransferRequest>,
     ) -> Result<Response<pb::WithdrawBillingTransferResponse>, Status> {
-        let call = call_of(&request)?;
-        let message = request.into_inner();
-        let mut problems = Problems::new();
-        let key = problems.check(
-            "idempotency_key",
-            IdempotencyKey::parse(&message.idempotency_key),
-        );
-        problems.check("transfer_id", validate::aws_id(&message.transfer_id, "rt-"));
-        let (Some(key), true) = (key, problems.is_empty()) else {
-            return Err(invalid(problems));
-        };
-        let request = OperationRequest::WithdrawBillingTransfer {
-            management_account: self.management_for(&message.transfer_id).await?,
-            transfer_id: message.transfer_id.clone(),
-        };
-        let operation = self
-            .start(call, key, request_hash!(message), request)
-            .await?;
-        Ok(Response::new(pb::WithdrawBillingTransferResponse {
-            operation,
-        }))
+        self.start(request).await
     }
 
     async fn deploy_bootstrap_stack(
         &self,
         request: Request<pb::DeployBootstrapStackRequest>,
     ) -> Result<Response<pb::DeployBootstrapStackResponse>, Status> {
-        let call = call_of(&request)?;
-        let message = request.into_inner();
-        let mut problems = Problems::new();
-        let key = problems.check(
-            "idempotency_key",
-            IdempotencyKey::parse(&message.idempotency_key),
-        );
-        let account = problems.check(
-            "aws_account_id",
-            AwsAccountId::parse(&message.aws_account_id),
-        );
-        let (Some(key), Some(account)) = (key, account) else {
-            return Err(invalid(problems));
-        };
-        let request = OperationRequest::DeployBootstrapStack {
-            account: account.to_string(),
-        };
-        let operation = self
-            .start(call, key, request_hash!(message), request)
-            .await?;
-        Ok(Response::new(pb::DeployBootstrapStackResponse {
-            operation,
-        }))
+        self.start(request).await
     }
 
     async fn delete_bootstrap_stack(
         &self,
         request: Request<pb::DeleteBootstrapStackRequest>,
     ) -> Result<Response<pb::DeleteBootstrapStackResponse>, Status> {
-        let call = call_of(&request)?;
-        let message = request.into_inner();
-        let mut problems = Problems::new();
-        let key = problems.check(
-            "idempotency_key",
-            IdempotencyKey::parse(&message.idempotency_key),
-        );
-        let account = problems.check(
-            "aws_account_id",
-            AwsAccountId::parse(&message.aws_account_id),
-        );
-        let (Some(key), Some(account)) = (key, account) else {
-            return Err(invalid(problems));
-        };
-        let request = OperationRequest::DeleteBootstrapStack {
-            account: account.to_string(),
-        };
-        let operation = self
-            .start(call, key, request_hash!(message), request)
-            .await?;
-        Ok(Response::new(pb::DeleteBootstrapStackResponse {
-            operation,
-        }))
+        self.start(request).await
     }
 
     async fn check_bootstrap_role(
@@ -593,133 +300,28 @@ impl ProvisioningService for ProvisioningServiceHandler {
         &self,
         request: Request<pb::CreateStackSetRequest>,
     ) -> Result<Response<pb::CreateStackSetResponse>, Status> {
-        let call = call_of(&request)?;
-        let message = request.into_inner();
-        let mut problems = Problems::new();
-        let key = problems.check(
-            "idempotency_key",
-            IdempotencyKey::parse(&message.idempotency_key),
-        );
-        let management = problems.check(
-            "management_account_id",
-            AwsAccountId::parse(&message.management_account_id),
-        );
-        let template = problems.check("template", template(message.template));
-        let (Some(key), Some(management), Some(template)) = (key, management, template) else {
-            return Err(invalid(problems));
-        };
-        let request = OperationRequest::CreateStackSet {
-            management_account: management.to_string(),
-            template,
-        };
-        let operation = self
-            .start(call, key, request_hash!(message), request)
-            .await?;
-        Ok(Response::new(pb::CreateStackSetResponse { operation }))
+        self.start(request).await
     }
 
     async fn delete_stack_set(
         &self,
         request: Request<pb::DeleteStackSetRequest>,
     ) -> Result<Response<pb::DeleteStackSetResponse>, Status> {
-        let call = call_of(&request)?;
-        let message = request.into_inner();
-        let mut problems = Problems::new();
-        let key = problems.check(
-            "idempotency_key",
-            IdempotencyKey::parse(&message.idempotency_key),
-        );
-        let management = problems.check(
-            "management_account_id",
-            AwsAccountId::parse(&message.management_account_id),
-        );
-        let template = problems.check("template", template(message.template));
-        let (Some(key), Some(management), Some(template)) = (key, management, template) else {
-            return Err(invalid(problems));
-        };
-        let request = OperationRequest::DeleteStackSet {
-            management_account: management.to_string(),
-            template,
-        };
-        let operation = self
-            .start(call, key, request_hash!(message), request)
-            .await?;
-        Ok(Response::new(pb::DeleteStackSetResponse { operation }))
+        self.start(request).await
     }
 
     async fn create_stack_instances(
         &self,
         request: Request<pb::CreateStackInstancesRequest>,
     ) -> Result<Response<pb::CreateStackInstancesResponse>, Status> {
-        let call = call_of(&request)?;
-        let message = request.into_inner();
-        let mut problems = Problems::new();
-        let key = problems.check(
-            "idempotency_key",
-            IdempotencyKey::parse(&message.idempotency_key),
-        );
-        let management = problems.check(
-            "management_account_id",
-            AwsAccountId::parse(&message.management_account_id),
-        );
-        let template = problems.check("template", template(message.template));
-        let (accounts, regions) =
-            instance_targets(&mut problems, &message.aws_account_ids, &message.regions);
-        let (Some(key), Some(management), Some(template), true) =
-            (key, management, template, problems.is_empty())
-        else {
-            return Err(invalid(problems));
-        };
-        let request = OperationRequest::CreateStackInstances {
-            management_account: management.to_string(),
-            template,
-            accounts,
-            regions,
-        };
-        let operation = self
-            .start(call, key, request_hash!(message), request)
-            .await?;
-        Ok(Response::new(pb::CreateStackInstancesResponse {
-            operation,
-        }))
+        self.start(request).await
     }
 
     async fn delete_stack_instances(
         &self,
         request: Request<pb::DeleteStackInstancesRequest>,
     ) -> Result<Response<pb::DeleteStackInstancesResponse>, Status> {
-        let call = call_of(&request)?;
-        let message = request.into_inner();
-        let mut problems = Problems::new();
-        let key = problems.check(
-            "idempotency_key",
-            IdempotencyKey::parse(&message.idempotency_key),
-        );
-        let management = problems.check(
-            "management_account_id",
-            AwsAccountId::parse(&message.management_account_id),
-        );
-        let template = problems.check("template", template(message.template));
-        let (accounts, regions) =
-            instance_targets(&mut problems, &message.aws_account_ids, &message.regions);
-        let (Some(key), Some(management), Some(template), true) =
-            (key, management, template, problems.is_empty())
-        else {
-            return Err(invalid(problems));
-        };
-        let request = OperationRequest::DeleteStackInstances {
-            management_account: management.to_string(),
-            template,
-            accounts,
-            regions,
-            retain_stacks: message.retain_stacks,
-        };
-        let operation = self
-            .start(call, key, request_hash!(message), request)
-            .await?;
-        Ok(Response::new(pb::DeleteStackInstancesResponse {
-            operation,
-        }))
+        self.start(request).await
     }
 
     async fn get_operation(

@@ -10,50 +10,36 @@ use uuid::Uuid;
 
 use crate::domain::error::ProvisioningError;
 use crate::domain::validate;
-use crate::store::{Executed, PurgeCount, PurgeStore, PurgeSubject};
+use crate::store::{
+    CONCERN_COLUMNS, CONCERN_TABLE, Executed, OPERATION_COLUMNS, PurgeCount, PurgeStore,
+    PurgeSubject, REFERENCE_COLUMNS, REFERENCE_TABLE,
+};
 
 /// The service name in purge manifests.
 const SERVICE: &str = "provisioning";
 
 /// Every persisted column of provisioning with its data class and owner key (domain.md §8.1). The
-/// operation journal and the reference owners hold AWS-fetched data about accounts; leases and
+/// operation journal, the accounts each operation concerns and the reference owners hold AWS-fetched
+/// data about accounts; leases and
 /// idempotency records are operational; the sandbox tables are the simulated AWS itself.
 const COLUMNS: &[(&str, &[&str], DataClass, &str)] = &[
     (
         "operation",
-        &[
-            "id",
-            "tenant_id",
-            "kind",
-            "state",
-            "idempotency_key",
-            "caller",
-            "request_hash",
-            "aws_account_id",
-            "request",
-            "result",
-            "error_code",
-            "aws_code",
-            "error_message",
-            "aws_calls",
-            "next_check_at",
-            "created_at",
-            "updated_at",
-        ],
+        &OPERATION_COLUMNS,
+        DataClass::AwsFetched,
+        "tenant_id, concerned_account.aws_account_id",
+    ),
+    (
+        CONCERN_TABLE,
+        &CONCERN_COLUMNS,
         DataClass::AwsFetched,
         "tenant_id, aws_account_id",
     ),
     (
-        "aws_reference",
-        &[
-            "reference",
-            "management_account_id",
-            "tenant_id",
-            "recorded_at",
-            "observed",
-        ],
+        REFERENCE_TABLE,
+        &REFERENCE_COLUMNS,
         DataClass::AwsFetched,
-        "tenant_id, reference",
+        "tenant_id, reference, aws_account_id",
     ),
     (
         "operation_lease",
@@ -169,6 +155,36 @@ fn purges_aws_fetched(classes: &[i32], problems: &mut Problems) -> bool {
     wanted
 }
 
+/// The subject and whether provisioning's class is purged, each violation recorded.
+fn purge_scope(
+    scope: Option<&pb::ParticipantScope>,
+    classes: &[i32],
+    problems: &mut Problems,
+) -> Option<(PurgeSubject, bool)> {
+    let subject = subject(scope, problems);
+    let purged = purges_aws_fetched(classes, problems);
+    Some((subject?, purged))
+}
+
+/// [`purge_scope`] of a request that carries nothing else.
+#[allow(
+    clippy::result_large_err,
+    reason = "tonic::Status is the error type of every handler"
+)]
+fn scope_only(
+    scope: Option<&pb::ParticipantScope>,
+    classes: &[i32],
+) -> Result<(PurgeSubject, bool), Status> {
+    let mut problems = Problems::new();
+    match (
+        purge_scope(scope, classes, &mut problems),
+        problems.is_empty(),
+    ) {
+        (Some(scope), true) => Ok(scope),
+        _ => Err(invalid(problems)),
+    }
+}
+
 fn entry(count: &PurgeCount, action: pb::PurgeAction, rows: u64) -> pb::TableCount {
     pb::TableCount {
         service: SERVICE.to_owned(),
@@ -216,6 +232,10 @@ impl PurgeParticipantHandler {
     pub(crate) fn into_server(self, limits: &Limits) -> PurgeParticipantServer<Self> {
         tenure_grpc::limited!(PurgeParticipantServer::new(self), limits)
     }
+
+    async fn count(&self, subject: &PurgeSubject) -> Result<Vec<PurgeCount>, ProvisioningError> {
+        Ok(self.store.count(subject).await?)
+    }
 }
 
 #[tonic::async_trait]
@@ -256,17 +276,8 @@ impl PurgeParticipant for PurgeParticipantHandler {
         request: Request<pb::PlanRequest>,
     ) -> Result<Response<pb::PlanResponse>, Status> {
         let message = request.into_inner();
-        let mut problems = Problems::new();
-        let subject = subject(message.scope.as_ref(), &mut problems);
-        let purged = purges_aws_fetched(&message.classes, &mut problems);
-        let (Some(subject), true) = (subject, problems.is_empty()) else {
-            return Err(invalid(problems));
-        };
-        let counts = self
-            .store
-            .count(&subject)
-            .await
-            .map_err(ProvisioningError::from)?;
+        let (subject, purged) = scope_only(message.scope.as_ref(), &message.classes)?;
+        let counts = self.count(&subject).await?;
         let action = if purged {
             pb::PurgeAction::Delete
         } else {
@@ -292,9 +303,8 @@ impl PurgeParticipant for PurgeParticipantHandler {
             "idempotency_key",
             IdempotencyKey::parse(&message.idempotency_key),
         );
-        let subject = subject(message.scope.as_ref(), &mut problems);
-        let purged = purges_aws_fetched(&message.classes, &mut problems);
-        let (Some(key), Some(subject), true) = (key, subject, problems.is_empty()) else {
+        let scope = purge_scope(message.scope.as_ref(), &message.classes, &mut problems);
+        let (Some(key), Some((subject, purged)), true) = (key, scope, problems.is_empty()) else {
             return Err(invalid(problems));
         };
         let scope = IdempotencyScope {
@@ -331,17 +341,10 @@ impl PurgeParticipant for PurgeParticipantHandler {
         request: Request<pb::VerifyRequest>,
     ) -> Result<Response<pb::VerifyResponse>, Status> {
         let message = request.into_inner();
-        let mut problems = Problems::new();
-        let subject = subject(message.scope.as_ref(), &mut problems);
-        let purged = purges_aws_fetched(&message.classes, &mut problems);
-        let (Some(subject), true) = (subject, problems.is_empty()) else {
-            return Err(invalid(problems));
-        };
+        let (subject, purged) = scope_only(message.scope.as_ref(), &message.classes)?;
         let residual = if purged {
-            self.store
-                .count(&subject)
-                .await
-                .map_err(ProvisioningError::from)?
+            self.count(&subject)
+                .await?
                 .iter()
                 .filter(|count| count.rows > 0)
                 .map(|count| entry(count, pb::PurgeAction::Delete, count.rows))

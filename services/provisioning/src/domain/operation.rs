@@ -1,8 +1,11 @@
 //! The operation: one AWS interaction persisted under its idempotency key, with what was asked, how far
 //! it got (the AWS references) and how it ended.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use tenure_domain::AwsAccountId;
 use uuid::Uuid;
 
 /// What an operation does (one per mutating RPC).
@@ -279,6 +282,45 @@ impl OperationRequest {
         }
     }
 
+    /// Every account the request names besides the organization that runs it: the subject, the
+    /// invited or transferring account, each StackSet instance account. A purge of any of them takes
+    /// the operation with it.
+    pub(crate) fn named_accounts(&self) -> Vec<&str> {
+        match self {
+            Self::RemoveAccount { account, .. }
+            | Self::CloseAccount { account, .. }
+            | Self::DeployBootstrapStack { account }
+            | Self::DeleteBootstrapStack { account }
+            | Self::InviteAccount {
+                target: account, ..
+            }
+            | Self::InviteBillingTransfer {
+                source: account, ..
+            } => vec![account],
+            Self::CreateStackInstances { accounts, .. }
+            | Self::DeleteStackInstances { accounts, .. } => {
+                accounts.iter().map(String::as_str).collect()
+            }
+            Self::CreateAccount { .. }
+            | Self::CancelHandshake { .. }
+            | Self::EndBillingTransfer { .. }
+            | Self::WithdrawBillingTransfer { .. }
+            | Self::CreateStackSet { .. }
+            | Self::DeleteStackSet { .. } => Vec::new(),
+        }
+    }
+
+    /// The AWS reference (`h-…`, `rt-…`) the request names instead of an account: the account it
+    /// concerns is the one recorded for the reference.
+    pub(crate) fn reference(&self) -> Option<&str> {
+        match self {
+            Self::CancelHandshake { handshake_id, .. } => Some(handshake_id),
+            Self::EndBillingTransfer { transfer_id, .. }
+            | Self::WithdrawBillingTransfer { transfer_id, .. } => Some(transfer_id),
+            _ => None,
+        }
+    }
+
     /// The key of the per-account lease: two operations with the same key never run at once. Account
     /// operations lock the account; organization-wide ones (creations, handshakes, transfers, StackSets)
     /// lock the management account, which also keeps one StackSet operation in flight per StackSet.
@@ -458,6 +500,15 @@ impl Operation {
         self.request.kind()
     }
 
+    /// The accounts the operation concerns (domain.md §8); see [`concerned_accounts`].
+    pub(crate) fn concerned_accounts(&self) -> BTreeSet<String> {
+        concerned_accounts(
+            &self.request,
+            self.aws_account_id.as_deref(),
+            &self.progress,
+        )
+    }
+
     /// The deterministic token for CloudFormation calls (ClientRequestToken, OperationId): a UUIDv5 of
     /// the operation's idempotency scope, so a repeat after a crash names the same request
     /// (domain.md §6.5). A hyphenated UUID matches `[a-zA-Z0-9][-a-zA-Z0-9]*` and fits 128 characters.
@@ -465,6 +516,44 @@ impl Operation {
         let name = format!("{}\n{}\n{purpose}", self.caller, self.idempotency_key);
         Uuid::new_v5(&TOKEN_NAMESPACE, name.as_bytes()).to_string()
     }
+}
+
+/// The accounts an operation concerns: those its request names, the one it reports, and those AWS
+/// answered about (a created account, a handshake's target, a transfer's source, a stack's account).
+/// Only well-formed account ids count.
+pub(crate) fn concerned_accounts(
+    request: &OperationRequest,
+    reported: Option<&str>,
+    progress: &Progress,
+) -> BTreeSet<String> {
+    let learned = [
+        reported,
+        progress
+            .account
+            .as_ref()
+            .map(|account| account.account_id.as_str()),
+        progress
+            .handshake
+            .as_ref()
+            .map(|handshake| handshake.target.as_str()),
+        progress
+            .transfer
+            .as_ref()
+            .map(|transfer| transfer.source.as_str()),
+        progress.stack.as_ref().map(|stack| stack.account.as_str()),
+    ];
+    let instances = progress
+        .stack_set
+        .iter()
+        .flat_map(|set| set.accounts.iter().map(String::as_str));
+    request
+        .named_accounts()
+        .into_iter()
+        .chain(learned.into_iter().flatten())
+        .chain(instances)
+        .filter(|account| AwsAccountId::parse(account).is_ok())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The UUIDv5 namespace of Tenure's AWS tokens (a fixed random UUID).

@@ -179,6 +179,9 @@ impl Engine {
                 reference,
                 management.as_str(),
                 operation.tenant_id,
+                // Every reference an operation records is about the account it reports: the member
+                // itself, the invited account's handshake, the transferring account's transfer.
+                operation.aws_account_id.as_deref(),
                 self.now(),
             )
             .await?;
@@ -685,29 +688,18 @@ async fn invite_account(
     order_id: &str,
 ) -> StepResult {
     for _ in 0..MAX_TURNS {
-        match operation.progress.phase {
-            Phase::Referenced => {
-                // Calls that later name only the member (DescribeAccount, RemoveAccount) run as the
-                // organization that invited it.
-                engine
-                    .remember_owner(operation, target.as_str(), management)
-                    .await?;
-                return Ok(Outcome::Succeeded);
-            }
-            Phase::Sent => {
-                if !adopt_open_handshake(
-                    engine,
-                    operation,
-                    management,
-                    target,
-                    HandshakeAction::Invite,
-                )
-                .await?
-                {
-                    operation.progress.phase = Phase::Fresh;
-                }
-            }
-            Phase::Fresh => {
+        match invitation_turn(
+            engine,
+            operation,
+            management,
+            target,
+            HandshakeAction::Invite,
+        )
+        .await?
+        {
+            Turn::Done(outcome) => return Ok(outcome),
+            Turn::Next => {}
+            Turn::Send => {
                 engine.mark_sent(operation).await?;
                 let answer = counted(
                     operation,
@@ -757,6 +749,43 @@ async fn invite_account(
         }
     }
     Ok(Outcome::Wait(engine.poll()))
+}
+
+/// Where an invitation (to join, or to take over the bill) stands at the start of a turn.
+enum Turn {
+    Done(Outcome),
+    /// Look again.
+    Next,
+    /// Nothing was sent, or nothing came of it: send the invitation.
+    Send,
+}
+
+/// The phases both invitations share. Once AWS answered, the invited account is recorded as the
+/// organization's, so calls that later name only the member (DescribeAccount, RemoveAccount) run as
+/// the organization that invited it. After a send that may have been lost, the open handshake is
+/// adopted, or the invitation is sent again.
+async fn invitation_turn(
+    engine: &Engine,
+    operation: &mut Operation,
+    management: &AwsAccountId,
+    invited: &AwsAccountId,
+    action: HandshakeAction,
+) -> Result<Turn, ProvisioningError> {
+    match operation.progress.phase {
+        Phase::Referenced => {
+            engine
+                .remember_owner(operation, invited.as_str(), management)
+                .await?;
+            Ok(Turn::Done(Outcome::Succeeded))
+        }
+        Phase::Sent => {
+            if !adopt_open_handshake(engine, operation, management, invited, action).await? {
+                operation.progress.phase = Phase::Fresh;
+            }
+            Ok(Turn::Next)
+        }
+        Phase::Fresh => Ok(Turn::Send),
+    }
 }
 
 /// Adopts an open handshake of `action` to `target` (after a lost invitation, or a duplicate).
@@ -867,27 +896,11 @@ async fn invite_billing_transfer(
     order_id: &str,
 ) -> StepResult {
     for _ in 0..MAX_TURNS {
-        match operation.progress.phase {
-            Phase::Referenced => {
-                engine
-                    .remember_owner(operation, source.as_str(), management)
-                    .await?;
-                return Ok(Outcome::Succeeded);
-            }
-            Phase::Sent => {
-                if !adopt_open_handshake(
-                    engine,
-                    operation,
-                    management,
-                    source,
-                    HandshakeAction::TransferResponsibility,
-                )
-                .await?
-                {
-                    operation.progress.phase = Phase::Fresh;
-                }
-            }
-            Phase::Fresh => {
+        let action = HandshakeAction::TransferResponsibility;
+        match invitation_turn(engine, operation, management, source, action).await? {
+            Turn::Done(outcome) => return Ok(outcome),
+            Turn::Next => {}
+            Turn::Send => {
                 let start_at = match operation.progress.requested_date {
                     Some(start) => start,
                     None => {

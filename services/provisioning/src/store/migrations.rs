@@ -3,6 +3,7 @@
 mod m0001_core;
 mod m0002_engine_and_sandbox;
 mod m0003_observed_handshakes;
+mod m0004_concerned_accounts;
 
 use sea_orm_migration::prelude::*;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(tenure_db::idempotency::CreateIdempotencyRecord),
             Box::new(m0002_engine_and_sandbox::Migration),
             Box::new(m0003_observed_handshakes::Migration),
+            Box::new(m0004_concerned_accounts::Migration),
         ]
     }
 

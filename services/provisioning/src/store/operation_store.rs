@@ -1,9 +1,11 @@
 //! The operation journal, the per-account leases and the owners of AWS references.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Order, Query};
 use sea_orm::{ConnectionTrait, QueryResult};
-use tenure_db::{Db, DbError, ErrorKind};
+use tenure_db::{Db, DbError, ErrorKind, TenantTx};
 use uuid::Uuid;
 
 use crate::domain::operation::{
@@ -11,7 +13,8 @@ use crate::domain::operation::{
 };
 
 const TABLE: &str = "operation";
-const COLUMNS: [&str; 17] = [
+/// The operation journal's columns, in the order [`values`] writes them.
+pub(crate) const OPERATION_COLUMNS: [&str; 17] = [
     "id",
     "tenant_id",
     "kind",
@@ -29,6 +32,22 @@ const COLUMNS: [&str; 17] = [
     "next_check_at",
     "created_at",
     "updated_at",
+];
+
+/// The accounts each operation concerns, one row per account, so that an account-scope purge finds
+/// every operation that names the account, not only the one it reports.
+pub(crate) const CONCERN_TABLE: &str = "concerned_account";
+pub(crate) const CONCERN_COLUMNS: [&str; 3] = ["operation_id", "tenant_id", "aws_account_id"];
+
+/// The recorded owners of AWS references, and the account each reference is about.
+pub(crate) const REFERENCE_TABLE: &str = "aws_reference";
+pub(crate) const REFERENCE_COLUMNS: [&str; 6] = [
+    "reference",
+    "management_account_id",
+    "tenant_id",
+    "recorded_at",
+    "observed",
+    "aws_account_id",
 ];
 
 /// What inserting an intent found.
@@ -67,7 +86,7 @@ impl OperationStore {
     pub(crate) async fn insert_intent(&self, operation: Operation) -> Result<Intent, DbError> {
         let insert = Query::insert()
             .into_table(TABLE)
-            .columns(COLUMNS)
+            .columns(OPERATION_COLUMNS)
             .values(values(&operation)?)
             .map_err(|error| DbError::with_source(ErrorKind::Other, "operation insert", error))?
             .on_conflict(
@@ -76,7 +95,12 @@ impl OperationStore {
                     .to_owned(),
             )
             .to_owned();
-        let inserted = self.db.conn().execute(&insert).await?.rows_affected() == 1;
+        let tx = TenantTx::begin_unscoped(&self.db).await?;
+        let inserted = tx.execute(&insert).await?.rows_affected() == 1;
+        if inserted {
+            record_concerns(&*tx, &operation).await?;
+        }
+        tx.commit().await?;
         if inserted {
             return Ok(Intent::Created(operation));
         }
@@ -121,10 +145,14 @@ impl OperationStore {
         let values = values(operation)?;
         let mut update = Query::update();
         update.table(TABLE);
-        for (column, value) in COLUMNS.into_iter().zip(values).skip(1) {
+        for (column, value) in OPERATION_COLUMNS.into_iter().zip(values).skip(1) {
             update.value(column, value);
         }
         update.and_where(Expr::col("id").eq(operation.id));
+        // What AWS answered may name more accounts (a created account, a handshake's target). They
+        // go first and the set only grows, so a crash in between leaves no saved state whose
+        // accounts are missing, and no transaction is needed on this hot path.
+        record_concerns(self.db.conn(), operation).await?;
         self.db.conn().execute(&update).await?;
         Ok(())
     }
@@ -256,32 +284,42 @@ impl OperationStore {
         Ok(())
     }
 
-    /// Records that `management_account` owns `reference` (a member account, `h-…` or `rt-…`).
+    /// Records that `management_account` owns `reference` (a member account, `h-…` or `rt-…`) and
+    /// that the reference is about `account` (the member, the handshake's target, the transfer's
+    /// source).
     pub(crate) async fn record_reference(
         &self,
         reference: &str,
         management_account: &str,
         tenant_id: Option<Uuid>,
+        account: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), DbError> {
         let insert = Query::insert()
-            .into_table("aws_reference")
+            .into_table(REFERENCE_TABLE)
             .columns([
                 "reference",
                 "management_account_id",
                 "tenant_id",
                 "recorded_at",
+                "aws_account_id",
             ])
             .values([
                 Expr::val(reference),
                 Expr::val(management_account),
                 Expr::val(tenant_id),
                 Expr::val(now),
+                Expr::val(account),
             ])
             .map_err(|error| DbError::with_source(ErrorKind::Other, "reference insert", error))?
             .on_conflict(
                 OnConflict::column("reference")
-                    .update_columns(["management_account_id", "tenant_id", "recorded_at"])
+                    .update_columns([
+                        "management_account_id",
+                        "tenant_id",
+                        "recorded_at",
+                        "aws_account_id",
+                    ])
                     .to_owned(),
             )
             .to_owned();
@@ -297,7 +335,7 @@ impl OperationStore {
         observed: &impl serde::Serialize,
     ) -> Result<(), DbError> {
         let update = Query::update()
-            .table("aws_reference")
+            .table(REFERENCE_TABLE)
             .value("observed", json(observed)?)
             .and_where(Expr::col("reference").eq(reference))
             .to_owned();
@@ -312,7 +350,7 @@ impl OperationStore {
     ) -> Result<Option<T>, DbError> {
         let select = Query::select()
             .column("observed")
-            .from("aws_reference")
+            .from(REFERENCE_TABLE)
             .and_where(Expr::col("reference").eq(reference))
             .to_owned();
         let Some(row) = self.db.conn().query_one(&select).await? else {
@@ -328,7 +366,7 @@ impl OperationStore {
     pub(crate) async fn reference_owner(&self, reference: &str) -> Result<Option<String>, DbError> {
         let select = Query::select()
             .column("management_account_id")
-            .from("aws_reference")
+            .from(REFERENCE_TABLE)
             .and_where(Expr::col("reference").eq(reference))
             .to_owned();
         match self.db.conn().query_one(&select).await? {
@@ -338,8 +376,70 @@ impl OperationStore {
     }
 }
 
+/// Adds the accounts `operation` concerns to its set: those it names or learned, and the account
+/// recorded for the reference it names. The set only grows, so a repeat adds nothing.
+async fn record_concerns(
+    conn: &impl ConnectionTrait,
+    operation: &Operation,
+) -> Result<(), DbError> {
+    record_concerned_accounts(
+        conn,
+        operation.id,
+        operation.tenant_id,
+        &operation.request,
+        operation.concerned_accounts(),
+    )
+    .await
+}
+
+/// Adds `accounts`, and the account recorded for the reference `request` names, to the set of the
+/// operation `operation_id`.
+pub(crate) async fn record_concerned_accounts(
+    conn: &impl ConnectionTrait,
+    operation_id: Uuid,
+    tenant_id: Option<Uuid>,
+    request: &OperationRequest,
+    mut accounts: BTreeSet<String>,
+) -> Result<(), DbError> {
+    if let Some(reference) = request.reference() {
+        let select = Query::select()
+            .column("aws_account_id")
+            .from(REFERENCE_TABLE)
+            .and_where(Expr::col("reference").eq(reference))
+            .and_where(Expr::col("aws_account_id").is_not_null())
+            .to_owned();
+        if let Some(row) = conn.query_one(&select).await? {
+            accounts.insert(row.try_get("", "aws_account_id")?);
+        }
+    }
+    if accounts.is_empty() {
+        return Ok(());
+    }
+    let mut insert = Query::insert();
+    insert.into_table(CONCERN_TABLE).columns(CONCERN_COLUMNS);
+    for account in accounts {
+        insert
+            .values([
+                Expr::val(operation_id),
+                Expr::val(tenant_id),
+                Expr::val(account),
+            ])
+            .map_err(|error| DbError::with_source(ErrorKind::Other, "concern insert", error))?;
+    }
+    insert.on_conflict(
+        OnConflict::columns(["operation_id", "aws_account_id"])
+            .do_nothing()
+            .to_owned(),
+    );
+    conn.execute(&insert).await?;
+    Ok(())
+}
+
 fn select() -> sea_orm::sea_query::SelectStatement {
-    Query::select().columns(COLUMNS).from(TABLE).to_owned()
+    Query::select()
+        .columns(OPERATION_COLUMNS)
+        .from(TABLE)
+        .to_owned()
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, DbError> {

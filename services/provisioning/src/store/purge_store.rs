@@ -4,12 +4,14 @@
 //! purge leaves them alone, as it leaves real AWS alone.
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::ConnectionTrait;
-use sea_orm::sea_query::{Expr, ExprTrait, Order, Query, SimpleExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr};
+use sea_orm::{ConnectionTrait, QueryResult};
 use sha2::{Digest, Sha256};
 use tenure_db::idempotency::{self, Claim, IdempotencyScope};
 use tenure_db::{Db, DbError, TenantTx};
 use uuid::Uuid;
+
+use super::operation_store::{CONCERN_TABLE, REFERENCE_TABLE};
 
 /// How long an Execute key answers with its first response: longer than data-purge keeps retrying one
 /// run of a purge.
@@ -44,8 +46,41 @@ pub(crate) struct PurgeCount {
     pub(crate) key_hash: String,
 }
 
-/// The `aws_fetched` tables and how a subject's rows are found in them.
-const TABLES: [(&str, &str); 2] = [("operation", "id"), ("aws_reference", "reference")];
+/// A column of a row's key: operation ids are UUIDs (a blob on SQLite), the others text.
+#[derive(Debug, Clone, Copy)]
+enum KeyColumn {
+    Uuid(&'static str),
+    Text(&'static str),
+}
+
+impl KeyColumn {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Uuid(name) | Self::Text(name) => name,
+        }
+    }
+
+    fn read(self, row: &QueryResult) -> Result<String, DbError> {
+        Ok(match self {
+            Self::Uuid(name) => row.try_get::<Uuid>("", name)?.to_string(),
+            Self::Text(name) => row.try_get::<String>("", name)?,
+        })
+    }
+}
+
+/// The `aws_fetched` tables and the columns that key their rows, in the order Execute deletes them:
+/// an operation is found through the accounts it concerns, so those go after it.
+const TABLES: [(&str, &[KeyColumn]); 3] = [
+    ("operation", &[KeyColumn::Uuid("id")]),
+    (
+        CONCERN_TABLE,
+        &[
+            KeyColumn::Uuid("operation_id"),
+            KeyColumn::Text("aws_account_id"),
+        ],
+    ),
+    (REFERENCE_TABLE, &[KeyColumn::Text("reference")]),
+];
 
 /// Counts and deletes a subject's rows.
 #[derive(Debug, Clone)]
@@ -59,19 +94,33 @@ impl PurgeStore {
         Self { db }
     }
 
+    /// The subject's rows of `table`. For an account, that is every operation that concerns the
+    /// account (names it, reports it or learned about it) with all its concerned accounts, and every
+    /// reference that is the account or about it; always within the subject's tenant.
     fn matches(table: &str, subject: &PurgeSubject) -> SimpleExpr {
-        match (table, subject) {
-            ("operation", PurgeSubject::Account { tenant_id, account }) => Expr::col("tenant_id")
-                .eq(*tenant_id)
-                .and(Expr::col("aws_account_id").eq(account.as_str())),
-            ("aws_reference", PurgeSubject::Account { tenant_id, account }) => {
-                Expr::col("tenant_id")
-                    .eq(*tenant_id)
-                    .and(Expr::col("reference").eq(account.as_str()))
-            }
-            (_, PurgeSubject::Account { tenant_id, .. } | PurgeSubject::Tenant { tenant_id }) => {
-                Expr::col("tenant_id").eq(*tenant_id)
-            }
+        let (tenant_id, account) = match subject {
+            PurgeSubject::Account { tenant_id, account } => (tenant_id, Some(account.as_str())),
+            PurgeSubject::Tenant { tenant_id } => (tenant_id, None),
+        };
+        let tenant = Expr::col("tenant_id").eq(*tenant_id);
+        let Some(account) = account else {
+            return tenant;
+        };
+        // Reads only the concern table, so that it still selects the same operations while Execute
+        // deletes them.
+        let concerning = Query::select()
+            .column("operation_id")
+            .from(CONCERN_TABLE)
+            .and_where(Expr::col("aws_account_id").eq(account))
+            .to_owned();
+        match table {
+            "operation" => tenant.and(Expr::col("id").in_subquery(concerning)),
+            CONCERN_TABLE => tenant.and(Expr::col("operation_id").in_subquery(concerning)),
+            _ => tenant.and(
+                Expr::col("reference")
+                    .eq(account)
+                    .or(Expr::col("aws_account_id").eq(account)),
+            ),
         }
     }
 
@@ -120,22 +169,20 @@ impl PurgeStore {
     ) -> Result<Vec<PurgeCount>, DbError> {
         let mut counts = Vec::new();
         for (table, key) in TABLES {
+            let columns = key.iter().map(|column| column.name());
             let select = Query::select()
-                .column(key)
+                .columns(columns.clone())
                 .from(table)
                 .and_where(Self::matches(table, subject))
-                .order_by(key, Order::Asc)
                 .to_owned();
             let rows = conn.query_all(&select).await?;
             let mut keys = Vec::with_capacity(rows.len());
             for row in &rows {
-                // Operation ids are UUIDs (a blob on SQLite), references are text.
-                let row_key = if table == "operation" {
-                    row.try_get::<Uuid>("", key)?.to_string()
-                } else {
-                    row.try_get::<String>("", key)?
-                };
-                keys.push(row_key);
+                let parts = key
+                    .iter()
+                    .map(|column| column.read(row))
+                    .collect::<Result<Vec<_>, _>>()?;
+                keys.push(parts.join("/"));
             }
             keys.sort();
             let mut hasher = Sha256::new();

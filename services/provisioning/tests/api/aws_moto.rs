@@ -8,7 +8,7 @@ use tenure_proto::provisioning::v1 as pb;
 use tenure_provisioning::cloud::Cloud as _;
 use tonic::Code;
 
-use crate::support::{ServedAws, error_info, key};
+use crate::support::{OperationAnswer as _, ServedAws, error_info, key};
 
 const ESSENTIALS: &str = "tenure-essentials";
 const BOOTSTRAP: &str = "tenure-bootstrap";
@@ -55,10 +55,7 @@ async fn accounts_are_created_closed_and_removed_and_replays_send_nothing() {
         .orders()
         .create_account(create.clone())
         .await
-        .expect("create")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     assert!(served.injector.attempts("CreateAccount") >= 1);
     let created = served.settle(&started.id).await;
     succeeded(&created);
@@ -92,10 +89,7 @@ async fn accounts_are_created_closed_and_removed_and_replays_send_nothing() {
             .orders()
             .create_account(create.clone())
             .await
-            .expect("replay")
-            .into_inner()
-            .operation
-            .expect("operation")
+            .operation()
     })
     .await;
 
@@ -108,10 +102,7 @@ async fn accounts_are_created_closed_and_removed_and_replays_send_nothing() {
         .orders()
         .close_account(close.clone())
         .await
-        .expect("close")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     let closed = served.settle(&closing.id).await;
     succeeded(&closed);
     let described = served
@@ -131,10 +122,7 @@ async fn accounts_are_created_closed_and_removed_and_replays_send_nothing() {
             .orders()
             .close_account(close.clone())
             .await
-            .expect("replay")
-            .into_inner()
-            .operation
-            .expect("operation")
+            .operation()
     })
     .await;
 
@@ -150,10 +138,7 @@ async fn accounts_are_created_closed_and_removed_and_replays_send_nothing() {
         .orders()
         .remove_account(remove.clone())
         .await
-        .expect("remove")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     let removed = served.settle(&removing.id).await;
     succeeded(&removed);
     let remaining = served
@@ -171,10 +156,7 @@ async fn accounts_are_created_closed_and_removed_and_replays_send_nothing() {
             .orders()
             .remove_account(remove.clone())
             .await
-            .expect("replay")
-            .into_inner()
-            .operation
-            .expect("operation")
+            .operation()
     })
     .await;
     served.host.shutdown().await;
@@ -196,10 +178,7 @@ async fn stacks_and_stack_sets_follow_the_offboarding_order_on_moto() {
     let deploying = orders
         .deploy_bootstrap_stack(deploy.clone())
         .await
-        .expect("deploy")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     let deployed = served.settle(&deploying.id).await;
     succeeded(&deployed);
     assert_eq!(
@@ -215,10 +194,7 @@ async fn stacks_and_stack_sets_follow_the_offboarding_order_on_moto() {
             .orders()
             .deploy_bootstrap_stack(deploy.clone())
             .await
-            .expect("replay")
-            .into_inner()
-            .operation
-            .expect("operation")
+            .operation()
     })
     .await;
 
@@ -231,10 +207,7 @@ async fn stacks_and_stack_sets_follow_the_offboarding_order_on_moto() {
     let creating_set = orders
         .create_stack_set(create_set.clone())
         .await
-        .expect("stack set")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     let created_set = served.settle(&creating_set.id).await;
     succeeded(&created_set);
     assert_replay_is_silent(&served, &created_set, async || {
@@ -242,10 +215,7 @@ async fn stacks_and_stack_sets_follow_the_offboarding_order_on_moto() {
             .orders()
             .create_stack_set(create_set.clone())
             .await
-            .expect("replay")
-            .into_inner()
-            .operation
-            .expect("operation")
+            .operation()
     })
     .await;
 
@@ -259,10 +229,7 @@ async fn stacks_and_stack_sets_follow_the_offboarding_order_on_moto() {
     let creating = orders
         .create_stack_instances(create_instances.clone())
         .await
-        .expect("instances")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     let created = served.settle(&creating.id).await;
     succeeded(&created);
     let instances = served
@@ -282,10 +249,7 @@ async fn stacks_and_stack_sets_follow_the_offboarding_order_on_moto() {
             .orders()
             .create_stack_instances(create_instances.clone())
             .await
-            .expect("replay")
-            .into_inner()
-            .operation
-            .expect("operation")
+            .operation()
     })
     .await;
 
@@ -317,10 +281,7 @@ async fn stacks_and_stack_sets_follow_the_offboarding_order_on_moto() {
     let deleting = orders
         .delete_stack_instances(delete_instances.clone())
         .await
-        .expect("delete instances")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     let deleted = served.settle(&deleting.id).await;
     succeeded(&deleted);
     assert_eq!(
@@ -336,10 +297,7 @@ async fn stacks_and_stack_sets_follow_the_offboarding_order_on_moto() {
             .orders()
             .delete_stack_instances(delete_instances.clone())
             .await
-            .expect("replay")
-            .into_inner()
-            .operation
-            .expect("operation")
+            .operation()
     })
     .await;
 
@@ -351,10 +309,7 @@ async fn stacks_and_stack_sets_follow_the_offboarding_order_on_moto() {
     let deleting_set = orders
         .delete_stack_set(delete_set.clone())
         .await
-        .expect("delete stack set")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     let deleted_set = served.settle(&deleting_set.id).await;
     succeeded(&deleted_set);
     let gone = served
@@ -370,10 +325,7 @@ async fn stacks_and_stack_sets_follow_the_offboarding_order_on_moto() {
             .orders()
             .delete_stack_set(delete_set.clone())
             .await
-            .expect("replay")
-            .into_inner()
-            .operation
-            .expect("operation")
+            .operation()
     })
     .await;
 
@@ -384,10 +336,7 @@ async fn stacks_and_stack_sets_follow_the_offboarding_order_on_moto() {
     let removing = orders
         .delete_bootstrap_stack(delete_stack.clone())
         .await
-        .expect("delete stack")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     let removed = served.settle(&removing.id).await;
     succeeded(&removed);
     assert_eq!(
@@ -403,10 +352,7 @@ async fn stacks_and_stack_sets_follow_the_offboarding_order_on_moto() {
             .orders()
             .delete_bootstrap_stack(delete_stack.clone())
             .await
-            .expect("replay")
-            .into_inner()
-            .operation
-            .expect("operation")
+            .operation()
     })
     .await;
     served.host.shutdown().await;

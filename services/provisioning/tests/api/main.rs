@@ -28,6 +28,7 @@ tenure_testkit::service_api_tests! {
     ],
     tables: [
         "aws_reference",
+        "concerned_account",
         "idempotency_record",
         "operation",
         "operation_lease",

@@ -8,8 +8,8 @@ use tonic::Code;
 use tonic_types::StatusExt as _;
 
 use crate::support::{
-    create_account, error_info, key, organization_with_member, serve_sandbox, settle,
-    spawn_sandbox, test_settings,
+    OperationAnswer as _, create_account, error_info, key, organization_with_member, serve_sandbox,
+    settle, spawn_sandbox, test_settings,
 };
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -34,10 +34,7 @@ async fn create_account_runs_to_success_and_a_replay_calls_aws_no_more() {
         .orders()
         .create_account(request.clone())
         .await
-        .expect("create")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     assert_eq!(first.state, pb::OperationState::InProgress as i32);
     assert_eq!(first.kind, pb::OperationKind::CreateAccount as i32);
     let Some(pb::operation::Result::CreateAccount(created)) = &first.result else {
@@ -57,10 +54,7 @@ async fn create_account_runs_to_success_and_a_replay_calls_aws_no_more() {
         .orders()
         .create_account(request.clone())
         .await
-        .expect("replay")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     assert_eq!(replay.id, first.id);
     assert_eq!(replay.state, pb::OperationState::Succeeded as i32);
     assert_eq!(
@@ -199,10 +193,7 @@ async fn an_email_already_in_the_organization_asks_the_customer_for_another() {
         .orders()
         .create_account(request.clone())
         .await
-        .expect("create")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     let ended = settle(&served, &started.id, MINUTE).await;
     assert_eq!(
         ended.state,
@@ -283,10 +274,7 @@ async fn closing_past_the_quota_is_deferred_with_retry_info() {
             aws_account_id: first.clone(),
         })
         .await
-        .expect("close")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     assert_eq!(closing.state, pb::OperationState::InProgress as i32);
     let closed = settle(&served, &closing.id, MINUTE).await;
     assert_eq!(closed.state, pb::OperationState::Succeeded as i32);
@@ -315,10 +303,7 @@ async fn closing_past_the_quota_is_deferred_with_retry_info() {
             aws_account_id: first,
         })
         .await
-        .expect("close again")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     assert_eq!(again.state, pb::OperationState::Succeeded as i32);
     served.host.shutdown().await;
 }
@@ -348,10 +333,7 @@ async fn invitations_expire_by_the_clock_or_are_declined_and_can_be_cancelled() 
         .orders()
         .invite_account(invite(first_target.clone()))
         .await
-        .expect("invite")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     assert_eq!(invited.state, pb::OperationState::Succeeded as i32);
     let Some(pb::operation::Result::Handshake(handshake)) = invited.result else {
         panic!("no handshake");
@@ -382,10 +364,7 @@ async fn invitations_expire_by_the_clock_or_are_declined_and_can_be_cancelled() 
         .orders()
         .invite_account(invite(second_target.clone()))
         .await
-        .expect("invite")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     let Some(pb::operation::Result::Handshake(second_handshake)) = second.result else {
         panic!("no handshake");
     };
@@ -408,10 +387,7 @@ async fn invitations_expire_by_the_clock_or_are_declined_and_can_be_cancelled() 
             handshake_id: second_handshake.id.clone(),
         })
         .await
-        .expect("cancel")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     assert_eq!(cancelled.state, pb::OperationState::Succeeded as i32);
 
     let listed = served
@@ -439,10 +415,7 @@ async fn invitations_expire_by_the_clock_or_are_declined_and_can_be_cancelled() 
         .orders()
         .invite_account(invite(third_target.clone()))
         .await
-        .expect("invite")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     let Some(pb::operation::Result::Handshake(third_handshake)) = third.result else {
         panic!("no handshake");
     };
@@ -490,10 +463,7 @@ async fn a_billing_transfer_starts_on_a_first_and_ends_at_a_month_end() {
             order_id: uuid::Uuid::new_v4().to_string(),
         })
         .await
-        .expect("invite")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     assert_eq!(
         invited.state,
         pb::OperationState::Succeeded as i32,
@@ -546,10 +516,7 @@ async fn a_billing_transfer_starts_on_a_first_and_ends_at_a_month_end() {
             transfer_id: transfer.id.clone(),
         })
         .await
-        .expect("end")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     assert_eq!(
         ended.state,
         pb::OperationState::Succeeded as i32,
@@ -580,10 +547,7 @@ async fn stacks_and_stack_sets_deploy_and_are_removed_in_the_offboarding_order()
             aws_account_id: management.clone(),
         })
         .await
-        .expect("deploy")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     let deployed = settle(&served, &deploying.id, MINUTE).await;
     assert_eq!(
         deployed.state,
@@ -607,10 +571,7 @@ async fn stacks_and_stack_sets_deploy_and_are_removed_in_the_offboarding_order()
             template,
         })
         .await
-        .expect("stack set")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     assert_eq!(set.state, pb::OperationState::Succeeded as i32, "{set:?}");
     let instances = orders
         .create_stack_instances(pb::CreateStackInstancesRequest {
@@ -621,10 +582,7 @@ async fn stacks_and_stack_sets_deploy_and_are_removed_in_the_offboarding_order()
             regions: vec!["us-east-1".to_owned()],
         })
         .await
-        .expect("instances")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     let created = settle(&served, &instances.id, MINUTE).await;
     assert_eq!(
         created.state,
@@ -659,10 +617,7 @@ async fn stacks_and_stack_sets_deploy_and_are_removed_in_the_offboarding_order()
             retain_stacks: false,
         })
         .await
-        .expect("delete instances")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     let removed = settle(&served, &removing.id, MINUTE).await;
     assert_eq!(removed.state, pb::OperationState::Succeeded as i32);
     let deleted_set = orders
@@ -672,10 +627,7 @@ async fn stacks_and_stack_sets_deploy_and_are_removed_in_the_offboarding_order()
             template,
         })
         .await
-        .expect("delete stack set")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     assert_eq!(deleted_set.state, pb::OperationState::Succeeded as i32);
     let deleting = orders
         .delete_bootstrap_stack(pb::DeleteBootstrapStackRequest {
@@ -683,10 +635,7 @@ async fn stacks_and_stack_sets_deploy_and_are_removed_in_the_offboarding_order()
             aws_account_id: management.clone(),
         })
         .await
-        .expect("delete stack")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     let gone = settle(&served, &deleting.id, MINUTE).await;
     assert_eq!(gone.state, pb::OperationState::Succeeded as i32, "{gone:?}");
     let checked = orders
@@ -718,10 +667,7 @@ async fn the_worker_finishes_operations_without_a_caller() {
             account_name: "Worker".to_owned(),
         })
         .await
-        .expect("create")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     served.advance(2 * MINUTE).await;
     // Only ListOperations (which never steps) is read: the worker alone moves the operation.
     for _ in 0..200 {
@@ -795,10 +741,7 @@ async fn a_handshake_aws_no_longer_shows_is_answered_from_its_last_persisted_sta
             order_id: uuid::Uuid::new_v4().to_string(),
         })
         .await
-        .expect("invite")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     let Some(pb::operation::Result::Handshake(handshake)) = invited.result else {
         panic!("no handshake: {invited:?}");
     };
@@ -871,10 +814,7 @@ async fn a_stack_that_fails_to_delete_is_forced_once() {
             aws_account_id: management.to_string(),
         })
         .await
-        .expect("deploy")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     let deployed = settle(&served, &deploying.id, MINUTE).await;
     assert_eq!(deployed.state, pb::OperationState::Succeeded as i32);
     served
@@ -889,10 +829,7 @@ async fn a_stack_that_fails_to_delete_is_forced_once() {
             aws_account_id: management.to_string(),
         })
         .await
-        .expect("delete")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     let deleted = settle(&served, &deleting.id, MINUTE).await;
     assert_eq!(
         deleted.state,
@@ -929,10 +866,7 @@ async fn stack_instances_left_in_a_suspended_account_fail_the_deletion_for_opera
             template,
         })
         .await
-        .expect("stack set")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     assert_eq!(set.state, pb::OperationState::Succeeded as i32);
     let (accounts, regions) = (vec![member.clone()], vec!["us-east-1".to_owned()]);
     let creating = orders
@@ -944,10 +878,7 @@ async fn stack_instances_left_in_a_suspended_account_fail_the_deletion_for_opera
             regions: regions.clone(),
         })
         .await
-        .expect("instances")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     let created = settle(&served, &creating.id, MINUTE).await;
     assert_eq!(created.state, pb::OperationState::Succeeded as i32);
 
@@ -958,10 +889,7 @@ async fn stack_instances_left_in_a_suspended_account_fail_the_deletion_for_opera
             aws_account_id: member.clone(),
         })
         .await
-        .expect("close")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     let closed = settle(&served, &closing.id, MINUTE).await;
     assert_eq!(closed.state, pb::OperationState::Succeeded as i32);
 
@@ -975,10 +903,7 @@ async fn stack_instances_left_in_a_suspended_account_fail_the_deletion_for_opera
             retain_stacks: false,
         })
         .await
-        .expect("delete instances")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     let failed = settle(&served, &deleting.id, MINUTE).await;
     assert_eq!(
         failed.state,

@@ -1,7 +1,9 @@
 //! PurgeParticipant over provisioning's data, with the semantics accounts keeps: the dry run names
 //! exactly the rows the purge then deletes, a replayed key answers with the first result, a new run
 //! deletes nothing more, verification finds nothing, account scope spares the tenant's other accounts,
-//! tenant scope spares other tenants, and the sandbox (the simulated AWS itself) is never touched.
+//! tenant scope spares other tenants, and the sandbox (the simulated AWS itself) is never touched. An
+//! account purge takes every operation that names the account, also those run on the management
+//! account, and every reference about it.
 
 use std::time::Duration;
 
@@ -13,7 +15,9 @@ use tenure_provisioning::cloud::{AccountState, Cloud as _};
 use tonic::Code;
 use uuid::Uuid;
 
-use crate::support::{Served, create_account_with, error_info, key, settle, spawn_sandbox};
+use crate::support::{
+    OperationAnswer as _, Served, create_account_with, error_info, key, settle, spawn_sandbox,
+};
 
 fn scope(kind: purge::ScopeKind, tenant: Uuid, aws_account_id: &str) -> purge::ParticipantScope {
     purge::ParticipantScope {
@@ -82,6 +86,15 @@ fn rows(entries: &[purge::TableCount]) -> Vec<(String, u64)> {
         .collect()
 }
 
+/// The rows of each `aws_fetched` table, in the order a plan lists them.
+fn counts(operations: u64, concerns: u64, references: u64) -> Vec<(String, u64)> {
+    vec![
+        ("operation".to_owned(), operations),
+        ("concerned_account".to_owned(), concerns),
+        ("aws_reference".to_owned(), references),
+    ]
+}
+
 /// Closes `account` for `tenant` and waits for the operation to succeed.
 async fn close(served: &Served, tenant: Uuid, account: &str) -> String {
     let closing = served
@@ -91,10 +104,7 @@ async fn close(served: &Served, tenant: Uuid, account: &str) -> String {
             aws_account_id: account.to_owned(),
         })
         .await
-        .expect("close")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     let closed = settle(served, &closing.id, Duration::from_secs(60)).await;
     assert_eq!(
         closed.state,
@@ -193,11 +203,9 @@ async fn an_account_purge_deletes_exactly_its_plan_once_and_spares_the_rest() {
         plan(&served, &account_x).await,
         "a dry run changes nothing"
     );
-    // X's creation and closure, and the record of which organization owns it.
-    assert_eq!(
-        rows(&planned),
-        [("operation".to_owned(), 2), ("aws_reference".to_owned(), 1)]
-    );
+    // X's creation and closure with the account each concerns, and the record of which
+    // organization owns it.
+    assert_eq!(rows(&planned), counts(2, 2, 1));
     assert!(
         planned
             .iter()
@@ -244,7 +252,7 @@ async fn an_account_purge_deletes_exactly_its_plan_once_and_spares_the_rest() {
             )
             .await
         ),
-        [("operation".to_owned(), 1), ("aws_reference".to_owned(), 1)]
+        counts(1, 1, 1)
     );
     assert!(operation_exists(&served, &world.z_operation).await);
 
@@ -266,16 +274,10 @@ async fn a_tenant_purge_deletes_every_row_of_the_tenant_and_no_other() {
     let tenant_a = scope(purge::ScopeKind::Tenant, world.tenant_a, "");
     let tenant_b = scope(purge::ScopeKind::Tenant, world.tenant_b, "");
     let untouched = plan(&served, &tenant_b).await;
-    assert_eq!(
-        rows(&untouched),
-        [("operation".to_owned(), 1), ("aws_reference".to_owned(), 1)]
-    );
+    assert_eq!(rows(&untouched), counts(1, 1, 1));
 
     let planned = plan(&served, &tenant_a).await;
-    assert_eq!(
-        rows(&planned),
-        [("operation".to_owned(), 3), ("aws_reference".to_owned(), 2)]
-    );
+    assert_eq!(rows(&planned), counts(3, 3, 2));
     let executed = execute(&served, &execute_request(&tenant_a)).await;
     assert_eq!(executed, planned);
     assert_eq!(residual(&served, &tenant_a).await, []);
@@ -314,5 +316,117 @@ async fn a_tenant_purge_deletes_every_row_of_the_tenant_and_no_other() {
         .await
         .expect("accounts");
     assert!(listed.iter().any(|account| account.id.as_str() == world.y));
+    served.host.shutdown().await;
+}
+
+/// Waits until `operation` leaves IN_PROGRESS; returns its id.
+async fn settled(served: &Served, operation: pb::Operation) -> String {
+    settle(served, &operation.id, Duration::from_secs(60))
+        .await
+        .id
+}
+
+#[tokio::test]
+async fn an_account_purge_takes_the_operations_and_references_that_name_the_account() {
+    let (served, _database) = spawn_sandbox().await;
+    let management = served
+        .sandbox
+        .create_organization()
+        .await
+        .expect("organization")
+        .to_string();
+    let tenant = Uuid::new_v4();
+    let mut orders = served.orders_for(tenant);
+    let x = create_account_with(&served, &mut orders, &management, "x@example.com").await;
+    let y = create_account_with(&served, &mut orders, &management, "y@example.com").await;
+    let template = pb::StackSetTemplate::Essentials as i32;
+    let stack_set = orders
+        .create_stack_set(pb::CreateStackSetRequest {
+            idempotency_key: key(),
+            management_account_id: management.clone(),
+            template,
+        })
+        .await
+        .operation();
+    settled(&served, stack_set).await;
+    let instances = |accounts: Vec<String>| pb::CreateStackInstancesRequest {
+        idempotency_key: key(),
+        management_account_id: management.clone(),
+        template,
+        aws_account_ids: accounts,
+        regions: vec!["us-east-1".to_owned()],
+    };
+    // Run on the management account; the first names X only second, so it does not report X.
+    let naming_x = orders
+        .create_stack_instances(instances(vec![y.clone(), x.clone()]))
+        .await
+        .operation();
+    let naming_x = settled(&served, naming_x).await;
+    let naming_only_y = orders
+        .create_stack_instances(instances(vec![y.clone()]))
+        .await
+        .operation();
+    let naming_only_y = settled(&served, naming_only_y).await;
+
+    // An invitation of W and its cancellation, which names only the handshake.
+    let w = served
+        .sandbox
+        .create_standalone_account()
+        .await
+        .expect("standalone account")
+        .to_string();
+    let invited = orders
+        .invite_account(pb::InviteAccountRequest {
+            idempotency_key: key(),
+            management_account_id: management.clone(),
+            target_account_id: w.clone(),
+            order_id: Uuid::new_v4().to_string(),
+        })
+        .await
+        .operation();
+    let Some(pb::operation::Result::Handshake(handshake)) = invited.result else {
+        panic!("no handshake: {invited:?}");
+    };
+    let cancelled = orders
+        .cancel_handshake(pb::CancelHandshakeRequest {
+            idempotency_key: key(),
+            handshake_id: handshake.id.clone(),
+        })
+        .await
+        .operation();
+    let cancelled = settled(&served, cancelled).await;
+
+    // X: its creation, the instances naming it (with both their accounts), its owner record.
+    let account_x = scope(purge::ScopeKind::Account, tenant, &x);
+    let planned = plan(&served, &account_x).await;
+    assert_eq!(rows(&planned), counts(2, 3, 1));
+    assert_eq!(
+        execute(&served, &execute_request(&account_x)).await,
+        planned
+    );
+    assert_eq!(residual(&served, &account_x).await, []);
+    assert!(!operation_exists(&served, &naming_x).await);
+    assert!(operation_exists(&served, &naming_only_y).await);
+    // Y keeps its creation and the instances naming only Y, and its owner record.
+    let account_y = scope(purge::ScopeKind::Account, tenant, &y);
+    assert_eq!(rows(&plan(&served, &account_y).await), counts(2, 2, 1));
+
+    // W: the invitation, the cancellation found through the handshake, the owner records of W and
+    // of the handshake.
+    let account_w = scope(purge::ScopeKind::Account, tenant, &w);
+    let planned = plan(&served, &account_w).await;
+    assert_eq!(rows(&planned), counts(2, 2, 2));
+    assert_eq!(
+        execute(&served, &execute_request(&account_w)).await,
+        planned
+    );
+    assert_eq!(residual(&served, &account_w).await, []);
+    assert!(!operation_exists(&served, &invited.id).await);
+    assert!(!operation_exists(&served, &cancelled).await);
+    // The StackSet itself names no account: only the tenant's purge takes it.
+    assert_eq!(
+        rows(&plan(&served, &scope(purge::ScopeKind::Tenant, tenant, "")).await),
+        counts(3, 2, 1)
+    );
     served.host.shutdown().await;
 }

@@ -177,6 +177,46 @@ pub(crate) async fn spawn_sandbox() -> (Served, TestDatabase) {
     (served, database)
 }
 
+/// The operation a mutating RPC answered with; a refusal fails the test with its status.
+pub(crate) trait OperationAnswer {
+    fn operation(self) -> pb::Operation;
+}
+
+macro_rules! operation_answers {
+    ($($response:ident),* $(,)?) => {$(
+        impl OperationAnswer for Result<tonic::Response<pb::$response>, tonic::Status> {
+            #[track_caller]
+            fn operation(self) -> pb::Operation {
+                match self {
+                    Ok(answer) => answer
+                        .into_inner()
+                        .operation
+                        .expect("the answer carries the operation"),
+                    Err(status) => panic!("the call was refused: {status:?}"),
+                }
+            }
+        }
+    )*};
+}
+
+operation_answers!(
+    CreateAccountResponse,
+    RemoveAccountResponse,
+    CloseAccountResponse,
+    InviteAccountResponse,
+    CancelHandshakeResponse,
+    InviteBillingTransferResponse,
+    EndBillingTransferResponse,
+    WithdrawBillingTransferResponse,
+    DeployBootstrapStackResponse,
+    DeleteBootstrapStackResponse,
+    CreateStackSetResponse,
+    DeleteStackSetResponse,
+    CreateStackInstancesResponse,
+    DeleteStackInstancesResponse,
+    GetOperationResponse,
+);
+
 /// A fresh idempotency key.
 pub(crate) fn key() -> String {
     uuid::Uuid::new_v4().to_string()
@@ -192,10 +232,7 @@ pub(crate) async fn settle(served: &Served, operation_id: &str, step: Duration) 
                 operation_id: operation_id.to_owned(),
             })
             .await
-            .expect("get operation")
-            .into_inner()
-            .operation
-            .expect("operation");
+            .operation();
         if operation.state != pb::OperationState::InProgress as i32 {
             return operation;
         }
@@ -237,10 +274,7 @@ pub(crate) async fn create_account_with(
             account_name: "Test account".to_owned(),
         })
         .await
-        .expect("create account")
-        .into_inner()
-        .operation
-        .expect("operation");
+        .operation();
     let done = settle(served, &operation.id, Duration::from_secs(60)).await;
     assert_eq!(done.state, pb::OperationState::Succeeded as i32, "{done:?}");
     done.aws_account_id
@@ -333,10 +367,7 @@ impl ServedAws {
                     operation_id: operation_id.to_owned(),
                 })
                 .await
-                .expect("get operation")
-                .into_inner()
-                .operation
-                .expect("operation");
+                .operation();
             if operation.state != pb::OperationState::InProgress as i32 {
                 return operation;
             }
@@ -356,10 +387,7 @@ impl ServedAws {
                 account_name: "Test account".to_owned(),
             })
             .await
-            .expect("create account")
-            .into_inner()
-            .operation
-            .expect("operation");
+            .operation();
         let done = self.settle(&operation.id).await;
         assert_eq!(done.state, pb::OperationState::Succeeded as i32, "{done:?}");
         done.aws_account_id
