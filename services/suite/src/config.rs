@@ -231,7 +231,8 @@ impl TenureConfig {
         }
         // A production stack on the simulation would take orders and never touch AWS.
         if production
-            && self.provisioning.settings.backend.kind == tenure_provisioning::BackendChoice::Sandbox
+            && self.provisioning.settings.backend.kind
+                == tenure_provisioning::BackendChoice::Sandbox
         {
             problems.push(
                 "provisioning.backend.kind: the sandbox is for development; production needs `aws`"
