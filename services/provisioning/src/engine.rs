@@ -26,7 +26,7 @@ use crate::domain::operation::{
 };
 use crate::domain::reaction::Reaction;
 use crate::settings::EngineSettings;
-use crate::store::{Intent, OperationFilter, OperationStore};
+use crate::store::{Intent, OperationFilter, OperationStore, Saved};
 
 /// A mutating request, decoded and validated.
 #[derive(Debug, Clone)]
@@ -58,7 +58,13 @@ pub(crate) struct Engine {
 struct EngineInner {
     store: OperationStore,
     cloud: Arc<dyn Cloud>,
+    /// Business time: when an operation is due, deferrals and polls. In the sandbox it is the
+    /// simulated clock, which AdvanceClock moves by minutes or days at once.
     clock: ClockHandle,
+    /// Real elapsed time, for claims and leases: they measure whether a stepper is still alive, which
+    /// has nothing to do with the simulated date. On the business clock one AdvanceClock would make
+    /// every live claim lapse at once and let a second stepper run the same operation.
+    liveness: ClockHandle,
     settings: EngineSettings,
     default_management_account: Option<AwsAccountId>,
 }
@@ -76,11 +82,13 @@ fn secs(value: u64) -> Duration {
 }
 
 impl Engine {
-    /// An engine over `store` calling `cloud`.
+    /// An engine over `store` calling `cloud`, with `clock` for business time and `liveness` for the
+    /// real time its claims and leases last (the system clock outside tests).
     pub(crate) fn new(
         store: OperationStore,
         cloud: Arc<dyn Cloud>,
         clock: SharedClock,
+        liveness: SharedClock,
         settings: EngineSettings,
         default_management_account: Option<AwsAccountId>,
     ) -> Self {
@@ -89,6 +97,7 @@ impl Engine {
                 store,
                 cloud,
                 clock: ClockHandle(clock),
+                liveness: ClockHandle(liveness),
                 settings,
                 default_management_account,
             }),
@@ -111,8 +120,13 @@ impl Engine {
         &self.inner.settings
     }
 
-    fn claim_until(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        now + secs(self.inner.settings.claim_secs)
+    fn real_now(&self) -> DateTime<Utc> {
+        self.inner.liveness.0.now()
+    }
+
+    /// When a claim taken at `real_now` lapses.
+    fn claimed_until(&self, real_now: DateTime<Utc>) -> DateTime<Utc> {
+        real_now + secs(self.inner.settings.claim_secs)
     }
 
     /// The management account that runs calls naming only `reference` (a member account, `h-…` or
@@ -149,9 +163,13 @@ impl Engine {
             command.request_hash,
             command.request,
             now,
-            self.claim_until(now),
         );
-        match self.inner.store.insert_intent(operation).await? {
+        match self
+            .inner
+            .store
+            .insert_intent(operation, self.claimed_until(self.real_now()))
+            .await?
+        {
             Intent::Existing(existing) if existing.request_hash == request_hash => Ok(existing),
             Intent::Existing(_) => Err(ProvisioningError::KeyReused),
             Intent::Created(created) => self.step(created).await,
@@ -170,25 +188,25 @@ impl Engine {
     }
 
     async fn refresh(&self, operation: Operation) -> Result<Operation, ProvisioningError> {
-        let now = self.now();
-        let due =
-            !operation.state.is_final() && operation.next_check_at.is_some_and(|at| at <= now);
-        if !due
-            || !self
-                .inner
-                .store
-                .claim(operation.id, now, self.claim_until(now))
-                .await?
-        {
+        let due = !operation.state.is_final()
+            && operation.next_check_at.is_some_and(|at| at <= self.now());
+        if !due {
             return Ok(operation);
         }
-        let claimed = self
+        match self.claim(operation.id).await? {
+            Some(claimed) => self.step(claimed).await,
+            None => Ok(operation),
+        }
+    }
+
+    /// The operation `id` under a new claim, when it is due and nobody else holds it.
+    async fn claim(&self, id: Uuid) -> Result<Option<Operation>, ProvisioningError> {
+        let real_now = self.real_now();
+        Ok(self
             .inner
             .store
-            .get(operation.id)
-            .await?
-            .ok_or(ProvisioningError::NotFound("operation"))?;
-        self.step(claimed).await
+            .claim(id, self.now(), real_now, self.claimed_until(real_now))
+            .await?)
     }
 
     /// One page of operations.
@@ -202,24 +220,18 @@ impl Engine {
 
     /// Steps every due operation once; returns how many were stepped.
     pub(crate) async fn run_due(&self) -> Result<usize, ProvisioningError> {
-        let now = self.now();
         let due = self
             .inner
             .store
-            .due(now, self.inner.settings.worker_batch)
+            .due(
+                self.now(),
+                self.real_now(),
+                self.inner.settings.worker_batch,
+            )
             .await?;
         let mut stepped = 0;
         for id in due {
-            let now = self.now();
-            if !self
-                .inner
-                .store
-                .claim(id, now, self.claim_until(now))
-                .await?
-            {
-                continue;
-            }
-            let Some(operation) = self.inner.store.get(id).await? else {
+            let Some(operation) = self.claim(id).await? else {
                 continue;
             };
             self.step(operation).await?;
@@ -228,32 +240,31 @@ impl Engine {
         Ok(stepped)
     }
 
-    /// Runs one step of a claimed operation under its account's lease and persists the outcome.
+    /// Runs one step of a claimed operation under its account's lease and persists the outcome. A step
+    /// whose claim was taken over answers with the operation as its new stepper left it.
     async fn step(&self, mut operation: Operation) -> Result<Operation, ProvisioningError> {
         let lock_key = operation.request.lock_key();
-        let now = self.now();
-        let leased_until = now + secs(self.inner.settings.lease_secs);
+        let real_now = self.real_now();
+        let leased_until = real_now + secs(self.inner.settings.lease_secs);
         if !self
             .inner
             .store
-            .acquire_lease(&lock_key, operation.id, now, leased_until)
+            .acquire_lease(&lock_key, &operation, real_now, leased_until)
             .await?
         {
             // Another operation on the same account is running: wait for it.
-            operation.next_check_at = Some(now + Duration::seconds(1));
-            self.inner.store.save(&operation).await?;
-            return Ok(operation);
+            operation.next_check_at = Some(self.now() + Duration::seconds(1));
+            return self.save(operation).await;
         }
         let outcome = steps::advance(self, &mut operation).await;
-        let released = self
-            .inner
-            .store
-            .release_lease(&lock_key, operation.id)
-            .await;
-        let outcome = outcome?;
+        let released = self.inner.store.release_lease(&lock_key, &operation).await;
+        let outcome = match outcome {
+            Err(ProvisioningError::ClaimLost) => return self.stored(operation.id).await,
+            outcome => outcome?,
+        };
         released?;
         self.settle(&mut operation, outcome);
-        self.inner.store.save(&operation).await?;
+        let operation = self.save(operation).await?;
         if let Some(handshake) = &operation.progress.handshake {
             self.inner
                 .store
@@ -261,6 +272,35 @@ impl Engine {
                 .await?;
         }
         Ok(operation)
+    }
+
+    /// Writes the outcome of a step and gives its claim back. A stepper that lost its claim must not
+    /// overwrite what the new one wrote (say IN_PROGRESS over SUCCEEDED): it answers with the stored
+    /// operation instead.
+    async fn save(&self, operation: Operation) -> Result<Operation, ProvisioningError> {
+        match self.inner.store.save(&operation).await? {
+            Saved::Written => Ok(operation),
+            Saved::Superseded(stored) => stored
+                .map(|stored| *stored)
+                .ok_or(ProvisioningError::NotFound("operation")),
+        }
+    }
+
+    /// Writes what a step learned so far and keeps its claim; a stepper that lost the claim stops
+    /// with [`ProvisioningError::ClaimLost`] before its next AWS call.
+    async fn checkpoint(&self, operation: &Operation) -> Result<(), ProvisioningError> {
+        match self.inner.store.checkpoint(operation).await? {
+            Saved::Written => Ok(()),
+            Saved::Superseded(_) => Err(ProvisioningError::ClaimLost),
+        }
+    }
+
+    async fn stored(&self, id: Uuid) -> Result<Operation, ProvisioningError> {
+        self.inner
+            .store
+            .get(id)
+            .await?
+            .ok_or(ProvisioningError::NotFound("operation"))
     }
 
     /// Applies an outcome to the operation's state.

@@ -105,8 +105,10 @@ impl ProvisioningApp {
     }
 
     /// Like [`ProvisioningApp::build`], with an injected clock and backend (tests: a movable clock, a
-    /// counting or faulty decorator, an emulator). On the sandbox the engine reads the sandbox's clock,
-    /// so deferrals follow simulated time.
+    /// counting or faulty decorator, an emulator). `clock` is real time. On the sandbox the engine
+    /// reads the sandbox's clock for business time, so deferrals follow simulated time, while its
+    /// claims and leases always run on `clock`: they measure whether a stepper is alive, in real
+    /// elapsed time, however far the simulated date jumps.
     pub async fn build_with(
         settings: &ProvisioningSettings,
         clock: SharedClock,
@@ -131,6 +133,7 @@ impl ProvisioningApp {
             store::OperationStore::new(db.clone()),
             backend.cloud,
             engine_clock,
+            clock.clone(),
             settings.engine.clone(),
             default_management_account,
         );

@@ -64,9 +64,11 @@ pub struct EngineSettings {
     pub worker_interval_ms: u64,
     /// Due operations the worker steps per round.
     pub worker_batch: u64,
-    /// How long one step may hold an operation before another engine may take it over (after a crash).
+    /// How long, in real seconds, one step may hold an operation before another engine may take it
+    /// over (after a crash). Real time even on the sandbox, whose simulated clock may jump ahead.
     pub claim_secs: u64,
-    /// How long a per-account lease lasts; a crashed holder blocks the account at most this long.
+    /// How long, in real seconds, a per-account lease lasts; a crashed holder blocks the account at
+    /// most this long.
     pub lease_secs: u64,
     /// How often an asynchronous AWS process is polled, in seconds.
     pub poll_secs: u64,

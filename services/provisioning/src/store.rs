@@ -11,7 +11,7 @@ use tenure_db::{DatabaseSettings, Db};
 pub(crate) use migrations::{Migrator, SANDBOX_TABLES};
 pub(crate) use operation_store::{
     CONCERN_COLUMNS, CONCERN_TABLE, Intent, OPERATION_COLUMNS, OperationFilter, OperationStore,
-    REFERENCE_COLUMNS, REFERENCE_TABLE,
+    REFERENCE_COLUMNS, REFERENCE_TABLE, Saved,
 };
 pub(crate) use purge_store::{Executed, PurgeCount, PurgeStore, PurgeSubject};
 pub(crate) use sandbox_store::{SandboxStore, SandboxTable};

@@ -37,6 +37,10 @@ impl From<ProvisioningError> for Status {
             ProvisioningError::Rejected { aws_code, message } => {
                 aws_rejected(&aws_code, None, &message)
             }
+            // A concurrency conflict: reading the operation again shows the step that won.
+            ProvisioningError::ClaimLost => {
+                Status::aborted(ProvisioningError::ClaimLost.to_string())
+            }
             ProvisioningError::Unavailable(cause) => status::unavailable(cause.as_ref()),
             ProvisioningError::Internal(cause) => status::internal(cause.as_ref()),
         }

@@ -459,10 +459,19 @@ pub(crate) struct Operation {
     pub(crate) progress: Progress,
     pub(crate) error: Option<OperationError>,
     pub(crate) aws_calls: u32,
+    /// When the engine is due to look at the operation again, on the business clock (simulated in
+    /// the sandbox).
     pub(crate) next_check_at: Option<DateTime<Utc>>,
     pub(crate) created_at: DateTime<Utc>,
     pub(crate) updated_at: DateTime<Utc>,
+    /// The fencing token of the claim this copy was read under: only the stepper holding the latest
+    /// claim may write the operation back, so a stepper that stalled past its claim cannot overwrite
+    /// a newer state with an older one.
+    pub(crate) claim_epoch: i64,
 }
+
+/// The claim of the request that creates an operation, the first of every operation.
+pub(crate) const FIRST_CLAIM_EPOCH: i64 = 1;
 
 impl Operation {
     /// A new operation whose intent is about to be persisted.
@@ -473,7 +482,6 @@ impl Operation {
         request_hash: Vec<u8>,
         request: OperationRequest,
         now: DateTime<Utc>,
-        claimed_until: DateTime<Utc>,
     ) -> Self {
         Self {
             id: Uuid::new_v4(),
@@ -487,11 +495,12 @@ impl Operation {
             progress: Progress::default(),
             error: None,
             aws_calls: 0,
-            // The request that creates the operation runs its first step; the engine's worker only
-            // takes over if that request dies (then the claim expires).
-            next_check_at: Some(claimed_until),
+            // Due at once, but stored claimed by the request that creates it, which runs the first
+            // step; the engine's worker only takes over if that request dies (its claim expires).
+            next_check_at: Some(now),
             created_at: now,
             updated_at: now,
+            claim_epoch: FIRST_CLAIM_EPOCH,
         }
     }
 

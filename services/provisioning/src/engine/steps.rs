@@ -156,16 +156,14 @@ impl Engine {
     async fn mark_sent(&self, operation: &mut Operation) -> Result<(), ProvisioningError> {
         operation.progress.phase = Phase::Sent;
         operation.updated_at = self.now();
-        self.store().save(operation).await?;
-        Ok(())
+        self.checkpoint(operation).await
     }
 
     /// Persists what a call just returned.
     async fn referenced(&self, operation: &mut Operation) -> Result<(), ProvisioningError> {
         operation.progress.phase = Phase::Referenced;
         operation.updated_at = self.now();
-        self.store().save(operation).await?;
-        Ok(())
+        self.checkpoint(operation).await
     }
 
     async fn remember_owner(

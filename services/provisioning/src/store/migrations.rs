@@ -4,6 +4,7 @@ mod m0001_core;
 mod m0002_engine_and_sandbox;
 mod m0003_observed_handshakes;
 mod m0004_concerned_accounts;
+mod m0005_real_time_claims;
 
 use sea_orm_migration::prelude::*;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_engine_and_sandbox::Migration),
             Box::new(m0003_observed_handshakes::Migration),
             Box::new(m0004_concerned_accounts::Migration),
+            Box::new(m0005_real_time_claims::Migration),
         ]
     }
 

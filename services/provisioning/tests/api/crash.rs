@@ -28,10 +28,17 @@ impl CallHook for DiesAfterCreateAccount {
 #[tokio::test]
 async fn an_operation_interrupted_after_aws_acted_completes_exactly_once_after_a_restart() {
     let database = tenure_testkit::TestDatabase::create().await.expect("db");
-    let settings = test_settings(&database);
+    let mut settings = test_settings(&database);
+    // Claims and leases last in real time; a one-second claim keeps the takeover wait short.
+    settings.engine.claim_secs = 1;
+    settings.engine.lease_secs = 1;
+    // The first life's worker must not take the operation over once its one-second claim lapses:
+    // the process dies with its request, worker included, which this keeps from running first.
+    let mut first_life = settings.clone();
+    first_life.engine.worker_interval_ms = 3_600_000;
 
     // First life: CreateAccount reaches the sandbox, then the process "dies" before the answer.
-    let first = serve_sandbox(&settings, |counting| {
+    let first = serve_sandbox(&first_life, |counting| {
         Arc::new(Hooked::with_hook(counting, DiesAfterCreateAccount))
     })
     .await;
@@ -58,8 +65,9 @@ async fn an_operation_interrupted_after_aws_acted_completes_exactly_once_after_a
 
     // Second life on the same database, with a plain sandbox.
     let second = serve_sandbox(&settings, |counting| counting).await;
-    // The first life's claim on the operation must lapse before anyone takes it over.
-    second.advance(Duration::from_secs(120)).await;
+    // The first life's claim and lease lapse one real second after it took them (well within the
+    // two-second hang); should a slow machine lag, `settle` keeps polling until the new engine may
+    // take the operation over. Moving the simulated clock does not shorten a claim.
     let in_flight = second
         .orders()
         .list_operations(pb::ListOperationsRequest::default())

@@ -12,6 +12,7 @@ mod aws_moto;
 mod contract;
 mod crash;
 mod faults;
+mod fencing;
 mod operations;
 mod purge;
 

@@ -72,9 +72,31 @@ pub(crate) struct Served {
     pub(crate) channel: Channel,
     pub(crate) sandbox: SandboxCloud,
     pub(crate) counting: Arc<CountingCloud<SandboxCloud>>,
+    /// The backend the engine calls (the counter, possibly wrapped).
+    cloud: Arc<dyn Cloud>,
 }
 
 impl Served {
+    /// Another app on the same database, simulation and backend: a second replica whose engine (its
+    /// worker and its GetOperation) competes with this one's for the same operations.
+    pub(crate) async fn replica(&self, settings: &ProvisioningSettings) -> Served {
+        let app = ProvisioningApp::build_with(
+            settings,
+            Arc::new(SystemClock),
+            Backend::sandbox(self.sandbox.clone(), self.cloud.clone()),
+        )
+        .await
+        .expect("build");
+        let (host, channel) = serve_app(app).await;
+        Served {
+            host,
+            channel,
+            sandbox: self.sandbox.clone(),
+            counting: self.counting.clone(),
+            cloud: self.cloud.clone(),
+        }
+    }
+
     /// ProvisioningService as the orders service (the only mutating caller).
     pub(crate) fn orders(&self) -> Provisioning {
         orders_client(&self.host, &self.channel)
@@ -157,7 +179,7 @@ pub(crate) async fn serve_sandbox(
     let app = ProvisioningApp::build_with(
         settings,
         clock,
-        Backend::sandbox(sandbox.clone(), engine_cloud),
+        Backend::sandbox(sandbox.clone(), engine_cloud.clone()),
     )
     .await
     .expect("build");
@@ -167,6 +189,7 @@ pub(crate) async fn serve_sandbox(
         channel,
         sandbox,
         counting,
+        cloud: engine_cloud,
     }
 }
 
