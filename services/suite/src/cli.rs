@@ -90,6 +90,24 @@ pub struct TokenArgs {
     /// The development key written by `tenure up`.
     #[arg(long, default_value = "data/dev-signing-key.pem")]
     pub key_file: PathBuf,
+    /// Mint the token one Tenure service sends another instead (valid five minutes), to call an
+    /// internal RPC by hand, such as provisioning's `CreateAccount`, which only orders may call.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "SERVICE",
+        requires = "callee",
+        conflicts_with_all = ["role", "tenant", "subject", "permissions", "ttl_minutes"]
+    )]
+    pub as_service: Option<ServiceArg>,
+    /// The service an `--as-service` token is for.
+    #[arg(
+        long = "for",
+        value_enum,
+        value_name = "SERVICE",
+        requires = "as_service"
+    )]
+    pub callee: Option<ServiceArg>,
 }
 
 /// Arguments of `tenure health`.

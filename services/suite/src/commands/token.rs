@@ -2,13 +2,18 @@
 
 use std::time::Duration;
 
-use tenure_grpc::Role;
+use tenure_grpc::{Role, ServiceKind};
 
 use crate::cli::TokenArgs;
 use crate::{dev_key, output};
 
 pub(super) fn run(args: &TokenArgs) -> anyhow::Result<()> {
     let authority = dev_key::load(&args.key_file)?;
+    if let (Some(caller), Some(callee)) = (args.as_service, args.callee) {
+        let minter = authority.service_minter(ServiceKind::from(caller))?;
+        output::line(minter.token_for(ServiceKind::from(callee).audience())?);
+        return Ok(());
+    }
     let role = Role::from(args.role);
     let subject = args
         .subject

@@ -329,6 +329,47 @@ async fn tenure_token_mints_tokens_the_running_stack_accepts() {
         .code(),
         Code::PermissionDenied
     );
+    // A service token reaches the internal RPCs of the service it names, and only that service.
+    let minted = Command::new(TENURE)
+        .args([
+            "token",
+            "--as-service",
+            "orders",
+            "--for",
+            "provisioning",
+            "--key-file",
+        ])
+        .arg(&key_file)
+        .output()
+        .await
+        .expect("tenure token");
+    assert!(minted.status.success());
+    let service = String::from_utf8(minted.stdout).expect("utf-8");
+    let service = service.trim();
+    let provisioning = up.channel("provisioning").await;
+    wait_until_serving(&provisioning, "").await.expect("ready");
+    let internal = call_empty(
+        &provisioning,
+        "/tenure.provisioning.v1.ProvisioningService/GetOperation",
+        Some(service),
+    )
+    .await
+    .code();
+    assert!(
+        !matches!(internal, Code::Unauthenticated | Code::PermissionDenied),
+        "{internal:?}"
+    );
+    assert_eq!(
+        call_empty(
+            &accounts,
+            "/tenure.accounts.v1.AccountService/ReserveAccount",
+            Some(service)
+        )
+        .await
+        .code(),
+        Code::Unauthenticated,
+        "a token for provisioning is no token for accounts"
+    );
     // A customer token without a tenant cannot be minted.
     let refused = Command::new(TENURE)
         .args(["token", "--role", "customer", "--key-file"])
