@@ -81,6 +81,28 @@ impl Dependency {
     }
 }
 
+/// Runs the cargo that runs these tests on the workspace manifest; its standard output.
+fn cargo(args: &[&str]) -> Vec<u8> {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "cargo tells the tests it runs where it is through CARGO"
+    )]
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let output = Command::new(cargo)
+        .args(args)
+        .arg("--manifest-path")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+        .output()
+        .expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "cargo {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
 struct Workspace {
     root: PathBuf,
     packages: Vec<Package>,
@@ -88,29 +110,9 @@ struct Workspace {
 
 impl Workspace {
     fn load() -> Self {
-        #[allow(
-            clippy::disallowed_methods,
-            reason = "cargo tells the tests it runs where it is through CARGO"
-        )]
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let output = Command::new(cargo)
-            .args([
-                "metadata",
-                "--format-version",
-                "1",
-                "--no-deps",
-                "--manifest-path",
-            ])
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
-            .output()
-            .expect("cargo metadata runs");
-        assert!(
-            output.status.success(),
-            "cargo metadata failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let output = cargo(&["metadata", "--format-version", "1", "--no-deps"]);
         let metadata: Metadata =
-            serde_json::from_slice(&output.stdout).expect("cargo metadata prints its JSON format");
+            serde_json::from_slice(&output).expect("cargo metadata prints its JSON format");
         Self {
             root: metadata.workspace_root,
             packages: metadata.packages,
@@ -325,36 +327,21 @@ fn one_version_of_the_http_grpc_and_tls_stack() {
 
 #[test]
 fn the_shipped_binary_has_one_http_grpc_and_tls_stack() {
-    #[allow(
-        clippy::disallowed_methods,
-        reason = "cargo tells the tests it runs where it is through CARGO"
-    )]
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     // Normal and build edges of the `tenure` binary: what is compiled into the shipped image.
-    let output = Command::new(cargo)
-        .args([
-            "tree",
-            "--locked",
-            "--offline",
-            "--package",
-            SUITE,
-            "--edges",
-            "normal,build",
-            "--prefix",
-            "none",
-            "--format",
-            "{p}",
-            "--manifest-path",
-        ])
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
-        .output()
-        .expect("cargo tree runs");
-    assert!(
-        output.status.success(),
-        "cargo tree failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let listing = String::from_utf8_lossy(&output.stdout);
+    let output = cargo(&[
+        "tree",
+        "--locked",
+        "--offline",
+        "--package",
+        SUITE,
+        "--edges",
+        "normal,build",
+        "--prefix",
+        "none",
+        "--format",
+        "{p}",
+    ]);
+    let listing = String::from_utf8_lossy(&output);
     let mut versions: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for line in listing.lines() {
         let mut words = line.split_whitespace();
