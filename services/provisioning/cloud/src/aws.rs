@@ -23,6 +23,7 @@ use aws_sdk_organizations::operation as org;
 use aws_sdk_organizations::types::{
     ActionType, HandshakeFilter, HandshakeParty, HandshakePartyType, ResponsibilityTransferType,
 };
+use aws_smithy_async::time::SharedTimeSource;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut;
@@ -106,6 +107,11 @@ impl AwsCloud {
             );
         if let Some(endpoint) = &settings.endpoint_url {
             builder = builder.endpoint_url(endpoint);
+        }
+        // The credential providers built from this config (role assumption) need a time source, which
+        // the standard loader sets but a hand-built config may lack.
+        if sdk_config.time_source().is_none() {
+            builder = builder.time_source(SharedTimeSource::default());
         }
         Self {
             sdk_config: builder.build(),

@@ -4,5 +4,6 @@
 
 mod faults;
 mod moto_contract;
+mod role_assumption;
 mod smithy_mocks;
 mod support;
