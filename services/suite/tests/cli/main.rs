@@ -7,5 +7,6 @@
     reason = "a failed setup step is a failed test"
 )]
 
+mod aws;
 mod serve;
 mod up;

@@ -11,7 +11,7 @@ use tonic::Code;
 
 const TENURE: &str = env!("CARGO_BIN_EXE_tenure");
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|address| address.port())
