@@ -267,6 +267,51 @@ impl SandboxCloud {
             .map_err(storage)
     }
 
+    /// Makes the stacks of the instances of StackSet `stack_set` (in `acting`) in `account` impossible
+    /// to delete: a DeleteStackInstances without `RetainStacks` then ends FAILED and leaves them
+    /// `INOPERABLE`; a retaining one removes them from the StackSet.
+    pub async fn make_instances_inoperable(
+        &self,
+        acting: &AwsAccountId,
+        stack_set: &str,
+        account: &AwsAccountId,
+    ) -> CloudResult<()> {
+        let _serial = self.serial.lock().await;
+        self.require_stack_set(acting, stack_set).await?;
+        self.settle_operations(acting, stack_set).await?;
+        let scope = stack_key(acting, stack_set);
+        let instances: Vec<SimInstance> = self
+            .store
+            .list(SandboxTable::StackInstance, &scope)
+            .await
+            .map_err(storage)?;
+        let mut found = false;
+        for mut instance in instances {
+            if instance.account == account.as_str() {
+                found = true;
+                instance.undeletable = true;
+                self.store
+                    .put(
+                        SandboxTable::StackInstance,
+                        &format!("{scope}/{}/{}", instance.account, instance.region),
+                        &scope,
+                        &instance,
+                    )
+                    .await
+                    .map_err(storage)?;
+            }
+        }
+        if found {
+            Ok(())
+        } else {
+            Err(rejected(
+                "StackInstanceNotFoundException",
+                None,
+                "the StackSet has no instance in this account",
+            ))
+        }
+    }
+
     async fn answer_handshake(&self, handshake_id: &str, answer: &str) -> CloudResult<Handshake> {
         let _serial = self.serial.lock().await;
         let mut handshake = self.load_handshake(handshake_id).await?;
@@ -709,8 +754,8 @@ impl SandboxCloud {
                 "SUCCEEDED" | "FAILED" | "STOPPED"
             ) {
                 if now >= operation.created_at + delay {
-                    self.apply_operation(&scope, &operation).await?;
-                    operation.status = "SUCCEEDED".to_owned();
+                    let complete = self.apply_operation(&scope, &operation).await?;
+                    operation.status = if complete { "SUCCEEDED" } else { "FAILED" }.to_owned();
                 } else if now >= operation.created_at + delay / 2 {
                     operation.status = "RUNNING".to_owned();
                 }
@@ -731,11 +776,13 @@ impl SandboxCloud {
         Ok(settled)
     }
 
+    /// Applies a finished operation to its instances; false when an instance could not be deleted.
     async fn apply_operation(
         &self,
         scope: &str,
         operation: &SimStackSetOperation,
-    ) -> CloudResult<()> {
+    ) -> CloudResult<bool> {
+        let mut complete = true;
         for account in &operation.accounts {
             let suspended = self
                 .store
@@ -752,6 +799,7 @@ impl SandboxCloud {
                         account: account.clone(),
                         region: region.clone(),
                         detailed_status: "SKIPPED_SUSPENDED_ACCOUNT".to_owned(),
+                        undeletable: false,
                     };
                     self.store
                         .put(SandboxTable::StackInstance, &id, scope, &instance)
@@ -762,20 +810,37 @@ impl SandboxCloud {
                         account: account.clone(),
                         region: region.clone(),
                         detailed_status: "SUCCEEDED".to_owned(),
+                        undeletable: false,
                     };
                     self.store
                         .put(SandboxTable::StackInstance, &id, scope, &instance)
                         .await
                         .map_err(storage)?;
                 } else {
-                    self.store
-                        .delete(SandboxTable::StackInstance, &id)
+                    let existing: Option<SimInstance> = self
+                        .store
+                        .get(SandboxTable::StackInstance, &id)
                         .await
                         .map_err(storage)?;
+                    match existing {
+                        Some(mut instance) if instance.undeletable && !operation.retain_stacks => {
+                            complete = false;
+                            instance.detailed_status = "INOPERABLE".to_owned();
+                            self.store
+                                .put(SandboxTable::StackInstance, &id, scope, &instance)
+                                .await
+                                .map_err(storage)?;
+                        }
+                        _ => self
+                            .store
+                            .delete(SandboxTable::StackInstance, &id)
+                            .await
+                            .map_err(storage)?,
+                    }
                 }
             }
         }
-        Ok(())
+        Ok(complete)
     }
 
     async fn start_operation(

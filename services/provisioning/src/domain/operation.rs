@@ -426,6 +426,9 @@ pub(crate) struct Progress {
     pub(crate) date_moved: bool,
     /// DeleteBootstrapStack: the one FORCE_DELETE_STACK after DELETE_FAILED was accepted.
     pub(crate) force_deleted: bool,
+    /// DeleteStackInstances: the one repeat with `RetainStacks=true` after instances were left
+    /// INOPERABLE was started.
+    pub(crate) retained_inoperable: bool,
     /// WithdrawBillingTransfer: which call the transfer's state required.
     pub(crate) withdraw_by: Option<String>,
     /// Consecutive transient failures, for the backoff.

@@ -272,6 +272,41 @@ pub(crate) fn react_to_create_failure(reason: &str, repeats: u32) -> Reaction {
     }
 }
 
+/// The detailed status of a stack instance AWS cannot reach because its account is suspended.
+pub(crate) const SKIPPED_SUSPENDED_ACCOUNT: &str = "SKIPPED_SUSPENDED_ACCOUNT";
+/// The detailed status of a stack instance whose stack a deletion could not remove.
+pub(crate) const INOPERABLE: &str = "INOPERABLE";
+
+/// What the targeted stack instances left after a DeleteStackInstances operation ended require.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LeftInstances {
+    /// Nothing in the way: the operation's own status decides.
+    Settled,
+    /// Delete them again with `RetainStacks=true`, under a new OperationId, once.
+    Retain,
+    /// Only operations can remove them (TNR408); the detailed status that blocks.
+    Operations(&'static str),
+}
+
+/// Judges the detailed statuses of the targeted instances left after a deletion ended, `failed` when
+/// it ended FAILED or STOPPED, `retained` when it was already the retaining repeat (domain.md §6.3).
+pub(crate) fn judge_left_instances<'a>(
+    failed: bool,
+    retained: bool,
+    left: impl IntoIterator<Item = &'a str>,
+) -> LeftInstances {
+    let left: Vec<&str> = left.into_iter().collect();
+    // An instance in a suspended account is skipped, not deleted, whatever the operation reports.
+    if left.contains(&SKIPPED_SUSPENDED_ACCOUNT) {
+        return LeftInstances::Operations(SKIPPED_SUSPENDED_ACCOUNT);
+    }
+    match (failed, retained) {
+        (true, true) => LeftInstances::Operations(INOPERABLE),
+        (true, false) if left.contains(&INOPERABLE) => LeftInstances::Retain,
+        _ => LeftInstances::Settled,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Every row of domain.md §6.1 and §6.3 the engine handles, and the FailureReasons of §3.1.
@@ -824,6 +859,39 @@ mod tests {
                     "{attempts}: {delay}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn instances_left_by_a_deletion_are_retained_once_then_handed_to_operations() {
+        use LeftInstances::{Operations, Retain, Settled};
+        let rows: &[(bool, bool, &[&str], LeftInstances)] = &[
+            (false, false, &[], Settled),
+            (true, false, &[], Settled),
+            (true, false, &["FAILED"], Settled),
+            (true, false, &[INOPERABLE, "CURRENT"], Retain),
+            (true, true, &[INOPERABLE], Operations(INOPERABLE)),
+            (true, true, &[], Operations(INOPERABLE)),
+            (false, true, &[], Settled),
+            (
+                false,
+                false,
+                &[SKIPPED_SUSPENDED_ACCOUNT],
+                Operations(SKIPPED_SUSPENDED_ACCOUNT),
+            ),
+            (
+                true,
+                false,
+                &[INOPERABLE, SKIPPED_SUSPENDED_ACCOUNT],
+                Operations(SKIPPED_SUSPENDED_ACCOUNT),
+            ),
+        ];
+        for (failed, retained, left, expected) in rows {
+            assert_eq!(
+                judge_left_instances(*failed, *retained, left.iter().copied()),
+                *expected,
+                "failed {failed}, retained {retained}, left {left:?}"
+            );
         }
     }
 }

@@ -20,7 +20,9 @@ use crate::domain::operation::{
     AccountSnapshot, HandshakeSnapshot, Operation, OperationRequest, Phase, StackSetSnapshot,
     StackSnapshot, TransferSnapshot,
 };
-use crate::domain::reaction::{Api, Reaction, react, react_to_create_failure};
+use crate::domain::reaction::{
+    Api, LeftInstances, Reaction, judge_left_instances, react, react_to_create_failure,
+};
 
 type StepResult = Result<Outcome, ProvisioningError>;
 
@@ -1419,11 +1421,9 @@ async fn delete_stack_set(
     Ok(Outcome::Succeeded)
 }
 
-/// The detailed status of a stack instance AWS cannot reach because its account is suspended.
-const SKIPPED_SUSPENDED_ACCOUNT: &str = "SKIPPED_SUSPENDED_ACCOUNT";
-
 /// CreateStackInstances (`retain` = None) or DeleteStackInstances, then the StackSet operation until it
-/// ends. The OperationId derives from the idempotency key, so a repeat names the same operation.
+/// ends. The OperationId derives from the idempotency key, so a repeat names the same operation; the
+/// one retaining repeat of a deletion that left instances INOPERABLE derives its own the same way.
 async fn stack_instances(
     engine: &Engine,
     operation: &mut Operation,
@@ -1431,13 +1431,18 @@ async fn stack_instances(
     targets: &InstanceTargets,
     retain: Option<bool>,
 ) -> StepResult {
-    let operation_id = operation.aws_token("stack-instances");
     let api = if retain.is_some() {
         Api::DeleteStackInstances
     } else {
         Api::CreateStackInstances
     };
     for _ in 0..MAX_TURNS {
+        let retaining = operation.progress.retained_inoperable;
+        let operation_id = operation.aws_token(if retaining {
+            "stack-instances-retain"
+        } else {
+            "stack-instances"
+        });
         if operation.progress.phase != Phase::Referenced {
             let answer = match retain {
                 None => {
@@ -1458,7 +1463,7 @@ async fn stack_instances(
                             management,
                             ESSENTIALS_STACK_SET_NAME,
                             targets,
-                            retain_stacks,
+                            retain_stacks || retaining,
                             &operation_id,
                         )
                         .await
@@ -1531,8 +1536,8 @@ async fn stack_instances(
             snapshot.operation_status = Some(operation_status(status).to_owned());
         }
         if retain.is_some() && status.is_terminal() {
-            // An instance in a suspended account is skipped, not deleted, whatever the operation
-            // reports; only operations can remove it (domain.md §6.3, T4).
+            // What the instances were left in, not only the operation's status, decides (domain.md
+            // §6.3, T4).
             let left = counted(
                 operation,
                 engine
@@ -1540,27 +1545,42 @@ async fn stack_instances(
                     .list_stack_instances(management, ESSENTIALS_STACK_SET_NAME)
                     .await,
             );
-            match left {
-                Ok(instances) => {
-                    if instances.iter().any(|instance| {
-                        instance.detailed_status == SKIPPED_SUSPENDED_ACCOUNT
-                            && targets.accounts.contains(&instance.account)
-                            && targets.regions.contains(&instance.region)
-                    }) {
-                        return Ok(Outcome::React(
-                            Reaction::Fail {
-                                code: Some("TNR408"),
-                            },
-                            CloudError::service(
-                                SKIPPED_SUSPENDED_ACCOUNT,
-                                None,
-                                200,
-                                "a stack instance is in a suspended account",
-                            ),
-                        ));
-                    }
-                }
+            let instances = match left {
+                Ok(instances) => instances,
                 Err(error) => return Ok(error_outcome(Api::List, operation, error)),
+            };
+            let failed = matches!(
+                status,
+                StackSetOperationStatus::Failed | StackSetOperationStatus::Stopped
+            );
+            let targeted = instances.iter().filter(|instance| {
+                targets.accounts.contains(&instance.account)
+                    && targets.regions.contains(&instance.region)
+            });
+            match judge_left_instances(
+                failed,
+                retaining,
+                targeted.map(|instance| instance.detailed_status.as_str()),
+            ) {
+                LeftInstances::Settled => {}
+                LeftInstances::Retain => {
+                    operation.progress.retained_inoperable = true;
+                    operation.progress.phase = Phase::Fresh;
+                    continue;
+                }
+                LeftInstances::Operations(left_status) => {
+                    return Ok(Outcome::React(
+                        Reaction::Fail {
+                            code: Some("TNR408"),
+                        },
+                        CloudError::service(
+                            left_status,
+                            None,
+                            200,
+                            "stack instances are left that only operations can remove",
+                        ),
+                    ));
+                }
             }
         }
         return Ok(match status {

@@ -101,6 +101,10 @@ pub(super) struct SimInstance {
     pub(super) account: String,
     pub(super) region: String,
     pub(super) detailed_status: String,
+    /// Its stack cannot be deleted: a deletion that does not retain stacks fails and leaves the
+    /// instance `INOPERABLE`.
+    #[serde(default)]
+    pub(super) undeletable: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -3,13 +3,15 @@
 
 use std::time::Duration;
 
+use tenure_domain::AwsAccountId;
 use tenure_proto::provisioning::v1 as pb;
+use tenure_provisioning::cloud::Cloud as _;
 use tonic::Code;
 use tonic_types::StatusExt as _;
 
 use crate::support::{
-    OperationAnswer as _, create_account, error_info, key, organization_with_member, serve_sandbox,
-    settle, spawn_sandbox, test_settings,
+    OperationAnswer as _, Served, create_account, error_info, key, organization_with_member,
+    serve_sandbox, settle, spawn_sandbox, test_settings,
 };
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -853,34 +855,55 @@ async fn a_stack_that_fails_to_delete_is_forced_once() {
     served.host.shutdown().await;
 }
 
-#[tokio::test]
-async fn stack_instances_left_in_a_suspended_account_fail_the_deletion_for_operations() {
-    let (served, _database) = spawn_sandbox().await;
-    let (management, member) = organization_with_member(&served).await;
+const ESSENTIALS: i32 = pb::StackSetTemplate::Essentials as i32;
+const REGION: &str = "us-east-1";
+
+/// An organization whose Essentials StackSet has an instance in its one member, in `us-east-1`;
+/// returns the management account and the member.
+async fn essentials_deployed_to_a_member(served: &Served) -> (String, String) {
+    let (management, member) = organization_with_member(served).await;
     let mut orders = served.orders();
-    let template = pb::StackSetTemplate::Essentials as i32;
     let set = orders
         .create_stack_set(pb::CreateStackSetRequest {
             idempotency_key: key(),
             management_account_id: management.clone(),
-            template,
+            template: ESSENTIALS,
         })
         .await
         .operation();
     assert_eq!(set.state, pb::OperationState::Succeeded as i32);
-    let (accounts, regions) = (vec![member.clone()], vec!["us-east-1".to_owned()]);
     let creating = orders
         .create_stack_instances(pb::CreateStackInstancesRequest {
             idempotency_key: key(),
             management_account_id: management.clone(),
-            template,
-            aws_account_ids: accounts.clone(),
-            regions: regions.clone(),
+            template: ESSENTIALS,
+            aws_account_ids: vec![member.clone()],
+            regions: vec![REGION.to_owned()],
         })
         .await
         .operation();
-    let created = settle(&served, &creating.id, MINUTE).await;
+    let created = settle(served, &creating.id, MINUTE).await;
     assert_eq!(created.state, pb::OperationState::Succeeded as i32);
+    (management, member)
+}
+
+/// A non-retaining deletion of the member's Essentials instances.
+fn delete_member_instances(management: &str, member: &str) -> pb::DeleteStackInstancesRequest {
+    pb::DeleteStackInstancesRequest {
+        idempotency_key: key(),
+        management_account_id: management.to_owned(),
+        template: ESSENTIALS,
+        aws_account_ids: vec![member.to_owned()],
+        regions: vec![REGION.to_owned()],
+        retain_stacks: false,
+    }
+}
+
+#[tokio::test]
+async fn stack_instances_left_in_a_suspended_account_fail_the_deletion_for_operations() {
+    let (served, _database) = spawn_sandbox().await;
+    let (management, member) = essentials_deployed_to_a_member(&served).await;
+    let mut orders = served.orders();
 
     // The wrong order: the account is closed before its instances are deleted.
     let closing = orders
@@ -894,14 +917,7 @@ async fn stack_instances_left_in_a_suspended_account_fail_the_deletion_for_opera
     assert_eq!(closed.state, pb::OperationState::Succeeded as i32);
 
     let deleting = orders
-        .delete_stack_instances(pb::DeleteStackInstancesRequest {
-            idempotency_key: key(),
-            management_account_id: management.clone(),
-            template,
-            aws_account_ids: accounts,
-            regions,
-            retain_stacks: false,
-        })
+        .delete_stack_instances(delete_member_instances(&management, &member))
         .await
         .operation();
     let failed = settle(&served, &deleting.id, MINUTE).await;
@@ -913,5 +929,57 @@ async fn stack_instances_left_in_a_suspended_account_fail_the_deletion_for_opera
     let error = failed.error.expect("error");
     assert_eq!(error.code, "TNR408");
     assert_eq!(error.aws_code, "SKIPPED_SUSPENDED_ACCOUNT");
+    served.host.shutdown().await;
+}
+
+#[tokio::test]
+async fn inoperable_stack_instances_are_deleted_again_retaining_their_stacks_once() {
+    let (served, _database) = spawn_sandbox().await;
+    let (management, member) = essentials_deployed_to_a_member(&served).await;
+    let management_id = AwsAccountId::parse(&management).expect("management id");
+    served
+        .sandbox
+        .make_instances_inoperable(
+            &management_id,
+            "tenure-essentials",
+            &AwsAccountId::parse(&member).expect("member id"),
+        )
+        .await
+        .expect("inoperable");
+
+    let request = delete_member_instances(&management, &member);
+    let deleting = served
+        .orders()
+        .delete_stack_instances(request.clone())
+        .await
+        .operation();
+    let deleted = settle(&served, &deleting.id, MINUTE).await;
+    assert_eq!(
+        deleted.state,
+        pb::OperationState::Succeeded as i32,
+        "{deleted:?}"
+    );
+    let left = served
+        .sandbox
+        .list_stack_instances(&management_id, "tenure-essentials")
+        .await
+        .expect("instances");
+    assert!(left.is_empty(), "{left:?}");
+    // The standard deletion that failed, then the one retaining deletion.
+    assert_eq!(served.counting.calls("delete_stack_instances"), 2);
+
+    let calls_before = served.counting.total();
+    let replay = served
+        .orders()
+        .delete_stack_instances(request)
+        .await
+        .operation();
+    assert_eq!(replay.id, deleting.id);
+    assert_eq!(replay.state, pb::OperationState::Succeeded as i32);
+    assert_eq!(
+        served.counting.total(),
+        calls_before,
+        "a replay reaches AWS"
+    );
     served.host.shutdown().await;
 }
