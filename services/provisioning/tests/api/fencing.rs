@@ -10,7 +10,7 @@ use tenure_proto::provisioning::v1 as pb;
 use tenure_provisioning::SandboxCloud;
 use tenure_provisioning::cloud::{CallHook, Hooked};
 
-use crate::support::{OperationAnswer as _, key, serve_sandbox, test_settings};
+use crate::support::{OperationAnswer as _, has_ended, key, serve_sandbox, test_settings};
 
 /// Far past a claim (`claim_secs`, 60 s here), had claims been measured on the simulated clock.
 const JUMP: Duration = Duration::from_secs(10 * 60);
@@ -88,7 +88,7 @@ async fn two_engines_step_an_operation_one_at_a_time_however_far_the_clock_jumps
             })
             .await
             .operation();
-        if operation.state != pb::OperationState::InProgress as i32 {
+        if has_ended(&operation) {
             settled = Some(operation);
             break;
         }

@@ -245,8 +245,20 @@ pub(crate) fn key() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// Polls GetOperation until the operation leaves IN_PROGRESS (the worker and GetOperation both step it),
-/// moving the clock by `step` between polls.
+/// True once the operation can no longer change. DEFERRED is not an end: the operation is retried when
+/// its wait is over, and a poll may read it just before the worker, holding the claim, steps it on.
+pub(crate) fn has_ended(operation: &pb::Operation) -> bool {
+    [
+        pb::OperationState::Succeeded,
+        pb::OperationState::Failed,
+        pb::OperationState::CustomerActionRequired,
+    ]
+    .into_iter()
+    .any(|state| operation.state == state as i32)
+}
+
+/// Polls GetOperation until the operation has ended (the worker and GetOperation both step it), moving
+/// the clock by `step` between polls.
 pub(crate) async fn settle(served: &Served, operation_id: &str, step: Duration) -> pb::Operation {
     let mut client = served.orders();
     for _ in 0..100 {
@@ -256,7 +268,7 @@ pub(crate) async fn settle(served: &Served, operation_id: &str, step: Duration) 
             })
             .await
             .operation();
-        if operation.state != pb::OperationState::InProgress as i32 {
+        if has_ended(&operation) {
             return operation;
         }
         served.advance(step).await;
@@ -380,7 +392,7 @@ impl ServedAws {
         management
     }
 
-    /// Polls GetOperation in real time until the operation leaves IN_PROGRESS: on the aws backend,
+    /// Polls GetOperation in real time until the operation has ended: on the aws backend,
     /// backoffs and polls run on the system clock.
     pub(crate) async fn settle(&self, operation_id: &str) -> pb::Operation {
         let mut client = self.orders();
@@ -391,7 +403,7 @@ impl ServedAws {
                 })
                 .await
                 .operation();
-            if operation.state != pb::OperationState::InProgress as i32 {
+            if has_ended(&operation) {
                 return operation;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
