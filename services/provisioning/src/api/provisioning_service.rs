@@ -12,9 +12,8 @@ use super::convert::{
     timestamp, transfer_to_pb,
 };
 use super::operation_requests::{Planned, StartsOperation};
-use super::status::operation_answer;
+use super::status::{invalid, operation_answer, required_account};
 use crate::domain::cloud::HandshakeAction;
-use crate::domain::error::ProvisioningError;
 use crate::domain::validate;
 use crate::engine::{Engine, StartCommand};
 use crate::store::OperationFilter;
@@ -41,10 +40,6 @@ fn call_of<T>(request: &Request<T>) -> Result<Call, Status> {
         caller: principal.subject.clone(),
         tenant_id: principal.tenant_id,
     })
-}
-
-fn invalid(problems: Problems) -> Status {
-    ProvisioningError::Invalid(problems.into_vec()).into()
 }
 
 impl ProvisioningServiceHandler {
@@ -114,13 +109,7 @@ impl ProvisioningService for ProvisioningServiceHandler {
         request: Request<pb::DescribeAccountRequest>,
     ) -> Result<Response<pb::DescribeAccountResponse>, Status> {
         let message = request.into_inner();
-        let mut problems = Problems::new();
-        let Some(account) = problems.check(
-            "aws_account_id",
-            AwsAccountId::parse(&message.aws_account_id),
-        ) else {
-            return Err(invalid(problems));
-        };
+        let account = required_account("aws_account_id", &message.aws_account_id)?;
         let view = self.engine.describe_account(&account).await?;
         Ok(Response::new(pb::DescribeAccountResponse {
             account: Some(account_to_pb(&view)),
@@ -281,13 +270,7 @@ impl ProvisioningService for ProvisioningServiceHandler {
         request: Request<pb::CheckBootstrapRoleRequest>,
     ) -> Result<Response<pb::CheckBootstrapRoleResponse>, Status> {
         let message = request.into_inner();
-        let mut problems = Problems::new();
-        let Some(account) = problems.check(
-            "aws_account_id",
-            AwsAccountId::parse(&message.aws_account_id),
-        ) else {
-            return Err(invalid(problems));
-        };
+        let account = required_account("aws_account_id", &message.aws_account_id)?;
         let check = self.engine.check_bootstrap_role(&account).await?;
         Ok(Response::new(pb::CheckBootstrapRoleResponse {
             deployed: check.deployed,

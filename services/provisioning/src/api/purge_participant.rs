@@ -8,6 +8,7 @@ use tenure_proto::purge::v1::purge_participant_server::{PurgeParticipant, PurgeP
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
+use super::status::invalid;
 use crate::domain::error::ProvisioningError;
 use crate::domain::validate;
 use crate::store::{
@@ -90,10 +91,6 @@ impl std::fmt::Debug for PurgeParticipantHandler {
             .field("store", &self.store)
             .finish_non_exhaustive()
     }
-}
-
-fn invalid(problems: Problems) -> Status {
-    ProvisioningError::Invalid(problems.into_vec()).into()
 }
 
 #[allow(

@@ -1,5 +1,5 @@
 use chrono::Duration;
-use tenure_domain::{AwsAccountId, FieldProblem, Problems};
+use tenure_domain::{FieldProblem, Problems};
 use tenure_grpc::Limits;
 use tenure_proto::provisioning::v1 as pb;
 use tenure_proto::provisioning::v1::sandbox_service_server::{
@@ -8,6 +8,7 @@ use tenure_proto::provisioning::v1::sandbox_service_server::{
 use tonic::{Request, Response, Status};
 
 use super::convert::{handshake_to_pb, stack_to_pb, timestamp};
+use super::status::{invalid, required_account};
 use crate::domain::cloud::CloudError;
 use crate::domain::error::ProvisioningError;
 use crate::domain::validate;
@@ -36,10 +37,6 @@ fn customer_refused(error: CloudError) -> ProvisioningError {
         aws_code: error.code.unwrap_or_default(),
         message: "the simulated AWS refused the customer's action".to_owned(),
     }
-}
-
-fn invalid(problems: Problems) -> Status {
-    ProvisioningError::Invalid(problems.into_vec()).into()
 }
 
 impl SandboxServiceHandler {
@@ -108,13 +105,7 @@ impl SandboxService for SandboxServiceHandler {
         request: Request<pb::DeployCustomerBootstrapStackRequest>,
     ) -> Result<Response<pb::DeployCustomerBootstrapStackResponse>, Status> {
         let sandbox = self.sandbox()?;
-        let mut problems = Problems::new();
-        let Some(account) = problems.check(
-            "aws_account_id",
-            AwsAccountId::parse(&request.get_ref().aws_account_id),
-        ) else {
-            return Err(invalid(problems));
-        };
+        let account = required_account("aws_account_id", &request.get_ref().aws_account_id)?;
         let stack = sandbox
             .deploy_customer_stack(&account, BOOTSTRAP_STACK_NAME)
             .await

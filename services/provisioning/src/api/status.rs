@@ -4,12 +4,26 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use tenure_domain::{AwsAccountId, Problems};
 use tenure_grpc::status;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::domain::error::ProvisioningError;
 use crate::domain::operation::{Operation, OperationState};
+
+/// INVALID_ARGUMENT with every problem of the request.
+pub(crate) fn invalid(problems: Problems) -> Status {
+    ProvisioningError::Invalid(problems.into_vec()).into()
+}
+
+/// The one account id a read names in `field`, or INVALID_ARGUMENT.
+pub(crate) fn required_account(field: &str, value: &str) -> Result<AwsAccountId, Status> {
+    let mut problems = Problems::new();
+    problems
+        .check(field, AwsAccountId::parse(value))
+        .ok_or_else(|| invalid(problems))
+}
 
 /// `ErrorInfo.reason` of a permanent AWS refusal; the AWS code is in the `aws_code` metadata.
 pub(crate) const AWS_REJECTED: &str = "AWS_REJECTED";
