@@ -8,10 +8,15 @@
 
 mod caller;
 mod clock;
+mod input;
 mod problem;
 mod values;
 
 pub use caller::{Caller, CallerRole};
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
+pub use input::{
+    FreeText, PageRequest, Ticket, check_instant, field_problem, is_free_text_character, parse_id,
+    required,
+};
 pub use problem::{FieldProblem, Problems};
 pub use values::{AwsAccountId, IdempotencyKey};
