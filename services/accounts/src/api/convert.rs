@@ -17,26 +17,7 @@ use crate::store::entity::{
 };
 use crate::store::stored;
 
-/// Declares the two conversions of an enum: from its proto number (refusing unspecified and unknown
-/// values) and back.
-macro_rules! enum_conversion {
-    ($from:ident, $to:ident, $proto:ident => $domain:ident { $($p:ident <=> $d:ident),+ $(,)? }) => {
-        #[allow(dead_code, reason = "not every vocabulary travels in both directions")]
-        pub(crate) fn $from(raw: i32) -> Result<$domain, FieldProblem> {
-            match $proto::try_from(raw) {
-                $(Ok($proto::$p) => Ok($domain::$d),)+
-                _ => Err(required()),
-            }
-        }
-
-        #[allow(dead_code, reason = "not every vocabulary travels in both directions")]
-        pub(crate) fn $to(value: $domain) -> i32 {
-            match value {
-                $($domain::$d => $proto::$p as i32,)+
-            }
-        }
-    };
-}
+use tenure_grpc::enum_conversion;
 
 use common::{
     AccountRelationship as PbRelationship, Acknowledgement as PbAcknowledgement,
