@@ -13,6 +13,7 @@ mod error;
 pub mod idempotency;
 mod identifier;
 mod migrate;
+mod row_keys;
 mod settings;
 mod tenant;
 
@@ -22,5 +23,6 @@ pub use migrate::{
     enable_tenant_rls, migrate, migrations_table, pending_migrations, readiness,
     tenant_rls_statements,
 };
+pub use row_keys::row_key_hash;
 pub use settings::{Backend, DatabaseSettings, DatabaseUrl};
 pub use tenant::TenantTx;

@@ -1,4 +1,3 @@
-use sha2::{Digest as _, Sha256};
 use tenure_domain::{AwsAccountId, Problems};
 use tenure_grpc::Limits;
 use tenure_proto::purge::v1 as pb;
@@ -122,15 +121,6 @@ fn purge_target(problems: &mut Problems, request: &impl PurgeRequest) -> Option<
     })
 }
 
-fn key_hash(keys: &[String]) -> String {
-    let mut digest = Sha256::new();
-    for key in keys {
-        digest.update(key.as_bytes());
-        digest.update(b"\n");
-    }
-    hex::encode(digest.finalize())
-}
-
 fn count(entry: &TableClass, action: PurgeAction, keys: &[String], rows: u64) -> pb::TableCount {
     pb::TableCount {
         service: SERVICE.to_owned(),
@@ -138,7 +128,7 @@ fn count(entry: &TableClass, action: PurgeAction, keys: &[String], rows: u64) ->
         table: entry.table.to_owned(),
         action: convert::purge_action_to(action),
         rows,
-        key_hash: key_hash(keys),
+        key_hash: tenure_db::row_key_hash(keys),
     }
 }
 

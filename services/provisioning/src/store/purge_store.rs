@@ -6,7 +6,6 @@
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr};
 use sea_orm::{ConnectionTrait, QueryResult};
-use sha2::{Digest, Sha256};
 use tenure_db::idempotency::{self, Claim, IdempotencyScope};
 use tenure_db::{Db, DbError, TenantTx};
 use uuid::Uuid;
@@ -184,16 +183,10 @@ impl PurgeStore {
                     .collect::<Result<Vec<_>, _>>()?;
                 keys.push(parts.join("/"));
             }
-            keys.sort();
-            let mut hasher = Sha256::new();
-            for key in &keys {
-                hasher.update(key.as_bytes());
-                hasher.update(b"\n");
-            }
             counts.push(PurgeCount {
                 table,
                 rows: keys.len() as u64,
-                key_hash: hex::encode(hasher.finalize()),
+                key_hash: tenure_db::row_key_hash(&keys),
             });
         }
         Ok(counts)

@@ -9,6 +9,7 @@
 mod errors;
 mod idempotency;
 mod migrate;
+mod row_keys;
 mod settings;
 mod subject;
 mod support;
