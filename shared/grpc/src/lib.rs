@@ -19,6 +19,7 @@ mod health;
 mod host;
 mod identity;
 mod limit;
+pub mod paging;
 mod policy;
 mod settings;
 pub mod status;

@@ -10,7 +10,6 @@ use crate::api::account_service::records::{AccountRef, record_id};
 use crate::api::account_service::tenants::optional_tenant;
 use crate::api::context::{Accounts, Call, Target, at, checked, finish, finish_keyed, keyed};
 use crate::api::convert::{self, optional};
-use crate::api::paging::Page;
 use crate::domain::{
     AccountState, AccountsError, CostRecord, FreeText, MarketplaceRef, Rejection, ResponseSubject,
     RootEmail, SubscriptionStatus, check_instant, field_problem, parse_tags, required,
@@ -18,6 +17,7 @@ use crate::domain::{
 use crate::store;
 use crate::store::accounts::SubscriptionFilter;
 use crate::store::entity::{account_details, aws_account, cost_record, subscription};
+use tenure_grpc::paging::Page;
 
 keyed!(
     pb::CreateSubscriptionRequest,
@@ -158,7 +158,12 @@ impl Accounts {
             "{:?}|{}|{}|{}",
             call.access, request.account_id, request.status, request.tenant_id
         );
-        let page = Page::read(&mut problems, call, &request, scope);
+        let page = Page::read(
+            &mut problems,
+            call.method,
+            (request.page_size, &request.page_token),
+            scope,
+        );
         finish(problems, || ())?;
         let filter = SubscriptionFilter {
             tenant: call.access.tenant_filter(checked(asked)?)?,
@@ -417,7 +422,7 @@ impl Accounts {
         self.read_account_page(
             call,
             &request.account_id,
-            &request,
+            (request.page_size, &request.page_token),
             async |tx, id, page| store::accounts::list_cost_records(tx, id, page).await,
             |rows, next_page_token| {
                 Ok(pb::ListCostRecordsResponse {

@@ -12,7 +12,6 @@ use crate::api::context::{
     Accounts, Call, Keyed, Target, at, checked, finish, finish_keyed, keyed,
 };
 use crate::api::convert::{self, EmailView, non_empty, optional};
-use crate::api::paging::{Page, Paged};
 use crate::domain::{
     AccountName, AccountRole, AccountState, AccountsError, FreeText, JoinedMethod, LifecycleEvent,
     MarketplaceRef, OrganizationId, PageRequest, ParentId, Rejection, ReservationKind,
@@ -21,6 +20,7 @@ use crate::domain::{
 use crate::store;
 use crate::store::accounts::{AccountFilter, ChangeContext, set};
 use crate::store::entity::aws_account;
+use tenure_grpc::paging::Page;
 
 keyed!(
     pb::ReserveAccountRequest,
@@ -231,7 +231,7 @@ impl Accounts {
         &self,
         call: &Call,
         account_id: &str,
-        request: &impl Paged,
+        page: (u32, &str),
         fetch: impl AsyncFnOnce(&TenantTx, Uuid, PageRequest) -> Result<Vec<T>, AccountsError>,
         respond: impl FnOnce(Vec<T>, String) -> Result<R, AccountsError>,
     ) -> Result<R, AccountsError> {
@@ -239,8 +239,8 @@ impl Accounts {
         let id = record_id(&mut problems, "account_id", account_id);
         let page = Page::read(
             &mut problems,
-            call,
-            request,
+            call.method,
+            page,
             format!("{:?}|{account_id}", call.access),
         );
         finish(problems, || ())?;
@@ -320,7 +320,12 @@ impl Accounts {
             request.management_account_id,
             request.tenant_id
         );
-        let page = Page::read(&mut problems, call, &request, scope);
+        let page = Page::read(
+            &mut problems,
+            call.method,
+            (request.page_size, &request.page_token),
+            scope,
+        );
         finish(problems, || ())?;
         let filter = AccountFilter {
             tenant: call.access.tenant_filter(checked(asked)?)?,
@@ -356,7 +361,7 @@ impl Accounts {
         self.read_account_page(
             call,
             &request.account_id,
-            &request,
+            (request.page_size, &request.page_token),
             async |tx, id, page| store::accounts::list_transitions(tx, id, page).await,
             |rows, next_page_token| {
                 Ok(pb::ListAccountTransitionsResponse {

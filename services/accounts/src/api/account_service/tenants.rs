@@ -6,13 +6,13 @@ use uuid::Uuid;
 
 use crate::api::context::{Accounts, Call, Target, at, checked, finish, finish_keyed, keyed};
 use crate::api::convert::{self, optional};
-use crate::api::paging::Page;
 use crate::domain::{
     AccountsError, DisplayName, IdpSubject, LoginEmail, MarketplaceRef, ResponseSubject,
     TenantStatus, UserRole, field_problem, parse_id, required,
 };
 use crate::store;
 use crate::store::entity::{app_user, tenant};
+use tenure_grpc::paging::Page;
 
 keyed!(
     pb::CreateTenantRequest,
@@ -178,7 +178,12 @@ impl Accounts {
             "status",
             optional(request.status, convert::tenant_status_from),
         );
-        let page = Page::read(&mut problems, call, &request, format!("{:?}", status));
+        let page = Page::read(
+            &mut problems,
+            call.method,
+            (request.page_size, &request.page_token),
+            format!("{:?}", status),
+        );
         finish(problems, || ())?;
         let (status, page) = (checked(status)?, checked(page)?);
         self.read_page(
@@ -330,7 +335,12 @@ impl Accounts {
         let mut problems = Problems::new();
         let asked = optional_tenant(&mut problems, &request.tenant_id);
         let scope = format!("{:?}|{}", call.access, request.tenant_id);
-        let page = Page::read(&mut problems, call, &request, scope);
+        let page = Page::read(
+            &mut problems,
+            call.method,
+            (request.page_size, &request.page_token),
+            scope,
+        );
         finish(problems, || ())?;
         let tenant = call.access.tenant_filter(checked(asked)?)?;
         let page = checked(page)?;
