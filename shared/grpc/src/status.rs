@@ -127,6 +127,29 @@ impl std::fmt::Display for ErrorChain<'_> {
     }
 }
 
+/// Declares the two conversions of an enum between its proto number and a domain type:
+/// `$from(i32)` refuses `*_UNSPECIFIED` and unknown numbers with a `REQUIRED` field problem (TNR004),
+/// and `$to(domain)` gives the number back.
+#[macro_export]
+macro_rules! enum_conversion {
+    ($from:ident, $to:ident, $proto:ty => $domain:ident { $($p:ident <=> $d:ident),+ $(,)? }) => {
+        #[allow(dead_code, reason = "not every vocabulary travels in both directions")]
+        pub(crate) fn $from(raw: i32) -> Result<$domain, ::tenure_domain::FieldProblem> {
+            match <$proto>::try_from(raw) {
+                $(Ok(<$proto>::$p) => Ok($domain::$d),)+
+                _ => Err(::tenure_domain::required()),
+            }
+        }
+
+        #[allow(dead_code, reason = "not every vocabulary travels in both directions")]
+        pub(crate) fn $to(value: $domain) -> i32 {
+            match value {
+                $($domain::$d => <$proto>::$p as i32,)+
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,27 +198,4 @@ mod tests {
     fn not_found_never_names_the_id() {
         assert_eq!(not_found("order").message(), "order not found");
     }
-}
-
-/// Declares the two conversions of an enum between its proto number and a domain type:
-/// `$from(i32)` refuses `*_UNSPECIFIED` and unknown numbers with a `REQUIRED` field problem (TNR004),
-/// and `$to(domain)` gives the number back.
-#[macro_export]
-macro_rules! enum_conversion {
-    ($from:ident, $to:ident, $proto:ty => $domain:ident { $($p:ident <=> $d:ident),+ $(,)? }) => {
-        #[allow(dead_code, reason = "not every vocabulary travels in both directions")]
-        pub(crate) fn $from(raw: i32) -> Result<$domain, ::tenure_domain::FieldProblem> {
-            match <$proto>::try_from(raw) {
-                $(Ok(<$proto>::$p) => Ok($domain::$d),)+
-                _ => Err(::tenure_domain::required()),
-            }
-        }
-
-        #[allow(dead_code, reason = "not every vocabulary travels in both directions")]
-        pub(crate) fn $to(value: $domain) -> i32 {
-            match value {
-                $($domain::$d => <$proto>::$p as i32,)+
-            }
-        }
-    };
 }
