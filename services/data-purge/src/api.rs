@@ -2,11 +2,14 @@
 //! `tonic::Status`. A handler converts the request (collecting every violation), calls one use case and
 //! converts the reply.
 
+mod context;
 mod policy;
 mod purge_events;
 mod purge_participant;
 mod purge_service;
+mod status;
 
+pub(crate) use context::Purges;
 pub(crate) use policy::POLICY;
 pub(crate) use purge_events::PurgeEventsHandler;
 pub(crate) use purge_participant::PurgeParticipantHandler;

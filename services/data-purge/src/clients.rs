@@ -1,2 +1,159 @@
-//! Peers of data-purge: the `PurgeParticipant` data-owner interface of every service, itself included,
-//! which it asks to plan, execute and verify deletions (issue #5).
+//! Peers of data-purge: the `PurgeParticipant` data-owner interface of every service, which it asks to
+//! plan, execute and verify deletions. Its own records answer through the same [`DataOwner`] port,
+//! in process.
+
+use std::sync::Arc;
+
+use tenure_grpc::PeerChannel;
+use tenure_proto::purge::v1 as pb;
+use tenure_proto::purge::v1::purge_participant_client::PurgeParticipantClient;
+use uuid::Uuid;
+
+use crate::convert;
+use crate::domain::{DataClass, PurgeError, Scope, TableCount};
+
+/// What a data owner is asked about: one purge of one subject, for some classes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OwnerCall<'a> {
+    pub(crate) purge_id: Uuid,
+    pub(crate) scope: &'a Scope,
+    pub(crate) classes: &'a [DataClass],
+}
+
+/// A service that holds data of the subjects purges name.
+#[async_trait::async_trait]
+pub(crate) trait DataOwner: Send + Sync {
+    /// The service's name, as it reports it in its counts.
+    fn service(&self) -> &str;
+
+    /// Counts what a purge would delete, pseudonymise or keep, changing nothing.
+    async fn plan(&self, call: OwnerCall<'_>) -> Result<Vec<TableCount>, PurgeError>;
+
+    /// Deletes or pseudonymises; a repeat with the same key returns the first counts.
+    async fn execute(
+        &self,
+        call: OwnerCall<'_>,
+        idempotency_key: &str,
+    ) -> Result<Vec<TableCount>, PurgeError>;
+
+    /// Counts what still holds data of the subject in the purged classes.
+    async fn verify(&self, call: OwnerCall<'_>) -> Result<Vec<TableCount>, PurgeError>;
+}
+
+/// The data owners a purge fans out to.
+pub(crate) type DataOwners = Arc<[Arc<dyn DataOwner>]>;
+
+/// Another service's `PurgeParticipant`, over gRPC with data-purge's service token.
+#[derive(Debug, Clone)]
+pub(crate) struct PeerOwner {
+    service: String,
+    channel: PeerChannel,
+}
+
+impl PeerOwner {
+    pub(crate) fn new(channel: PeerChannel) -> Self {
+        Self {
+            service: channel.callee().name().to_owned(),
+            channel,
+        }
+    }
+
+    fn client(&self) -> PurgeParticipantClient<PeerChannel> {
+        PurgeParticipantClient::new(self.channel.clone())
+    }
+
+    /// A peer's counts, checked: every line must come from the service asked, in known terms.
+    fn counts(&self, entries: &[pb::TableCount]) -> Result<Vec<TableCount>, PurgeError> {
+        entries
+            .iter()
+            .map(|entry| {
+                let count = convert::table_count_from(entry).map_err(|_| {
+                    PurgeError::internal("a data owner answered with an unknown class or action")
+                })?;
+                if count.service == self.service {
+                    Ok(count)
+                } else {
+                    Err(PurgeError::internal(
+                        "a data owner answered in another service's name",
+                    ))
+                }
+            })
+            .collect()
+    }
+}
+
+/// A failed call to a data owner: worth retrying on the next pass whatever the code, since a purge
+/// that cannot finish must stay visible as unfinished rather than be dropped.
+fn peer_failure(service: &str, status: &tonic::Status) -> PurgeError {
+    PurgeError::Unavailable(
+        format!(
+            "data owner {service} answered {:?}: {}",
+            status.code(),
+            status.message()
+        )
+        .into(),
+    )
+}
+
+#[async_trait::async_trait]
+impl DataOwner for PeerOwner {
+    fn service(&self) -> &str {
+        &self.service
+    }
+
+    async fn plan(&self, call: OwnerCall<'_>) -> Result<Vec<TableCount>, PurgeError> {
+        let request = PeerChannel::for_tenant(
+            pb::PlanRequest {
+                purge_id: call.purge_id.to_string(),
+                scope: Some(convert::participant_scope(call.scope)),
+                classes: convert::classes_to(call.classes),
+            },
+            call.scope.tenant,
+        );
+        let response = self
+            .client()
+            .plan(request)
+            .await
+            .map_err(|status| peer_failure(&self.service, &status))?;
+        self.counts(&response.into_inner().entries)
+    }
+
+    async fn execute(
+        &self,
+        call: OwnerCall<'_>,
+        idempotency_key: &str,
+    ) -> Result<Vec<TableCount>, PurgeError> {
+        let request = PeerChannel::for_tenant(
+            pb::ExecuteRequest {
+                idempotency_key: idempotency_key.to_owned(),
+                purge_id: call.purge_id.to_string(),
+                scope: Some(convert::participant_scope(call.scope)),
+                classes: convert::classes_to(call.classes),
+            },
+            call.scope.tenant,
+        );
+        let response = self
+            .client()
+            .execute(request)
+            .await
+            .map_err(|status| peer_failure(&self.service, &status))?;
+        self.counts(&response.into_inner().entries)
+    }
+
+    async fn verify(&self, call: OwnerCall<'_>) -> Result<Vec<TableCount>, PurgeError> {
+        let request = PeerChannel::for_tenant(
+            pb::VerifyRequest {
+                purge_id: call.purge_id.to_string(),
+                scope: Some(convert::participant_scope(call.scope)),
+                classes: convert::classes_to(call.classes),
+            },
+            call.scope.tenant,
+        );
+        let response = self
+            .client()
+            .verify(request)
+            .await
+            .map_err(|status| peer_failure(&self.service, &status))?;
+        self.counts(&response.into_inner().residual)
+    }
+}

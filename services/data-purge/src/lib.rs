@@ -2,40 +2,153 @@
 
 mod api;
 mod clients;
+mod convert;
 mod domain;
+mod engine;
+mod metrics;
+mod own_data;
 mod settings;
 mod store;
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use anyhow::Context as _;
 use tenure_db::Db;
-use tenure_grpc::{FnProbe, ServerBuilder};
+use tenure_domain::{SharedClock, SystemClock};
+use tenure_grpc::{FnProbe, PeerChannel, ServerBuilder};
 
-pub use settings::DataPurgeSettings;
+pub use settings::{
+    DataPurgeSettings, MAX_PURGE_DAYS, ReceiptSettings, ScheduleSettings, WorkerSettings,
+};
+
+use crate::clients::{DataOwner, DataOwners, PeerOwner};
+use crate::domain::ReceiptSigner;
+use crate::own_data::OwnRecords;
+
+/// What the service takes from its host besides settings.
+#[derive(Clone)]
+pub struct DataPurgeDeps {
+    /// Business time: due times, deadlines, receipts. Tests and the demo move a `ManualClock` to
+    /// pass the 30-day window.
+    pub clock: SharedClock,
+    /// The `PurgeParticipant` of every other service that holds data (accounts, provisioning, and
+    /// orders once it joins). A purge covers these and the service's own records.
+    pub data_owners: Vec<PeerChannel>,
+}
+
+impl Default for DataPurgeDeps {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            data_owners: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for DataPurgeDeps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataPurgeDeps")
+            .field("data_owners", &self.data_owners)
+            .finish_non_exhaustive()
+    }
+}
 
 /// The assembled service, ready to be mounted on a server builder.
 #[derive(Debug)]
 pub struct DataPurgeApp {
-    db: Db,
+    app: api::Purges,
+    records: OwnRecords,
+    interval: Duration,
 }
 
 impl DataPurgeApp {
-    /// Connects the database and assembles the use cases. The schema must already be migrated
-    /// ([`migrate`]); the readiness probe reports NOT_SERVING until it is.
+    /// Connects the database and assembles the use cases on the system clock with no other data owner
+    /// than the service itself, which suits a service tested on its own. A deployment builds it with
+    /// [`DataPurgeApp::build_with`] and every other service's participant, as `tenure up` and
+    /// `tenure serve` do. The schema must already be migrated ([`migrate`]).
     pub async fn build(settings: &DataPurgeSettings) -> anyhow::Result<Self> {
-        let db = tenure_db::connect(&settings.database).await?;
-        Ok(Self { db })
+        Self::build_with(settings, DataPurgeDeps::default()).await
     }
 
-    /// Mounts the gRPC services, the authorization policy and the readiness probe on `server`.
+    /// Like [`DataPurgeApp::build`], with every dependency given.
+    pub async fn build_with(
+        settings: &DataPurgeSettings,
+        deps: DataPurgeDeps,
+    ) -> anyhow::Result<Self> {
+        let problems = settings.problems();
+        if !problems.is_empty() {
+            anyhow::bail!("invalid settings: {}", problems.join("; "));
+        }
+        let key_file = settings
+            .receipts
+            .signing_key_file
+            .as_ref()
+            .context("purge.receipts.signing_key_file is required")?;
+        let pem = std::fs::read_to_string(key_file)
+            .with_context(|| format!("reading the receipt signing key {}", key_file.display()))?;
+        let signer = ReceiptSigner::from_pem(&pem, &settings.receipts.key_id)?;
+        let db = tenure_db::connect(&settings.database).await?;
+        let records = OwnRecords::new(db.clone());
+        let mut owners: Vec<Arc<dyn DataOwner>> = deps
+            .data_owners
+            .into_iter()
+            .map(|channel| Arc::new(PeerOwner::new(channel)) as Arc<dyn DataOwner>)
+            .collect();
+        owners.push(Arc::new(records.clone()));
+        let owners: DataOwners = owners.into();
+        let engine = engine::Engine {
+            db: db.clone(),
+            clock: deps.clock.clone(),
+            lease_clock: Arc::new(SystemClock),
+            settings: settings.worker.clone(),
+            owners,
+            signer: Arc::new(signer),
+            gauges: metrics::PurgeGauges::process(),
+            events_written: Arc::new(tokio::sync::Notify::new()),
+        };
+        Ok(Self {
+            app: api::Purges {
+                db,
+                clock: deps.clock,
+                engine,
+                schedule: settings.schedule.clone(),
+            },
+            records,
+            interval: Duration::from_millis(settings.worker.interval_ms),
+        })
+    }
+
+    /// Mounts the gRPC services, the purge worker, the authorization policy and the readiness probe on
+    /// `server`.
     pub fn register(self, server: &mut ServerBuilder) {
         let limits = server.limits();
-        let db = self.db;
+        let db: Db = self.app.db.clone();
+        let draining = server.host().draining();
+        let (engine, interval, worker_draining) =
+            (self.app.engine.clone(), self.interval, draining.clone());
+        let worker = async move {
+            loop {
+                tokio::select! {
+                    () = worker_draining.cancelled() => break,
+                    () = tokio::time::sleep(interval) => {
+                        if let Err(error) = engine.run_pass().await {
+                            tracing::warn!(error = %error, "the purge worker pass failed; it runs again");
+                        }
+                    }
+                }
+            }
+        };
         server
             .policy(&policy())
-            .add_service(api::PurgeServiceHandler.into_server(&limits))
-            .add_service(api::PurgeEventsHandler.into_server(&limits))
-            .add_service(api::PurgeParticipantHandler.into_server(&limits))
+            .add_service(api::PurgeServiceHandler::new(self.app.clone()).into_server(&limits))
+            .add_service(
+                api::PurgeEventsHandler::new(self.app.clone(), draining).into_server(&limits),
+            )
+            .add_service(
+                api::PurgeParticipantHandler::new(self.app, self.records).into_server(&limits),
+            )
+            .add_worker("purge-worker", worker)
             .add_readiness(Arc::new(FnProbe::new("database", move || {
                 let db = db.clone();
                 Box::pin(async move { store::ready(&db).await })

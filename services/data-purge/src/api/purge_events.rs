@@ -1,19 +1,194 @@
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures::Stream;
+use tenure_domain::Problems;
 use tenure_grpc::Limits;
+use tenure_proto::common::v1 as common;
+use tenure_proto::purge::v1 as pb;
 use tenure_proto::purge::v1::purge_events_server::{PurgeEvents, PurgeEventsServer};
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+
+use crate::api::context::{Purges, at, finish};
+use crate::convert;
+use crate::domain::PurgeError;
+use crate::store;
+use crate::store::events::{PurgeStreamEvent, SCHEMA_VERSION};
+
+/// How long an idle stream waits before it sends a heartbeat with its position.
+const HEARTBEAT: Duration = Duration::from_secs(15);
+
+/// How often an idle stream looks for events committed by another replica, which cannot wake it.
+const POLL: Duration = Duration::from_millis(500);
 
 /// Serves `tenure.purge.v1.PurgeEvents`.
-///
-/// Until the business logic of issue #5 lands, its RPCs answer UNIMPLEMENTED through the
-/// generated defaults; health, reflection, authentication and the policy already apply to them.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct PurgeEventsHandler;
+#[derive(Debug, Clone)]
+pub(crate) struct PurgeEventsHandler {
+    app: Purges,
+    draining: CancellationToken,
+}
 
 impl PurgeEventsHandler {
+    pub(crate) fn new(app: Purges, draining: CancellationToken) -> Self {
+        Self { app, draining }
+    }
+
     /// The generated server with the process's message-size limits applied.
     pub(crate) fn into_server(self, limits: &Limits) -> PurgeEventsServer<Self> {
         tenure_grpc::limited!(PurgeEventsServer::new(self), limits)
     }
 }
 
+fn event_to(event: &PurgeStreamEvent) -> pb::PurgeEvent {
+    pb::PurgeEvent {
+        event_id: event.event_id.to_string(),
+        purge_id: event.purge_id.to_string(),
+        tenant_id: event.tenant_id.to_string(),
+        r#type: event.event_type.to_owned(),
+        schema_version: SCHEMA_VERSION.unsigned_abs(),
+        effective_at: Some(convert::timestamp(event.effective_at)),
+        recorded_at: Some(convert::timestamp(event.recorded_at)),
+        position: event.position.to_string(),
+        scope_kind: convert::scope_kind_to(event.scope_kind),
+        aws_account_id: event.aws_account_id.clone().unwrap_or_default(),
+        classes: convert::classes_to(&event.classes),
+        due_at: event.due_at.map(convert::timestamp),
+        receipt_id: event
+            .receipt_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        trace_context: event.traceparent.as_ref().map(|(traceparent, tracestate)| {
+            common::TraceContext {
+                traceparent: traceparent.clone(),
+                tracestate: tracestate.clone(),
+            }
+        }),
+    }
+}
+
+/// Where a subscription stands.
+struct Cursor {
+    app: Purges,
+    draining: CancellationToken,
+    position: u64,
+    batch: u64,
+    since_last_send: Duration,
+    ended: bool,
+}
+
+impl Cursor {
+    /// The next batch to send: events as soon as there are any, a heartbeat when idle for long
+    /// enough, an UNAVAILABLE end when the process drains so the client resumes elsewhere.
+    async fn next(&mut self) -> Option<Result<pb::SubscribeResponse, Status>> {
+        if self.ended {
+            return None;
+        }
+        loop {
+            if self.draining.is_cancelled() {
+                self.ended = true;
+                return Some(Err(Status::unavailable(
+                    "the server is shutting down; resume from your last position",
+                )));
+            }
+            let events =
+                match store::events::after(self.app.db.conn(), self.position, self.batch).await {
+                    Ok(events) => events,
+                    Err(error) => {
+                        self.ended = true;
+                        return Some(Err(Status::from(error)));
+                    }
+                };
+            if let Some(last) = events.last() {
+                self.position = last.position;
+                self.since_last_send = Duration::ZERO;
+                let caught_up = u64::try_from(events.len()).unwrap_or(u64::MAX) < self.batch;
+                return Some(Ok(pb::SubscribeResponse {
+                    events: events.iter().map(event_to).collect(),
+                    position: self.position.to_string(),
+                    caught_up,
+                }));
+            }
+            if self.since_last_send >= HEARTBEAT {
+                self.since_last_send = Duration::ZERO;
+                return Some(Ok(pb::SubscribeResponse {
+                    events: Vec::new(),
+                    position: self.position.to_string(),
+                    caught_up: true,
+                }));
+            }
+            let written = self.app.engine.events_written.clone();
+            tokio::select! {
+                () = written.notified() => {}
+                () = tokio::time::sleep(POLL) => self.since_last_send += POLL,
+                () = self.draining.cancelled() => {}
+            }
+        }
+    }
+}
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<pb::SubscribeResponse, Status>> + Send>>;
+
 #[tonic::async_trait]
-impl PurgeEvents for PurgeEventsHandler {}
+impl PurgeEvents for PurgeEventsHandler {
+    async fn subscribe(
+        &self,
+        request: Request<pb::SubscribeRequest>,
+    ) -> Result<Response<EventStream>, Status> {
+        self.app
+            .call(&request, "/tenure.purge.v1.PurgeEvents/Subscribe")?;
+        let request = request.into_inner();
+        let mut problems = Problems::new();
+        let batch = match request.max_batch {
+            0 => Some(100),
+            1..=500 => Some(u64::from(request.max_batch)),
+            _ => {
+                problems.push(at(
+                    "max_batch",
+                    tenure_domain::field_problem(
+                        "BATCH_RANGE",
+                        "max_batch is between 0 and 500",
+                        "TNR004",
+                    ),
+                ));
+                None
+            }
+        };
+        let position = match &request.start {
+            Some(pb::subscribe_request::Start::After(raw)) => problems.check(
+                "after",
+                raw.parse::<u64>().map_err(|_| {
+                    tenure_domain::field_problem(
+                        "POSITION_FORMAT",
+                        "a position is one the stream handed out",
+                        "TNR004",
+                    )
+                }),
+            ),
+            Some(pb::subscribe_request::Start::FromLatest(true)) => {
+                Some(store::events::latest(self.app.db.conn()).await?)
+            }
+            Some(pb::subscribe_request::Start::FromBeginning(true)) => Some(0),
+            _ => {
+                problems.push(at("start", tenure_domain::required()));
+                None
+            }
+        };
+        finish(problems, || ())?;
+        let (Some(position), Some(batch)) = (position, batch) else {
+            return Err(PurgeError::internal("a validated field is missing").into());
+        };
+        let cursor = Cursor {
+            app: self.app.clone(),
+            draining: self.draining.clone(),
+            position,
+            batch,
+            since_last_send: HEARTBEAT,
+            ended: false,
+        };
+        let stream = futures::stream::unfold(cursor, |mut cursor| async move {
+            cursor.next().await.map(|item| (item, cursor))
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+}

@@ -1,6 +1,7 @@
 //! The service's migrations, in order. Shipped migrations never change; a change is a new migration.
 
 mod m0001_core;
+mod m0002_purges;
 
 use sea_orm_migration::prelude::*;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_core::Migration),
             // Every mutating RPC records its idempotency key in the same transaction as its effect.
             Box::new(tenure_db::idempotency::CreateIdempotencyRecord),
+            Box::new(m0002_purges::Migration),
         ]
     }
 

@@ -1,0 +1,237 @@
+//! data-purge as a data owner of its own records. Every table it keeps is `audit` or `operational`:
+//! purge requests, holds, transitions, receipts and events hold ids, classes, counts, times and
+//! operators' tickets, never an email or a name (domain.md §8.1), so a purge keeps them all. Its plan
+//! still lists them, so a plan names every table of every service that holds anything of the subject.
+
+use tenure_db::Db;
+
+use crate::clients::{DataOwner, OwnerCall};
+use crate::domain::{DataClass, PurgeAction, PurgeError, TableCount};
+use crate::store;
+use crate::store::subject::Owner;
+
+/// The name data-purge answers with.
+pub(crate) const SERVICE: &str = "data-purge";
+
+/// One table of the service: how its rows tie to a subject, its key, its class and its columns.
+pub(crate) struct OwnTable {
+    pub(crate) table: &'static str,
+    pub(crate) class: DataClass,
+    /// `None` for tables that hold nothing of any subject (counters, keys).
+    pub(crate) owner: Option<(Owner, &'static str)>,
+    pub(crate) owner_key: &'static str,
+    pub(crate) columns: &'static [&'static str],
+}
+
+/// Every table and column the service persists. A test compares it with the database catalogue, so a
+/// new column cannot ship unregistered (G1).
+pub(crate) const OWN_TABLES: &[OwnTable] = &[
+    OwnTable {
+        table: "purge_request",
+        class: DataClass::Audit,
+        owner: Some((Owner::Direct, "id")),
+        owner_key: "tenant_id",
+        columns: &[
+            "id",
+            "tenant_id",
+            "scope_kind",
+            "aws_account_id",
+            "scope_key",
+            "reason",
+            "state",
+            "classes",
+            "ticket",
+            "requested_at",
+            "triggered_at",
+            "due_at",
+            "deadline",
+            "started_at",
+            "completed_at",
+            "cancelled_at",
+            "expedite_ticket",
+            "plan",
+            "manifest_hash",
+            "receipt_id",
+            "claim_epoch",
+            "claimed_until",
+            "residual_rows",
+            "last_error",
+            "holds",
+        ],
+    },
+    OwnTable {
+        table: "legal_hold",
+        class: DataClass::Audit,
+        owner: Some((Owner::Direct, "id")),
+        owner_key: "tenant_id",
+        columns: &[
+            "id",
+            "tenant_id",
+            "scope_kind",
+            "aws_account_id",
+            "reason",
+            "ticket",
+            "placed_by",
+            "placed_by_role",
+            "placed_at",
+            "released_by",
+            "released_by_role",
+            "released_at",
+            "release_reason",
+            "release_ticket",
+        ],
+    },
+    OwnTable {
+        table: "purge_transition",
+        class: DataClass::Audit,
+        owner: Some((Owner::ThroughPurge, "id")),
+        owner_key: "tenant_id",
+        columns: &[
+            "id",
+            "purge_id",
+            "tenant_id",
+            "from_state",
+            "to_state",
+            "event",
+            "actor",
+            "actor_role",
+            "reason",
+            "ticket",
+            "trace_id",
+            "at",
+        ],
+    },
+    OwnTable {
+        table: "receipt",
+        class: DataClass::Audit,
+        owner: Some((Owner::ThroughPurge, "id")),
+        owner_key: "tenant_id",
+        columns: &[
+            "id",
+            "purge_id",
+            "sequence",
+            "tenant_id",
+            "body",
+            "previous_hash",
+            "hash",
+            "signature",
+            "key_id",
+        ],
+    },
+    OwnTable {
+        table: "purge_event",
+        class: DataClass::Audit,
+        owner: Some((Owner::Direct, "event_id")),
+        owner_key: "tenant_id",
+        columns: &[
+            "position",
+            "event_id",
+            "purge_id",
+            "tenant_id",
+            "event_type",
+            "schema_version",
+            "effective_at",
+            "recorded_at",
+            "scope_kind",
+            "aws_account_id",
+            "classes",
+            "due_at",
+            "receipt_id",
+            "traceparent",
+            "tracestate",
+        ],
+    },
+    OwnTable {
+        table: "idempotency_record",
+        class: DataClass::Operational,
+        owner: Some((Owner::IdempotencyTenant, "key")),
+        owner_key: "tenant_id",
+        columns: &[
+            "tenant_id",
+            "method",
+            "key",
+            "caller",
+            "request_hash",
+            "state",
+            "grpc_code",
+            "response",
+            "created_at",
+            "expires_at",
+        ],
+    },
+    OwnTable {
+        table: "receipt_key",
+        class: DataClass::Operational,
+        owner: None,
+        owner_key: "",
+        columns: &["key_id", "public_key", "first_used_at"],
+    },
+    OwnTable {
+        table: "receipt_chain_head",
+        class: DataClass::Operational,
+        owner: None,
+        owner_key: "",
+        columns: &["id", "last_sequence", "last_hash"],
+    },
+    OwnTable {
+        table: "event_head",
+        class: DataClass::Operational,
+        owner: None,
+        owner_key: "",
+        columns: &["id", "last_position"],
+    },
+];
+
+/// The service's own records, answering as a data owner in process.
+#[derive(Debug, Clone)]
+pub(crate) struct OwnRecords {
+    db: Db,
+}
+
+impl OwnRecords {
+    pub(crate) fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait::async_trait]
+impl DataOwner for OwnRecords {
+    fn service(&self) -> &str {
+        SERVICE
+    }
+
+    async fn plan(&self, call: OwnerCall<'_>) -> Result<Vec<TableCount>, PurgeError> {
+        let tx = store::begin(&self.db).await?;
+        let mut counts = Vec::new();
+        for table in OWN_TABLES {
+            let Some((owner, key)) = table.owner else {
+                continue;
+            };
+            let keys = store::subject::row_keys(&*tx, table.table, key, owner, call.scope).await?;
+            counts.push(TableCount {
+                service: SERVICE.to_owned(),
+                data_class: table.class,
+                table: table.table.to_owned(),
+                action: PurgeAction::Keep,
+                rows: u64::try_from(keys.len()).unwrap_or(u64::MAX),
+                key_hash: tenure_db::row_key_hash(&keys),
+            });
+        }
+        tx.rollback().await?;
+        Ok(counts)
+    }
+
+    /// Nothing the service keeps belongs to a purgeable class, so there is nothing to delete.
+    async fn execute(
+        &self,
+        _call: OwnerCall<'_>,
+        _idempotency_key: &str,
+    ) -> Result<Vec<TableCount>, PurgeError> {
+        Ok(Vec::new())
+    }
+
+    /// Nothing the service keeps belongs to a purgeable class, so nothing can remain.
+    async fn verify(&self, _call: OwnerCall<'_>) -> Result<Vec<TableCount>, PurgeError> {
+        Ok(Vec::new())
+    }
+}

@@ -1,0 +1,59 @@
+//! The rows of the service's own tables that concern a subject, for its own data-owner answers.
+
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr};
+use sea_orm::{ConnectionTrait, QueryResult};
+
+use crate::domain::{PurgeError, Scope};
+use crate::store::column;
+
+/// How a table's rows are tied to a subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Owner {
+    /// By its own `tenant_id` and, for account scope, its `aws_account_id`.
+    Direct,
+    /// By `tenant_id`, and for account scope through the purges of that account (`purge_id`).
+    ThroughPurge,
+    /// By the text `tenant_id` of an idempotency record; account scope has none of its own.
+    IdempotencyTenant,
+}
+
+fn subject_filter(owner: Owner, scope: &Scope) -> SimpleExpr {
+    let tenant = scope.tenant;
+    match (owner, &scope.account) {
+        (Owner::IdempotencyTenant, None) => Expr::col("tenant_id").eq(tenant.to_string()),
+        (Owner::IdempotencyTenant, Some(_)) => Expr::val(false),
+        (Owner::Direct | Owner::ThroughPurge, None) => Expr::col("tenant_id").eq(tenant),
+        (Owner::Direct, Some(account)) => Expr::col("tenant_id")
+            .eq(tenant)
+            .and(Expr::col("aws_account_id").eq(account.as_str())),
+        (Owner::ThroughPurge, Some(_)) => Expr::col("tenant_id").eq(tenant).and(
+            Expr::col("purge_id").in_subquery(
+                Query::select()
+                    .column("id")
+                    .from("purge_request")
+                    .and_where(Expr::col("scope_key").eq(scope.key()))
+                    .to_owned(),
+            ),
+        ),
+    }
+}
+
+/// The keys (`key` cast to text) of `table`'s rows that concern `scope`.
+pub(crate) async fn row_keys(
+    conn: &impl ConnectionTrait,
+    table: &'static str,
+    key: &'static str,
+    owner: Owner,
+    scope: &Scope,
+) -> Result<Vec<String>, PurgeError> {
+    let select = Query::select()
+        .expr_as(Expr::col(key).cast_as("text"), "row_key")
+        .from(table)
+        .and_where(subject_filter(owner, scope))
+        .to_owned();
+    conn.query_all(&select)
+        .await?
+        .iter()
+        .map(|row: &QueryResult| column(row, "row_key"))
+        .collect()
+}
