@@ -14,6 +14,7 @@ use tenure_db::Db;
 use tenure_domain::{SharedClock, SystemClock};
 use tenure_grpc::{FnProbe, ServerBuilder};
 
+pub use clients::PurgePeer;
 pub use settings::AccountsSettings;
 
 /// What the service takes from its host besides settings.
@@ -24,6 +25,8 @@ pub struct AccountsDeps {
     pub clock: SharedClock,
     /// How often the lifecycle timers (reopen window end, billing transfer end) look for due records.
     pub timer_interval: Duration,
+    /// The data-purge service, which schedules and cancels purges.
+    pub purge: PurgePeer,
 }
 
 impl Default for AccountsDeps {
@@ -31,6 +34,7 @@ impl Default for AccountsDeps {
         Self {
             clock: Arc::new(SystemClock),
             timer_interval: Duration::from_secs(60),
+            purge: PurgePeer::Detached,
         }
     }
 }
@@ -39,6 +43,7 @@ impl std::fmt::Debug for AccountsDeps {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AccountsDeps")
             .field("timer_interval", &self.timer_interval)
+            .field("purge", &self.purge)
             .finish_non_exhaustive()
     }
 }
@@ -82,6 +87,7 @@ impl AccountsApp {
             app: api::Accounts {
                 db,
                 clock: deps.clock,
+                purge: deps.purge,
             },
             timer_interval: deps.timer_interval,
         })

@@ -3,12 +3,117 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
-use tenure_grpc::{AuthSettings, Host, ServerHandle, ServiceKind, TokenVerifier};
+use tenure_domain::{SharedClock, SystemClock};
+use tenure_grpc::{
+    AuthSettings, DevAuthority, Ed25519KeyPair, Host, PeerChannel, ServerHandle, ServiceKind,
+    ServiceTokenMinter, TokenSigner, TokenVerifier,
+};
 use tokio::net::TcpListener;
 
-use crate::config::TenureConfig;
+use crate::config::{Environment, PeerUrls, TenureConfig};
+use crate::dev_key;
+
+/// How the services of a process prove who they are when they call their peers.
+#[derive(Debug, Clone)]
+pub enum PeerTokens {
+    /// The development key of `tenure up`, which every process sharing it trusts.
+    Development(DevAuthority),
+    /// A production service key (`auth.service_key_file`), known to peers by `key_id`.
+    ServiceKey {
+        /// The key pair.
+        keys: Ed25519KeyPair,
+        /// The id peers know the key by.
+        key_id: String,
+    },
+    /// No key: services that call peers refuse to start.
+    Absent,
+}
+
+/// How long a service token to a peer lives; minters re-mint at half-life.
+const SERVICE_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
+
+impl PeerTokens {
+    /// The credentials a configuration names: the development key, else the service key.
+    pub fn from_config(config: &TenureConfig) -> anyhow::Result<Self> {
+        if let Some(path) = &config.auth.dev_key_file {
+            return Ok(Self::Development(dev_key::load(path)?));
+        }
+        match &config.auth.service_key_file {
+            Some(path) => {
+                let pem = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading the service key {}", path.display()))?;
+                Ok(Self::ServiceKey {
+                    keys: Ed25519KeyPair::from_private_pem(&pem)?,
+                    key_id: config.auth.service_key_id.clone(),
+                })
+            }
+            None => Ok(Self::Absent),
+        }
+    }
+
+    fn minter(&self, kind: ServiceKind) -> anyhow::Result<Arc<ServiceTokenMinter>> {
+        match self {
+            Self::Development(authority) => authority.service_minter(kind),
+            Self::ServiceKey { keys, key_id } => Ok(Arc::new(ServiceTokenMinter::new(
+                TokenSigner::ed25519(tenure_grpc::SERVICE_ISSUER, key_id.as_str(), keys)?,
+                kind.subject(),
+                SERVICE_TOKEN_LIFETIME,
+            ))),
+            Self::Absent => anyhow::bail!(
+                "{kind} calls its peers and needs a service key: set auth.service_key_file"
+            ),
+        }
+    }
+}
+
+/// What the services of one process share besides their configuration.
+#[derive(Clone)]
+pub struct ClusterDeps {
+    /// How services authenticate to their peers.
+    pub peer_tokens: PeerTokens,
+    /// Business time for every service. Tests and demos move one `ManualClock` for all of them, so a
+    /// 30-day purge window passes alike everywhere.
+    pub clock: SharedClock,
+}
+
+impl std::fmt::Debug for ClusterDeps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterDeps")
+            .field("peer_tokens", &self.peer_tokens)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClusterDeps {
+    /// Peers authenticated with `peer_tokens`, on the system clock.
+    pub fn new(peer_tokens: PeerTokens) -> Self {
+        Self {
+            peer_tokens,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// A channel from `caller` to its peer `callee`, at the URL `peers` names.
+fn peer(
+    config: &TenureConfig,
+    deps: &ClusterDeps,
+    peers: &PeerUrls,
+    caller: ServiceKind,
+    callee: ServiceKind,
+) -> anyhow::Result<PeerChannel> {
+    PeerChannel::connect_lazy(
+        peers.url(callee),
+        callee,
+        deps.peer_tokens.minter(caller)?,
+        Duration::from_secs(config.server.unary_deadline_cap_secs),
+    )
+    .with_context(|| format!("connecting {caller} to {callee}"))
+}
 
 /// Services running on one host.
 #[derive(Debug)]
@@ -23,6 +128,7 @@ impl Cluster {
     pub async fn start(
         config: &TenureConfig,
         auth: &AuthSettings,
+        deps: &ClusterDeps,
         listeners: Vec<(ServiceKind, TcpListener)>,
     ) -> anyhow::Result<Self> {
         let verifier = TokenVerifier::new(auth)?;
@@ -38,10 +144,24 @@ impl Cluster {
                         .register(&mut builder);
                 }
                 ServiceKind::Accounts => {
-                    tenure_accounts::AccountsApp::build(&config.accounts.settings)
-                        .await
-                        .context("building accounts")?
-                        .register(&mut builder);
+                    let purge = peer(
+                        config,
+                        deps,
+                        &config.accounts.peers,
+                        kind,
+                        ServiceKind::DataPurge,
+                    )?;
+                    tenure_accounts::AccountsApp::build_with(
+                        &config.accounts.settings,
+                        tenure_accounts::AccountsDeps {
+                            clock: deps.clock.clone(),
+                            purge: tenure_accounts::PurgePeer::Connected(purge),
+                            ..tenure_accounts::AccountsDeps::default()
+                        },
+                    )
+                    .await
+                    .context("building accounts")?
+                    .register(&mut builder);
                 }
                 ServiceKind::Provisioning => {
                     tenure_provisioning::ProvisioningApp::build(&config.provisioning.settings)
@@ -50,10 +170,29 @@ impl Cluster {
                         .register(&mut builder);
                 }
                 ServiceKind::DataPurge => {
-                    tenure_data_purge::DataPurgeApp::build(&config.data_purge.settings)
-                        .await
-                        .context("building data-purge")?
-                        .register(&mut builder);
+                    let settings = &config.data_purge.settings;
+                    if config.environment == Environment::Development
+                        && let Some(path) = &settings.receipts.signing_key_file
+                    {
+                        // `tenure up` and tests sign receipts with a key made on first start.
+                        dev_key::ensure_key_file(path)?;
+                    }
+                    let peers = &config.data_purge.peers;
+                    // Orders joins as a data owner with its own issue.
+                    let data_owners = [ServiceKind::Accounts, ServiceKind::Provisioning]
+                        .into_iter()
+                        .map(|owner| peer(config, deps, peers, kind, owner))
+                        .collect::<anyhow::Result<Vec<_>>>()?;
+                    tenure_data_purge::DataPurgeApp::build_with(
+                        settings,
+                        tenure_data_purge::DataPurgeDeps {
+                            clock: deps.clock.clone(),
+                            data_owners,
+                        },
+                    )
+                    .await
+                    .context("building data-purge")?
+                    .register(&mut builder);
                 }
             }
             handles.insert(kind, builder.serve(listener).await?);

@@ -203,6 +203,8 @@ impl TenureConfig {
                 ServiceKind::DataPurge => {
                     config.data_purge.settings.database.url = url;
                     config.data_purge.listen = listen;
+                    config.data_purge.settings.receipts.signing_key_file =
+                        Some(data_dir.join(RECEIPT_KEY_FILE));
                 }
             }
         }
@@ -253,6 +255,9 @@ impl TenureConfig {
         }
     }
 }
+
+/// The file in the data directory of `tenure up` that holds the key receipts are signed with.
+pub const RECEIPT_KEY_FILE: &str = "receipt-signing-key.pem";
 
 /// The development key's file name inside the data directory.
 pub const DEV_KEY_FILE: &str = "dev-signing-key.pem";

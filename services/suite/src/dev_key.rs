@@ -18,8 +18,14 @@ pub(crate) fn load(path: &Path) -> anyhow::Result<DevAuthority> {
 
 /// Reads the key at `path`, creating it (readable by the owner only) when it does not exist yet.
 pub(crate) fn load_or_create(path: &Path) -> anyhow::Result<DevAuthority> {
+    ensure_key_file(path)?;
+    load(path)
+}
+
+/// Creates an Ed25519 PKCS#8 PEM key at `path`, readable by the owner only, unless one is there.
+pub(crate) fn ensure_key_file(path: &Path) -> anyhow::Result<()> {
     if path.exists() {
-        return load(path);
+        return Ok(());
     }
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)
@@ -34,15 +40,13 @@ pub(crate) fn load_or_create(path: &Path) -> anyhow::Result<DevAuthority> {
         options.mode(0o600);
     }
     match options.open(path) {
-        Ok(mut file) => {
-            file.write_all(keys.private_pem().as_bytes())
-                .with_context(|| format!("writing {}", path.display()))?;
-            Ok(DevAuthority::with_key(keys))
-        }
+        Ok(mut file) => file
+            .write_all(keys.private_pem().as_bytes())
+            .with_context(|| format!("writing {}", path.display())),
         // Another process created it first; use theirs so both trust the same key.
-        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => load(path),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(error) => {
-            Err(error).with_context(|| format!("creating the development key {}", path.display()))
+            Err(error).with_context(|| format!("creating the key file {}", path.display()))
         }
     }
 }

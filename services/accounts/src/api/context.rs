@@ -23,6 +23,7 @@ const SERVICE_KEY_TTL_DAYS: i64 = 180;
 pub(crate) struct Accounts {
     pub(crate) db: Db,
     pub(crate) clock: SharedClock,
+    pub(crate) purge: crate::clients::PurgePeer,
 }
 
 impl std::fmt::Debug for Accounts {

@@ -61,8 +61,14 @@ impl From<AccountsError> for Status {
             }
             AccountsError::KeyReused => status::key_reused(),
             AccountsError::KeyInFlight => status::key_in_flight(),
-            AccountsError::NeedsPurgeService => Status::unimplemented(
-                "scheduling and cancelling tenant purges arrives with the data-purge service",
+            AccountsError::NeedsPurgeService => Status::failed_precondition(
+                "this accounts instance runs without the data-purge service, which schedules and \
+                 cancels tenant purges",
+            ),
+            AccountsError::PurgeStarted => status::rejected(
+                Code::FailedPrecondition,
+                "PURGE_STARTED",
+                "the tenant's data purge has already started; the tenant cannot be re-subscribed",
             ),
             AccountsError::Unavailable(cause) => status::unavailable(cause.as_ref()),
             AccountsError::Internal(cause) => status::internal(cause.as_ref()),

@@ -59,9 +59,12 @@ pub(crate) enum AccountsError {
     /// The first call with this key is still running.
     #[error("idempotency key in flight")]
     KeyInFlight,
-    /// The call needs the data-purge peer, which this build does not wire yet.
+    /// The call needs the data-purge peer, and this instance runs without one (tests of accounts alone).
     #[error("needs the data-purge service")]
     NeedsPurgeService,
+    /// The tenant's purge already began deleting, so the tenant cannot come back.
+    #[error("the tenant purge has started")]
+    PurgeStarted,
     /// A dependency (the database) is down; retrying later may work.
     #[error("dependency unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),

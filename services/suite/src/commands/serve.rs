@@ -8,7 +8,7 @@ use tenure_grpc::ServiceKind;
 
 use super::{auth_settings, bind, shutdown_signal, start_metrics, stop_telemetry};
 use crate::cli::ServeArgs;
-use crate::cluster::{self, Cluster};
+use crate::cluster::{self, Cluster, ClusterDeps, PeerTokens};
 use crate::config::{self, Environment, TenureConfig};
 
 pub(super) async fn run(
@@ -26,7 +26,8 @@ pub(super) async fn run(
         cluster::check_serving_role(&config, kind).await?;
     }
     let listener = bind(config.listen(kind), kind.name()).await?;
-    let cluster = Cluster::start(&config, &auth, vec![(kind, listener)]).await?;
+    let deps = ClusterDeps::new(PeerTokens::from_config(&config)?);
+    let cluster = Cluster::start(&config, &auth, &deps, vec![(kind, listener)]).await?;
     if let Some(address) = &config.telemetry.metrics_listen {
         start_metrics(cluster.host(), address).await?;
     }

@@ -9,7 +9,7 @@ use tenure_grpc::{Role, ServiceKind};
 
 use super::{bind, shutdown_signal, start_metrics, stop_telemetry};
 use crate::cli::UpArgs;
-use crate::cluster::{self, Cluster};
+use crate::cluster::{self, Cluster, ClusterDeps, PeerTokens};
 use crate::config::{self, DEV_KEY_FILE, TenureConfig};
 use crate::{dev_key, output};
 
@@ -49,7 +49,8 @@ pub(super) async fn run(
         let address = format!("{}:{port}", args.bind);
         listeners.push((kind, bind(&address, kind.name()).await?));
     }
-    let cluster = Cluster::start(&config, &authority.auth_settings(), listeners).await?;
+    let deps = ClusterDeps::new(PeerTokens::Development(authority.clone()));
+    let cluster = Cluster::start(&config, &authority.auth_settings(), &deps, listeners).await?;
     let metrics_address = match &config.telemetry.metrics_listen {
         Some(address) => Some(start_metrics(cluster.host(), address).await?),
         None => None,

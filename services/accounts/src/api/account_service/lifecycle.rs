@@ -6,6 +6,7 @@ use tenure_proto::accounts::v1 as pb;
 use crate::api::account_service::records::{AccountRef, change, record_id, unsupported};
 use crate::api::context::{Accounts, Call, Target, at, checked, finish, finish_keyed, keyed};
 use crate::api::convert::{self, EmailView, non_empty};
+use crate::clients::{Cancelled, derived_key};
 use crate::domain::{
     AccountRole, AccountState, AccountsError, Acknowledgement, FreeText, LifecycleEvent, Rejection,
     Relationship, SubscriptionStatus, TerminationFacts, Ticket, assess_termination, check_instant,
@@ -336,6 +337,34 @@ impl Accounts {
             async |tx, account, now| {
                 let current = store::stored(AccountState::parse(&account.state))?;
                 check_reopen(current, account.reopen_until, now)?;
+                // A reopen inside the window cancels the account's pending data purge. One that
+                // already began cannot be stopped; the reopen is still a fact in AWS and is recorded,
+                // and the account's data is fetched again on re-onboarding (domain.md §8.2).
+                let aws_account_id = account
+                    .aws_account_id
+                    .as_deref()
+                    .map(AwsAccountId::parse)
+                    .transpose()
+                    .map_err(|_| AccountsError::internal("a stored AWS account id is malformed"))?;
+                if let Some(aws_account_id) = &aws_account_id {
+                    let cancelled = self
+                        .purge
+                        .cancel_pending(
+                            account.tenant_id,
+                            Some(aws_account_id),
+                            derived_key("reopen", account.id, &request.idempotency_key),
+                            "the account was reopened inside its post-closure window",
+                        )
+                        .await;
+                    match cancelled {
+                        Ok(Cancelled::AlreadyStarted) => tracing::warn!(
+                            account_id = %account.id,
+                            "reopened after its data purge began; the data is fetched again on re-onboarding"
+                        ),
+                        Ok(_) | Err(AccountsError::NeedsPurgeService) => {}
+                        Err(error) => return Err(error),
+                    }
+                }
                 // closed_at and reopen_until stay: they are written once per closure (domain.md §5).
                 store::accounts::apply_event(
                     tx,

@@ -6,9 +6,10 @@ use uuid::Uuid;
 
 use crate::api::context::{Accounts, Call, Target, at, checked, finish, finish_keyed, keyed};
 use crate::api::convert::{self, optional};
+use crate::clients::{Cancelled, derived_key};
 use crate::domain::{
-    AccountsError, DisplayName, IdpSubject, LoginEmail, MarketplaceRef, ResponseSubject,
-    TenantStatus, UserRole, field_problem, parse_id, required,
+    AccountsError, DisplayName, FreeText, IdpSubject, LoginEmail, MarketplaceRef, ResponseSubject,
+    TenantStatus, UserRole, check_instant, field_problem, parse_id, required,
 };
 use crate::store;
 use crate::store::entity::{app_user, tenant};
@@ -19,6 +20,8 @@ keyed!(
     pb::UpdateTenantRequest,
     pb::CreateUserRequest,
     pb::DeleteUserRequest,
+    pb::UnsubscribeTenantRequest,
+    pb::ResubscribeTenantRequest,
 );
 
 /// A validated new user.
@@ -387,23 +390,112 @@ impl Accounts {
 }
 
 impl Accounts {
-    /// Recording an unsubscribe is only half of it: the tenant purge must be scheduled with data-purge
-    /// in the same step, and that peer arrives with the data-purge service. Until then the call is
-    /// refused rather than recording an unsubscribe whose purge would never run.
+    /// Records that the tenant unsubscribed from the marketplace and schedules the purge of the whole
+    /// tenant with data-purge, due 30 days after the unsubscribe. The purge is scheduled inside the
+    /// transaction that records the unsubscribe: if data-purge cannot take it, nothing is recorded,
+    /// and a retry with the same key reaches the same purge.
     pub(crate) async fn unsubscribe_tenant(
         &self,
-        _call: &Call,
-        _request: pb::UnsubscribeTenantRequest,
+        call: &Call,
+        request: pb::UnsubscribeTenantRequest,
     ) -> Result<pb::UnsubscribeTenantResponse, AccountsError> {
-        Err(AccountsError::NeedsPurgeService)
+        let now = self.now();
+        let mut problems = Problems::new();
+        let id = problems.check("tenant_id", parse_id(&request.tenant_id));
+        let unsubscribed_at = match &request.unsubscribed_at {
+            None => Some(now),
+            Some(at) => problems.check(
+                "unsubscribed_at",
+                convert::instant(Some(at)).and_then(|at| check_instant(at, now)),
+            ),
+        };
+        let marketplace_event = problems.check(
+            "marketplace_event_ref",
+            FreeText::reason(&request.marketplace_event_ref),
+        );
+        finish_keyed(problems, &request)?;
+        let (id, unsubscribed_at, marketplace_event) = (
+            checked(id)?,
+            checked(unsubscribed_at)?,
+            checked(marketplace_event)?,
+        );
+        let tenant = call.access.creating_for(Some(id))?;
+        self.mutate(
+            call,
+            &request,
+            tenant,
+            Target::new("tenant", tenant).because(marketplace_event.as_str(), ""),
+            async |tx, _now| {
+                let mut record = store::tenants::find_tenant(tx, tenant)
+                    .await?
+                    .ok_or(AccountsError::NotFound("tenant"))?;
+                record.status = TenantStatus::Unsubscribed.as_str().to_owned();
+                record.unsubscribed_at = Some(unsubscribed_at);
+                let record = store::tenants::update_tenant(tx, record).await?;
+                let purge_id = self
+                    .purge
+                    .schedule_tenant_purge(
+                        tenant,
+                        unsubscribed_at,
+                        derived_key("unsubscribe", tenant, &request.idempotency_key),
+                    )
+                    .await?;
+                tracing::info!(tenant_id = %tenant, purge_id = %purge_id, "tenant unsubscribed; purge scheduled");
+                Ok((
+                    pb::UnsubscribeTenantResponse {
+                        tenant: Some(convert::tenant(&record)?),
+                        purge_id,
+                    },
+                    ResponseSubject::Tenant(tenant),
+                ))
+            },
+        )
+        .await
     }
 
-    /// See [`Accounts::unsubscribe_tenant`]: a re-subscription must cancel the pending tenant purge.
+    /// Records that the tenant subscribed again and cancels its pending tenant purge. A purge that
+    /// already began deleting cannot be stopped, so the re-subscription is then refused.
     pub(crate) async fn resubscribe_tenant(
         &self,
-        _call: &Call,
-        _request: pb::ResubscribeTenantRequest,
+        call: &Call,
+        request: pb::ResubscribeTenantRequest,
     ) -> Result<pb::ResubscribeTenantResponse, AccountsError> {
-        Err(AccountsError::NeedsPurgeService)
+        let mut problems = Problems::new();
+        let id = problems.check("tenant_id", parse_id(&request.tenant_id));
+        finish_keyed(problems, &request)?;
+        let tenant = call.access.creating_for(Some(checked(id)?))?;
+        self.mutate(
+            call,
+            &request,
+            tenant,
+            Target::new("tenant", tenant),
+            async |tx, _now| {
+                let mut record = store::tenants::find_tenant(tx, tenant)
+                    .await?
+                    .ok_or(AccountsError::NotFound("tenant"))?;
+                record.status = TenantStatus::Active.as_str().to_owned();
+                record.unsubscribed_at = None;
+                let record = store::tenants::update_tenant(tx, record).await?;
+                let cancelled = self
+                    .purge
+                    .cancel_pending(
+                        tenant,
+                        None,
+                        derived_key("resubscribe", tenant, &request.idempotency_key),
+                        "the tenant subscribed again",
+                    )
+                    .await?;
+                if cancelled == Cancelled::AlreadyStarted {
+                    return Err(AccountsError::PurgeStarted);
+                }
+                Ok((
+                    pb::ResubscribeTenantResponse {
+                        tenant: Some(convert::tenant(&record)?),
+                    },
+                    ResponseSubject::Tenant(tenant),
+                ))
+            },
+        )
+        .await
     }
 }
