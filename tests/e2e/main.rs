@@ -2,5 +2,6 @@
 //! scenarios.
 
 mod layout;
+mod purge;
 mod security;
 mod traces;

@@ -127,12 +127,18 @@ impl DataPurgeApp {
         let draining = server.host().draining();
         let (engine, interval, worker_draining) =
             (self.app.engine.clone(), self.interval, draining.clone());
+        // A drain drops a pass wherever it stands, even inside a call to a data owner: every step is
+        // safe to repeat, and another replica takes the purge over when the claim lapses.
         let worker = async move {
             loop {
                 tokio::select! {
                     () = worker_draining.cancelled() => break,
-                    () = tokio::time::sleep(interval) => {
-                        if let Err(error) = engine.run_pass().await {
+                    () = tokio::time::sleep(interval) => {}
+                }
+                tokio::select! {
+                    () = worker_draining.cancelled() => break,
+                    result = engine.run_pass() => {
+                        if let Err(error) = result {
                             tracing::warn!(error = %error, "the purge worker pass failed; it runs again");
                         }
                     }
