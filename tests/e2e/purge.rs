@@ -21,18 +21,17 @@ fn account_classes() -> Vec<i32> {
     vec![DataClass::AwsFetched as i32, DataClass::CostData as i32]
 }
 
-/// Planned and affected rows per (service, class) of a receipt.
+/// Planned and affected rows per (service, class) of a receipt, over its actions.
 fn receipt_totals(receipt: &purge::Receipt) -> BTreeMap<(String, i32), (u64, u64)> {
-    receipt
-        .entries
-        .iter()
-        .map(|entry| {
-            (
-                (entry.service.clone(), entry.data_class),
-                (entry.planned_rows, entry.affected_rows),
-            )
-        })
-        .collect()
+    let mut totals = BTreeMap::new();
+    for entry in &receipt.entries {
+        let line: &mut (u64, u64) = totals
+            .entry((entry.service.clone(), entry.data_class))
+            .or_default();
+        line.0 += entry.planned_rows;
+        line.1 += entry.affected_rows;
+    }
+    totals
 }
 
 /// The rows a plan deletes or pseudonymises, per (service, class).

@@ -83,16 +83,14 @@ impl PeerOwner {
 }
 
 /// A failed call to a data owner: worth retrying on the next pass whatever the code, since a purge
-/// that cannot finish must stay visible as unfinished rather than be dropped.
+/// that cannot finish must stay visible as unfinished rather than be dropped. Only the code is kept:
+/// it is what an operator needs, and it can carry no data of the subject.
 fn peer_failure(service: &str, status: &tonic::Status) -> PurgeError {
-    PurgeError::Unavailable(
-        format!(
-            "data owner {service} answered {:?}: {}",
-            status.code(),
-            status.message()
-        )
-        .into(),
-    )
+    tracing::warn!(service, code = ?status.code(), "a data owner refused a purge call");
+    PurgeError::OwnerFailed {
+        service: service.to_owned(),
+        code: format!("{:?}", status.code()),
+    }
 }
 
 #[async_trait::async_trait]

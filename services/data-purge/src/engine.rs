@@ -408,6 +408,7 @@ impl Engine {
 /// Why an attempt stopped, in fixed words (a peer's message could echo data).
 fn attempt_error(error: &PurgeError) -> String {
     match error {
+        PurgeError::OwnerFailed { .. } => error.to_string(),
         PurgeError::Unavailable(_) => "a data owner or the database was unavailable".to_owned(),
         PurgeError::Concurrent => "another worker or a hold changed the purge".to_owned(),
         _ => "internal error".to_owned(),

@@ -238,26 +238,34 @@ impl Stack {
         tenure_db::connect(settings).await.expect("connect")
     }
 
-    /// How many rows of every table of `kind`'s schema contain `needle` in any column.
+    /// How many rows of `kind`'s tables contain `needle` in any column, bytes included. The
+    /// sandbox's tables are left out: they stand in for AWS itself, and what AWS holds about an
+    /// account is not Tenure's to purge.
     pub(crate) async fn rows_containing(&self, kind: ServiceKind, needle: &str) -> u64 {
         let db = self.sql(kind).await;
         let conn = db.conn();
         let columns = conn
             .query_all_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "SELECT table_name::text AS t, column_name::text AS c FROM information_schema.columns \
-                 WHERE table_schema = $1",
+                "SELECT table_name::text AS t, column_name::text AS c, data_type::text AS d \
+                 FROM information_schema.columns \
+                 WHERE table_schema = $1 AND table_name NOT LIKE 'sandbox\\_%'",
                 [kind.schema().into()],
             ))
             .await
             .expect("catalogue");
+        assert!(!columns.is_empty(), "no tables in {}", kind.schema());
         let mut found = 0u64;
         for row in columns {
             let table: String = row.try_get("", "t").expect("t");
             let column: String = row.try_get("", "c").expect("c");
-            let sql = format!(
-                "SELECT count(*) AS n FROM \"{table}\" WHERE position($1 in \"{column}\"::text) > 0"
-            );
+            let data_type: String = row.try_get("", "d").expect("d");
+            let matches = if data_type == "bytea" {
+                format!("position(convert_to($1, 'UTF8') in \"{column}\") > 0")
+            } else {
+                format!("position($1 in \"{column}\"::text) > 0")
+            };
+            let sql = format!("SELECT count(*) AS n FROM \"{table}\" WHERE {matches}");
             let count = conn
                 .query_one_raw(Statement::from_sql_and_values(
                     DbBackend::Postgres,
@@ -573,13 +581,35 @@ impl Stack {
             if current.state == state as i32 {
                 return current;
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "purge still {:?}",
-                purge::PurgeState::try_from(current.state)
-            );
+            if tokio::time::Instant::now() >= deadline {
+                panic!(
+                    "purge still {:?}; the worker's last word: {}",
+                    purge::PurgeState::try_from(current.state),
+                    self.last_error(id).await
+                );
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Why the worker's last attempt at purge `id` stopped, and what verification found.
+    async fn last_error(&self, id: &str) -> String {
+        let db = self.sql(ServiceKind::DataPurge).await;
+        let row = db
+            .conn()
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT coalesce(last_error, '') AS e, residual_rows AS r FROM purge_request \
+                 WHERE id = $1::uuid",
+                [id.into()],
+            ))
+            .await
+            .expect("purge row")
+            .expect("row");
+        let error: String = row.try_get("", "e").expect("e");
+        let residual: i64 = row.try_get("", "r").expect("r");
+        db.close().await.ok();
+        format!("{error:?}, {residual} residual rows")
     }
 
     /// Lets the purge worker run a few passes.

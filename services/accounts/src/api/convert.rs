@@ -76,7 +76,7 @@ enum_conversion!(account_state_from, account_state_to, PbAccountState => Account
 });
 enum_conversion!(data_class_from, data_class_to, PbDataClass => DataClass {
     AwsFetched <=> AwsFetched, CostData <=> CostData, LoginIdentity <=> LoginIdentity,
-    AccountTombstone <=> AccountTombstone, Audit <=> Audit, Operational <=> Operational,
+    OrderRecord <=> OrderRecord, AccountTombstone <=> AccountTombstone, Audit <=> Audit, Operational <=> Operational,
 });
 enum_conversion!(purge_action_from, purge_action_to, PbPurgeAction => PurgeAction {
     Delete <=> Delete, Pseudonymise <=> Pseudonymise, Keep <=> Keep,

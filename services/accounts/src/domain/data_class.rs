@@ -41,6 +41,9 @@ pub(crate) enum DataClass {
     AwsFetched,
     CostData,
     LoginIdentity,
+    /// The financial skeleton of orders. Accounts holds none, but a tenant purge names it, and an
+    /// owner must accept every class of the vocabulary.
+    OrderRecord,
     AccountTombstone,
     Audit,
     Operational,

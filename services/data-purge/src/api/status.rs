@@ -66,6 +66,9 @@ impl From<PurgeError> for Status {
             }
             PurgeError::KeyReused => status::key_reused(),
             PurgeError::KeyInFlight => status::key_in_flight(),
+            PurgeError::OwnerFailed { service, code } => {
+                Status::unavailable(format!("data owner {service} answered {code}; retry later"))
+            }
             PurgeError::Unavailable(cause) => status::unavailable(cause.as_ref()),
             PurgeError::Internal(cause) => status::internal(cause.as_ref()),
         }

@@ -44,6 +44,9 @@ pub(crate) enum PurgeError {
     /// The first call with this key is still running.
     #[error("idempotency key in flight")]
     KeyInFlight,
+    /// A data owner refused or failed a call; the purge retries on a later pass.
+    #[error("data owner {service} answered {code}")]
+    OwnerFailed { service: String, code: String },
     /// A data owner or the database is down; retrying later may work.
     #[error("dependency unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
