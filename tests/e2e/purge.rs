@@ -1,7 +1,11 @@
 //! The data purge across every data owner that exists (accounts, provisioning and data-purge's own
 //! records), on PostgreSQL, with one injected clock to pass the 30- and 90-day windows (issue #5).
 
-#![allow(clippy::expect_used, reason = "a failed setup step is a failed test")]
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a failed setup step or a broken expectation is a failed test"
+)]
 
 mod support;
 
@@ -554,9 +558,12 @@ async fn a_purge_killed_half_way_and_run_again_completes_with_the_same_receipt_t
     // accounts, then stalls inside provisioning's Execute.
     let provisioning = stack.sql(ServiceKind::Provisioning).await;
     let lock = provisioning.conn().begin().await.expect("begin");
-    lock.execute_unprepared("LOCK TABLE operation IN EXCLUSIVE MODE")
-        .await
-        .expect("lock");
+    lock.execute_raw(sea_orm::Statement::from_string(
+        sea_orm::DbBackend::Postgres,
+        "LOCK TABLE operation IN EXCLUSIVE MODE",
+    ))
+    .await
+    .expect("lock");
     stack.expedite(&scheduled.id).await.expect("expedite");
     let scope = scheduled.scope.clone().expect("scope");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -713,10 +720,11 @@ async fn receipts_hold_no_personal_data_chain_and_any_edit_breaks_the_chain() {
 
     // Editing one count in the first receipt breaks the chain there.
     db.conn()
-        .execute_unprepared(
+        .execute_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
             "UPDATE receipt SET body = replace(body, '\"affected_rows\":', '\"affected_rows\":1') \
              WHERE sequence = 1",
-        )
+        ))
         .await
         .expect("tamper");
     let broken = verify().await;

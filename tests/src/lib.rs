@@ -44,7 +44,7 @@ pub struct TestCluster {
 impl TestCluster {
     /// Migrates and starts `kinds`; each service's peers point at the listeners of this cluster.
     pub async fn start(kinds: &[ServiceKind]) -> anyhow::Result<Self> {
-        Self::start_with(kinds, ClusterOptions::default()).await
+        Box::pin(Self::start_with(kinds, ClusterOptions::default())).await
     }
 
     /// Like [`TestCluster::start`], with a clock and configuration of the test's choosing.
@@ -64,7 +64,7 @@ impl TestCluster {
         (options.configure)(&mut config);
         cluster::migrate(&config, &ServiceKind::ALL).await?;
         let authority = DevAuthority::generate()?;
-        Self::launch(
+        Box::pin(Self::launch(
             kinds,
             config,
             authority,
@@ -72,7 +72,7 @@ impl TestCluster {
             PeerUrls::default(),
             Some(database),
             scratch,
-        )
+        ))
         .await
     }
 
@@ -89,7 +89,7 @@ impl TestCluster {
         for (kind, address) in &self.addresses {
             set_peer(&mut peers, *kind, format!("http://{address}"));
         }
-        Self::launch(
+        Box::pin(Self::launch(
             kinds,
             self.config.clone(),
             self.authority.clone(),
@@ -97,7 +97,7 @@ impl TestCluster {
             peers,
             None,
             scratch,
-        )
+        ))
         .await
     }
 

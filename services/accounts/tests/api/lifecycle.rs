@@ -368,3 +368,42 @@ async fn an_unlinking_account_is_unlinked_when_its_billing_ends() {
         .await;
     served.host.shutdown().await;
 }
+
+/// Without data-purge, an unsubscribe could not schedule its purge, so it is refused and the tenant
+/// stays as it was; the connected path runs in the end-to-end suite.
+#[tokio::test]
+async fn without_data_purge_an_unsubscribe_is_refused_and_changes_nothing() {
+    let served = serve(Backend::Postgres).await;
+    let tenant = served.tenant().await;
+    let refused = expect_code(
+        served
+            .accounts()
+            .unsubscribe_tenant(served.request(
+                As::Operator,
+                pb::UnsubscribeTenantRequest {
+                    idempotency_key: key(),
+                    tenant_id: tenant.to_string(),
+                    unsubscribed_at: None,
+                    marketplace_event_ref: "mp-event-1".to_owned(),
+                },
+            ))
+            .await,
+        Code::FailedPrecondition,
+    );
+    assert!(refused.message().contains("data-purge"), "{refused:?}");
+    let after = served
+        .accounts()
+        .get_tenant(served.request(
+            As::Operator,
+            pb::GetTenantRequest {
+                tenant_id: tenant.to_string(),
+            },
+        ))
+        .await
+        .expect("tenant")
+        .into_inner()
+        .tenant
+        .expect("tenant");
+    assert_eq!(after.status, pb::TenantStatus::Active as i32);
+    served.host.shutdown().await;
+}

@@ -69,6 +69,8 @@ pub(crate) async fn serve(backend: Backend) -> Served {
         AccountsDeps {
             clock: clock.clone(),
             timer_interval: Duration::from_millis(100),
+            // Alone, accounts neither schedules nor cancels purges; the end-to-end suite covers those.
+            purge: tenure_accounts::PurgePeer::Detached,
         },
     )
     .await

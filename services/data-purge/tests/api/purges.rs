@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use chrono::Utc;
+use tenure_domain::{Clock as _, SystemClock};
 use tenure_grpc::{Role, ServiceKind};
 use tenure_proto::purge::v1 as pb;
 use tenure_proto::purge::v1::purge_events_client::PurgeEventsClient;
@@ -151,7 +151,7 @@ fn key() -> String {
     format!("test-{}", Uuid::new_v4().simple())
 }
 
-fn timestamp(at: chrono::DateTime<Utc>) -> prost_types::Timestamp {
+fn timestamp(at: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: at.timestamp(),
         nanos: 0,
@@ -199,7 +199,7 @@ async fn bad_requests_name_every_field_at_fault_and_store_nothing() {
                 aws_account_id: "12345".to_owned(),
             }),
             reason: pb::PurgeReason::Unspecified as i32,
-            triggered_at: Some(timestamp(Utc::now() + chrono::Duration::days(2))),
+            triggered_at: Some(timestamp(SystemClock.now() + chrono::Duration::days(2))),
             ticket: "nope".to_owned(),
         })
         .await
@@ -298,13 +298,8 @@ async fn customers_see_only_their_own_tenants_purges_and_receipts() {
         "another tenant's id answers like a missing one"
     );
     let listed = served.list(&customer, "").await.expect("list");
-    assert_eq!(
-        listed
-            .iter()
-            .map(|purge| purge.id.clone())
-            .collect::<Vec<_>>(),
-        [own.id.clone()]
-    );
+    let listed_ids: Vec<&str> = listed.iter().map(|purge| purge.id.as_str()).collect();
+    assert_eq!(listed_ids, [own.id.as_str()]);
     let named = served
         .list(&customer, &theirs.to_string())
         .await
@@ -330,7 +325,7 @@ async fn an_expedite_needs_a_ticket_and_never_moves_a_due_purge() {
     let tenant = Uuid::new_v4();
     let overdue = served
         .schedule(pb::SchedulePurgeRequest {
-            triggered_at: Some(timestamp(Utc::now() - chrono::Duration::days(40))),
+            triggered_at: Some(timestamp(SystemClock.now() - chrono::Duration::days(40))),
             ..account_purge(tenant, "123456789012")
         })
         .await
@@ -379,7 +374,7 @@ async fn an_expedite_needs_a_ticket_and_never_moves_a_due_purge() {
         .purge
         .expect("purge");
     assert_eq!(moved.state, pb::PurgeState::Due as i32);
-    assert!(moved.due_at.expect("due").seconds <= Utc::now().timestamp());
+    assert!(moved.due_at.expect("due").seconds <= SystemClock.now().timestamp());
     served.host.shutdown().await;
 }
 
