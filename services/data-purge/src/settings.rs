@@ -121,13 +121,6 @@ impl DataPurgeSettings {
                 "purge.worker: interval_ms, batch and lease_secs must all be above 0".to_owned(),
             );
         }
-        if self.receipts.signing_key_file.is_none() {
-            problems.push(
-                "purge.receipts.signing_key_file: receipts must be signed; mount an Ed25519 \
-                 PKCS#8 PEM key"
-                    .to_owned(),
-            );
-        }
         if self.receipts.key_id.trim().is_empty() {
             problems.push("purge.receipts.key_id: must not be empty".to_owned());
         }
