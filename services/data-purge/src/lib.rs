@@ -80,14 +80,10 @@ impl DataPurgeApp {
         if !problems.is_empty() {
             anyhow::bail!("invalid settings: {}", problems.join("; "));
         }
-        let key_file = settings
-            .receipts
-            .signing_key_file
-            .as_ref()
-            .context(
-                "purge.receipts.signing_key_file is required: receipts must be signed; mount an \
+        let key_file = settings.receipts.signing_key_file.as_ref().context(
+            "purge.receipts.signing_key_file is required: receipts must be signed; mount an \
                  Ed25519 PKCS#8 PEM key",
-            )?;
+        )?;
         let pem = std::fs::read_to_string(key_file)
             .with_context(|| format!("reading the receipt signing key {}", key_file.display()))?;
         let signer = ReceiptSigner::from_pem(&pem, &settings.receipts.key_id)?;
