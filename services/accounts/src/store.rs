@@ -67,6 +67,17 @@ impl From<DbError> for AccountsError {
     }
 }
 
+impl From<tenure_db::idempotency::ClaimRefused> for AccountsError {
+    fn from(refused: tenure_db::idempotency::ClaimRefused) -> Self {
+        use tenure_db::idempotency::ClaimRefused;
+        match refused {
+            ClaimRefused::KeyReused => AccountsError::KeyReused,
+            ClaimRefused::KeyInFlight => AccountsError::KeyInFlight,
+            ClaimRefused::StoredFailure => AccountsError::Internal(Box::new(refused)),
+        }
+    }
+}
+
 impl From<DbErr> for AccountsError {
     fn from(error: DbErr) -> Self {
         DbError::from(error).into()

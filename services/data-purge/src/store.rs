@@ -48,6 +48,17 @@ impl From<DbError> for PurgeError {
     }
 }
 
+impl From<tenure_db::idempotency::ClaimRefused> for PurgeError {
+    fn from(refused: tenure_db::idempotency::ClaimRefused) -> Self {
+        use tenure_db::idempotency::ClaimRefused;
+        match refused {
+            ClaimRefused::KeyReused => PurgeError::KeyReused,
+            ClaimRefused::KeyInFlight => PurgeError::KeyInFlight,
+            ClaimRefused::StoredFailure => PurgeError::Internal(Box::new(refused)),
+        }
+    }
+}
+
 impl From<DbErr> for PurgeError {
     fn from(error: DbErr) -> Self {
         PurgeError::from(DbError::from(error))

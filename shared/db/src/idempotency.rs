@@ -69,6 +69,41 @@ pub enum Claim {
     InFlight,
 }
 
+/// Why a claimed key cannot go ahead: what [`Claim::into_replay`] refuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ClaimRefused {
+    /// [`Claim::Mismatch`]: `FAILED_PRECONDITION` with `IDEMPOTENCY_KEY_REUSED`.
+    #[error("the idempotency key was used for another request")]
+    KeyReused,
+    /// [`Claim::InFlight`]: `ABORTED`, which clients retry.
+    #[error("the first request with this idempotency key is still running")]
+    KeyInFlight,
+    /// A stored non-OK outcome, which services that store only successes never write.
+    #[error("an idempotency record holds a failure")]
+    StoredFailure,
+}
+
+impl Claim {
+    /// The one reading every service makes of a claim: go ahead (`None`), answer with the stored
+    /// response (`Some`), or refuse.
+    ///
+    /// # Errors
+    ///
+    /// The [`ClaimRefused`] reason for a mismatch, a call in flight or a stored failure.
+    pub fn into_replay(self) -> Result<Option<Vec<u8>>, ClaimRefused> {
+        match self {
+            Claim::Fresh => Ok(None),
+            Claim::Replay {
+                grpc_code: 0,
+                response,
+            } => Ok(Some(response)),
+            Claim::Replay { .. } => Err(ClaimRefused::StoredFailure),
+            Claim::Mismatch => Err(ClaimRefused::KeyReused),
+            Claim::InFlight => Err(ClaimRefused::KeyInFlight),
+        }
+    }
+}
+
 const STATE_IN_FLIGHT: &str = "in_flight";
 const STATE_DONE: &str = "done";
 

@@ -5,6 +5,7 @@
 //! together with any login roles it created; `tests/run.sh` and [`sweep_leftovers`] remove what a
 //! killed test left behind.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::thread;
@@ -100,6 +101,33 @@ impl TestDatabase {
             tables.push(row.try_get::<String>("", "name")?);
         }
         Ok(tables)
+    }
+
+    /// Every (table, column) of `schema` but its migrations table, which is where G1 checks that each
+    /// persisted column is registered with a data class.
+    ///
+    /// # Errors
+    ///
+    /// The server refuses the connection or the catalogue query.
+    pub async fn columns(&self, schema: &str) -> anyhow::Result<BTreeSet<(String, String)>> {
+        let conn = admin_connection(&self.url).await?;
+        let rows = conn
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT table_name::text AS t, column_name::text AS c FROM information_schema.columns \
+                 WHERE table_schema = $1 AND table_name <> $2",
+                [schema.into(), format!("{schema}_migrations").into()],
+            ))
+            .await;
+        conn.close().await.ok();
+        let mut columns = BTreeSet::new();
+        for row in rows.context("listing columns")? {
+            columns.insert((
+                row.try_get::<String>("", "t")?,
+                row.try_get::<String>("", "c")?,
+            ));
+        }
+        Ok(columns)
     }
 
     /// Creates a login role `<database>_<suffix>` that is neither superuser nor `BYPASSRLS`, with

@@ -3,9 +3,10 @@
 //! its effect and writes its audit row in the same transaction, so all of them commit or none does.
 
 use chrono::{DateTime, Duration, Utc};
-use tenure_db::idempotency::{self, Claim, IdempotencyScope, RecordSubject};
+use tenure_db::idempotency::{self, IdempotencyScope, RecordSubject};
 use tenure_db::{Db, TenantTx};
 use tenure_domain::{Caller, CallerRole, FieldProblem, IdempotencyKey, SharedClock};
+use tenure_proto::Keyed;
 use tonic::{Request, Status};
 use uuid::Uuid;
 
@@ -69,33 +70,6 @@ impl Target {
         self
     }
 }
-
-/// Requests with an idempotency key: the key and the canonical bytes their hash covers.
-pub(crate) trait Keyed: prost::Message + Clone + Sized {
-    fn key(&self) -> &str;
-    fn without_key(&self) -> Self;
-
-    /// The encoding with the key cleared, so a retry with the same body hashes alike.
-    fn canonical(&self) -> Vec<u8> {
-        self.without_key().encode_to_vec()
-    }
-}
-
-/// Implements [`Keyed`] for requests whose key is the `idempotency_key` field.
-macro_rules! keyed {
-    ($($request:ty),+ $(,)?) => {
-        $(impl crate::api::context::Keyed for $request {
-            fn key(&self) -> &str {
-                &self.idempotency_key
-            }
-
-            fn without_key(&self) -> Self {
-                Self { idempotency_key: String::new(), ..self.clone() }
-            }
-        })+
-    };
-}
-pub(crate) use keyed;
 
 impl Accounts {
     pub(crate) fn now(&self) -> DateTime<Utc> {
@@ -181,22 +155,12 @@ impl Accounts {
         };
         let hash = idempotency::request_hash(&request.canonical());
         let tx = TenantTx::begin(&self.db, tenant).await?;
-        match idempotency::claim(&*tx, &scope, &hash, now, ttl).await? {
-            Claim::Fresh => {}
-            Claim::Replay {
-                grpc_code: 0,
-                response,
-            } => {
-                return R::decode(response.as_slice())
-                    .map_err(|error| AccountsError::Internal(Box::new(error)));
-            }
-            Claim::Replay { .. } => {
-                return Err(AccountsError::internal(
-                    "an idempotency record holds a failure, which this service never stores",
-                ));
-            }
-            Claim::Mismatch => return Err(AccountsError::KeyReused),
-            Claim::InFlight => return Err(AccountsError::KeyInFlight),
+        if let Some(stored) = idempotency::claim(&*tx, &scope, &hash, now, ttl)
+            .await?
+            .into_replay()?
+        {
+            return R::decode(stored.as_slice())
+                .map_err(|error| AccountsError::Internal(Box::new(error)));
         }
         let (response, subject) = effect(&tx, now).await?;
         if is_audited(&call.caller, true) {

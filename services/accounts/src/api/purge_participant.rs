@@ -5,15 +5,13 @@ use tenure_proto::purge::v1::purge_participant_server::{PurgeParticipant, PurgeP
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::api::context::{Accounts, Call, Target, at, checked, finish, finish_keyed, keyed};
+use crate::api::context::{Accounts, Call, Target, at, checked, finish, finish_keyed};
 use crate::api::convert;
 use crate::domain::{
     AccountsError, DataClass, PurgeAction, PurgeScope, ResponseSubject, TABLES, TableClass,
     action_for, columns, parse_id, required,
 };
 use crate::store;
-
-keyed!(pb::ExecuteRequest);
 
 /// The name this service answers with.
 const SERVICE: &str = "accounts";

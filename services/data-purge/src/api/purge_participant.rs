@@ -4,14 +4,12 @@ use tenure_proto::purge::v1 as pb;
 use tenure_proto::purge::v1::purge_participant_server::{PurgeParticipant, PurgeParticipantServer};
 use tonic::{Request, Response, Status};
 
-use crate::api::context::{Purges, at, checked, finish, finish_keyed, keyed};
+use crate::api::context::{Purges, at, checked, finish, finish_keyed};
 use crate::api::purge_service::read_scope;
 use crate::clients::{DataOwner, OwnerCall};
 use crate::convert;
-use crate::domain::{DataClass, Scope};
+use crate::domain::{DataClass, PurgeError, Scope};
 use crate::own_data::{OWN_TABLES, OwnRecords, SERVICE};
-
-keyed!(pb::ExecuteRequest);
 
 /// The full path of a `PurgeParticipant` method.
 macro_rules! path {
@@ -73,6 +71,23 @@ fn read_call(
     Some((purge_id?, scope?, wanted))
 }
 
+/// A participant request's purge, subject and classes; a mutating one's key is checked with them, so
+/// every problem is reported at once.
+fn owner_call(
+    purge_id: &str,
+    scope: Option<&pb::ParticipantScope>,
+    classes: &[i32],
+    keyed: Option<&pb::ExecuteRequest>,
+) -> Result<(uuid::Uuid, Scope, Vec<DataClass>), PurgeError> {
+    let mut problems = Problems::new();
+    let read = read_call(&mut problems, purge_id, scope, classes);
+    match keyed {
+        Some(request) => finish_keyed(problems, request)?,
+        None => finish(problems, || ())?,
+    }
+    checked(read)
+}
+
 fn counts(entries: &[crate::domain::TableCount]) -> Vec<pb::TableCount> {
     entries.iter().map(convert::table_count_to).collect()
 }
@@ -107,15 +122,12 @@ impl PurgeParticipant for PurgeParticipantHandler {
     ) -> Result<Response<pb::PlanResponse>, Status> {
         self.app.call(&request, path!("Plan"))?;
         let request = request.into_inner();
-        let mut problems = Problems::new();
-        let read = read_call(
-            &mut problems,
+        let (purge_id, scope, classes) = owner_call(
             &request.purge_id,
             request.scope.as_ref(),
             &request.classes,
-        );
-        finish(problems, || ())?;
-        let (purge_id, scope, classes) = checked(read)?;
+            None,
+        )?;
         let entries = self
             .records
             .plan(OwnerCall {
@@ -136,15 +148,12 @@ impl PurgeParticipant for PurgeParticipantHandler {
     ) -> Result<Response<pb::ExecuteResponse>, Status> {
         self.app.call(&request, path!("Execute"))?;
         let request = request.into_inner();
-        let mut problems = Problems::new();
-        let read = read_call(
-            &mut problems,
+        let (purge_id, scope, classes) = owner_call(
             &request.purge_id,
             request.scope.as_ref(),
             &request.classes,
-        );
-        finish_keyed(problems, &request)?;
-        let (purge_id, scope, classes) = checked(read)?;
+            Some(&request),
+        )?;
         let entries = self
             .records
             .execute(
@@ -168,15 +177,12 @@ impl PurgeParticipant for PurgeParticipantHandler {
     ) -> Result<Response<pb::VerifyResponse>, Status> {
         self.app.call(&request, path!("Verify"))?;
         let request = request.into_inner();
-        let mut problems = Problems::new();
-        let read = read_call(
-            &mut problems,
+        let (purge_id, scope, classes) = owner_call(
             &request.purge_id,
             request.scope.as_ref(),
             &request.classes,
-        );
-        finish(problems, || ())?;
-        let (purge_id, scope, classes) = checked(read)?;
+            None,
+        )?;
         let residual = self
             .records
             .verify(OwnerCall {

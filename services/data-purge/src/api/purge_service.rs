@@ -10,7 +10,7 @@ use tenure_proto::purge::v1::purge_service_server::{PurgeService, PurgeServiceSe
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::api::context::{Call, Purges, at, checked, finish, finish_keyed, keyed};
+use crate::api::context::{Call, Purges, at, checked, finish, finish_keyed};
 use crate::convert;
 use crate::domain::{
     LegalHold, Purge, PurgeError, PurgeEvent, PurgeReason, PurgeState, ReceiptVerifier, Schedule,
@@ -20,14 +20,6 @@ use crate::engine::{Change, write_transition};
 use crate::store;
 use crate::store::purges::PurgeFilter;
 use crate::store::receipts::StoredReceipt;
-
-keyed!(
-    pb::SchedulePurgeRequest,
-    pb::ExpeditePurgeRequest,
-    pb::CancelPurgeRequest,
-    pb::SetLegalHoldRequest,
-    pb::ReleaseLegalHoldRequest,
-);
 
 /// The permission that setting or releasing a legal hold needs besides the operator role (G7).
 const LEGAL_HOLD_PERMISSION: &str = "legal_hold";

@@ -32,6 +32,25 @@ pub(crate) struct PurgeStreamEvent {
     pub(crate) traceparent: Option<(String, String)>,
 }
 
+/// Every column of the outbox, in the order [`append`] writes them.
+pub(crate) const COLUMNS: [&str; 15] = [
+    "position",
+    "event_id",
+    "purge_id",
+    "tenant_id",
+    "event_type",
+    "schema_version",
+    "effective_at",
+    "recorded_at",
+    "scope_kind",
+    "aws_account_id",
+    "classes",
+    "due_at",
+    "receipt_id",
+    "traceparent",
+    "tracestate",
+];
+
 /// The event types of the stream, as billing systems know them.
 pub(crate) const EVENT_TYPES: [&str; 4] = [
     "purge.scheduled",
@@ -66,23 +85,7 @@ pub(crate) async fn append(
     };
     let insert = Query::insert()
         .into_table(TABLE)
-        .columns([
-            "position",
-            "event_id",
-            "purge_id",
-            "tenant_id",
-            "event_type",
-            "schema_version",
-            "effective_at",
-            "recorded_at",
-            "scope_kind",
-            "aws_account_id",
-            "classes",
-            "due_at",
-            "receipt_id",
-            "traceparent",
-            "tracestate",
-        ])
+        .columns(COLUMNS)
         .values([
             Expr::val(position),
             Expr::val(event.event_id),
@@ -141,22 +144,7 @@ pub(crate) async fn after(
     limit: u64,
 ) -> Result<Vec<PurgeStreamEvent>, PurgeError> {
     let select = Query::select()
-        .columns([
-            "position",
-            "event_id",
-            "purge_id",
-            "tenant_id",
-            "event_type",
-            "effective_at",
-            "recorded_at",
-            "scope_kind",
-            "aws_account_id",
-            "classes",
-            "due_at",
-            "receipt_id",
-            "traceparent",
-            "tracestate",
-        ])
+        .columns(COLUMNS)
         .from(TABLE)
         .and_where(Expr::col("position").gt(i64::try_from(position).unwrap_or(i64::MAX)))
         .order_by("position", Order::Asc)

@@ -11,7 +11,8 @@ use crate::store::{column, optional_time};
 
 const TABLE: &str = "legal_hold";
 
-const COLUMNS: [&str; 12] = [
+/// The columns a hold is written and read with; a release adds [`RELEASE_COLUMNS`].
+pub(crate) const COLUMNS: [&str; 12] = [
     "id",
     "tenant_id",
     "scope_kind",
@@ -25,6 +26,9 @@ const COLUMNS: [&str; 12] = [
     "released_by_role",
     "released_at",
 ];
+
+/// What a release records besides who and when.
+pub(crate) const RELEASE_COLUMNS: [&str; 2] = ["release_reason", "release_ticket"];
 
 fn from_row(row: &QueryResult) -> Result<LegalHold, PurgeError> {
     let broken = |what: &'static str| PurgeError::internal(what);
@@ -125,8 +129,8 @@ pub(crate) async fn release(
         .value("released_by", by.subject.as_str())
         .value("released_by_role", by.role_name())
         .value("released_at", at)
-        .value("release_reason", reason)
-        .value("release_ticket", ticket)
+        .value(RELEASE_COLUMNS[0], reason)
+        .value(RELEASE_COLUMNS[1], ticket)
         .and_where(Expr::col("id").eq(id))
         .and_where(Expr::col("released_at").is_null())
         .to_owned();

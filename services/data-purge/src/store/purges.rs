@@ -14,7 +14,7 @@ use crate::store::{column, json, optional_time, to_json};
 const TABLE: &str = "purge_request";
 
 /// Every column, in the order [`values`] writes them.
-const COLUMNS: [&str; 25] = [
+pub(crate) const COLUMNS: [&str; 25] = [
     "id",
     "tenant_id",
     "scope_kind",

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::api::account_service::records::{AccountRef, record_id};
 use crate::api::account_service::tenants::optional_tenant;
-use crate::api::context::{Accounts, Call, Target, at, checked, finish, finish_keyed, keyed};
+use crate::api::context::{Accounts, Call, Target, at, checked, finish, finish_keyed};
 use crate::api::convert::{self, optional};
 use crate::domain::{
     AccountState, AccountsError, CostRecord, FreeText, MarketplaceRef, Rejection, ResponseSubject,
@@ -18,13 +18,6 @@ use crate::store;
 use crate::store::accounts::SubscriptionFilter;
 use crate::store::entity::{account_details, aws_account, cost_record, subscription};
 use tenure_grpc::paging::Page;
-
-keyed!(
-    pb::CreateSubscriptionRequest,
-    pb::SetSubscriptionStatusRequest,
-    pb::PutAccountDetailsRequest,
-    pb::RecordCostRecordsRequest,
-);
 
 /// At most this many cost records per call.
 const MAX_COST_RECORDS: usize = 1_000;

@@ -4,7 +4,7 @@ use tenure_domain::{AwsAccountId, CallerRole, Problems};
 use tenure_proto::accounts::v1 as pb;
 
 use crate::api::account_service::records::{AccountRef, change, record_id, unsupported};
-use crate::api::context::{Accounts, Call, Target, at, checked, finish, finish_keyed, keyed};
+use crate::api::context::{Accounts, Call, Target, at, checked, finish, finish_keyed};
 use crate::api::convert::{self, EmailView, non_empty};
 use crate::clients::{Cancelled, derived_key};
 use crate::domain::{
@@ -15,14 +15,6 @@ use crate::domain::{
 use crate::store;
 use crate::store::accounts::set;
 use crate::store::entity::aws_account;
-
-keyed!(
-    pb::BeginOffboardingRequest,
-    pb::AbortOffboardingRequest,
-    pb::RecordOffboardingOutcomeRequest,
-    pb::RecordClosureRequest,
-    pb::ReopenAccountRequest,
-);
 
 fn acknowledgements(problems: &mut Problems, raw: &[i32]) -> Vec<Acknowledgement> {
     let mut given = Vec::new();

@@ -3,14 +3,13 @@
 use chrono::{DateTime, Utc};
 use tenure_db::TenantTx;
 use tenure_domain::{AwsAccountId, CallerRole, FieldProblem, Problems};
+use tenure_proto::Keyed;
 use tenure_proto::accounts::v1 as pb;
 use uuid::Uuid;
 
 use crate::api::account_service::billing::open_subscription;
 use crate::api::account_service::tenants::optional_tenant;
-use crate::api::context::{
-    Accounts, Call, Keyed, Target, at, checked, finish, finish_keyed, keyed,
-};
+use crate::api::context::{Accounts, Call, Target, at, checked, finish, finish_keyed};
 use crate::api::convert::{self, EmailView, non_empty, optional};
 use crate::domain::{
     AccountName, AccountRole, AccountState, AccountsError, FreeText, JoinedMethod, LifecycleEvent,
@@ -21,13 +20,6 @@ use crate::store;
 use crate::store::accounts::{AccountFilter, ChangeContext, set};
 use crate::store::entity::aws_account;
 use tenure_grpc::paging::Page;
-
-keyed!(
-    pb::ReserveAccountRequest,
-    pb::AttachAccountRequest,
-    pb::ActivateAccountRequest,
-    pb::ReleaseAccountRequest,
-);
 
 /// Responses that carry exactly the account record their call changed.
 pub(crate) trait AccountResponse: prost::Message + Default {

@@ -4,7 +4,7 @@ use tenure_domain::Problems;
 use tenure_proto::accounts::v1 as pb;
 use uuid::Uuid;
 
-use crate::api::context::{Accounts, Call, Target, at, checked, finish, finish_keyed, keyed};
+use crate::api::context::{Accounts, Call, Target, at, checked, finish, finish_keyed};
 use crate::api::convert::{self, optional};
 use crate::clients::{Cancelled, derived_key};
 use crate::domain::{
@@ -14,15 +14,6 @@ use crate::domain::{
 use crate::store;
 use crate::store::entity::{app_user, tenant};
 use tenure_grpc::paging::Page;
-
-keyed!(
-    pb::CreateTenantRequest,
-    pb::UpdateTenantRequest,
-    pb::CreateUserRequest,
-    pb::DeleteUserRequest,
-    pb::UnsubscribeTenantRequest,
-    pb::ResubscribeTenantRequest,
-);
 
 /// A validated new user.
 struct NewUser {
