@@ -612,6 +612,32 @@ impl Stack {
         format!("{error:?}, {residual} residual rows")
     }
 
+    /// The audit trail of purge `id`, in order: (from, to, event, actor role).
+    pub(crate) async fn transitions(&self, id: &str) -> Vec<(String, String, String, String)> {
+        let db = self.sql(ServiceKind::DataPurge).await;
+        let rows = db
+            .conn()
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT coalesce(from_state, '') AS f, to_state AS t, event AS e, actor_role AS r \
+                 FROM purge_transition WHERE purge_id = $1::uuid ORDER BY id",
+                [id.into()],
+            ))
+            .await
+            .expect("transitions");
+        db.close().await.ok();
+        rows.iter()
+            .map(|row| {
+                (
+                    row.try_get("", "f").expect("from"),
+                    row.try_get("", "t").expect("to"),
+                    row.try_get("", "e").expect("event"),
+                    row.try_get("", "r").expect("role"),
+                )
+            })
+            .collect()
+    }
+
     /// Lets the purge worker run a few passes.
     pub(crate) async fn let_worker_run(&self) {
         tokio::time::sleep(Duration::from_millis(800)).await;
