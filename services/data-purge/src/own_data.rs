@@ -8,7 +8,7 @@ use tenure_db::Db;
 use crate::clients::{DataOwner, OwnerCall};
 use crate::domain::{DataClass, PurgeAction, PurgeError, TableCount};
 use crate::store;
-use crate::store::subject::Owner;
+use crate::store::subject::{KeyType, Owner};
 
 /// The name data-purge answers with.
 pub(crate) const SERVICE: &str = "data-purge";
@@ -17,8 +17,9 @@ pub(crate) const SERVICE: &str = "data-purge";
 pub(crate) struct OwnTable {
     pub(crate) table: &'static str,
     pub(crate) class: DataClass,
-    /// `None` for tables that hold nothing of any subject (counters, keys).
-    pub(crate) owner: Option<(Owner, &'static str)>,
+    /// How rows tie to a subject and the key that names a row; `None` for tables that hold nothing
+    /// of any subject (counters, keys).
+    pub(crate) owner: Option<(Owner, (&'static str, KeyType))>,
     pub(crate) owner_key: &'static str,
     pub(crate) columns: &'static [&'static str],
 }
@@ -42,21 +43,21 @@ pub(crate) const OWN_TABLES: &[OwnTable] = &[
     OwnTable {
         table: "purge_request",
         class: DataClass::Audit,
-        owner: Some((Owner::Direct, "id")),
+        owner: Some((Owner::Direct, ("id", KeyType::Uuid))),
         owner_key: "tenant_id",
         columns: &store::purges::COLUMNS,
     },
     OwnTable {
         table: "legal_hold",
         class: DataClass::Audit,
-        owner: Some((Owner::Direct, "id")),
+        owner: Some((Owner::Direct, ("id", KeyType::Uuid))),
         owner_key: "tenant_id",
         columns: &LEGAL_HOLD_COLUMNS,
     },
     OwnTable {
         table: "purge_transition",
         class: DataClass::Audit,
-        owner: Some((Owner::ThroughPurge, "id")),
+        owner: Some((Owner::ThroughPurge, ("id", KeyType::Integer))),
         owner_key: "tenant_id",
         columns: &[
             "id",
@@ -76,7 +77,7 @@ pub(crate) const OWN_TABLES: &[OwnTable] = &[
     OwnTable {
         table: "receipt",
         class: DataClass::Audit,
-        owner: Some((Owner::ThroughPurge, "id")),
+        owner: Some((Owner::ThroughPurge, ("id", KeyType::Uuid))),
         owner_key: "tenant_id",
         columns: &[
             "id",
@@ -93,14 +94,14 @@ pub(crate) const OWN_TABLES: &[OwnTable] = &[
     OwnTable {
         table: "purge_event",
         class: DataClass::Audit,
-        owner: Some((Owner::Direct, "event_id")),
+        owner: Some((Owner::Direct, ("event_id", KeyType::Uuid))),
         owner_key: "tenant_id",
         columns: &store::events::COLUMNS,
     },
     OwnTable {
         table: "idempotency_record",
         class: DataClass::Operational,
-        owner: Some((Owner::IdempotencyTenant, "key")),
+        owner: Some((Owner::IdempotencyTenant, ("key", KeyType::Text))),
         owner_key: "tenant_id",
         columns: &[
             "tenant_id",

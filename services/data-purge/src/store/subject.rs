@@ -38,22 +38,35 @@ fn subject_filter(owner: Owner, scope: &Scope) -> SimpleExpr {
     }
 }
 
-/// The keys (`key` cast to text) of `table`'s rows that concern `scope`.
+/// The type of a table's key column, read natively: SQLite keeps UUIDs as bytes, so a cast to text
+/// would not give their usual form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyType {
+    Uuid,
+    Integer,
+    Text,
+}
+
+/// The keys of `table`'s rows that concern `scope`, as text.
 pub(crate) async fn row_keys(
     conn: &impl ConnectionTrait,
     table: &'static str,
-    key: &'static str,
+    (key, key_type): (&'static str, KeyType),
     owner: Owner,
     scope: &Scope,
 ) -> Result<Vec<String>, PurgeError> {
     let select = Query::select()
-        .expr_as(Expr::col(key).cast_as("text"), "row_key")
+        .column(key)
         .from(table)
         .and_where(subject_filter(owner, scope))
         .to_owned();
     conn.query_all(&select)
         .await?
         .iter()
-        .map(|row: &QueryResult| column(row, "row_key"))
+        .map(|row: &QueryResult| match key_type {
+            KeyType::Uuid => column::<uuid::Uuid>(row, key).map(|id| id.to_string()),
+            KeyType::Integer => column::<i32>(row, key).map(|id| id.to_string()),
+            KeyType::Text => column::<String>(row, key),
+        })
         .collect()
 }

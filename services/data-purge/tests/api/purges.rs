@@ -22,14 +22,24 @@ struct Served {
     host: tenure_testkit::TestHost,
     channel: Channel,
     database: tenure_testkit::TestDatabase,
+    _sqlite: Option<tenure_testkit::TestSqlite>,
 }
 
 async fn serve(worker_interval: Duration) -> Served {
+    serve_on(worker_interval, false).await
+}
+
+/// Like [`serve`], on PostgreSQL or, with `sqlite`, on the embedded database of `tenure up`.
+async fn serve_on(worker_interval: Duration, sqlite: bool) -> Served {
     let database = tenure_testkit::TestDatabase::create()
         .await
         .expect("test database");
+    let embedded = sqlite.then(|| tenure_testkit::TestSqlite::create().expect("sqlite"));
     let mut settings = tenure_data_purge::DataPurgeSettings {
-        database: database.settings("purge"),
+        database: match &embedded {
+            Some(file) => file.settings("purge"),
+            None => database.settings("purge"),
+        },
         ..tenure_data_purge::DataPurgeSettings::default()
     };
     settings.receipts.signing_key_file = Some(TEST_RECEIPT_KEY.into());
@@ -51,6 +61,7 @@ async fn serve(worker_interval: Duration) -> Served {
         host,
         channel,
         database,
+        _sqlite: embedded,
     }
 }
 
@@ -624,5 +635,81 @@ async fn every_persisted_column_is_registered_with_a_data_class() {
             .iter()
             .all(|column| column.data_class != 0)
     );
+    served.host.shutdown().await;
+}
+
+#[tokio::test]
+async fn on_sqlite_a_purge_runs_to_a_signed_receipt_that_verifies() {
+    let served = serve_on(Duration::from_millis(100), true).await;
+    let tenant = Uuid::new_v4();
+    let scheduled = served
+        .schedule(account_purge(tenant, "123456789012"))
+        .await
+        .expect("schedule");
+    let plan = served
+        .purges()
+        .plan_purge(served.request(
+            &As::Operator,
+            pb::PlanPurgeRequest {
+                purge_id: scheduled.id.clone(),
+            },
+        ))
+        .await
+        .expect("plan")
+        .into_inner()
+        .plan
+        .expect("plan");
+    assert!(
+        plan.entries
+            .iter()
+            .any(|entry| entry.table == "purge_request" && entry.rows == 1),
+        "the service's own records are counted: {plan:?}"
+    );
+    served
+        .purges()
+        .expedite_purge(served.request(
+            &As::Operator,
+            pb::ExpeditePurgeRequest {
+                idempotency_key: key(),
+                purge_id: scheduled.id.clone(),
+                ticket: "OPS-3".to_owned(),
+                reason: "the customer asked support for deletion".to_owned(),
+            },
+        ))
+        .await
+        .expect("expedite");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while served
+        .get(&As::Operator, &scheduled.id)
+        .await
+        .expect("purge")
+        .state
+        != pb::PurgeState::Completed as i32
+    {
+        assert!(tokio::time::Instant::now() < deadline, "never completed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let receipt = served
+        .purges()
+        .get_receipt(served.request(
+            &As::Customer(tenant),
+            pb::GetReceiptRequest {
+                purge_id: scheduled.id.clone(),
+            },
+        ))
+        .await
+        .expect("the tenant reads its receipt")
+        .into_inner()
+        .receipt
+        .expect("receipt");
+    assert_eq!(receipt.sequence, 1);
+    assert_eq!(receipt.manifest_hash, plan.manifest_hash);
+    let chain = served
+        .purges()
+        .verify_receipt_chain(served.request(&As::Operator, pb::VerifyReceiptChainRequest {}))
+        .await
+        .expect("verify")
+        .into_inner();
+    assert!(chain.intact && chain.checked == 1, "{chain:?}");
     served.host.shutdown().await;
 }
