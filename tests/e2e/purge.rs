@@ -492,6 +492,11 @@ async fn a_legal_hold_blocks_the_purge_until_it_is_released() {
             .code(),
         Code::NotFound
     );
+    assert_eq!(
+        stack.receipt(&scheduled.id).await.hold_ids,
+        [hold.id.clone()],
+        "the receipt names the hold that blocked it"
+    );
     // The audit trail replays the purge's history exactly (G11), with who acted.
     assert_eq!(
         stack.transitions(&scheduled.id).await,

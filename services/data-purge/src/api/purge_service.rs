@@ -118,6 +118,7 @@ fn stored_receipt_to(stored: &StoredReceipt) -> Result<pb::Receipt, PurgeError> 
         hash: stored.hash.clone(),
         signature: stored.signature.clone(),
         key_id: stored.key_id.clone(),
+        hold_ids: body.holds.iter().map(Uuid::to_string).collect(),
     })
 }
 
