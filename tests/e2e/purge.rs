@@ -494,7 +494,7 @@ async fn a_legal_hold_blocks_the_purge_until_it_is_released() {
     );
     assert_eq!(
         stack.receipt(&scheduled.id).await.hold_ids,
-        [hold.id.clone()],
+        std::slice::from_ref(&hold.id),
         "the receipt names the hold that blocked it"
     );
     // The audit trail replays the purge's history exactly (G11), with who acted.
