@@ -784,3 +784,79 @@ async fn receipts_hold_no_personal_data_chain_and_any_edit_breaks_the_chain() {
     db.close().await.ok();
     stack.owners.shutdown().await;
 }
+
+#[tokio::test]
+async fn two_replicas_running_together_write_one_receipt_per_purge_and_a_whole_chain() {
+    let mut stack = Stack::start_split().await;
+    let second = stack
+        .owners
+        .start_beside(&[ServiceKind::DataPurge], stack.clock.clone())
+        .await
+        .expect("second replica");
+    let seeded = stack.seed(5).await;
+    let mut purge_ids = Vec::new();
+    for account in &seeded.accounts {
+        purge_ids.push(
+            stack
+                .schedule_account_purge(seeded.tenant, &account.aws_account_id)
+                .await
+                .id,
+        );
+    }
+    // Every purge falls due at once, so both workers claim from the same batch.
+    stack.advance_days(30);
+    for id in &purge_ids {
+        stack.await_purge(id, purge::PurgeState::Completed).await;
+    }
+    let receipts = stack
+        .purges()
+        .await
+        .list_receipts(stack.request(
+            &As::Operator,
+            ServiceKind::DataPurge,
+            purge::ListReceiptsRequest {
+                page_size: 100,
+                page_token: String::new(),
+            },
+        ))
+        .await
+        .expect("receipts")
+        .into_inner()
+        .receipts;
+    let mut receipted: Vec<&str> = receipts
+        .iter()
+        .map(|receipt| receipt.purge_id.as_str())
+        .collect();
+    receipted.sort_unstable();
+    let mut expected: Vec<&str> = purge_ids.iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    assert_eq!(receipted, expected, "one receipt per purge, none twice");
+    let sequences: Vec<u64> = receipts.iter().map(|receipt| receipt.sequence).collect();
+    assert_eq!(sequences, (1..=5).collect::<Vec<u64>>());
+    for pair in receipts.windows(2) {
+        assert_eq!(pair[1].previous_hash, pair[0].hash);
+    }
+    let chain = stack
+        .purges()
+        .await
+        .verify_receipt_chain(stack.request(
+            &As::Operator,
+            ServiceKind::DataPurge,
+            purge::VerifyReceiptChainRequest {},
+        ))
+        .await
+        .expect("verify")
+        .into_inner();
+    assert!(chain.intact && chain.checked == 5, "{chain:?}");
+    for account in &seeded.accounts {
+        assert_eq!(
+            stack
+                .rows_containing(ServiceKind::Accounts, &account.root_email)
+                .await,
+            0
+        );
+    }
+    second.shutdown().await;
+    stack.kill_purger().await;
+    stack.owners.shutdown().await;
+}
