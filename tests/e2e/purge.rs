@@ -683,21 +683,7 @@ async fn a_purge_killed_half_way_and_run_again_completes_with_the_same_receipt_t
     stack.let_worker_run().await;
     assert_eq!(Stack::gauge("purge_overdue"), Some(0));
 
-    let receipts = stack
-        .purges()
-        .await
-        .list_receipts(stack.request(
-            &As::Operator,
-            ServiceKind::DataPurge,
-            purge::ListReceiptsRequest {
-                page_size: 100,
-                page_token: String::new(),
-            },
-        ))
-        .await
-        .expect("receipts")
-        .into_inner()
-        .receipts;
+    let receipts = stack.receipts().await;
     assert_eq!(
         receipts
             .iter()
@@ -752,20 +738,7 @@ async fn receipts_hold_no_personal_data_chain_and_any_edit_breaks_the_chain() {
             assert!(!body.contains(&account.aws_account_id));
         }
     }
-    let verify = || async {
-        stack
-            .purges()
-            .await
-            .verify_receipt_chain(stack.request(
-                &As::Operator,
-                ServiceKind::DataPurge,
-                purge::VerifyReceiptChainRequest {},
-            ))
-            .await
-            .expect("verify")
-            .into_inner()
-    };
-    let intact = verify().await;
+    let intact = stack.verify_chain().await;
     assert!(intact.intact);
     assert_eq!(intact.checked, 2);
 
@@ -778,7 +751,7 @@ async fn receipts_hold_no_personal_data_chain_and_any_edit_breaks_the_chain() {
         ))
         .await
         .expect("tamper");
-    let broken = verify().await;
+    let broken = stack.verify_chain().await;
     assert!(!broken.intact);
     assert_eq!(broken.first_broken_receipt_id, first.id);
     db.close().await.ok();
@@ -808,21 +781,7 @@ async fn two_replicas_running_together_write_one_receipt_per_purge_and_a_whole_c
     for id in &purge_ids {
         stack.await_purge(id, purge::PurgeState::Completed).await;
     }
-    let receipts = stack
-        .purges()
-        .await
-        .list_receipts(stack.request(
-            &As::Operator,
-            ServiceKind::DataPurge,
-            purge::ListReceiptsRequest {
-                page_size: 100,
-                page_token: String::new(),
-            },
-        ))
-        .await
-        .expect("receipts")
-        .into_inner()
-        .receipts;
+    let receipts = stack.receipts().await;
     let mut receipted: Vec<&str> = receipts
         .iter()
         .map(|receipt| receipt.purge_id.as_str())
@@ -836,17 +795,7 @@ async fn two_replicas_running_together_write_one_receipt_per_purge_and_a_whole_c
     for pair in receipts.windows(2) {
         assert_eq!(pair[1].previous_hash, pair[0].hash);
     }
-    let chain = stack
-        .purges()
-        .await
-        .verify_receipt_chain(stack.request(
-            &As::Operator,
-            ServiceKind::DataPurge,
-            purge::VerifyReceiptChainRequest {},
-        ))
-        .await
-        .expect("verify")
-        .into_inner();
+    let chain = stack.verify_chain().await;
     assert!(chain.intact && chain.checked == 5, "{chain:?}");
     for account in &seeded.accounts {
         assert_eq!(

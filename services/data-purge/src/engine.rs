@@ -17,8 +17,8 @@ use uuid::Uuid;
 
 use crate::clients::{DataOwners, OwnerCall};
 use crate::domain::{
-    Actor, ChainLink, Purge, PurgeAction, PurgeError, PurgeEvent, PurgeState, ReceiptBody,
-    ReceiptEntry, ReceiptSigner, TableCount, Transition, chain_hash, manifest_hash,
+    Actor, ChainLink, DataClass, Purge, PurgeAction, PurgeError, PurgeEvent, PurgeState,
+    ReceiptBody, ReceiptEntry, ReceiptSigner, TableCount, Transition, chain_hash, manifest_hash,
 };
 use crate::metrics::PurgeGauges;
 use crate::settings::WorkerSettings;
@@ -417,45 +417,24 @@ fn attempt_error(error: &PurgeError) -> String {
 
 /// The receipt's lines: per owner, class and action, what the plan listed and what execution did.
 fn receipt_entries(plan: &[TableCount], executed: &[TableCount]) -> Vec<ReceiptEntry> {
-    let mut lines: BTreeMap<
-        (String, crate::domain::DataClass, &'static str),
-        (u64, u64, PurgeAction),
-    > = BTreeMap::new();
-    let action_name = |action: PurgeAction| match action {
-        PurgeAction::Delete => "delete",
-        PurgeAction::Pseudonymise => "pseudonymise",
-        PurgeAction::Keep => "keep",
-    };
-    for entry in plan
-        .iter()
-        .filter(|entry| entry.action != PurgeAction::Keep)
-    {
+    let mut lines: BTreeMap<(String, DataClass, PurgeAction), (u64, u64)> = BTreeMap::new();
+    let acted = |entry: &&TableCount| entry.action != PurgeAction::Keep;
+    for entry in plan.iter().filter(acted) {
         let line = lines
-            .entry((
-                entry.service.clone(),
-                entry.data_class,
-                action_name(entry.action),
-            ))
-            .or_insert((0, 0, entry.action));
+            .entry((entry.service.clone(), entry.data_class, entry.action))
+            .or_default();
         line.0 += entry.rows;
     }
-    for entry in executed
-        .iter()
-        .filter(|entry| entry.action != PurgeAction::Keep)
-    {
+    for entry in executed.iter().filter(acted) {
         let line = lines
-            .entry((
-                entry.service.clone(),
-                entry.data_class,
-                action_name(entry.action),
-            ))
-            .or_insert((0, 0, entry.action));
+            .entry((entry.service.clone(), entry.data_class, entry.action))
+            .or_default();
         line.1 += entry.rows;
     }
     lines
         .into_iter()
         .map(
-            |((service, data_class, _), (planned_rows, affected_rows, action))| ReceiptEntry {
+            |((service, data_class, action), (planned_rows, affected_rows))| ReceiptEntry {
                 service,
                 data_class,
                 action,

@@ -697,6 +697,38 @@ impl Stack {
             .expect("receipt")
     }
 
+    /// Every receipt, in chain order (the first hundred).
+    pub(crate) async fn receipts(&self) -> Vec<purge::Receipt> {
+        self.purges()
+            .await
+            .list_receipts(self.request(
+                &As::Operator,
+                ServiceKind::DataPurge,
+                purge::ListReceiptsRequest {
+                    page_size: 100,
+                    page_token: String::new(),
+                },
+            ))
+            .await
+            .expect("receipts")
+            .into_inner()
+            .receipts
+    }
+
+    /// The receipt chain's verification.
+    pub(crate) async fn verify_chain(&self) -> purge::VerifyReceiptChainResponse {
+        self.purges()
+            .await
+            .verify_receipt_chain(self.request(
+                &As::Operator,
+                ServiceKind::DataPurge,
+                purge::VerifyReceiptChainRequest {},
+            ))
+            .await
+            .expect("verify")
+            .into_inner()
+    }
+
     /// What every data owner still holds of `scope` in the purged classes.
     pub(crate) async fn residual(&self, scope: &purge::PurgeScope, classes: &[i32]) -> u64 {
         let tenant: Uuid = scope.tenant_id.parse().expect("tenant");

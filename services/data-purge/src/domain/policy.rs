@@ -180,7 +180,7 @@ impl Schedule {
 }
 
 /// What a purge does to one table's rows of one class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum PurgeAction {
     Delete,

@@ -257,30 +257,41 @@ fn end_billing_transfer(
     message: &pb::EndBillingTransferRequest,
     problems: &mut Problems,
 ) -> Option<Planned> {
-    problems.check("transfer_id", validate::aws_id(&message.transfer_id, "rt-"))?;
-    let transfer_id = message.transfer_id.clone();
-    Some(Planned::owner_of(
+    on_transfer(
         &message.transfer_id,
-        |management_account| OperationRequest::EndBillingTransfer {
+        problems,
+        |management_account, transfer_id| OperationRequest::EndBillingTransfer {
             management_account,
             transfer_id,
         },
-    ))
+    )
 }
 
 fn withdraw_billing_transfer(
     message: &pb::WithdrawBillingTransferRequest,
     problems: &mut Problems,
 ) -> Option<Planned> {
-    problems.check("transfer_id", validate::aws_id(&message.transfer_id, "rt-"))?;
-    let transfer_id = message.transfer_id.clone();
-    Some(Planned::owner_of(
+    on_transfer(
         &message.transfer_id,
-        |management_account| OperationRequest::WithdrawBillingTransfer {
+        problems,
+        |management_account, transfer_id| OperationRequest::WithdrawBillingTransfer {
             management_account,
             transfer_id,
         },
-    ))
+    )
+}
+
+/// An operation on billing transfer `transfer_id`, acting as the organization that owns it.
+fn on_transfer(
+    transfer_id: &str,
+    problems: &mut Problems,
+    request: impl FnOnce(String, String) -> OperationRequest + Send + 'static,
+) -> Option<Planned> {
+    problems.check("transfer_id", validate::aws_id(transfer_id, "rt-"))?;
+    let owned = transfer_id.to_owned();
+    Some(Planned::owner_of(transfer_id, move |management_account| {
+        request(management_account, owned)
+    }))
 }
 
 fn deploy_bootstrap_stack(
