@@ -38,11 +38,20 @@ impl From<AccountsError> for Status {
                 &[("current_state", current)],
                 format!("the account is {current}"),
             ),
-            AccountsError::ReopenWindowPassed => status::rejected(
-                Code::FailedPrecondition,
-                REOPEN_WINDOW_PASSED,
-                "the 90-day reopen window of this account has ended",
-            ),
+            AccountsError::ReopenWindowPassed { current } => {
+                let metadata =
+                    HashMap::from([("current_state".to_owned(), current.as_str().to_owned())]);
+                let details = ErrorDetails::with_error_info(
+                    REOPEN_WINDOW_PASSED,
+                    status::ERROR_DOMAIN,
+                    metadata,
+                );
+                Status::with_error_details(
+                    Code::FailedPrecondition,
+                    "the 90-day reopen window of this account has ended",
+                    details,
+                )
+            }
             AccountsError::Precondition(rejection) => {
                 status::rejected(Code::FailedPrecondition, rejection.code, rejection.message)
             }

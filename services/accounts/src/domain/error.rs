@@ -33,7 +33,7 @@ pub(crate) enum AccountsError {
     WrongState { current: AccountState },
     /// A closed account's 90-day reopen window has ended.
     #[error("the reopen window of this account has ended")]
-    ReopenWindowPassed,
+    ReopenWindowPassed { current: AccountState },
     /// A catalogue precondition failed (TNR007, TNR009, TNR011, TNR404 …).
     #[error("{}", .0.message)]
     Precondition(Rejection),

@@ -192,9 +192,14 @@ pub(crate) fn check_reopen(
     reopen_until: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<(), AccountsError> {
+    // A permanent closure is the window's end, recorded by the timer: the answer is the same
+    // whether or not the timer has run yet.
+    if current == AccountState::PermanentlyClosed {
+        return Err(AccountsError::ReopenWindowPassed { current });
+    }
     check_transition(current, LifecycleEvent::Reopen)?;
     match reopen_until {
         Some(until) if now <= until => Ok(()),
-        _ => Err(AccountsError::ReopenWindowPassed),
+        _ => Err(AccountsError::ReopenWindowPassed { current }),
     }
 }
