@@ -19,4 +19,4 @@ pub use input::{
     required,
 };
 pub use problem::{FieldProblem, Problems};
-pub use values::{AwsAccountId, IdempotencyKey};
+pub use values::{AccountName, AwsAccountId, IdempotencyKey, RootEmail, has_email_shape};

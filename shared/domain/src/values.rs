@@ -70,6 +70,102 @@ impl IdempotencyKey {
     }
 }
 
+fn is_printable_ascii(byte: u8) -> bool {
+    (0x20..=0x7E).contains(&byte)
+}
+
+/// The shape every email must have: one `@`, a local part free of whitespace and of
+/// `" ' ( ) < > [ ] : ; , \ | % &` that does not start with `.`, and a domain of `[A-Za-z0-9.-]`
+/// that contains a dot and neither starts nor ends with `.` or `-`.
+pub fn has_email_shape(raw: &str) -> bool {
+    if !raw.is_ascii() {
+        return false;
+    }
+    let Some((local, domain)) = raw.split_once('@') else {
+        return false;
+    };
+    let forbidden_in_local = |byte: u8| {
+        byte.is_ascii_whitespace()
+            || byte.is_ascii_control()
+            || b"\"'()<>[]:;,\\|%&@".contains(&byte)
+    };
+    let domain_byte = |byte: u8| byte.is_ascii_alphanumeric() || byte == b'.' || byte == b'-';
+    !local.is_empty()
+        && !local.starts_with('.')
+        && !local.bytes().any(forbidden_in_local)
+        && domain.contains('.')
+        && domain.bytes().all(domain_byte)
+        && !domain.starts_with(['.', '-'])
+        && !domain.ends_with(['.', '-'])
+}
+
+/// An AWS root email: 6 to 64 ASCII characters of the shape [`has_email_shape`] checks (TNR002).
+/// Orders, accounts and provisioning all take it, so the rule lives once. Duplicate checks compare
+/// [`RootEmail::key`]; the value is stored as given.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RootEmail(String);
+
+impl RootEmail {
+    /// Accepts the email as given or refuses it; nothing is trimmed or case-folded.
+    pub fn parse(raw: &str) -> Result<Self, FieldProblem> {
+        if (6..=64).contains(&raw.len()) && has_email_shape(raw) {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(FieldProblem {
+                field: String::new(),
+                reason: "EMAIL_FORMAT",
+                description: "enter a root email address of 6 to 64 plain ASCII characters with one @ and a domain that contains a dot",
+                catalogue_code: Some("TNR002"),
+            })
+        }
+    }
+
+    /// The email as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The lower-cased copy that uniqueness compares.
+    pub fn key(&self) -> String {
+        self.0.to_ascii_lowercase()
+    }
+}
+
+/// An account name for a new AWS account: 1 to 50 characters in U+0020–U+007E, without leading or
+/// trailing spaces (TNR003).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AccountName(String);
+
+impl AccountName {
+    /// Accepts the name as given or refuses it.
+    pub fn parse(raw: &str) -> Result<Self, FieldProblem> {
+        let valid = (1..=50).contains(&raw.len())
+            && raw.bytes().all(is_printable_ascii)
+            && !raw.starts_with(' ')
+            && !raw.ends_with(' ');
+        if valid {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(FieldProblem {
+                field: String::new(),
+                reason: "ACCOUNT_NAME_FORMAT",
+                description: "account names use 1 to 50 printable ASCII characters, without leading or trailing spaces",
+                catalogue_code: Some("TNR003"),
+            })
+        }
+    }
+
+    /// The name as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The name as given.
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +202,45 @@ mod tests {
             assert_eq!(
                 IdempotencyKey::parse(bad).expect_err(bad).reason,
                 "IDEMPOTENCY_KEY_FORMAT"
+            );
+        }
+    }
+    #[test]
+    fn root_emails_follow_the_aws_pattern_and_stricter_rules() {
+        let email = RootEmail::parse("Root.Alias@Example.com").expect("valid");
+        assert_eq!(email.key(), "root.alias@example.com");
+        // The S16 corpus of quality.md.
+        for bad in [
+            "a@b.c",
+            &format!("{}@example.com", "a".repeat(53)),
+            "a@b@example.com",
+            ".a@b.com",
+            "a@-b.com",
+            "a@b",
+            "a(b)@c.com",
+            "ä@b.com",
+            "a@b.com.",
+        ] {
+            assert_eq!(RootEmail::parse(bad).expect_err(bad).reason, "EMAIL_FORMAT");
+        }
+    }
+
+    #[test]
+    fn account_names_are_printable_ascii_without_outer_spaces() {
+        assert!(AccountName::parse(&"x".repeat(50)).is_ok());
+        // The S15 corpus of quality.md.
+        for bad in [
+            "",
+            &"x".repeat(51),
+            "a\tb",
+            "a\u{0}b",
+            "é",
+            "a\u{202E}b",
+            " lead",
+        ] {
+            assert_eq!(
+                AccountName::parse(bad).expect_err(bad).reason,
+                "ACCOUNT_NAME_FORMAT"
             );
         }
     }

@@ -6,65 +6,12 @@ use chrono::{DateTime, Utc};
 use tenure_domain::FieldProblem;
 
 pub(crate) use tenure_domain::{
-    FreeText, PageRequest, Ticket, check_instant, field_problem, is_free_text_character, parse_id,
-    required,
+    AccountName, FreeText, PageRequest, RootEmail, Ticket, check_instant, field_problem,
+    has_email_shape, is_free_text_character, parse_id, required,
 };
 
 fn is_printable_ascii(byte: u8) -> bool {
     (0x20..=0x7E).contains(&byte)
-}
-
-/// The shape every email must have: one `@`, a local part free of whitespace and of
-/// `" ' ( ) < > [ ] : ; , \ | % &` that does not start with `.`, and a domain of `[A-Za-z0-9.-]`
-/// that contains a dot and neither starts nor ends with `.` or `-`.
-fn has_email_shape(raw: &str) -> bool {
-    if !raw.is_ascii() {
-        return false;
-    }
-    let Some((local, domain)) = raw.split_once('@') else {
-        return false;
-    };
-    let forbidden_in_local = |byte: u8| {
-        byte.is_ascii_whitespace()
-            || byte.is_ascii_control()
-            || b"\"'()<>[]:;,\\|%&@".contains(&byte)
-    };
-    let domain_byte = |byte: u8| byte.is_ascii_alphanumeric() || byte == b'.' || byte == b'-';
-    !local.is_empty()
-        && !local.starts_with('.')
-        && !local.bytes().any(forbidden_in_local)
-        && domain.contains('.')
-        && domain.bytes().all(domain_byte)
-        && !domain.starts_with(['.', '-'])
-        && !domain.ends_with(['.', '-'])
-}
-
-/// An AWS root email: 6 to 64 ASCII characters of the shape above (TNR002). Duplicate checks compare
-/// [`RootEmail::key`]; the value is stored as given.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RootEmail(String);
-
-impl RootEmail {
-    pub(crate) fn parse(raw: &str) -> Result<Self, FieldProblem> {
-        if (6..=64).contains(&raw.len()) && has_email_shape(raw) {
-            Ok(Self(raw.to_owned()))
-        } else {
-            Err(field_problem(
-                "EMAIL_FORMAT",
-                "enter a root email address of 6 to 64 plain ASCII characters with one @ and a domain that contains a dot",
-                "TNR002",
-            ))
-        }
-    }
-
-    pub(crate) fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The lower-cased copy that uniqueness compares.
-    pub(crate) fn key(&self) -> String {
-        self.0.to_ascii_lowercase()
-    }
 }
 
 /// A login email: 6 to 254 ASCII characters of the same shape as a root email.
@@ -80,33 +27,6 @@ impl LoginEmail {
                 "EMAIL_FORMAT",
                 "enter an email address of 6 to 254 plain ASCII characters with one @ and a domain that contains a dot",
                 "TNR002",
-            ))
-        }
-    }
-
-    pub(crate) fn into_inner(self) -> String {
-        self.0
-    }
-}
-
-/// An account name for a new AWS account: 1 to 50 characters in U+0020–U+007E, without leading or
-/// trailing spaces (TNR003).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct AccountName(String);
-
-impl AccountName {
-    pub(crate) fn parse(raw: &str) -> Result<Self, FieldProblem> {
-        let valid = (1..=50).contains(&raw.len())
-            && raw.bytes().all(is_printable_ascii)
-            && !raw.starts_with(' ')
-            && !raw.ends_with(' ');
-        if valid {
-            Ok(Self(raw.to_owned()))
-        } else {
-            Err(field_problem(
-                "ACCOUNT_NAME_FORMAT",
-                "account names use 1 to 50 printable ASCII characters, without leading or trailing spaces",
-                "TNR003",
             ))
         }
     }

@@ -1,7 +1,7 @@
 //! The mutating requests of ProvisioningService, each converted into the operation it starts while
 //! every violation is collected, so that one handler body serves them all.
 
-use tenure_domain::{AwsAccountId, FieldProblem, Problems};
+use tenure_domain::{AccountName, AwsAccountId, FieldProblem, Problems, RootEmail};
 use tenure_proto::provisioning::v1 as pb;
 
 use crate::domain::operation::{OperationRequest, StackSetTemplate};
@@ -163,11 +163,8 @@ fn create_account(message: &pb::CreateAccountRequest, problems: &mut Problems) -
         "management_account_id",
         &message.management_account_id,
     );
-    problems.check("email", validate::email(&message.email));
-    problems.check(
-        "account_name",
-        validate::account_name(&message.account_name),
-    );
+    problems.check("email", RootEmail::parse(&message.email));
+    problems.check("account_name", AccountName::parse(&message.account_name));
     Some(Planned::Ready(OperationRequest::CreateAccount {
         management_account: management?,
         email: message.email.clone(),

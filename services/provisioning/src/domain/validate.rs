@@ -2,53 +2,6 @@
 
 use tenure_domain::FieldProblem;
 
-/// A root email: 6–64 characters, 7-bit ASCII, one `@`, the stricter local and domain rules of
-/// domain.md §7. Nothing is trimmed.
-pub(crate) fn email(raw: &str) -> Result<(), FieldProblem> {
-    let problem = FieldProblem {
-        field: String::new(),
-        reason: "EMAIL_FORMAT",
-        description: "enter a root email address of 6 to 64 plain ASCII characters with one @ and a domain that contains a dot",
-        catalogue_code: Some("TNR002"),
-    };
-    if !(6..=64).contains(&raw.len()) || !raw.is_ascii() {
-        return Err(problem);
-    }
-    let Some((local, domain)) = raw.split_once('@') else {
-        return Err(problem);
-    };
-    let local_ok = !local.is_empty()
-        && !local.starts_with('.')
-        && local
-            .bytes()
-            .all(|byte| byte.is_ascii_graphic() && !b"\"'()<>[]:;,\\|%&@".contains(&byte));
-    let domain_ok = domain.contains('.')
-        && !domain.starts_with(['-', '.'])
-        && !domain.ends_with(['-', '.'])
-        && domain
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'.' || byte == b'-');
-    if local_ok && domain_ok {
-        Ok(())
-    } else {
-        Err(problem)
-    }
-}
-
-/// An account name: 1–50 characters in U+0020–U+007E.
-pub(crate) fn account_name(raw: &str) -> Result<(), FieldProblem> {
-    if (1..=50).contains(&raw.len()) && raw.bytes().all(|byte| (0x20..=0x7e).contains(&byte)) {
-        Ok(())
-    } else {
-        Err(FieldProblem {
-            field: String::new(),
-            reason: "ACCOUNT_NAME_FORMAT",
-            description: "account names use 1 to 50 printable ASCII characters",
-            catalogue_code: Some("TNR003"),
-        })
-    }
-}
-
 /// A required opaque id with an AWS prefix (`h-`, `rt-`): the AWS pattern `^<prefix>[0-9a-z]{8,32}$`.
 pub(crate) fn aws_id(raw: &str, prefix: &str) -> Result<(), FieldProblem> {
     let body = raw.strip_prefix(prefix).unwrap_or_default();
