@@ -23,8 +23,6 @@ pub struct AccountsDeps {
     /// Business time: lifecycle dates, the reopen window, idempotency expiry. Tests move a
     /// `ManualClock` to cross the 90-day window.
     pub clock: SharedClock,
-    /// How often the lifecycle timers (reopen window end, billing transfer end) look for due records.
-    pub timer_interval: Duration,
     /// The data-purge service, which schedules and cancels purges.
     pub purge: PurgePeer,
 }
@@ -33,7 +31,6 @@ impl Default for AccountsDeps {
     fn default() -> Self {
         Self {
             clock: Arc::new(SystemClock),
-            timer_interval: Duration::from_secs(60),
             purge: PurgePeer::Detached,
         }
     }
@@ -42,7 +39,6 @@ impl Default for AccountsDeps {
 impl std::fmt::Debug for AccountsDeps {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AccountsDeps")
-            .field("timer_interval", &self.timer_interval)
             .field("purge", &self.purge)
             .finish_non_exhaustive()
     }
@@ -89,7 +85,7 @@ impl AccountsApp {
                 clock: deps.clock,
                 purge: deps.purge,
             },
-            timer_interval: deps.timer_interval,
+            timer_interval: Duration::from_millis(settings.lifecycle_timer_interval_ms),
         })
     }
 

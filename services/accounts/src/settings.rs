@@ -8,12 +8,16 @@ pub struct AccountsSettings {
     /// Where the service keeps its data: the `accounts` schema of a PostgreSQL database, or its own
     /// SQLite file.
     pub database: DatabaseSettings,
+    /// How often the lifecycle timers (the end of a reopen window, the end of a billing transfer)
+    /// look for due records, in milliseconds.
+    pub lifecycle_timer_interval_ms: u64,
 }
 
 impl Default for AccountsSettings {
     fn default() -> Self {
         Self {
             database: DatabaseSettings::embedded("accounts"),
+            lifecycle_timer_interval_ms: 60_000,
         }
     }
 }
@@ -21,12 +25,17 @@ impl Default for AccountsSettings {
 impl AccountsSettings {
     /// Every problem with these settings, at once.
     pub fn problems(&self) -> Vec<String> {
-        self.database
+        let mut problems: Vec<String> = self
+            .database
             .validate()
             .err()
             .unwrap_or_default()
             .into_iter()
             .map(|problem| format!("accounts.database: {problem}"))
-            .collect()
+            .collect();
+        if self.lifecycle_timer_interval_ms == 0 {
+            problems.push("accounts.lifecycle_timer_interval_ms: at least 1".to_owned());
+        }
+        problems
     }
 }

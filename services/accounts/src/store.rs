@@ -12,8 +12,8 @@ mod migrations;
 pub(crate) mod purge;
 pub(crate) mod tenants;
 
-use sea_orm::{ConnectionTrait as _, DbBackend, DbErr, Statement};
-use tenure_db::{Backend, DatabaseSettings, Db, DbError, ErrorKind, TenantTx};
+use sea_orm::DbErr;
+use tenure_db::{DatabaseSettings, Db, DbError, ErrorKind, TenantTx};
 use uuid::Uuid;
 
 use crate::domain::AccountsError;
@@ -42,15 +42,7 @@ pub(crate) async fn begin(db: &Db, tenant: Option<Uuid>) -> Result<TenantTx, Acc
 /// A transaction that may read every tenant's rows (the `cross_tenant_read` policy) and write none of
 /// them. Only operator, billing, unscoped service and timer paths open it.
 pub(crate) async fn begin_cross_tenant(db: &Db) -> Result<TenantTx, AccountsError> {
-    let tx = TenantTx::begin_unscoped(db).await?;
-    if db.backend() == Backend::Postgres {
-        tx.execute_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT set_config('app.cross_tenant', 'on', true)",
-        ))
-        .await?;
-    }
-    Ok(tx)
+    Ok(TenantTx::begin_cross_tenant(db).await?)
 }
 
 impl From<DbError> for AccountsError {

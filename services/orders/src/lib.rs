@@ -3,44 +3,204 @@
 mod api;
 mod clients;
 mod domain;
+mod engine;
 mod settings;
 mod store;
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use anyhow::Context as _;
 use tenure_db::Db;
-use tenure_grpc::{FnProbe, ServerBuilder};
+use tenure_domain::{SharedClock, SystemClock};
+use tenure_grpc::{FnProbe, PeerChannel, ServerBuilder};
+use tokio::sync::Notify;
 
-pub use settings::OrdersSettings;
+pub use settings::{DeadlineSettings, EngineSettings, OrdersSettings};
+
+use crate::clients::{PeerPort, Peers, PortSettings};
+use crate::domain::saga::advance::Timing;
+use crate::domain::saga::port::StepPort;
+use crate::engine::Engine;
+
+/// The peers a saga calls.
+#[derive(Debug, Clone)]
+pub struct OrdersPeers {
+    /// The accounts service.
+    pub accounts: PeerChannel,
+    /// The provisioning service.
+    pub provisioning: PeerChannel,
+    /// The data-purge service.
+    pub purge: PeerChannel,
+}
+
+/// What the service takes from its host besides settings.
+#[derive(Clone)]
+pub struct OrdersDeps {
+    /// Business time: deadlines, timers, due times. Tests move a `ManualClock` to cross windows.
+    pub clock: SharedClock,
+    /// The peers; `None` runs the service alone (its API and stream, for testing it by itself):
+    /// orders are then refused and no saga step can run.
+    pub peers: Option<OrdersPeers>,
+}
+
+impl Default for OrdersDeps {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            peers: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for OrdersDeps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrdersDeps")
+            .field("peers", &self.peers)
+            .finish_non_exhaustive()
+    }
+}
 
 /// The assembled service, ready to be mounted on a server builder.
 #[derive(Debug)]
 pub struct OrdersApp {
-    db: Db,
+    app: api::Orders,
+}
+
+/// The step port of an orders service without peers: every step waits, since none can be taken.
+struct Detached;
+
+#[async_trait::async_trait]
+impl StepPort for Detached {
+    async fn perform(
+        &self,
+        _call: &domain::saga::port::StepCall,
+    ) -> domain::saga::advance::StepOutcome {
+        domain::saga::advance::StepOutcome::Retry {
+            code: "UNAVAILABLE".to_owned(),
+            message: "this orders instance runs without its peers".to_owned(),
+        }
+    }
+}
+
+fn timing(settings: &OrdersSettings) -> Timing {
+    let engine = &settings.engine;
+    let days = |days: u32| Duration::from_secs(u64::from(days) * 86_400);
+    Timing {
+        aws_poll: Duration::from_secs(engine.aws_poll_secs),
+        transfer_poll: Duration::from_secs(engine.transfer_poll_secs),
+        bootstrap_poll: Duration::from_secs(engine.bootstrap_poll_secs),
+        invitation_poll: Duration::from_secs(engine.invitation_poll_secs),
+        closure_poll: Duration::from_secs(engine.closure_poll_secs),
+        retry_base: Duration::from_millis(engine.retry_base_ms),
+        retry_cap: Duration::from_secs(engine.retry_cap_secs),
+        undo_cap: Duration::from_secs(engine.undo_cap_secs),
+        stuck_after: engine.stuck_after_attempts,
+        query_deadline: days(settings.deadlines.query_days),
+        task_deadline: days(settings.deadlines.task_days),
+        ..Timing::default()
+    }
 }
 
 impl OrdersApp {
-    /// Connects the database and assembles the use cases. The schema must already be migrated
-    /// ([`migrate`]); the readiness probe reports NOT_SERVING until it is.
+    /// Connects the database and assembles the use cases on the system clock, without peers (see
+    /// [`OrdersDeps::peers`]). The schema must already be migrated ([`migrate`]); the readiness
+    /// probe reports NOT_SERVING until it is.
     pub async fn build(settings: &OrdersSettings) -> anyhow::Result<Self> {
-        let db = tenure_db::connect(&settings.database).await?;
-        Ok(Self { db })
+        Self::build_with(settings, OrdersDeps::default()).await
     }
 
-    /// Mounts the gRPC services, the authorization policy and the readiness probe on `server`.
+    /// Like [`OrdersApp::build`], with every dependency given.
+    pub async fn build_with(settings: &OrdersSettings, deps: OrdersDeps) -> anyhow::Result<Self> {
+        let problems = settings.problems();
+        if !problems.is_empty() {
+            anyhow::bail!("invalid settings: {}", problems.join("; "));
+        }
+        let db = tenure_db::connect(&settings.database).await?;
+        let registry = Arc::new(domain::saga::v1::registry().context("the shipped definitions")?);
+        let peers = deps.peers.map(|peers| Peers {
+            accounts: peers.accounts,
+            provisioning: peers.provisioning,
+            purge: peers.purge,
+        });
+        let port: Arc<dyn StepPort> = match &peers {
+            Some(peers) => Arc::new(PeerPort::new(
+                peers.clone(),
+                PortSettings {
+                    default_management_account_id: settings.default_management_account_id.clone(),
+                    regions: settings.baseline_regions.clone(),
+                    payer_recheck: Duration::from_secs(settings.engine.invitation_poll_secs),
+                },
+            )),
+            None => Arc::new(Detached),
+        };
+        let engine = Engine {
+            db: db.clone(),
+            registry: registry.clone(),
+            port,
+            clock: deps.clock.clone(),
+            real_clock: Arc::new(SystemClock),
+            timing: Arc::new(timing(settings)),
+            settings: settings.engine.clone(),
+            replica: format!(
+                "orders-{}-{}",
+                std::process::id(),
+                &uuid::Uuid::new_v4().simple().to_string()[..8]
+            ),
+            wake: Arc::new(Notify::new()),
+            events_written: Arc::new(Notify::new()),
+        };
+        Ok(Self {
+            app: api::Orders {
+                db,
+                engine,
+                registry,
+                clock: deps.clock,
+                peers,
+                settings: Arc::new(settings.clone()),
+            },
+        })
+    }
+
+    /// Mounts the gRPC services, the saga worker, the authorization policy and the readiness probe
+    /// on `server`.
     pub fn register(self, server: &mut ServerBuilder) {
         let limits = server.limits();
-        let db = self.db;
+        let draining = server.host().draining();
+        let app = self.app;
+        let (db, registry) = (app.db.clone(), app.registry.clone());
         server
             .policy(&policy())
-            .add_service(api::OrderServiceHandler.into_server(&limits))
-            .add_service(api::OrderEventsHandler.into_server(&limits))
-            .add_service(api::SagaAdminHandler.into_server(&limits))
-            .add_service(api::PurgeParticipantHandler.into_server(&limits))
+            .add_service(
+                api::OrderServiceHandler::new(app.clone(), draining.clone()).into_server(&limits),
+            )
+            .add_service(
+                api::OrderEventsHandler::new(app.clone(), draining.clone()).into_server(&limits),
+            )
+            .add_service(api::SagaAdminHandler::new(app.clone()).into_server(&limits))
+            .add_service(api::PurgeParticipantHandler::new(app.clone()).into_server(&limits))
+            .add_worker("saga-engine", app.engine.clone().run(draining))
             .add_readiness(Arc::new(FnProbe::new("database", move || {
-                let db = db.clone();
-                Box::pin(async move { store::ready(&db).await })
+                let (db, registry) = (db.clone(), registry.clone());
+                Box::pin(async move { ready(&db, &registry).await })
             })));
+    }
+}
+
+/// Ready when the database answers, no migration is pending, and this replica can run every
+/// definition open sagas are pinned to (sagas.md §2.4: a rolling deploy never strands a saga on a
+/// replica that cannot step it).
+async fn ready(db: &Db, registry: &domain::saga::definition::Registry) -> Result<(), String> {
+    store::ready(db).await?;
+    let open = store::orders::open_definitions(db.conn())
+        .await
+        .map_err(|error| error.to_string())?;
+    let known = registry.keys();
+    match open.iter().find(|key| !known.contains(key)) {
+        Some(missing) => Err(format!(
+            "open sagas run {missing}, which this release cannot"
+        )),
+        None => Ok(()),
     }
 }
 

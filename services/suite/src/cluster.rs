@@ -138,10 +138,22 @@ impl Cluster {
             let mut builder = host.builder(kind);
             match kind {
                 ServiceKind::Orders => {
-                    tenure_orders::OrdersApp::build(&config.orders.settings)
-                        .await
-                        .context("building orders")?
-                        .register(&mut builder);
+                    let peers = &config.orders.peers;
+                    let to = |callee| peer(config, deps, peers, kind, callee);
+                    tenure_orders::OrdersApp::build_with(
+                        &config.orders.settings,
+                        tenure_orders::OrdersDeps {
+                            clock: deps.clock.clone(),
+                            peers: Some(tenure_orders::OrdersPeers {
+                                accounts: to(ServiceKind::Accounts)?,
+                                provisioning: to(ServiceKind::Provisioning)?,
+                                purge: to(ServiceKind::DataPurge)?,
+                            }),
+                        },
+                    )
+                    .await
+                    .context("building orders")?
+                    .register(&mut builder);
                 }
                 ServiceKind::Accounts => {
                     let purge = peer(
@@ -178,11 +190,14 @@ impl Cluster {
                         dev_key::ensure_key_file(path)?;
                     }
                     let peers = &config.data_purge.peers;
-                    // Orders joins as a data owner with its own issue.
-                    let data_owners = [ServiceKind::Accounts, ServiceKind::Provisioning]
-                        .into_iter()
-                        .map(|owner| peer(config, deps, peers, kind, owner))
-                        .collect::<anyhow::Result<Vec<_>>>()?;
+                    let data_owners = [
+                        ServiceKind::Orders,
+                        ServiceKind::Accounts,
+                        ServiceKind::Provisioning,
+                    ]
+                    .into_iter()
+                    .map(|owner| peer(config, deps, peers, kind, owner))
+                    .collect::<anyhow::Result<Vec<_>>>()?;
                     tenure_data_purge::DataPurgeApp::build_with(
                         settings,
                         tenure_data_purge::DataPurgeDeps {

@@ -163,6 +163,9 @@ impl Default for TenureConfig {
     }
 }
 
+/// The platform organization orders use under `tenure up` when a tenant has none of its own.
+pub const SANDBOX_ORGANIZATION: &str = "111122223333";
+
 impl TenureConfig {
     /// The defaults of `tenure up`: development mode, every service on loopback with its own SQLite
     /// file under `data_dir`, reflection on, localhost origins allowed for gRPC-web.
@@ -191,6 +194,9 @@ impl TenureConfig {
                 ServiceKind::Orders => {
                     config.orders.settings.database.url = url;
                     config.orders.listen = listen;
+                    // The sandbox plays AWS: any 12-digit id names a platform organization.
+                    config.orders.settings.default_management_account_id =
+                        Some(SANDBOX_ORGANIZATION.to_owned());
                 }
                 ServiceKind::Accounts => {
                     config.accounts.settings.database.url = url;

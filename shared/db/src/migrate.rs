@@ -108,6 +108,75 @@ pub async fn enable_tenant_rls(manager: &SchemaManager<'_>, table: &str) -> Resu
     Ok(())
 }
 
+/// The setting a transaction turns on to read every tenant's rows: [`crate::TenantTx::begin_cross_tenant`].
+pub const CROSS_TENANT_SETTING: &str = "app.cross_tenant";
+
+/// Lets transactions that opt in with `setting` (set transaction-locally to `on`) reach every
+/// tenant's rows of `table` through a policy named `name`: `FOR SELECT` for operators' and billing's
+/// reads, `FOR ALL` for a worker that writes across tenants. Customer-scoped transactions never set
+/// it, so a forgotten tenant filter there still returns nothing of another tenant. Does nothing on
+/// SQLite.
+///
+/// # Errors
+///
+/// The failing statement's error.
+pub async fn allow_opted_in(
+    manager: &SchemaManager<'_>,
+    table: &str,
+    name: &str,
+    command: PolicyCommand,
+    setting: &str,
+) -> Result<(), DbErr> {
+    let conn = manager.get_connection();
+    if conn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let opted_in = format!("current_setting('{setting}', true) = 'on'");
+    let sql = match command {
+        PolicyCommand::Select => format!(
+            "CREATE POLICY {name} ON {table} FOR SELECT USING ({opted_in})",
+            name = identifier::quote(name),
+            table = identifier::quote(table),
+        ),
+        PolicyCommand::All => format!(
+            "CREATE POLICY {name} ON {table} FOR ALL USING ({opted_in}) WITH CHECK ({opted_in})",
+            name = identifier::quote(name),
+            table = identifier::quote(table),
+        ),
+    };
+    conn.execute_raw(Statement::from_string(DbBackend::Postgres, sql))
+        .await?;
+    Ok(())
+}
+
+/// The read-only cross-tenant policy `cross_tenant_read` on `table` (see [`allow_opted_in`]).
+///
+/// # Errors
+///
+/// The failing statement's error.
+pub async fn allow_cross_tenant_reads(
+    manager: &SchemaManager<'_>,
+    table: &str,
+) -> Result<(), DbErr> {
+    allow_opted_in(
+        manager,
+        table,
+        "cross_tenant_read",
+        PolicyCommand::Select,
+        CROSS_TENANT_SETTING,
+    )
+    .await
+}
+
+/// What an opted-in policy allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyCommand {
+    /// Reads only.
+    Select,
+    /// Reads and writes.
+    All,
+}
+
 async fn migrate_postgres<M: MigratorTrait>(
     conn: &DatabaseConnection,
     schema: &str,

@@ -66,6 +66,37 @@ impl TenantTx {
         })
     }
 
+    /// Opens a transaction with no tenant that opts into `setting` (transaction-locally `on`),
+    /// which policies made by [`crate::allow_opted_in`] read: a cross-tenant read for operators and
+    /// billing ([`crate::CROSS_TENANT_SETTING`]), or a worker's own setting for writes across
+    /// tenants. On SQLite the setting is moot (no row-level security).
+    ///
+    /// # Errors
+    ///
+    /// The classified failure of `BEGIN` or of the setting.
+    pub async fn begin_opted_in(db: &Db, setting: &'static str) -> Result<Self, DbError> {
+        let tx = Self::begin_unscoped(db).await?;
+        if db.backend() == Backend::Postgres {
+            tx.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT set_config($1, 'on', true)",
+                [setting.into()],
+            ))
+            .await?;
+        }
+        Ok(tx)
+    }
+
+    /// The transaction operators', billing's and timers' cross-tenant reads run in: every tenant's
+    /// rows are visible through the `cross_tenant_read` policies, and none can be written.
+    ///
+    /// # Errors
+    ///
+    /// As [`TenantTx::begin_opted_in`].
+    pub async fn begin_cross_tenant(db: &Db) -> Result<Self, DbError> {
+        Self::begin_opted_in(db, crate::CROSS_TENANT_SETTING).await
+    }
+
     /// The tenant this transaction is scoped to, or `None` for [`TenantTx::begin_unscoped`].
     pub fn tenant_id(&self) -> Option<Uuid> {
         self.tenant_id

@@ -10,6 +10,8 @@ mod caller;
 mod clock;
 mod input;
 mod problem;
+pub mod purge;
+mod stored;
 mod values;
 
 pub use caller::{Caller, CallerRole};

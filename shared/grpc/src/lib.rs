@@ -20,6 +20,7 @@ mod host;
 mod identity;
 mod limit;
 pub mod paging;
+pub mod participant;
 mod policy;
 mod settings;
 pub mod status;

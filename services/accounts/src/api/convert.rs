@@ -8,9 +8,9 @@ use tenure_proto::accounts::v1 as pb;
 use tenure_proto::common::v1 as common;
 
 use crate::domain::{
-    AccountRole, AccountState, AccountsError, Acknowledgement, DataClass, JoinedMethod,
-    PurgeAction, Relationship, ResaleModel, ReservationKind, RootAccess, Sector,
-    SubscriptionStatus, Tag, TenantStatus, TerminationMode, UserRole, field_problem, required,
+    AccountRole, AccountState, AccountsError, Acknowledgement, JoinedMethod, Relationship,
+    ResaleModel, ReservationKind, RootAccess, Sector, SubscriptionStatus, Tag, TenantStatus,
+    TerminationMode, UserRole, field_problem, required,
 };
 use crate::store::entity::{
     account_details, account_transition, app_user, aws_account, cost_record, subscription, tenant,
@@ -21,8 +21,7 @@ use tenure_grpc::enum_conversion;
 
 use common::{
     AccountRelationship as PbRelationship, Acknowledgement as PbAcknowledgement,
-    DataClass as PbDataClass, ResaleModel as PbResaleModel, Sector as PbSector,
-    TerminationMode as PbTerminationMode,
+    ResaleModel as PbResaleModel, Sector as PbSector, TerminationMode as PbTerminationMode,
 };
 use pb::{
     AccountRole as PbAccountRole, AccountState as PbAccountState, JoinedMethod as PbJoinedMethod,
@@ -30,7 +29,6 @@ use pb::{
     SubscriptionStatus as PbSubscriptionStatus, TenantStatus as PbTenantStatus,
     UserRole as PbUserRole,
 };
-use tenure_proto::purge::v1::PurgeAction as PbPurgeAction;
 
 enum_conversion!(sector_from, sector_to, PbSector => Sector { Commercial <=> Commercial, Public <=> Public });
 enum_conversion!(resale_model_from, resale_model_to, PbResaleModel => ResaleModel {
@@ -74,14 +72,6 @@ enum_conversion!(account_state_from, account_state_to, PbAccountState => Account
     PendingClosure <=> PendingClosure, Closed <=> Closed, PermanentlyClosed <=> PermanentlyClosed,
     Abandoned <=> Abandoned,
 });
-enum_conversion!(data_class_from, data_class_to, PbDataClass => DataClass {
-    AwsFetched <=> AwsFetched, CostData <=> CostData, LoginIdentity <=> LoginIdentity,
-    OrderRecord <=> OrderRecord, AccountTombstone <=> AccountTombstone, Audit <=> Audit, Operational <=> Operational,
-});
-enum_conversion!(purge_action_from, purge_action_to, PbPurgeAction => PurgeAction {
-    Delete <=> Delete, Pseudonymise <=> Pseudonymise, Keep <=> Keep,
-});
-
 /// An optional enum filter: unspecified means "no filter", an unknown number is refused.
 pub(crate) fn optional<T>(
     raw: i32,

@@ -1,15 +1,14 @@
 use tenure_domain::{AwsAccountId, Problems};
 use tenure_grpc::Limits;
+use tenure_grpc::participant::{self, PurgeTarget, purge_target};
 use tenure_proto::purge::v1 as pb;
 use tenure_proto::purge::v1::purge_participant_server::{PurgeParticipant, PurgeParticipantServer};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::api::context::{Accounts, Call, Target, at, checked, finish, finish_keyed};
-use crate::api::convert;
+use crate::api::context::{Accounts, Call, Target, checked, finish, finish_keyed};
 use crate::domain::{
-    AccountsError, DataClass, PurgeAction, PurgeScope, ResponseSubject, TABLES, TableClass,
-    action_for, columns, parse_id, required,
+    AccountsError, PurgeAction, ResponseSubject, TABLES, TableClass, action_for, columns,
 };
 use crate::store;
 
@@ -41,93 +40,8 @@ impl PurgeParticipantHandler {
     }
 }
 
-/// A validated purge request.
-struct PurgeTarget {
-    purge_id: Uuid,
-    scope: PurgeScope,
-    tenant: Uuid,
-    aws_account_id: Option<AwsAccountId>,
-    classes: Vec<DataClass>,
-}
-
-/// Participant requests: which purge, over what scope, of which classes.
-trait PurgeRequest {
-    fn purge_id(&self) -> &str;
-    fn scope(&self) -> Option<&pb::ParticipantScope>;
-    fn classes(&self) -> &[i32];
-}
-
-/// Implements [`PurgeRequest`] for requests with the usual `purge_id`, `scope` and `classes`.
-macro_rules! purge_request {
-    ($($request:ty),+ $(,)?) => {
-        $(impl PurgeRequest for $request {
-            fn purge_id(&self) -> &str {
-                &self.purge_id
-            }
-
-            fn scope(&self) -> Option<&pb::ParticipantScope> {
-                self.scope.as_ref()
-            }
-
-            fn classes(&self) -> &[i32] {
-                &self.classes
-            }
-        })+
-    };
-}
-
-purge_request!(pb::PlanRequest, pb::ExecuteRequest, pb::VerifyRequest);
-
-fn purge_target(problems: &mut Problems, request: &impl PurgeRequest) -> Option<PurgeTarget> {
-    let purge_id = problems.check("purge_id", parse_id(request.purge_id()));
-    let mut requested = Vec::new();
-    for (index, raw) in request.classes().iter().enumerate() {
-        if let Some(class) =
-            problems.check(format!("classes[{index}]"), convert::data_class_from(*raw))
-        {
-            requested.push(class);
-        }
-    }
-    let Some(scope) = request.scope() else {
-        problems.push(at("scope", required()));
-        return None;
-    };
-    let kind = match pb::ScopeKind::try_from(scope.kind) {
-        Ok(pb::ScopeKind::Account) => Some(PurgeScope::Account),
-        Ok(pb::ScopeKind::Tenant) => Some(PurgeScope::Tenant),
-        _ => {
-            problems.push(at("scope.kind", required()));
-            None
-        }
-    };
-    let tenant = problems.check("scope.tenant_id", parse_id(&scope.tenant_id));
-    let aws_account_id = match kind {
-        Some(PurgeScope::Account) => problems
-            .check(
-                "scope.aws_account_id",
-                AwsAccountId::parse(&scope.aws_account_id),
-            )
-            .map(Some),
-        _ => Some(None),
-    };
-    Some(PurgeTarget {
-        purge_id: purge_id?,
-        scope: kind?,
-        tenant: tenant?,
-        aws_account_id: aws_account_id?,
-        classes: requested,
-    })
-}
-
 fn count(entry: &TableClass, action: PurgeAction, keys: &[String], rows: u64) -> pb::TableCount {
-    pb::TableCount {
-        service: SERVICE.to_owned(),
-        data_class: convert::data_class_to(entry.class),
-        table: entry.table.to_owned(),
-        action: convert::purge_action_to(action),
-        rows,
-        key_hash: tenure_db::row_key_hash(keys),
-    }
+    participant::table_count(SERVICE, entry, action, rows, tenure_db::row_key_hash(keys))
 }
 
 /// The count of the rows `keys` names, which are still in place.
@@ -283,17 +197,7 @@ impl PurgeParticipant for PurgeParticipantHandler {
         request: Request<pb::DescribeDataClassesRequest>,
     ) -> Result<Response<pb::DescribeDataClassesResponse>, Status> {
         self.app.call(&request, path!("DescribeDataClasses"))?;
-        Ok(Response::new(pb::DescribeDataClassesResponse {
-            service: SERVICE.to_owned(),
-            columns: columns()
-                .map(|column| pb::ColumnClass {
-                    table: column.table.to_owned(),
-                    column: column.column.to_owned(),
-                    data_class: convert::data_class_to(column.class),
-                    owner_key: column.owner_key.to_owned(),
-                })
-                .collect(),
-        }))
+        Ok(Response::new(participant::describe(SERVICE, columns())))
     }
 
     async fn plan(

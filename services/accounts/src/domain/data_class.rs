@@ -35,59 +35,10 @@ pub(crate) fn account_subject(id: Uuid) -> String {
     format!("aws_account:{id}")
 }
 
-/// The data classes of domain.md §8.1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) enum DataClass {
-    AwsFetched,
-    CostData,
-    LoginIdentity,
-    /// The financial skeleton of orders. Accounts holds none, but a tenant purge names it, and an
-    /// owner must accept every class of the vocabulary.
-    OrderRecord,
-    AccountTombstone,
-    Audit,
-    Operational,
-}
-
-/// What a purge does to the rows of one table in one class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PurgeAction {
-    Delete,
-    Pseudonymise,
-    Keep,
-}
-
-/// Account or tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PurgeScope {
-    Account,
-    Tenant,
-}
-
-/// One persisted column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ColumnClass {
-    pub(crate) table: &'static str,
-    pub(crate) column: &'static str,
-    pub(crate) class: DataClass,
-    pub(crate) owner_key: &'static str,
-}
-
-/// One table's share of a class, and what purging that class does to it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct TableClass {
-    pub(crate) table: &'static str,
-    pub(crate) class: DataClass,
-    /// The action when the class is purged; [`action_for`] narrows it by scope.
-    pub(crate) when_purged: PurgeAction,
-}
-
-/// One table's columns: the key that ties its rows to a subject, and each column's class.
-struct TableColumns {
-    table: &'static str,
-    owner_key: &'static str,
-    columns: &'static [(&'static str, DataClass)],
-}
+pub(crate) use tenure_domain::purge::{
+    ColumnClass, DataClass, PurgeAction, PurgeScope, TableClass, TableColumns, action_for,
+    table_class as table,
+};
 
 /// Every column of every table the service owns, table by table. A test compares it with the
 /// database catalogue, so a new column cannot ship unregistered (G1).
@@ -249,22 +200,7 @@ const TABLE_COLUMNS: &[TableColumns] = {
 
 /// Every column of every table the service owns (see [`TABLE_COLUMNS`]).
 pub(crate) fn columns() -> impl Iterator<Item = ColumnClass> {
-    TABLE_COLUMNS.iter().flat_map(|table| {
-        table.columns.iter().map(|&(column, class)| ColumnClass {
-            table: table.table,
-            column,
-            class,
-            owner_key: table.owner_key,
-        })
-    })
-}
-
-const fn table(table: &'static str, class: DataClass, when_purged: PurgeAction) -> TableClass {
-    TableClass {
-        table,
-        class,
-        when_purged,
-    }
+    tenure_domain::purge::columns(TABLE_COLUMNS)
 }
 
 /// The tables that hold a subject's data, per class, in the order a purge reports them. Tombstones
@@ -291,23 +227,3 @@ pub(crate) const TABLES: &[TableClass] = {
         table("subscription", AccountTombstone, Keep),
     ]
 };
-
-/// What a purge of `scope` that asks for `requested` classes does to `entry`. Classes not asked for
-/// are kept; login information survives an account-scope purge whatever is asked (domain.md §8.1,
-/// guarantee 6); tombstones, audit and operational records are never purged here.
-pub(crate) fn action_for(
-    scope: PurgeScope,
-    requested: &[DataClass],
-    entry: &TableClass,
-) -> PurgeAction {
-    let never_purged = matches!(
-        entry.class,
-        DataClass::AccountTombstone | DataClass::Audit | DataClass::Operational
-    );
-    let login_kept = entry.class == DataClass::LoginIdentity && scope == PurgeScope::Account;
-    if never_purged || login_kept || !requested.contains(&entry.class) {
-        PurgeAction::Keep
-    } else {
-        entry.when_purged
-    }
-}

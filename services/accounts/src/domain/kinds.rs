@@ -1,39 +1,7 @@
 //! Small closed vocabularies stored as text: each value has one stored name, and a stored name that
 //! matches none is a broken invariant, never a default.
 
-/// Declares enums whose values are stored by name.
-macro_rules! stored_enums {
-    ($($(#[$doc:meta])* $name:ident { $($variant:ident => $stored:literal),+ $(,)? })+) => {$(
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub(crate) enum $name { $($variant),+ }
-
-        impl $name {
-            /// Every value.
-            #[allow(dead_code, reason = "not every vocabulary is enumerated")]
-            pub(crate) const ALL: &[$name] = &[$($name::$variant),+];
-
-            /// The stored name.
-            pub(crate) fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $stored),+ }
-            }
-
-            /// Reads a stored name back.
-            #[allow(dead_code, reason = "request-only vocabularies are never read back")]
-            pub(crate) fn parse(stored: &str) -> Option<Self> {
-                match stored { $($stored => Some($name::$variant),)+ _ => None }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    )+};
-}
-
-stored_enums! {
+tenure_domain::stored_enums! {
     /// The market segment of a tenant.
     Sector { Commercial => "commercial", Public => "public" }
     /// How the platform resells AWS to a tenant.

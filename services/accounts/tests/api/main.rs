@@ -37,4 +37,5 @@ tenure_testkit::service_api_tests! {
         "subscription",
         "tenant",
     ],
+    settings_rest: tenure_accounts::AccountsSettings::default(),
 }

@@ -2,7 +2,6 @@
 //! request helpers named after the calls they make.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tenure_accounts::{AccountsApp, AccountsDeps, AccountsSettings};
 use tenure_grpc::{Role, ServiceKind};
@@ -47,6 +46,7 @@ pub(crate) async fn serve(backend: Backend) -> Served {
             let database = TestDatabase::create().await.expect("test database");
             let settings = AccountsSettings {
                 database: database.settings("accounts"),
+                lifecycle_timer_interval_ms: 100,
             };
             (Some(database), None, settings)
         }
@@ -54,6 +54,7 @@ pub(crate) async fn serve(backend: Backend) -> Served {
             let files = TestSqlite::create().expect("sqlite directory");
             let settings = AccountsSettings {
                 database: files.settings("accounts"),
+                lifecycle_timer_interval_ms: 100,
             };
             (None, Some(files), settings)
         }
@@ -68,7 +69,6 @@ pub(crate) async fn serve(backend: Backend) -> Served {
         &settings,
         AccountsDeps {
             clock: clock.clone(),
-            timer_interval: Duration::from_millis(100),
             // Alone, accounts neither schedules nor cancels purges; the end-to-end suite covers those.
             purge: tenure_accounts::PurgePeer::Detached,
         },

@@ -1,6 +1,9 @@
 //! The service's migrations, in order. Shipped migrations never change; a change is a new migration.
 
 mod m0001_core;
+mod m0002_sagas;
+
+pub(crate) use m0002_sagas::ENGINE_SETTING;
 
 use sea_orm_migration::prelude::*;
 
@@ -14,6 +17,9 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_core::Migration),
             // Every mutating RPC records its idempotency key in the same transaction as its effect.
             Box::new(tenure_db::idempotency::CreateIdempotencyRecord),
+            Box::new(m0002_sagas::Migration),
+            // Stored responses name the order they copy, so a purge of its data finds them.
+            Box::new(tenure_db::idempotency::AddIdempotencySubject),
         ]
     }
 

@@ -16,7 +16,18 @@ tenure_testkit::service_api_tests! {
     ],
     tables: [
         "customer_order",
+        "event_subscription",
         "idempotency_record",
+        "order_event",
+        "order_task",
         "orders_migrations",
+        "saga",
+        "saga_attempt",
+        "saga_audit",
+        "saga_lock",
+        "saga_step",
+        "saga_task",
+        "stream_meta",
     ],
+    settings_rest: tenure_orders::OrdersSettings::default(),
 }

@@ -175,7 +175,7 @@ impl MigrationTrait for Migration {
         create_live_uniqueness(manager).await?;
         for table in TENANT_TABLES {
             tenure_db::enable_tenant_rls(manager, table).await?;
-            allow_cross_tenant_reads(manager, table).await?;
+            tenure_db::allow_cross_tenant_reads(manager, table).await?;
         }
         Ok(())
     }
@@ -235,23 +235,5 @@ async fn create_live_uniqueness(manager: &SchemaManager<'_>) -> Result<(), DbErr
         conn.execute_raw(Statement::from_string(backend, sql))
             .await?;
     }
-    Ok(())
-}
-
-/// Operators, billing and the lifecycle timers read across tenants. Such a transaction opts in with
-/// the transaction-local `app.cross_tenant` setting, which customer-scoped transactions never set, so
-/// a forgotten tenant filter there still returns nothing of another tenant. The policy covers reads
-/// only: writes always run in a transaction scoped to the row's tenant.
-async fn allow_cross_tenant_reads(manager: &SchemaManager<'_>, table: &str) -> Result<(), DbErr> {
-    let conn = manager.get_connection();
-    if conn.get_database_backend() != DbBackend::Postgres {
-        return Ok(());
-    }
-    let sql = format!(
-        "CREATE POLICY cross_tenant_read ON \"{table}\" FOR SELECT \
-         USING (current_setting('app.cross_tenant', true) = 'on')"
-    );
-    conn.execute_raw(Statement::from_string(DbBackend::Postgres, sql))
-        .await?;
     Ok(())
 }

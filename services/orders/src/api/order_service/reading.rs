@@ -1,0 +1,284 @@
+//! GetOrder, ListOrders, GetOrderTimeline and WatchOrder: reads narrowed to the caller's reach, so
+//! another tenant's order answers exactly like a missing one.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures::Stream;
+use tenure_db::TenantTx;
+use tenure_domain::{Problems, parse_id};
+use tenure_grpc::paging::Page;
+use tenure_proto::orders::v1 as pb;
+use tokio_util::sync::CancellationToken;
+use tonic::Status;
+use uuid::Uuid;
+
+use crate::api::context::{Call, Orders, checked, finish};
+use crate::api::convert;
+use crate::domain::OrdersError;
+use crate::store::orders::{ListOrder, OrderFilter, OrderRecord};
+use crate::store::{self, Reach};
+
+/// How often a watch looks for changes another replica made, which cannot wake it.
+const WATCH_POLL: Duration = Duration::from_millis(500);
+
+/// A stream of order updates.
+pub(crate) type WatchStream =
+    Pin<Box<dyn Stream<Item = Result<pb::WatchOrderResponse, Status>> + Send>>;
+
+pub(crate) fn order_id(problems: &mut Problems, raw: &str) -> Option<Uuid> {
+    problems.check("order_id", parse_id(raw))
+}
+
+impl Orders {
+    /// The order `id` within `reach`; NOT_FOUND for another tenant's, exactly as for a missing one.
+    pub(crate) async fn order_in(tx: &TenantTx, id: Uuid) -> Result<OrderRecord, OrdersError> {
+        store::orders::get(&**tx, id)
+            .await?
+            .ok_or(OrdersError::NotFound("order"))
+    }
+
+    pub(crate) async fn get_order(
+        &self,
+        call: &Call,
+        request: pb::GetOrderRequest,
+    ) -> Result<pb::GetOrderResponse, OrdersError> {
+        let mut problems = Problems::new();
+        let id = order_id(&mut problems, &request.order_id);
+        finish(problems, || ())?;
+        let id = checked(id)?;
+        self.read(call.reach()?, async |tx| {
+            let record = Self::order_in(tx, id).await?;
+            Ok(pb::GetOrderResponse {
+                order: Some(convert::order(&self.registry, &record)?),
+            })
+        })
+        .await
+    }
+
+    pub(crate) async fn list_orders(
+        &self,
+        call: &Call,
+        request: pb::ListOrdersRequest,
+    ) -> Result<pb::ListOrdersResponse, OrdersError> {
+        let mut problems = Problems::new();
+        let tenant = if request.tenant_id.is_empty() {
+            Some(None)
+        } else {
+            problems
+                .check("tenant_id", parse_id(&request.tenant_id))
+                .map(Some)
+        };
+        let mut kinds = Vec::new();
+        for (index, raw) in request.kinds.iter().enumerate() {
+            kinds.extend(problems.check(format!("kinds[{index}]"), convert::order_kind_from(*raw)));
+        }
+        let mut statuses = Vec::new();
+        for (index, raw) in request.statuses.iter().enumerate() {
+            statuses.extend(problems.check(
+                format!("statuses[{index}]"),
+                convert::order_status_from(*raw),
+            ));
+        }
+        let aws_account_id = if request.aws_account_id.is_empty() {
+            Some(None)
+        } else {
+            problems
+                .check(
+                    "aws_account_id",
+                    tenure_domain::AwsAccountId::parse(&request.aws_account_id),
+                )
+                .map(|id| Some(id.as_str().to_owned()))
+        };
+        let created_after = request.created_after.as_ref().map(convert::instant);
+        let created_before = request.created_before.as_ref().map(convert::instant);
+        for (field, given, parsed) in [
+            (
+                "created_after",
+                request.created_after.is_some(),
+                created_after,
+            ),
+            (
+                "created_before",
+                request.created_before.is_some(),
+                created_before,
+            ),
+        ] {
+            if given && parsed.flatten().is_none() {
+                problems.push(crate::api::context::at(field, tenure_domain::required()));
+            }
+        }
+        let tenant = checked(tenant)?;
+        let tenant = call.tenant_filter(tenant)?;
+        let scope = format!(
+            "{tenant:?}|{:?}|{:?}|{}|{:?}|{:?}",
+            request.kinds,
+            request.statuses,
+            request.aws_account_id,
+            request.created_after,
+            request.created_before
+        );
+        let page = Page::read(
+            &mut problems,
+            call.method,
+            (request.page_size, &request.page_token),
+            scope,
+        );
+        finish(problems, || ())?;
+        let page = checked(page)?;
+        let filter = OrderFilter {
+            tenant,
+            kinds,
+            statuses,
+            aws_account_id: checked(aws_account_id)?,
+            created_after: created_after.flatten(),
+            created_before: created_before.flatten(),
+            ..OrderFilter::default()
+        };
+        self.read(call.reach()?, async |tx| {
+            let rows = store::orders::list(
+                &**tx,
+                &filter,
+                ListOrder::NewestFirst,
+                page.request.offset,
+                page.fetch_limit(),
+            )
+            .await?;
+            let (rows, next_page_token) = page.of(rows);
+            Ok(pb::ListOrdersResponse {
+                orders: rows
+                    .iter()
+                    .map(|record| convert::order(&self.registry, record))
+                    .collect::<Result<_, _>>()?,
+                next_page_token,
+            })
+        })
+        .await
+    }
+
+    /// The order and its steps, read in one transaction.
+    pub(crate) async fn timeline_of(
+        &self,
+        reach: Reach,
+        id: Uuid,
+    ) -> Result<(pb::Order, Vec<pb::OrderStep>, bool), OrdersError> {
+        self.read(reach, async |tx| {
+            let record = Self::order_in(tx, id).await?;
+            let definition = convert::definition_of(&self.registry, &record)?;
+            let (steps, attempts) = store::orders::history(&**tx, record.saga.snapshot.id).await?;
+            let tasks = store::tasks::of_order(&**tx, id).await?;
+            let timeline = convert::timeline(&definition, &record, &steps, &attempts, &tasks);
+            let compensating = record.saga.snapshot.direction
+                == crate::domain::saga::state::Direction::Undo
+                && !record.saga.snapshot.status.is_terminal();
+            Ok((
+                convert::order(&self.registry, &record)?,
+                timeline,
+                compensating,
+            ))
+        })
+        .await
+    }
+
+    pub(crate) async fn get_order_timeline(
+        &self,
+        call: &Call,
+        request: pb::GetOrderTimelineRequest,
+    ) -> Result<pb::GetOrderTimelineResponse, OrdersError> {
+        let mut problems = Problems::new();
+        let id = order_id(&mut problems, &request.order_id);
+        finish(problems, || ())?;
+        let (order, steps, compensating) = self.timeline_of(call.reach()?, checked(id)?).await?;
+        Ok(pb::GetOrderTimelineResponse {
+            order: Some(order),
+            steps,
+            compensating,
+        })
+    }
+
+    /// The order and its timeline now, then again each time either changes, until the order ends
+    /// (its last state is sent) or the server drains (UNAVAILABLE, so the client watches again
+    /// elsewhere).
+    pub(crate) async fn watch_order(
+        &self,
+        call: &Call,
+        request: pb::WatchOrderRequest,
+        draining: CancellationToken,
+    ) -> Result<WatchStream, OrdersError> {
+        let mut problems = Problems::new();
+        let id = order_id(&mut problems, &request.order_id);
+        finish(problems, || ())?;
+        let id = checked(id)?;
+        let reach = call.reach()?;
+        // Fails here, before the stream starts, for an order the caller cannot see.
+        let first = self.timeline_of(reach, id).await?;
+        let watch = Watch {
+            app: self.clone(),
+            reach,
+            id,
+            draining,
+            last: None,
+            pending: Some(first),
+            ended: false,
+        };
+        Ok(Box::pin(futures::stream::unfold(
+            watch,
+            |mut watch| async move { watch.next().await.map(|item| (item, watch)) },
+        )))
+    }
+}
+
+struct Watch {
+    app: Orders,
+    reach: Reach,
+    id: Uuid,
+    draining: CancellationToken,
+    last: Option<(pb::Order, Vec<pb::OrderStep>)>,
+    pending: Option<(pb::Order, Vec<pb::OrderStep>, bool)>,
+    ended: bool,
+}
+
+impl Watch {
+    async fn next(&mut self) -> Option<Result<pb::WatchOrderResponse, Status>> {
+        if self.ended {
+            return None;
+        }
+        loop {
+            if self.draining.is_cancelled() {
+                self.ended = true;
+                return Some(Err(Status::unavailable(
+                    "the server is shutting down; watch the order again",
+                )));
+            }
+            let current = match self.pending.take() {
+                Some(current) => current,
+                None => match self.app.timeline_of(self.reach, self.id).await {
+                    Ok(current) => current,
+                    Err(error) => {
+                        self.ended = true;
+                        return Some(Err(error.into()));
+                    }
+                },
+            };
+            let (order, steps, _) = current;
+            let changed = self.last.as_ref().is_none_or(|(last_order, last_steps)| {
+                last_order != &order || last_steps != &steps
+            });
+            if changed {
+                let finished = order.finished_at.is_some();
+                self.ended = finished;
+                self.last = Some((order.clone(), steps.clone()));
+                return Some(Ok(pb::WatchOrderResponse {
+                    order: Some(order),
+                    steps,
+                }));
+            }
+            let written = self.app.engine.events_written.clone();
+            tokio::select! {
+                () = written.notified() => {}
+                () = tokio::time::sleep(WATCH_POLL) => {}
+                () = self.draining.cancelled() => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! ListTasks and CompleteTask: manual steps resolved by their owner role only (operations staff or
+//! the customer), each resolution audited and announced on the stream.
+
+use tenure_db::TenantTx;
+use tenure_domain::{CallerRole, FreeText, Problems, parse_id};
+use tenure_grpc::paging::Page;
+use tenure_proto::orders::v1 as pb;
+use uuid::Uuid;
+
+use crate::api::context::{Call, Orders, Subject, at, checked, finish, finish_keyed};
+use crate::api::convert;
+use crate::domain::OrdersError;
+use crate::domain::order::{TaskOwner, TaskState};
+use crate::domain::saga::state::{EventDraft, EventPayload};
+use crate::store::audit::AuditRow;
+use crate::store::tasks::TaskFilter;
+use crate::store::{self, Reach};
+
+/// The tasks a caller's role owns.
+fn owned_by(call: &Call) -> Result<TaskOwner, OrdersError> {
+    match call.caller.role {
+        CallerRole::Customer => Ok(TaskOwner::Customer),
+        CallerRole::Operator => Ok(TaskOwner::Operations),
+        CallerRole::Billing | CallerRole::Service => Err(OrdersError::Forbidden(
+            "only a task's owner role resolves it",
+        )),
+    }
+}
+
+impl Orders {
+    pub(crate) async fn list_tasks(
+        &self,
+        call: &Call,
+        request: pb::ListTasksRequest,
+    ) -> Result<pb::ListTasksResponse, OrdersError> {
+        let mut problems = Problems::new();
+        let state = if request.state == 0 {
+            Some(TaskState::Open)
+        } else {
+            problems.check("state", convert::task_state_from(request.state))
+        };
+        let order = if request.order_id.is_empty() {
+            Some(None)
+        } else {
+            problems
+                .check("order_id", parse_id(&request.order_id))
+                .map(Some)
+        };
+        let owner = owned_by(call)?;
+        let reach = call.reach()?;
+        let scope = format!("{reach:?}|{}|{}", request.state, request.order_id);
+        let page = Page::read(
+            &mut problems,
+            call.method,
+            (request.page_size, &request.page_token),
+            scope,
+        );
+        finish(problems, || ())?;
+        let (state, order, page) = (checked(state)?, checked(order)?, checked(page)?);
+        let filter = TaskFilter {
+            owner,
+            tenant: match reach {
+                Reach::Tenant(tenant) => Some(tenant),
+                Reach::AllTenants => None,
+            },
+            state,
+            order,
+        };
+        self.read(reach, async |tx| {
+            let rows =
+                store::tasks::list(&**tx, &filter, page.request.offset, page.fetch_limit()).await?;
+            let (rows, next_page_token) = page.of(rows);
+            Ok(pb::ListTasksResponse {
+                tasks: rows.iter().map(convert::task).collect(),
+                next_page_token,
+            })
+        })
+        .await
+    }
+
+    pub(crate) async fn complete_task(
+        &self,
+        call: &Call,
+        request: pb::CompleteTaskRequest,
+    ) -> Result<pb::CompleteTaskResponse, OrdersError> {
+        let mut problems = Problems::new();
+        let task_id = problems.check("task_id", parse_id(&request.task_id));
+        let outcome = match pb::TaskOutcome::try_from(request.outcome) {
+            Ok(pb::TaskOutcome::Completed) => Some(TaskState::Completed),
+            Ok(pb::TaskOutcome::Rejected) => Some(TaskState::Rejected),
+            _ => {
+                problems.push(at("outcome", tenure_domain::required()));
+                None
+            }
+        };
+        let note = problems.check("note", FreeText::reason(&request.note));
+        if outcome == Some(TaskState::Rejected) && request.note.is_empty() {
+            problems.push(at(
+                "note",
+                tenure_domain::field_problem("REQUIRED", "say why the task is rejected", "TNR004"),
+            ));
+        }
+        finish_keyed(problems, &request)?;
+        let (task_id, outcome, note) = (checked(task_id)?, checked(outcome)?, checked(note)?);
+        let owner = owned_by(call)?;
+        self.mutate(call, &request, async |tx, now| {
+            let task = store::tasks::get(&**tx, task_id)
+                .await?
+                .ok_or(OrdersError::NotFound("task"))?;
+            if task.owner != owner {
+                return Err(OrdersError::Forbidden(match task.owner {
+                    TaskOwner::Operations => "this task belongs to operations staff",
+                    TaskOwner::Customer => "this task belongs to the customer",
+                }));
+            }
+            let subject = Subject {
+                tenant: task.tenant_id,
+                order: task.order_id,
+            };
+            if task.state != TaskState::Open {
+                if task.state == outcome {
+                    return Ok((task_response(&task), Some(subject)));
+                }
+                return Err(OrdersError::precondition(
+                    "TASK_RESOLVED",
+                    "This task was already resolved.",
+                ));
+            }
+            let order = Self::order_in(tx, task.order_id).await?;
+            let saga_id = order.saga.snapshot.id;
+            if !store::orders::take_over(&**tx, saga_id, now, self.real_now()).await? {
+                return Err(OrdersError::Busy);
+            }
+            let role = match call.caller.role {
+                CallerRole::Customer => "customer",
+                _ => "operator",
+            };
+            store::tasks::resolve(
+                &**tx,
+                task_id,
+                outcome,
+                &call.caller.subject,
+                role,
+                note.as_str(),
+                now,
+            )
+            .await?;
+            let mut events = vec![EventDraft {
+                effective_at: now,
+                payload: EventPayload::TaskResolved {
+                    task_id,
+                    step: task.step.clone(),
+                    owner: task.owner,
+                    state: outcome,
+                },
+            }];
+            if call.caller.role == CallerRole::Operator {
+                events.push(operator_event(call, "", now));
+                store::audit::record(
+                    &**tx,
+                    &audit_row(
+                        call,
+                        &order.saga.snapshot,
+                        task.tenant_id,
+                        note.as_str(),
+                        "",
+                    ),
+                    now,
+                )
+                .await?;
+            }
+            append_events(tx, &order.saga.snapshot, task.tenant_id, &events, now).await?;
+            let resolved = store::tasks::get(&**tx, task_id)
+                .await?
+                .ok_or(OrdersError::internal("a resolved task disappeared"))?;
+            Ok((task_response(&resolved), Some(subject)))
+        })
+        .await
+    }
+}
+
+fn task_response(task: &store::tasks::TaskRecord) -> pb::CompleteTaskResponse {
+    pb::CompleteTaskResponse {
+        task: Some(convert::task(task)),
+    }
+}
+
+/// `operator.action_taken` for an operator's action.
+pub(crate) fn operator_event(
+    call: &Call,
+    ticket: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> EventDraft {
+    EventDraft {
+        effective_at: now,
+        payload: EventPayload::OperatorActionTaken {
+            action: crate::api::convert::snake(call.action()),
+            actor_subject: call.caller.subject.clone(),
+            actor_role: "operator".to_owned(),
+            ticket: ticket.to_owned(),
+        },
+    }
+}
+
+/// The audit row of an operator's action on a saga.
+pub(crate) fn audit_row(
+    call: &Call,
+    saga: &crate::domain::saga::advance::SagaSnapshot,
+    tenant: Uuid,
+    reason: &str,
+    ticket: &str,
+) -> AuditRow {
+    AuditRow {
+        saga_id: saga.id,
+        order_id: saga.order_id,
+        tenant_id: tenant,
+        actor_subject: call.caller.subject.clone(),
+        actor_role: "operator".to_owned(),
+        action: call.action().to_owned(),
+        reason: reason.to_owned(),
+        ticket: ticket.to_owned(),
+    }
+}
+
+/// Appends events an action produced, numbered after the saga's last.
+pub(crate) async fn append_events(
+    tx: &TenantTx,
+    saga: &crate::domain::saga::advance::SagaSnapshot,
+    tenant: Uuid,
+    events: &[EventDraft],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), OrdersError> {
+    let added = i32::try_from(events.len()).unwrap_or(i32::MAX);
+    let last = store::orders::reserve_events(&**tx, saga.id, added).await?;
+    store::events::append(
+        &**tx,
+        saga.order_id,
+        tenant,
+        last - added + 1,
+        events,
+        now,
+        tenure_telemetry::current_traceparent().as_ref(),
+    )
+    .await
+}

@@ -1,0 +1,471 @@
+//! The order event outbox (sagas.md §6). Events are written in the transaction of the transition
+//! they announce, numbered per order under the saga's row lock, so `order_seq` is gap-free.
+//!
+//! Reading in commit order: a `bigserial` id is taken at insert, and transactions commit in any
+//! order, so a reader at id 102 could miss 101 committing later. On PostgreSQL each row records its
+//! writer's transaction id (`xid8`); readers order by `(epoch, tx, id)` and only read rows below the
+//! oldest transaction still running (`pg_snapshot_xmin`): nothing can commit behind such a cursor any
+//! more. Older epochs (before a logical restore restarted the xid counter) are closed and read whole.
+//! SQLite allows one writer at a time, so there the row id is commit order.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    AccessMode, ConnectionTrait, DbBackend, IsolationLevel, TransactionTrait as _, Value,
+};
+use tenure_db::Db;
+use uuid::Uuid;
+
+use crate::domain::OrdersError;
+use crate::domain::saga::advance::event_id;
+use crate::domain::saga::state::{EventDraft, EventPayload};
+use crate::store::{column, json_column, placeholders, statement, time, to_json};
+
+/// The payloads' schema version.
+pub(crate) const SCHEMA_VERSION: i32 = 1;
+
+/// A place in the stream. Tokens name their backend, so one cannot be replayed against the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Position {
+    pub(crate) backend: PositionBackend,
+    pub(crate) epoch: i32,
+    /// The writing transaction's id (PostgreSQL); 0 on SQLite.
+    pub(crate) tx: u64,
+    pub(crate) id: i64,
+}
+
+/// Which backend a position belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum PositionBackend {
+    Postgres,
+    Sqlite,
+}
+
+impl Position {
+    /// Before the first event of `epoch` 1.
+    pub(crate) fn origin(backend: DbBackend) -> Self {
+        Self {
+            backend: position_backend(backend),
+            epoch: 0,
+            tx: 0,
+            id: 0,
+        }
+    }
+}
+
+fn position_backend(backend: DbBackend) -> PositionBackend {
+    match backend {
+        DbBackend::Sqlite => PositionBackend::Sqlite,
+        _ => PositionBackend::Postgres,
+    }
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tag = match self.backend {
+            PositionBackend::Postgres => 'p',
+            PositionBackend::Sqlite => 's',
+        };
+        write!(f, "{tag}{}.{}.{}", self.epoch, self.tx, self.id)
+    }
+}
+
+impl FromStr for Position {
+    type Err = ();
+
+    fn from_str(raw: &str) -> Result<Self, ()> {
+        let backend = match raw.chars().next() {
+            Some('p') => PositionBackend::Postgres,
+            Some('s') => PositionBackend::Sqlite,
+            _ => return Err(()),
+        };
+        let mut parts = raw[1..].split('.');
+        let (Some(epoch), Some(tx), Some(id), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(());
+        };
+        let position = Self {
+            backend,
+            epoch: epoch.parse().map_err(|_| ())?,
+            tx: tx.parse().map_err(|_| ())?,
+            id: id.parse().map_err(|_| ())?,
+        };
+        if position.epoch < 0 || position.id < 0 {
+            return Err(());
+        }
+        Ok(position)
+    }
+}
+
+impl Position {
+    /// True when this position was handed out by a stream on `backend`.
+    pub(crate) fn belongs_to(&self, backend: DbBackend) -> bool {
+        self.backend == position_backend(backend)
+    }
+}
+
+/// One stored event.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct StoredEvent {
+    pub(crate) position: Position,
+    pub(crate) event_id: Uuid,
+    pub(crate) order_id: Uuid,
+    pub(crate) tenant_id: Uuid,
+    pub(crate) order_seq: i32,
+    pub(crate) event_type: String,
+    pub(crate) schema_version: i32,
+    pub(crate) payload: EventPayload,
+    pub(crate) effective_at: DateTime<Utc>,
+    pub(crate) recorded_at: DateTime<Utc>,
+    pub(crate) trace: Option<(String, String)>,
+}
+
+/// Appends `drafts` as events `first_seq..` of `order_id`. The caller has moved the saga's
+/// `event_seq` past them under the row lock.
+pub(crate) async fn append(
+    conn: &impl ConnectionTrait,
+    order_id: Uuid,
+    tenant_id: Uuid,
+    first_seq: i32,
+    drafts: &[EventDraft],
+    recorded_at: DateTime<Utc>,
+    trace: Option<&(String, String)>,
+) -> Result<(), OrdersError> {
+    let backend = conn.get_database_backend();
+    let (traceparent, tracestate) = match trace {
+        Some((parent, state)) => (Some(parent.clone()), Some(state.clone())),
+        None => (None, None),
+    };
+    for (offset, draft) in (0i32..).zip(drafts) {
+        let seq = first_seq + offset;
+        conn.execute_raw(statement(
+            backend,
+            "INSERT INTO order_event (epoch, event_id, order_id, tenant_id, order_seq, event_type, \
+             schema_version, payload, effective_at, recorded_at, traceparent, tracestate) \
+             SELECT epoch, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM stream_meta \
+             WHERE id = 1",
+            vec![
+                event_id(order_id, seq).into(),
+                order_id.into(),
+                tenant_id.into(),
+                seq.into(),
+                draft.payload.event_type().into(),
+                SCHEMA_VERSION.into(),
+                to_json(&draft.payload)?.into(),
+                draft.effective_at.into(),
+                recorded_at.into(),
+                traceparent.clone().into(),
+                tracestate.clone().into(),
+            ],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// What a reader wants of the stream.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct EventFilter {
+    /// Only this tenant's (customers).
+    pub(crate) tenant: Option<Uuid>,
+    /// Only these types.
+    pub(crate) types: Vec<String>,
+    /// Only these orders.
+    pub(crate) orders: Vec<Uuid>,
+}
+
+/// A page of events after a position, and the position to resume from.
+#[derive(Debug, Clone)]
+pub(crate) struct Page {
+    pub(crate) events: Vec<StoredEvent>,
+    /// After the last event, or (when the page is short) after everything the filter skipped.
+    pub(crate) position: Position,
+    /// Every committed event up to now was read.
+    pub(crate) caught_up: bool,
+}
+
+const EVENT_COLUMNS: &str = "id, epoch, event_id, order_id, tenant_id, order_seq, event_type, \
+                             schema_version, payload, effective_at, recorded_at, traceparent, \
+                             tracestate";
+
+/// Up to `limit` events after `after` that match `filter`, in commit order. The page and the head the
+/// cursor may jump to when it is short are read in one snapshot, so nothing commits between them.
+pub(crate) async fn page(
+    db: &Db,
+    after: Position,
+    limit: u64,
+    filter: &EventFilter,
+) -> Result<Page, OrdersError> {
+    let conn = db.conn();
+    let backend = conn.get_database_backend();
+    let tx = conn
+        .begin_with_config(
+            Some(IsolationLevel::RepeatableRead),
+            Some(AccessMode::ReadOnly),
+        )
+        .await?;
+    let current_epoch = current_epoch(&tx).await?;
+    let (mut values, mut conditions): (Vec<Value>, Vec<String>) = (Vec::new(), Vec::new());
+    let bind = |value: Value, values: &mut Vec<Value>| {
+        values.push(value);
+        format!("${}", values.len())
+    };
+    match backend {
+        DbBackend::Postgres => {
+            let epoch = bind(after.epoch.into(), &mut values);
+            let position_tx = bind(after.tx.to_string().into(), &mut values);
+            let id = bind(after.id.into(), &mut values);
+            let current = bind(current_epoch.into(), &mut values);
+            conditions.push(format!(
+                "(epoch, tx, id) > ({epoch}, {position_tx}::text::xid8, {id})"
+            ));
+            conditions.push(format!(
+                "(epoch < {current} OR tx < pg_snapshot_xmin(pg_current_snapshot()))"
+            ));
+        }
+        _ => {
+            let epoch = bind(after.epoch.into(), &mut values);
+            let id = bind(after.id.into(), &mut values);
+            conditions.push(format!(
+                "(epoch > {epoch} OR (epoch = {epoch} AND id > {id}))"
+            ));
+        }
+    }
+    if let Some(tenant) = filter.tenant {
+        let tenant = bind(tenant.into(), &mut values);
+        conditions.push(format!("tenant_id = {tenant}"));
+    }
+    if !filter.types.is_empty() {
+        let first = values.len() + 1;
+        values.extend(filter.types.iter().map(|kind| Value::from(kind.as_str())));
+        conditions.push(format!(
+            "event_type IN ({})",
+            placeholders(first, filter.types.len())
+        ));
+    }
+    if !filter.orders.is_empty() {
+        let first = values.len() + 1;
+        values.extend(filter.orders.iter().map(|order| Value::from(*order)));
+        conditions.push(format!(
+            "order_id IN ({})",
+            placeholders(first, filter.orders.len())
+        ));
+    }
+    let limit_value = bind(i64::try_from(limit).unwrap_or(i64::MAX).into(), &mut values);
+    let (tx_column, order) = match backend {
+        DbBackend::Postgres => ("tx::text AS tx", "epoch, tx, id"),
+        _ => ("0 AS tx", "epoch, id"),
+    };
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS}, {tx_column} FROM order_event WHERE {} ORDER BY {order} \
+         LIMIT {limit_value}",
+        conditions.join(" AND ")
+    );
+    let rows = tx.query_all_raw(statement(backend, &sql, values)).await?;
+    let events = rows
+        .iter()
+        .map(|row| stored_event(row, backend))
+        .collect::<Result<Vec<_>, OrdersError>>()?;
+    let caught_up = u64::try_from(events.len()).unwrap_or(u64::MAX) < limit;
+    let mut position = events.last().map_or(after, |event| event.position);
+    if caught_up {
+        // Everything the filter skipped up to the head is behind the reader too.
+        if let Some(head) = head_in(&tx, backend, current_epoch).await?
+            && head > position
+        {
+            position = head;
+        }
+    }
+    tx.commit().await?;
+    Ok(Page {
+        events,
+        position,
+        caught_up,
+    })
+}
+
+/// The position of the latest event a reader may see now.
+pub(crate) async fn head(db: &Db) -> Result<Position, OrdersError> {
+    let conn = db.conn();
+    let backend = conn.get_database_backend();
+    let epoch = current_epoch(conn).await?;
+    Ok(head_in(conn, backend, epoch)
+        .await?
+        .unwrap_or_else(|| Position::origin(backend)))
+}
+
+async fn head_in(
+    conn: &impl ConnectionTrait,
+    backend: DbBackend,
+    epoch: i32,
+) -> Result<Option<Position>, OrdersError> {
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "SELECT id, epoch, tx::text AS tx FROM order_event WHERE epoch = $1 \
+             AND tx < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY tx DESC, id DESC LIMIT 1"
+        }
+        _ => "SELECT id, epoch, 0 AS tx FROM order_event WHERE epoch = $1 ORDER BY id DESC LIMIT 1",
+    };
+    let row = conn
+        .query_one_raw(statement(backend, sql, vec![epoch.into()]))
+        .await?;
+    row.map(|row| position_of(&row, backend)).transpose()
+}
+
+/// The first position at or after `since` (a replay by time starts slightly early; consumers
+/// de-duplicate on `event_id`).
+pub(crate) async fn position_before(
+    db: &Db,
+    since: DateTime<Utc>,
+) -> Result<Position, OrdersError> {
+    let conn = db.conn();
+    let backend = conn.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "SELECT id, epoch, tx::text AS tx FROM order_event WHERE recorded_at < $1 \
+             ORDER BY epoch DESC, tx DESC, id DESC LIMIT 1"
+        }
+        _ => {
+            "SELECT id, epoch, 0 AS tx FROM order_event WHERE recorded_at < $1 \
+             ORDER BY epoch DESC, id DESC LIMIT 1"
+        }
+    };
+    let row = conn
+        .query_one_raw(statement(backend, sql, vec![since.into()]))
+        .await?;
+    Ok(row
+        .map(|row| position_of(&row, backend))
+        .transpose()?
+        .unwrap_or_else(|| Position::origin(backend)))
+}
+
+async fn current_epoch(conn: &impl ConnectionTrait) -> Result<i32, OrdersError> {
+    let backend = conn.get_database_backend();
+    let row = conn
+        .query_one_raw(statement(
+            backend,
+            "SELECT epoch FROM stream_meta WHERE id = 1",
+            Vec::new(),
+        ))
+        .await?
+        .ok_or(OrdersError::internal("the stream epoch is missing"))?;
+    column(&row, "epoch")
+}
+
+fn position_of(row: &sea_orm::QueryResult, backend: DbBackend) -> Result<Position, OrdersError> {
+    let tx = match backend {
+        DbBackend::Postgres => column::<String>(row, "tx")?
+            .parse::<u64>()
+            .map_err(|_| OrdersError::internal("a transaction id is not a number"))?,
+        _ => 0,
+    };
+    Ok(Position {
+        backend: position_backend(backend),
+        epoch: column(row, "epoch")?,
+        tx,
+        id: column(row, "id")?,
+    })
+}
+
+fn stored_event(
+    row: &sea_orm::QueryResult,
+    backend: DbBackend,
+) -> Result<StoredEvent, OrdersError> {
+    let traceparent: Option<String> = column(row, "traceparent")?;
+    let tracestate: Option<String> = column(row, "tracestate")?;
+    Ok(StoredEvent {
+        position: position_of(row, backend)?,
+        event_id: column(row, "event_id")?,
+        order_id: column(row, "order_id")?,
+        tenant_id: column(row, "tenant_id")?,
+        order_seq: column(row, "order_seq")?,
+        event_type: column(row, "event_type")?,
+        schema_version: column(row, "schema_version")?,
+        payload: json_column(row, "payload")?,
+        effective_at: time(row, "effective_at")?,
+        recorded_at: time(row, "recorded_at")?,
+        trace: traceparent.map(|parent| (parent, tracestate.unwrap_or_default())),
+    })
+}
+
+/// The acknowledged position of a named subscription, if it exists.
+pub(crate) async fn subscription(
+    db: &Db,
+    owner: &str,
+    name: &str,
+) -> Result<Option<String>, OrdersError> {
+    let conn = db.conn();
+    let backend = conn.get_database_backend();
+    let row = conn
+        .query_one_raw(statement(
+            backend,
+            "SELECT position FROM event_subscription WHERE owner = $1 AND name = $2",
+            vec![owner.into(), name.into()],
+        ))
+        .await?;
+    row.map(|row| column(&row, "position")).transpose()
+}
+
+/// Moves a named subscription's cursor (creating it), never backwards.
+pub(crate) async fn acknowledge(
+    db: &Db,
+    owner: &str,
+    name: &str,
+    position: Position,
+    now: DateTime<Utc>,
+) -> Result<(), OrdersError> {
+    let conn = db.conn();
+    let backend = conn.get_database_backend();
+    let tx = conn.begin().await?;
+    let current = tx
+        .query_one_raw(statement(
+            backend,
+            "SELECT position FROM event_subscription WHERE owner = $1 AND name = $2",
+            vec![owner.into(), name.into()],
+        ))
+        .await?
+        .map(|row| column::<String>(&row, "position"))
+        .transpose()?
+        .and_then(|raw| raw.parse::<Position>().ok());
+    if current.is_none_or(|current| position > current) {
+        tx.execute_raw(statement(
+            backend,
+            "INSERT INTO event_subscription (owner, name, position, updated_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (owner, name) DO UPDATE \
+             SET position = excluded.position, updated_at = excluded.updated_at",
+            vec![
+                owner.into(),
+                name.into(),
+                position.to_string().into(),
+                now.into(),
+            ],
+        ))
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_round_trip_and_refuse_what_the_stream_never_hands_out() {
+        let position = Position {
+            backend: PositionBackend::Postgres,
+            epoch: 2,
+            tx: 9_000_000_123,
+            id: 77,
+        };
+        assert_eq!(position.to_string().parse::<Position>(), Ok(position));
+        for bad in ["", "p1.2", "x1.2.3", "p1.2.3.4", "p-1.2.3", "s1.a.3", "17"] {
+            assert!(bad.parse::<Position>().is_err(), "{bad}");
+        }
+        let later = Position { id: 78, ..position };
+        assert!(later > position);
+    }
+}

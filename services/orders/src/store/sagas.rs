@@ -1,0 +1,726 @@
+//! The saga engine's durable side (sagas.md §3): creating a saga with its order, claiming due sagas
+//! with `FOR UPDATE SKIP LOCKED` under a lease and a fencing epoch, loading a snapshot, and committing
+//! a transition only while the lease's epoch still holds. Operator and customer actions that change a
+//! saga bump the epoch, so a worker that held it can no longer commit a stale transition.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbBackend, Value};
+use tenure_db::{Db, TenantTx};
+use uuid::Uuid;
+
+use crate::domain::OrdersError;
+use crate::domain::order::{SagaInput, TaskOwner, TaskState};
+use crate::domain::saga::advance::{
+    FinishedStep, SagaSnapshot, StepRecord, TaskChange, TaskSnapshot, Transition,
+};
+use crate::domain::saga::definition::{SagaKind, definition_key};
+use crate::domain::saga::state::{
+    Direction, EventDraft, SagaState, SagaStatus, StepOutcomeKind, WaitReason,
+};
+use crate::store::{
+    begin_engine, column, events, json_column, optional_json_column, placeholders, statement,
+    stored, time, to_json, unsigned,
+};
+
+/// A saga a worker holds: its id and the epoch its lease was granted at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Lease {
+    pub(crate) saga_id: Uuid,
+    pub(crate) epoch: i64,
+    /// When it was due, for the lateness of timers and waits.
+    pub(crate) due_at: DateTime<Utc>,
+}
+
+/// A loaded saga: the snapshot decisions read, and what the runtime needs besides.
+#[derive(Debug, Clone)]
+pub(crate) struct Loaded {
+    pub(crate) snapshot: SagaSnapshot,
+    pub(crate) kind: SagaKind,
+    pub(crate) version: u32,
+    pub(crate) tenant_id: Uuid,
+    pub(crate) event_seq: i32,
+    /// The context the order was placed under, which resumed steps link to.
+    pub(crate) trace: Option<(String, String)>,
+}
+
+/// A new saga, written with its order.
+#[derive(Debug, Clone)]
+pub(crate) struct NewSaga {
+    pub(crate) id: Uuid,
+    pub(crate) order_id: Uuid,
+    pub(crate) tenant_id: Uuid,
+    pub(crate) kind: SagaKind,
+    pub(crate) version: u32,
+    pub(crate) input: SagaInput,
+    pub(crate) deadline_at: DateTime<Utc>,
+    pub(crate) trace: Option<(String, String)>,
+    pub(crate) created_at: DateTime<Utc>,
+}
+
+/// How a commit went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Applied {
+    /// Committed; `cancel_requested` tells a worker going on at once that a cancellation arrived.
+    Committed {
+        event_seq: i32,
+        cancel_requested: bool,
+    },
+    /// The lease was lost (taken over or changed by an action): nothing was written.
+    Fenced,
+    /// The pivot lost the race against a cancellation: nothing was written.
+    PivotLost,
+}
+
+/// Writes a new saga, its run-queue row (due now) and its first event, in the order's transaction.
+/// Returns the events' last sequence.
+pub(crate) async fn insert(
+    tx: &TenantTx,
+    saga: &NewSaga,
+    first_events: &[EventDraft],
+) -> Result<i32, OrdersError> {
+    let backend = tx.get_database_backend();
+    let wait = WaitReason {
+        kind: "run".to_owned(),
+        node: 0,
+        since: saga.created_at,
+        until: None,
+        detail: String::new(),
+    };
+    let (traceparent, tracestate) = split_trace(saga.trace.as_ref());
+    let seq = i32::try_from(first_events.len()).unwrap_or(i32::MAX);
+    tx.execute_raw(statement(
+        backend,
+        "INSERT INTO saga (id, order_id, tenant_id, kind, def_version, status, node, direction, \
+         past_pivot, input, input_rev, state, attempt, wait_reason, event_seq, cancel_requested_at, \
+         deadline_at, traceparent, tracestate, created_at, updated_at, finished_at) VALUES \
+         ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, 0, $10, 0, $11, $12, NULL, $13, $14, $15, $16, \
+         $16, NULL)",
+        vec![
+            saga.id.into(),
+            saga.order_id.into(),
+            saga.tenant_id.into(),
+            saga.kind.as_str().into(),
+            i32::try_from(saga.version).unwrap_or(i32::MAX).into(),
+            SagaStatus::Running.as_str().into(),
+            Direction::Do.as_str().into(),
+            false.into(),
+            to_json(&saga.input)?.into(),
+            to_json(&SagaState::default())?.into(),
+            to_json(&wait)?.into(),
+            seq.into(),
+            saga.deadline_at.into(),
+            traceparent.into(),
+            tracestate.into(),
+            saga.created_at.into(),
+        ],
+    ))
+    .await?;
+    tx.execute_raw(statement(
+        backend,
+        "INSERT INTO saga_task (saga_id, def_key, due_at, lease_owner, lease_epoch, lease_until) \
+         VALUES ($1, $2, $3, NULL, 0, NULL)",
+        vec![
+            saga.id.into(),
+            definition_key(saga.kind, saga.version).into(),
+            saga.created_at.into(),
+        ],
+    ))
+    .await?;
+    events::append(
+        &**tx,
+        saga.order_id,
+        saga.tenant_id,
+        1,
+        first_events,
+        saga.created_at,
+        saga.trace.as_ref(),
+    )
+    .await?;
+    Ok(seq)
+}
+
+fn split_trace(trace: Option<&(String, String)>) -> (Option<String>, Option<String>) {
+    match trace {
+        Some((parent, state)) => (Some(parent.clone()), Some(state.clone())),
+        None => (None, None),
+    }
+}
+
+/// Takes the lock of each resource for `saga_id`. A resource another active saga holds is refused:
+/// the holder's order id when it is the same tenant's, else nothing that could name another tenant.
+pub(crate) async fn take_locks(
+    tx: &TenantTx,
+    saga_id: Uuid,
+    tenant_id: Uuid,
+    keys: &[String],
+    now: DateTime<Utc>,
+) -> Result<Result<(), LockHeld>, OrdersError> {
+    let backend = tx.get_database_backend();
+    for key in keys {
+        let inserted = tx
+            .execute_raw(statement(
+                backend,
+                "INSERT INTO saga_lock (resource_key, saga_id, acquired_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (resource_key) DO NOTHING",
+                vec![key.as_str().into(), saga_id.into(), now.into()],
+            ))
+            .await?
+            .rows_affected();
+        if inserted == 1 {
+            continue;
+        }
+        let holder = tx
+            .query_one_raw(statement(
+                backend,
+                "SELECT s.order_id, s.tenant_id FROM saga_lock l JOIN saga s ON s.id = l.saga_id \
+                 WHERE l.resource_key = $1",
+                vec![key.as_str().into()],
+            ))
+            .await?;
+        let Some(holder) = holder else {
+            // Released between the insert and the read: the caller retries.
+            return Err(OrdersError::Busy);
+        };
+        let holder_tenant: Uuid = column(&holder, "tenant_id")?;
+        return Ok(Err(LockHeld {
+            resource: key.clone(),
+            order_id: (holder_tenant == tenant_id)
+                .then(|| column(&holder, "order_id"))
+                .transpose()?,
+        }));
+    }
+    Ok(Ok(()))
+}
+
+/// A resource another active order holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LockHeld {
+    pub(crate) resource: String,
+    /// The holding order, only when it is the caller's own tenant's.
+    pub(crate) order_id: Option<Uuid>,
+}
+
+/// Releases the locks of `saga_id` and takes `keys` instead (an answered query changed the accounts).
+pub(crate) async fn replace_locks(
+    tx: &TenantTx,
+    saga_id: Uuid,
+    tenant_id: Uuid,
+    keys: &[String],
+    now: DateTime<Utc>,
+) -> Result<Result<(), LockHeld>, OrdersError> {
+    let backend = tx.get_database_backend();
+    tx.execute_raw(statement(
+        backend,
+        "DELETE FROM saga_lock WHERE saga_id = $1",
+        vec![saga_id.into()],
+    ))
+    .await?;
+    take_locks(tx, saga_id, tenant_id, keys, now).await
+}
+
+/// Leases up to `limit` due sagas whose definition this replica runs. A saga is due when its
+/// business due time has passed and no live lease holds it (a crashed holder's lease lapses in real
+/// time, and then it is taken over without any control plane).
+pub(crate) async fn claim(
+    db: &Db,
+    definitions: &[String],
+    owner: &str,
+    now: DateTime<Utc>,
+    real_now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<Lease>, OrdersError> {
+    if definitions.is_empty() || limit == 0 {
+        return Ok(Vec::new());
+    }
+    let conn = db.conn();
+    let backend = conn.get_database_backend();
+    let keys = placeholders(6, definitions.len());
+    let sql = match backend {
+        DbBackend::Postgres => format!(
+            "WITH due AS (SELECT saga_id FROM saga_task WHERE due_at <= $1 \
+             AND (lease_until IS NULL OR lease_until <= $2) AND def_key IN ({keys}) \
+             ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+             UPDATE saga_task t SET lease_owner = $4, lease_epoch = t.lease_epoch + 1, \
+             lease_until = $5 FROM due WHERE t.saga_id = due.saga_id \
+             RETURNING t.saga_id, t.lease_epoch, t.due_at"
+        ),
+        _ => format!(
+            "UPDATE saga_task SET lease_owner = $4, lease_epoch = lease_epoch + 1, \
+             lease_until = $5 WHERE saga_id IN (SELECT saga_id FROM saga_task \
+             WHERE due_at <= $1 AND (lease_until IS NULL OR lease_until <= $2) \
+             AND def_key IN ({keys}) ORDER BY due_at LIMIT $3) \
+             RETURNING saga_id, lease_epoch, due_at"
+        ),
+    };
+    let mut values: Vec<Value> = vec![
+        now.into(),
+        real_now.into(),
+        i64::try_from(limit).unwrap_or(i64::MAX).into(),
+        owner.into(),
+        lease_until.into(),
+    ];
+    values.extend(definitions.iter().map(|key| Value::from(key.as_str())));
+    let rows = conn.query_all_raw(statement(backend, &sql, values)).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Lease {
+                saga_id: column(row, "saga_id")?,
+                epoch: column(row, "lease_epoch")?,
+                due_at: time(row, "due_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Extends a lease while a call runs; false when the lease is gone.
+pub(crate) async fn renew(
+    db: &Db,
+    lease: &Lease,
+    lease_until: DateTime<Utc>,
+) -> Result<bool, OrdersError> {
+    let conn = db.conn();
+    let backend = conn.get_database_backend();
+    let updated = conn
+        .execute_raw(statement(
+            backend,
+            "UPDATE saga_task SET lease_until = $1 WHERE saga_id = $2 AND lease_epoch = $3",
+            vec![lease_until.into(), lease.saga_id.into(), lease.epoch.into()],
+        ))
+        .await?
+        .rows_affected();
+    Ok(updated == 1)
+}
+
+/// Releases a lease with nothing to commit: the saga sleeps until `due_at`.
+pub(crate) async fn park(
+    db: &Db,
+    lease: &Lease,
+    due_at: DateTime<Utc>,
+) -> Result<bool, OrdersError> {
+    let conn = db.conn();
+    let backend = conn.get_database_backend();
+    let updated = conn
+        .execute_raw(statement(
+            backend,
+            "UPDATE saga_task SET due_at = $1, lease_owner = NULL, lease_until = NULL \
+             WHERE saga_id = $2 AND lease_epoch = $3",
+            vec![due_at.into(), lease.saga_id.into(), lease.epoch.into()],
+        ))
+        .await?
+        .rows_affected();
+    Ok(updated == 1)
+}
+
+/// Releases every lease `owner` holds, so a replica that drains hands its sagas over at once
+/// instead of after the lease lapses.
+pub(crate) async fn release_all(db: &Db, owner: &str) -> Result<u64, OrdersError> {
+    let conn = db.conn();
+    let backend = conn.get_database_backend();
+    Ok(conn
+        .execute_raw(statement(
+            backend,
+            "UPDATE saga_task SET lease_owner = NULL, lease_until = NULL, \
+             lease_epoch = lease_epoch + 1 WHERE lease_owner = $1",
+            vec![owner.into()],
+        ))
+        .await?
+        .rows_affected())
+}
+
+/// Loads a saga with its finished steps and the latest task of its current node.
+pub(crate) async fn load(
+    conn: &impl ConnectionTrait,
+    saga_id: Uuid,
+) -> Result<Option<Loaded>, OrdersError> {
+    let backend = conn.get_database_backend();
+    let Some(row) = conn
+        .query_one_raw(statement(
+            backend,
+            "SELECT id, order_id, tenant_id, kind, def_version, status, node, direction, past_pivot, \
+             input, input_rev, state, attempt, wait_reason, event_seq, cancel_requested_at, \
+             deadline_at, traceparent, tracestate FROM saga WHERE id = $1",
+            vec![saga_id.into()],
+        ))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let node: i32 = column(&row, "node")?;
+    let order_id: Uuid = column(&row, "order_id")?;
+    let steps = conn
+        .query_all_raw(statement(
+            backend,
+            "SELECT node, direction, input_rev, outcome FROM saga_step WHERE saga_id = $1",
+            vec![saga_id.into()],
+        ))
+        .await?
+        .iter()
+        .map(|step| {
+            Ok(FinishedStep {
+                node: unsigned(i64::from(column::<i32>(step, "node")?))?,
+                direction: stored(Direction::parse(&column::<String>(step, "direction")?))?,
+                input_rev: column(step, "input_rev")?,
+                outcome: stored(StepOutcomeKind::parse(&column::<String>(step, "outcome")?))?,
+            })
+        })
+        .collect::<Result<Vec<_>, OrdersError>>()?;
+    let task = conn
+        .query_one_raw(statement(
+            backend,
+            "SELECT id, node, input_rev, state, owner, deadline, note FROM order_task \
+             WHERE order_id = $1 AND node = $2 ORDER BY created_at DESC LIMIT 1",
+            vec![order_id.into(), node.into()],
+        ))
+        .await?
+        .map(|task| task_snapshot(&task))
+        .transpose()?;
+    let traceparent: Option<String> = column(&row, "traceparent")?;
+    let tracestate: Option<String> = column(&row, "tracestate")?;
+    let cancel_requested_at: Option<DateTime<Utc>> = column(&row, "cancel_requested_at")?;
+    let snapshot = SagaSnapshot {
+        id: saga_id,
+        order_id,
+        status: stored(SagaStatus::parse(&column::<String>(&row, "status")?))?,
+        node: unsigned(i64::from(node))?,
+        direction: stored(Direction::parse(&column::<String>(&row, "direction")?))?,
+        past_pivot: column(&row, "past_pivot")?,
+        attempt: unsigned(i64::from(column::<i32>(&row, "attempt")?))?,
+        input: json_column(&row, "input")?,
+        input_rev: column(&row, "input_rev")?,
+        state: json_column(&row, "state")?,
+        wait: optional_json_column(&row, "wait_reason")?,
+        cancel_requested: cancel_requested_at.is_some(),
+        deadline_at: time(&row, "deadline_at")?,
+        steps,
+        task,
+    };
+    Ok(Some(Loaded {
+        snapshot,
+        kind: stored(SagaKind::parse(&column::<String>(&row, "kind")?))?,
+        version: unsigned(i64::from(column::<i32>(&row, "def_version")?))?,
+        tenant_id: column(&row, "tenant_id")?,
+        event_seq: column(&row, "event_seq")?,
+        trace: traceparent.map(|parent| (parent, tracestate.unwrap_or_default())),
+    }))
+}
+
+fn task_snapshot(row: &sea_orm::QueryResult) -> Result<TaskSnapshot, OrdersError> {
+    Ok(TaskSnapshot {
+        id: column(row, "id")?,
+        node: unsigned(i64::from(column::<i32>(row, "node")?))?,
+        input_rev: column(row, "input_rev")?,
+        state: stored(TaskState::parse(&column::<String>(row, "state")?))?,
+        owner: stored(TaskOwner::parse(&column::<String>(row, "owner")?))?,
+        deadline: time(row, "deadline")?,
+        note: column(row, "note")?,
+    })
+}
+
+/// Who commits a transition: the lease it holds, the replica, and what to do with the lease.
+#[derive(Debug, Clone)]
+pub(crate) struct Commit<'a> {
+    pub(crate) lease: &'a Lease,
+    pub(crate) replica: &'a str,
+    /// Keep the lease until then (the worker goes on at once); `None` releases it.
+    pub(crate) keep_until: Option<DateTime<Utc>>,
+    pub(crate) now: DateTime<Utc>,
+    /// When the attempt this transition concludes started.
+    pub(crate) started_at: DateTime<Utc>,
+}
+
+/// Commits `t` in one transaction, fenced by the lease's epoch: the run-queue row, the saga, its step
+/// and attempt records, the order, its tasks, its locks and its events all commit together or not
+/// at all.
+pub(crate) async fn apply(
+    db: &Db,
+    commit: &Commit<'_>,
+    loaded: &Loaded,
+    t: &Transition,
+) -> Result<Applied, OrdersError> {
+    let tx = begin_engine(db).await?;
+    let applied = apply_in(&tx, commit, loaded, t).await?;
+    match applied {
+        Applied::Committed { .. } => tx.commit().await?,
+        Applied::Fenced | Applied::PivotLost => tx.rollback().await?,
+    }
+    Ok(applied)
+}
+
+async fn apply_in(
+    tx: &TenantTx,
+    commit: &Commit<'_>,
+    loaded: &Loaded,
+    t: &Transition,
+) -> Result<Applied, OrdersError> {
+    let backend = tx.get_database_backend();
+    let saga_id = commit.lease.saga_id;
+    let fenced = match t.due_at {
+        Some(due_at) => tx.execute_raw(statement(
+            backend,
+            "UPDATE saga_task SET due_at = $1, lease_owner = $2, lease_until = $3 \
+             WHERE saga_id = $4 AND lease_epoch = $5",
+            vec![
+                due_at.into(),
+                commit.keep_until.map(|_| commit.replica.to_owned()).into(),
+                commit.keep_until.into(),
+                saga_id.into(),
+                commit.lease.epoch.into(),
+            ],
+        )),
+        None => tx.execute_raw(statement(
+            backend,
+            "DELETE FROM saga_task WHERE saga_id = $1 AND lease_epoch = $2",
+            vec![saga_id.into(), commit.lease.epoch.into()],
+        )),
+    }
+    .await?
+    .rows_affected();
+    if fenced != 1 {
+        return Ok(Applied::Fenced);
+    }
+    if t.enters_pivot {
+        // The row lock decides the race with CancelOrder (sagas.md §5.4).
+        let passed = tx
+            .execute_raw(statement(
+                backend,
+                "UPDATE saga SET past_pivot = $1 WHERE id = $2 AND cancel_requested_at IS NULL",
+                vec![true.into(), saga_id.into()],
+            ))
+            .await?
+            .rows_affected();
+        if passed != 1 {
+            return Ok(Applied::PivotLost);
+        }
+    }
+    let added = i32::try_from(t.events.len()).unwrap_or(i32::MAX);
+    let finished_at = t.status.is_terminal().then_some(commit.now);
+    let row = tx
+        .query_one_raw(statement(
+            backend,
+            "UPDATE saga SET status = $1, node = $2, direction = $3, past_pivot = $4, state = $5, \
+             attempt = $6, wait_reason = $7, event_seq = event_seq + $8, updated_at = $9, \
+             finished_at = $10 WHERE id = $11 RETURNING event_seq, cancel_requested_at",
+            vec![
+                t.status.as_str().into(),
+                i32::try_from(t.node).unwrap_or(i32::MAX).into(),
+                t.direction.as_str().into(),
+                t.past_pivot.into(),
+                to_json(&t.state)?.into(),
+                i32::try_from(t.attempt).unwrap_or(i32::MAX).into(),
+                t.wait.as_ref().map(to_json).transpose()?.into(),
+                added.into(),
+                commit.now.into(),
+                finished_at.into(),
+                saga_id.into(),
+            ],
+        ))
+        .await?
+        .ok_or(OrdersError::internal("a leased saga has no row"))?;
+    let event_seq: i32 = column(&row, "event_seq")?;
+    let cancel_requested = column::<Option<DateTime<Utc>>>(&row, "cancel_requested_at")?.is_some();
+    let order_id = loaded.snapshot.order_id;
+    events::append(
+        &**tx,
+        order_id,
+        loaded.tenant_id,
+        event_seq - added + 1,
+        &t.events,
+        commit.now,
+        tenure_telemetry::current_traceparent().as_ref(),
+    )
+    .await?;
+    if let Some(step) = &t.step {
+        record_step(tx, saga_id, step, commit.now).await?;
+    }
+    if let Some(attempt) = &t.attempt_record {
+        let slot = i16::try_from(attempt.attempt % 16).unwrap_or(0);
+        let sql = "INSERT INTO saga_attempt (saga_id, node, direction, slot, attempt, started_at, \
+                   finished_at, code, message, replica) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+                   $9, $10) ON CONFLICT (saga_id, node, direction, slot) DO UPDATE SET \
+                   attempt = excluded.attempt, started_at = excluded.started_at, \
+                   finished_at = excluded.finished_at, code = excluded.code, \
+                   message = excluded.message, replica = excluded.replica";
+        tx.execute_raw(statement(
+            backend,
+            sql,
+            vec![
+                saga_id.into(),
+                i32::try_from(attempt.node).unwrap_or(i32::MAX).into(),
+                attempt.direction.as_str().into(),
+                slot.into(),
+                i32::try_from(attempt.attempt).unwrap_or(i32::MAX).into(),
+                commit.started_at.into(),
+                attempt.finished_at.into(),
+                attempt.code.as_str().into(),
+                attempt.message.as_str().into(),
+                commit.replica.into(),
+            ],
+        ))
+        .await?;
+    }
+    if let Some(change) = &t.order {
+        let failure = change.failure.as_ref();
+        tx.execute_raw(statement(
+            backend,
+            "UPDATE customer_order SET status = $1, status_key = $2, failure_code = $3, \
+             failure_message = $4, updated_at = $5, finished_at = $6 WHERE id = $7",
+            vec![
+                change.status.as_str().into(),
+                change.status_key.as_str().into(),
+                failure.map(|failure| failure.code.clone()).into(),
+                failure.map(|failure| failure.message.clone()).into(),
+                commit.now.into(),
+                change.finished.then_some(commit.now).into(),
+                order_id.into(),
+            ],
+        ))
+        .await?;
+    }
+    if let Some(account) = &t.order_account {
+        tx.execute_raw(statement(
+            backend,
+            "UPDATE customer_order SET aws_account_id = $1 WHERE id = $2",
+            vec![account.as_str().into(), order_id.into()],
+        ))
+        .await?;
+    }
+    match &t.task {
+        Some(TaskChange::Open {
+            id,
+            node,
+            input_rev,
+            step,
+            title,
+            owner,
+            deadline,
+        }) => {
+            tx.execute_raw(statement(
+                backend,
+                "INSERT INTO order_task (id, tenant_id, order_id, node, input_rev, step, title, \
+                 owner, state, created_at, deadline, resolved_at, resolved_by_subject, \
+                 resolved_by_role, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+                 NULL, NULL, NULL, '') ON CONFLICT (id) DO NOTHING",
+                vec![
+                    (*id).into(),
+                    loaded.tenant_id.into(),
+                    order_id.into(),
+                    i32::try_from(*node).unwrap_or(i32::MAX).into(),
+                    (*input_rev).into(),
+                    (*step).into(),
+                    (*title).into(),
+                    owner.as_str().into(),
+                    TaskState::Open.as_str().into(),
+                    commit.now.into(),
+                    (*deadline).into(),
+                ],
+            ))
+            .await?;
+        }
+        Some(TaskChange::CancelOpen) => {
+            tx.execute_raw(statement(
+                backend,
+                "UPDATE order_task SET state = $1, resolved_at = $2 WHERE order_id = $3 \
+                 AND state = $4",
+                vec![
+                    TaskState::Cancelled.as_str().into(),
+                    commit.now.into(),
+                    order_id.into(),
+                    TaskState::Open.as_str().into(),
+                ],
+            ))
+            .await?;
+        }
+        None => {}
+    }
+    for key in &t.acquire_locks {
+        tx.execute_raw(statement(
+            backend,
+            "INSERT INTO saga_lock (resource_key, saga_id, acquired_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (resource_key) DO NOTHING",
+            vec![key.as_str().into(), saga_id.into(), commit.now.into()],
+        ))
+        .await?;
+    }
+    if t.release_locks {
+        tx.execute_raw(statement(
+            backend,
+            "DELETE FROM saga_lock WHERE saga_id = $1",
+            vec![saga_id.into()],
+        ))
+        .await?;
+    }
+    Ok(Applied::Committed {
+        event_seq,
+        cancel_requested,
+    })
+}
+
+async fn record_step(
+    tx: &TenantTx,
+    saga_id: Uuid,
+    step: &StepRecord,
+    now: DateTime<Utc>,
+) -> Result<(), OrdersError> {
+    tx.execute_raw(statement(
+        tx.get_database_backend(),
+        "INSERT INTO saga_step (saga_id, node, direction, input_rev, outcome, output, \
+         idempotency_key, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (saga_id, node, direction, input_rev) DO NOTHING",
+        vec![
+            saga_id.into(),
+            i32::try_from(step.node).unwrap_or(i32::MAX).into(),
+            step.direction.as_str().into(),
+            step.input_rev.into(),
+            step.outcome.as_str().into(),
+            to_json(&step.output)?.into(),
+            step.key.into(),
+            now.into(),
+        ],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The snapshot after `t` committed, so a worker that goes on at once need not read it back.
+pub(crate) fn advance_snapshot(loaded: &mut Loaded, t: &Transition, event_seq: i32) {
+    let snapshot = &mut loaded.snapshot;
+    if let Some(step) = &t.step {
+        snapshot.steps.push(FinishedStep {
+            node: step.node,
+            direction: step.direction,
+            input_rev: step.input_rev,
+            outcome: step.outcome,
+        });
+    }
+    if let Some(TaskChange::Open {
+        id,
+        node,
+        input_rev,
+        owner,
+        deadline,
+        ..
+    }) = &t.task
+    {
+        snapshot.task = Some(TaskSnapshot {
+            id: *id,
+            node: *node,
+            input_rev: *input_rev,
+            state: TaskState::Open,
+            owner: *owner,
+            deadline: *deadline,
+            note: String::new(),
+        });
+    }
+    if snapshot.node != t.node {
+        snapshot.task = snapshot.task.take().filter(|task| task.node == t.node);
+    }
+    snapshot.status = t.status;
+    snapshot.node = t.node;
+    snapshot.direction = t.direction;
+    snapshot.past_pivot = t.past_pivot;
+    snapshot.attempt = t.attempt;
+    snapshot.state = t.state.clone();
+    snapshot.wait = t.wait.clone();
+    loaded.event_seq = event_seq;
+}

@@ -1,0 +1,174 @@
+//! Manual tasks: the steps operations staff or customers resolve.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, Value};
+use uuid::Uuid;
+
+use crate::domain::OrdersError;
+use crate::domain::order::{TaskOwner, TaskState};
+use crate::store::{column, statement, stored, time};
+
+/// A task as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TaskRecord {
+    pub(crate) id: Uuid,
+    pub(crate) tenant_id: Uuid,
+    pub(crate) order_id: Uuid,
+    pub(crate) node: usize,
+    pub(crate) step: String,
+    pub(crate) title: String,
+    pub(crate) owner: TaskOwner,
+    pub(crate) state: TaskState,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) deadline: DateTime<Utc>,
+    pub(crate) resolved_at: Option<DateTime<Utc>>,
+    pub(crate) resolved_by_subject: Option<String>,
+    pub(crate) resolved_by_role: Option<String>,
+    pub(crate) note: String,
+}
+
+const TASK_COLUMNS: &str = "id, tenant_id, order_id, node, step, title, owner, state, created_at, \
+                            deadline, resolved_at, resolved_by_subject, resolved_by_role, note";
+
+fn task_record(row: &sea_orm::QueryResult) -> Result<TaskRecord, OrdersError> {
+    Ok(TaskRecord {
+        id: column(row, "id")?,
+        tenant_id: column(row, "tenant_id")?,
+        order_id: column(row, "order_id")?,
+        node: crate::store::unsigned(i64::from(column::<i32>(row, "node")?))?,
+        step: column(row, "step")?,
+        title: column(row, "title")?,
+        owner: stored(TaskOwner::parse(&column::<String>(row, "owner")?))?,
+        state: stored(TaskState::parse(&column::<String>(row, "state")?))?,
+        created_at: time(row, "created_at")?,
+        deadline: time(row, "deadline")?,
+        resolved_at: column(row, "resolved_at")?,
+        resolved_by_subject: column(row, "resolved_by_subject")?,
+        resolved_by_role: column(row, "resolved_by_role")?,
+        note: column(row, "note")?,
+    })
+}
+
+/// One task, within what the transaction may see.
+pub(crate) async fn get(
+    conn: &impl ConnectionTrait,
+    task_id: Uuid,
+) -> Result<Option<TaskRecord>, OrdersError> {
+    let sql = format!("SELECT {TASK_COLUMNS} FROM order_task WHERE id = $1");
+    conn.query_one_raw(statement(
+        conn.get_database_backend(),
+        &sql,
+        vec![task_id.into()],
+    ))
+    .await?
+    .map(|row| task_record(&row))
+    .transpose()
+}
+
+/// What ListTasks filters on.
+#[derive(Debug, Clone)]
+pub(crate) struct TaskFilter {
+    pub(crate) owner: TaskOwner,
+    pub(crate) tenant: Option<Uuid>,
+    pub(crate) state: TaskState,
+    pub(crate) order: Option<Uuid>,
+}
+
+/// A page of tasks, oldest first.
+pub(crate) async fn list(
+    conn: &impl ConnectionTrait,
+    filter: &TaskFilter,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<TaskRecord>, OrdersError> {
+    let mut values: Vec<Value> = vec![filter.owner.as_str().into(), filter.state.as_str().into()];
+    let mut sql = format!("SELECT {TASK_COLUMNS} FROM order_task WHERE owner = $1 AND state = $2");
+    if let Some(tenant) = filter.tenant {
+        values.push(tenant.into());
+        sql.push_str(&format!(" AND tenant_id = ${}", values.len()));
+    }
+    if let Some(order) = filter.order {
+        values.push(order.into());
+        sql.push_str(&format!(" AND order_id = ${}", values.len()));
+    }
+    values.push(i64::try_from(limit).unwrap_or(i64::MAX).into());
+    let limit = values.len();
+    values.push(i64::try_from(offset).unwrap_or(i64::MAX).into());
+    sql.push_str(&format!(
+        " ORDER BY created_at, id LIMIT ${limit} OFFSET ${}",
+        values.len()
+    ));
+    conn.query_all_raw(statement(conn.get_database_backend(), &sql, values))
+        .await?
+        .iter()
+        .map(task_record)
+        .collect()
+}
+
+/// Resolves an open task; `false` when it was no longer open.
+pub(crate) async fn resolve(
+    conn: &impl ConnectionTrait,
+    task_id: Uuid,
+    state: TaskState,
+    subject: &str,
+    role: &str,
+    note: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, OrdersError> {
+    let updated = conn
+        .execute_raw(statement(
+            conn.get_database_backend(),
+            "UPDATE order_task SET state = $1, resolved_at = $2, resolved_by_subject = $3, \
+             resolved_by_role = $4, note = $5 WHERE id = $6 AND state = $7",
+            vec![
+                state.as_str().into(),
+                now.into(),
+                subject.into(),
+                role.into(),
+                note.into(),
+                task_id.into(),
+                TaskState::Open.as_str().into(),
+            ],
+        ))
+        .await?
+        .rows_affected();
+    Ok(updated == 1)
+}
+
+/// The tasks of one order, oldest first, for the timeline.
+pub(crate) async fn of_order(
+    conn: &impl ConnectionTrait,
+    order_id: Uuid,
+) -> Result<Vec<TaskRecord>, OrdersError> {
+    let sql =
+        format!("SELECT {TASK_COLUMNS} FROM order_task WHERE order_id = $1 ORDER BY created_at");
+    conn.query_all_raw(statement(
+        conn.get_database_backend(),
+        &sql,
+        vec![order_id.into()],
+    ))
+    .await?
+    .iter()
+    .map(task_record)
+    .collect()
+}
+
+/// Cancels every open task of an order (it ended).
+pub(crate) async fn cancel_open(
+    conn: &impl ConnectionTrait,
+    order_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), OrdersError> {
+    conn.execute_raw(statement(
+        conn.get_database_backend(),
+        "UPDATE order_task SET state = $1, resolved_at = $2 WHERE order_id = $3 AND state = $4",
+        vec![
+            TaskState::Cancelled.as_str().into(),
+            now.into(),
+            order_id.into(),
+            TaskState::Open.as_str().into(),
+        ],
+    ))
+    .await?;
+    Ok(())
+}

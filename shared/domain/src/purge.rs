@@ -1,0 +1,157 @@
+//! The purge vocabulary every data owner shares (domain.md §8.1): data classes, what a purge does to
+//! a table's rows of a class, the registry of every persisted column, and the one rule that narrows
+//! an action by scope. Each service lists its own tables; the rule is the same everywhere.
+
+/// The data classes of domain.md §8.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DataClass {
+    /// Data read from or sent to AWS about an account.
+    AwsFetched,
+    /// Cost and usage rows.
+    CostData,
+    /// Login information: emails, identity-provider subjects, who placed an order.
+    LoginIdentity,
+    /// The financial skeleton of orders. A tenant purge names it, and an owner must accept every
+    /// class of the vocabulary even where it holds none.
+    OrderRecord,
+    /// What must outlive an account for its reopen window.
+    AccountTombstone,
+    /// Audit chains; never purged and free of personal data.
+    Audit,
+    /// Records that hold no customer data.
+    Operational,
+}
+
+/// What a purge does to the rows of one table in one class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PurgeAction {
+    /// The rows go.
+    Delete,
+    /// The rows stay with their personal fields emptied.
+    Pseudonymise,
+    /// The rows stay as they are.
+    Keep,
+}
+
+/// Account or tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PurgeScope {
+    /// One AWS account's data.
+    Account,
+    /// A whole tenant's data.
+    Tenant,
+}
+
+/// One persisted column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ColumnClass {
+    /// Its table.
+    pub table: &'static str,
+    /// The column.
+    pub column: &'static str,
+    /// Its class.
+    pub class: DataClass,
+    /// The key that ties its rows to a subject.
+    pub owner_key: &'static str,
+}
+
+/// One table's columns: the key that ties its rows to a subject, and each column's class.
+#[derive(Debug, Clone, Copy)]
+pub struct TableColumns {
+    /// The table.
+    pub table: &'static str,
+    /// The key that ties its rows to a subject.
+    pub owner_key: &'static str,
+    /// Every column with its class.
+    pub columns: &'static [(&'static str, DataClass)],
+}
+
+/// One table's share of a class, and what purging that class does to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableClass {
+    /// The table.
+    pub table: &'static str,
+    /// The class.
+    pub class: DataClass,
+    /// The action when the class is purged; [`action_for`] narrows it by scope.
+    pub when_purged: PurgeAction,
+}
+
+/// A registry entry: `table`'s rows of `class` get `when_purged` when the class is purged.
+pub const fn table_class(
+    table: &'static str,
+    class: DataClass,
+    when_purged: PurgeAction,
+) -> TableClass {
+    TableClass {
+        table,
+        class,
+        when_purged,
+    }
+}
+
+/// Every column of `tables`, table by table; a service's test compares it with the database
+/// catalogue, so a new column cannot ship unregistered (G1).
+pub fn columns(tables: &'static [TableColumns]) -> impl Iterator<Item = ColumnClass> {
+    tables.iter().flat_map(|table| {
+        table.columns.iter().map(|&(column, class)| ColumnClass {
+            table: table.table,
+            column,
+            class,
+            owner_key: table.owner_key,
+        })
+    })
+}
+
+/// What a purge of `scope` that asks for `requested` classes does to `entry`. Classes not asked for
+/// are kept; login information survives an account-scope purge whatever is asked (domain.md §8.1,
+/// guarantee 6); tombstones, audit and operational records are never purged.
+pub fn action_for(scope: PurgeScope, requested: &[DataClass], entry: &TableClass) -> PurgeAction {
+    let never_purged = matches!(
+        entry.class,
+        DataClass::AccountTombstone | DataClass::Audit | DataClass::Operational
+    );
+    let login_kept = entry.class == DataClass::LoginIdentity && scope == PurgeScope::Account;
+    if never_purged || login_kept || !requested.contains(&entry.class) {
+        PurgeAction::Keep
+    } else {
+        entry.when_purged
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_purge_never_touches_login_identity_and_nothing_purges_audit() {
+        let login = table_class("t", DataClass::LoginIdentity, PurgeAction::Delete);
+        let audit = table_class("t", DataClass::Audit, PurgeAction::Delete);
+        let fetched = table_class("t", DataClass::AwsFetched, PurgeAction::Pseudonymise);
+        let everything = [
+            DataClass::AwsFetched,
+            DataClass::LoginIdentity,
+            DataClass::Audit,
+        ];
+        assert_eq!(
+            action_for(PurgeScope::Account, &everything, &login),
+            PurgeAction::Keep
+        );
+        assert_eq!(
+            action_for(PurgeScope::Tenant, &everything, &login),
+            PurgeAction::Delete
+        );
+        assert_eq!(
+            action_for(PurgeScope::Tenant, &everything, &audit),
+            PurgeAction::Keep
+        );
+        assert_eq!(
+            action_for(PurgeScope::Account, &everything, &fetched),
+            PurgeAction::Pseudonymise
+        );
+        assert_eq!(
+            action_for(PurgeScope::Account, &[], &fetched),
+            PurgeAction::Keep
+        );
+    }
+}
