@@ -2,6 +2,8 @@
 //! scenarios.
 
 mod layout;
+mod orders;
 mod purge;
 mod security;
+mod stack;
 mod traces;

@@ -1,4 +1,4 @@
-//! The data purge across every data owner that exists (accounts, provisioning and data-purge's own
+//! The data purge across every data owner (orders, accounts, provisioning and data-purge's own
 //! records), on PostgreSQL, with one injected clock to pass the 30- and 90-day windows (issue #5).
 
 #![allow(
@@ -6,8 +6,6 @@
     clippy::panic,
     reason = "a failed setup step or a broken expectation is a failed test"
 )]
-
-mod support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -19,7 +17,7 @@ use tenure_proto::common::v1::DataClass;
 use tenure_proto::purge::v1 as purge;
 use tonic::Code;
 
-use support::{As, Stack, key};
+use crate::stack::{As, Stack, key};
 
 fn account_classes() -> Vec<i32> {
     vec![DataClass::AwsFetched as i32, DataClass::CostData as i32]
@@ -332,7 +330,7 @@ async fn a_reopen_inside_the_window_cancels_the_pending_purge_and_nothing_is_del
             accounts::RecordClosureRequest {
                 idempotency_key: key(),
                 account_id: account.record_id.clone(),
-                closed_at: Some(support::timestamp(stack.now())),
+                closed_at: Some(crate::stack::timestamp(stack.now())),
                 reason: "AWS shows SUSPENDED".to_owned(),
             },
         ))

@@ -205,6 +205,9 @@ impl TenureConfig {
                 ServiceKind::Provisioning => {
                     config.provisioning.settings.database.url = url;
                     config.provisioning.listen = listen;
+                    // Billing transfers are sent from the platform's own organization.
+                    config.provisioning.settings.default_management_account_id =
+                        Some(SANDBOX_ORGANIZATION.to_owned());
                 }
                 ServiceKind::DataPurge => {
                     config.data_purge.settings.database.url = url;

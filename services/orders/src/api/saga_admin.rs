@@ -95,9 +95,9 @@ impl Orders {
         let (saga, record) = self
             .read(call.reach()?, async |tx| {
                 let record = if by_saga {
-                    store::orders::get_by_saga(&**tx, id).await?
+                    store::orders::get_by_saga(tx, id).await?
                 } else {
-                    store::orders::get(&**tx, id).await?
+                    store::orders::get(tx, id).await?
                 }
                 .ok_or(OrdersError::NotFound("saga"))?;
                 Ok((self.saga_view(tx, &record).await?, record))
@@ -191,7 +191,7 @@ impl Orders {
 
     /// The saga an action targets, refused when it ended.
     async fn open_saga(tx: &tenure_db::TenantTx, id: Uuid) -> Result<OrderRecord, OrdersError> {
-        let record = store::orders::get_by_saga(&**tx, id)
+        let record = store::orders::get_by_saga(tx, id)
             .await?
             .ok_or(OrdersError::NotFound("saga"))?;
         if record.saga.snapshot.status.is_terminal() {
@@ -368,7 +368,7 @@ impl Orders {
             )
             .await?;
             append_events(tx, saga, record.tenant_id, &events, now).await?;
-            let updated = store::orders::get_by_saga(&**tx, id)
+            let updated = store::orders::get_by_saga(tx, id)
                 .await?
                 .ok_or(OrdersError::internal("an aborted saga disappeared"))?;
             Ok((

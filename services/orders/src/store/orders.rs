@@ -163,35 +163,29 @@ fn order_record(row: &sea_orm::QueryResult) -> Result<OrderRecord, OrdersError> 
     })
 }
 
-/// One order by id, within what the transaction may see (another tenant's answers `None`, like a
-/// missing one).
-pub(crate) async fn get(
-    conn: &impl ConnectionTrait,
-    order_id: Uuid,
-) -> Result<Option<OrderRecord>, OrdersError> {
-    let sql = format!("SELECT {ORDER_COLUMNS} FROM {ORDER_FROM} WHERE o.id = $1");
-    let row = conn
-        .query_one_raw(statement(
-            conn.get_database_backend(),
-            &sql,
-            vec![order_id.into()],
-        ))
-        .await?;
-    row.map(|row| order_record(&row)).transpose()
+/// One order by id, within what the transaction may see: a tenant's transaction finds only that
+/// tenant's orders (another tenant's answers `None`, like a missing one), whatever the database role.
+pub(crate) async fn get(tx: &TenantTx, order_id: Uuid) -> Result<Option<OrderRecord>, OrdersError> {
+    one_by(tx, "o.id", order_id).await
 }
 
-/// The order a saga runs, by saga id.
+/// The order a saga runs, by saga id, within what the transaction may see.
 pub(crate) async fn get_by_saga(
-    conn: &impl ConnectionTrait,
+    tx: &TenantTx,
     saga_id: Uuid,
 ) -> Result<Option<OrderRecord>, OrdersError> {
-    let sql = format!("SELECT {ORDER_COLUMNS} FROM {ORDER_FROM} WHERE s.id = $1");
-    let row = conn
-        .query_one_raw(statement(
-            conn.get_database_backend(),
-            &sql,
-            vec![saga_id.into()],
-        ))
+    one_by(tx, "s.id", saga_id).await
+}
+
+async fn one_by(tx: &TenantTx, column: &str, id: Uuid) -> Result<Option<OrderRecord>, OrdersError> {
+    let mut values: Vec<Value> = vec![id.into()];
+    let mut sql = format!("SELECT {ORDER_COLUMNS} FROM {ORDER_FROM} WHERE {column} = $1");
+    if let Some(tenant) = tx.tenant_id() {
+        values.push(tenant.into());
+        sql.push_str(" AND o.tenant_id = $2");
+    }
+    let row = tx
+        .query_one_raw(statement(tx.get_database_backend(), &sql, values))
         .await?;
     row.map(|row| order_record(&row)).transpose()
 }

@@ -49,20 +49,21 @@ fn task_record(row: &sea_orm::QueryResult) -> Result<TaskRecord, OrdersError> {
     })
 }
 
-/// One task, within what the transaction may see.
+/// One task, within what the transaction may see: a tenant's transaction finds only that tenant's.
 pub(crate) async fn get(
-    conn: &impl ConnectionTrait,
+    tx: &tenure_db::TenantTx,
     task_id: Uuid,
 ) -> Result<Option<TaskRecord>, OrdersError> {
-    let sql = format!("SELECT {TASK_COLUMNS} FROM order_task WHERE id = $1");
-    conn.query_one_raw(statement(
-        conn.get_database_backend(),
-        &sql,
-        vec![task_id.into()],
-    ))
-    .await?
-    .map(|row| task_record(&row))
-    .transpose()
+    let mut values: Vec<Value> = vec![task_id.into()];
+    let mut sql = format!("SELECT {TASK_COLUMNS} FROM order_task WHERE id = $1");
+    if let Some(tenant) = tx.tenant_id() {
+        values.push(tenant.into());
+        sql.push_str(" AND tenant_id = $2");
+    }
+    tx.query_one_raw(statement(tx.get_database_backend(), &sql, values))
+        .await?
+        .map(|row| task_record(&row))
+        .transpose()
 }
 
 /// What ListTasks filters on.

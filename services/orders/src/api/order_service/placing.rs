@@ -266,7 +266,7 @@ impl Orders {
             if stored_hash != hash {
                 return Err(OrdersError::KeyReused);
             }
-            let record = store::orders::get(&**tx, id)
+            let record = store::orders::get(tx, id)
                 .await?
                 .ok_or(OrdersError::internal("a replayed order has no saga"))?;
             Ok(Some(convert::order(&self.registry, &record)?))
@@ -416,7 +416,7 @@ impl Orders {
         if let Err(held) = store::sagas::take_locks(&tx, saga_id, tenant, &locks, now).await? {
             return Err(lock_refusal(&held));
         }
-        let record = store::orders::get(&*tx, order_id)
+        let record = store::orders::get(&tx, order_id)
             .await?
             .ok_or(OrdersError::internal("a placed order cannot be read back"))?;
         let view = convert::order(&self.registry, &record)?;

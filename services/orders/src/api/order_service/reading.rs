@@ -33,7 +33,7 @@ pub(crate) fn order_id(problems: &mut Problems, raw: &str) -> Option<Uuid> {
 impl Orders {
     /// The order `id` within `reach`; NOT_FOUND for another tenant's, exactly as for a missing one.
     pub(crate) async fn order_in(tx: &TenantTx, id: Uuid) -> Result<OrderRecord, OrdersError> {
-        store::orders::get(&**tx, id)
+        store::orders::get(tx, id)
             .await?
             .ok_or(OrdersError::NotFound("order"))
     }

@@ -104,7 +104,7 @@ impl Orders {
         let (task_id, outcome, note) = (checked(task_id)?, checked(outcome)?, checked(note)?);
         let owner = owned_by(call)?;
         self.mutate(call, &request, async |tx, now| {
-            let task = store::tasks::get(&**tx, task_id)
+            let task = store::tasks::get(tx, task_id)
                 .await?
                 .ok_or(OrdersError::NotFound("task"))?;
             if task.owner != owner {
@@ -170,7 +170,7 @@ impl Orders {
                 .await?;
             }
             append_events(tx, &order.saga.snapshot, task.tenant_id, &events, now).await?;
-            let resolved = store::tasks::get(&**tx, task_id)
+            let resolved = store::tasks::get(tx, task_id)
                 .await?
                 .ok_or(OrdersError::internal("a resolved task disappeared"))?;
             Ok((task_response(&resolved), Some(subject)))

@@ -1,6 +1,6 @@
-//! A stack of accounts, provisioning (sandbox) and data-purge on one PostgreSQL database, with one
-//! movable clock for all of them, tokens for every role, and the seeding of tenants whose data spans
-//! both data owners.
+//! The whole stack (orders, accounts, provisioning on its sandbox, data-purge) on one PostgreSQL
+//! database, with one movable clock for all of them, tokens for every role, and the seeding of
+//! tenants whose data spans every data owner. The purge and order scenarios share it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +13,9 @@ use tenure_grpc::{Role, ServiceKind};
 use tenure_proto::accounts::v1 as accounts;
 use tenure_proto::accounts::v1::account_service_client::AccountServiceClient;
 use tenure_proto::common::v1 as common;
+use tenure_proto::orders::v1::order_events_client::OrderEventsClient;
+use tenure_proto::orders::v1::order_service_client::OrderServiceClient;
+use tenure_proto::orders::v1::saga_admin_client::SagaAdminClient;
 use tenure_proto::provisioning::v1 as prov;
 use tenure_proto::provisioning::v1::provisioning_service_client::ProvisioningServiceClient;
 use tenure_proto::provisioning::v1::sandbox_service_client::SandboxServiceClient;
@@ -47,12 +50,30 @@ pub(crate) struct Stack {
     pub(crate) clock: Arc<ManualClock>,
 }
 
-/// Worker settings that let scenarios run in seconds.
-fn fast(config: &mut tenure::config::TenureConfig) {
+/// Worker settings that let scenarios run in seconds. Waits on the customer (billing transfers, the
+/// bootstrap role, invitations) poll hourly, as in production: scenarios wake them with a signal.
+pub(crate) fn fast(config: &mut tenure::config::TenureConfig) {
     config.data_purge.settings.worker.interval_ms = 100;
     config.data_purge.settings.worker.lease_secs = 2;
     config.server.shutdown_timeout_secs = 1;
     config.server.unary_deadline_cap_secs = 30;
+    config.accounts.settings.lifecycle_timer_interval_ms = 100;
+    let sandbox = &mut config.provisioning.settings.backend.sandbox;
+    sandbox.create_account_delay_secs = 1;
+    sandbox.close_account_delay_secs = 1;
+    sandbox.cloudformation_delay_secs = 1;
+    config.provisioning.settings.engine.worker_interval_ms = 100;
+    config.provisioning.settings.engine.poll_secs = 1;
+    config.provisioning.settings.default_management_account_id = Some(MANAGEMENT.to_owned());
+    let orders = &mut config.orders.settings;
+    orders.default_management_account_id = Some(MANAGEMENT.to_owned());
+    orders.engine.wake_interval_ms = 50;
+    orders.engine.lease_secs = 3;
+    orders.engine.aws_poll_secs = 1;
+    orders.engine.closure_poll_secs = 1;
+    orders.engine.retry_base_ms = 100;
+    orders.engine.retry_cap_secs = 2;
+    orders.engine.undo_cap_secs = 2;
 }
 
 impl Stack {
@@ -60,11 +81,7 @@ impl Stack {
     pub(crate) async fn start() -> Self {
         let clock = Arc::new(ManualClock::new());
         let owners = TestCluster::start_with(
-            &[
-                ServiceKind::Accounts,
-                ServiceKind::Provisioning,
-                ServiceKind::DataPurge,
-            ],
+            &ServiceKind::ALL,
             ClusterOptions {
                 clock: clock.clone(),
                 configure: Box::new(fast),
@@ -84,7 +101,11 @@ impl Stack {
     pub(crate) async fn start_split() -> Self {
         let clock = Arc::new(ManualClock::new());
         let owners = TestCluster::start_with(
-            &[ServiceKind::Accounts, ServiceKind::Provisioning],
+            &[
+                ServiceKind::Orders,
+                ServiceKind::Accounts,
+                ServiceKind::Provisioning,
+            ],
             ClusterOptions {
                 clock: clock.clone(),
                 configure: Box::new(fast),
@@ -153,11 +174,23 @@ impl Stack {
         PurgeParticipantClient::new(self.channel(kind).await)
     }
 
-    async fn provisioning(&self) -> ProvisioningServiceClient<Channel> {
+    pub(crate) async fn provisioning(&self) -> ProvisioningServiceClient<Channel> {
         ProvisioningServiceClient::new(self.channel(ServiceKind::Provisioning).await)
     }
 
-    async fn sandbox(&self) -> SandboxServiceClient<Channel> {
+    pub(crate) async fn orders(&self) -> OrderServiceClient<Channel> {
+        OrderServiceClient::new(self.channel(ServiceKind::Orders).await)
+    }
+
+    pub(crate) async fn order_events(&self) -> OrderEventsClient<Channel> {
+        OrderEventsClient::new(self.channel(ServiceKind::Orders).await)
+    }
+
+    pub(crate) async fn saga_admin(&self) -> SagaAdminClient<Channel> {
+        SagaAdminClient::new(self.channel(ServiceKind::Orders).await)
+    }
+
+    pub(crate) async fn sandbox(&self) -> SandboxServiceClient<Channel> {
         SandboxServiceClient::new(self.channel(ServiceKind::Provisioning).await)
     }
 
@@ -316,6 +349,21 @@ impl Stack {
     /// A tenant with `accounts` AWS accounts, each created in the sandbox through provisioning and
     /// registered in accounts with fetched details and cost records.
     pub(crate) async fn seed(&self, accounts_wanted: usize) -> Seeded {
+        self.seed_tenant(
+            accounts_wanted,
+            common::Sector::Commercial,
+            common::ResaleModel::Ecam,
+        )
+        .await
+    }
+
+    /// Like [`Stack::seed`], for a tenant of this sector and resale model.
+    pub(crate) async fn seed_tenant(
+        &self,
+        accounts_wanted: usize,
+        sector: common::Sector,
+        resale_model: common::ResaleModel,
+    ) -> Seeded {
         let unique = Uuid::new_v4().simple().to_string();
         let admin_email = format!("admin-{}@example.com", &unique[..12]);
         let admin_name = format!("Ada Lovelace {}", &unique[..6]);
@@ -328,8 +376,8 @@ impl Stack {
                 accounts::CreateTenantRequest {
                     idempotency_key: key(),
                     display_name: format!("Example GmbH {}", &unique[..6]),
-                    sector: common::Sector::Commercial as i32,
-                    resale_model: common::ResaleModel::Ecam as i32,
+                    sector: sector as i32,
+                    resale_model: resale_model as i32,
                     marketplace_ref: format!("MP-{}", &unique[..8]),
                     admin: Some(accounts::NewUser {
                         email: admin_email.clone(),
@@ -733,7 +781,11 @@ impl Stack {
     pub(crate) async fn residual(&self, scope: &purge::PurgeScope, classes: &[i32]) -> u64 {
         let tenant: Uuid = scope.tenant_id.parse().expect("tenant");
         let mut rows = 0;
-        for kind in [ServiceKind::Accounts, ServiceKind::Provisioning] {
+        for kind in [
+            ServiceKind::Orders,
+            ServiceKind::Accounts,
+            ServiceKind::Provisioning,
+        ] {
             let residual = self
                 .participant(kind)
                 .await

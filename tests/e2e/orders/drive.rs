@@ -1,0 +1,383 @@
+//! Driving orders from the outside, as their users do: the customer places, answers and signals;
+//! operations staff complete their tasks; the sandbox plays the customer's side of AWS; billing reads
+//! the event stream.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tenure_grpc::ServiceKind;
+use tenure_proto::orders::v1 as pb;
+use tenure_proto::provisioning::v1 as prov;
+use tonic::Status;
+use uuid::Uuid;
+
+use crate::stack::{As, Stack, key};
+
+/// What a scenario waits for at most.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+impl Stack {
+    pub(crate) async fn place(
+        &self,
+        tenant: Uuid,
+        details: pb::create_order_request::Details,
+    ) -> Result<pb::Order, Status> {
+        self.place_with_key(tenant, &key(), details).await
+    }
+
+    pub(crate) async fn place_with_key(
+        &self,
+        tenant: Uuid,
+        idempotency_key: &str,
+        details: pb::create_order_request::Details,
+    ) -> Result<pb::Order, Status> {
+        Ok(self
+            .orders()
+            .await
+            .create_order(self.request(
+                &As::Customer(tenant),
+                ServiceKind::Orders,
+                pb::CreateOrderRequest {
+                    idempotency_key: idempotency_key.to_owned(),
+                    details: Some(details),
+                },
+            ))
+            .await?
+            .into_inner()
+            .order
+            .expect("order"))
+    }
+
+    pub(crate) async fn order(&self, who: &As, id: &str) -> Result<pb::Order, Status> {
+        Ok(self
+            .orders()
+            .await
+            .get_order(self.request(
+                who,
+                ServiceKind::Orders,
+                pb::GetOrderRequest {
+                    order_id: id.to_owned(),
+                },
+            ))
+            .await?
+            .into_inner()
+            .order
+            .expect("order"))
+    }
+
+    pub(crate) async fn timeline(&self, tenant: Uuid, id: &str) -> pb::GetOrderTimelineResponse {
+        self.orders()
+            .await
+            .get_order_timeline(self.request(
+                &As::Customer(tenant),
+                ServiceKind::Orders,
+                pb::GetOrderTimelineRequest {
+                    order_id: id.to_owned(),
+                },
+            ))
+            .await
+            .expect("timeline")
+            .into_inner()
+    }
+
+    /// The step states of an order's timeline, by step name.
+    pub(crate) async fn step_states(
+        &self,
+        tenant: Uuid,
+        id: &str,
+    ) -> BTreeMap<String, pb::StepState> {
+        self.timeline(tenant, id)
+            .await
+            .steps
+            .into_iter()
+            .map(|step| {
+                let state = pb::StepState::try_from(step.state).expect("state");
+                (step.name, state)
+            })
+            .collect()
+    }
+
+    /// Waits until `order` satisfies `done`, completing every operations task it opens meanwhile
+    /// when `operations_help` is set.
+    pub(crate) async fn await_order(
+        &self,
+        tenant: Uuid,
+        id: &str,
+        operations_help: bool,
+        done: impl Fn(&pb::Order) -> bool,
+    ) -> pb::Order {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let order = self.order(&As::Customer(tenant), id).await.expect("order");
+            if done(&order) {
+                return order;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let timeline = self.timeline(tenant, id).await;
+                panic!("order never got there: {order:#?}\n{:#?}", timeline.steps);
+            }
+            if operations_help {
+                for task in self.open_tasks(&As::Operator, Some(id)).await {
+                    self.complete_task(&As::Operator, &task.id, pb::TaskOutcome::Completed, "")
+                        .await
+                        .expect("complete task");
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub(crate) async fn await_status(
+        &self,
+        tenant: Uuid,
+        id: &str,
+        status: pb::OrderStatus,
+        operations_help: bool,
+    ) -> pb::Order {
+        self.await_order(tenant, id, operations_help, |order| {
+            order.status == status as i32
+        })
+        .await
+    }
+
+    pub(crate) async fn open_tasks(&self, who: &As, order_id: Option<&str>) -> Vec<pb::Task> {
+        self.orders()
+            .await
+            .list_tasks(self.request(
+                who,
+                ServiceKind::Orders,
+                pb::ListTasksRequest {
+                    page_size: 100,
+                    page_token: String::new(),
+                    state: 0,
+                    order_id: order_id.unwrap_or_default().to_owned(),
+                },
+            ))
+            .await
+            .expect("tasks")
+            .into_inner()
+            .tasks
+    }
+
+    pub(crate) async fn complete_task(
+        &self,
+        who: &As,
+        task_id: &str,
+        outcome: pb::TaskOutcome,
+        note: &str,
+    ) -> Result<pb::Task, Status> {
+        Ok(self
+            .orders()
+            .await
+            .complete_task(self.request(
+                who,
+                ServiceKind::Orders,
+                pb::CompleteTaskRequest {
+                    idempotency_key: key(),
+                    task_id: task_id.to_owned(),
+                    outcome: outcome as i32,
+                    note: note.to_owned(),
+                },
+            ))
+            .await?
+            .into_inner()
+            .task
+            .expect("task"))
+    }
+
+    /// Asks the order to look at AWS again now.
+    pub(crate) async fn signal(&self, tenant: Uuid, id: &str) {
+        self.orders()
+            .await
+            .signal_order(self.request(
+                &As::Customer(tenant),
+                ServiceKind::Orders,
+                pb::SignalOrderRequest {
+                    idempotency_key: key(),
+                    order_id: id.to_owned(),
+                    signal: pb::OrderSignal::CheckNow as i32,
+                },
+            ))
+            .await
+            .expect("signal");
+    }
+
+    /// The handshake of the billing transfer invited for `source`, once the invitation was sent.
+    pub(crate) async fn transfer_handshake(&self, tenant: Uuid, source: &str) -> String {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let listed = self
+                .provisioning()
+                .await
+                .list_operations(self.request(
+                    &As::Orders(tenant),
+                    ServiceKind::Provisioning,
+                    prov::ListOperationsRequest {
+                        page_size: 10,
+                        page_token: String::new(),
+                        aws_account_id: source.to_owned(),
+                        kind: prov::OperationKind::InviteBillingTransfer as i32,
+                        state: 0,
+                    },
+                ))
+                .await
+                .expect("operations")
+                .into_inner();
+            let handshake =
+                listed
+                    .operations
+                    .iter()
+                    .find_map(|operation| match &operation.result {
+                        Some(prov::operation::Result::BillingTransfer(transfer)) => {
+                            Some(transfer.handshake_id.clone())
+                        }
+                        _ => None,
+                    });
+            if let Some(handshake) = handshake.filter(|id| !id.is_empty()) {
+                return handshake;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no invitation was sent"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The invitations sent to `targets` from the platform organization, once all were sent.
+    pub(crate) async fn invitations(&self, tenant: Uuid, targets: &[String]) -> Vec<String> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let listed = self
+                .provisioning()
+                .await
+                .list_handshakes(self.request(
+                    &As::Orders(tenant),
+                    ServiceKind::Provisioning,
+                    prov::ListHandshakesRequest {
+                        management_account_id: crate::stack::MANAGEMENT.to_owned(),
+                        action: prov::HandshakeAction::Invite as i32,
+                        target_account_id: String::new(),
+                    },
+                ))
+                .await
+                .expect("handshakes")
+                .into_inner()
+                .handshakes;
+            let found: Vec<String> = targets
+                .iter()
+                .filter_map(|target| {
+                    listed
+                        .iter()
+                        .find(|handshake| &handshake.target_account_id == target)
+                        .map(|handshake| handshake.id.clone())
+                })
+                .collect();
+            if found.len() == targets.len() {
+                return found;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the invitations were not all sent"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The customer answers a handshake in AWS.
+    pub(crate) async fn answer_handshake(&self, handshake_id: &str, accept: bool) {
+        let mut sandbox = self.sandbox().await;
+        if accept {
+            sandbox
+                .accept_handshake(self.request(
+                    &As::Operator,
+                    ServiceKind::Provisioning,
+                    prov::AcceptHandshakeRequest {
+                        handshake_id: handshake_id.to_owned(),
+                    },
+                ))
+                .await
+                .expect("accept");
+        } else {
+            sandbox
+                .decline_handshake(self.request(
+                    &As::Operator,
+                    ServiceKind::Provisioning,
+                    prov::DeclineHandshakeRequest {
+                        handshake_id: handshake_id.to_owned(),
+                    },
+                ))
+                .await
+                .expect("decline");
+        }
+    }
+
+    /// The customer deploys the bootstrap stack in its management account.
+    pub(crate) async fn deploy_customer_bootstrap(&self, management: &str) {
+        self.sandbox()
+            .await
+            .deploy_customer_bootstrap_stack(self.request(
+                &As::Operator,
+                ServiceKind::Provisioning,
+                prov::DeployCustomerBootstrapStackRequest {
+                    aws_account_id: management.to_owned(),
+                },
+            ))
+            .await
+            .expect("bootstrap stack");
+    }
+
+    /// Every event of the order stream, from the beginning, as `who` reads it.
+    pub(crate) async fn order_stream(&self, who: &As) -> Vec<pb::OrderEvent> {
+        let mut stream = self
+            .order_events()
+            .await
+            .subscribe(self.request(
+                who,
+                ServiceKind::Orders,
+                pb::SubscribeRequest {
+                    start: Some(pb::subscribe_request::Start::FromBeginning(true)),
+                    types: Vec::new(),
+                    order_ids: Vec::new(),
+                    max_batch: 0,
+                },
+            ))
+            .await
+            .expect("subscribe")
+            .into_inner();
+        let mut events = Vec::new();
+        loop {
+            let batch = tokio::time::timeout(Duration::from_secs(10), stream.message())
+                .await
+                .expect("a batch in time")
+                .expect("stream")
+                .expect("open");
+            events.extend(batch.events);
+            if batch.caught_up {
+                return events;
+            }
+        }
+    }
+}
+
+/// A random 12-digit account id that no other test uses.
+pub(crate) fn fresh_account() -> String {
+    let digits = Uuid::new_v4().as_u128() % 1_000_000_000_000;
+    format!("{digits:012}")
+}
+
+/// Every acknowledgement a closure of a member account needs.
+pub(crate) fn close_member_acknowledgements() -> Vec<i32> {
+    use tenure_proto::common::v1::Acknowledgement as Ack;
+    [
+        Ack::Backup,
+        Ack::OutstandingBill,
+        Ack::Commitments,
+        Ack::Resources,
+        Ack::EmailNotReusable,
+        Ack::ReopenWindow,
+    ]
+    .into_iter()
+    .map(|ack| ack as i32)
+    .collect()
+}
