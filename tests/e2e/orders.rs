@@ -484,8 +484,40 @@ async fn a_termination_closes_the_account_schedules_its_purge_and_the_reopen_win
         })
         .expect("the account's purge");
     assert_eq!(scheduled.reason, purge::PurgeReason::AccountRemoved as i32);
-    // 90 days on the injected clock: the reopen window ends and the closure becomes permanent.
+    // 90 days on the injected clock: the account's purge runs at day 30, and the reopen window
+    // ends and the closure becomes permanent.
     stack.advance_days(91);
+    stack
+        .await_purge(&scheduled.id, purge::PurgeState::Completed)
+        .await;
+    let creation = stack
+        .orders()
+        .await
+        .list_orders(stack.request(
+            &As::Customer(tenant),
+            ServiceKind::Orders,
+            pb::ListOrdersRequest {
+                aws_account_id: account.clone(),
+                kinds: vec![pb::OrderKind::NewAccount as i32],
+                ..pb::ListOrdersRequest::default()
+            },
+        ))
+        .await
+        .expect("orders")
+        .into_inner()
+        .orders;
+    let Some(Details::NewAccount(created)) = creation[0]
+        .details
+        .clone()
+        .map(|details| match details {
+            pb::order::Details::NewAccount(order) => Details::NewAccount(order),
+            _ => panic!("not a new account"),
+        })
+    else {
+        panic!("no creation order");
+    };
+    // The order that created the account kept its skeleton and lost what AWS knows of it.
+    assert!(created.root_email.is_empty() && created.account_name.is_empty());
     assert!(stack.now().timestamp() > reopen_until.seconds);
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {

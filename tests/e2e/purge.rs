@@ -170,6 +170,9 @@ async fn a_tenant_purge_leaves_nothing_personal_of_the_tenant_in_any_service() {
     let stack = Stack::start().await;
     let gone = stack.seed(2).await;
     let other = stack.seed(1).await;
+    // Orders hold personal data too: root emails, account names, a support contact, a reason.
+    let ordered = stack.order_with_personal_data(gone.tenant, "gone").await;
+    let kept = stack.order_with_personal_data(other.tenant, "kept").await;
     let unsubscribed = stack
         .accounts()
         .await
@@ -212,7 +215,9 @@ async fn a_tenant_purge_leaves_nothing_personal_of_the_tenant_in_any_service() {
         personal.push(account.root_email.clone());
         personal.push(account.name.clone());
     }
+    personal.extend(ordered.iter().cloned());
     for kind in [
+        ServiceKind::Orders,
         ServiceKind::Accounts,
         ServiceKind::Provisioning,
         ServiceKind::DataPurge,
@@ -234,6 +239,12 @@ async fn a_tenant_purge_leaves_nothing_personal_of_the_tenant_in_any_service() {
             .await
             > 0
     );
+    for needle in &kept {
+        assert!(
+            stack.rows_containing(ServiceKind::Orders, needle).await > 0,
+            "the other tenant's order lost {needle}"
+        );
+    }
     stack
         .details(other.tenant, &other.accounts[0].record_id)
         .await

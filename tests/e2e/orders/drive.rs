@@ -381,3 +381,56 @@ pub(crate) fn close_member_acknowledgements() -> Vec<i32> {
     .map(|ack| ack as i32)
     .collect()
 }
+
+impl Stack {
+    /// Orders that hold a tenant's personal data: a new account with a root email, a name and a
+    /// support contact, run to completed; and a second one cancelled with a reason. Returns the
+    /// personal values they hold.
+    pub(crate) async fn order_with_personal_data(&self, tenant: Uuid, tag: &str) -> Vec<String> {
+        let unique = &Uuid::new_v4().simple().to_string()[..8];
+        let email = format!("order-{tag}-{unique}@example.com");
+        let name = format!("Order {tag} {unique}");
+        let contact = format!("Grace Hopper {tag} {unique}");
+        let order = self
+            .place(
+                tenant,
+                pb::create_order_request::Details::NewAccount(pb::NewAccountOrder {
+                    root_email: email.clone(),
+                    account_name: name.clone(),
+                    support_contact: contact.clone(),
+                }),
+            )
+            .await
+            .expect("place");
+        self.await_status(tenant, &order.id, pb::OrderStatus::Completed, true)
+            .await;
+        let cancelled_email = format!("cancelled-{tag}-{unique}@example.com");
+        let second = self
+            .place(
+                tenant,
+                pb::create_order_request::Details::NewAccount(pb::NewAccountOrder {
+                    root_email: cancelled_email.clone(),
+                    account_name: format!("Cancelled {unique}"),
+                    support_contact: String::new(),
+                }),
+            )
+            .await
+            .expect("place");
+        self.orders()
+            .await
+            .cancel_order(self.request(
+                &As::Customer(tenant),
+                ServiceKind::Orders,
+                pb::CancelOrderRequest {
+                    idempotency_key: key(),
+                    order_id: second.id.clone(),
+                    reason: "ordered by mistake".to_owned(),
+                },
+            ))
+            .await
+            .expect("cancel");
+        self.await_status(tenant, &second.id, pb::OrderStatus::Cancelled, false)
+            .await;
+        vec![email, name, contact, cancelled_email]
+    }
+}
