@@ -4,6 +4,7 @@
 mod layout;
 mod orders;
 mod purge;
+mod reliability;
 mod security;
 mod stack;
 mod traces;

@@ -8,7 +8,7 @@
     reason = "a failed setup step or a broken expectation is a failed test"
 )]
 
-mod drive;
+pub(crate) mod drive;
 
 use std::collections::BTreeMap;
 
@@ -22,7 +22,7 @@ use tonic::Code;
 use uuid::Uuid;
 
 use crate::stack::{As, Stack, key};
-use drive::{close_member_acknowledgements, fresh_account};
+pub(crate) use drive::{close_member_acknowledgements, fresh_account};
 
 fn new_account(unique: &str) -> Details {
     Details::NewAccount(pb::NewAccountOrder {
@@ -506,10 +506,8 @@ async fn a_termination_closes_the_account_schedules_its_purge_and_the_reopen_win
         .expect("orders")
         .into_inner()
         .orders;
-    let Some(Details::NewAccount(created)) = creation[0]
-        .details
-        .clone()
-        .map(|details| match details {
+    let Some(Details::NewAccount(created)) =
+        creation[0].details.clone().map(|details| match details {
             pb::order::Details::NewAccount(order) => Details::NewAccount(order),
             _ => panic!("not a new account"),
         })
@@ -721,73 +719,6 @@ async fn a_spam_transfer_of_a_whole_organization_runs_through_its_hand_over() {
     stack.owners.shutdown().await;
 }
 
-/// Registers an active record in accounts, as an order would have.
-async fn registered(
-    stack: &Stack,
-    tenant: Uuid,
-    aws_account_id: &str,
-    role: accounts::AccountRole,
-    relationship: common::AccountRelationship,
-    management: &str,
-) -> accounts::AwsAccount {
-    let mut client = stack.accounts().await;
-    let order = Uuid::new_v4().to_string();
-    let reserved = client
-        .reserve_account(stack.request(
-            &As::Orders(tenant),
-            ServiceKind::Accounts,
-            accounts::ReserveAccountRequest {
-                idempotency_key: key(),
-                order_id: order.clone(),
-                kind: accounts::ReservationKind::Transfer as i32,
-                aws_account_id: aws_account_id.to_owned(),
-                root_email: String::new(),
-                account_name: String::new(),
-                role: role as i32,
-                relationship: relationship as i32,
-                management_account_id: management.to_owned(),
-                root_access: 0,
-            },
-        ))
-        .await
-        .expect("reserve")
-        .into_inner()
-        .account
-        .expect("record");
-    client
-        .attach_account(stack.request(
-            &As::Orders(tenant),
-            ServiceKind::Accounts,
-            accounts::AttachAccountRequest {
-                idempotency_key: key(),
-                account_id: reserved.id.clone(),
-                aws_account_id: aws_account_id.to_owned(),
-                organization_id: String::new(),
-                parent_id: String::new(),
-                joined_method: 0,
-            },
-        ))
-        .await
-        .expect("attach");
-    client
-        .activate_account(stack.request(
-            &As::Orders(tenant),
-            ServiceKind::Accounts,
-            accounts::ActivateAccountRequest {
-                idempotency_key: key(),
-                account_id: reserved.id.clone(),
-                order_id: order,
-                billing_starts_at: None,
-                subscription_ref: String::new(),
-            },
-        ))
-        .await
-        .expect("activate")
-        .into_inner()
-        .account
-        .expect("record")
-}
-
 fn catalogue_code(status: &tonic::Status) -> String {
     tonic_types::StatusExt::get_details_error_info(status)
         .map(|info| info.reason)
@@ -849,24 +780,24 @@ async fn terminations_of_an_inactive_subscription_or_a_payer_with_members_are_re
 
     // A platform payer that still has a live member.
     let payer = fresh_account();
-    registered(
-        &stack,
-        tenant,
-        &payer,
-        accounts::AccountRole::Management,
-        common::AccountRelationship::PlatformPayer,
-        "",
-    )
-    .await;
-    registered(
-        &stack,
-        tenant,
-        &fresh_account(),
-        accounts::AccountRole::Member,
-        common::AccountRelationship::PlatformMember,
-        &payer,
-    )
-    .await;
+    stack
+        .register_account(
+            tenant,
+            &payer,
+            accounts::AccountRole::Management,
+            common::AccountRelationship::PlatformPayer,
+            "",
+        )
+        .await;
+    stack
+        .register_account(
+            tenant,
+            &fresh_account(),
+            accounts::AccountRole::Member,
+            common::AccountRelationship::PlatformMember,
+            &payer,
+        )
+        .await;
     use common::Acknowledgement as Ack;
     let mut acknowledgements = close_member_acknowledgements();
     acknowledgements.push(Ack::RootUser as i32);

@@ -96,6 +96,38 @@ impl Stack {
         }
     }
 
+    /// Accounts, provisioning and data-purge in-process; orders runs as separate processes the test
+    /// starts and kills ([`TestCluster::spawn_process`]).
+    /// The sandbox answers at once here: the scenarios count sagas and effects, not AWS's pace.
+    pub(crate) async fn start_without_orders() -> Self {
+        let clock = Arc::new(ManualClock::new());
+        let instant = |config: &mut tenure::config::TenureConfig| {
+            fast(config);
+            let sandbox = &mut config.provisioning.settings.backend.sandbox;
+            sandbox.create_account_delay_secs = 0;
+            sandbox.close_account_delay_secs = 0;
+            sandbox.cloudformation_delay_secs = 0;
+        };
+        let owners = TestCluster::start_with(
+            &[
+                ServiceKind::Accounts,
+                ServiceKind::Provisioning,
+                ServiceKind::DataPurge,
+            ],
+            ClusterOptions {
+                clock: clock.clone(),
+                configure: Box::new(instant),
+            },
+        )
+        .await
+        .expect("cluster");
+        Self {
+            owners,
+            purger: None,
+            clock,
+        }
+    }
+
     /// The data owners in one cluster and data-purge in another, so the test can kill data-purge
     /// alone.
     pub(crate) async fn start_split() -> Self {
@@ -866,5 +898,74 @@ impl Stack {
             .lines()
             .find_map(|line| line.strip_prefix(&format!("{name} ")).map(str::to_owned))
             .and_then(|value| value.trim().parse().ok())
+    }
+}
+
+impl Stack {
+    /// Registers an active record in accounts, as an order would have.
+    pub(crate) async fn register_account(
+        &self,
+        tenant: Uuid,
+        aws_account_id: &str,
+        role: accounts::AccountRole,
+        relationship: common::AccountRelationship,
+        management: &str,
+    ) -> accounts::AwsAccount {
+        let mut client = self.accounts().await;
+        let order = Uuid::new_v4().to_string();
+        let reserved = client
+            .reserve_account(self.request(
+                &As::Orders(tenant),
+                ServiceKind::Accounts,
+                accounts::ReserveAccountRequest {
+                    idempotency_key: key(),
+                    order_id: order.clone(),
+                    kind: accounts::ReservationKind::Transfer as i32,
+                    aws_account_id: aws_account_id.to_owned(),
+                    root_email: String::new(),
+                    account_name: String::new(),
+                    role: role as i32,
+                    relationship: relationship as i32,
+                    management_account_id: management.to_owned(),
+                    root_access: 0,
+                },
+            ))
+            .await
+            .expect("reserve")
+            .into_inner()
+            .account
+            .expect("record");
+        client
+            .attach_account(self.request(
+                &As::Orders(tenant),
+                ServiceKind::Accounts,
+                accounts::AttachAccountRequest {
+                    idempotency_key: key(),
+                    account_id: reserved.id.clone(),
+                    aws_account_id: aws_account_id.to_owned(),
+                    organization_id: String::new(),
+                    parent_id: String::new(),
+                    joined_method: 0,
+                },
+            ))
+            .await
+            .expect("attach");
+        client
+            .activate_account(self.request(
+                &As::Orders(tenant),
+                ServiceKind::Accounts,
+                accounts::ActivateAccountRequest {
+                    idempotency_key: key(),
+                    account_id: reserved.id.clone(),
+                    order_id: order,
+                    billing_starts_at: None,
+                    subscription_ref: String::new(),
+                },
+            ))
+            .await
+            .expect("activate")
+            .into_inner()
+            .account
+            .expect("record")
     }
 }

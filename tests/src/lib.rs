@@ -166,6 +166,110 @@ impl TestCluster {
     pub async fn shutdown(self) {
         self.cluster.shutdown().await;
     }
+
+    /// Runs `kind` as its own `tenure serve` process beside this cluster: on its database, trusting
+    /// its keys, with its peers at this cluster's listeners. `configure` adjusts the process's
+    /// configuration (a file, as deployments pass it). The process is killed when dropped.
+    pub async fn spawn_process(
+        &self,
+        kind: ServiceKind,
+        configure: impl FnOnce(&mut TenureConfig),
+    ) -> anyhow::Result<ServiceProcess> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let mut config = self.config.clone();
+        let mut peers = PeerUrls::default();
+        for (peer, address) in &self.addresses {
+            set_peer(&mut peers, *peer, format!("http://{address}"));
+        }
+        let listen = format!("127.0.0.1:{port}");
+        set_peer(&mut peers, kind, format!("http://{listen}"));
+        config.orders.peers = peers.clone();
+        config.accounts.peers = peers.clone();
+        config.provisioning.peers = peers.clone();
+        config.data_purge.peers = peers;
+        match kind {
+            ServiceKind::Orders => config.orders.listen = listen.clone(),
+            ServiceKind::Accounts => config.accounts.listen = listen.clone(),
+            ServiceKind::Provisioning => config.provisioning.listen = listen.clone(),
+            ServiceKind::DataPurge => config.data_purge.listen = listen.clone(),
+        }
+        let key_file = self._scratch.path().join(format!("dev-key-{port}.pem"));
+        std::fs::write(&key_file, self.authority.keys().private_pem())?;
+        config.auth.dev_key_file = Some(key_file);
+        config.telemetry.metrics_listen = Some("127.0.0.1:0".to_owned());
+        config.telemetry.log_filter = "warn".to_owned();
+        configure(&mut config);
+        let config_file = self
+            ._scratch
+            .path()
+            .join(format!("{}-{port}.toml", kind.name()));
+        std::fs::write(&config_file, toml::to_string(&config)?)?;
+        let mut command = tokio::process::Command::new(tenure_testkit::tenure_bin()?);
+        command
+            .arg("--config")
+            .arg(&config_file)
+            .args(["serve", kind.name()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true);
+        let child = command.spawn().context("starting tenure serve")?;
+        let process = ServiceProcess {
+            child,
+            url: format!("http://{listen}"),
+        };
+        process.wait_until_serving(kind).await?;
+        Ok(process)
+    }
+}
+
+/// A service running as its own process.
+pub struct ServiceProcess {
+    child: tokio::process::Child,
+    url: String,
+}
+
+impl ServiceProcess {
+    /// Where it listens.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Kills it with SIGKILL, as a crash would: no drain, no lease released.
+    pub async fn kill(mut self) -> anyhow::Result<()> {
+        self.child.kill().await?;
+        Ok(())
+    }
+
+    async fn wait_until_serving(&self, kind: ServiceKind) -> anyhow::Result<()> {
+        let address: SocketAddr = self
+            .url
+            .trim_start_matches("http://")
+            .parse()
+            .context("the process address")?;
+        let service = match kind {
+            ServiceKind::Orders => "tenure.orders.v1.OrderService",
+            ServiceKind::Accounts => "tenure.accounts.v1.AccountService",
+            ServiceKind::Provisioning => "tenure.provisioning.v1.ProvisioningService",
+            ServiceKind::DataPurge => "tenure.purge.v1.PurgeService",
+        };
+        let ready = async {
+            loop {
+                if let Ok(channel) = tenure_testkit::grpc::channel(address).await
+                    && tenure_testkit::grpc::wait_until_serving(&channel, service)
+                        .await
+                        .is_ok()
+                {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(60), ready)
+            .await
+            .context("the process did not come up")
+    }
 }
 
 fn set_peer(peers: &mut PeerUrls, kind: ServiceKind, url: String) {

@@ -23,3 +23,24 @@ pub mod moto;
 pub use db::{TestDatabase, TestRole, TestSqlite};
 pub use grpc::TestHost;
 pub use moto::MotoServer;
+
+/// The `tenure` binary `tests/run.sh` built, for tests that run services as separate processes.
+///
+/// # Errors
+///
+/// `TENURE_BIN` is unset (the test was not started by `tests/run.sh`) or names no file.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the one handoff from tests/run.sh, as for the database URL"
+)]
+pub fn tenure_bin() -> anyhow::Result<std::path::PathBuf> {
+    let path = std::env::var("TENURE_BIN")
+        .map(std::path::PathBuf::from)
+        .map_err(|_| anyhow::anyhow!("set TENURE_BIN or run tests/run.sh"))?;
+    anyhow::ensure!(
+        path.is_file(),
+        "TENURE_BIN names no file: {}",
+        path.display()
+    );
+    Ok(path)
+}
