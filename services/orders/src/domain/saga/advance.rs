@@ -1415,3 +1415,6 @@ pub(crate) fn saga_kind(details: &OrderDetails) -> SagaKind {
         OrderDetails::Terminate { .. } => SagaKind::AccountTermination,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -698,8 +698,12 @@ mod tests {
         assert_eq!(fingerprints.len(), expected.len());
     }
 
-    const ACCOUNT_CREATE_V1: &str = "";
-    const ACCOUNT_TRANSFER_V1: &str = "";
-    const ORGANIZATION_TRANSFER_V1: &str = "";
-    const ACCOUNT_TERMINATION_V1: &str = "";
+    const ACCOUNT_CREATE_V1: &str =
+        "b40f191d8b120b4060fa32681652dd01e7657045b66265d7f42a68abd485a68a";
+    const ACCOUNT_TRANSFER_V1: &str =
+        "a831dbae04fdc6ec25d0bcc5eeab9ddd0293690cb6b37f3aae9523a74b9aaf58";
+    const ORGANIZATION_TRANSFER_V1: &str =
+        "d787002f112281ac0356e2505e36cfb3774390c9851d336255cb1a031e72255c";
+    const ACCOUNT_TERMINATION_V1: &str =
+        "25b210a1c34e0fd2deb56aaa51122bd908b608934601cd17485d38e37aebbd05";
 }
