@@ -219,11 +219,6 @@ const TABLE_COLUMNS: &[TableColumns] = {
                 ("subject", Operational),
             ],
         },
-        TableColumns {
-            table: "orders_migrations",
-            owner_key: "version",
-            columns: &[("version", Operational), ("applied_at", Operational)],
-        },
     ]
 };
 

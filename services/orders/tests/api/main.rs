@@ -31,3 +31,50 @@ tenure_testkit::service_api_tests! {
     ],
     settings_rest: tenure_orders::OrdersSettings::default(),
 }
+
+mod columns {
+    use std::collections::BTreeSet;
+
+    use tenure_grpc::ServiceKind;
+    use tenure_proto::purge::v1 as pb;
+    use tenure_proto::purge::v1::purge_participant_client::PurgeParticipantClient;
+
+    /// G1: every column the migrations create is registered with a data class, and no registered
+    /// column is stale.
+    #[tokio::test]
+    async fn every_persisted_column_is_registered_with_a_data_class() {
+        let harness = super::spawn().await;
+        let token = harness
+            .host
+            .service_token(ServiceKind::DataPurge, ServiceKind::Orders);
+        let mut request = tonic::Request::new(pb::DescribeDataClassesRequest {});
+        request.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {token}").parse().expect("header"),
+        );
+        let described = PurgeParticipantClient::new(harness.channel.clone())
+            .describe_data_classes(request)
+            .await
+            .expect("describe")
+            .into_inner();
+        assert_eq!(described.service, "orders");
+        let registered: BTreeSet<(String, String)> = described
+            .columns
+            .iter()
+            .map(|column| (column.table.clone(), column.column.clone()))
+            .collect();
+        let persisted = harness
+            .database
+            .columns("orders")
+            .await
+            .expect("catalogue");
+        assert_eq!(persisted, registered);
+        assert!(
+            described
+                .columns
+                .iter()
+                .all(|column| column.data_class != 0)
+        );
+        harness.host.shutdown().await;
+    }
+}
