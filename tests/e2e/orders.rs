@@ -927,3 +927,40 @@ async fn the_event_stream_resumes_from_a_position_without_losing_or_repeating_an
     assert_eq!(malformed.code(), Code::InvalidArgument);
     stack.owners.shutdown().await;
 }
+
+#[tokio::test]
+async fn on_sqlite_as_tenure_up_runs_it_a_new_account_order_completes_and_streams() {
+    let files = tenure_testkit::TestSqlite::create().expect("sqlite files");
+    let settings = |service: &str| files.settings(service);
+    let (orders, accounts, provisioning, purges) = (
+        settings("orders"),
+        settings("accounts"),
+        settings("provisioning"),
+        settings("purge"),
+    );
+    let stack = Stack::start_with(move |config| {
+        config.orders.settings.database = orders;
+        config.accounts.settings.database = accounts;
+        config.provisioning.settings.database = provisioning;
+        config.data_purge.settings.database = purges;
+    })
+    .await;
+    let tenant = stack.seed(0).await.tenant;
+    let order = stack
+        .place(tenant, new_account(&unique()))
+        .await
+        .expect("place");
+    let done = stack
+        .await_status(tenant, &order.id, pb::OrderStatus::Completed, false)
+        .await;
+    assert_eq!(done.aws_account_id.len(), 12);
+    let events = stack.order_stream(&As::Billing).await;
+    let positions: Vec<&str> = events.iter().map(|event| event.position.as_str()).collect();
+    assert!(
+        positions.iter().all(|position| position.starts_with('s')),
+        "{positions:?}"
+    );
+    let types = event_types(&events, &order.id);
+    assert!(types.contains(&"account.activated".to_owned()), "{types:?}");
+    stack.owners.shutdown().await;
+}

@@ -79,12 +79,22 @@ pub(crate) fn fast(config: &mut tenure::config::TenureConfig) {
 impl Stack {
     /// Every data owner and data-purge, in one cluster.
     pub(crate) async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Every service in one cluster, configured by `configure` after the fast settings.
+    pub(crate) async fn start_with(
+        configure: impl FnOnce(&mut tenure::config::TenureConfig) + Send + 'static,
+    ) -> Self {
         let clock = Arc::new(ManualClock::new());
         let owners = TestCluster::start_with(
             &ServiceKind::ALL,
             ClusterOptions {
                 clock: clock.clone(),
-                configure: Box::new(fast),
+                configure: Box::new(move |config| {
+                    fast(config);
+                    configure(config);
+                }),
             },
         )
         .await
@@ -97,8 +107,7 @@ impl Stack {
     }
 
     /// Accounts, provisioning and data-purge in-process; orders runs as separate processes the test
-    /// starts and kills ([`TestCluster::spawn_process`]).
-    /// The sandbox answers at once here: the scenarios count sagas and effects, not AWS's pace.
+    /// starts and kills ([`TestCluster::spawn_process`]). The sandbox answers at once here: the scenarios count sagas and effects, not AWS's pace.
     pub(crate) async fn start_without_orders() -> Self {
         let clock = Arc::new(ManualClock::new());
         let instant = |config: &mut tenure::config::TenureConfig| {

@@ -63,11 +63,7 @@ mod columns {
             .iter()
             .map(|column| (column.table.clone(), column.column.clone()))
             .collect();
-        let persisted = harness
-            .database
-            .columns("orders")
-            .await
-            .expect("catalogue");
+        let persisted = harness.database.columns("orders").await.expect("catalogue");
         assert_eq!(persisted, registered);
         assert!(
             described

@@ -45,12 +45,19 @@ fn pipeline() -> Definition {
         call("read", 2, None, &[]),
         node("pivot", NodeSpec::Pivot),
         call("c", 3, None, &[]),
-        node("announce", NodeSpec::Emit { event: EventKind::Probe }),
+        node(
+            "announce",
+            NodeSpec::Emit {
+                event: EventKind::Probe,
+            },
+        ),
     ])
 }
 
 fn start() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 10, 9, 0, 0).single().expect("a valid instant")
+    Utc.with_ymd_and_hms(2026, 3, 10, 9, 0, 0)
+        .single()
+        .expect("a valid instant")
 }
 
 fn snapshot() -> SagaSnapshot {
@@ -145,7 +152,8 @@ impl Sim {
                 note: String::new(),
             });
         }
-        self.events.extend(t.events.iter().map(|event| event.payload.clone()));
+        self.events
+            .extend(t.events.iter().map(|event| event.payload.clone()));
         self.snapshot.status = t.status;
         self.snapshot.node = t.node;
         self.snapshot.direction = t.direction;
@@ -166,7 +174,13 @@ impl Sim {
             Decision::Perform(effect) => {
                 self.performed.push(effect.clone());
                 let outcome = answer(&effect);
-                let t = conclude(&self.definition, &self.snapshot, &effect, outcome, self.ctx());
+                let t = conclude(
+                    &self.definition,
+                    &self.snapshot,
+                    &effect,
+                    outcome,
+                    self.ctx(),
+                );
                 Some(self.commit(t))
             }
         }
@@ -263,8 +277,15 @@ fn a_failure_after_the_pivot_blocks_for_an_operator_and_undoes_nothing() {
         _ => StepOutcome::Done(SagaState::default()),
     });
     assert_eq!(sim.snapshot.status, SagaStatus::Blocked);
-    assert!(sim.performed.iter().all(|effect| effect.direction == Direction::Do));
-    assert_eq!(sim.snapshot.wait.as_ref().map(|wait| wait.kind.as_str()), Some("blocked"));
+    assert!(
+        sim.performed
+            .iter()
+            .all(|effect| effect.direction == Direction::Do)
+    );
+    assert_eq!(
+        sim.snapshot.wait.as_ref().map(|wait| wait.kind.as_str()),
+        Some("blocked")
+    );
     // A blocked saga sleeps; it does not retry on its own.
     assert_eq!(sim.wake(&mut ok), None);
 }
@@ -322,7 +343,10 @@ fn an_effect_in_progress_is_asked_again_under_the_same_key_and_a_started_one_is_
         .collect();
     assert_eq!(forward.len(), 4);
     assert!(forward.iter().all(|effect| effect.key == forward[0].key));
-    assert!(forward.iter().all(|effect| effect.attempt == 1), "polls spend no attempts");
+    assert!(
+        forward.iter().all(|effect| effect.attempt == 1),
+        "polls spend no attempts"
+    );
     assert_eq!(sim.snapshot.status, SagaStatus::Compensated);
 }
 
@@ -342,10 +366,17 @@ fn transient_failures_retry_under_the_same_key_with_growing_capped_delays() {
         delays.push((due - before).to_std().expect("forward"));
         sim.now = due;
     }
-    assert!(sim.performed.iter().all(|effect| effect.key == sim.performed[0].key));
+    assert!(
+        sim.performed
+            .iter()
+            .all(|effect| effect.key == sim.performed[0].key)
+    );
     let attempts: Vec<u32> = sim.performed.iter().map(|effect| effect.attempt).collect();
     assert_eq!(attempts, (1..=12).collect::<Vec<_>>());
-    assert!(delays.windows(2).all(|pair| pair[0] <= pair[1]), "{delays:?}");
+    assert!(
+        delays.windows(2).all(|pair| pair[0] <= pair[1]),
+        "{delays:?}"
+    );
     assert!(delays.iter().all(|delay| *delay <= sim.timing.retry_cap));
     // Past the notice threshold the customer reads that AWS is slow.
     assert_eq!(sim.snapshot.state.notice.as_deref(), Some("TNR901"));
@@ -423,7 +454,9 @@ fn a_corrected_field_undoes_the_steps_that_read_it_and_runs_again_under_new_keys
         .collect();
     // a ran, was undone under its first revision, and ran again under the second.
     assert_eq!(
-        a.iter().map(|effect| (effect.direction, effect.input_rev)).collect::<Vec<_>>(),
+        a.iter()
+            .map(|effect| (effect.direction, effect.input_rev))
+            .collect::<Vec<_>>(),
         [(Direction::Do, 0), (Direction::Undo, 0), (Direction::Do, 1)]
     );
     assert_ne!(a[0].key, a[2].key);
@@ -432,15 +465,28 @@ fn a_corrected_field_undoes_the_steps_that_read_it_and_runs_again_under_new_keys
 #[test]
 fn a_timer_computes_its_instant_once_and_fires_when_it_passes() {
     let mut sim = Sim::new(definition(vec![
-        node("wait_a_day", NodeSpec::Timer { after: Duration::from_secs(86_400) }),
-        node("announce", NodeSpec::Emit { event: EventKind::Probe }),
+        node(
+            "wait_a_day",
+            NodeSpec::Timer {
+                after: Duration::from_secs(86_400),
+            },
+        ),
+        node(
+            "announce",
+            NodeSpec::Emit {
+                event: EventKind::Probe,
+            },
+        ),
     ]));
     let entered = sim.wake(&mut ok).expect("the timer is set");
     let fires_at = start() + chrono::Duration::days(1);
     assert_eq!(entered.due_at, Some(fires_at));
     assert_eq!(sim.snapshot.state.timers.get("wait_a_day"), Some(&fires_at));
     sim.now = start() + chrono::Duration::hours(5);
-    assert_eq!(decide(&sim.definition, &sim.snapshot, sim.ctx()), Decision::Park(fires_at));
+    assert_eq!(
+        decide(&sim.definition, &sim.snapshot, sim.ctx()),
+        Decision::Park(fires_at)
+    );
     sim.now = fires_at;
     sim.run(&mut ok);
     assert_eq!(sim.snapshot.status, SagaStatus::Completed);
@@ -466,17 +512,27 @@ fn a_manual_task_waits_for_its_owner_and_a_rejection_can_cancel_the_order() {
             on_reject: OnReject::Cancel,
         },
     );
-    let mut sim = Sim::new(definition(vec![call("a", 0, Some(10), &[]), task, node("pivot", NodeSpec::Pivot)]));
+    let mut sim = Sim::new(definition(vec![
+        call("a", 0, Some(10), &[]),
+        task,
+        node("pivot", NodeSpec::Pivot),
+    ]));
     sim.run(&mut ok);
     assert_eq!(sim.snapshot.status, SagaStatus::Manual);
     let opened = sim.snapshot.task.clone().expect("task");
-    assert_eq!(decide(&sim.definition, &sim.snapshot, sim.ctx()), Decision::Park(opened.deadline));
+    assert_eq!(
+        decide(&sim.definition, &sim.snapshot, sim.ctx()),
+        Decision::Park(opened.deadline)
+    );
     if let Some(task) = &mut sim.snapshot.task {
         task.state = TaskState::Rejected;
     }
     sim.run(&mut ok);
     assert_eq!(sim.snapshot.status, SagaStatus::Cancelled);
-    assert_eq!(sim.performed.last().map(|effect| effect.action), Some(Action::Probe(10)));
+    assert_eq!(
+        sim.performed.last().map(|effect| effect.action),
+        Some(Action::Probe(10))
+    );
 }
 
 #[test]
@@ -493,7 +549,11 @@ fn an_order_past_its_deadline_before_the_pivot_fails_with_tnr904() {
     sim.run(&mut ok);
     assert_eq!(sim.snapshot.status, SagaStatus::Compensated);
     assert_eq!(
-        sim.snapshot.state.failure.as_ref().map(|failure| failure.code.as_str()),
+        sim.snapshot
+            .state
+            .failure
+            .as_ref()
+            .map(|failure| failure.code.as_str()),
         Some("TNR904")
     );
 }
@@ -506,7 +566,10 @@ fn a_step_of_several_calls_keeps_each_part_and_its_undo_covers_the_parts_done() 
         Action::Probe(1) if parts < 2 => {
             parts += 1;
             StepOutcome::Progress(SagaState {
-                handshakes: std::collections::BTreeMap::from([(format!("part-{parts}"), "h".to_owned())]),
+                handshakes: std::collections::BTreeMap::from([(
+                    format!("part-{parts}"),
+                    "h".to_owned(),
+                )]),
                 ..SagaState::default()
             })
         }
@@ -532,8 +595,14 @@ fn a_definition_refuses_an_undo_after_its_pivot() {
     let refused = Definition::new(
         SagaKind::Probe,
         1,
-        vec![node("pivot", NodeSpec::Pivot), call("late", 0, Some(1), &[])],
+        vec![
+            node("pivot", NodeSpec::Pivot),
+            call("late", 0, Some(1), &[]),
+        ],
         None,
     );
-    assert!(matches!(refused, Err(DefinitionError::UndoAfterPivot { .. })));
+    assert!(matches!(
+        refused,
+        Err(DefinitionError::UndoAfterPivot { .. })
+    ));
 }
