@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod api;
+pub mod bench;
 mod clients;
 mod domain;
 mod engine;
@@ -118,6 +119,14 @@ impl OrdersApp {
         }
         let db = tenure_db::connect(&settings.database).await?;
         let registry = Arc::new(domain::saga::v1::registry().context("the shipped definitions")?);
+        for definition in registry.all() {
+            // Which exact definitions a replica runs, for operators comparing replicas in a deploy.
+            tracing::info!(
+                definition = %definition.key(),
+                fingerprint = %definition.fingerprint(),
+                "saga definition loaded"
+            );
+        }
         let peers = deps.peers.map(|peers| Peers {
             accounts: peers.accounts,
             provisioning: peers.provisioning,

@@ -1,0 +1,399 @@
+//! The engine's benchmark harness (sagas.md §7): the real runtime and store on a real database,
+//! running a synthetic five-step saga (four calls and an event) whose calls go to an instant double
+//! over gRPC. `benches/saga_engine.rs` drives it; nothing in a deployment uses it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use tenure_db::{Db, TenantTx};
+use tenure_domain::{SharedClock, SystemClock};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::domain::order::{OrderDetails, ResaleModel, SagaInput, TenantFacts};
+use crate::domain::saga::advance::{StepOutcome, Timing};
+use crate::domain::saga::definition::{Definition, Registry, SagaKind};
+use crate::domain::saga::node::{Action, Node, NodeSpec, StepOwner};
+use crate::domain::saga::port::{StepCall, StepPort};
+use crate::domain::saga::state::{EventDraft, EventKind, EventPayload};
+use crate::engine::Engine;
+use crate::settings::EngineSettings;
+use crate::store::events::EventFilter;
+use crate::store::orders::NewOrder;
+use crate::store::sagas::NewSaga;
+
+/// The downstream call every synthetic step makes: `Ok` when the double answered.
+pub type Downstream = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+
+/// Calls the instant double for every synthetic step.
+struct DoublePort {
+    downstream: Downstream,
+}
+
+#[async_trait::async_trait]
+impl StepPort for DoublePort {
+    async fn perform(&self, _call: &StepCall) -> StepOutcome {
+        match (self.downstream)().await {
+            Ok(()) => StepOutcome::Done(crate::domain::saga::state::SagaState::default()),
+            Err(message) => StepOutcome::Retry {
+                code: "UNAVAILABLE".to_owned(),
+                message,
+            },
+        }
+    }
+}
+
+fn probe_call(name: &'static str, action: u8) -> Node {
+    Node {
+        name,
+        title: name,
+        owner: StepOwner::Automation,
+        status_key: "processing",
+        when: None,
+        spec: NodeSpec::Call {
+            action: Action::Probe(action),
+            undo: Some(Action::Probe(action + 100)),
+            reads: &[],
+        },
+    }
+}
+
+/// Four calls with undos and one emitted event (sagas.md §7.2, S1).
+fn five_steps() -> anyhow::Result<Definition> {
+    Ok(Definition::new(
+        SagaKind::Probe,
+        1,
+        vec![
+            probe_call("first", 0),
+            probe_call("second", 1),
+            probe_call("third", 2),
+            probe_call("fourth", 3),
+            Node {
+                name: "announce",
+                title: "announce",
+                owner: StepOwner::Automation,
+                status_key: "processing",
+                when: None,
+                spec: NodeSpec::Emit {
+                    event: EventKind::Probe,
+                },
+            },
+        ],
+        None,
+    )?)
+}
+
+/// A timer and an event: the lateness of durable timers (sagas.md §7.2, S3 at a small scale).
+fn timer_then_emit(after: Duration) -> anyhow::Result<Definition> {
+    Ok(Definition::new(
+        SagaKind::Probe,
+        2,
+        vec![
+            Node {
+                name: "sleep",
+                title: "sleep",
+                owner: StepOwner::Automation,
+                status_key: "processing",
+                when: None,
+                spec: NodeSpec::Timer { after },
+            },
+            Node {
+                name: "announce",
+                title: "announce",
+                owner: StepOwner::Automation,
+                status_key: "processing",
+                when: None,
+                spec: NodeSpec::Emit {
+                    event: EventKind::Probe,
+                },
+            },
+        ],
+        None,
+    )?)
+}
+
+/// The transitions one five-step saga commits: five steps and its completion.
+pub const TRANSITIONS_PER_SAGA: u64 = 6;
+
+/// How long the timers of [`SyntheticEngine::start_timers`] sleep.
+pub const TIMER: Duration = Duration::from_secs(2);
+
+/// Which synthetic saga to start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Four calls and an event.
+    FiveSteps,
+    /// A [`TIMER`] and an event.
+    Timer,
+}
+
+/// A running engine on a benchmark database.
+pub struct SyntheticEngine {
+    db: Db,
+    engine: Engine,
+    stop: CancellationToken,
+    worker: tokio::task::JoinSet<()>,
+}
+
+impl std::fmt::Debug for SyntheticEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyntheticEngine").finish_non_exhaustive()
+    }
+}
+
+/// One event as a subscriber received it.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery {
+    /// When the transition that wrote it ran (inside its transaction, just before the commit).
+    pub recorded_at: DateTime<Utc>,
+    /// When the subscriber had it.
+    pub received_at: DateTime<Utc>,
+}
+
+impl SyntheticEngine {
+    /// Migrates `database`, then starts one replica's worker with `settings`, each step calling
+    /// `downstream`.
+    ///
+    /// # Errors
+    ///
+    /// The database refuses the migration or the connection.
+    pub async fn start(
+        database: &tenure_db::DatabaseSettings,
+        settings: EngineSettings,
+        downstream: Downstream,
+    ) -> anyhow::Result<Self> {
+        crate::store::migrate(database).await?;
+        let db = tenure_db::connect(database).await?;
+        let clock: SharedClock = Arc::new(SystemClock);
+        let engine = Engine {
+            db: db.clone(),
+            registry: Arc::new(
+                Registry::new()
+                    .with(five_steps()?)
+                    .with(timer_then_emit(TIMER)?),
+            ),
+            port: Arc::new(DoublePort { downstream }),
+            clock: clock.clone(),
+            real_clock: clock,
+            timing: Arc::new(Timing::default()),
+            settings,
+            replica: "bench".to_owned(),
+            wake: Arc::new(Notify::new()),
+            events_written: Arc::new(Notify::new()),
+        };
+        let stop = CancellationToken::new();
+        let mut worker = tokio::task::JoinSet::new();
+        worker.spawn(engine.clone().run(stop.clone()));
+        Ok(Self {
+            db,
+            engine,
+            stop,
+            worker,
+        })
+    }
+
+    /// Creates `count` sagas of `shape` due now, in transactions of up to 100, as CreateOrder would
+    /// write them; returns when they are committed.
+    ///
+    /// # Errors
+    ///
+    /// The database refuses a write.
+    pub async fn start_sagas(&self, shape: Shape, count: usize) -> anyhow::Result<()> {
+        let tenant = Uuid::new_v4();
+        let mut left = count;
+        while left > 0 {
+            let batch = left.min(100);
+            let tx = TenantTx::begin(&self.db, tenant).await?;
+            let now = self.engine.clock.now();
+            for _ in 0..batch {
+                let order_id = Uuid::new_v4();
+                let input = SagaInput {
+                    details: OrderDetails::NewAccount {
+                        root_email: "bench@example.com".to_owned(),
+                        account_name: "bench".to_owned(),
+                        support_contact: String::new(),
+                    },
+                    tenant: TenantFacts {
+                        public_sector: false,
+                        resale_model: ResaleModel::Ecam,
+                    },
+                    account: None,
+                    ops_confirmation: false,
+                };
+                crate::store::orders::insert(
+                    &tx,
+                    &NewOrder {
+                        id: order_id,
+                        tenant_id: tenant,
+                        details: input.details.clone(),
+                        placed_by: "bench".to_owned(),
+                        idempotency_key: order_id.simple().to_string(),
+                        request_hash: Vec::new(),
+                        status_key: "processing".to_owned(),
+                        created_at: now,
+                    },
+                )
+                .await?;
+                crate::store::sagas::insert(
+                    &tx,
+                    &NewSaga {
+                        id: Uuid::new_v4(),
+                        order_id,
+                        tenant_id: tenant,
+                        kind: SagaKind::Probe,
+                        version: match shape {
+                            Shape::FiveSteps => 1,
+                            Shape::Timer => 2,
+                        },
+                        input,
+                        deadline_at: now + chrono::Duration::days(7),
+                        trace: None,
+                        created_at: now,
+                    },
+                    &[EventDraft {
+                        effective_at: now,
+                        payload: EventPayload::OrderPlaced {
+                            kind: "new_account".to_owned(),
+                            aws_account_id: String::new(),
+                        },
+                    }],
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            left -= batch;
+        }
+        self.engine.wake();
+        Ok(())
+    }
+
+    /// How many sagas have ended.
+    ///
+    /// # Errors
+    ///
+    /// The database refuses the query.
+    pub async fn finished(&self) -> anyhow::Result<u64> {
+        Ok(self
+            .count("SELECT count(*) FROM saga WHERE finished_at IS NOT NULL")
+            .await?)
+    }
+
+    /// One number from the benchmark database.
+    ///
+    /// # Errors
+    ///
+    /// The database refuses the query.
+    pub async fn count(&self, sql: &str) -> anyhow::Result<u64> {
+        use sea_orm::ConnectionTrait as _;
+        let row = self
+            .db
+            .conn()
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.db.conn().get_database_backend(),
+                sql,
+            ))
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no row"))?;
+        let value: i64 = row.try_get_by_index(0)?;
+        Ok(u64::try_from(value)?)
+    }
+
+    /// The end-to-end time (creation to its last transition) of every finished saga of `shape`
+    /// created at or after `since`, and the time each of their steps took (between two consecutive
+    /// finished steps), in one read.
+    ///
+    /// # Errors
+    ///
+    /// The database refuses the query.
+    pub async fn latencies(
+        &self,
+        shape: Shape,
+        since: DateTime<Utc>,
+    ) -> anyhow::Result<(Vec<Duration>, Vec<Duration>)> {
+        use sea_orm::ConnectionTrait as _;
+        let conn = self.db.conn();
+        let backend = conn.get_database_backend();
+        let version: i32 = match shape {
+            Shape::FiveSteps => 1,
+            Shape::Timer => 2,
+        };
+        let sagas = conn
+            .query_all_raw(sea_orm::Statement::from_sql_and_values(
+                backend,
+                "SELECT created_at, finished_at FROM saga WHERE finished_at IS NOT NULL \
+                 AND def_version = $1 AND created_at >= $2",
+                [version.into(), since.into()],
+            ))
+            .await?;
+        let mut end_to_end = Vec::with_capacity(sagas.len());
+        for row in &sagas {
+            let created: DateTime<Utc> = row.try_get("", "created_at")?;
+            let finished: DateTime<Utc> = row.try_get("", "finished_at")?;
+            end_to_end.push((finished - created).to_std().unwrap_or_default());
+        }
+        let steps = conn
+            .query_all_raw(sea_orm::Statement::from_sql_and_values(
+                backend,
+                "SELECT t.saga_id, t.finished_at FROM saga_step t JOIN saga s ON s.id = t.saga_id \
+                 WHERE s.def_version = $1 AND s.created_at >= $2 ORDER BY t.saga_id, t.finished_at",
+                [version.into(), since.into()],
+            ))
+            .await?;
+        let mut per_step = Vec::with_capacity(steps.len());
+        let mut previous: Option<(Uuid, DateTime<Utc>)> = None;
+        for row in &steps {
+            let saga: Uuid = row.try_get("", "saga_id")?;
+            let at: DateTime<Utc> = row.try_get("", "finished_at")?;
+            if let Some((last_saga, last_at)) = previous
+                && last_saga == saga
+            {
+                per_step.push((at - last_at).to_std().unwrap_or_default());
+            }
+            previous = Some((saga, at));
+        }
+        Ok((end_to_end, per_step))
+    }
+
+    /// Follows the event stream from its head until `stop`, as a subscriber does (woken by this
+    /// replica's commits, polling otherwise), and returns when each event was received.
+    ///
+    /// # Errors
+    ///
+    /// The database refuses a read.
+    pub async fn subscribe_until(&self, stop: CancellationToken) -> anyhow::Result<Vec<Delivery>> {
+        let mut position = crate::store::events::head(&self.db).await?;
+        let mut deliveries = Vec::new();
+        loop {
+            let page = crate::store::events::page(&self.db, position, 500, &EventFilter::default())
+                .await?;
+            let received_at = self.engine.clock.now();
+            deliveries.extend(page.events.iter().map(|event| Delivery {
+                recorded_at: event.recorded_at,
+                received_at,
+            }));
+            position = page.position;
+            if !page.events.is_empty() && !page.caught_up {
+                continue;
+            }
+            if stop.is_cancelled() {
+                return Ok(deliveries);
+            }
+            let written = self.engine.events_written.clone();
+            tokio::select! {
+                () = written.notified() => {}
+                () = tokio::time::sleep(Duration::from_millis(50)) => {}
+                () = stop.cancelled() => {}
+            }
+        }
+    }
+
+    /// Stops the worker and releases its leases.
+    pub async fn stop(mut self) {
+        self.stop.cancel();
+        while self.worker.join_next().await.is_some() {}
+        self.db.close().await.ok();
+    }
+}
