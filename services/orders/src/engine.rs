@@ -120,7 +120,7 @@ impl Engine {
 
     /// Runs one leased saga for as long as it can go on at once.
     async fn run_saga(self, lease: Lease, _slot: OwnedSemaphorePermit) {
-        let loaded = match sagas::load(self.db.conn(), lease.saga_id).await {
+        let loaded = match sagas::load_consistent(&self.db, lease.saga_id).await {
             Ok(Some(loaded)) => loaded,
             Ok(None) => return,
             Err(error) => {
@@ -232,7 +232,7 @@ impl Engine {
                 Applied::Fenced => return Ok(()),
                 Applied::PivotLost => {
                     // A cancellation came first: read it and compensate under the same lease.
-                    match sagas::load(self.db.conn(), lease.saga_id).await? {
+                    match sagas::load_consistent(&self.db, lease.saga_id).await? {
                         Some(fresh) => loaded = fresh,
                         None => return Ok(()),
                     }

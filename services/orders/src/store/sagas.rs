@@ -328,6 +328,27 @@ pub(crate) async fn release_all(db: &Db, owner: &str) -> Result<u64, OrdersError
         .rows_affected())
 }
 
+/// [`load`] in one read-only transaction: one snapshot of the saga, its steps and its task, and one
+/// commit instead of three.
+pub(crate) async fn load_consistent(db: &Db, saga_id: Uuid) -> Result<Option<Loaded>, OrdersError> {
+    use sea_orm::TransactionTrait as _;
+    let conn = db.conn();
+    // SQLite transactions are serializable already and it rejects the options with a warning.
+    let tx = match conn.get_database_backend() {
+        DbBackend::Postgres => {
+            conn.begin_with_config(
+                Some(sea_orm::IsolationLevel::RepeatableRead),
+                Some(sea_orm::AccessMode::ReadOnly),
+            )
+            .await?
+        }
+        _ => conn.begin().await?,
+    };
+    let loaded = load(&tx, saga_id).await;
+    tx.commit().await?;
+    loaded
+}
+
 /// Loads a saga with its finished steps and the latest task of its current node.
 pub(crate) async fn load(
     conn: &impl ConnectionTrait,
