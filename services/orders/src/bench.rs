@@ -367,6 +367,7 @@ impl SyntheticEngine {
         let mut position = crate::store::events::head(&self.db).await?;
         let mut deliveries = Vec::new();
         loop {
+            let committed = self.engine.next_events_committed();
             let page = crate::store::events::page(&self.db, position, 500, &EventFilter::default())
                 .await?;
             let received_at = self.engine.clock.now();
@@ -381,9 +382,8 @@ impl SyntheticEngine {
             if stop.is_cancelled() {
                 return Ok(deliveries);
             }
-            let written = self.engine.events_written.clone();
             tokio::select! {
-                () = written.notified() => {}
+                () = committed => {}
                 () = tokio::time::sleep(Duration::from_millis(50)) => {}
                 () = stop.cancelled() => {}
             }

@@ -5,12 +5,14 @@
 //!
 //! Nothing here decides anything: `domain::saga::advance` does, from a snapshot and the time.
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tenure_db::Db;
 use tenure_domain::SharedClock;
+use tokio::sync::futures::OwnedNotified;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -257,7 +259,7 @@ impl Engine {
         };
         let applied = sagas::apply(&self.db, &commit, loaded, transition).await?;
         if matches!(applied, Applied::Committed { .. }) && !transition.events.is_empty() {
-            self.events_written.notify_waiters();
+            self.events_committed();
         }
         Ok(applied)
     }
@@ -286,5 +288,19 @@ impl Engine {
     /// Wakes the worker of this replica: work was made due here.
     pub(crate) fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// Wakes this replica's event readers (streams, watches): events were committed here.
+    pub(crate) fn events_committed(&self) {
+        self.events_written.notify_waiters();
+    }
+
+    /// A wake-up for the next [`Engine::events_committed`], armed already: a reader takes it before
+    /// it reads, so a commit between its read and its wait is not missed (`notify_waiters` keeps no
+    /// permit for a waiter that registers later).
+    pub(crate) fn next_events_committed(&self) -> Pin<Box<OwnedNotified>> {
+        let mut notified = Box::pin(Arc::clone(&self.events_written).notified_owned());
+        notified.as_mut().enable();
+        notified
     }
 }

@@ -193,7 +193,7 @@ impl Orders {
         .await?;
         tx.commit().await?;
         self.engine.wake();
-        self.engine.events_written.notify_waiters();
+        self.engine.events_committed();
         Ok(response)
     }
 }

@@ -122,6 +122,7 @@ impl Cursor {
                     "the server is shutting down; resume from your last position",
                 )));
             }
+            let committed = self.app.engine.next_events_committed();
             let page =
                 match events::page(&self.app.db, self.position, self.batch, &self.filter).await {
                     Ok(page) => page,
@@ -147,9 +148,8 @@ impl Cursor {
                     caught_up: true,
                 }));
             }
-            let written = self.app.engine.events_written.clone();
             tokio::select! {
-                () = written.notified() => {}
+                () = committed => {}
                 () = tokio::time::sleep(POLL) => self.since_last_send += POLL,
                 () = self.draining.cancelled() => {}
             }

@@ -247,7 +247,7 @@ impl Orders {
             other => other?,
         };
         self.engine.wake();
-        self.engine.events_written.notify_waiters();
+        self.engine.events_committed();
         Ok(pb::CreateOrderResponse { order: Some(order) })
     }
 

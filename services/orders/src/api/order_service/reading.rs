@@ -250,6 +250,7 @@ impl Watch {
                     "the server is shutting down; watch the order again",
                 )));
             }
+            let committed = self.app.engine.next_events_committed();
             let current = match self.pending.take() {
                 Some(current) => current,
                 None => match self.app.timeline_of(self.reach, self.id).await {
@@ -273,9 +274,8 @@ impl Watch {
                     steps,
                 }));
             }
-            let written = self.app.engine.events_written.clone();
             tokio::select! {
-                () = written.notified() => {}
+                () = committed => {}
                 () = tokio::time::sleep(WATCH_POLL) => {}
                 () = self.draining.cancelled() => {}
             }
