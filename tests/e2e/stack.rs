@@ -2,6 +2,12 @@
 //! database, with one movable clock for all of them, tokens for every role, and the seeding of
 //! tenants whose data spans every data owner. The purge and order scenarios share it.
 
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a failed setup step or a broken expectation is a failed test"
+)]
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -257,10 +257,12 @@ async fn run(scale: Scale) -> anyhow::Result<()> {
             async move { echo(&channel).await }.boxed()
         })
     };
-    let mut settings = tenure_db::DatabaseSettings::default();
-    settings.url = database.url().clone();
-    settings.schema = "orders".to_owned();
-    settings.max_connections = 40;
+    let settings = tenure_db::DatabaseSettings {
+        url: database.url().clone(),
+        schema: "orders".to_owned(),
+        max_connections: 40,
+        ..Default::default()
+    };
     let engine = SyntheticEngine::start(
         &settings,
         EngineSettings {
@@ -298,7 +300,7 @@ async fn run(scale: Scale) -> anyhow::Result<()> {
 
     // S2 + S5: open loop at half the measured rate, with a subscriber on the stream.
     let rate = (sagas_per_second / 2.0).max(1.0);
-    let since = chrono::Utc::now();
+    let since = engine.now();
     let stop = CancellationToken::new();
     let subscriber = {
         let stop = stop.clone();
@@ -366,7 +368,7 @@ async fn run(scale: Scale) -> anyhow::Result<()> {
     );
 
     // S3 (small): timers due together; lateness is when they ended past their due time.
-    let since = chrono::Utc::now();
+    let since = engine.now();
     let total = engine.finished().await? + scale.timers as u64;
     engine.start_sagas(Shape::Timer, scale.timers).await?;
     wait_finished(&engine, total).await;

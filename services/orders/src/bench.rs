@@ -270,15 +270,20 @@ impl SyntheticEngine {
         Ok(())
     }
 
+    /// The engine's time, which sagas' recorded instants are read against.
+    #[must_use]
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.engine.clock.now()
+    }
+
     /// How many sagas have ended.
     ///
     /// # Errors
     ///
     /// The database refuses the query.
     pub async fn finished(&self) -> anyhow::Result<u64> {
-        Ok(self
-            .count("SELECT count(*) FROM saga WHERE finished_at IS NOT NULL")
-            .await?)
+        self.count("SELECT count(*) FROM saga WHERE finished_at IS NOT NULL")
+            .await
     }
 
     /// One number from the benchmark database.

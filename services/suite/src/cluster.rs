@@ -168,7 +168,6 @@ impl Cluster {
                         tenure_accounts::AccountsDeps {
                             clock: deps.clock.clone(),
                             purge: tenure_accounts::PurgePeer::Connected(purge),
-                            ..tenure_accounts::AccountsDeps::default()
                         },
                     )
                     .await

@@ -74,6 +74,10 @@ pub(crate) enum TerminationMode {
 /// The closing precautions of domain.md §3.4, by their catalogue names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[expect(
+    clippy::enum_variant_names,
+    reason = "each variant is its catalogue name (ACK_ROOT_USER, ...), as stored and as the API spells it"
+)]
 pub(crate) enum Acknowledgement {
     AckRootUser,
     AckNoMembers,
