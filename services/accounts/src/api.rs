@@ -13,4 +13,3 @@ mod status;
 pub(crate) use account_service::AccountServiceHandler;
 pub(crate) use context::Accounts;
 pub(crate) use policy::POLICY;
-pub(crate) use purge_participant::PurgeParticipantHandler;

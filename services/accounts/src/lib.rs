@@ -111,7 +111,9 @@ impl AccountsApp {
         server
             .policy(&policy())
             .add_service(api::AccountServiceHandler::new(self.app.clone()).into_server(&limits))
-            .add_service(api::PurgeParticipantHandler::new(self.app).into_server(&limits))
+            .add_service(tenure_grpc::participant::ParticipantService::server(
+                self.app, &limits,
+            ))
             .add_worker("accounts-lifecycle-timers", timers)
             .add_readiness(Arc::new(FnProbe::new("database", move || {
                 let db = db.clone();

@@ -171,7 +171,7 @@ impl DataOwner for OwnRecords {
                 table: table.table.to_owned(),
                 action: PurgeAction::Keep,
                 rows: u64::try_from(keys.len()).unwrap_or(u64::MAX),
-                key_hash: tenure_db::row_key_hash(&keys),
+                key_hash: tenure_domain::purge::row_key_hash(&keys),
             });
         }
         tx.rollback().await?;

@@ -15,5 +15,4 @@ pub(crate) use context::Orders;
 pub(crate) use order_events::OrderEventsHandler;
 pub(crate) use order_service::OrderServiceHandler;
 pub(crate) use policy::POLICY;
-pub(crate) use purge_participant::PurgeParticipantHandler;
 pub(crate) use saga_admin::SagaAdminHandler;

@@ -491,6 +491,21 @@ impl PeerPort {
         Ok(operation)
     }
 
+    /// A started operation followed to an outcome whose only output is that it completed.
+    async fn completion(
+        &self,
+        call: &StepCall,
+        started: Result<tonic::Response<Option<prov::Operation>>, tonic::Status>,
+    ) -> Step {
+        let operation = self.operation(call, started).await?;
+        Ok(operation_outcome(
+            &operation,
+            SagaState::default(),
+            |_| done(SagaState::default()),
+            call.now,
+        ))
+    }
+
     /// Reads an operation by id.
     async fn read_operation(
         &self,
@@ -760,13 +775,7 @@ impl PeerPort {
             ))
             .await
             .map(|response| response.map(|inner| inner.operation));
-        let operation = self.operation(call, started).await?;
-        match operation_outcome(
-            &operation,
-            SagaState::default(),
-            |_| done(SagaState::default()),
-            call.now,
-        ) {
+        match self.completion(call, started).await? {
             StepOutcome::Done(patch) => Ok(StepOutcome::Done(patch)),
             other => Err(other),
         }
@@ -817,13 +826,7 @@ impl PeerPort {
                 .await
                 .map(|response| response.map(|inner| inner.operation))
         };
-        let operation = self.operation(call, started).await?;
-        Ok(operation_outcome(
-            &operation,
-            SagaState::default(),
-            |_| done(SagaState::default()),
-            call.now,
-        ))
+        self.completion(call, started).await
     }
 
     /// Removes the order's Essentials instances, and with `and_set` the StackSet too.
@@ -888,13 +891,7 @@ impl PeerPort {
             ))
             .await
             .map(|response| response.map(|inner| inner.operation));
-        let operation = self.operation(call, started).await?;
-        Ok(operation_outcome(
-            &operation,
-            SagaState::default(),
-            |_| done(SagaState::default()),
-            call.now,
-        ))
+        self.completion(call, started).await
     }
 
     async fn delete_payer_stack(&self, call: &StepCall) -> Step {
@@ -911,13 +908,7 @@ impl PeerPort {
             ))
             .await
             .map(|response| response.map(|inner| inner.operation));
-        let operation = self.operation(call, started).await?;
-        Ok(operation_outcome(
-            &operation,
-            SagaState::default(),
-            |_| done(SagaState::default()),
-            call.now,
-        ))
+        self.completion(call, started).await
     }
 
     async fn activate_accounts(&self, call: &StepCall) -> Step {
@@ -1040,13 +1031,7 @@ impl PeerPort {
             ))
             .await
             .map(|response| response.map(|inner| inner.operation));
-        let operation = self.operation(call, started).await?;
-        Ok(operation_outcome(
-            &operation,
-            SagaState::default(),
-            |_| done(SagaState::default()),
-            call.now,
-        ))
+        self.completion(call, started).await
     }
 
     async fn check_billing_transfer(&self, call: &StepCall) -> Step {
@@ -1219,13 +1204,7 @@ impl PeerPort {
                 }
                 _ => continue,
             };
-            let operation = self.operation(call, started).await?;
-            match operation_outcome(
-                &operation,
-                SagaState::default(),
-                |_| done(SagaState::default()),
-                call.now,
-            ) {
+            match self.completion(call, started).await? {
                 StepOutcome::Done(_) => {}
                 other => return Ok(other),
             }

@@ -187,7 +187,10 @@ impl OrdersApp {
                 api::OrderEventsHandler::new(app.clone(), draining.clone()).into_server(&limits),
             )
             .add_service(api::SagaAdminHandler::new(app.clone()).into_server(&limits))
-            .add_service(api::PurgeParticipantHandler::new(app.clone()).into_server(&limits))
+            .add_service(tenure_grpc::participant::ParticipantService::server(
+                app.clone(),
+                &limits,
+            ))
             .add_worker("saga-engine", app.engine.clone().run(draining))
             .add_readiness(Arc::new(FnProbe::new("database", move || {
                 let (db, registry) = (db.clone(), registry.clone());

@@ -13,7 +13,6 @@ mod error;
 pub mod idempotency;
 mod identifier;
 mod migrate;
-mod row_keys;
 mod settings;
 mod tenant;
 
@@ -24,6 +23,5 @@ pub use migrate::{
     enable_tenant_rls, migrate, migrations_table, pending_migrations, readiness,
     tenant_rls_statements,
 };
-pub use row_keys::row_key_hash;
 pub use settings::{Backend, DatabaseSettings, DatabaseUrl};
 pub use tenant::TenantTx;

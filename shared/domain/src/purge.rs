@@ -66,6 +66,32 @@ pub struct TableColumns {
     pub columns: &'static [(&'static str, DataClass)],
 }
 
+/// The idempotency records of a service that files each stored response under the subject it names
+/// (tenure-db's `AddIdempotencySubject`), so the row goes with that subject rather than with the call.
+/// The response is registered as `aws_fetched`, the richest data a stored response holds (the root
+/// email and name of an account); a customer caller is named by their identity-provider subject.
+pub const SUBJECT_IDEMPOTENCY_RECORDS: TableColumns = {
+    use DataClass::*;
+    TableColumns {
+        table: "idempotency_record",
+        owner_key: "subject",
+        columns: &[
+            ("tenant_id", Operational),
+            ("method", Operational),
+            ("key", Operational),
+            ("caller", LoginIdentity),
+            ("request_hash", Operational),
+            ("state", Operational),
+            ("grpc_code", Operational),
+            ("response", AwsFetched),
+            ("created_at", Operational),
+            ("expires_at", Operational),
+            ("subject_tenant", Operational),
+            ("subject", Operational),
+        ],
+    }
+};
+
 /// One table's share of a class, and what purging that class does to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TableClass {
@@ -119,6 +145,22 @@ pub fn action_for(scope: PurgeScope, requested: &[DataClass], entry: &TableClass
     }
 }
 
+/// The key hash every data owner reports with its purge counts, so two plans, or a plan and an
+/// execution, can be compared without shipping the keys themselves: SHA-256 over the row keys in
+/// byte order, one per line, hex. The keys are sorted here, so the hash does not depend on the order
+/// a query returned them in.
+pub fn row_key_hash<K: AsRef<str>>(keys: impl IntoIterator<Item = K>) -> String {
+    use sha2::{Digest as _, Sha256};
+    let mut keys: Vec<K> = keys.into_iter().collect();
+    keys.sort_by(|left, right| left.as_ref().cmp(right.as_ref()));
+    let mut digest = Sha256::new();
+    for key in &keys {
+        digest.update(key.as_ref().as_bytes());
+        digest.update(b"\n");
+    }
+    hex::encode(digest.finalize())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +195,12 @@ mod tests {
             action_for(PurgeScope::Account, &[], &fetched),
             PurgeAction::Keep
         );
+    }
+
+    #[test]
+    fn the_row_key_hash_ignores_order_and_sees_every_key() {
+        assert_eq!(row_key_hash(["b", "a"]), row_key_hash(["a", "b"]));
+        assert_ne!(row_key_hash(["a", "b"]), row_key_hash(["a", "c"]));
+        assert_ne!(row_key_hash(["ab"]), row_key_hash(["a", "b"]));
     }
 }

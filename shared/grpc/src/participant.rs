@@ -5,6 +5,7 @@
 use tenure_domain::purge::{ColumnClass, DataClass, PurgeAction, PurgeScope, TableClass};
 use tenure_domain::{AwsAccountId, FieldProblem, Problems, parse_id, required};
 use tenure_proto::purge::v1 as pb;
+use tenure_proto::purge::v1::purge_participant_server::{PurgeParticipant, PurgeParticipantServer};
 use uuid::Uuid;
 
 crate::enum_conversion!(data_class_from, data_class_to, tenure_proto::common::v1::DataClass => DataClass {
@@ -114,14 +115,13 @@ pub fn purge_target(problems: &mut Problems, request: &impl PurgeRequest) -> Opt
     })
 }
 
-/// The count a participant reports for one table and class: `rows` rows, whose sorted keys hash to
-/// `key_hash`.
-pub fn table_count(
+/// The count a participant reports for one table and class: `rows` rows, whose keys are `keys`.
+pub fn table_count<K: AsRef<str>>(
     service: &str,
     entry: &TableClass,
     action: PurgeAction,
+    keys: impl IntoIterator<Item = K>,
     rows: u64,
-    key_hash: String,
 ) -> pb::TableCount {
     pb::TableCount {
         service: service.to_owned(),
@@ -129,7 +129,157 @@ pub fn table_count(
         table: entry.table.to_owned(),
         action: purge_action_to(action),
         rows,
-        key_hash,
+        key_hash: tenure_domain::purge::row_key_hash(keys),
+    }
+}
+
+/// A subject's rows in one table's share of a class, and what the purge does to them.
+#[derive(Debug, Clone)]
+pub struct SurveyedTable {
+    /// The table and class.
+    pub entry: &'static TableClass,
+    /// What the purge does there.
+    pub action: PurgeAction,
+    /// The keys of the subject's rows still in place.
+    pub keys: Vec<String>,
+}
+
+impl SurveyedTable {
+    /// The count of the rows still in place.
+    pub fn count(&self, service: &str) -> pb::TableCount {
+        table_count(
+            service,
+            self.entry,
+            self.action,
+            &self.keys,
+            u64::try_from(self.keys.len()).unwrap_or(u64::MAX),
+        )
+    }
+}
+
+/// Plan's entries: every table, with the rows a purge would touch there.
+pub fn planned(service: &str, survey: &[SurveyedTable]) -> Vec<pb::TableCount> {
+    survey.iter().map(|table| table.count(service)).collect()
+}
+
+/// Verify's residue: the rows a purge should have removed or emptied and that are still there.
+pub fn residual(service: &str, survey: &[SurveyedTable]) -> Vec<pb::TableCount> {
+    survey
+        .iter()
+        .filter(|table| table.action != PurgeAction::Keep && !table.keys.is_empty())
+        .map(|table| table.count(service))
+        .collect()
+}
+
+/// A service that owns data a purge reaches and answers data-purge through [`ParticipantService`].
+#[tonic::async_trait]
+pub trait DataOwner: Send + Sync + 'static {
+    /// The name the service answers with.
+    const SERVICE: &'static str;
+    /// An authorized call.
+    type Call: Send + Sync;
+    /// What the service's errors become on the wire.
+    type Error: Into<tonic::Status>;
+
+    /// Every column the service persists, with its class.
+    fn columns(&self) -> Vec<ColumnClass>;
+
+    /// Authenticates and authorizes a call to `method` (the full gRPC path).
+    ///
+    /// # Errors
+    ///
+    /// The caller is not who may call `method`.
+    fn authorize<T>(
+        &self,
+        request: &tonic::Request<T>,
+        method: &'static str,
+    ) -> Result<Self::Call, tonic::Status>;
+
+    /// What a purge would touch, in a transaction that changes nothing.
+    async fn plan(
+        &self,
+        call: &Self::Call,
+        request: pb::PlanRequest,
+    ) -> Result<pb::PlanResponse, Self::Error>;
+
+    /// The purge, once per idempotency key.
+    async fn execute(
+        &self,
+        call: &Self::Call,
+        request: pb::ExecuteRequest,
+    ) -> Result<pb::ExecuteResponse, Self::Error>;
+
+    /// What is left of the subject that the purge should have removed.
+    async fn verify(
+        &self,
+        call: &Self::Call,
+        request: pb::VerifyRequest,
+    ) -> Result<pb::VerifyResponse, Self::Error>;
+}
+
+/// Serves `tenure.purge.v1.PurgeParticipant` for a [`DataOwner`].
+#[derive(Debug, Clone)]
+pub struct ParticipantService<O> {
+    owner: O,
+}
+
+impl<O: DataOwner> ParticipantService<O> {
+    /// The generated server for `owner`, with the process's message-size limits applied.
+    pub fn server(owner: O, limits: &crate::Limits) -> PurgeParticipantServer<Self> {
+        crate::limited!(PurgeParticipantServer::new(Self { owner }), limits)
+    }
+}
+
+/// The full path of a `PurgeParticipant` method.
+macro_rules! participant_path {
+    ($method:literal) => {
+        concat!("/tenure.purge.v1.PurgeParticipant/", $method)
+    };
+}
+
+#[tonic::async_trait]
+impl<O: DataOwner> PurgeParticipant for ParticipantService<O> {
+    async fn describe_data_classes(
+        &self,
+        request: tonic::Request<pb::DescribeDataClassesRequest>,
+    ) -> Result<tonic::Response<pb::DescribeDataClassesResponse>, tonic::Status> {
+        self.owner
+            .authorize(&request, participant_path!("DescribeDataClasses"))?;
+        Ok(tonic::Response::new(describe(
+            O::SERVICE,
+            self.owner.columns(),
+        )))
+    }
+
+    async fn plan(
+        &self,
+        request: tonic::Request<pb::PlanRequest>,
+    ) -> Result<tonic::Response<pb::PlanResponse>, tonic::Status> {
+        let call = self.owner.authorize(&request, participant_path!("Plan"))?;
+        let planned = self.owner.plan(&call, request.into_inner()).await;
+        Ok(tonic::Response::new(planned.map_err(Into::into)?))
+    }
+
+    async fn execute(
+        &self,
+        request: tonic::Request<pb::ExecuteRequest>,
+    ) -> Result<tonic::Response<pb::ExecuteResponse>, tonic::Status> {
+        let call = self
+            .owner
+            .authorize(&request, participant_path!("Execute"))?;
+        let executed = self.owner.execute(&call, request.into_inner()).await;
+        Ok(tonic::Response::new(executed.map_err(Into::into)?))
+    }
+
+    async fn verify(
+        &self,
+        request: tonic::Request<pb::VerifyRequest>,
+    ) -> Result<tonic::Response<pb::VerifyResponse>, tonic::Status> {
+        let call = self
+            .owner
+            .authorize(&request, participant_path!("Verify"))?;
+        let verified = self.owner.verify(&call, request.into_inner()).await;
+        Ok(tonic::Response::new(verified.map_err(Into::into)?))
     }
 }
 

@@ -1,61 +1,13 @@
+use tenure_domain::purge::ColumnClass;
 use tenure_domain::{AwsAccountId, Problems};
-use tenure_grpc::Limits;
-use tenure_grpc::participant::{self, PurgeTarget, purge_target};
+use tenure_grpc::participant::{self, DataOwner, PurgeTarget, SurveyedTable, purge_target};
 use tenure_proto::purge::v1 as pb;
-use tenure_proto::purge::v1::purge_participant_server::{PurgeParticipant, PurgeParticipantServer};
-use tonic::{Request, Response, Status};
+use tonic::{Request, Status};
 use uuid::Uuid;
 
 use crate::api::context::{Accounts, Call, Target, checked, finish, finish_keyed};
-use crate::domain::{
-    AccountsError, PurgeAction, ResponseSubject, TABLES, TableClass, action_for, columns,
-};
+use crate::domain::{AccountsError, PurgeAction, ResponseSubject, TABLES, action_for, columns};
 use crate::store;
-
-/// The name this service answers with.
-const SERVICE: &str = "accounts";
-
-/// The full path of a `PurgeParticipant` method.
-macro_rules! path {
-    ($method:literal) => {
-        concat!("/tenure.purge.v1.PurgeParticipant/", $method)
-    };
-}
-
-/// Serves `tenure.purge.v1.PurgeParticipant`: counts, deletes and verifies the rows of each data class
-/// for an account or a tenant, on data-purge's behalf.
-#[derive(Debug, Clone)]
-pub(crate) struct PurgeParticipantHandler {
-    app: Accounts,
-}
-
-impl PurgeParticipantHandler {
-    pub(crate) fn new(app: Accounts) -> Self {
-        Self { app }
-    }
-
-    /// The generated server with the process's message-size limits applied.
-    pub(crate) fn into_server(self, limits: &Limits) -> PurgeParticipantServer<Self> {
-        tenure_grpc::limited!(PurgeParticipantServer::new(self), limits)
-    }
-}
-
-fn count(entry: &TableClass, action: PurgeAction, keys: &[String], rows: u64) -> pb::TableCount {
-    participant::table_count(SERVICE, entry, action, rows, tenure_db::row_key_hash(keys))
-}
-
-/// The count of the rows `keys` names, which are still in place.
-fn count_of_keys(entry: &TableClass, action: PurgeAction, keys: &[String]) -> pb::TableCount {
-    count(
-        entry,
-        action,
-        keys,
-        u64::try_from(keys.len()).unwrap_or(u64::MAX),
-    )
-}
-
-/// Each table entry with what the purge does there and the keys of the subject's rows in it.
-type Survey = Vec<(&'static TableClass, PurgeAction, Vec<String>)>;
 
 impl Accounts {
     /// The target of a participant call and the tenant it works in: the scope's, which a service
@@ -74,20 +26,38 @@ impl Accounts {
 
     /// The rows of `target`'s subject in each table, read in a transaction that is rolled back:
     /// planning and verifying change nothing.
-    async fn survey(&self, target: &PurgeTarget, tenant: Uuid) -> Result<Survey, AccountsError> {
+    async fn survey(
+        &self,
+        target: &PurgeTarget,
+        tenant: Uuid,
+    ) -> Result<Vec<SurveyedTable>, AccountsError> {
         let tx = tenure_db::TenantTx::begin(&self.db, tenant).await?;
         let subject = purge_subject(&tx, target, tenant).await?;
         let mut survey = Vec::with_capacity(TABLES.len());
         for entry in TABLES {
-            let keys = store::purge::row_keys(&tx, &subject, entry).await?;
-            survey.push((
+            survey.push(SurveyedTable {
                 entry,
-                action_for(target.scope, &target.classes, entry),
-                keys,
-            ));
+                action: action_for(target.scope, &target.classes, entry),
+                keys: store::purge::row_keys(&tx, &subject, entry).await?,
+            });
         }
         tx.rollback().await?;
         Ok(survey)
+    }
+}
+
+#[tonic::async_trait]
+impl DataOwner for Accounts {
+    const SERVICE: &'static str = "accounts";
+    type Call = Call;
+    type Error = AccountsError;
+
+    fn columns(&self) -> Vec<ColumnClass> {
+        columns().collect()
+    }
+
+    fn authorize<T>(&self, request: &Request<T>, method: &'static str) -> Result<Call, Status> {
+        self.call(request, method)
     }
 
     async fn plan(
@@ -99,15 +69,9 @@ impl Accounts {
         let target = purge_target(&mut problems, &request);
         finish(problems, || ())?;
         let (target, tenant) = Self::purge_tenant(call, target)?;
-        let entries = self
-            .survey(&target, tenant)
-            .await?
-            .iter()
-            .map(|(entry, action, keys)| count_of_keys(entry, *action, keys))
-            .collect();
         Ok(pb::PlanResponse {
-            service: SERVICE.to_owned(),
-            entries,
+            service: Self::SERVICE.to_owned(),
+            entries: participant::planned(Self::SERVICE, &self.survey(&target, tenant).await?),
         })
     }
 
@@ -135,13 +99,19 @@ impl Accounts {
                     }
                     let keys = store::purge::row_keys(tx, &subject, entry).await?;
                     let affected = store::purge::purge_rows(tx, &subject, entry, action).await?;
-                    entries.push(count(entry, action, &keys, affected));
+                    entries.push(participant::table_count(
+                        Self::SERVICE,
+                        entry,
+                        action,
+                        &keys,
+                        affected,
+                    ));
                 }
                 // The response holds table names, counts and key hashes only, so the record is
                 // filed under no subject and no later purge of this tenant removes it.
                 Ok((
                     pb::ExecuteResponse {
-                        service: SERVICE.to_owned(),
+                        service: Self::SERVICE.to_owned(),
                         entries,
                     },
                     ResponseSubject::Nothing,
@@ -161,16 +131,9 @@ impl Accounts {
         finish(problems, || ())?;
         let (target, tenant) = Self::purge_tenant(call, target)?;
         // What the purge keeps may stay; anything else still in place is residual.
-        let residual = self
-            .survey(&target, tenant)
-            .await?
-            .iter()
-            .filter(|(_, action, keys)| *action != PurgeAction::Keep && !keys.is_empty())
-            .map(|(entry, action, keys)| count_of_keys(entry, *action, keys))
-            .collect();
         Ok(pb::VerifyResponse {
-            service: SERVICE.to_owned(),
-            residual,
+            service: Self::SERVICE.to_owned(),
+            residual: participant::residual(Self::SERVICE, &self.survey(&target, tenant).await?),
         })
     }
 }
@@ -188,45 +151,4 @@ async fn purge_subject(
         target.aws_account_id.as_ref().map(AwsAccountId::as_str),
     )
     .await
-}
-
-#[tonic::async_trait]
-impl PurgeParticipant for PurgeParticipantHandler {
-    async fn describe_data_classes(
-        &self,
-        request: Request<pb::DescribeDataClassesRequest>,
-    ) -> Result<Response<pb::DescribeDataClassesResponse>, Status> {
-        self.app.call(&request, path!("DescribeDataClasses"))?;
-        Ok(Response::new(participant::describe(SERVICE, columns())))
-    }
-
-    async fn plan(
-        &self,
-        request: Request<pb::PlanRequest>,
-    ) -> Result<Response<pb::PlanResponse>, Status> {
-        let call = self.app.call(&request, path!("Plan"))?;
-        Ok(Response::new(
-            self.app.plan(&call, request.into_inner()).await?,
-        ))
-    }
-
-    async fn execute(
-        &self,
-        request: Request<pb::ExecuteRequest>,
-    ) -> Result<Response<pb::ExecuteResponse>, Status> {
-        let call = self.app.call(&request, path!("Execute"))?;
-        Ok(Response::new(
-            self.app.execute(&call, request.into_inner()).await?,
-        ))
-    }
-
-    async fn verify(
-        &self,
-        request: Request<pb::VerifyRequest>,
-    ) -> Result<Response<pb::VerifyResponse>, Status> {
-        let call = self.app.call(&request, path!("Verify"))?;
-        Ok(Response::new(
-            self.app.verify(&call, request.into_inner()).await?,
-        ))
-    }
 }

@@ -172,29 +172,9 @@ const TABLE_COLUMNS: &[TableColumns] = {
                 ("outcome", Audit),
             ],
         },
-        // A stored response copies what its call returned, so the row goes with the subject it
-        // names (`owner_key`), not with the call: see the `idempotency_record` entries of TABLES.
-        // The response is registered as `aws_fetched`, the richest data it holds (root email and
-        // name of an account record); for users and tenants it holds login identity instead.
-        TableColumns {
-            table: "idempotency_record",
-            owner_key: "subject",
-            columns: &[
-                ("tenant_id", Operational),
-                ("method", Operational),
-                ("key", Operational),
-                // A customer caller is named by their IdP subject.
-                ("caller", LoginIdentity),
-                ("request_hash", Operational),
-                ("state", Operational),
-                ("grpc_code", Operational),
-                ("response", AwsFetched),
-                ("created_at", Operational),
-                ("expires_at", Operational),
-                ("subject_tenant", Operational),
-                ("subject", Operational),
-            ],
-        },
+        // A stored response goes with the subject it names: see the `idempotency_record` entries
+        // of TABLES. For users and tenants it holds login identity rather than AWS-fetched data.
+        tenure_domain::purge::SUBJECT_IDEMPOTENCY_RECORDS,
     ]
 };
 

@@ -201,24 +201,7 @@ const TABLE_COLUMNS: &[TableColumns] = {
             ],
         },
         // A stored response copies an order view, details included: it goes with the order.
-        TableColumns {
-            table: "idempotency_record",
-            owner_key: "subject",
-            columns: &[
-                ("tenant_id", Operational),
-                ("method", Operational),
-                ("key", Operational),
-                ("caller", LoginIdentity),
-                ("request_hash", Operational),
-                ("state", Operational),
-                ("grpc_code", Operational),
-                ("response", AwsFetched),
-                ("created_at", Operational),
-                ("expires_at", Operational),
-                ("subject_tenant", Operational),
-                ("subject", Operational),
-            ],
-        },
+        tenure_domain::purge::SUBJECT_IDEMPOTENCY_RECORDS,
     ]
 };
 

@@ -186,7 +186,7 @@ impl PurgeStore {
             counts.push(PurgeCount {
                 table,
                 rows: keys.len() as u64,
-                key_hash: tenure_db::row_key_hash(&keys),
+                key_hash: tenure_domain::purge::row_key_hash(&keys),
             });
         }
         Ok(counts)

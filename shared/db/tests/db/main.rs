@@ -9,7 +9,6 @@
 mod errors;
 mod idempotency;
 mod migrate;
-mod row_keys;
 mod settings;
 mod subject;
 mod support;
