@@ -9,6 +9,7 @@
 )]
 
 pub(crate) mod drive;
+mod steering;
 
 use std::collections::BTreeMap;
 

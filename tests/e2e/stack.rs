@@ -577,7 +577,7 @@ impl Stack {
     }
 
     /// Drives a provisioning operation to its end on the sandbox's clock; the created account's id.
-    async fn settle(&self, tenant: Uuid, operation_id: &str) -> String {
+    pub(crate) async fn settle(&self, tenant: Uuid, operation_id: &str) -> String {
         for _ in 0..200 {
             let operation = self
                 .provisioning()

@@ -17,7 +17,9 @@ use crate::domain::OrdersError;
 use crate::domain::catalogue::{self, Facts};
 use crate::domain::order::{Failure, OrderStatus};
 use crate::domain::saga::definition::SagaKind;
-use crate::domain::saga::state::{Direction, EventDraft, EventPayload, SagaStatus, WaitReason};
+use crate::domain::saga::state::{
+    Direction, EventDraft, EventPayload, QueryResume, SagaStatus, WaitReason,
+};
 use crate::store;
 use crate::store::orders::{ListOrder, OrderFilter, OrderRecord, SagaUpdate};
 
@@ -216,6 +218,20 @@ impl Orders {
         self.mutate(call, &request, async |tx, now| {
             let record = Self::open_saga(tx, id).await?;
             let saga = &record.saga.snapshot;
+            let awaits_answer = saga.status == SagaStatus::Querying
+                && saga
+                    .state
+                    .query
+                    .as_ref()
+                    .is_some_and(|query| query.resume == QueryResume::CustomerInput);
+            if awaits_answer {
+                // Running the step again without the answer would only ask the same question.
+                return Err(OrdersError::precondition(
+                    "AWAITING_CUSTOMER_ANSWER",
+                    "This saga waits for the customer's answer to its query; it runs again once \
+                     the customer answers, or abort it.",
+                ));
+            }
             if !store::orders::take_over(&**tx, id, now, self.real_now()).await? {
                 return Err(OrdersError::Busy);
             }
