@@ -14,6 +14,7 @@ pub(crate) mod orders;
 pub(crate) mod purge;
 pub(crate) mod sagas;
 pub(crate) mod tasks;
+mod transition;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{DbBackend, DbErr, QueryResult, Statement, TryGetable, Value};

@@ -21,6 +21,7 @@ use uuid::Uuid;
 use crate::domain::OrdersError;
 use crate::domain::saga::advance::event_id;
 use crate::domain::saga::state::{EventDraft, EventPayload};
+use crate::store::transition::{Binder, Gate};
 use crate::store::{column, json_column, placeholders, statement, time, to_json};
 
 /// The payloads' schema version.
@@ -134,36 +135,75 @@ pub(crate) async fn append(
     recorded_at: DateTime<Utc>,
     trace: Option<&(String, String)>,
 ) -> Result<(), OrdersError> {
-    let backend = conn.get_database_backend();
-    let (traceparent, tracestate) = match trace {
-        Some((parent, state)) => (Some(parent.clone()), Some(state.clone())),
-        None => (None, None),
-    };
-    for (offset, draft) in (0i32..).zip(drafts) {
-        let seq = first_seq + offset;
-        conn.execute_raw(statement(
-            backend,
-            "INSERT INTO order_event (epoch, event_id, order_id, tenant_id, order_seq, event_type, \
-             schema_version, payload, effective_at, recorded_at, traceparent, tracestate) \
-             SELECT epoch, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM stream_meta \
-             WHERE id = 1",
-            vec![
-                event_id(order_id, seq).into(),
-                order_id.into(),
-                tenant_id.into(),
-                seq.into(),
-                draft.payload.event_type().into(),
-                SCHEMA_VERSION.into(),
-                to_json(&draft.payload)?.into(),
-                draft.effective_at.into(),
-                recorded_at.into(),
-                traceparent.clone().into(),
-                tracestate.clone().into(),
-            ],
-        ))
-        .await?;
+    if drafts.is_empty() {
+        return Ok(());
     }
+    let mut b = Binder::default();
+    let sql = insert_write(
+        &mut b,
+        Gate::Alone,
+        &EventRows {
+            order_id,
+            tenant_id,
+            first_seq,
+            drafts,
+            recorded_at,
+            trace,
+        },
+    )?;
+    conn.execute_raw(b.statement(conn.get_database_backend(), &sql))
+        .await?;
     Ok(())
+}
+
+/// Events `first_seq..` of one order, recorded together.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EventRows<'a> {
+    pub(crate) order_id: Uuid,
+    pub(crate) tenant_id: Uuid,
+    pub(crate) first_seq: i32,
+    pub(crate) drafts: &'a [EventDraft],
+    pub(crate) recorded_at: DateTime<Utc>,
+    pub(crate) trace: Option<&'a (String, String)>,
+}
+
+/// The outbox rows of `rows` (at least one), in the stream's current epoch. They are inserted in
+/// their order's sequence, so the row ids the stream orders by within a transaction follow it.
+pub(crate) fn insert_write(
+    b: &mut Binder,
+    gate: Gate,
+    rows: &EventRows<'_>,
+) -> Result<String, OrdersError> {
+    let mut selects = Vec::with_capacity(rows.drafts.len());
+    for (offset, draft) in (0i32..).zip(rows.drafts) {
+        let seq = rows.first_seq + offset;
+        selects.push(format!(
+            "SELECT {} AS event_id, {} AS order_id, {} AS tenant_id, {} AS order_seq, \
+             {} AS event_type, {} AS schema_version, {} AS payload, {} AS effective_at, \
+             {} AS recorded_at, {} AS traceparent, {} AS tracestate",
+            b.bind(event_id(rows.order_id, seq)),
+            b.bind(rows.order_id),
+            b.bind(rows.tenant_id),
+            b.bind(seq),
+            b.bind(draft.payload.event_type()),
+            b.bind(SCHEMA_VERSION),
+            b.bind(to_json(&draft.payload)?),
+            b.bind(draft.effective_at),
+            b.bind(rows.recorded_at),
+            b.bind(rows.trace.map(|(parent, _)| parent.clone())),
+            b.bind(rows.trace.map(|(_, state)| state.clone())),
+        ));
+    }
+    Ok(format!(
+        "INSERT INTO order_event (epoch, event_id, order_id, tenant_id, order_seq, event_type, \
+         schema_version, payload, effective_at, recorded_at, traceparent, tracestate) \
+         SELECT stream_meta.epoch, v.event_id, v.order_id, v.tenant_id, v.order_seq, \
+         v.event_type, v.schema_version, v.payload, v.effective_at, v.recorded_at, \
+         v.traceparent, v.tracestate FROM stream_meta{}, ({}) AS v \
+         WHERE stream_meta.id = 1 ORDER BY v.order_seq",
+        gate.join(),
+        selects.join(" UNION ALL "),
+    ))
 }
 
 /// What a reader wants of the stream.
