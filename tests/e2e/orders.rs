@@ -369,17 +369,7 @@ async fn another_tenants_order_answers_exactly_like_a_missing_one() {
     assert_eq!(foreign.message(), missing.message());
     assert_eq!(foreign.details(), missing.details());
     let cancel = stack
-        .orders()
-        .await
-        .cancel_order(stack.request(
-            &As::Customer(stranger),
-            ServiceKind::Orders,
-            pb::CancelOrderRequest {
-                idempotency_key: key(),
-                order_id: order.id.clone(),
-                reason: String::new(),
-            },
-        ))
+        .cancel_order(&As::Customer(stranger), &order.id)
         .await
         .expect_err("foreign cancel");
     assert_eq!(cancel.code(), Code::NotFound);

@@ -185,6 +185,26 @@ impl Stack {
             .expect("task"))
     }
 
+    /// Cancels an order on `who`'s behalf.
+    pub(crate) async fn cancel_order(&self, who: &As, order_id: &str) -> Result<pb::Order, Status> {
+        Ok(self
+            .orders()
+            .await
+            .cancel_order(self.request(
+                who,
+                ServiceKind::Orders,
+                pb::CancelOrderRequest {
+                    idempotency_key: key(),
+                    order_id: order_id.to_owned(),
+                    reason: "ordered by mistake".to_owned(),
+                },
+            ))
+            .await?
+            .into_inner()
+            .order
+            .expect("order"))
+    }
+
     /// Asks the order to look at AWS again now.
     pub(crate) async fn signal(&self, tenant: Uuid, id: &str) {
         self.orders()
@@ -416,17 +436,7 @@ impl Stack {
             )
             .await
             .expect("place");
-        self.orders()
-            .await
-            .cancel_order(self.request(
-                &As::Customer(tenant),
-                ServiceKind::Orders,
-                pb::CancelOrderRequest {
-                    idempotency_key: key(),
-                    order_id: second.id.clone(),
-                    reason: "ordered by mistake".to_owned(),
-                },
-            ))
+        self.cancel_order(&As::Customer(tenant), &second.id)
             .await
             .expect("cancel");
         self.await_status(tenant, &second.id, pb::OrderStatus::Cancelled, false)

@@ -108,23 +108,6 @@ fn wait_kind(saga: &pb::Saga) -> &str {
         .map_or("", |reason| reason.kind.as_str())
 }
 
-async fn cancel(stack: &Stack, tenant: Uuid, order_id: &str) -> Result<pb::Order, tonic::Status> {
-    stack
-        .orders()
-        .await
-        .cancel_order(stack.request(
-            &As::Customer(tenant),
-            ServiceKind::Orders,
-            pb::CancelOrderRequest {
-                idempotency_key: key(),
-                order_id: order_id.to_owned(),
-                reason: "ordered by mistake".to_owned(),
-            },
-        ))
-        .await
-        .map(|response| response.into_inner().order.expect("order"))
-}
-
 /// The operators' audit trail of an order: action and ticket, oldest first.
 async fn audit_trail(stack: &Stack, order_id: &str) -> Vec<(String, String)> {
     let db = stack.sql(ServiceKind::Orders).await;
@@ -204,6 +187,27 @@ async fn retry_now(stack: &Stack, saga_id: &str, ticket: &str) -> Result<pb::Sag
         .map(|response| response.into_inner().saga.expect("saga"))
 }
 
+async fn abort(stack: &Stack, saga_id: String, reason: &str, ticket: &str) -> pb::Saga {
+    stack
+        .saga_admin()
+        .await
+        .abort_saga(stack.request(
+            &As::Operator,
+            ServiceKind::Orders,
+            pb::AbortSagaRequest {
+                idempotency_key: key(),
+                saga_id,
+                reason: reason.to_owned(),
+                ticket: ticket.to_owned(),
+            },
+        ))
+        .await
+        .expect("abort")
+        .into_inner()
+        .saga
+        .expect("saga")
+}
+
 /// Operator actions on `order_id` in the audit trail (action and ticket); reads are audited too.
 async fn audited_actions(stack: &Stack, order_id: &str) -> Vec<(String, String)> {
     let (reads, actions): (Vec<_>, Vec<_>) = audit_trail(stack, order_id)
@@ -276,24 +280,13 @@ async fn an_operator_abort_before_the_pivot_undoes_what_the_order_did() {
     let tenant = stack.seed(0).await.tenant;
     let querying = querying_order(&stack, tenant).await;
     let saga_id = saga(&stack, &querying.id).await.id;
-    let aborted = stack
-        .saga_admin()
-        .await
-        .abort_saga(stack.request(
-            &As::Operator,
-            ServiceKind::Orders,
-            pb::AbortSagaRequest {
-                idempotency_key: key(),
-                saga_id,
-                reason: "the customer withdrew the order by phone".to_owned(),
-                ticket: "OPS-103".to_owned(),
-            },
-        ))
-        .await
-        .expect("abort")
-        .into_inner()
-        .saga
-        .expect("saga");
+    let aborted = abort(
+        &stack,
+        saga_id,
+        "the customer withdrew the order by phone",
+        "OPS-103",
+    )
+    .await;
     assert!(!aborted.past_pivot);
     let cancelled = stack
         .await_status(tenant, &querying.id, pb::OrderStatus::Cancelled, false)
@@ -344,30 +337,20 @@ async fn past_its_pivot_an_order_cannot_be_cancelled_and_an_abort_fails_it_undoi
         .await
         .expect("order");
     assert_eq!(parked.aws_account_id.len(), 12, "{parked:?}");
-    let refused = cancel(&stack, tenant, &order.id)
+    let refused = stack
+        .cancel_order(&As::Customer(tenant), &order.id)
         .await
         .expect_err("too late to cancel");
     assert_eq!(refused.code(), Code::FailedPrecondition);
     assert_eq!(catalogue_code(&refused), "TNR014");
     let saga_id = saga(&stack, &order.id).await.id;
-    let aborted = stack
-        .saga_admin()
-        .await
-        .abort_saga(stack.request(
-            &As::Operator,
-            ServiceKind::Orders,
-            pb::AbortSagaRequest {
-                idempotency_key: key(),
-                saga_id,
-                reason: "the customer's contract was withdrawn".to_owned(),
-                ticket: "OPS-201".to_owned(),
-            },
-        ))
-        .await
-        .expect("abort")
-        .into_inner()
-        .saga
-        .expect("saga");
+    let aborted = abort(
+        &stack,
+        saga_id,
+        "the customer's contract was withdrawn",
+        "OPS-201",
+    )
+    .await;
     assert_eq!(aborted.status, pb::SagaStatus::Aborted as i32);
     let failed = stack
         .order(&As::Customer(tenant), &order.id)
