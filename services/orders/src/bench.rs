@@ -165,6 +165,20 @@ impl SyntheticEngine {
         settings: EngineSettings,
         downstream: Downstream,
     ) -> anyhow::Result<Self> {
+        Self::start_replica(database, settings, downstream, "bench").await
+    }
+
+    /// Like [`SyntheticEngine::start`], as the replica named `replica` in leases.
+    ///
+    /// # Errors
+    ///
+    /// The database refuses the migration or the connection.
+    pub async fn start_replica(
+        database: &tenure_db::DatabaseSettings,
+        settings: EngineSettings,
+        downstream: Downstream,
+        replica: &str,
+    ) -> anyhow::Result<Self> {
         crate::store::migrate(database).await?;
         let db = tenure_db::connect(database).await?;
         let clock: SharedClock = Arc::new(SystemClock);
@@ -180,7 +194,7 @@ impl SyntheticEngine {
             real_clock: clock,
             timing: Arc::new(Timing::default()),
             settings,
-            replica: "bench".to_owned(),
+            replica: replica.to_owned(),
             wake: Arc::new(Notify::new()),
             events_written: Arc::new(Notify::new()),
         };
@@ -393,6 +407,64 @@ impl SyntheticEngine {
                 () = stop.cancelled() => {}
             }
         }
+    }
+
+    /// Dies as a killed process would: its work stops mid-flight and its leases stay until they
+    /// lapse.
+    pub async fn crash(mut self) {
+        self.worker.abort_all();
+        while self.worker.join_next().await.is_some() {}
+    }
+
+    /// The sagas whose lease `replica` holds.
+    ///
+    /// # Errors
+    ///
+    /// The database refuses the query.
+    pub async fn leased_by(&self, replica: &str) -> anyhow::Result<Vec<Uuid>> {
+        use sea_orm::ConnectionTrait as _;
+        let rows = self
+            .db
+            .conn()
+            .query_all_raw(sea_orm::Statement::from_sql_and_values(
+                self.db.conn().get_database_backend(),
+                "SELECT saga_id FROM saga_task WHERE lease_owner = $1 AND lease_until > $2",
+                [replica.into(), self.engine.real_clock.now().into()],
+            ))
+            .await?;
+        rows.iter()
+            .map(|row| Ok(row.try_get("", "saga_id")?))
+            .collect()
+    }
+
+    /// For each of `sagas`, when it first committed a transition after `since` (a finished step or
+    /// its end), if it has.
+    ///
+    /// # Errors
+    ///
+    /// The database refuses the query.
+    pub async fn next_commits(
+        &self,
+        sagas: &[Uuid],
+        since: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<Option<DateTime<Utc>>>> {
+        use sea_orm::ConnectionTrait as _;
+        let conn = self.db.conn();
+        let mut next = Vec::with_capacity(sagas.len());
+        for saga in sagas {
+            let row = conn
+                .query_one_raw(sea_orm::Statement::from_sql_and_values(
+                    conn.get_database_backend(),
+                    "SELECT LEAST((SELECT min(finished_at) FROM saga_step \
+                     WHERE saga_id = $1 AND finished_at > $2), \
+                     (SELECT finished_at FROM saga WHERE id = $1 AND finished_at > $2)) AS at",
+                    [(*saga).into(), since.into()],
+                ))
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no row"))?;
+            next.push(row.try_get("", "at")?);
+        }
+        Ok(next)
     }
 
     /// Stops the worker and releases its leases.

@@ -74,7 +74,9 @@ impl Default for EngineSettings {
         Self {
             wake_interval_ms: 500,
             concurrency: 64,
-            lease_secs: 30,
+            // A dead replica's sagas move on within ~10 s (sagas.md T6); fencing keeps a stalled
+            // but living one from committing after its lease was taken.
+            lease_secs: 8,
             aws_poll_secs: 10,
             transfer_poll_secs: 15 * 60,
             bootstrap_poll_secs: 30 * 60,
