@@ -18,6 +18,7 @@ use tenure_proto::accounts::v1 as accounts;
 use tenure_proto::common::v1 as common;
 use tenure_proto::orders::v1 as pb;
 use tenure_proto::orders::v1::create_order_request::Details;
+use tenure_proto::provisioning::v1 as prov;
 use tenure_proto::purge::v1 as purge;
 use tonic::Code;
 use uuid::Uuid;
@@ -629,6 +630,98 @@ async fn an_ecam_transfer_for_a_public_sector_tenant_runs_through_its_manual_tas
         })
         .collect();
     assert_eq!(activated, linked);
+    stack.owners.shutdown().await;
+}
+
+/// The invitations of `target`, oldest first, with their states.
+async fn invitations_of(stack: &Stack, tenant: Uuid, target: &str) -> Vec<(String, i32)> {
+    stack
+        .provisioning()
+        .await
+        .list_handshakes(stack.request(
+            &As::Orders(tenant),
+            ServiceKind::Provisioning,
+            prov::ListHandshakesRequest {
+                management_account_id: crate::stack::MANAGEMENT.to_owned(),
+                action: prov::HandshakeAction::Invite as i32,
+                target_account_id: target.to_owned(),
+            },
+        ))
+        .await
+        .expect("handshakes")
+        .into_inner()
+        .handshakes
+        .into_iter()
+        .map(|handshake| (handshake.id, handshake.state))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_expired_invitation_is_sent_once_more_before_the_customer_is_asked() {
+    let stack = Stack::start().await;
+    let tenant = stack.seed(0).await.tenant;
+    let (accepting, lapsing) = (fresh_account(), fresh_account());
+    let order = stack
+        .place(
+            tenant,
+            Details::OrganizationTransfer(pb::OrganizationTransferOrder {
+                uses_organizations: false,
+                management_account_id: String::new(),
+                linked_account_ids: vec![accepting.clone(), lapsing.clone()],
+            }),
+        )
+        .await
+        .expect("place");
+    let asked = |code: &'static str| {
+        move |order: &pb::Order| order.query.as_ref().is_some_and(|query| query.code == code)
+    };
+    stack
+        .await_order(tenant, &order.id, true, asked("TNR301"))
+        .await;
+    // Both invitations expire unanswered (AWS keeps them open 15 days): each is sent again, once.
+    let sixteen_days = std::time::Duration::from_secs(16 * 24 * 3600);
+    stack.advance_sandbox(sixteen_days).await;
+    stack.signal(tenant, &order.id).await;
+    let mut rounds = 0;
+    while invitations_of(&stack, tenant, &lapsing).await.len() < 2
+        || invitations_of(&stack, tenant, &accepting).await.len() < 2
+    {
+        rounds += 1;
+        assert!(rounds < 300, "the expired invitations were not sent again");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let again = stack
+        .await_order(tenant, &order.id, true, asked("TNR301"))
+        .await;
+    assert_eq!(again.status, pb::OrderStatus::Querying as i32);
+    let renewed = invitations_of(&stack, tenant, &accepting).await;
+    let open: Vec<&String> = renewed
+        .iter()
+        .filter(|(_, state)| {
+            [prov::HandshakeState::Requested, prov::HandshakeState::Open]
+                .map(|open| open as i32)
+                .contains(state)
+        })
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(open.len(), 1, "{renewed:?}");
+    stack.answer_handshake(open[0], true).await;
+    // The second invitation of the other account expires too: now the customer is asked.
+    stack.advance_sandbox(sixteen_days).await;
+    stack.signal(tenant, &order.id).await;
+    let expired = stack
+        .await_order(tenant, &order.id, true, asked("TNR303"))
+        .await;
+    let items: Vec<&str> = expired
+        .query
+        .as_ref()
+        .expect("query")
+        .items
+        .iter()
+        .map(|item| item.aws_account_id.as_str())
+        .collect();
+    assert_eq!(items, [lapsing.as_str()]);
+    assert_eq!(invitations_of(&stack, tenant, &lapsing).await.len(), 2);
     stack.owners.shutdown().await;
 }
 

@@ -602,23 +602,28 @@ impl Stack {
                 prov::OperationState::Failed as i32,
                 "{operation:?}"
             );
-            self.sandbox()
-                .await
-                .advance_clock(self.request(
-                    &As::Operator,
-                    ServiceKind::Provisioning,
-                    prov::AdvanceClockRequest {
-                        by: Some(prost_types::Duration {
-                            seconds: 60,
-                            nanos: 0,
-                        }),
-                    },
-                ))
-                .await
-                .expect("advance sandbox");
+            self.advance_sandbox(Duration::from_secs(60)).await;
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("operation {operation_id} did not succeed");
+    }
+
+    /// Moves the simulated AWS's clock (how long AWS takes, when its invitations expire).
+    pub(crate) async fn advance_sandbox(&self, by: Duration) {
+        self.sandbox()
+            .await
+            .advance_clock(self.request(
+                &As::Operator,
+                ServiceKind::Provisioning,
+                prov::AdvanceClockRequest {
+                    by: Some(prost_types::Duration {
+                        seconds: i64::try_from(by.as_secs()).expect("seconds"),
+                        nanos: 0,
+                    }),
+                },
+            ))
+            .await
+            .expect("advance sandbox");
     }
 
     /// Schedules an account-scope purge, as the terminate order does at T10.

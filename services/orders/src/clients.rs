@@ -1113,44 +1113,50 @@ impl PeerPort {
                 continue;
             }
             let key = sub_key(call.effect.key, &account);
-            let started = self
-                .provisioning()
-                .invite_account(request(
-                    call,
-                    Some(key),
-                    prov::InviteAccountRequest {
-                        idempotency_key: key.to_string(),
-                        management_account_id: management.clone(),
-                        target_account_id: account.clone(),
-                        order_id: call.order_id.to_string(),
-                    },
-                ))
-                .await
-                .map(|response| response.map(|inner| inner.operation));
-            let items = vec![item(&account, "", "")];
-            let operation = match self.operation(call, started).await {
-                Ok(operation) => operation,
-                Err(outcome) => {
-                    return Ok(with_fields(outcome, &[InputField::LinkedAccountIds], items));
-                }
-            };
-            let outcome = operation_outcome(
-                &operation,
-                SagaState::default(),
-                |operation| match &operation.result {
-                    Some(prov::operation::Result::Handshake(handshake)) => {
-                        StepOutcome::Progress(SagaState {
-                            handshakes: BTreeMap::from([(account.clone(), handshake.id.clone())]),
-                            ..SagaState::default()
-                        })
-                    }
-                    _ => broken("an invitation without its handshake"),
-                },
-                call.now,
-            );
-            return Ok(with_fields(outcome, &[InputField::LinkedAccountIds], items));
+            return self.invite(call, &management, &account, key).await;
         }
         Ok(done(SagaState::default()))
+    }
+
+    /// Invites `account` into `management`'s organization under `key`: progress with its handshake
+    /// once AWS sent it.
+    async fn invite(&self, call: &StepCall, management: &str, account: &str, key: Uuid) -> Step {
+        let started = self
+            .provisioning()
+            .invite_account(request(
+                call,
+                Some(key),
+                prov::InviteAccountRequest {
+                    idempotency_key: key.to_string(),
+                    management_account_id: management.to_owned(),
+                    target_account_id: account.to_owned(),
+                    order_id: call.order_id.to_string(),
+                },
+            ))
+            .await
+            .map(|response| response.map(|inner| inner.operation));
+        let items = vec![item(account, "", "")];
+        let operation = match self.operation(call, started).await {
+            Ok(operation) => operation,
+            Err(outcome) => {
+                return Ok(with_fields(outcome, &[InputField::LinkedAccountIds], items));
+            }
+        };
+        let outcome = operation_outcome(
+            &operation,
+            SagaState::default(),
+            |operation| match &operation.result {
+                Some(prov::operation::Result::Handshake(handshake)) => {
+                    StepOutcome::Progress(SagaState {
+                        handshakes: BTreeMap::from([(account.to_owned(), handshake.id.clone())]),
+                        ..SagaState::default()
+                    })
+                }
+                _ => broken("an invitation without its handshake"),
+            },
+            call.now,
+        );
+        Ok(with_fields(outcome, &[InputField::LinkedAccountIds], items))
     }
 
     async fn handshake(&self, call: &StepCall, id: &str) -> Result<prov::Handshake, StepOutcome> {
@@ -1230,6 +1236,19 @@ impl PeerPort {
                         "DECLINED",
                         "remove the account or contact support",
                     ));
+                }
+                Ok(State::Expired) if !call.state.reinvited.contains(&account) => {
+                    // E4: an expired invitation is sent once more before the customer is asked.
+                    let management =
+                        management_account(call).ok_or_else(|| broken("no organization"))?;
+                    let key = sub_key(call.effect.key, &format!("reinvite-{account}"));
+                    return Ok(match self.invite(call, &management, &account, key).await? {
+                        StepOutcome::Progress(mut patch) => {
+                            patch.reinvited.insert(account);
+                            StepOutcome::Progress(patch)
+                        }
+                        other => other,
+                    });
                 }
                 Ok(State::Expired) => {
                     expired.push(item(

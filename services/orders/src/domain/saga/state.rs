@@ -1,7 +1,7 @@
 //! What a saga remembers between steps: its status, the outputs later steps need, an open query, and
 //! the events and records a transition writes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -145,6 +145,9 @@ pub(crate) struct SagaState {
     /// The handshake of each invited account.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub(crate) handshakes: BTreeMap<String, String>,
+    /// The accounts invited a second time after their first invitation expired (E4 does it once).
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub(crate) reinvited: BTreeSet<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) transfer: Option<TransferFacts>,
     /// The provisioning operation each node follows, by node index: an undo of a call still in
@@ -228,6 +231,7 @@ impl SagaState {
         take(&mut self.aws_account_id, patch.aws_account_id);
         self.records.extend(patch.records);
         self.handshakes.extend(patch.handshakes);
+        self.reinvited.extend(patch.reinvited);
         self.operations.extend(patch.operations);
         take(&mut self.transfer, patch.transfer);
         take(&mut self.close_operation_id, patch.close_operation_id);
