@@ -636,21 +636,8 @@ async fn an_ecam_transfer_for_a_public_sector_tenant_runs_through_its_manual_tas
 /// The invitations of `target`, oldest first, with their states.
 async fn invitations_of(stack: &Stack, tenant: Uuid, target: &str) -> Vec<(String, i32)> {
     stack
-        .provisioning()
+        .invitations_to(tenant, target)
         .await
-        .list_handshakes(stack.request(
-            &As::Orders(tenant),
-            ServiceKind::Provisioning,
-            prov::ListHandshakesRequest {
-                management_account_id: crate::stack::MANAGEMENT.to_owned(),
-                action: prov::HandshakeAction::Invite as i32,
-                target_account_id: target.to_owned(),
-            },
-        ))
-        .await
-        .expect("handshakes")
-        .into_inner()
-        .handshakes
         .into_iter()
         .map(|handshake| (handshake.id, handshake.state))
         .collect()

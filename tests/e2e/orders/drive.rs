@@ -264,26 +264,30 @@ impl Stack {
         }
     }
 
+    /// The invitations the platform organization sent, to `target` or (empty) to anyone.
+    pub(crate) async fn invitations_to(&self, tenant: Uuid, target: &str) -> Vec<prov::Handshake> {
+        self.provisioning()
+            .await
+            .list_handshakes(self.request(
+                &As::Orders(tenant),
+                ServiceKind::Provisioning,
+                prov::ListHandshakesRequest {
+                    management_account_id: crate::stack::MANAGEMENT.to_owned(),
+                    action: prov::HandshakeAction::Invite as i32,
+                    target_account_id: target.to_owned(),
+                },
+            ))
+            .await
+            .expect("handshakes")
+            .into_inner()
+            .handshakes
+    }
+
     /// The invitations sent to `targets` from the platform organization, once all were sent.
     pub(crate) async fn invitations(&self, tenant: Uuid, targets: &[String]) -> Vec<String> {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
-            let listed = self
-                .provisioning()
-                .await
-                .list_handshakes(self.request(
-                    &As::Orders(tenant),
-                    ServiceKind::Provisioning,
-                    prov::ListHandshakesRequest {
-                        management_account_id: crate::stack::MANAGEMENT.to_owned(),
-                        action: prov::HandshakeAction::Invite as i32,
-                        target_account_id: String::new(),
-                    },
-                ))
-                .await
-                .expect("handshakes")
-                .into_inner()
-                .handshakes;
+            let listed = self.invitations_to(tenant, "").await;
             let found: Vec<String> = targets
                 .iter()
                 .filter_map(|target| {
