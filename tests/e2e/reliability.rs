@@ -185,7 +185,8 @@ async fn await_all_finished(stack: &Stack, expected: usize) -> BTreeMap<String, 
 
 /// Every event of the stream, read as billing through `url`.
 async fn stream(stack: &Stack, url: &str) -> Vec<pb::OrderEvent> {
-    let mut events = OrderEventsClient::new(connect(url).await)
+    let written = stack.outbox_len(&As::Billing).await;
+    let events = OrderEventsClient::new(connect(url).await)
         .subscribe(stack.request(
             &As::Billing,
             ServiceKind::Orders,
@@ -199,18 +200,7 @@ async fn stream(stack: &Stack, url: &str) -> Vec<pb::OrderEvent> {
         .await
         .expect("subscribe")
         .into_inner();
-    let mut all = Vec::new();
-    loop {
-        let batch = tokio::time::timeout(Duration::from_secs(10), events.message())
-            .await
-            .expect("a batch in time")
-            .expect("stream")
-            .expect("open");
-        all.extend(batch.events);
-        if batch.caught_up {
-            return all;
-        }
-    }
+    crate::orders::drive::read_at_least(events, written).await
 }
 
 /// The stream holds each order's events once, numbered 1..n without a gap, and everything the

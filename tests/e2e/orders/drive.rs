@@ -351,9 +351,35 @@ impl Stack {
             .expect("bootstrap stack");
     }
 
+    /// How many events the outbox holds that `who` may read.
+    pub(crate) async fn outbox_len(&self, who: &As) -> usize {
+        use sea_orm::ConnectionTrait as _;
+        let db = self.sql(ServiceKind::Orders).await;
+        let (sql, values): (&str, Vec<sea_orm::Value>) = match who {
+            As::Customer(tenant) => (
+                "SELECT count(*) AS n FROM order_event WHERE tenant_id = $1",
+                vec![(*tenant).into()],
+            ),
+            _ => ("SELECT count(*) AS n FROM order_event", Vec::new()),
+        };
+        let row = db
+            .conn()
+            .query_one_raw(sea_orm::Statement::from_sql_and_values(
+                sea_orm::DbBackend::Postgres,
+                sql,
+                values,
+            ))
+            .await
+            .expect("outbox")
+            .expect("row");
+        db.close().await.ok();
+        usize::try_from(row.try_get::<i64>("", "n").expect("n")).expect("count")
+    }
+
     /// Every event of the order stream, from the beginning, as `who` reads it.
     pub(crate) async fn order_stream(&self, who: &As) -> Vec<pb::OrderEvent> {
-        let mut stream = self
+        let written = self.outbox_len(who).await;
+        let stream = self
             .order_events()
             .await
             .subscribe(self.request(
@@ -369,17 +395,27 @@ impl Stack {
             .await
             .expect("subscribe")
             .into_inner();
-        let mut events = Vec::new();
-        loop {
-            let batch = tokio::time::timeout(Duration::from_secs(10), stream.message())
-                .await
-                .expect("a batch in time")
-                .expect("stream")
-                .expect("open");
-            events.extend(batch.events);
-            if batch.caught_up {
-                return events;
-            }
+        read_at_least(stream, written).await
+    }
+}
+
+/// Reads `stream` until it is caught up and has delivered at least `written` events. A stream shows
+/// an event only once every older transaction on the server has ended, and other tests'
+/// transactions share the server, so being caught up alone does not mean everything was read.
+pub(crate) async fn read_at_least(
+    mut stream: tonic::Streaming<pb::SubscribeResponse>,
+    written: usize,
+) -> Vec<pb::OrderEvent> {
+    let mut events = Vec::new();
+    loop {
+        let batch = tokio::time::timeout(Duration::from_secs(10), stream.message())
+            .await
+            .expect("a batch in time")
+            .expect("stream")
+            .expect("open");
+        events.extend(batch.events);
+        if batch.caught_up && events.len() >= written {
+            return events;
         }
     }
 }
