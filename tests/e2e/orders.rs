@@ -405,13 +405,7 @@ async fn a_termination_closes_the_account_schedules_its_purge_and_the_reopen_win
         .await
         .expect("place");
     // Operations confirm with the customer first (T3).
-    let confirm = loop {
-        let tasks = stack.open_tasks(&As::Operator, Some(&order.id)).await;
-        if let Some(task) = tasks.into_iter().next() {
-            break task;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+    let confirm = stack.first_open_task(&order.id).await;
     assert_eq!(confirm.step, "confirm_with_customer");
     // The customer cannot resolve an operations task.
     let refused = stack
@@ -732,13 +726,7 @@ async fn a_spam_transfer_of_a_whole_organization_runs_through_its_hand_over() {
         .await
         .expect("place");
     // Before the hand-over the customer may still cancel; the hand-over is the point of no return.
-    let handover = loop {
-        let tasks = stack.open_tasks(&As::Operator, Some(&order.id)).await;
-        if let Some(task) = tasks.into_iter().next() {
-            break task;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+    let handover = stack.first_open_task(&order.id).await;
     assert_eq!(handover.step, "ownership_handover");
     let done = stack
         .await_status(tenant, &order.id, pb::OrderStatus::Completed, true)

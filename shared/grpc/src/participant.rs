@@ -157,18 +157,24 @@ impl SurveyedTable {
     }
 }
 
-/// Plan's entries: every table, with the rows a purge would touch there.
-pub fn planned(service: &str, survey: &[SurveyedTable]) -> Vec<pb::TableCount> {
-    survey.iter().map(|table| table.count(service)).collect()
+/// Plan's answer: every table, with the rows a purge would touch there.
+pub fn plan_answer(service: &str, survey: &[SurveyedTable]) -> pb::PlanResponse {
+    pb::PlanResponse {
+        service: service.to_owned(),
+        entries: survey.iter().map(|table| table.count(service)).collect(),
+    }
 }
 
-/// Verify's residue: the rows a purge should have removed or emptied and that are still there.
-pub fn residual(service: &str, survey: &[SurveyedTable]) -> Vec<pb::TableCount> {
-    survey
-        .iter()
-        .filter(|table| table.action != PurgeAction::Keep && !table.keys.is_empty())
-        .map(|table| table.count(service))
-        .collect()
+/// Verify's answer: the rows a purge should have removed or emptied and that are still there.
+pub fn verify_answer(service: &str, survey: &[SurveyedTable]) -> pb::VerifyResponse {
+    pb::VerifyResponse {
+        service: service.to_owned(),
+        residual: survey
+            .iter()
+            .filter(|table| table.action != PurgeAction::Keep && !table.keys.is_empty())
+            .map(|table| table.count(service))
+            .collect(),
+    }
 }
 
 /// A service that owns data a purge reaches and answers data-purge through [`ParticipantService`].

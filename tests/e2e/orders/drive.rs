@@ -159,6 +159,19 @@ impl Stack {
             .tasks
     }
 
+    /// The first operations task `order_id` opens, once it has opened one.
+    pub(crate) async fn first_open_task(&self, order_id: &str) -> pb::Task {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let tasks = self.open_tasks(&As::Operator, Some(order_id)).await;
+            if let Some(task) = tasks.into_iter().next() {
+                return task;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no task was opened");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub(crate) async fn complete_task(
         &self,
         who: &As,

@@ -322,16 +322,7 @@ async fn past_its_pivot_an_order_cannot_be_cancelled_and_an_abort_fails_it_undoi
         .await
         .expect("place");
     // Operations' tasks come once the account exists: past the point of no return.
-    let mut rounds = 0;
-    while stack
-        .open_tasks(&As::Operator, Some(&order.id))
-        .await
-        .is_empty()
-    {
-        rounds += 1;
-        assert!(rounds < 300, "no task was opened");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    stack.first_open_task(&order.id).await;
     let parked = stack
         .order(&As::Customer(tenant), &order.id)
         .await

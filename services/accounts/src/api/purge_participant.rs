@@ -69,10 +69,10 @@ impl DataOwner for Accounts {
         let target = purge_target(&mut problems, &request);
         finish(problems, || ())?;
         let (target, tenant) = Self::purge_tenant(call, target)?;
-        Ok(pb::PlanResponse {
-            service: Self::SERVICE.to_owned(),
-            entries: participant::planned(Self::SERVICE, &self.survey(&target, tenant).await?),
-        })
+        Ok(participant::plan_answer(
+            Self::SERVICE,
+            &self.survey(&target, tenant).await?,
+        ))
     }
 
     async fn execute(
@@ -131,10 +131,10 @@ impl DataOwner for Accounts {
         finish(problems, || ())?;
         let (target, tenant) = Self::purge_tenant(call, target)?;
         // What the purge keeps may stay; anything else still in place is residual.
-        Ok(pb::VerifyResponse {
-            service: Self::SERVICE.to_owned(),
-            residual: participant::residual(Self::SERVICE, &self.survey(&target, tenant).await?),
-        })
+        Ok(participant::verify_answer(
+            Self::SERVICE,
+            &self.survey(&target, tenant).await?,
+        ))
     }
 }
 

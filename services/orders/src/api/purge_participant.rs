@@ -90,10 +90,10 @@ impl DataOwner for Orders {
         let target = purge_target(&mut problems, &request);
         finish(problems, || ())?;
         let (target, tenant) = Self::purge_tenant(call, target)?;
-        Ok(pb::PlanResponse {
-            service: Self::SERVICE.to_owned(),
-            entries: participant::planned(Self::SERVICE, &self.survey(&target, tenant).await?),
-        })
+        Ok(participant::plan_answer(
+            Self::SERVICE,
+            &self.survey(&target, tenant).await?,
+        ))
     }
 
     async fn execute(
@@ -143,9 +143,9 @@ impl DataOwner for Orders {
         let target = purge_target(&mut problems, &request);
         finish(problems, || ())?;
         let (target, tenant) = Self::purge_tenant(call, target)?;
-        Ok(pb::VerifyResponse {
-            service: Self::SERVICE.to_owned(),
-            residual: participant::residual(Self::SERVICE, &self.survey(&target, tenant).await?),
-        })
+        Ok(participant::verify_answer(
+            Self::SERVICE,
+            &self.survey(&target, tenant).await?,
+        ))
     }
 }

@@ -17,9 +17,7 @@ use crate::domain::OrdersError;
 use crate::domain::catalogue::{self, Facts};
 use crate::domain::order::{Failure, OrderStatus};
 use crate::domain::saga::definition::SagaKind;
-use crate::domain::saga::state::{
-    Direction, EventDraft, EventPayload, QueryResume, SagaStatus, WaitReason,
-};
+use crate::domain::saga::state::{Direction, EventDraft, EventPayload, SagaStatus, WaitReason};
 use crate::store;
 use crate::store::orders::{ListOrder, OrderFilter, OrderRecord, SagaUpdate};
 
@@ -218,13 +216,7 @@ impl Orders {
         self.mutate(call, &request, async |tx, now| {
             let record = Self::open_saga(tx, id).await?;
             let saga = &record.saga.snapshot;
-            let awaits_answer = saga.status == SagaStatus::Querying
-                && saga
-                    .state
-                    .query
-                    .as_ref()
-                    .is_some_and(|query| query.resume == QueryResume::CustomerInput);
-            if awaits_answer {
+            if saga.awaited_answer().is_some() {
                 // Running the step again without the answer would only ask the same question.
                 return Err(OrdersError::precondition(
                     "AWAITING_CUSTOMER_ANSWER",

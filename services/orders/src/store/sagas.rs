@@ -350,7 +350,7 @@ pub(crate) async fn load_consistent(db: &Db, saga_id: Uuid) -> Result<Option<Loa
 }
 
 /// Loads a saga with its finished steps and the latest task of its current node.
-pub(crate) async fn load(
+async fn load(
     conn: &impl ConnectionTrait,
     saga_id: Uuid,
 ) -> Result<Option<Loaded>, OrdersError> {

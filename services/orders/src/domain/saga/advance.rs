@@ -150,6 +150,15 @@ pub(crate) struct SagaSnapshot {
     pub(crate) task: Option<TaskSnapshot>,
 }
 
+impl SagaSnapshot {
+    /// The query the saga waits on for the customer's answer: nothing runs until it comes.
+    pub(crate) fn awaited_answer(&self) -> Option<&Query> {
+        self.state.query.as_ref().filter(|query| {
+            self.status == SagaStatus::Querying && query.resume == QueryResume::CustomerInput
+        })
+    }
+}
+
 /// A downstream call the runtime performs before the next transition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Effect {
@@ -431,10 +440,7 @@ fn decide_forward(definition: &Definition, snapshot: &SagaSnapshot, ctx: Ctx<'_>
     }
     match node.spec {
         NodeSpec::Call { action, .. } => {
-            if let Some(query) = &snapshot.state.query
-                && snapshot.status == SagaStatus::Querying
-                && query.resume == QueryResume::CustomerInput
-            {
+            if let Some(query) = snapshot.awaited_answer() {
                 if now >= query.deadline {
                     let failure = failure_at(definition, snapshot, snapshot.node, "TNR904", now);
                     return commit(definition, snapshot, fail(t, failure, ctx), ctx);
