@@ -350,10 +350,7 @@ pub(crate) async fn load_consistent(db: &Db, saga_id: Uuid) -> Result<Option<Loa
 }
 
 /// Loads a saga with its finished steps and the latest task of its current node.
-async fn load(
-    conn: &impl ConnectionTrait,
-    saga_id: Uuid,
-) -> Result<Option<Loaded>, OrdersError> {
+async fn load(conn: &impl ConnectionTrait, saga_id: Uuid) -> Result<Option<Loaded>, OrdersError> {
     let backend = conn.get_database_backend();
     let Some(row) = conn
         .query_one_raw(statement(
