@@ -84,19 +84,21 @@ async fn place(
     for _ in 0..100 {
         if let Ok(channel) = tonic::transport::Endpoint::from_shared(url.to_owned())
             .expect("endpoint")
+            .connect_timeout(Duration::from_secs(5))
             .connect()
             .await
         {
-            let placed = OrderServiceClient::new(channel)
-                .create_order(stack.request(
-                    &As::Customer(tenant),
-                    ServiceKind::Orders,
-                    pb::CreateOrderRequest {
-                        idempotency_key: idempotency_key.to_owned(),
-                        details: Some(details.clone()),
-                    },
-                ))
-                .await;
+            let mut request = stack.request(
+                &As::Customer(tenant),
+                ServiceKind::Orders,
+                pb::CreateOrderRequest {
+                    idempotency_key: idempotency_key.to_owned(),
+                    details: Some(details.clone()),
+                },
+            );
+            // A call the dying process accepted but never answers is retried, like any client would.
+            request.set_timeout(Duration::from_secs(20));
+            let placed = OrderServiceClient::new(channel).create_order(request).await;
             if let Ok(placed) = placed {
                 return placed.into_inner().order.expect("order").id;
             }
@@ -200,7 +202,7 @@ async fn stream(stack: &Stack, url: &str) -> Vec<pb::OrderEvent> {
         .await
         .expect("subscribe")
         .into_inner();
-    crate::orders::drive::read_at_least(events, written).await
+    crate::orders::drive::read_at_least(stack, events, written).await
 }
 
 /// The stream holds each order's events once, numbered 1..n without a gap, and everything the

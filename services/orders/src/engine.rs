@@ -20,9 +20,12 @@ use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::domain::OrdersError;
+use crate::domain::saga::advance::SagaSnapshot;
 use crate::domain::saga::advance::{self, Ctx, Decision, Timing, Transition};
 use crate::domain::saga::definition::{Definition, Registry};
 use crate::domain::saga::port::{StepCall, StepPort};
+use crate::domain::saga::state::Direction;
+use crate::metrics::OrdersMetrics;
 use crate::settings::EngineSettings;
 use crate::store::sagas::{self, Applied, Commit, Lease, Loaded};
 
@@ -136,6 +139,11 @@ impl Engine {
             return;
         };
         let lateness = (self.clock.now() - lease.due_at).num_milliseconds();
+        OrdersMetrics::process().woke_late(
+            definition.kind,
+            loaded.snapshot.wait.as_ref().map(|wait| wait.kind.as_str()),
+            Duration::from_millis(u64::try_from(lateness).unwrap_or(0)),
+        );
         let span = tracing::info_span!(
             "saga.run",
             otel.name = %format!("saga.step {}", definition.kind.as_str()),
@@ -156,11 +164,11 @@ impl Engine {
                 )],
             );
         }
-        if let Err(error) = self
+        let order_id = loaded.snapshot.order_id.to_string();
+        let steps = self
             .step_until_parked(lease, loaded, &definition)
-            .instrument(span)
-            .await
-        {
+            .instrument(span);
+        if let Err(error) = tenure_telemetry::in_order_scope(order_id, steps).await {
             tracing::warn!(saga_id = %lease.saga_id, error = %error, "a saga step failed; it runs again once its lease lapses");
         }
     }
@@ -225,6 +233,7 @@ impl Engine {
                     event_seq,
                     cancel_requested,
                 } => {
+                    record_transition(definition, &loaded.snapshot, &transition);
                     sagas::advance_snapshot(&mut loaded, &transition, event_seq);
                     loaded.snapshot.cancel_requested = cancel_requested;
                     if !transition.runnable_now {
@@ -302,5 +311,25 @@ impl Engine {
         let mut notified = Box::pin(Arc::clone(&self.events_written).notified_owned());
         notified.as_mut().enable();
         notified
+    }
+}
+
+/// Counts what a committed transition did that SREs alert on: a failed attempt that will be tried
+/// again, and the turn from doing to undoing.
+fn record_transition(definition: &Definition, before: &SagaSnapshot, transition: &Transition) {
+    let metrics = OrdersMetrics::process();
+    let retried = transition
+        .wait
+        .as_ref()
+        .is_some_and(|wait| matches!(wait.kind.as_str(), "retry_backoff" | "compensation_stuck"));
+    if retried && let Some(attempt) = &transition.attempt_record {
+        let step = definition
+            .nodes
+            .get(attempt.node)
+            .map_or("unknown", |node| node.name);
+        metrics.step_retried(definition.kind, step, attempt.direction);
+    }
+    if before.direction == Direction::Do && transition.direction == Direction::Undo {
+        metrics.compensation_started(definition.kind);
     }
 }

@@ -5,6 +5,7 @@ pub mod bench;
 mod clients;
 mod domain;
 mod engine;
+mod metrics;
 mod settings;
 mod store;
 
@@ -191,7 +192,15 @@ impl OrdersApp {
                 app.clone(),
                 &limits,
             ))
-            .add_worker("saga-engine", app.engine.clone().run(draining))
+            .add_worker("saga-engine", app.engine.clone().run(draining.clone()))
+            .add_worker(
+                "saga-gauges",
+                metrics::sample_gauges(
+                    app.db.clone(),
+                    Duration::from_millis(app.engine.settings.gauge_interval_ms),
+                    draining,
+                ),
+            )
             .add_readiness(Arc::new(FnProbe::new("database", move || {
                 let (db, registry) = (db.clone(), registry.clone());
                 Box::pin(async move { ready(&db, &registry).await })

@@ -67,6 +67,9 @@ pub struct EngineSettings {
     pub undo_cap_secs: u64,
     /// Failed undo attempts after which a saga shows `compensation_stuck` and pages.
     pub stuck_after_attempts: u32,
+    /// How often the gauges read from the database (`saga_active`, the stream backlog) are
+    /// refreshed.
+    pub gauge_interval_ms: u64,
 }
 
 impl Default for EngineSettings {
@@ -86,6 +89,7 @@ impl Default for EngineSettings {
             retry_cap_secs: 15 * 60,
             undo_cap_secs: 3600,
             stuck_after_attempts: 10,
+            gauge_interval_ms: 5000,
         }
     }
 }
@@ -143,6 +147,9 @@ impl OrdersSettings {
         }
         if engine.wake_interval_ms == 0 {
             problems.push("orders.engine.wake_interval_ms: at least 1".to_owned());
+        }
+        if engine.gauge_interval_ms < 100 {
+            problems.push("orders.engine.gauge_interval_ms: at least 100".to_owned());
         }
         if engine.retry_base_ms == 0 {
             problems.push("orders.engine.retry_base_ms: at least 1".to_owned());

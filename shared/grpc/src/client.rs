@@ -85,6 +85,9 @@ impl PeerChannel {
     ) -> anyhow::Result<()> {
         let headers = request.headers_mut();
         tenure_telemetry::inject_context(&span.context(), headers);
+        if let Some(order_id) = tenure_telemetry::inject_order_id(headers) {
+            span.record("tenure.order_id", order_id);
+        }
         let token = self.minter.token_for(self.callee.audience())?;
         let value = HeaderValue::from_str(&format!("Bearer {token}"))?;
         headers.insert(http::header::AUTHORIZATION, value);

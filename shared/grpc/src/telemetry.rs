@@ -220,8 +220,19 @@ where
         let parent = tenure_telemetry::extract_context(request.headers());
         // A caller without trace context starts a new trace; a malformed one is ignored the same way.
         let _ = span.set_parent(parent);
+        let order_id = tenure_telemetry::extract_order_id(request.headers());
+        if let Some(order_id) = &order_id {
+            span.record("tenure.order_id", order_id.as_str());
+        }
         let record = CallRecord::start(span.clone(), labels, Side::Server);
         let call = self.inner.call(request);
+        // The handler's own calls carry the order on.
+        let call = async move {
+            match order_id {
+                Some(order_id) => tenure_telemetry::in_order_scope(order_id, call).await,
+                None => call.await,
+            }
+        };
         Box::pin(
             async move {
                 match AssertUnwindSafe(call).catch_unwind().await {

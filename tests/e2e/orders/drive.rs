@@ -389,6 +389,30 @@ impl Stack {
         usize::try_from(row.try_get::<i64>("", "n").expect("n")).expect("count")
     }
 
+    /// Every transaction on the server that holds a transaction id, oldest first, one per line:
+    /// what keeps the order stream's horizon (`pg_snapshot_xmin`) where it is.
+    pub(crate) async fn transactions_holding_the_horizon(&self) -> String {
+        use sea_orm::ConnectionTrait as _;
+        let db = self.sql(ServiceKind::Orders).await;
+        let rows = db
+            .conn()
+            .query_all_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                "SELECT format('%s pid=%s db=%s app=%s state=%s wait=%s/%s for=%s query=%s', \
+                 backend_xid, pid, datname, application_name, state, wait_event_type, wait_event, \
+                 now() - xact_start, left(query, 300)) AS line \
+                 FROM pg_stat_activity WHERE backend_xid IS NOT NULL \
+                 ORDER BY age(backend_xid) DESC",
+            ))
+            .await
+            .expect("pg_stat_activity");
+        db.close().await.ok();
+        rows.iter()
+            .map(|row| row.try_get::<String>("", "line").expect("line"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// Every event of the order stream, from the beginning, as `who` reads it.
     pub(crate) async fn order_stream(&self, who: &As) -> Vec<pb::OrderEvent> {
         let written = self.outbox_len(who).await;
@@ -408,17 +432,20 @@ impl Stack {
             .await
             .expect("subscribe")
             .into_inner();
-        read_at_least(stream, written).await
+        read_at_least(self, stream, written).await
     }
 }
 
 /// Reads `stream` until it is caught up and has delivered at least `written` events. A stream shows
 /// an event only once every older transaction on the server has ended, and other tests'
-/// transactions share the server, so being caught up alone does not mean everything was read.
+/// transactions share the server, so being caught up alone does not mean everything was read. A
+/// stream that stays short names the transactions holding it back, so a failure can be explained.
 pub(crate) async fn read_at_least(
+    stack: &Stack,
     mut stream: tonic::Streaming<pb::SubscribeResponse>,
     written: usize,
 ) -> Vec<pb::OrderEvent> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
     let mut events = Vec::new();
     loop {
         let batch = tokio::time::timeout(Duration::from_secs(10), stream.message())
@@ -429,6 +456,14 @@ pub(crate) async fn read_at_least(
         events.extend(batch.events);
         if batch.caught_up && events.len() >= written {
             return events;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let holders = stack.transactions_holding_the_horizon().await;
+            panic!(
+                "the stream delivered {} of {written} events; transactions with an id on the \
+                 server, oldest first:\n{holders}",
+                events.len()
+            );
         }
     }
 }

@@ -16,6 +16,7 @@ use tonic::{Request, Response, Status};
 use crate::api::context::{Call, Orders, at, checked, finish};
 use crate::api::convert;
 use crate::domain::OrdersError;
+use crate::metrics::{OrdersMetrics, SubscriberGuard};
 use crate::store::Reach;
 use crate::store::events::{self, EventFilter, Position};
 
@@ -106,6 +107,8 @@ struct Cursor {
     filter: EventFilter,
     since_last_send: Duration,
     ended: bool,
+    /// Counts this subscription in `order_stream_subscribers` while it is open.
+    _subscribed: SubscriberGuard,
 }
 
 impl Cursor {
@@ -134,6 +137,11 @@ impl Cursor {
             self.position = page.position;
             if !page.events.is_empty() {
                 self.since_last_send = Duration::ZERO;
+                let now = self.app.clock.now();
+                for event in &page.events {
+                    let lag = (now - event.recorded_at).to_std().unwrap_or_default();
+                    OrdersMetrics::process().event_delivered(lag);
+                }
                 return Some(Ok(pb::SubscribeResponse {
                     events: page.events.iter().map(convert::event).collect(),
                     position: self.position.to_string(),
@@ -255,6 +263,7 @@ impl Orders {
             filter,
             since_last_send: HEARTBEAT,
             ended: false,
+            _subscribed: OrdersMetrics::process().subscribed(),
         };
         Ok(Box::pin(futures::stream::unfold(
             cursor,

@@ -22,7 +22,7 @@ use crate::domain::OrdersError;
 use crate::domain::saga::advance::event_id;
 use crate::domain::saga::state::{EventDraft, EventPayload};
 use crate::store::transition::{Binder, Gate};
-use crate::store::{column, json_column, placeholders, statement, time, to_json};
+use crate::store::{column, json_column, placeholders, statement, time, to_json, unsigned};
 
 /// The payloads' schema version.
 pub(crate) const SCHEMA_VERSION: i32 = 1;
@@ -249,31 +249,7 @@ pub(crate) async fn page(
         .await?;
     let current_epoch = current_epoch(&tx).await?;
     let (mut values, mut conditions): (Vec<Value>, Vec<String>) = (Vec::new(), Vec::new());
-    let bind = |value: Value, values: &mut Vec<Value>| {
-        values.push(value);
-        format!("${}", values.len())
-    };
-    match backend {
-        DbBackend::Postgres => {
-            let epoch = bind(after.epoch.into(), &mut values);
-            let position_tx = bind(after.tx.to_string().into(), &mut values);
-            let id = bind(after.id.into(), &mut values);
-            let current = bind(current_epoch.into(), &mut values);
-            conditions.push(format!(
-                "(epoch, tx, id) > ({epoch}, {position_tx}::text::xid8, {id})"
-            ));
-            conditions.push(format!(
-                "(epoch < {current} OR tx < pg_snapshot_xmin(pg_current_snapshot()))"
-            ));
-        }
-        _ => {
-            let epoch = bind(after.epoch.into(), &mut values);
-            let id = bind(after.id.into(), &mut values);
-            conditions.push(format!(
-                "(epoch > {epoch} OR (epoch = {epoch} AND id > {id}))"
-            ));
-        }
-    }
+    visible_after(backend, after, current_epoch, &mut values, &mut conditions);
     if let Some(tenant) = filter.tenant {
         let tenant = bind(tenant.into(), &mut values);
         conditions.push(format!("tenant_id = {tenant}"));
@@ -325,6 +301,98 @@ pub(crate) async fn page(
         position,
         caught_up,
     })
+}
+
+fn bind(value: Value, values: &mut Vec<Value>) -> String {
+    values.push(value);
+    format!("${}", values.len())
+}
+
+/// The conditions for events after `after` that a reader may see now: on PostgreSQL only those
+/// below the oldest transaction still running, since nothing can commit behind them any more.
+fn visible_after(
+    backend: DbBackend,
+    after: Position,
+    current_epoch: i32,
+    values: &mut Vec<Value>,
+    conditions: &mut Vec<String>,
+) {
+    match backend {
+        DbBackend::Postgres => {
+            let epoch = bind(after.epoch.into(), values);
+            let position_tx = bind(after.tx.to_string().into(), values);
+            let id = bind(after.id.into(), values);
+            let current = bind(current_epoch.into(), values);
+            conditions.push(format!(
+                "(epoch, tx, id) > ({epoch}, {position_tx}::text::xid8, {id})"
+            ));
+            conditions.push(format!(
+                "(epoch < {current} OR tx < pg_snapshot_xmin(pg_current_snapshot()))"
+            ));
+        }
+        _ => {
+            let epoch = bind(after.epoch.into(), values);
+            let id = bind(after.id.into(), values);
+            conditions.push(format!(
+                "(epoch > {epoch} OR (epoch = {epoch} AND id > {id}))"
+            ));
+        }
+    }
+}
+
+/// Committed events no reader can see yet, because a transaction older than theirs is still open
+/// somewhere on the server (always 0 on SQLite, whose readers see every commit).
+pub(crate) async fn held_back(db: &Db) -> Result<u64, OrdersError> {
+    let conn = db.conn();
+    let backend = conn.get_database_backend();
+    if backend != DbBackend::Postgres {
+        return Ok(0);
+    }
+    let epoch = current_epoch(conn).await?;
+    let row = conn
+        .query_one_raw(statement(
+            backend,
+            "SELECT count(*) AS n FROM order_event WHERE epoch = $1 \
+             AND tx >= pg_snapshot_xmin(pg_current_snapshot())",
+            vec![epoch.into()],
+        ))
+        .await?;
+    row.map_or(Ok(0), |row| unsigned(column::<i64>(&row, "n")?))
+}
+
+/// The events the furthest-behind named subscription has yet to acknowledge, counted up to `cap`
+/// per subscription so that a forgotten one costs a bounded read.
+pub(crate) async fn largest_subscription_backlog(db: &Db, cap: u64) -> Result<u64, OrdersError> {
+    let conn = db.conn();
+    let backend = conn.get_database_backend();
+    let epoch = current_epoch(conn).await?;
+    let positions = conn
+        .query_all_raw(statement(
+            backend,
+            "SELECT position FROM event_subscription",
+            Vec::new(),
+        ))
+        .await?
+        .iter()
+        .map(|row| column::<String>(row, "position"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut largest = 0;
+    for position in positions
+        .iter()
+        .filter_map(|raw| raw.parse::<Position>().ok())
+    {
+        let (mut values, mut conditions) = (Vec::new(), Vec::new());
+        visible_after(backend, position, epoch, &mut values, &mut conditions);
+        let limit = bind(i64::try_from(cap).unwrap_or(i64::MAX).into(), &mut values);
+        let sql = format!(
+            "SELECT count(*) AS n FROM (SELECT 1 FROM order_event WHERE {} LIMIT {limit}) AS behind",
+            conditions.join(" AND ")
+        );
+        if let Some(row) = conn.query_one_raw(statement(backend, &sql, values)).await? {
+            largest = largest.max(unsigned::<u64>(column::<i64>(&row, "n")?)?);
+        }
+    }
+    Ok(largest)
 }
 
 /// The position of the latest event a reader may see now.

@@ -227,9 +227,10 @@ impl Orders {
             return Ok(pb::CreateOrderResponse { order: Some(order) });
         }
         let order_id = Uuid::new_v4();
-        let input = self.facts(tenant, order_id, details).await?;
-        let created = self
-            .place(
+        tracing::Span::current().record("tenure.order_id", order_id.to_string());
+        let created = tenure_telemetry::in_order_scope(order_id.to_string(), async {
+            let input = self.facts(tenant, order_id, details).await?;
+            self.place(
                 call,
                 tenant,
                 order_id,
@@ -237,7 +238,9 @@ impl Orders {
                 &request.idempotency_key,
                 &hash,
             )
-            .await;
+            .await
+        })
+        .await;
         let order = match created {
             // A concurrent request with the same key won the insert: answer with its order.
             Err(OrdersError::Busy) => self

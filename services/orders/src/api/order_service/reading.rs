@@ -26,8 +26,11 @@ const WATCH_POLL: Duration = Duration::from_millis(500);
 pub(crate) type WatchStream =
     Pin<Box<dyn Stream<Item = Result<pb::WatchOrderResponse, Status>> + Send>>;
 
+/// The order a request names; the call's span records it, so its trace names the order.
 pub(crate) fn order_id(problems: &mut Problems, raw: &str) -> Option<Uuid> {
-    problems.check("order_id", parse_id(raw))
+    let id = problems.check("order_id", parse_id(raw))?;
+    tracing::Span::current().record("tenure.order_id", id.to_string());
+    Some(id)
 }
 
 impl Orders {
