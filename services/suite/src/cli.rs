@@ -1,10 +1,14 @@
 //! The command line of the `tenure` binary.
 
+mod client;
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tenure_grpc::{Role, ServiceKind};
 use uuid::Uuid;
+
+pub use client::*;
 
 /// Tenure: sell and manage AWS accounts over their whole tenure.
 #[derive(Debug, Parser)]
@@ -21,6 +25,10 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "built once per process from the command line; boxing buys nothing"
+)]
 pub enum Command {
     /// Run all four services in one process, on SQLite files and the in-process AWS sandbox.
     Up(UpArgs),
@@ -34,6 +42,9 @@ pub enum Command {
     Health(HealthArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+    /// The client subcommands.
+    #[command(flatten)]
+    Client(ClientCommand),
 }
 
 /// Arguments of `tenure up`.

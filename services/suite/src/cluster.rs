@@ -131,6 +131,19 @@ impl Cluster {
         deps: &ClusterDeps,
         listeners: Vec<(ServiceKind, TcpListener)>,
     ) -> anyhow::Result<Self> {
+        Self::start_with_sandbox(config, auth, deps, listeners, None).await
+    }
+
+    /// Like [`Cluster::start`], with provisioning on `sandbox`, opened by the caller so that
+    /// `deps.clock` can be the sandbox's own clock; provisioning opens its own from its settings when
+    /// this is `None`.
+    pub async fn start_with_sandbox(
+        config: &TenureConfig,
+        auth: &AuthSettings,
+        deps: &ClusterDeps,
+        listeners: Vec<(ServiceKind, TcpListener)>,
+        sandbox: Option<tenure_provisioning::SandboxCloud>,
+    ) -> anyhow::Result<Self> {
         let verifier = TokenVerifier::new(auth)?;
         let host = Host::new(config.server.clone(), verifier);
         let mut handles = BTreeMap::new();
@@ -175,10 +188,24 @@ impl Cluster {
                     .register(&mut builder);
                 }
                 ServiceKind::Provisioning => {
-                    tenure_provisioning::ProvisioningApp::build(&config.provisioning.settings)
-                        .await
-                        .context("building provisioning")?
-                        .register(&mut builder);
+                    let settings = &config.provisioning.settings;
+                    let app = match &sandbox {
+                        // Claims and leases measure real elapsed time; the sandbox keeps its own
+                        // simulated time for AWS.
+                        Some(sandbox) => {
+                            tenure_provisioning::ProvisioningApp::build_with(
+                                settings,
+                                Arc::new(SystemClock),
+                                tenure_provisioning::Backend::sandbox(
+                                    sandbox.clone(),
+                                    Arc::new(sandbox.clone()),
+                                ),
+                            )
+                            .await
+                        }
+                        None => tenure_provisioning::ProvisioningApp::build(settings).await,
+                    };
+                    app.context("building provisioning")?.register(&mut builder);
                 }
                 ServiceKind::DataPurge => {
                     let settings = &config.data_purge.settings;

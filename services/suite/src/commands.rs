@@ -26,6 +26,7 @@ pub async fn run(cli: Cli, env: Vec<(String, String)>) -> anyhow::Result<()> {
         Command::Migrate(args) => migrate::run(&args, config_file, &env).await,
         Command::Token(args) => token::run(&args),
         Command::Health(args) => health::run(&args).await,
+        Command::Client(command) => crate::client::run(command, &env).await,
         Command::Completions(args) => {
             let mut command = Cli::command();
             clap_complete::generate(args.shell, &mut command, "tenure", &mut std::io::stdout());

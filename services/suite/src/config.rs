@@ -286,7 +286,10 @@ pub fn load(
             continue;
         };
         // Variables read by the test harness and the CLI client are not configuration keys.
-        if rest.starts_with("TEST_") || rest == "BIN" || rest == "TOKEN" || rest == "ENDPOINT" {
+        if rest.starts_with("TEST_")
+            || rest == "BIN"
+            || crate::client::settings::CLIENT_VARIABLES.contains(&name.as_str())
+        {
             continue;
         }
         let key = rest.to_ascii_lowercase().replace("__", ".");
@@ -350,6 +353,30 @@ mod tests {
             .expect_err("refused")
             .to_string();
         assert!(error.contains("auth.issuers"), "{error}");
+    }
+
+    #[test]
+    fn the_client_variables_are_not_server_settings() {
+        let client: Vec<(&str, &str)> = crate::client::settings::CLIENT_VARIABLES
+            .iter()
+            .map(|name| (*name, "http://127.0.0.1:1"))
+            .collect();
+        let config = load(
+            TenureConfig::development(Path::new("data")),
+            None,
+            &env(&client),
+        )
+        .expect("the client's variables are skipped");
+        assert_eq!(config, TenureConfig::development(Path::new("data")));
+        // A name one letter off is still a server key, and still refused.
+        assert!(
+            load(
+                TenureConfig::development(Path::new("data")),
+                None,
+                &env(&[("TENURE_TOKENS", "x")]),
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! listeners the caller bound (port 0 in tests), and [`config::load`] takes the environment as a slice.
 
 pub mod cli;
+pub mod client;
 pub mod cluster;
 pub mod commands;
 pub mod config;

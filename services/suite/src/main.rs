@@ -24,7 +24,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tenure::output::error(&error);
-            ExitCode::FAILURE
+            tenure::client::exit_code(&error)
         }
     }
 }

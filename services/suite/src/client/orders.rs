@@ -1,0 +1,243 @@
+//! `tenure orders`: place, read, list, follow, cancel, answer and signal orders.
+
+use tenure_proto::orders::v1 as pb;
+use tenure_proto::orders::v1::create_order_request::Details;
+
+use super::connect::{Session, idempotency_key};
+use super::errors::{Answer as _, present};
+use super::render::{Flat, Printer, table};
+use super::{proto::Proto as _, watch};
+use crate::cli::{AnswerOrder, CreateOrder, ListOrders, OrdersCommand};
+
+/// The columns of `orders list`.
+const ORDER_COLUMNS: &[&str] = &[
+    "id",
+    "kind",
+    "status",
+    "status_key",
+    "aws_account_id",
+    "created_at",
+];
+
+/// The columns of a timeline's steps.
+const STEP_COLUMNS: &[&str] = &[
+    "name",
+    "owner",
+    "state",
+    "attempts",
+    "wait_reason",
+    "due_at",
+    "task_id",
+    "last_error_code",
+];
+
+pub(super) async fn run(
+    command: OrdersCommand,
+    session: Session,
+    printer: Printer,
+) -> anyhow::Result<()> {
+    match command {
+        OrdersCommand::Create(order) => {
+            let placed = create(&session, order).await?;
+            printer.show(&placed)
+        }
+        OrdersCommand::Get(id) => printer.show(&get(&session, &id.order_id).await?),
+        OrdersCommand::List(filter) => list(&session, printer, filter).await,
+        OrdersCommand::Timeline(id) => {
+            let timeline = session
+                .orders()?
+                .get_order_timeline(pb::GetOrderTimelineRequest {
+                    order_id: id.order_id,
+                })
+                .await
+                .answer()?;
+            show_timeline(printer, &timeline)
+        }
+        OrdersCommand::Watch(id) => watch::follow(&session, printer, &id.order_id).await,
+        OrdersCommand::Cancel(cancel) => {
+            let answer = session
+                .orders()?
+                .cancel_order(pb::CancelOrderRequest {
+                    idempotency_key: idempotency_key(cancel.key.idempotency_key.as_deref()),
+                    order_id: cancel.order_id,
+                    reason: cancel.reason,
+                })
+                .await
+                .answer()?;
+            printer.show(&present(answer.order, "order")?)
+        }
+        OrdersCommand::Answer(answer) => printer.show(&answer_query(&session, answer).await?),
+        OrdersCommand::Signal(signal) => {
+            let order = self::signal(
+                &session,
+                &signal.order_id,
+                signal.key.idempotency_key.as_deref(),
+            )
+            .await?;
+            printer.show(&order)
+        }
+    }
+}
+
+/// Places the order `kind` describes.
+pub(super) async fn create(session: &Session, kind: CreateOrder) -> anyhow::Result<pb::Order> {
+    let (key, details) = match kind {
+        CreateOrder::NewAccount(order) => (
+            order.key,
+            Details::NewAccount(pb::NewAccountOrder {
+                root_email: order.root_email,
+                account_name: order.account_name,
+                support_contact: order.support_contact,
+            }),
+        ),
+        CreateOrder::BillingTransfer(order) => (
+            order.key,
+            Details::BillingTransfer(pb::BillingTransferOrder {
+                management_account_id: order.management_account,
+                transfer_name: order.transfer_name,
+            }),
+        ),
+        CreateOrder::OrganizationTransfer(order) => (
+            order.key,
+            Details::OrganizationTransfer(pb::OrganizationTransferOrder {
+                uses_organizations: order.management_account.is_some(),
+                management_account_id: order.management_account.unwrap_or_default(),
+                linked_account_ids: order.linked_account,
+            }),
+        ),
+        CreateOrder::Terminate(order) => (
+            order.key,
+            Details::Terminate(pb::TerminateOrder {
+                aws_account_id: order.account,
+                mode: order.mode,
+                acknowledgements: order.acknowledgements,
+                reason: order.reason,
+            }),
+        ),
+    };
+    let placed = session
+        .orders()?
+        .create_order(pb::CreateOrderRequest {
+            idempotency_key: idempotency_key(key.idempotency_key.as_deref()),
+            details: Some(details),
+        })
+        .await
+        .answer()?;
+    present(placed.order, "order")
+}
+
+/// Reads one order.
+pub(super) async fn get(session: &Session, order_id: &str) -> anyhow::Result<pb::Order> {
+    let answer = session
+        .orders()?
+        .get_order(pb::GetOrderRequest {
+            order_id: order_id.to_owned(),
+        })
+        .await
+        .answer()?;
+    present(answer.order, "order")
+}
+
+async fn list(session: &Session, printer: Printer, filter: ListOrders) -> anyhow::Result<()> {
+    let answer = session
+        .orders()?
+        .list_orders(pb::ListOrdersRequest {
+            page_size: filter.page.page_size,
+            page_token: filter.page.page_token,
+            kinds: filter.kinds,
+            statuses: filter.statuses,
+            aws_account_id: filter.account,
+            created_after: None,
+            created_before: None,
+            tenant_id: filter.tenant,
+        })
+        .await
+        .answer()?;
+    printer.list(&answer, "orders", ORDER_COLUMNS)
+}
+
+/// The order's summary, then its steps as a table.
+pub(super) fn show_timeline(
+    printer: Printer,
+    timeline: &pb::GetOrderTimelineResponse,
+) -> anyhow::Result<()> {
+    if printer.is_json() {
+        return printer.show(timeline);
+    }
+    let order = present(timeline.order.clone(), "order")?;
+    let flat = Flat::of(&order.dynamic()?);
+    let summary: Vec<&str> = ["id", "kind", "status", "status_key", "aws_account_id"]
+        .iter()
+        .filter_map(|key| flat.get(key))
+        .collect();
+    let steps: Vec<super::render::Row> = timeline
+        .steps
+        .iter()
+        .map(|step| step.dynamic().map(|step| Flat::of(&step).scalars))
+        .collect::<anyhow::Result<_>>()?;
+    printer.note(&format!(
+        "{}\n{}",
+        summary.join("  "),
+        table(&steps, Some(STEP_COLUMNS)).trim_end()
+    ))
+}
+
+/// Answers the order's open query (or the one named).
+async fn answer_query(session: &Session, answer: AnswerOrder) -> anyhow::Result<pb::Order> {
+    use pb::answer_order_query_request::Answer;
+    let query_id = match answer.query {
+        Some(query) => query,
+        None => {
+            let order = get(session, &answer.order_id).await?;
+            match order.query {
+                Some(query) => query.id,
+                None => anyhow::bail!(
+                    "order {} asks nothing now (it is {}); nothing to answer",
+                    answer.order_id,
+                    pb::OrderStatus::try_from(order.status)
+                        .map_or("in an unknown status", |status| status.as_str_name())
+                ),
+            }
+        }
+    };
+    let reply = if let Some(email) = answer.root_email {
+        Answer::RootEmail(email)
+    } else if let Some(account) = answer.management_account {
+        Answer::ManagementAccountId(account)
+    } else if !answer.linked_account.is_empty() {
+        Answer::LinkedAccountIds(pb::AccountIdList {
+            aws_account_ids: answer.linked_account,
+        })
+    } else {
+        Answer::Confirmed(answer.confirmed)
+    };
+    let answered = session
+        .orders()?
+        .answer_order_query(pb::AnswerOrderQueryRequest {
+            idempotency_key: idempotency_key(answer.key.idempotency_key.as_deref()),
+            order_id: answer.order_id,
+            query_id,
+            answer: Some(reply),
+        })
+        .await
+        .answer()?;
+    present(answered.order, "order")
+}
+
+/// Asks the order to look at AWS again now.
+pub(super) async fn signal(
+    session: &Session,
+    order_id: &str,
+    key: Option<&str>,
+) -> anyhow::Result<pb::Order> {
+    let answer = session
+        .orders()?
+        .signal_order(pb::SignalOrderRequest {
+            idempotency_key: idempotency_key(key),
+            order_id: order_id.to_owned(),
+            signal: pb::OrderSignal::CheckNow as i32,
+        })
+        .await
+        .answer()?;
+    present(answer.order, "order")
+}
