@@ -2,6 +2,7 @@
 //! scenarios.
 
 mod layout;
+mod observability;
 mod orders;
 mod purge;
 mod reliability;

@@ -14,7 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait as _, DbBackend, Statement};
 use tenure_domain::{Clock as _, ManualClock};
-use tenure_e2e::{ClusterOptions, TestCluster};
+use tenure_e2e::{ClusterOptions, ServiceProcess, TestCluster};
 use tenure_grpc::{Role, ServiceKind};
 use tenure_proto::accounts::v1 as accounts;
 use tenure_proto::accounts::v1::account_service_client::AccountServiceClient;
@@ -167,6 +167,44 @@ impl Stack {
         };
         stack.restart_purger().await;
         stack
+    }
+
+    /// All four services as `tenure serve` processes on one database, each with its own `/metrics`
+    /// endpoint and log file, configured by `configure` after the fast settings with an instant
+    /// sandbox. The stack's clients reach the processes; its clock does not move them (they run on
+    /// real time).
+    pub(crate) async fn start_as_processes(
+        configure: impl Fn(&mut tenure::config::TenureConfig),
+    ) -> (Self, Vec<ServiceProcess>) {
+        let instant = |config: &mut tenure::config::TenureConfig| {
+            fast(config);
+            let sandbox = &mut config.provisioning.settings.backend.sandbox;
+            sandbox.create_account_delay_secs = 0;
+            sandbox.close_account_delay_secs = 0;
+            sandbox.cloudformation_delay_secs = 0;
+        };
+        let mut owners = TestCluster::start_with(
+            &[],
+            ClusterOptions {
+                clock: Arc::new(tenure_domain::SystemClock),
+                configure: Box::new(instant),
+            },
+        )
+        .await
+        .expect("database");
+        let processes = owners
+            .spawn_processes(&ServiceKind::ALL, configure)
+            .await
+            .expect("processes");
+        for process in &processes {
+            owners.adopt(process).expect("adopt");
+        }
+        let stack = Self {
+            owners,
+            purger: None,
+            clock: Arc::new(ManualClock::new()),
+        };
+        (stack, processes)
     }
 
     /// Kills the separate data-purge (if any) and starts a fresh one on the same database.

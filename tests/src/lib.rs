@@ -162,6 +162,18 @@ impl TestCluster {
         Ok(format!("http://{address}"))
     }
 
+    /// Makes `process` this cluster's service of its kind: [`TestCluster::url`] and the peers of
+    /// processes spawned later reach it.
+    pub fn adopt(&mut self, process: &ServiceProcess) -> anyhow::Result<()> {
+        let address: SocketAddr = process
+            .url
+            .trim_start_matches("http://")
+            .parse()
+            .context("the process address")?;
+        self.addresses.insert(process.kind, address);
+        Ok(())
+    }
+
     /// Drains and stops every service.
     pub async fn shutdown(self) {
         self.cluster.shutdown().await;
@@ -173,61 +185,86 @@ impl TestCluster {
     pub async fn spawn_process(
         &self,
         kind: ServiceKind,
-        configure: impl FnOnce(&mut TenureConfig),
+        configure: impl Fn(&mut TenureConfig),
     ) -> anyhow::Result<ServiceProcess> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let mut config = self.config.clone();
+        let mut processes = self.spawn_processes(&[kind], configure).await?;
+        processes.pop().context("no process started")
+    }
+
+    /// Runs each of `kinds` as its own process, like [`TestCluster::spawn_process`]; they reach each
+    /// other and this cluster's listeners. Each serves `/metrics` on a port of its own and writes its
+    /// log to a file the test can read.
+    pub async fn spawn_processes(
+        &self,
+        kinds: &[ServiceKind],
+        configure: impl Fn(&mut TenureConfig),
+    ) -> anyhow::Result<Vec<ServiceProcess>> {
         let mut peers = PeerUrls::default();
         for (peer, address) in &self.addresses {
             set_peer(&mut peers, *peer, format!("http://{address}"));
         }
-        let listen = format!("127.0.0.1:{port}");
-        set_peer(&mut peers, kind, format!("http://{listen}"));
-        config.orders.peers = peers.clone();
-        config.accounts.peers = peers.clone();
-        config.provisioning.peers = peers.clone();
-        config.data_purge.peers = peers;
-        match kind {
-            ServiceKind::Orders => config.orders.listen = listen.clone(),
-            ServiceKind::Accounts => config.accounts.listen = listen.clone(),
-            ServiceKind::Provisioning => config.provisioning.listen = listen.clone(),
-            ServiceKind::DataPurge => config.data_purge.listen = listen.clone(),
+        let mut ports = Vec::new();
+        for kind in kinds {
+            let port = free_port()?;
+            set_peer(&mut peers, *kind, format!("http://127.0.0.1:{port}"));
+            ports.push((*kind, port));
         }
-        let key_file = self._scratch.path().join(format!("dev-key-{port}.pem"));
-        std::fs::write(&key_file, self.authority.keys().private_pem())?;
-        config.auth.dev_key_file = Some(key_file);
-        config.telemetry.metrics_listen = Some("127.0.0.1:0".to_owned());
-        config.telemetry.log_filter = "warn".to_owned();
-        configure(&mut config);
-        let config_file = self
-            ._scratch
-            .path()
-            .join(format!("{}-{port}.toml", kind.name()));
-        std::fs::write(&config_file, toml::to_string(&config)?)?;
-        let mut command = tokio::process::Command::new(tenure_testkit::tenure_bin()?);
-        command
-            .arg("--config")
-            .arg(&config_file)
-            .args(["serve", kind.name()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true);
-        let child = command.spawn().context("starting tenure serve")?;
-        let process = ServiceProcess {
-            child,
-            url: format!("http://{listen}"),
-        };
-        process.wait_until_serving(kind).await?;
-        Ok(process)
+        let mut processes = Vec::new();
+        for (kind, port) in ports {
+            let mut config = self.config.clone();
+            config.orders.peers = peers.clone();
+            config.accounts.peers = peers.clone();
+            config.provisioning.peers = peers.clone();
+            config.data_purge.peers = peers.clone();
+            let listen = format!("127.0.0.1:{port}");
+            match kind {
+                ServiceKind::Orders => config.orders.listen = listen.clone(),
+                ServiceKind::Accounts => config.accounts.listen = listen.clone(),
+                ServiceKind::Provisioning => config.provisioning.listen = listen.clone(),
+                ServiceKind::DataPurge => config.data_purge.listen = listen.clone(),
+            }
+            let key_file = self._scratch.path().join(format!("dev-key-{port}.pem"));
+            std::fs::write(&key_file, self.authority.keys().private_pem())?;
+            config.auth.dev_key_file = Some(key_file);
+            let metrics_address = format!("127.0.0.1:{}", free_port()?);
+            config.telemetry.metrics_listen = Some(metrics_address.clone());
+            config.telemetry.log_filter = "warn".to_owned();
+            configure(&mut config);
+            let scratch = self._scratch.path();
+            let config_file = scratch.join(format!("{}-{port}.toml", kind.name()));
+            std::fs::write(&config_file, toml::to_string(&config)?)?;
+            let process = ServiceProcess {
+                child: None,
+                kind,
+                url: format!("http://{listen}"),
+                metrics_url: format!("http://{metrics_address}/metrics"),
+                config_file,
+                log_file: scratch.join(format!("{}-{port}.log", kind.name())),
+            };
+            processes.push(process);
+        }
+        for process in &mut processes {
+            process.start().await?;
+        }
+        Ok(processes)
     }
+}
+
+/// A loopback port nobody listens on right now.
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// A service running as its own process.
 pub struct ServiceProcess {
-    child: tokio::process::Child,
+    child: Option<tokio::process::Child>,
+    kind: ServiceKind,
     url: String,
+    metrics_url: String,
+    config_file: std::path::PathBuf,
+    log_file: std::path::PathBuf,
 }
 
 impl ServiceProcess {
@@ -236,19 +273,80 @@ impl ServiceProcess {
         &self.url
     }
 
+    /// The service it runs.
+    pub fn kind(&self) -> ServiceKind {
+        self.kind
+    }
+
+    /// Its `/metrics` endpoint.
+    pub fn metrics_url(&self) -> &str {
+        &self.metrics_url
+    }
+
+    /// Every line it has logged so far, across restarts.
+    pub fn log_lines(&self) -> anyhow::Result<Vec<String>> {
+        let text = std::fs::read_to_string(&self.log_file).context("reading the process log")?;
+        Ok(text.lines().map(str::to_owned).collect())
+    }
+
     /// Kills it with SIGKILL, as a crash would: no drain, no lease released.
     pub async fn kill(mut self) -> anyhow::Result<()> {
-        self.child.kill().await?;
+        if let Some(child) = &mut self.child {
+            child.kill().await?;
+        }
         Ok(())
     }
 
-    async fn wait_until_serving(&self, kind: ServiceKind) -> anyhow::Result<()> {
+    /// Asks it to stop with SIGTERM, as an orchestrator does, and waits until it has drained and
+    /// flushed its telemetry.
+    pub async fn stop(&mut self) -> anyhow::Result<()> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
+        let pid = child.id().context("the process already exited")?;
+        let signalled = tokio::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await?;
+        anyhow::ensure!(signalled.success(), "kill -TERM {pid} failed");
+        let exited = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait())
+            .await
+            .context("the process did not stop within 30 s of SIGTERM")??;
+        anyhow::ensure!(exited.success(), "the process stopped with {exited}");
+        Ok(())
+    }
+
+    /// Stops it gracefully and starts it again on the same port and configuration.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.stop().await?;
+        self.start().await
+    }
+
+    async fn start(&mut self) -> anyhow::Result<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_file)
+            .context("opening the process log")?;
+        let mut command = tokio::process::Command::new(tenure_testkit::tenure_bin()?);
+        command
+            .arg("--config")
+            .arg(&self.config_file)
+            .args(["serve", self.kind.name()])
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true);
+        self.child = Some(command.spawn().context("starting tenure serve")?);
+        self.wait_until_serving().await
+    }
+
+    async fn wait_until_serving(&self) -> anyhow::Result<()> {
         let address: SocketAddr = self
             .url
             .trim_start_matches("http://")
             .parse()
             .context("the process address")?;
-        let service = match kind {
+        let service = match self.kind {
             ServiceKind::Orders => "tenure.orders.v1.OrderService",
             ServiceKind::Accounts => "tenure.accounts.v1.AccountService",
             ServiceKind::Provisioning => "tenure.provisioning.v1.ProvisioningService",

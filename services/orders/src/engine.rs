@@ -234,6 +234,12 @@ impl Engine {
                     cancel_requested,
                 } => {
                     record_transition(definition, &loaded.snapshot, &transition);
+                    tracing::info!(
+                        saga.node = transition.node,
+                        saga.status = transition.status.as_str(),
+                        saga.direction = transition.direction.as_str(),
+                        "saga transition committed"
+                    );
                     sagas::advance_snapshot(&mut loaded, &transition, event_seq);
                     loaded.snapshot.cancel_requested = cancel_requested;
                     if !transition.runnable_now {
