@@ -1,6 +1,8 @@
 //! What SREs see of an order, with every service in its own process: one story in the traces across a
 //! restart of orders, log lines that point into those traces, and metrics that move with the work.
 
+#![allow(clippy::expect_used, reason = "a failed setup step is a failed test")]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
