@@ -411,13 +411,13 @@ impl Demo {
         self.move_clock_to_next_check(steps).await
     }
 
-    /// When the order waits on a check of AWS, a timer or a retry, moves the sandbox clock to when
-    /// it is due, instead of waiting for it in real time.
+    /// When the order waits on a check of AWS (a poll, or a signal it also polls for), a timer or a
+    /// retry, moves the sandbox clock to when it is due, instead of waiting for it in real time.
     async fn move_clock_to_next_check(&mut self, steps: &[pb::OrderStep]) -> anyhow::Result<bool> {
         let due = steps.iter().find_map(|step| {
             let checks = matches!(
                 step.wait_reason.as_str(),
-                "aws_poll" | "timer" | "retry_backoff" | "poll" | "retry"
+                "aws_poll" | "timer" | "retry_backoff" | "poll" | "retry" | "signal"
             );
             (step.state == pb::StepState::Waiting as i32 && checks)
                 .then_some(step.due_at)
@@ -522,8 +522,10 @@ impl Demo {
                 last_state = current.state;
                 self.say(&format!(
                     "purge {purge_id} is {}",
-                    purge::PurgeState::try_from(current.state)
-                        .map_or("UNKNOWN", |state| state.as_str_name())
+                    purge::PurgeState::try_from(current.state).map_or("UNKNOWN", |state| {
+                        let name = state.as_str_name();
+                        name.strip_prefix("PURGE_STATE_").unwrap_or(name)
+                    })
                 ))?;
             }
             match purge::PurgeState::try_from(current.state) {

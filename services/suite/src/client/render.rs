@@ -61,7 +61,7 @@ impl Printer {
             Value::List(items) => items
                 .iter()
                 .filter_map(Value::as_message)
-                .map(|item| Flat::of(item).scalars)
+                .map(Flat::row)
                 .collect(),
             _ => Vec::new(),
         };
@@ -113,8 +113,15 @@ impl Flat {
     /// Flattens `message`, leaving out fields at their default value.
     pub(crate) fn of(message: &DynamicMessage) -> Self {
         let mut flat = Self::default();
-        flat.add(message, "");
+        flat.add(message, "", false);
         flat
+    }
+
+    /// Flattens `message` as a table row: a count of 0 is a value there, not a gap.
+    fn row(message: &DynamicMessage) -> Row {
+        let mut flat = Self::default();
+        flat.add(message, "", true);
+        flat.scalars
     }
 
     /// The shown value of the dotted field `name`, if set.
@@ -125,9 +132,14 @@ impl Flat {
             .map(|(_, value)| value.as_str())
     }
 
-    fn add(&mut self, message: &DynamicMessage, prefix: &str) {
+    fn add(&mut self, message: &DynamicMessage, prefix: &str, zero_counts: bool) {
         for field in message.descriptor().fields() {
-            if !message.has_field(&field) {
+            let count = !field.is_list()
+                && matches!(
+                    field.kind(),
+                    Kind::Int32 | Kind::Int64 | Kind::Uint32 | Kind::Uint64
+                );
+            if !(message.has_field(&field) || zero_counts && count) {
                 continue;
             }
             let name = format!("{prefix}{}", field.name());
@@ -138,7 +150,7 @@ impl Flat {
                         .iter()
                         .filter_map(Value::as_message)
                         .filter(|item| !is_well_known(item))
-                        .map(|item| Self::of(item).scalars)
+                        .map(Self::row)
                         .collect();
                     if rows.is_empty() {
                         let shown: Vec<String> =
@@ -149,7 +161,7 @@ impl Flat {
                     }
                 }
                 Value::Message(nested) if !is_well_known(nested) => {
-                    self.add(nested, &format!("{name}."));
+                    self.add(nested, &format!("{name}."), zero_counts);
                 }
                 value => self.scalars.push((name, scalar(value, &kind))),
             }

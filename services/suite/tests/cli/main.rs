@@ -8,5 +8,6 @@
 )]
 
 mod aws;
+mod client;
 mod serve;
 mod up;

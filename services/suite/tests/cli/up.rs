@@ -58,16 +58,16 @@ const SERVED: &[(&str, &[&str])] = &[
 ];
 
 /// A `tenure up` child process and what it printed.
-struct Up {
+pub(crate) struct Up {
     child: Child,
-    endpoints: BTreeMap<String, SocketAddr>,
+    pub(crate) endpoints: BTreeMap<String, SocketAddr>,
     metrics: String,
-    token: String,
+    pub(crate) token: String,
     directory: tempfile::TempDir,
 }
 
 impl Up {
-    async fn start() -> Up {
+    pub(crate) async fn start() -> Up {
         let directory = tempfile::tempdir().expect("temp dir");
         let mut child = Command::new(TENURE)
             .args(["up", "--port-base", "0"])
@@ -125,7 +125,7 @@ impl Up {
         channel(self.endpoints[service]).await.expect("channel")
     }
 
-    fn data_dir(&self) -> &Path {
+    pub(crate) fn data_dir(&self) -> &Path {
         self.directory.path()
     }
 }
