@@ -26,7 +26,7 @@ use render::Printer;
 use settings::ClientSettings;
 
 /// Exit status of a failure the stack reported (a refused call), as opposed to 1 for a local failure
-/// and clap's 2 for a usage error.
+/// (no token, no listener at the endpoint) and clap's 2 for a usage error.
 pub const EXIT_REFUSED: u8 = 3;
 
 /// Exit status of `orders watch` when the order ended failed or cancelled.
@@ -53,7 +53,11 @@ impl std::error::Error for OrderUnsuccessful {}
 pub fn exit_code(error: &anyhow::Error) -> ExitCode {
     if error.chain().any(|cause| cause.is::<OrderUnsuccessful>()) {
         ExitCode::from(EXIT_ORDER_UNSUCCESSFUL)
-    } else if error.chain().any(|cause| cause.is::<RpcError>()) {
+    } else if error
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<RpcError>())
+        .any(|refusal| !refusal.is_transport())
+    {
         ExitCode::from(EXIT_REFUSED)
     } else {
         ExitCode::FAILURE
@@ -139,13 +143,13 @@ where
         .map_err(|error| explain_unreachable(error, &settings))
 }
 
-/// Says where the client looked when a listener did not answer, the usual cause being a stack that is
-/// not running or runs on other ports.
+/// Says where the client looked when no listener answered, the usual cause being a stack that is not
+/// running or runs on other ports.
 fn explain_unreachable(error: anyhow::Error, settings: &ClientSettings) -> anyhow::Error {
     let unreachable = error
         .chain()
         .filter_map(|cause| cause.downcast_ref::<RpcError>())
-        .any(|refusal| refusal.code() == tonic::Code::Unavailable);
+        .any(RpcError::is_transport);
     if unreachable {
         error.context(format!(
             "no answer from the stack (orders {}, accounts {}, provisioning {}, data-purge {}); is \

@@ -102,6 +102,16 @@ impl Default for PeerUrls {
 }
 
 impl PeerUrls {
+    /// Sets the URL of one peer.
+    pub fn set(&mut self, kind: ServiceKind, url: String) {
+        match kind {
+            ServiceKind::Orders => self.orders = url,
+            ServiceKind::Accounts => self.accounts = url,
+            ServiceKind::Provisioning => self.provisioning = url,
+            ServiceKind::DataPurge => self.data_purge = url,
+        }
+    }
+
     /// The URL of one peer.
     pub fn url(&self, kind: ServiceKind) -> &str {
         match kind {
@@ -201,6 +211,10 @@ impl TenureConfig {
                 ServiceKind::Accounts => {
                     config.accounts.settings.database.url = url;
                     config.accounts.listen = listen;
+                    // `tenure sandbox advance` jumps days at once; a reopen window that ended shows
+                    // within a second rather than at the next minute, and one query a second is
+                    // nothing on a laptop.
+                    config.accounts.settings.lifecycle_timer_interval_ms = 1_000;
                 }
                 ServiceKind::Provisioning => {
                     config.provisioning.settings.database.url = url;

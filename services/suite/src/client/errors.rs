@@ -15,6 +15,7 @@ pub struct RpcError {
     violations: Vec<(String, String)>,
     reason: Option<String>,
     metadata: Vec<(String, String)>,
+    transport: bool,
 }
 
 impl RpcError {
@@ -22,10 +23,19 @@ impl RpcError {
     pub fn code(&self) -> Code {
         self.code
     }
+
+    /// True when the client never got an answer (no listener, a broken connection), as opposed to
+    /// a status the stack sent.
+    pub fn is_transport(&self) -> bool {
+        self.transport
+    }
 }
 
 impl From<Status> for RpcError {
     fn from(status: Status) -> Self {
+        // tonic keeps the cause of the statuses it makes up on the client side; statuses decoded
+        // from a server's answer have none.
+        let transport = std::error::Error::source(&status).is_some();
         let details = status.get_error_details();
         let violations = details
             .bad_request()
@@ -54,6 +64,7 @@ impl From<Status> for RpcError {
             violations,
             reason: reason.filter(|reason| !reason.is_empty()),
             metadata,
+            transport,
         }
     }
 }

@@ -12,7 +12,7 @@ use tenure_grpc::{Role, ServiceKind};
 use super::{bind, shutdown_signal, start_metrics, stop_telemetry};
 use crate::cli::UpArgs;
 use crate::cluster::{self, Cluster, ClusterDeps, PeerTokens};
-use crate::config::{self, DEV_KEY_FILE, TenureConfig};
+use crate::config::{self, DEV_KEY_FILE, PeerUrls, TenureConfig};
 use crate::{dev_key, output};
 
 /// How long the printed operator token stays valid.
@@ -51,6 +51,20 @@ pub(super) async fn run(
         let address = format!("{}:{port}", args.bind);
         listeners.push((kind, bind(&address, kind.name()).await?));
     }
+    // The services call each other where they really listen: with `--port-base 0` or another base,
+    // the default peer URLs would name ports this stack does not have (or another stack's).
+    let mut peers = PeerUrls::default();
+    for (kind, listener) in &listeners {
+        let mut local = listener.local_addr()?;
+        if local.ip().is_unspecified() {
+            local.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        peers.set(*kind, format!("http://{local}"));
+    }
+    config.orders.peers = peers.clone();
+    config.accounts.peers = peers.clone();
+    config.provisioning.peers = peers.clone();
+    config.data_purge.peers = peers;
     let mut deps = ClusterDeps::new(PeerTokens::Development(authority.clone()));
     let mut sandbox = None;
     if config.provisioning.settings.backend.kind == tenure_provisioning::BackendChoice::Sandbox {

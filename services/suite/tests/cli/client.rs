@@ -333,7 +333,7 @@ async fn refusals_name_the_field_at_fault_and_exit_codes_tell_usage_from_server_
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(refused.status.code(), Some(3), "{stderr}");
     assert!(
-        stderr.starts_with("error: invalid argument: root_email: "),
+        stderr.starts_with("error: invalid argument: new_account.root_email: "),
         "{stderr}"
     );
     assert!(refused.stdout.is_empty());
@@ -410,9 +410,9 @@ async fn refusals_name_the_field_at_fault_and_exit_codes_tell_usage_from_server_
         )
         .await;
     let stderr = String::from_utf8_lossy(&nowhere.stderr);
-    assert_eq!(nowhere.status.code(), Some(3), "{stderr}");
-    assert!(stderr.contains("http://127.0.0.1:9"), "{stderr}");
-    assert!(stderr.contains("unavailable"), "{stderr}");
+    assert_eq!(nowhere.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("orders http://127.0.0.1:9"), "{stderr}");
+    assert!(stderr.contains("is `tenure up` running"), "{stderr}");
 }
 
 #[tokio::test]
