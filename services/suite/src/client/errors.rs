@@ -87,13 +87,7 @@ impl fmt::Display for RpcError {
         write!(f, "{}: ", code_words(self.code))?;
         match self.violations.as_slice() {
             [(field, description)] => write!(f, "{field}: {description}")?,
-            [] => f.write_str(&self.message)?,
-            many => {
-                f.write_str(&self.message)?;
-                for (field, description) in many {
-                    write!(f, "\n  {field}: {description}")?;
-                }
-            }
+            _ => f.write_str(&self.message)?,
         }
         if let Some(reason) = &self.reason {
             write!(f, " [{reason}")?;
@@ -101,6 +95,11 @@ impl fmt::Display for RpcError {
                 write!(f, ", {key}={value}")?;
             }
             f.write_str("]")?;
+        }
+        if self.violations.len() > 1 {
+            for (field, description) in &self.violations {
+                write!(f, "\n  {field}: {description}")?;
+            }
         }
         Ok(())
     }
@@ -158,7 +157,7 @@ mod tests {
         let text = RpcError::from(status).to_string();
         assert_eq!(
             text,
-            "invalid argument: 2 problems\n  root_email: too short\n  account_name: required [TNR001]"
+            "invalid argument: 2 problems [TNR001]\n  root_email: too short\n  account_name: required"
         );
     }
 

@@ -31,7 +31,9 @@ pub(super) async fn follow(
     } else if output::is_terminal() {
         Mode::Redraw { drawn_lines: 0 }
     } else {
-        Mode::Lines
+        Mode::Lines {
+            last: String::new(),
+        }
     };
     let mut view = View { printer, mode };
     let mut last = None;
@@ -60,8 +62,9 @@ pub(super) async fn follow(
 enum Mode {
     /// A terminal: the previous frame, `drawn_lines` long, is replaced.
     Redraw { drawn_lines: usize },
-    /// One line per update.
-    Lines,
+    /// One line per update that changes it: the stream also sends updates that only touch
+    /// what a line leaves out.
+    Lines { last: String },
     /// One JSON object per update.
     Json,
 }
@@ -75,7 +78,15 @@ impl View {
     fn show(&mut self, update: &pb::WatchOrderResponse) -> anyhow::Result<()> {
         match &mut self.mode {
             Mode::Json => self.printer.json_line(update),
-            Mode::Lines => write(&format!("{}\n", one_line(update))),
+            Mode::Lines { last } => {
+                let line = one_line(update);
+                if line == *last {
+                    return Ok(());
+                }
+                write(&format!("{line}\n"))?;
+                *last = line;
+                Ok(())
+            }
             Mode::Redraw { drawn_lines } => {
                 let frame = frame(update);
                 // Up to the first line of the previous frame, and clear from there down.
