@@ -180,3 +180,74 @@ async fn one_trace_follows_a_call_from_one_service_into_another() {
     host.shutdown().await;
     accounts.shutdown().await;
 }
+
+/// The browser path: a gRPC-web call over HTTP/1.1 that carries `traceparent` and the order's
+/// baggage joins the caller's trace exactly as a gRPC call does.
+#[tokio::test]
+async fn a_grpc_web_call_joins_the_callers_trace_and_names_its_order() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let telemetry = global_telemetry();
+    let accounts = TestCluster::start(&[ServiceKind::Accounts])
+        .await
+        .expect("accounts");
+    let token = accounts
+        .authority()
+        .user_token(
+            Role::Operator,
+            "ops-web",
+            None,
+            &[],
+            Duration::from_secs(600),
+        )
+        .expect("token");
+    let address = accounts
+        .url(ServiceKind::Accounts)
+        .expect("url")
+        .trim_start_matches("http://")
+        .to_owned();
+    let trace_id = format!("{:032x}", uuid_v4().as_u128());
+    let parent_id = &format!("{:032x}", uuid_v4().as_u128())[..16];
+    let order_id = uuid_v4().to_string();
+    // One empty ListTenantsRequest: an uncompressed frame of length 0.
+    let frame = [0_u8, 0, 0, 0, 0];
+    let head = format!(
+        "POST /tenure.accounts.v1.AccountService/ListTenants HTTP/1.1\r\nHost: {address}\r\n\
+         content-type: application/grpc-web+proto\r\nx-grpc-web: 1\r\n\
+         authorization: Bearer {token}\r\ntraceparent: 00-{trace_id}-{parent_id}-01\r\n\
+         baggage: tenure.order_id={order_id}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        frame.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    stream.write_all(head.as_bytes()).await.expect("head");
+    stream.write_all(&frame).await.expect("body");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.expect("response");
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("grpc-status:0"), "{response}");
+
+    telemetry.flush().expect("flush");
+    let method = "tenure.accounts.v1.AccountService/ListTenants";
+    let spans = telemetry
+        .collector()
+        .wait_for_spans(
+            |spans| spans.iter().any(|span| span.trace_id == trace_id),
+            Duration::from_secs(10),
+        )
+        .await;
+    let trace: Vec<CollectedSpan> = spans
+        .into_iter()
+        .filter(|span| span.trace_id == trace_id)
+        .collect();
+    let server = one(&trace, method, SpanKind::Server);
+    assert_eq!(server.parent_span_id, parent_id);
+    assert_eq!(
+        server.str_attribute("tenure.order_id"),
+        Some(order_id.as_str())
+    );
+    assert_eq!(server.int_attribute("rpc.grpc.status_code"), Some(0));
+    accounts.shutdown().await;
+}
