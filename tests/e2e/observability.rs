@@ -303,7 +303,7 @@ async fn each_service_exposes_metrics_that_move_with_the_orders() {
         .stop()
         .await
         .expect("stop provisioning");
-    let order = stack
+    let cancelled = stack
         .place(
             seeded.tenant,
             new_account_with_task("metrics-1@example.com", "Metrics workload"),
@@ -320,10 +320,38 @@ async fn each_service_exposes_metrics_that_move_with_the_orders() {
         .is_some_and(|retries| retries >= 1.0)
     })
     .await;
+    // The customer gives up before the point of no return: the saga turns to undoing.
+    stack
+        .cancel_order(&As::Customer(seeded.tenant), &cancelled.id)
+        .await
+        .expect("cancel");
+    scrape_until(orders, "a compensation", |scraped| {
+        sample(
+            scraped,
+            "saga_compensations_total",
+            &[("kind", "account_create")],
+        ) == Some(1.0)
+    })
+    .await;
     process(&mut processes, ServiceKind::Provisioning)
         .restart()
         .await
         .expect("start provisioning");
+    stack
+        .await_status(
+            seeded.tenant,
+            &cancelled.id,
+            pb::OrderStatus::Cancelled,
+            false,
+        )
+        .await;
+    let order = stack
+        .place(
+            seeded.tenant,
+            new_account_with_task("metrics-2@example.com", "Metrics workload"),
+        )
+        .await
+        .expect("order");
 
     // The saga waits for operations: one active saga in status manual, and a subscriber reads.
     let task = stack.first_open_task(&order.id).await;
@@ -387,7 +415,7 @@ async fn each_service_exposes_metrics_that_move_with_the_orders() {
             "grpc_server_handled_total",
             &[("grpc_method", "CreateOrder"), ("grpc_code", "OK")]
         ),
-        Some(1.0)
+        Some(2.0)
     );
     assert!(
         sample(
