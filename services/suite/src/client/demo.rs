@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use super::connect::{Session, idempotency_key};
 use super::errors::{Answer as _, RpcError, present};
+use super::proto::Proto as _;
 use super::render::Printer;
 use super::{accounts as accounts_client, events, orders, purges, sandbox, watch};
 use crate::cli::{
@@ -218,7 +219,7 @@ pub(super) async fn run(
                 .map_or("UNKNOWN", |state| state.as_str_name()),
             "receipt_chain_intact": chain.intact,
         },
-        "receipt": receipt_json(&receipt)?,
+        "receipt": receipt.to_json()?,
     });
     if demo.printer.is_json() {
         crate::output::json_line(&summary).context("writing the summary")?;
@@ -234,11 +235,6 @@ pub(super) async fn run(
     } else {
         anyhow::bail!("the receipt chain did not verify")
     }
-}
-
-fn receipt_json(receipt: &purge::Receipt) -> anyhow::Result<serde_json::Value> {
-    use super::proto::Proto as _;
-    receipt.to_json()
 }
 
 /// `ACTIVE` for `ACCOUNT_STATE_ACTIVE`.
