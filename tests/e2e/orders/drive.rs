@@ -389,20 +389,33 @@ impl Stack {
         usize::try_from(row.try_get::<i64>("", "n").expect("n")).expect("count")
     }
 
-    /// Every transaction on the server that holds a transaction id, oldest first, one per line:
-    /// what keeps the order stream's horizon (`pg_snapshot_xmin`) where it is.
-    pub(crate) async fn transactions_holding_the_horizon(&self) -> String {
+    /// Every transaction on the server that holds a transaction id, one per line: what keeps the
+    /// order stream's horizon (`pg_snapshot_xmin`) where it is; and the stored rows after the
+    /// stream `position` a reader stands at, so a cursor that overtook rows shows.
+    pub(crate) async fn stream_horizon_report(&self, position: &str) -> String {
         use sea_orm::ConnectionTrait as _;
         let db = self.sql(ServiceKind::Orders).await;
+        let mut parts = position
+            .trim_start_matches('p')
+            .split('.')
+            .map(str::to_owned);
+        let mut part = || parts.next().unwrap_or_else(|| "0".to_owned());
+        let (epoch, tx, id) = (part(), part(), part());
         let rows = db
             .conn()
-            .query_all_raw(sea_orm::Statement::from_string(
+            .query_all_raw(sea_orm::Statement::from_sql_and_values(
                 sea_orm::DbBackend::Postgres,
                 "SELECT format('%s pid=%s db=%s app=%s state=%s wait=%s/%s for=%s query=%s', \
                  backend_xid, pid, datname, application_name, state, wait_event_type, wait_event, \
                  now() - xact_start, left(query, 300)) AS line \
                  FROM pg_stat_activity WHERE backend_xid IS NOT NULL \
-                 ORDER BY age(backend_xid) DESC",
+                 UNION ALL SELECT format('prepared %s %s', transaction, gid) FROM pg_prepared_xacts \
+                 UNION ALL SELECT format('cursor %s; snapshot %s; after it %s rows, %s below xmin, \
+                 lowest %s, epochs %s', $4, pg_current_snapshot(), count(*), \
+                 count(*) FILTER (WHERE tx < pg_snapshot_xmin(pg_current_snapshot())), \
+                 min(tx::text), string_agg(DISTINCT epoch::text, ',')) FROM order_event \
+                 WHERE (epoch, tx, id) > ($1::text::int, $2::text::xid8, $3::text::bigint)",
+                vec![epoch.into(), tx.into(), id.into(), position.into()],
             ))
             .await
             .expect("pg_stat_activity");
@@ -458,10 +471,10 @@ pub(crate) async fn read_at_least(
             return events;
         }
         if tokio::time::Instant::now() >= deadline {
-            let holders = stack.transactions_holding_the_horizon().await;
+            let holders = stack.stream_horizon_report(&batch.position).await;
             panic!(
                 "the stream delivered {} of {written} events; transactions with an id on the \
-                 server, oldest first:\n{holders}",
+                 server, and the rows after the cursor:\n{holders}",
                 events.len()
             );
         }
