@@ -28,9 +28,15 @@ pub async fn run(cli: Cli, env: Vec<(String, String)>) -> anyhow::Result<()> {
         Command::Health(args) => health::run(&args).await,
         Command::Client(command) => crate::client::run(command, &env).await,
         Command::Completions(args) => {
+            // Generated into memory first: clap_complete panics on a write error, and a shell
+            // pipe such as `| head` closes stdout early.
             let mut command = Cli::command();
-            clap_complete::generate(args.shell, &mut command, "tenure", &mut std::io::stdout());
-            Ok(())
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut command, "tenure", &mut script);
+            match std::io::Write::write_all(&mut std::io::stdout().lock(), &script) {
+                Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                written => written.map_err(anyhow::Error::from),
+            }
         }
     }
 }
