@@ -356,21 +356,8 @@ async fn each_service_exposes_metrics_that_move_with_the_orders() {
     // The saga waits for operations: one active saga in status manual, and a subscriber reads.
     let task = stack.first_open_task(&order.id).await;
     let events = stack
-        .order_events()
-        .await
-        .subscribe(stack.request(
-            &As::Billing,
-            ServiceKind::Orders,
-            pb::SubscribeRequest {
-                start: Some(pb::subscribe_request::Start::FromBeginning(true)),
-                types: Vec::new(),
-                order_ids: Vec::new(),
-                max_batch: 0,
-            },
-        ))
-        .await
-        .expect("subscribe")
-        .into_inner();
+        .subscribe_from_beginning(stack.order_events().await, &As::Billing, 0)
+        .await;
     let orders = process(&mut processes, ServiceKind::Orders);
     let waiting = scrape_until(orders, "the waiting saga and the subscriber", |scraped| {
         sample(

@@ -188,20 +188,13 @@ async fn await_all_finished(stack: &Stack, expected: usize) -> BTreeMap<String, 
 /// Every event of the stream, read as billing through `url`.
 async fn stream(stack: &Stack, url: &str) -> Vec<pb::OrderEvent> {
     let written = stack.outbox_len(&As::Billing).await;
-    let events = OrderEventsClient::new(connect(url).await)
-        .subscribe(stack.request(
+    let events = stack
+        .subscribe_from_beginning(
+            OrderEventsClient::new(connect(url).await),
             &As::Billing,
-            ServiceKind::Orders,
-            pb::SubscribeRequest {
-                start: Some(pb::subscribe_request::Start::FromBeginning(true)),
-                types: Vec::new(),
-                order_ids: Vec::new(),
-                max_batch: 500,
-            },
-        ))
-        .await
-        .expect("subscribe")
-        .into_inner();
+            500,
+        )
+        .await;
     crate::orders::drive::read_at_least(stack, events, written).await
 }
 

@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use tenure_grpc::ServiceKind;
 use tenure_proto::orders::v1 as pb;
+use tenure_proto::orders::v1::order_events_client::OrderEventsClient;
 use tenure_proto::provisioning::v1 as prov;
 use tonic::Status;
+use tonic::transport::Channel;
 use uuid::Uuid;
 
 use crate::stack::{As, Stack, key};
@@ -430,8 +432,20 @@ impl Stack {
     pub(crate) async fn order_stream(&self, who: &As) -> Vec<pb::OrderEvent> {
         let written = self.outbox_len(who).await;
         let stream = self
-            .order_events()
-            .await
+            .subscribe_from_beginning(self.order_events().await, who, 0)
+            .await;
+        read_at_least(self, stream, written).await
+    }
+
+    /// A subscription to the whole order stream as `who`, through `client`, `max_batch` events a
+    /// message (0: the server's default).
+    pub(crate) async fn subscribe_from_beginning(
+        &self,
+        mut client: OrderEventsClient<Channel>,
+        who: &As,
+        max_batch: u32,
+    ) -> tonic::Streaming<pb::SubscribeResponse> {
+        client
             .subscribe(self.request(
                 who,
                 ServiceKind::Orders,
@@ -439,13 +453,12 @@ impl Stack {
                     start: Some(pb::subscribe_request::Start::FromBeginning(true)),
                     types: Vec::new(),
                     order_ids: Vec::new(),
-                    max_batch: 0,
+                    max_batch,
                 },
             ))
             .await
             .expect("subscribe")
-            .into_inner();
-        read_at_least(self, stream, written).await
+            .into_inner()
     }
 }
 
