@@ -316,16 +316,19 @@ pub fn load(
     Ok(config)
 }
 
+/// An environment as the loaders take it, from literal pairs.
+#[cfg(test)]
+pub(crate) fn test_env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-            .collect()
-    }
+    use test_env as env;
 
     #[test]
     fn environment_variables_nest_with_double_underscores() {

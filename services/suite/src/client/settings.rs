@@ -174,13 +174,7 @@ fn next_port(url: &str, offset: u16) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-            .collect()
-    }
+    use crate::config::test_env as env;
 
     #[test]
     fn the_other_endpoints_follow_the_orders_port() {
