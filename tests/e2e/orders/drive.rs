@@ -415,7 +415,7 @@ impl Stack {
                  UNION ALL SELECT format('cursor %s; snapshot %s; after it %s rows, %s below xmin, \
                  lowest %s, epochs %s', $4, pg_current_snapshot(), count(*), \
                  count(*) FILTER (WHERE tx < pg_snapshot_xmin(pg_current_snapshot())), \
-                 min(tx::text), string_agg(DISTINCT epoch::text, ',')) FROM order_event \
+                 min(tx::text::numeric), string_agg(DISTINCT epoch::text, ',')) FROM order_event \
                  WHERE (epoch, tx, id) > ($1::text::int, $2::text::xid8, $3::text::bigint)",
                 vec![epoch.into(), tx.into(), id.into(), position.into()],
             ))

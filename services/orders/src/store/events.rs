@@ -271,13 +271,14 @@ pub(crate) async fn page(
         ));
     }
     let limit_value = bind(i64::try_from(limit).unwrap_or(i64::MAX).into(), &mut values);
-    let (tx_column, order) = match backend {
-        DbBackend::Postgres => ("tx::text AS tx", "epoch, tx, id"),
-        _ => ("0 AS tx", "epoch, id"),
+    let order = match backend {
+        DbBackend::Postgres => "epoch, tx, id",
+        _ => "epoch, id",
     };
     let sql = format!(
-        "SELECT {EVENT_COLUMNS}, {tx_column} FROM order_event WHERE {} ORDER BY {order} \
+        "SELECT {EVENT_COLUMNS}, {} FROM order_event WHERE {} ORDER BY {order} \
          LIMIT {limit_value}",
+        tx_text_column(backend),
         conditions.join(" AND ")
     );
     let rows = tx.query_all_raw(statement(backend, &sql, values)).await?;
@@ -412,13 +413,17 @@ async fn head_in(
 ) -> Result<Option<Position>, OrdersError> {
     let sql = match backend {
         DbBackend::Postgres => {
-            "SELECT id, epoch, tx::text AS tx FROM order_event WHERE epoch = $1 \
-             AND tx < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY tx DESC, id DESC LIMIT 1"
+            "WHERE epoch = $1 AND tx < pg_snapshot_xmin(pg_current_snapshot()) \
+             ORDER BY tx DESC, id DESC LIMIT 1"
         }
-        _ => "SELECT id, epoch, 0 AS tx FROM order_event WHERE epoch = $1 ORDER BY id DESC LIMIT 1",
+        _ => "WHERE epoch = $1 ORDER BY id DESC LIMIT 1",
     };
+    let sql = format!(
+        "SELECT id, epoch, {} FROM order_event {sql}",
+        tx_text_column(backend)
+    );
     let row = conn
-        .query_one_raw(statement(backend, sql, vec![epoch.into()]))
+        .query_one_raw(statement(backend, &sql, vec![epoch.into()]))
         .await?;
     row.map(|row| position_of(&row, backend)).transpose()
 }
@@ -431,18 +436,16 @@ pub(crate) async fn position_before(
 ) -> Result<Position, OrdersError> {
     let conn = db.conn();
     let backend = conn.get_database_backend();
-    let sql = match backend {
-        DbBackend::Postgres => {
-            "SELECT id, epoch, tx::text AS tx FROM order_event WHERE recorded_at < $1 \
-             ORDER BY epoch DESC, tx DESC, id DESC LIMIT 1"
-        }
-        _ => {
-            "SELECT id, epoch, 0 AS tx FROM order_event WHERE recorded_at < $1 \
-             ORDER BY epoch DESC, id DESC LIMIT 1"
-        }
+    let order = match backend {
+        DbBackend::Postgres => "epoch DESC, tx DESC, id DESC",
+        _ => "epoch DESC, id DESC",
     };
+    let sql = format!(
+        "SELECT id, epoch, {} FROM order_event WHERE recorded_at < $1 ORDER BY {order} LIMIT 1",
+        tx_text_column(backend)
+    );
     let row = conn
-        .query_one_raw(statement(backend, sql, vec![since.into()]))
+        .query_one_raw(statement(backend, &sql, vec![since.into()]))
         .await?;
     Ok(row
         .map(|row| position_of(&row, backend))
@@ -463,9 +466,22 @@ async fn current_epoch(conn: &impl ConnectionTrait) -> Result<i32, OrdersError> 
     column(&row, "epoch")
 }
 
+/// The name a position's transaction id is read under. It must differ from `tx`: an `ORDER BY tx`
+/// would otherwise sort by this text (so "10000" before "9999") while the cursor compares `xid8`
+/// numbers, and a reader paging across a power of ten would skip rows.
+const TX_TEXT: &str = "tx_text";
+
+/// The select expression for [`TX_TEXT`]: `xid8` has no sea-orm type, so it travels as text.
+fn tx_text_column(backend: DbBackend) -> String {
+    match backend {
+        DbBackend::Postgres => format!("tx::text AS {TX_TEXT}"),
+        _ => format!("0 AS {TX_TEXT}"),
+    }
+}
+
 fn position_of(row: &sea_orm::QueryResult, backend: DbBackend) -> Result<Position, OrdersError> {
     let tx = match backend {
-        DbBackend::Postgres => column::<String>(row, "tx")?
+        DbBackend::Postgres => column::<String>(row, TX_TEXT)?
             .parse::<u64>()
             .map_err(|_| OrdersError::internal("a transaction id is not a number"))?,
         _ => 0,
@@ -559,7 +575,102 @@ pub(crate) async fn acknowledge(
 
 #[cfg(test)]
 mod tests {
+    #![allow(
+        clippy::expect_used,
+        reason = "a failed setup step or expectation is a failed test"
+    )]
+
     use super::*;
+
+    /// Outbox rows whose writers' transaction ids straddle powers of ten, as they do on every cluster
+    /// sooner or later, read back through every way the stream positions itself.
+    #[tokio::test]
+    async fn the_stream_reads_in_numeric_transaction_order_across_powers_of_ten() {
+        let database = tenure_testkit::TestDatabase::create()
+            .await
+            .expect("test database");
+        let settings = database.settings("orders");
+        crate::store::migrate(&settings).await.expect("migrations");
+        let db = tenure_db::connect(&settings).await.expect("connect");
+        let conn = db.conn();
+        let horizon = conn
+            .query_one_raw(statement(
+                DbBackend::Postgres,
+                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin",
+                Vec::new(),
+            ))
+            .await
+            .expect("horizon")
+            .expect("a row");
+        let horizon: u64 = column::<String>(&horizon, "xmin")
+            .expect("xmin")
+            .parse()
+            .expect("a number");
+        // Every id below the horizon has finished, so rows stamped with them are readable at once.
+        let mut ids: Vec<u64> = (1..=9)
+            .map(|power| 10u64.pow(power))
+            .flat_map(|power| [power - 1, power])
+            .filter(|id| *id < horizon)
+            .collect();
+        assert!(ids.len() >= 4, "the horizon {horizon} is below 100");
+        // Stored in an order that neither numeric nor text sorting gives back by accident.
+        ids.reverse();
+        let recorded_at = DateTime::from_timestamp(1_900_000_000, 0).expect("a valid instant");
+        let drafts: Vec<EventDraft> = ids
+            .iter()
+            .map(|id| EventDraft {
+                effective_at: recorded_at,
+                payload: EventPayload::AccountUnlinked {
+                    aws_account_id: format!("{id:012}"),
+                },
+            })
+            .collect();
+        append(
+            conn,
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            1,
+            &drafts,
+            recorded_at,
+            None,
+        )
+        .await
+        .expect("append");
+        conn.execute_raw(statement(
+            DbBackend::Postgres,
+            "UPDATE order_event SET tx = (payload->>'aws_account_id')::bigint::text::xid8",
+            Vec::new(),
+        ))
+        .await
+        .expect("stamp the transaction ids");
+
+        let mut numeric = ids.clone();
+        numeric.sort_unstable();
+        let mut read = Vec::new();
+        let mut position = Position::origin(DbBackend::Postgres);
+        loop {
+            let page = page(&db, position, 2, &EventFilter::default())
+                .await
+                .expect("page");
+            read.extend(page.events.iter().map(|event| event.position.tx));
+            assert!(page.position >= position, "the cursor went backwards");
+            position = page.position;
+            if page.caught_up {
+                break;
+            }
+        }
+        assert_eq!(read, numeric, "paged two at a time");
+        let last = position;
+        assert_eq!(last.tx, *numeric.last().expect("rows"));
+        assert_eq!(head(&db).await.expect("head"), last);
+        assert_eq!(
+            position_before(&db, recorded_at + chrono::Duration::seconds(1))
+                .await
+                .expect("by time"),
+            last
+        );
+        db.close().await.ok();
+    }
 
     #[test]
     fn positions_round_trip_and_refuse_what_the_stream_never_hands_out() {
