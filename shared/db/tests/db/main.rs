@@ -6,6 +6,7 @@
     reason = "helpers shared by the tests fail the test on any error, like the test bodies they serve"
 )]
 
+mod cancel;
 mod errors;
 mod idempotency;
 mod migrate;
