@@ -20,6 +20,7 @@ use crate::domain::saga::node::{Action, Node, NodeSpec, StepOwner};
 use crate::domain::saga::port::{StepCall, StepPort};
 use crate::domain::saga::state::{EventDraft, EventKind, EventPayload};
 use crate::engine::Engine;
+use crate::follow::Follower;
 use crate::settings::EngineSettings;
 use crate::store::events::EventFilter;
 use crate::store::orders::NewOrder;
@@ -376,36 +377,30 @@ impl SyntheticEngine {
         Ok((end_to_end, per_step))
     }
 
-    /// Follows the event stream from its head until `stop`, as a subscriber does (woken by this
-    /// replica's commits, polling otherwise), and returns when each event was received.
+    /// Follows the event stream from its head until `stop`, as an `OrderEvents` subscriber does, and
+    /// returns when each event was received.
     ///
     /// # Errors
     ///
     /// The database refuses a read.
     pub async fn subscribe_until(&self, stop: CancellationToken) -> anyhow::Result<Vec<Delivery>> {
-        let mut position = crate::store::events::head(&self.db).await?;
+        let head = crate::store::events::head(&self.db).await?;
+        let mut follower = Follower::new(self.engine.clone(), head, 500, EventFilter::default());
         let mut deliveries = Vec::new();
         loop {
-            let committed = self.engine.next_events_committed();
-            let page = crate::store::events::page(&self.db, position, 500, &EventFilter::default())
-                .await?;
+            let page = follower.read().await?;
             let received_at = self.engine.clock.now();
             deliveries.extend(page.events.iter().map(|event| Delivery {
                 recorded_at: event.recorded_at,
                 received_at,
             }));
-            position = page.position;
-            if !page.events.is_empty() && !page.caught_up {
+            if !page.caught_up {
                 continue;
             }
             if stop.is_cancelled() {
                 return Ok(deliveries);
             }
-            tokio::select! {
-                () = committed => {}
-                () = tokio::time::sleep(Duration::from_millis(50)) => {}
-                () = stop.cancelled() => {}
-            }
+            follower.wait(&stop).await;
         }
     }
 

@@ -5,6 +5,7 @@ pub mod bench;
 mod clients;
 mod domain;
 mod engine;
+mod follow;
 mod metrics;
 mod settings;
 mod store;

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use futures::Stream;
-use tenure_domain::{Problems, field_problem, parse_id};
+use tenure_domain::{Problems, SharedClock, field_problem, parse_id};
 use tenure_grpc::Limits;
 use tenure_proto::orders::v1 as pb;
 use tenure_proto::orders::v1::order_events_server::{OrderEvents, OrderEventsServer};
@@ -16,15 +16,13 @@ use tonic::{Request, Response, Status};
 use crate::api::context::{Call, Orders, at, checked, finish};
 use crate::api::convert;
 use crate::domain::OrdersError;
+use crate::follow::Follower;
 use crate::metrics::{OrdersMetrics, SubscriberGuard};
 use crate::store::Reach;
 use crate::store::events::{self, EventFilter, Position};
 
 /// How long an idle stream waits before it sends a heartbeat with its position.
 const HEARTBEAT: Duration = Duration::from_secs(5);
-
-/// How often an idle stream looks for events another replica committed, which cannot wake it.
-const POLL: Duration = Duration::from_millis(250);
 
 /// The event types of the stream (domain.md §4.5), which a type filter may name.
 const EVENT_TYPES: [&str; 10] = [
@@ -100,11 +98,9 @@ fn position(problems: &mut Problems, field: &str, raw: &str, app: &Orders) -> Op
 
 /// Where a subscription stands.
 struct Cursor {
-    app: Orders,
     draining: CancellationToken,
-    position: Position,
-    batch: u64,
-    filter: EventFilter,
+    follower: Follower,
+    clock: SharedClock,
     since_last_send: Duration,
     ended: bool,
     /// Counts this subscription in `order_stream_subscribers` while it is open.
@@ -125,42 +121,36 @@ impl Cursor {
                     "the server is shutting down; resume from your last position",
                 )));
             }
-            let committed = self.app.engine.next_events_committed();
-            let page =
-                match events::page(&self.app.db, self.position, self.batch, &self.filter).await {
-                    Ok(page) => page,
-                    Err(error) => {
-                        self.ended = true;
-                        return Some(Err(Status::from(error)));
-                    }
-                };
-            self.position = page.position;
-            if !page.events.is_empty() {
-                self.since_last_send = Duration::ZERO;
-                let now = self.app.clock.now();
-                for event in &page.events {
-                    let lag = (now - event.recorded_at).to_std().unwrap_or_default();
-                    OrdersMetrics::process().event_delivered(lag);
+            let page = match self.follower.read().await {
+                Ok(page) => page,
+                Err(error) => {
+                    self.ended = true;
+                    return Some(Err(Status::from(error)));
                 }
-                return Some(Ok(pb::SubscribeResponse {
-                    events: page.events.iter().map(convert::event).collect(),
-                    position: self.position.to_string(),
-                    caught_up: page.caught_up,
-                }));
+            };
+            if page.events.is_empty() {
+                if self.since_last_send >= HEARTBEAT {
+                    self.since_last_send = Duration::ZERO;
+                    return Some(Ok(pb::SubscribeResponse {
+                        events: Vec::new(),
+                        position: page.position.to_string(),
+                        caught_up: true,
+                    }));
+                }
+                self.since_last_send += self.follower.wait(&self.draining).await;
+                continue;
             }
-            if self.since_last_send >= HEARTBEAT {
-                self.since_last_send = Duration::ZERO;
-                return Some(Ok(pb::SubscribeResponse {
-                    events: Vec::new(),
-                    position: self.position.to_string(),
-                    caught_up: true,
-                }));
+            self.since_last_send = Duration::ZERO;
+            let now = self.clock.now();
+            for event in &page.events {
+                let lag = (now - event.recorded_at).to_std().unwrap_or_default();
+                OrdersMetrics::process().event_delivered(lag);
             }
-            tokio::select! {
-                () = committed => {}
-                () = tokio::time::sleep(POLL) => self.since_last_send += POLL,
-                () = self.draining.cancelled() => {}
-            }
+            return Some(Ok(pb::SubscribeResponse {
+                events: page.events.iter().map(convert::event).collect(),
+                position: page.position.to_string(),
+                caught_up: page.caught_up,
+            }));
         }
     }
 }
@@ -256,11 +246,9 @@ impl Orders {
             orders,
         };
         let cursor = Cursor {
-            app: self.clone(),
             draining,
-            position,
-            batch,
-            filter,
+            follower: Follower::new(self.engine.clone(), position, batch, filter),
+            clock: self.clock.clone(),
             since_last_send: HEARTBEAT,
             ended: false,
             _subscribed: OrdersMetrics::process().subscribed(),

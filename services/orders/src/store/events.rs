@@ -225,6 +225,9 @@ pub(crate) struct Page {
     pub(crate) position: Position,
     /// Every committed event up to now was read.
     pub(crate) caught_up: bool,
+    /// Committed events exist that no reader may see yet, because an older transaction is still
+    /// open (always false on SQLite).
+    pub(crate) held_back: bool,
 }
 
 const EVENT_COLUMNS: &str = "id, epoch, event_id, order_id, tenant_id, order_seq, event_type, \
@@ -288,6 +291,7 @@ pub(crate) async fn page(
         .collect::<Result<Vec<_>, OrdersError>>()?;
     let caught_up = u64::try_from(events.len()).unwrap_or(u64::MAX) < limit;
     let mut position = events.last().map_or(after, |event| event.position);
+    let mut held_back = false;
     if caught_up {
         // Everything the filter skipped up to the head is behind the reader too.
         if let Some(head) = head_in(&tx, backend, current_epoch).await?
@@ -295,13 +299,35 @@ pub(crate) async fn page(
         {
             position = head;
         }
+        held_back = any_held_back(&tx, backend, current_epoch).await?;
     }
     tx.commit().await?;
     Ok(Page {
         events,
         position,
         caught_up,
+        held_back,
     })
+}
+
+/// Whether this snapshot holds committed rows above its horizon: their writers ended, but one that
+/// started before them has not.
+async fn any_held_back(
+    conn: &impl ConnectionTrait,
+    backend: DbBackend,
+    epoch: i32,
+) -> Result<bool, OrdersError> {
+    if backend != DbBackend::Postgres {
+        return Ok(false);
+    }
+    let row = conn
+        .query_one_raw(statement(
+            backend,
+            &format!("SELECT EXISTS (SELECT 1 FROM order_event WHERE {HELD_BACK}) AS held"),
+            vec![epoch.into()],
+        ))
+        .await?;
+    row.map_or(Ok(false), |row| column(&row, "held"))
 }
 
 fn bind(value: Value, values: &mut Vec<Value>) -> String {
@@ -341,6 +367,10 @@ fn visible_after(
     }
 }
 
+/// On PostgreSQL, the rows of epoch `$1` a reader's snapshot holds above its horizon: committed, yet
+/// behind a transaction that started before them and is still open.
+const HELD_BACK: &str = "epoch = $1 AND tx >= pg_snapshot_xmin(pg_current_snapshot())";
+
 /// Committed events no reader can see yet, because a transaction older than theirs is still open
 /// somewhere on the server (always 0 on SQLite, whose readers see every commit).
 pub(crate) async fn held_back(db: &Db) -> Result<u64, OrdersError> {
@@ -353,8 +383,7 @@ pub(crate) async fn held_back(db: &Db) -> Result<u64, OrdersError> {
     let row = conn
         .query_one_raw(statement(
             backend,
-            "SELECT count(*) AS n FROM order_event WHERE epoch = $1 \
-             AND tx >= pg_snapshot_xmin(pg_current_snapshot())",
+            &format!("SELECT count(*) AS n FROM order_event WHERE {HELD_BACK}"),
             vec![epoch.into()],
         ))
         .await?;
@@ -577,6 +606,7 @@ pub(crate) async fn acknowledge(
 mod tests {
     #![allow(
         clippy::expect_used,
+        clippy::panic,
         reason = "a failed setup step or expectation is a failed test"
     )]
 
@@ -669,6 +699,87 @@ mod tests {
                 .expect("by time"),
             last
         );
+        db.close().await.ok();
+    }
+
+    /// The ordering trap (sagas.md §6.2): a transaction that is still open when a later one commits
+    /// its events may commit events of its own below them, so readers see neither until it ends, and
+    /// are told that something is waiting.
+    #[tokio::test]
+    async fn events_behind_an_open_older_transaction_wait_for_it_and_say_so() {
+        let database = tenure_testkit::TestDatabase::create()
+            .await
+            .expect("test database");
+        let settings = database.settings("orders");
+        crate::store::migrate(&settings).await.expect("migrations");
+        let db = tenure_db::connect(&settings).await.expect("connect");
+        let at = DateTime::from_timestamp(1_900_000_000, 0).expect("a valid instant");
+        let drafts = |account: &str| {
+            vec![EventDraft {
+                effective_at: at,
+                payload: EventPayload::AccountUnlinked {
+                    aws_account_id: account.to_owned(),
+                },
+            }]
+        };
+        let older = db.conn().begin().await.expect("begin");
+        append(
+            &older,
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            1,
+            &drafts("older"),
+            at,
+            None,
+        )
+        .await
+        .expect("the older transaction writes");
+        append(
+            db.conn(),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            1,
+            &drafts("newer"),
+            at,
+            None,
+        )
+        .await
+        .expect("a newer transaction commits");
+        let origin = Position::origin(DbBackend::Postgres);
+        let accounts = |page: &Page| -> Vec<String> {
+            page.events
+                .iter()
+                .map(|event| match &event.payload {
+                    EventPayload::AccountUnlinked { aws_account_id } => aws_account_id.clone(),
+                    other => panic!("unexpected {other:?}"),
+                })
+                .collect()
+        };
+
+        let waiting = page(&db, origin, 10, &EventFilter::default())
+            .await
+            .expect("page");
+        assert!(waiting.events.is_empty() && waiting.caught_up && waiting.held_back);
+        assert_eq!(
+            waiting.position, origin,
+            "the cursor stays below the open one"
+        );
+        assert_eq!(held_back(&db).await.expect("held back"), 1);
+
+        older.commit().await.expect("commit");
+        // The horizon is the whole server's: other tests' transactions may hold it a while longer.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        let both = loop {
+            let read = page(&db, origin, 10, &EventFilter::default())
+                .await
+                .expect("page");
+            if !read.events.is_empty() || tokio::time::Instant::now() >= deadline {
+                break read;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        assert_eq!(accounts(&both), ["older", "newer"], "in commit-safe order");
+        assert!(both.caught_up && !both.held_back);
         db.close().await.ok();
     }
 
