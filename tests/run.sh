@@ -2,7 +2,6 @@
 # The one test command for Tenure; `.ci/run` calls it on a clean clone, and developers run it as is.
 #
 #   tests/run.sh                 lint, then the whole suite
-#   tests/run.sh --long          also the #[ignore]d long scenarios
 #   tests/run.sh --no-lint       skip rustfmt, clippy and buf (local iteration only; CI never passes it)
 #   tests/run.sh -- <filter>     arguments after `--` go to the test runner (test name filters)
 #
@@ -25,12 +24,10 @@ usage() {
     awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"
 }
 
-long=false
 lint=true
 runner_args=()
 while (($# > 0)); do
     case "$1" in
-        --long) long=true ;;
         --no-lint) lint=false ;;
         -h | --help)
             usage
@@ -429,12 +426,10 @@ note "TENURE_BIN=$TENURE_BIN"
 phase "tests"
 if cargo nextest --version >/dev/null 2>&1; then
     nextest=(cargo nextest run --workspace --locked --profile ci)
-    $long && nextest+=(--run-ignored all)
     "${nextest[@]}" -- ${runner_args[@]+"${runner_args[@]}"}
 else
     note "cargo-nextest is not installed: using cargo test"
     harness=(--test-threads 2)
-    $long && harness+=(--include-ignored)
     cargo test --workspace --locked -- "${harness[@]}" ${runner_args[@]+"${runner_args[@]}"}
 fi
 
