@@ -612,16 +612,60 @@ mod tests {
 
     use super::*;
 
-    /// Outbox rows whose writers' transaction ids straddle powers of ten, as they do on every cluster
-    /// sooner or later, read back through every way the stream positions itself.
-    #[tokio::test]
-    async fn the_stream_reads_in_numeric_transaction_order_across_powers_of_ten() {
+    /// A fresh orders schema on PostgreSQL; the database lives as long as the returned guard.
+    async fn migrated() -> (tenure_testkit::TestDatabase, Db) {
         let database = tenure_testkit::TestDatabase::create()
             .await
             .expect("test database");
         let settings = database.settings("orders");
         crate::store::migrate(&settings).await.expect("migrations");
         let db = tenure_db::connect(&settings).await.expect("connect");
+        (database, db)
+    }
+
+    fn recorded_at() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_900_000_000, 0).expect("a valid instant")
+    }
+
+    /// Appends a new order's events, one per name in `accounts`, which reads tell apart by it.
+    async fn append_named(conn: &impl ConnectionTrait, accounts: &[String]) {
+        let drafts: Vec<EventDraft> = accounts
+            .iter()
+            .map(|account| EventDraft {
+                effective_at: recorded_at(),
+                payload: EventPayload::AccountUnlinked {
+                    aws_account_id: account.clone(),
+                },
+            })
+            .collect();
+        append(
+            conn,
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            1,
+            &drafts,
+            recorded_at(),
+            None,
+        )
+        .await
+        .expect("append");
+    }
+
+    fn names(page: &Page) -> Vec<String> {
+        page.events
+            .iter()
+            .map(|event| match &event.payload {
+                EventPayload::AccountUnlinked { aws_account_id } => aws_account_id.clone(),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect()
+    }
+
+    /// Outbox rows whose writers' transaction ids straddle powers of ten, as they do on every cluster
+    /// sooner or later, read back through every way the stream positions itself.
+    #[tokio::test]
+    async fn the_stream_reads_in_numeric_transaction_order_across_powers_of_ten() {
+        let (_database, db) = migrated().await;
         let conn = db.conn();
         let horizon = conn
             .query_one_raw(statement(
@@ -645,30 +689,11 @@ mod tests {
         assert!(ids.len() >= 4, "the horizon {horizon} is below 100");
         // Stored in an order that neither numeric nor text sorting gives back by accident.
         ids.reverse();
-        let recorded_at = DateTime::from_timestamp(1_900_000_000, 0).expect("a valid instant");
-        let drafts: Vec<EventDraft> = ids
-            .iter()
-            .map(|id| EventDraft {
-                effective_at: recorded_at,
-                payload: EventPayload::AccountUnlinked {
-                    aws_account_id: format!("{id:012}"),
-                },
-            })
-            .collect();
-        append(
-            conn,
-            Uuid::new_v4(),
-            Uuid::new_v4(),
-            1,
-            &drafts,
-            recorded_at,
-            None,
-        )
-        .await
-        .expect("append");
+        let named: Vec<String> = ids.iter().map(u64::to_string).collect();
+        append_named(conn, &named).await;
         conn.execute_raw(statement(
             DbBackend::Postgres,
-            "UPDATE order_event SET tx = (payload->>'aws_account_id')::bigint::text::xid8",
+            "UPDATE order_event SET tx = (payload->>'aws_account_id')::xid8",
             Vec::new(),
         ))
         .await
@@ -694,7 +719,7 @@ mod tests {
         assert_eq!(last.tx, *numeric.last().expect("rows"));
         assert_eq!(head(&db).await.expect("head"), last);
         assert_eq!(
-            position_before(&db, recorded_at + chrono::Duration::seconds(1))
+            position_before(&db, recorded_at() + chrono::Duration::seconds(1))
                 .await
                 .expect("by time"),
             last
@@ -707,54 +732,11 @@ mod tests {
     /// are told that something is waiting.
     #[tokio::test]
     async fn events_behind_an_open_older_transaction_wait_for_it_and_say_so() {
-        let database = tenure_testkit::TestDatabase::create()
-            .await
-            .expect("test database");
-        let settings = database.settings("orders");
-        crate::store::migrate(&settings).await.expect("migrations");
-        let db = tenure_db::connect(&settings).await.expect("connect");
-        let at = DateTime::from_timestamp(1_900_000_000, 0).expect("a valid instant");
-        let drafts = |account: &str| {
-            vec![EventDraft {
-                effective_at: at,
-                payload: EventPayload::AccountUnlinked {
-                    aws_account_id: account.to_owned(),
-                },
-            }]
-        };
+        let (_database, db) = migrated().await;
         let older = db.conn().begin().await.expect("begin");
-        append(
-            &older,
-            Uuid::new_v4(),
-            Uuid::new_v4(),
-            1,
-            &drafts("older"),
-            at,
-            None,
-        )
-        .await
-        .expect("the older transaction writes");
-        append(
-            db.conn(),
-            Uuid::new_v4(),
-            Uuid::new_v4(),
-            1,
-            &drafts("newer"),
-            at,
-            None,
-        )
-        .await
-        .expect("a newer transaction commits");
+        append_named(&older, &["older".to_owned()]).await;
+        append_named(db.conn(), &["newer".to_owned()]).await;
         let origin = Position::origin(DbBackend::Postgres);
-        let accounts = |page: &Page| -> Vec<String> {
-            page.events
-                .iter()
-                .map(|event| match &event.payload {
-                    EventPayload::AccountUnlinked { aws_account_id } => aws_account_id.clone(),
-                    other => panic!("unexpected {other:?}"),
-                })
-                .collect()
-        };
 
         let waiting = page(&db, origin, 10, &EventFilter::default())
             .await
@@ -778,7 +760,7 @@ mod tests {
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         };
-        assert_eq!(accounts(&both), ["older", "newer"], "in commit-safe order");
+        assert_eq!(names(&both), ["older", "newer"], "in commit-safe order");
         assert!(both.caught_up && !both.held_back);
         db.close().await.ok();
     }
