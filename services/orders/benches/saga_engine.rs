@@ -9,10 +9,12 @@
 #![allow(clippy::expect_used, reason = "a failed setup step ends the benchmark")]
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::FutureExt as _;
 use sea_orm::{ConnectionTrait as _, Database, DatabaseConnection, DbBackend, Statement};
+use tenure_domain::ManualClock;
 use tenure_orders::EngineSettings;
 use tenure_orders::bench::{Downstream, Shape, SyntheticEngine, TIMER, TRANSITIONS_PER_SAGA};
 use tenure_testkit::TestDatabase;
@@ -28,6 +30,10 @@ struct Scale {
     open_loop: Duration,
     timers: usize,
     takeover: usize,
+    /// Sagas parked for S7, half polling hourly and half in a 90-day timer.
+    parked: usize,
+    /// Hours of business time S7 moves through, one at a time.
+    parked_hours: u32,
 }
 
 fn percentile(samples: &mut [Duration], fraction: f64) -> Duration {
@@ -191,6 +197,8 @@ fn main() -> anyhow::Result<()> {
             open_loop: Duration::from_secs(8),
             timers: 200,
             takeover: 400,
+            parked: 200,
+            parked_hours: 24,
         }
     } else {
         Scale {
@@ -199,6 +207,8 @@ fn main() -> anyhow::Result<()> {
             open_loop: Duration::from_secs(30),
             timers: 1000,
             takeover: 1000,
+            parked: 1000,
+            parked_hours: 168,
         }
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -409,12 +419,22 @@ async fn run(scale: Scale) -> anyhow::Result<()> {
             .boxed()
         })
     };
-    let doomed =
-        SyntheticEngine::start_replica(&settings, replica_settings.clone(), slow.clone(), "doomed")
-            .await?;
-    let survivor =
-        SyntheticEngine::start_replica(&settings, replica_settings.clone(), slow, "survivor")
-            .await?;
+    let doomed = SyntheticEngine::start_replica(
+        &settings,
+        replica_settings.clone(),
+        slow.clone(),
+        "doomed",
+        Arc::new(tenure_domain::SystemClock),
+    )
+    .await?;
+    let survivor = SyntheticEngine::start_replica(
+        &settings,
+        replica_settings.clone(),
+        slow,
+        "survivor",
+        Arc::new(tenure_domain::SystemClock),
+    )
+    .await?;
     let total = survivor.finished().await? + scale.takeover as u64;
     survivor
         .start_sagas(Shape::FiveSteps, scale.takeover)
@@ -449,6 +469,81 @@ async fn run(scale: Scale) -> anyhow::Result<()> {
         takeover_p50.as_secs_f64(),
         takeover_max.as_secs_f64(),
         lease.as_secs()
+    );
+
+    // S7 (small): sagas parked in an hourly poll and in a 90-day timer, in a schema of their own,
+    // while business time moves an hour at a time: what each holds, and what the polls add.
+    let polls = Arc::new(AtomicU64::new(0));
+    let counted: Downstream = {
+        let (channel, polls) = (channel.clone(), polls.clone());
+        Arc::new(move || {
+            let (channel, polls) = (channel.clone(), polls.clone());
+            async move {
+                polls.fetch_add(1, Ordering::Relaxed);
+                echo(&channel).await
+            }
+            .boxed()
+        })
+    };
+    let business = Arc::new(ManualClock::new());
+    let parked = SyntheticEngine::start_replica(
+        &tenure_db::DatabaseSettings {
+            schema: "orders_parked".to_owned(),
+            ..settings.clone()
+        },
+        EngineSettings {
+            concurrency: 32,
+            wake_interval_ms: 20,
+            ..EngineSettings::default()
+        },
+        counted,
+        "parked",
+        business.clone(),
+    )
+    .await?;
+    let empty = parked.footprint().await?;
+    parked.start_sagas(Shape::Polling, scale.parked / 2).await?;
+    parked
+        .start_sagas(Shape::LongTimer, scale.parked - scale.parked / 2)
+        .await?;
+    parked.settle().await?;
+    let settled = parked.footprint().await?;
+    let first_polls = polls.load(Ordering::Relaxed);
+    for _ in 0..scale.parked_hours {
+        business.advance(chrono::Duration::hours(1));
+        parked.wake();
+        parked.settle().await?;
+    }
+    let week = parked.footprint().await?;
+    let hourly_polls = polls.load(Ordering::Relaxed) - first_polls;
+    parked.stop().await;
+    let bytes_per_saga = settled.bytes.saturating_sub(empty.bytes) / scale.parked as u64;
+    let bytes_after_week = week.bytes.saturating_sub(empty.bytes) / scale.parked as u64;
+    let rows_added = week.total_rows() as i64 - settled.total_rows() as i64;
+    let grown: Vec<String> = week
+        .rows
+        .iter()
+        .filter(|(table, rows)| settled.rows.get(*table) != Some(rows))
+        .map(|(table, rows)| {
+            format!(
+                "{table} {} -> {rows}",
+                settled.rows.get(table).copied().unwrap_or(0)
+            )
+        })
+        .collect();
+    println!(
+        "S7 {} parked sagas ({} polling hourly, {} in a 90-day timer): {bytes_per_saga} bytes each \
+         (every table and index of the schema); {} business hours, {hourly_polls} polls: {rows_added} \
+         rows added{}, {bytes_after_week} bytes each after them (dead row versions until vacuum)",
+        scale.parked,
+        scale.parked / 2,
+        scale.parked - scale.parked / 2,
+        scale.parked_hours,
+        if grown.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", grown.join(", "))
+        }
     );
 
     let wanted_t1 = 0.25 * commit_rate;
@@ -495,6 +590,11 @@ async fn run(scale: Scale) -> anyhow::Result<()> {
         ms(wanted_t8),
         ms(stream_p99),
         verdict(stream_p99 <= wanted_t8)
+    );
+    println!(
+        "  T9 <= 4 KB per parked saga and 0 rows added by polls and timers: {bytes_per_saga} B, \
+         {rows_added} rows  {}",
+        verdict(bytes_per_saga <= 4096 && rows_added == 0 && hourly_polls > 0)
     );
     Ok(())
 }

@@ -16,9 +16,9 @@ use uuid::Uuid;
 use crate::domain::order::{OrderDetails, ResaleModel, SagaInput, TenantFacts};
 use crate::domain::saga::advance::{StepOutcome, Timing};
 use crate::domain::saga::definition::{Definition, Registry, SagaKind};
-use crate::domain::saga::node::{Action, Node, NodeSpec, StepOwner};
+use crate::domain::saga::node::{Action, Node, NodeSpec, PollEvery, StepOwner, WaitDeadline};
 use crate::domain::saga::port::{StepCall, StepPort};
-use crate::domain::saga::state::{EventDraft, EventKind, EventPayload};
+use crate::domain::saga::state::{EventDraft, EventKind, EventPayload, SagaState};
 use crate::engine::Engine;
 use crate::follow::Follower;
 use crate::settings::EngineSettings;
@@ -34,11 +34,18 @@ struct DoublePort {
     downstream: Downstream,
 }
 
+/// The read of a [`Shape::Polling`] saga's wait, which the double answers with "not yet".
+const PARKED_POLL: Action = Action::Probe(50);
+
 #[async_trait::async_trait]
 impl StepPort for DoublePort {
-    async fn perform(&self, _call: &StepCall) -> StepOutcome {
+    async fn perform(&self, call: &StepCall) -> StepOutcome {
         match (self.downstream)().await {
-            Ok(()) => StepOutcome::Done(crate::domain::saga::state::SagaState::default()),
+            Ok(()) if call.effect.action == PARKED_POLL => StepOutcome::Pending {
+                detail: "not yet".to_owned(),
+                patch: SagaState::default(),
+            },
+            Ok(()) => StepOutcome::Done(SagaState::default()),
             Err(message) => StepOutcome::Retry {
                 code: "UNAVAILABLE".to_owned(),
                 message,
@@ -62,56 +69,71 @@ fn probe_call(name: &'static str, action: u8) -> Node {
     }
 }
 
-/// Four calls with undos and one emitted event (sagas.md §7.2, S1).
-fn five_steps() -> anyhow::Result<Definition> {
-    Ok(Definition::new(
-        SagaKind::Probe,
-        1,
-        vec![
+fn probe_node(name: &'static str, spec: NodeSpec) -> Node {
+    Node {
+        name,
+        title: name,
+        owner: StepOwner::Automation,
+        status_key: "processing",
+        when: None,
+        spec,
+    }
+}
+
+fn announce() -> Node {
+    probe_node(
+        "announce",
+        NodeSpec::Emit {
+            event: EventKind::Probe,
+        },
+    )
+}
+
+/// The synthetic saga of `shape`: the steps of each scenario of sagas.md §7.2.
+fn definition(shape: Shape) -> anyhow::Result<Definition> {
+    let nodes = match shape {
+        // Four calls with undos and one emitted event (S1).
+        Shape::FiveSteps => vec![
             probe_call("first", 0),
             probe_call("second", 1),
             probe_call("third", 2),
             probe_call("fourth", 3),
-            Node {
-                name: "announce",
-                title: "announce",
-                owner: StepOwner::Automation,
-                status_key: "processing",
-                when: None,
-                spec: NodeSpec::Emit {
-                    event: EventKind::Probe,
-                },
-            },
+            announce(),
         ],
-        None,
-    )?)
-}
-
-/// A timer and an event: the lateness of durable timers (sagas.md §7.2, S3 at a small scale).
-fn timer_then_emit(after: Duration) -> anyhow::Result<Definition> {
+        // The lateness of durable timers (S3 at a small scale).
+        Shape::Timer => vec![
+            probe_node("sleep", NodeSpec::Timer { after: TIMER }),
+            announce(),
+        ],
+        // Parked for the long run (S7): a read repeated hourly that keeps answering "not yet", as
+        // organization invitations are polled.
+        Shape::Polling => vec![
+            probe_node(
+                "await",
+                NodeSpec::Wait {
+                    poll: PARKED_POLL,
+                    every: PollEvery::Invitations,
+                    deadline: WaitDeadline::After(Duration::from_secs(30 * 24 * 3600)),
+                    timeout_code: "TNR303",
+                },
+            ),
+            announce(),
+        ],
+        // Parked for the long run (S7): the post-closure timer's 90 days.
+        Shape::LongTimer => vec![
+            probe_node(
+                "sleep",
+                NodeSpec::Timer {
+                    after: Duration::from_secs(90 * 24 * 3600),
+                },
+            ),
+            announce(),
+        ],
+    };
     Ok(Definition::new(
         SagaKind::Probe,
-        2,
-        vec![
-            Node {
-                name: "sleep",
-                title: "sleep",
-                owner: StepOwner::Automation,
-                status_key: "processing",
-                when: None,
-                spec: NodeSpec::Timer { after },
-            },
-            Node {
-                name: "announce",
-                title: "announce",
-                owner: StepOwner::Automation,
-                status_key: "processing",
-                when: None,
-                spec: NodeSpec::Emit {
-                    event: EventKind::Probe,
-                },
-            },
-        ],
+        shape.version(),
+        nodes,
         None,
     )?)
 }
@@ -129,6 +151,46 @@ pub enum Shape {
     FiveSteps,
     /// A [`TIMER`] and an event.
     Timer,
+    /// An hourly poll that never succeeds within a week, then an event.
+    Polling,
+    /// A 90-day timer, then an event.
+    LongTimer,
+}
+
+impl Shape {
+    const ALL: [Shape; 4] = [
+        Shape::FiveSteps,
+        Shape::Timer,
+        Shape::Polling,
+        Shape::LongTimer,
+    ];
+
+    /// The definition version it runs as.
+    fn version(self) -> u32 {
+        match self {
+            Shape::FiveSteps => 1,
+            Shape::Timer => 2,
+            Shape::Polling => 3,
+            Shape::LongTimer => 4,
+        }
+    }
+}
+
+/// What a schema holds: rows per table and bytes on disk, indexes and TOAST included.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Footprint {
+    /// Live rows per table.
+    pub rows: std::collections::BTreeMap<String, u64>,
+    /// `pg_total_relation_size` over the schema's tables.
+    pub bytes: u64,
+}
+
+impl Footprint {
+    /// Rows in every table together.
+    #[must_use]
+    pub fn total_rows(&self) -> u64 {
+        self.rows.values().sum()
+    }
 }
 
 /// A running engine on a benchmark database.
@@ -166,10 +228,18 @@ impl SyntheticEngine {
         settings: EngineSettings,
         downstream: Downstream,
     ) -> anyhow::Result<Self> {
-        Self::start_replica(database, settings, downstream, "bench").await
+        Self::start_replica(
+            database,
+            settings,
+            downstream,
+            "bench",
+            Arc::new(SystemClock),
+        )
+        .await
     }
 
-    /// Like [`SyntheticEngine::start`], as the replica named `replica` in leases.
+    /// Like [`SyntheticEngine::start`], as the replica named `replica` in leases, with business time
+    /// (due times, timers, polls) read from `clock`; leases keep real time.
     ///
     /// # Errors
     ///
@@ -179,20 +249,22 @@ impl SyntheticEngine {
         settings: EngineSettings,
         downstream: Downstream,
         replica: &str,
+        clock: SharedClock,
     ) -> anyhow::Result<Self> {
         crate::store::migrate(database).await?;
         let db = tenure_db::connect(database).await?;
-        let clock: SharedClock = Arc::new(SystemClock);
         let engine = Engine {
             db: db.clone(),
             registry: Arc::new(
-                Registry::new()
-                    .with(five_steps()?)
-                    .with(timer_then_emit(TIMER)?),
+                Shape::ALL
+                    .into_iter()
+                    .try_fold(Registry::new(), |registry, shape| {
+                        anyhow::Ok(registry.with(definition(shape)?))
+                    })?,
             ),
             port: Arc::new(DoublePort { downstream }),
-            clock: clock.clone(),
-            real_clock: clock,
+            clock,
+            real_clock: Arc::new(SystemClock),
             timing: Arc::new(Timing::default()),
             settings,
             replica: replica.to_owned(),
@@ -259,10 +331,7 @@ impl SyntheticEngine {
                         order_id,
                         tenant_id: tenant,
                         kind: SagaKind::Probe,
-                        version: match shape {
-                            Shape::FiveSteps => 1,
-                            Shape::Timer => 2,
-                        },
+                        version: shape.version(),
                         input,
                         deadline_at: now + chrono::Duration::days(7),
                         trace: None,
@@ -301,6 +370,68 @@ impl SyntheticEngine {
             .await
     }
 
+    /// Wakes the worker, as a commit of due work on this replica would.
+    pub fn wake(&self) {
+        self.engine.wake();
+    }
+
+    /// Waits until no saga is due by the engine's business time: everything due has run.
+    ///
+    /// # Errors
+    ///
+    /// The database refuses the query.
+    pub async fn settle(&self) -> anyhow::Result<()> {
+        use sea_orm::ConnectionTrait as _;
+        let conn = self.db.conn();
+        loop {
+            let row = conn
+                .query_one_raw(sea_orm::Statement::from_sql_and_values(
+                    conn.get_database_backend(),
+                    "SELECT count(*) AS n FROM saga_task WHERE due_at <= $1",
+                    [self.engine.clock.now().into()],
+                ))
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no row"))?;
+            if row.try_get::<i64>("", "n")? == 0 {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Rows per table and bytes on disk of the engine's schema.
+    ///
+    /// # Errors
+    ///
+    /// The database refuses a query.
+    pub async fn footprint(&self) -> anyhow::Result<Footprint> {
+        use sea_orm::ConnectionTrait as _;
+        let conn = self.db.conn();
+        let backend = conn.get_database_backend();
+        let tables = conn
+            .query_all_raw(sea_orm::Statement::from_string(
+                backend,
+                "SELECT c.relname::text AS name, pg_total_relation_size(c.oid) AS bytes \
+                 FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace \
+                 AND c.relkind = 'r' ORDER BY 1",
+            ))
+            .await?;
+        let mut footprint = Footprint::default();
+        for table in &tables {
+            let name: String = table.try_get("", "name")?;
+            footprint.bytes += u64::try_from(table.try_get::<i64>("", "bytes")?)?;
+            // The names come from the catalogue and are quoted as identifiers.
+            let rows = self
+                .count(&format!(
+                    "SELECT count(*) FROM \"{}\"",
+                    name.replace('"', "\"\"")
+                ))
+                .await?;
+            footprint.rows.insert(name, rows);
+        }
+        Ok(footprint)
+    }
+
     /// One number from the benchmark database.
     ///
     /// # Errors
@@ -336,10 +467,7 @@ impl SyntheticEngine {
         use sea_orm::ConnectionTrait as _;
         let conn = self.db.conn();
         let backend = conn.get_database_backend();
-        let version: i32 = match shape {
-            Shape::FiveSteps => 1,
-            Shape::Timer => 2,
-        };
+        let version = i64::from(shape.version());
         let sagas = conn
             .query_all_raw(sea_orm::Statement::from_sql_and_values(
                 backend,
