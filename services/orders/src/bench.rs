@@ -165,6 +165,15 @@ impl Shape {
         Shape::LongTimer,
     ];
 
+    /// How long its orders may take before their point of no return: past it a saga fails, so the
+    /// parked ones get longer than the business time S7 moves through.
+    fn deadline(self) -> chrono::Duration {
+        match self {
+            Shape::FiveSteps | Shape::Timer => chrono::Duration::days(7),
+            Shape::Polling | Shape::LongTimer => chrono::Duration::days(120),
+        }
+    }
+
     /// The definition version it runs as.
     fn version(self) -> u32 {
         match self {
@@ -333,7 +342,7 @@ impl SyntheticEngine {
                         kind: SagaKind::Probe,
                         version: shape.version(),
                         input,
-                        deadline_at: now + chrono::Duration::days(7),
+                        deadline_at: now + shape.deadline(),
                         trace: None,
                         created_at: now,
                     },
