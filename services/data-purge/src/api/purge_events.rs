@@ -1,4 +1,5 @@
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::Stream;
@@ -91,6 +92,11 @@ impl Cursor {
                     "the server is shutting down; resume from your last position",
                 )));
             }
+            // Armed before the read: `notify_waiters` keeps no permit, so a commit between the read
+            // and the wait would otherwise go unnoticed until the next poll.
+            let mut written =
+                std::pin::pin!(Arc::clone(&self.app.engine.events_written).notified_owned());
+            written.as_mut().enable();
             let events =
                 match store::events::after(self.app.db.conn(), self.position, self.batch).await {
                     Ok(events) => events,
@@ -117,9 +123,8 @@ impl Cursor {
                     caught_up: true,
                 }));
             }
-            let written = self.app.engine.events_written.clone();
             tokio::select! {
-                () = written.notified() => {}
+                () = written => {}
                 () = tokio::time::sleep(POLL) => self.since_last_send += POLL,
                 () = self.draining.cancelled() => {}
             }
