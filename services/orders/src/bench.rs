@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::domain::order::{OrderDetails, ResaleModel, SagaInput, TenantFacts};
 use crate::domain::saga::advance::{StepOutcome, Timing};
 use crate::domain::saga::definition::{Definition, Registry, SagaKind};
-use crate::domain::saga::node::{Action, Node, NodeSpec, PollEvery, StepOwner, WaitDeadline};
+use crate::domain::saga::node::{Action, Node, NodeSpec, PollEvery, WaitDeadline};
 use crate::domain::saga::port::{StepCall, StepPort};
 use crate::domain::saga::state::{EventDraft, EventKind, EventPayload, SagaState};
 use crate::engine::Engine;
@@ -55,33 +55,18 @@ impl StepPort for DoublePort {
 }
 
 fn probe_call(name: &'static str, action: u8) -> Node {
-    Node {
+    Node::synthetic(
         name,
-        title: name,
-        owner: StepOwner::Automation,
-        status_key: "processing",
-        when: None,
-        spec: NodeSpec::Call {
+        NodeSpec::Call {
             action: Action::Probe(action),
             undo: Some(Action::Probe(action + 100)),
             reads: &[],
         },
-    }
-}
-
-fn probe_node(name: &'static str, spec: NodeSpec) -> Node {
-    Node {
-        name,
-        title: name,
-        owner: StepOwner::Automation,
-        status_key: "processing",
-        when: None,
-        spec,
-    }
+    )
 }
 
 fn announce() -> Node {
-    probe_node(
+    Node::synthetic(
         "announce",
         NodeSpec::Emit {
             event: EventKind::Probe,
@@ -102,13 +87,13 @@ fn definition(shape: Shape) -> anyhow::Result<Definition> {
         ],
         // The lateness of durable timers (S3 at a small scale).
         Shape::Timer => vec![
-            probe_node("sleep", NodeSpec::Timer { after: TIMER }),
+            Node::synthetic("sleep", NodeSpec::Timer { after: TIMER }),
             announce(),
         ],
         // Parked for the long run (S7): a read repeated hourly that keeps answering "not yet", as
         // organization invitations are polled.
         Shape::Polling => vec![
-            probe_node(
+            Node::synthetic(
                 "await",
                 NodeSpec::Wait {
                     poll: PARKED_POLL,
@@ -121,7 +106,7 @@ fn definition(shape: Shape) -> anyhow::Result<Definition> {
         ],
         // Parked for the long run (S7): the post-closure timer's 90 days.
         Shape::LongTimer => vec![
-            probe_node(
+            Node::synthetic(
                 "sleep",
                 NodeSpec::Timer {
                     after: Duration::from_secs(90 * 24 * 3600),

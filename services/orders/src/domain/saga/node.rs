@@ -172,6 +172,19 @@ pub(crate) struct Node {
 }
 
 impl Node {
+    /// An unconditional automation step titled by its name: what engine tests and the benchmark build
+    /// their synthetic definitions from.
+    pub(crate) fn synthetic(name: &'static str, spec: NodeSpec) -> Self {
+        Self {
+            name,
+            title: name,
+            owner: StepOwner::Automation,
+            status_key: "processing",
+            when: None,
+            spec,
+        }
+    }
+
     /// True when the node applies to this input.
     pub(crate) fn applies(&self, input: &SagaInput) -> bool {
         self.when.is_none_or(|guard| guard(input))

@@ -8,22 +8,11 @@ use chrono::{DateTime, TimeZone as _, Utc};
 use super::*;
 use crate::domain::order::{OrderDetails, ResaleModel, SagaInput, TenantFacts};
 use crate::domain::saga::definition::{Definition, DefinitionError, SagaKind};
-use crate::domain::saga::node::{Node, NodeSpec, OnReject, StepOwner};
+use crate::domain::saga::node::{Node, NodeSpec, OnReject};
 use crate::domain::saga::state::{EventKind, QueryAnswer};
 
-fn node(name: &'static str, spec: NodeSpec) -> Node {
-    Node {
-        name,
-        title: name,
-        owner: StepOwner::Automation,
-        status_key: "processing",
-        when: None,
-        spec,
-    }
-}
-
 fn call(name: &'static str, action: u8, undo: Option<u8>, reads: &'static [InputField]) -> Node {
-    node(
+    Node::synthetic(
         name,
         NodeSpec::Call {
             action: Action::Probe(action),
@@ -43,9 +32,9 @@ fn pipeline() -> Definition {
         call("a", 0, Some(10), &[InputField::RootEmail]),
         call("b", 1, Some(11), &[]),
         call("read", 2, None, &[]),
-        node("pivot", NodeSpec::Pivot),
+        Node::synthetic("pivot", NodeSpec::Pivot),
         call("c", 3, None, &[]),
-        node(
+        Node::synthetic(
             "announce",
             NodeSpec::Emit {
                 event: EventKind::Probe,
@@ -465,13 +454,13 @@ fn a_corrected_field_undoes_the_steps_that_read_it_and_runs_again_under_new_keys
 #[test]
 fn a_timer_computes_its_instant_once_and_fires_when_it_passes() {
     let mut sim = Sim::new(definition(vec![
-        node(
+        Node::synthetic(
             "wait_a_day",
             NodeSpec::Timer {
                 after: Duration::from_secs(86_400),
             },
         ),
-        node(
+        Node::synthetic(
             "announce",
             NodeSpec::Emit {
                 event: EventKind::Probe,
@@ -505,7 +494,7 @@ fn a_guarded_step_that_does_not_apply_is_skipped() {
 
 #[test]
 fn a_manual_task_waits_for_its_owner_and_a_rejection_can_cancel_the_order() {
-    let task = node(
+    let task = Node::synthetic(
         "confirm",
         NodeSpec::ManualTask {
             owner: TaskOwner::Operations,
@@ -515,7 +504,7 @@ fn a_manual_task_waits_for_its_owner_and_a_rejection_can_cancel_the_order() {
     let mut sim = Sim::new(definition(vec![
         call("a", 0, Some(10), &[]),
         task,
-        node("pivot", NodeSpec::Pivot),
+        Node::synthetic("pivot", NodeSpec::Pivot),
     ]));
     sim.run(&mut ok);
     assert_eq!(sim.snapshot.status, SagaStatus::Manual);
@@ -596,7 +585,7 @@ fn a_definition_refuses_an_undo_after_its_pivot() {
         SagaKind::Probe,
         1,
         vec![
-            node("pivot", NodeSpec::Pivot),
+            Node::synthetic("pivot", NodeSpec::Pivot),
             call("late", 0, Some(1), &[]),
         ],
         None,
