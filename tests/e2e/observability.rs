@@ -355,9 +355,23 @@ async fn each_service_exposes_metrics_that_move_with_the_orders() {
 
     // The saga waits for operations: one active saga in status manual, and a subscriber reads.
     let task = stack.first_open_task(&order.id).await;
-    let events = stack
+    let mut events = stack
         .subscribe_from_beginning(stack.order_events().await, &As::Billing, 0)
         .await;
+    // A delivery is what the lag histogram counts; heartbeats come first while other tests'
+    // transactions on the shared server hold the stream's horizon back.
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while events
+            .message()
+            .await
+            .expect("stream")
+            .expect("open")
+            .events
+            .is_empty()
+        {}
+    })
+    .await
+    .expect("a batch of events in time");
     let orders = process(&mut processes, ServiceKind::Orders);
     let waiting = scrape_until(orders, "the waiting saga and the subscriber", |scraped| {
         sample(
