@@ -516,7 +516,7 @@ impl SyntheticEngine {
                 recorded_at: event.recorded_at,
                 received_at,
             }));
-            if !page.caught_up {
+            if !page.events.is_empty() {
                 continue;
             }
             if stop.is_cancelled() {

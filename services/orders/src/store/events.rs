@@ -225,8 +225,9 @@ pub(crate) struct Page {
     pub(crate) position: Position,
     /// Every committed event up to now was read.
     pub(crate) caught_up: bool,
-    /// Committed events exist that no reader may see yet, because an older transaction is still
-    /// open (always false on SQLite).
+    /// The page is empty, yet committed events exist that no reader may see yet, because an older
+    /// transaction is still open (always false on SQLite). Only an empty page is asked: a reader
+    /// with events to deliver reads again at once anyway.
     pub(crate) held_back: bool,
 }
 
@@ -299,7 +300,9 @@ pub(crate) async fn page(
         {
             position = head;
         }
-        held_back = any_held_back(&tx, backend, current_epoch).await?;
+        if events.is_empty() {
+            held_back = any_held_back(&tx, backend, current_epoch).await?;
+        }
     }
     tx.commit().await?;
     Ok(Page {
