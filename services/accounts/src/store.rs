@@ -7,12 +7,13 @@
 
 pub(crate) mod accounts;
 pub(crate) mod audit;
+pub(crate) mod balances;
 pub(crate) mod entity;
 mod migrations;
 pub(crate) mod purge;
 pub(crate) mod tenants;
 
-use sea_orm::DbErr;
+use sea_orm::{ConnectionTrait as _, DbBackend, DbErr, Statement};
 use tenure_db::{DatabaseSettings, Db, DbError, ErrorKind, TenantTx};
 use uuid::Uuid;
 
@@ -43,6 +44,48 @@ pub(crate) async fn begin(db: &Db, tenant: Option<Uuid>) -> Result<TenantTx, Acc
 /// them. Only operator, billing, unscoped service and timer paths open it.
 pub(crate) async fn begin_cross_tenant(db: &Db) -> Result<TenantTx, AccountsError> {
     Ok(TenantTx::begin_cross_tenant(db).await?)
+}
+
+/// Runs `read` inside `tx` with every tenant's rows visible, for the checks a tenant's change must make
+/// across tenants before it writes (a root email or an AWS account id another tenant holds). It widens
+/// reads only: the `cross_tenant_read` policies are `FOR SELECT`, so writes stay confined to the
+/// transaction's tenant. The same transaction is used rather than a second one because SQLite has one
+/// writer at a time and the tenant's transaction already holds it.
+pub(crate) async fn read_across_tenants<R>(
+    tx: &TenantTx,
+    read: impl AsyncFnOnce(&TenantTx) -> Result<R, AccountsError>,
+) -> Result<R, AccountsError> {
+    cross_tenant_reads(tx, true).await?;
+    let result = read(tx).await;
+    // Back off whatever the read answered. After a failed query PostgreSQL refuses this too, but the
+    // transaction is then aborted and the read's own error is the one to report.
+    let reset = cross_tenant_reads(tx, false).await;
+    let value = result?;
+    reset?;
+    Ok(value)
+}
+
+async fn cross_tenant_reads(tx: &TenantTx, on: bool) -> Result<(), AccountsError> {
+    if tx.get_database_backend() != DbBackend::Postgres {
+        // SQLite has no row-level security: the application's own filters are the only scope.
+        return Ok(());
+    }
+    tx.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT set_config($1, $2, true)",
+        [
+            tenure_db::CROSS_TENANT_SETTING.into(),
+            if on { "on" } else { "off" }.into(),
+        ],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The transaction of a billing report: it reads every tenant's records and updates their open
+/// balances (the `open_balance_*` policies of m0002), and claims the report's idempotency key.
+pub(crate) async fn begin_open_balance_writer(db: &Db) -> Result<TenantTx, AccountsError> {
+    Ok(TenantTx::begin_opted_in(db, migrations::OPEN_BALANCE_SETTING).await?)
 }
 
 impl From<DbError> for AccountsError {

@@ -26,7 +26,7 @@ use tonic_types::StatusExt as _;
 use uuid::Uuid;
 
 use crate::domain::order::{
-    Acknowledgement, InputField, OrderDetails, Relationship, ResaleModel, TerminationMode,
+    Acknowledgement, InputField, Money, OrderDetails, Relationship, ResaleModel, TerminationMode,
 };
 use crate::domain::saga::advance::{StepOutcome, sub_key};
 use crate::domain::saga::node::Action;
@@ -186,13 +186,25 @@ fn operation_outcome(
             detail: "aws_operation".to_owned(),
             patch,
         },
+        // Provisioning tries a deferred call again once its wait is over; until its worker has, the
+        // step looks again soon rather than deferring a second time.
+        Ok(prov::OperationState::Deferred)
+            if instant(operation.next_check_at.as_ref()).is_some_and(|at| at <= now) =>
+        {
+            StepOutcome::Pending {
+                detail: "aws_operation".to_owned(),
+                patch,
+            }
+        }
+        // The operation's own next attempt is absolute; its retry delay counts from when it was
+        // deferred, which may lie in the past.
         Ok(prov::OperationState::Deferred) => StepOutcome::Deferred {
-            after: error
-                .retry_after
-                .and_then(|delay| Duration::try_from(delay).ok())
+            after: instant(operation.next_check_at.as_ref())
+                .and_then(|at| (at - now).to_std().ok())
                 .or_else(|| {
-                    instant(operation.next_check_at.as_ref())
-                        .and_then(|at| (at - now).to_std().ok())
+                    error
+                        .retry_after
+                        .and_then(|delay| Duration::try_from(delay).ok())
                 })
                 .unwrap_or(Duration::from_secs(60)),
             notice: (!error.code.is_empty()).then_some(error.code),
@@ -397,6 +409,24 @@ fn acknowledgement_number(acknowledgement: Acknowledgement) -> i32 {
     }) as i32
 }
 
+/// The open balance a termination's customer confirmed.
+fn acknowledged_balance(call: &StepCall) -> Option<&Money> {
+    match &call.input.details {
+        OrderDetails::Terminate {
+            acknowledged_open_balance,
+            ..
+        } => acknowledged_open_balance.as_ref(),
+        _ => None,
+    }
+}
+
+fn money_message(money: &Money) -> common::Money {
+    common::Money {
+        currency_code: money.currency.clone(),
+        amount_micros: money.amount_micros,
+    }
+}
+
 fn mode_number(mode: TerminationMode) -> i32 {
     (match mode {
         TerminationMode::Close => common::TerminationMode::Close,
@@ -471,7 +501,11 @@ impl PeerPort {
     ) -> Result<prov::Operation, StepOutcome> {
         let operation =
             answered(started)?.ok_or_else(|| broken("provisioning answered no operation"))?;
-        if operation.state == prov::OperationState::InProgress as i32 {
+        // A replay answers with the operation as it was; a deferred one is tried again once its
+        // wait is over, so it is read fresh like one in progress.
+        if operation.state == prov::OperationState::InProgress as i32
+            || operation.state == prov::OperationState::Deferred as i32
+        {
             let fresh = self
                 .provisioning()
                 .get_operation(request(
@@ -580,11 +614,14 @@ impl PeerPort {
             }
             let mut message = reservation.message;
             message.idempotency_key = sub_key(call.effect.key, &reservation.key_part).to_string();
+            // Accounts asks for another root email (TNR101) when one of its records, in any
+            // tenant, already uses this one: the customer corrects the field.
             let reserved = answered(
                 self.accounts()
                     .reserve_account(request(call, Some(call.effect.key), message))
                     .await,
-            )?;
+            )
+            .map_err(|outcome| with_fields(outcome, &[InputField::RootEmail], Vec::new()))?;
             let record = reserved
                 .account
                 .and_then(|account| account.id.parse::<Uuid>().ok())
@@ -1288,6 +1325,7 @@ impl PeerPort {
             mode,
             acknowledgements,
             reason,
+            ..
         } = &call.input.details
         else {
             return Err(broken("only terminations offboard"));
@@ -1319,6 +1357,7 @@ impl PeerPort {
                             .map(acknowledgement_number)
                             .collect(),
                         reason: reason.to_owned(),
+                        acknowledged_open_balance: acknowledged_balance(call).map(money_message),
                     },
                 ))
                 .await,
@@ -1455,17 +1494,27 @@ impl PeerPort {
             .await
             .map(|response| response.map(|inner| inner.operation));
         let operation = self.operation(call, started).await?;
+        let now = call.now;
         Ok(operation_outcome(
             &operation,
             SagaState::default(),
             |operation| {
-                let ends_at = match &operation.result {
-                    Some(prov::operation::Result::BillingTransfer(transfer)) => {
-                        instant(transfer.end_at.as_ref())
-                    }
-                    _ => None,
+                let (starts_at, ends_at) = match &operation.result {
+                    Some(prov::operation::Result::BillingTransfer(transfer)) => (
+                        instant(transfer.start_at.as_ref()),
+                        instant(transfer.end_at.as_ref()),
+                    ),
+                    _ => (None, None),
                 };
                 match ends_at {
+                    // Withdrawn before it started: the account leaves now, never billed by us.
+                    Some(ends_at) if starts_at.is_some_and(|starts_at| ends_at <= starts_at) => {
+                        done(SagaState {
+                            never_billed: true,
+                            removed_at: Some(now),
+                            ..SagaState::default()
+                        })
+                    }
                     Some(ends_at) => done(SagaState {
                         billing_ends_at: Some(ends_at),
                         removed_at: Some(ends_at),
@@ -1474,7 +1523,7 @@ impl PeerPort {
                     None => broken("an ended billing transfer without its end"),
                 }
             },
-            call.now,
+            now,
         ))
     }
 
@@ -1488,6 +1537,9 @@ impl PeerPort {
             .ok_or_else(|| broken("no relationship"))?;
         use accounts::OffboardingOutcome as Outcome;
         let outcome = match (relationship, mode) {
+            (Relationship::BillingTransferSource, _) if call.state.never_billed => {
+                Outcome::WithdrawnBeforeStart
+            }
             (Relationship::BillingTransferSource, _) => Outcome::Unlinking,
             (_, TerminationMode::Close) => Outcome::PendingClosure,
             (_, TerminationMode::Unlink) => Outcome::Unlinked,
@@ -1510,7 +1562,7 @@ impl PeerPort {
         Ok(done(SagaState {
             offboarding: Some(relationship),
             removed_at: call.state.removed_at.or(match outcome {
-                Outcome::Unlinked => Some(call.now),
+                Outcome::Unlinked | Outcome::WithdrawnBeforeStart => Some(call.now),
                 _ => None,
             }),
             ..SagaState::default()
@@ -1711,6 +1763,7 @@ impl Peers {
         aws_account_id: &str,
         mode: TerminationMode,
         acknowledgements: &[Acknowledgement],
+        acknowledged_open_balance: Option<&Money>,
     ) -> Result<Option<TerminationView>, crate::domain::OrdersError> {
         let checked = self
             .accounts_client()
@@ -1724,6 +1777,7 @@ impl Peers {
                         .map(acknowledgement_number)
                         .collect(),
                     order_id: order_id.to_string(),
+                    acknowledged_open_balance: acknowledged_open_balance.map(money_message),
                 },
                 tenant,
             ))

@@ -101,6 +101,7 @@ fn timing(settings: &OrdersSettings) -> Timing {
         stuck_after: engine.stuck_after_attempts,
         query_deadline: days(settings.deadlines.query_days),
         task_deadline: days(settings.deadlines.task_days),
+        survey_window: days(settings.deadlines.survey_days),
         ..Timing::default()
     }
 }
@@ -120,7 +121,8 @@ impl OrdersApp {
             anyhow::bail!("invalid settings: {}", problems.join("; "));
         }
         let db = tenure_db::connect(&settings.database).await?;
-        let registry = Arc::new(domain::saga::v1::registry().context("the shipped definitions")?);
+        let registry =
+            Arc::new(domain::saga::shipped::registry().context("the shipped definitions")?);
         for definition in registry.all() {
             // Which exact definitions a replica runs, for operators comparing replicas in a deploy.
             tracing::info!(
@@ -194,6 +196,13 @@ impl OrdersApp {
                 &limits,
             ))
             .add_worker("saga-engine", app.engine.clone().run(draining.clone()))
+            .add_worker(
+                "follow-up-expiry",
+                app.clone().expire_follow_ups(
+                    Duration::from_millis(app.engine.settings.follow_up_interval_ms),
+                    draining.clone(),
+                ),
+            )
             .add_worker(
                 "saga-gauges",
                 metrics::sample_gauges(

@@ -70,6 +70,8 @@ pub struct EngineSettings {
     /// How often the gauges read from the database (`saga_active`, the stream backlog) are
     /// refreshed.
     pub gauge_interval_ms: u64,
+    /// How often follow-ups past their deadline (an unanswered survey) are marked expired.
+    pub follow_up_interval_ms: u64,
 }
 
 impl Default for EngineSettings {
@@ -90,6 +92,7 @@ impl Default for EngineSettings {
             undo_cap_secs: 3600,
             stuck_after_attempts: 10,
             gauge_interval_ms: 5000,
+            follow_up_interval_ms: 60_000,
         }
     }
 }
@@ -104,6 +107,8 @@ pub struct DeadlineSettings {
     pub terminate_days: u32,
     pub query_days: u32,
     pub task_days: u32,
+    /// How long a satisfaction survey stays open before it counts as not answered.
+    pub survey_days: u32,
 }
 
 impl Default for DeadlineSettings {
@@ -115,6 +120,7 @@ impl Default for DeadlineSettings {
             terminate_days: 60,
             query_days: 30,
             task_days: 30,
+            survey_days: 14,
         }
     }
 }
@@ -151,6 +157,9 @@ impl OrdersSettings {
         if engine.gauge_interval_ms < 100 {
             problems.push("orders.engine.gauge_interval_ms: at least 100".to_owned());
         }
+        if engine.follow_up_interval_ms < 10 {
+            problems.push("orders.engine.follow_up_interval_ms: at least 10".to_owned());
+        }
         if engine.retry_base_ms == 0 {
             problems.push("orders.engine.retry_base_ms: at least 1".to_owned());
         }
@@ -165,6 +174,7 @@ impl OrdersSettings {
             ("terminate_days", deadlines.terminate_days),
             ("query_days", deadlines.query_days),
             ("task_days", deadlines.task_days),
+            ("survey_days", deadlines.survey_days),
         ] {
             if days == 0 {
                 problems.push(format!("orders.deadlines.{name}: at least 1 day"));

@@ -10,7 +10,9 @@
 //! simulation creates that organization on first use, as operations staff would have before.
 
 mod clock;
+mod customers;
 mod objects;
+mod transfers;
 
 use std::sync::Arc;
 
@@ -30,6 +32,7 @@ use tokio::sync::Mutex;
 use uuid::Uuid;
 
 pub use clock::SandboxClock;
+pub(crate) use customers::EMAIL_ALREADY_EXISTS;
 
 use crate::domain::billing;
 use crate::store::{SandboxStore, SandboxTable};
@@ -516,16 +519,7 @@ impl SandboxCloud {
         if self.now() < completes_at {
             return Ok(request);
         }
-        let management = account_id(&request.management)?;
-        let email = request.email.to_ascii_lowercase();
-        // The email of every account that ever belonged to the organization stays taken, closed ones
-        // included (seed 001).
-        let taken = self
-            .members(&management)
-            .await?
-            .iter()
-            .any(|account| account.email.to_ascii_lowercase() == email);
-        if taken {
+        if self.email_taken(&request.email).await? {
             request.state = "FAILED".to_owned();
             request.failure_reason = Some("EMAIL_ALREADY_EXISTS".to_owned());
         } else {
@@ -579,6 +573,16 @@ impl SandboxCloud {
     }
 
     async fn load_handshake(&self, handshake_id: &str) -> CloudResult<SimHandshake> {
+        let handshake = self.settled_handshake(handshake_id).await?;
+        if self.is_visible(&handshake) {
+            Ok(handshake)
+        } else {
+            Err(handshake_not_found())
+        }
+    }
+
+    /// The handshake with its expiry applied, whether or not AWS still lists it.
+    async fn settled_handshake(&self, handshake_id: &str) -> CloudResult<SimHandshake> {
         let found: Option<SimHandshake> = self
             .store
             .get(SandboxTable::Handshake, handshake_id)
@@ -587,12 +591,7 @@ impl SandboxCloud {
         let Some(handshake) = found else {
             return Err(handshake_not_found());
         };
-        let handshake = self.settle_handshake(handshake).await?;
-        if self.is_visible(&handshake) {
-            Ok(handshake)
-        } else {
-            Err(handshake_not_found())
-        }
+        self.settle_handshake(handshake).await
     }
 
     /// The handshake as `acting` sees it: its organization does, and its target too when
@@ -642,8 +641,9 @@ impl SandboxCloud {
         let Some(transfer) = found else {
             return Err(transfer_not_found());
         };
-        // The handshake's expiry moves the transfer too.
-        self.load_handshake(&transfer.handshake_id).await?;
+        // The handshake's expiry moves the transfer too. The transfer outlives the 30 days AWS lists
+        // a terminal handshake for: a transfer accepted long ago is still described and ended.
+        self.settled_handshake(&transfer.handshake_id).await?;
         self.store
             .get(SandboxTable::Transfer, transfer_id)
             .await
@@ -1405,43 +1405,7 @@ impl Cloud for SandboxCloud {
         transfer_id: &str,
         end_at: DateTime<Utc>,
     ) -> CloudResult<BillingTransfer> {
-        let _serial = self.serial.lock().await;
-        let mut transfer = self.transfer_seen_by(acting, transfer_id).await?;
-        match transfer.status.as_str() {
-            "WITHDRAWN" => {
-                return Err(rejected(
-                    "ResponsibilityTransferAlreadyInStatusException",
-                    None,
-                    "the transfer is already withdrawn",
-                ));
-            }
-            "ACCEPTED" => {}
-            _ => {
-                return Err(rejected(
-                    "InvalidResponsibilityTransferTransitionException",
-                    None,
-                    "only an accepted transfer can be terminated",
-                ));
-            }
-        }
-        if !billing::is_end_of_month(end_at) {
-            return Err(rejected(
-                "InvalidInputException",
-                Some("END_DATE_NOT_END_OF_MONTH"),
-                "the end must be the last millisecond of a month",
-            ));
-        }
-        if end_at < billing::end_of_month(self.now()) {
-            return Err(rejected(
-                "InvalidInputException",
-                Some("END_DATE_TOO_EARLY"),
-                "the end is before the end of the current month",
-            ));
-        }
-        transfer.status = "WITHDRAWN".to_owned();
-        transfer.end_at = Some(end_at);
-        self.put_transfer(&transfer).await?;
-        to_transfer(&transfer)
+        self.terminate_transfer(acting, transfer_id, end_at).await
     }
 
     async fn create_stack(

@@ -6,9 +6,12 @@ use tonic::{Request, Response, Status};
 use crate::api::context::Accounts;
 use crate::domain::AccountsError;
 
+mod balances;
 mod billing;
 mod lifecycle;
 mod records;
+mod removal;
+mod reservation;
 mod tenants;
 
 /// The full path of an `AccountService` method.
@@ -252,6 +255,44 @@ impl AccountService for AccountServiceHandler {
     ) -> Result<Response<pb::ReopenAccountResponse>, Status> {
         let call = self.app.call(&request, path!("ReopenAccount"))?;
         reply(self.app.reopen_account(&call, request.into_inner()).await)
+    }
+
+    async fn remove_account_from_platform(
+        &self,
+        request: Request<pb::RemoveAccountFromPlatformRequest>,
+    ) -> Result<Response<pb::RemoveAccountFromPlatformResponse>, Status> {
+        let call = self
+            .app
+            .call(&request, path!("RemoveAccountFromPlatform"))?;
+        reply(
+            self.app
+                .remove_account_from_platform(&call, request.into_inner())
+                .await,
+        )
+    }
+
+    async fn restore_account_to_platform(
+        &self,
+        request: Request<pb::RestoreAccountToPlatformRequest>,
+    ) -> Result<Response<pb::RestoreAccountToPlatformResponse>, Status> {
+        let call = self.app.call(&request, path!("RestoreAccountToPlatform"))?;
+        reply(
+            self.app
+                .restore_account_to_platform(&call, request.into_inner())
+                .await,
+        )
+    }
+
+    async fn report_open_balances(
+        &self,
+        request: Request<pb::ReportOpenBalancesRequest>,
+    ) -> Result<Response<pb::ReportOpenBalancesResponse>, Status> {
+        let call = self.app.call(&request, path!("ReportOpenBalances"))?;
+        reply(
+            self.app
+                .report_open_balances(&call, request.into_inner())
+                .await,
+        )
     }
 
     async fn create_subscription(

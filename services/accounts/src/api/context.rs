@@ -135,6 +135,29 @@ impl Accounts {
         Q: Keyed,
         R: prost::Message + Default,
     {
+        let tx = TenantTx::begin(&self.db, tenant).await?;
+        self.mutate_in(tx, Some(tenant), call, request, target, effect)
+            .await
+    }
+
+    /// Like [`Accounts::mutate`], in a transaction the caller opened because it reaches more than one
+    /// tenant (a billing report); `tenant` is the one that owns what changes, when a single one does.
+    pub(crate) async fn mutate_in<Q, R>(
+        &self,
+        tx: TenantTx,
+        tenant: Option<Uuid>,
+        call: &Call,
+        request: &Q,
+        target: Target,
+        effect: impl AsyncFnOnce(
+            &TenantTx,
+            DateTime<Utc>,
+        ) -> Result<(R, ResponseSubject), AccountsError>,
+    ) -> Result<R, AccountsError>
+    where
+        Q: Keyed,
+        R: prost::Message + Default,
+    {
         let key = IdempotencyKey::parse(request.key()).map_err(|mut problem| {
             problem.field = "idempotency_key".to_owned();
             AccountsError::invalid(problem)
@@ -154,7 +177,6 @@ impl Accounts {
             _ => Duration::days(CLIENT_KEY_TTL_DAYS),
         };
         let hash = idempotency::request_hash(&request.canonical());
-        let tx = TenantTx::begin(&self.db, tenant).await?;
         if let Some(stored) = idempotency::claim(&*tx, &scope, &hash, now, ttl)
             .await?
             .into_replay()?
@@ -164,10 +186,10 @@ impl Accounts {
         }
         let (response, subject) = effect(&tx, now).await?;
         if is_audited(&call.caller, true) {
-            store::audit::record(&tx, &self.audit(call, Some(tenant), target), now).await?;
+            store::audit::record(&tx, &self.audit(call, tenant, target), now).await?;
         }
         let subject = subject.key().map(|subject| RecordSubject {
-            tenant_id: tenant.to_string(),
+            tenant_id: tenant.map(|tenant| tenant.to_string()).unwrap_or_default(),
             subject,
         });
         idempotency::complete_for_subject(

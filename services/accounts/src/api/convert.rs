@@ -7,10 +7,11 @@ use tenure_domain::FieldProblem;
 use tenure_proto::accounts::v1 as pb;
 use tenure_proto::common::v1 as common;
 
+use crate::api::context::at;
 use crate::domain::{
-    AccountRole, AccountState, AccountsError, Acknowledgement, JoinedMethod, Relationship,
-    ResaleModel, ReservationKind, RootAccess, Sector, SubscriptionStatus, Tag, TenantStatus,
-    TerminationMode, UserRole, field_problem, required,
+    AccountRole, AccountState, AccountsError, Acknowledgement, JoinedMethod, Money, OpenBalance,
+    Relationship, ResaleModel, ReservationKind, RootAccess, Sector, SubscriptionStatus, Tag,
+    TenantStatus, TerminationMode, UserRole, field_problem, required,
 };
 use crate::store::entity::{
     account_details, account_transition, app_user, aws_account, cost_record, subscription, tenant,
@@ -70,7 +71,7 @@ enum_conversion!(account_state_from, account_state_to, PbAccountState => Account
     PendingCreation <=> PendingCreation, TransferPending <=> TransferPending, Active <=> Active,
     Offboarding <=> Offboarding, Unlinking <=> Unlinking, Unlinked <=> Unlinked,
     PendingClosure <=> PendingClosure, Closed <=> Closed, PermanentlyClosed <=> PermanentlyClosed,
-    Abandoned <=> Abandoned,
+    Abandoned <=> Abandoned, Removed <=> Removed,
 });
 /// An optional enum filter: unspecified means "no filter", an unknown number is refused.
 pub(crate) fn optional<T>(
@@ -205,7 +206,46 @@ pub(crate) fn account(
         billing_ends_at: model.billing_ends_at.map(timestamp),
         created_at: Some(timestamp(model.created_at)),
         tenant_id: model.tenant_id.to_string(),
+        open_balance: crate::store::balances::of(model)?
+            .as_ref()
+            .map(open_balance),
+        removed_at: model.removed_at.map(timestamp),
+        removal_purge_id: model
+            .removal_purge_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        removal_purge_due_at: model.removal_purge_due_at.map(timestamp),
     })
+}
+
+pub(crate) fn money(amount: &Money) -> common::Money {
+    common::Money {
+        currency_code: amount.currency.as_str().to_owned(),
+        amount_micros: amount.micros,
+    }
+}
+
+pub(crate) fn open_balance(balance: &OpenBalance) -> pb::OpenBalance {
+    pb::OpenBalance {
+        amount: Some(money(&balance.amount)),
+        as_of: Some(timestamp(balance.as_of)),
+    }
+}
+
+/// An amount in a request, its problems named under `field` (`balances[3].amount`).
+pub(crate) fn money_from(
+    problems: &mut tenure_domain::Problems,
+    field: &str,
+    raw: Option<&common::Money>,
+) -> Option<Money> {
+    let Some(raw) = raw else {
+        problems.push(at(field, required()));
+        return None;
+    };
+    problems.check(
+        format!("{field}.currency_code"),
+        Money::parse(&raw.currency_code, raw.amount_micros),
+    )
 }
 
 fn principal_role(stored_role: &str) -> i32 {

@@ -121,6 +121,23 @@ pub(crate) const POLICY: &[MethodPolicy] = &[
         roles: &[Role::Operator],
         service_callers: &[],
     },
+    // Seed 004: a tenant's administrators remove accounts themselves; the handlers refuse other
+    // customers (PERMISSION_DENIED) and ask operators for a reason and a ticket.
+    MethodPolicy {
+        method: "/tenure.accounts.v1.AccountService/RemoveAccountFromPlatform",
+        roles: &[Role::Customer, Role::Operator],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.accounts.v1.AccountService/RestoreAccountToPlatform",
+        roles: &[Role::Customer, Role::Operator],
+        service_callers: &[],
+    },
+    MethodPolicy {
+        method: "/tenure.accounts.v1.AccountService/ReportOpenBalances",
+        roles: &[Role::Billing],
+        service_callers: &[],
+    },
     MethodPolicy {
         method: "/tenure.accounts.v1.AccountService/CreateSubscription",
         roles: &[Role::Operator],

@@ -89,7 +89,7 @@ impl DataOwner for Accounts {
             &request,
             tenant,
             Target::new("purge", target.purge_id),
-            async |tx, _now| {
+            async |tx, now| {
                 let subject = purge_subject(tx, &target, tenant).await?;
                 let mut entries = Vec::new();
                 for entry in TABLES {
@@ -107,6 +107,7 @@ impl DataOwner for Accounts {
                         affected,
                     ));
                 }
+                store::purge::note_removal_purged(tx, &subject, target.purge_id, now).await?;
                 // The response holds table names, counts and key hashes only, so the record is
                 // filed under no subject and no later purge of this tenant removes it.
                 Ok((

@@ -58,6 +58,13 @@ impl From<AccountsError> for Status {
             AccountsError::AlreadyManaged(rejection) => {
                 status::rejected(Code::AlreadyExists, rejection.code, rejection.message)
             }
+            AccountsError::CustomerAction(rejection) => {
+                status::customer_action_required(rejection.code, rejection.message)
+            }
+            AccountsError::NotAdministrator => Status::permission_denied(
+                "Only a tenant administrator can remove an account from the platform or restore it. \
+                 Ask an administrator of your organization.",
+            ),
             AccountsError::NotEligible => Status::failed_precondition("account not eligible"),
             AccountsError::ForeignTenant => {
                 Status::permission_denied("the tenant is taken from your credentials")

@@ -4,7 +4,7 @@
 use tenure_domain::{Caller, CallerRole};
 use uuid::Uuid;
 
-use crate::domain::AccountsError;
+use crate::domain::{AccountsError, UserRole};
 
 /// The reach of one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +54,22 @@ impl Access {
     pub(crate) fn creating_for(self, requested: Option<Uuid>) -> Result<Uuid, AccountsError> {
         self.tenant_filter(requested)?
             .ok_or(AccountsError::TenantRequired)
+    }
+}
+
+/// Who may take an account off the platform or bring it back (seed 004: "a client admin"): operators,
+/// and customers whose token subject is an administrator of the tenant (`roles` are the roles of the
+/// tenant's users with that subject).
+pub(crate) fn check_platform_membership_manager(
+    caller: &Caller,
+    roles: &[UserRole],
+) -> Result<(), AccountsError> {
+    match caller.role {
+        CallerRole::Operator => Ok(()),
+        CallerRole::Customer if roles.contains(&UserRole::Admin) => Ok(()),
+        CallerRole::Customer | CallerRole::Billing | CallerRole::Service => {
+            Err(AccountsError::NotAdministrator)
+        }
     }
 }
 
@@ -109,5 +125,37 @@ pub(crate) fn role_name(role: CallerRole) -> &'static str {
         CallerRole::Operator => "operator",
         CallerRole::Billing => "billing",
         CallerRole::Service => "service",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(role: CallerRole) -> Caller {
+        Caller {
+            subject: "idp|someone".to_owned(),
+            role,
+            tenant: Some(Uuid::new_v4()),
+            permissions: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn only_operators_and_tenant_administrators_manage_platform_membership() {
+        let customer = caller(CallerRole::Customer);
+        assert!(check_platform_membership_manager(&customer, &[UserRole::Admin]).is_ok());
+        assert!(
+            check_platform_membership_manager(&customer, &[UserRole::Member, UserRole::Admin])
+                .is_ok()
+        );
+        for roles in [&[UserRole::Member][..], &[]] {
+            assert!(matches!(
+                check_platform_membership_manager(&customer, roles),
+                Err(AccountsError::NotAdministrator)
+            ));
+        }
+        assert!(check_platform_membership_manager(&caller(CallerRole::Operator), &[]).is_ok());
+        assert!(check_platform_membership_manager(&caller(CallerRole::Billing), &[]).is_err());
     }
 }

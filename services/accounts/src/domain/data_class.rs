@@ -97,6 +97,15 @@ const TABLE_COLUMNS: &[TableColumns] = {
                 ("billing_starts_at", AccountTombstone),
                 ("billing_ends_at", AccountTombstone),
                 ("created_at", AccountTombstone),
+                // A removal's dates and purge outlive the purge: they say why the data is gone.
+                ("removed_at", AccountTombstone),
+                ("removal_purge_id", AccountTombstone),
+                ("removal_purge_due_at", AccountTombstone),
+                ("removal_purged_at", AccountTombstone),
+                // What billing reported as still to be paid is cost data, purged with the rest.
+                ("open_balance_micros", CostData),
+                ("open_balance_currency", CostData),
+                ("open_balance_as_of", CostData),
             ],
         },
         TableColumns {
@@ -195,6 +204,8 @@ pub(crate) const TABLES: &[TableClass] = {
         // AWS-fetched data, so a replay can no longer return a purged name or root email.
         table("idempotency_record", AwsFetched, Delete),
         table("cost_record", CostData, Delete),
+        // The open balance lives on the record, which stays: its columns are emptied.
+        table("aws_account", CostData, Pseudonymise),
         table("app_user", LoginIdentity, Delete),
         table("tenant", LoginIdentity, Pseudonymise),
         table("account_transition", LoginIdentity, Pseudonymise),

@@ -40,6 +40,12 @@ pub(crate) enum AccountsError {
     /// The account is already managed under the caller's own tenant (TNR010).
     #[error("{}", .0.message)]
     AlreadyManaged(Rejection),
+    /// The customer must change what they asked for (TNR101: a root email AWS already knows).
+    #[error("{}", .0.message)]
+    CustomerAction(Rejection),
+    /// The caller is a customer of the tenant but not one of its administrators.
+    #[error("only a tenant administrator may do this")]
+    NotAdministrator,
     /// A uniqueness conflict that may involve another tenant: one generic answer whatever the
     /// cause, so it cannot be used to probe other tenants (quality.md §1.6).
     #[error("account not eligible")]

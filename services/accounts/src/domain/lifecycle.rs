@@ -21,6 +21,8 @@ pub(crate) enum AccountState {
     Closed,
     PermanentlyClosed,
     Abandoned,
+    /// Removed from the platform without touching AWS (seed 004); restorable until its purge runs.
+    Removed,
 }
 
 /// Every allowed `(from, to)` pair of domain.md §5; anything else is refused.
@@ -40,12 +42,14 @@ const ALLOWED: &[(AccountState, AccountState)] = {
         (PendingClosure, Closed),
         (Closed, Active),
         (Closed, PermanentlyClosed),
+        (Active, Removed),
+        (Removed, Active),
     ]
 };
 
 impl AccountState {
     /// Every state, for exhaustive tests and stored-value parsing.
-    pub(crate) const ALL: [AccountState; 10] = [
+    pub(crate) const ALL: [AccountState; 11] = [
         AccountState::PendingCreation,
         AccountState::TransferPending,
         AccountState::Active,
@@ -56,6 +60,7 @@ impl AccountState {
         AccountState::Closed,
         AccountState::PermanentlyClosed,
         AccountState::Abandoned,
+        AccountState::Removed,
     ];
 
     /// The stored and displayed name (`pending_closure`).
@@ -71,6 +76,7 @@ impl AccountState {
             AccountState::Closed => "closed",
             AccountState::PermanentlyClosed => "permanently_closed",
             AccountState::Abandoned => "abandoned",
+            AccountState::Removed => "removed",
         }
     }
 
@@ -88,11 +94,20 @@ impl AccountState {
         )
     }
 
-    /// The names of the live (non-terminal) states, for the partial unique indexes.
+    /// Whether the record holds its AWS account id and root email against every other record. A
+    /// removed record does not: the platform no longer manages the account, so another tenant may take
+    /// it on, yet the record is no tombstone either, since it can still be restored.
+    pub(crate) fn is_live(self) -> bool {
+        !self.is_terminal() && self != AccountState::Removed
+    }
+
+    /// The names of the live states, for the partial unique indexes and every "the live record of
+    /// this AWS account id" lookup. The indexes of m0001 were built from this list: changing it needs
+    /// a migration that rebuilds them.
     pub(crate) fn live_names() -> Vec<&'static str> {
         Self::ALL
             .into_iter()
-            .filter(|state| !state.is_terminal())
+            .filter(|state| state.is_live())
             .map(AccountState::as_str)
             .collect()
     }
@@ -131,6 +146,12 @@ pub(crate) enum LifecycleEvent {
     Reopen,
     /// The timer at `reopen_until`.
     ExpireReopenWindow,
+    /// A billing transfer withdrawn before its billing started: unlinked, never billed.
+    WithdrawBeforeStart,
+    /// A tenant administrator or an operator removes the account from the platform (seed 004).
+    RemoveFromPlatform,
+    /// A removal is undone before its purge ran.
+    RestoreToPlatform,
 }
 
 impl LifecycleEvent {
@@ -139,14 +160,18 @@ impl LifecycleEvent {
         match self {
             LifecycleEvent::Activate
             | LifecycleEvent::AbortOffboarding
-            | LifecycleEvent::Reopen => AccountState::Active,
+            | LifecycleEvent::Reopen
+            | LifecycleEvent::RestoreToPlatform => AccountState::Active,
             LifecycleEvent::Abandon => AccountState::Abandoned,
             LifecycleEvent::BeginOffboarding => AccountState::Offboarding,
             LifecycleEvent::ScheduleUnlink => AccountState::Unlinking,
-            LifecycleEvent::Unlink | LifecycleEvent::EndBilling => AccountState::Unlinked,
+            LifecycleEvent::Unlink
+            | LifecycleEvent::EndBilling
+            | LifecycleEvent::WithdrawBeforeStart => AccountState::Unlinked,
             LifecycleEvent::AcceptClosure => AccountState::PendingClosure,
             LifecycleEvent::ConfirmClosure => AccountState::Closed,
             LifecycleEvent::ExpireReopenWindow => AccountState::PermanentlyClosed,
+            LifecycleEvent::RemoveFromPlatform => AccountState::Removed,
         }
     }
 
@@ -156,11 +181,13 @@ impl LifecycleEvent {
                 from,
                 AccountState::PendingCreation | AccountState::TransferPending
             ),
-            LifecycleEvent::AbortOffboarding | LifecycleEvent::Unlink => {
-                from == AccountState::Offboarding
-            }
+            LifecycleEvent::AbortOffboarding
+            | LifecycleEvent::Unlink
+            | LifecycleEvent::WithdrawBeforeStart => from == AccountState::Offboarding,
             LifecycleEvent::EndBilling => from == AccountState::Unlinking,
             LifecycleEvent::Reopen => from == AccountState::Closed,
+            LifecycleEvent::RemoveFromPlatform => from == AccountState::Active,
+            LifecycleEvent::RestoreToPlatform => from == AccountState::Removed,
             _ => true,
         }
     }
@@ -201,5 +228,87 @@ pub(crate) fn check_reopen(
     match reopen_until {
         Some(until) if now <= until => Ok(()),
         _ => Err(AccountsError::ReopenWindowPassed { current }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removal_and_restore_are_moves_between_active_and_removed_only() {
+        for from in AccountState::ALL {
+            let removed = check_transition(from, LifecycleEvent::RemoveFromPlatform);
+            assert_eq!(
+                removed.is_ok(),
+                from == AccountState::Active,
+                "remove from {from}"
+            );
+            let restored = check_transition(from, LifecycleEvent::RestoreToPlatform);
+            assert_eq!(
+                restored.ok(),
+                (from == AccountState::Removed).then_some(AccountState::Active),
+                "restore from {from}"
+            );
+        }
+    }
+
+    #[test]
+    fn no_older_event_reaches_or_leaves_removed() {
+        let older = [
+            LifecycleEvent::Activate,
+            LifecycleEvent::Abandon,
+            LifecycleEvent::BeginOffboarding,
+            LifecycleEvent::AbortOffboarding,
+            LifecycleEvent::ScheduleUnlink,
+            LifecycleEvent::Unlink,
+            LifecycleEvent::EndBilling,
+            LifecycleEvent::AcceptClosure,
+            LifecycleEvent::ConfirmClosure,
+            LifecycleEvent::Reopen,
+            LifecycleEvent::ExpireReopenWindow,
+            LifecycleEvent::WithdrawBeforeStart,
+        ];
+        for event in older {
+            assert!(
+                check_transition(AccountState::Removed, event).is_err(),
+                "{event:?} from removed"
+            );
+            assert_ne!(event.target(), AccountState::Removed);
+        }
+    }
+
+    #[test]
+    fn a_removed_record_is_neither_live_nor_a_tombstone() {
+        assert!(!AccountState::Removed.is_live());
+        assert!(!AccountState::Removed.is_terminal());
+        // The partial unique indexes of m0001 were created from this very list.
+        assert_eq!(
+            AccountState::live_names(),
+            [
+                "pending_creation",
+                "transfer_pending",
+                "active",
+                "offboarding",
+                "unlinking",
+                "pending_closure",
+                "closed"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_withdrawal_before_the_start_unlinks_an_offboarding_record() {
+        assert_eq!(
+            check_transition(
+                AccountState::Offboarding,
+                LifecycleEvent::WithdrawBeforeStart
+            )
+            .ok(),
+            Some(AccountState::Unlinked)
+        );
+        assert!(
+            check_transition(AccountState::Unlinking, LifecycleEvent::WithdrawBeforeStart).is_err()
+        );
     }
 }

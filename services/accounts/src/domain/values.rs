@@ -179,6 +179,10 @@ impl CurrencyCode {
         }
     }
 
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+
     pub(crate) fn into_inner(self) -> String {
         self.0
     }

@@ -11,8 +11,8 @@ use tenure_db::TenantTx;
 use uuid::Uuid;
 
 use crate::domain::{
-    AccountState, AccountsError, LifecycleEvent, PageRequest, Relationship, SubscriptionStatus,
-    check_transition,
+    AccountState, AccountsError, LifecycleEvent, PageRequest, Relationship, RemovalPurge,
+    SubscriptionStatus, check_transition, purge_pending,
 };
 use crate::store::entity::{
     account_details, account_transition, aws_account, cost_record, subscription,
@@ -64,6 +64,42 @@ pub(crate) async fn find_live_account(
         query = query.filter(aws_account::Column::TenantId.eq(tenant));
     }
     Ok(query.one(&**tx).await?)
+}
+
+/// The purge a record's removal scheduled, if it has one.
+pub(crate) fn removal_purge(account: &aws_account::Model) -> Option<RemovalPurge> {
+    account.removal_purge_id.map(|purge_id| RemovalPurge {
+        purge_id,
+        purged_at: account.removal_purged_at,
+    })
+}
+
+/// Whether `tenant` removed a record of `aws_account_id` whose purge has still to run.
+pub(crate) async fn has_pending_removal(
+    tx: &TenantTx,
+    tenant: Uuid,
+    aws_account_id: &str,
+) -> Result<bool, AccountsError> {
+    let removed = aws_account::Entity::find()
+        .filter(aws_account::Column::TenantId.eq(tenant))
+        .filter(aws_account::Column::AwsAccountId.eq(aws_account_id))
+        .filter(aws_account::Column::State.eq(AccountState::Removed.as_str()))
+        .all(&**tx)
+        .await?;
+    Ok(removed
+        .iter()
+        .any(|account| purge_pending(AccountState::Removed, removal_purge(account))))
+}
+
+/// Whether any record the transaction sees uses the root email of `key` and was not abandoned:
+/// AWS never gives the email of an account back, not even once it is closed (seed 001).
+pub(crate) async fn root_email_in_use(tx: &TenantTx, key: &str) -> Result<bool, AccountsError> {
+    Ok(aws_account::Entity::find()
+        .filter(aws_account::Column::RootEmailKey.eq(key))
+        .filter(aws_account::Column::State.ne(AccountState::Abandoned.as_str()))
+        .count(&**tx)
+        .await?
+        > 0)
 }
 
 /// The owning tenant of a record, for cross-tenant callers that must then work inside that tenant.
@@ -295,6 +331,18 @@ pub(crate) async fn current_subscription(
     Ok(subscription::Entity::find()
         .filter(subscription::Column::AccountId.eq(account_id))
         .filter(subscription::Column::Status.ne(SubscriptionStatus::Terminated.as_str()))
+        .order_by_desc(subscription::Column::StartedAt)
+        .one(&**tx)
+        .await?)
+}
+
+/// The newest subscription of a record, terminated or not.
+pub(crate) async fn latest_subscription(
+    tx: &TenantTx,
+    account_id: Uuid,
+) -> Result<Option<subscription::Model>, AccountsError> {
+    Ok(subscription::Entity::find()
+        .filter(subscription::Column::AccountId.eq(account_id))
         .order_by_desc(subscription::Column::StartedAt)
         .one(&**tx)
         .await?)

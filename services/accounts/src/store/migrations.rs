@@ -1,8 +1,11 @@
 //! The service's migrations, in order. Shipped migrations never change; a change is a new migration.
 
 mod m0001_core;
+mod m0002_removal_and_balances;
 
 use sea_orm_migration::prelude::*;
+
+pub(crate) use m0002_removal_and_balances::OPEN_BALANCE_SETTING;
 
 /// Applies this service's migrations; its history lives in `accounts_migrations`.
 pub(crate) struct Migrator;
@@ -16,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(tenure_db::idempotency::CreateIdempotencyRecord),
             // Stored responses copy account and user data, so each names its subject for the purge.
             Box::new(tenure_db::idempotency::AddIdempotencySubject),
+            Box::new(m0002_removal_and_balances::Migration),
         ]
     }
 

@@ -2,6 +2,7 @@
 //! a verification, deleted or pseudonymised for an execution. Both read the same selection, so a dry
 //! run names exactly the rows the real purge then touches.
 
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait as _, Condition, EntityTrait as _, QueryFilter as _, QuerySelect as _};
 use tenure_db::TenantTx;
@@ -80,6 +81,13 @@ fn fetched_columns_present() -> Condition {
         .add(aws_account::Column::ParentId.is_not_null())
 }
 
+fn open_balance_present() -> Condition {
+    Condition::any()
+        .add(aws_account::Column::OpenBalanceMicros.is_not_null())
+        .add(aws_account::Column::OpenBalanceCurrency.is_not_null())
+        .add(aws_account::Column::OpenBalanceAsOf.is_not_null())
+}
+
 fn personal_transition_fields_present() -> Condition {
     Condition::any()
         .add(account_transition::Column::ActorSubject.ne(""))
@@ -109,6 +117,16 @@ pub(crate) async fn row_keys(
                 .column(aws_account::Column::Id)
                 .filter(aws_account::Column::Id.is_in(accounts))
                 .filter(fetched_columns_present())
+                .into_tuple::<Uuid>()
+                .all(&**tx)
+                .await?,
+        ),
+        ("aws_account", DataClass::CostData) => uuid_keys(
+            aws_account::Entity::find()
+                .select_only()
+                .column(aws_account::Column::Id)
+                .filter(aws_account::Column::Id.is_in(accounts))
+                .filter(open_balance_present())
                 .into_tuple::<Uuid>()
                 .all(&**tx)
                 .await?,
@@ -237,6 +255,26 @@ pub(crate) async fn purge_rows(
                 .await?
                 .rows_affected
         }
+        ("aws_account", DataClass::CostData, PurgeAction::Pseudonymise) => {
+            aws_account::Entity::update_many()
+                .col_expr(
+                    aws_account::Column::OpenBalanceMicros,
+                    Expr::value(Option::<i64>::None),
+                )
+                .col_expr(
+                    aws_account::Column::OpenBalanceCurrency,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(
+                    aws_account::Column::OpenBalanceAsOf,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                )
+                .filter(aws_account::Column::Id.is_in(accounts))
+                .filter(open_balance_present())
+                .exec(&**tx)
+                .await?
+                .rows_affected
+        }
         ("cost_record", DataClass::CostData, PurgeAction::Delete) => {
             cost_record::Entity::delete_many()
                 .filter(cost_record::Column::AccountId.is_in(accounts))
@@ -287,6 +325,25 @@ pub(crate) async fn purge_rows(
         _ => 0,
     };
     Ok(affected)
+}
+
+/// Notes on the records in scope that `purge_id` ran here, when it is the purge their removal
+/// scheduled: from now on the removal cannot be undone, and the AWS account id is free for the tenant
+/// again. A repeat finds nothing left to note.
+pub(crate) async fn note_removal_purged(
+    tx: &TenantTx,
+    subject: &Subject,
+    purge_id: Uuid,
+    at: DateTime<Utc>,
+) -> Result<(), AccountsError> {
+    aws_account::Entity::update_many()
+        .col_expr(aws_account::Column::RemovalPurgedAt, Expr::value(Some(at)))
+        .filter(aws_account::Column::Id.is_in(subject.accounts.clone()))
+        .filter(aws_account::Column::RemovalPurgeId.eq(purge_id))
+        .filter(aws_account::Column::RemovalPurgedAt.is_null())
+        .exec(&**tx)
+        .await?;
+    Ok(())
 }
 
 fn uuid_keys(ids: Vec<Uuid>) -> Vec<String> {

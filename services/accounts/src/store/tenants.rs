@@ -7,8 +7,9 @@ use sea_orm::{
 use tenure_db::TenantTx;
 use uuid::Uuid;
 
-use crate::domain::{AccountsError, PageRequest, TenantStatus};
+use crate::domain::{AccountsError, PageRequest, TenantStatus, UserRole};
 use crate::store::entity::{app_user, tenant};
+use crate::store::stored;
 
 /// Stores a new tenant.
 pub(crate) async fn insert_tenant(
@@ -112,4 +113,21 @@ pub(crate) async fn delete_user(
         .exec(&**tx)
         .await?;
     Ok(deleted.rows_affected == 1)
+}
+
+/// The roles in `tenant` of the users who sign in as `idp_subject` (none, one, or several when the
+/// tenant registered the same identity twice).
+pub(crate) async fn roles_of_subject(
+    tx: &TenantTx,
+    tenant: Uuid,
+    idp_subject: &str,
+) -> Result<Vec<UserRole>, AccountsError> {
+    app_user::Entity::find()
+        .filter(app_user::Column::TenantId.eq(tenant))
+        .filter(app_user::Column::IdpSubject.eq(idp_subject))
+        .all(&**tx)
+        .await?
+        .iter()
+        .map(|user| stored(UserRole::parse(&user.role)))
+        .collect()
 }

@@ -4,7 +4,7 @@ use tenure_proto::accounts::v1 as pb;
 use tonic::Code;
 use uuid::Uuid;
 
-use crate::support::{As, Backend, Served, expect_code, key, reason, serve};
+use crate::support::{As, Backend, Served, expect_code, key, metadata, reason, serve_with_purge};
 
 async fn lifecycle_round_trip(served: &Served) {
     let tenant = served.tenant().await;
@@ -38,14 +38,15 @@ async fn uniqueness_of_live_registrations(served: &Served) {
         served.reserve_new(other, "root@example.COM", "Two").await,
         Code::FailedPrecondition,
     );
-    assert_eq!(status.message(), "account not eligible");
+    assert_eq!(metadata(&status, "code"), "TNR101");
     served.active_member(tenant, "600000000002").await;
-    expect_code(
+    let status = expect_code(
         served
             .reserve_member_transfer(other, "600000000002", Uuid::new_v4())
             .await,
         Code::FailedPrecondition,
     );
+    assert_eq!(reason(&status), "TNR213");
     // A tombstone frees the id for a new registration.
     let released = served
         .reserve_member_transfer(tenant, "600000000003", Uuid::new_v4())
@@ -100,20 +101,20 @@ async fn idempotent_replay(served: &Served) {
     assert_eq!(reason(&status), "IDEMPOTENCY_KEY_REUSED");
 }
 
-/// Runs `body` on a fresh service over each backend.
+/// Runs `body` on a fresh service (with a stand-in data-purge) over each backend.
 macro_rules! on_both_backends {
     ($($name:ident => $body:ident),+ $(,)?) => {
         $(mod $name {
             #[tokio::test]
             async fn postgres() {
-                let served = super::serve(super::Backend::Postgres).await;
+                let served = super::serve_with_purge(super::Backend::Postgres).await;
                 super::$body(&served).await;
                 served.host.shutdown().await;
             }
 
             #[tokio::test]
             async fn sqlite() {
-                let served = super::serve(super::Backend::Sqlite).await;
+                let served = super::serve_with_purge(super::Backend::Sqlite).await;
                 super::$body(&served).await;
                 served.host.shutdown().await;
             }
@@ -129,8 +130,18 @@ async fn purged_responses_are_not_replayed(served: &Served) {
     crate::purge::purged_responses_are_not_replayed(served).await;
 }
 
+async fn removal_and_restore(served: &Served) {
+    crate::removal::remove_then_restore(served).await;
+}
+
+async fn open_balances(served: &Served) {
+    crate::balances::report_across_tenants(served).await;
+}
+
 on_both_backends!(
     lifecycle => lifecycle_round_trip,
+    removal => removal_and_restore,
+    balances => open_balances,
     uniqueness => uniqueness_of_live_registrations,
     idempotency => idempotent_replay,
     purge => purge_plan_matches_execution,

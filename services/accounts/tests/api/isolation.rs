@@ -268,7 +268,7 @@ async fn s4_writes_with_another_tenants_ids_change_nothing() {
 }
 
 #[tokio::test]
-async fn s5_a_transfer_of_an_account_another_tenant_manages_is_generically_not_eligible() {
+async fn s5_a_transfer_of_an_account_another_tenant_manages_names_nothing_of_that_tenant() {
     let served = serve(Backend::Postgres).await;
     let t = two_tenants(&served).await;
     let before = row_count(&served, "aws_account").await;
@@ -278,10 +278,21 @@ async fn s5_a_transfer_of_an_account_another_tenant_manages_is_generically_not_e
             .await,
         Code::FailedPrecondition,
     );
-    assert_eq!(status.message(), "account not eligible");
+    assert_eq!(crate::support::reason(&status), "TNR213");
+    assert_eq!(
+        status.message(),
+        "Account 900000000002 cannot be transferred to your subscription. Contact support."
+    );
+    let everything = format!("{status:?}{:?}", status.details());
+    for secret in [t.b.to_string(), t.b_account.id.clone()] {
+        assert!(
+            !everything.contains(&secret),
+            "no detail names the other tenant"
+        );
+    }
     assert!(
-        status.details().is_empty(),
-        "no detail names the other tenant"
+        crate::support::metadata(&status, "current_state").is_empty(),
+        "nor the state of its record"
     );
     assert_eq!(row_count(&served, "aws_account").await, before, "no row");
     // The same account inside the caller's own tenant is a plain, specific answer.
@@ -536,5 +547,102 @@ async fn users_are_created_in_the_callers_tenant_or_the_one_an_operator_names() 
         .user
         .expect("user");
     assert!(users_of(t.a).await.iter().any(|user| user.id == own.id));
+    served.host.shutdown().await;
+}
+
+/// The checks that must see other tenants in the middle of a tenant's change, and billing's report
+/// across tenants, still work where row-level security binds the service's own role.
+#[tokio::test]
+async fn under_row_level_security_cross_tenant_checks_and_billing_reports_see_every_tenant() {
+    let served = crate::support::serve_restricted().await;
+    let a = served.tenant().await;
+    let b = served.tenant().await;
+
+    // A's account left the platform: its record is no longer live, so no unique index stops B, only
+    // a read across tenants.
+    let left = served
+        .reserve_new(a, "gone@example.com", "Gone")
+        .await
+        .expect("reserve");
+    served
+        .attach(a, &left.id, "900000000010")
+        .await
+        .expect("attach");
+    served.activate(a, &left.id).await.expect("activate");
+    served
+        .offboard(
+            a,
+            "900000000010",
+            &left.id,
+            pb::OffboardingOutcome::Unlinked,
+        )
+        .await;
+    let status = expect_code(
+        served.reserve_new(b, "gone@example.com", "Again").await,
+        Code::FailedPrecondition,
+    );
+    assert_eq!(crate::support::metadata(&status, "code"), "TNR101");
+
+    let in_a = served.active_member(a, "900000000011").await;
+    let status = expect_code(
+        served
+            .reserve_member_transfer(b, "900000000011", Uuid::new_v4())
+            .await,
+        Code::FailedPrecondition,
+    );
+    assert_eq!(crate::support::reason(&status), "TNR213");
+
+    let in_b = served.active_member(b, "900000000012").await;
+    let now = crate::support::timestamp(served.clock_now());
+    let reported = served
+        .accounts()
+        .report_open_balances(
+            served.request(
+                As::Billing,
+                pb::ReportOpenBalancesRequest {
+                    idempotency_key: key(),
+                    balances: ["900000000011", "900000000012"]
+                        .into_iter()
+                        .map(|id| pb::OpenBalanceReport {
+                            aws_account_id: id.to_owned(),
+                            amount: Some(common::Money {
+                                currency_code: "EUR".to_owned(),
+                                amount_micros: 9_990_000,
+                            }),
+                            as_of: Some(now),
+                        })
+                        .collect(),
+                },
+            ),
+        )
+        .await
+        .expect("report")
+        .into_inner();
+    assert_eq!(reported.recorded, 2, "one transaction, both tenants");
+    for (tenant, account) in [(a, &in_a), (b, &in_b)] {
+        let read = served
+            .get_account(As::Customer(tenant), &account.id)
+            .await
+            .expect("read");
+        assert!(read.open_balance.is_some(), "{tenant}");
+    }
+
+    let removed = served
+        .remove_from_platform(As::Operator, &in_a.id)
+        .await
+        .expect("an operator removes A's account");
+    assert_eq!(removed.state(), pb::AccountState::Removed);
+    let status = expect_code(
+        served
+            .reserve_member_transfer(a, "900000000011", Uuid::new_v4())
+            .await,
+        Code::AlreadyExists,
+    );
+    assert_eq!(crate::support::reason(&status), "TNR010");
+    let restored = served
+        .restore_to_platform(As::Admin(a), &in_a.id)
+        .await
+        .expect("A's administrator restores it");
+    assert_eq!(restored.state(), pb::AccountState::Active);
     served.host.shutdown().await;
 }

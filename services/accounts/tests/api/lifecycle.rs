@@ -6,7 +6,9 @@ use tenure_proto::common::v1 as common;
 use tonic::Code;
 use uuid::Uuid;
 
-use crate::support::{As, Backend, Served, expect_code, key, metadata, reason, serve};
+use crate::support::{
+    As, Backend, Served, expect_code, key, metadata, reason, serve, serve_with_purge,
+};
 
 /// The events a record can be offered, each through its own RPC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,9 +22,11 @@ enum Event {
     OutcomeUnlinked,
     ConfirmClosure,
     Reopen,
+    Remove,
+    Restore,
 }
 
-const EVENTS: [Event; 9] = [
+const EVENTS: [Event; 11] = [
     Event::Activate,
     Event::Release,
     Event::BeginOffboarding,
@@ -32,6 +36,8 @@ const EVENTS: [Event; 9] = [
     Event::OutcomeUnlinked,
     Event::ConfirmClosure,
     Event::Reopen,
+    Event::Remove,
+    Event::Restore,
 ];
 
 /// The states a test can reach through the API, and the events domain.md §5 allows from each.
@@ -44,7 +50,10 @@ const ALLOWED: &[(pb::AccountState, &[Event])] = &[
         pb::AccountState::TransferPending,
         &[Event::Activate, Event::Release],
     ),
-    (pb::AccountState::Active, &[Event::BeginOffboarding]),
+    (
+        pb::AccountState::Active,
+        &[Event::BeginOffboarding, Event::Remove],
+    ),
     (
         pb::AccountState::Offboarding,
         &[
@@ -59,6 +68,7 @@ const ALLOWED: &[(pb::AccountState, &[Event])] = &[
     (pb::AccountState::Unlinking, &[]),
     (pb::AccountState::Unlinked, &[]),
     (pb::AccountState::Abandoned, &[]),
+    (pb::AccountState::Removed, &[Event::Restore]),
 ];
 
 /// A record of `tenant` brought into `state`, with the order that holds it when one does.
@@ -108,6 +118,13 @@ async fn record_in(
     if state == pb::AccountState::Active {
         return (active, order);
     }
+    if state == pb::AccountState::Removed {
+        let removed = served
+            .remove_from_platform(As::Operator, &active.id)
+            .await
+            .expect("remove");
+        return (removed, order);
+    }
     let offboarding = served
         .begin_offboarding(tenant, &aws_id, common::TerminationMode::Close, order)
         .await
@@ -132,12 +149,14 @@ async fn record_in(
     (closed, order)
 }
 
-fn is_terminal(state: pb::AccountState) -> bool {
+/// States whose record no longer holds its AWS account id, so a lookup by that id finds none.
+fn is_not_live(state: pb::AccountState) -> bool {
     matches!(
         state,
         pb::AccountState::Unlinked
             | pb::AccountState::Abandoned
             | pb::AccountState::PermanentlyClosed
+            | pb::AccountState::Removed
     )
 }
 
@@ -203,12 +222,22 @@ async fn offer(
         }
         Event::ConfirmClosure => served.record_closure(tenant, &account.id).await,
         Event::Reopen => served.reopen(&account.id).await,
+        Event::Remove => {
+            served
+                .remove_from_platform(As::Admin(tenant), &account.id)
+                .await
+        }
+        Event::Restore => {
+            served
+                .restore_to_platform(As::Admin(tenant), &account.id)
+                .await
+        }
     }
 }
 
 #[tokio::test]
 async fn every_transition_of_the_lifecycle_is_allowed_or_refused_as_specified() {
-    let served = serve(Backend::Postgres).await;
+    let served = serve_with_purge(Backend::Postgres).await;
     let tenant = served.tenant().await;
     for (state, allowed) in ALLOWED {
         for event in EVENTS {
@@ -223,8 +252,9 @@ async fn every_transition_of_the_lifecycle_is_allowed_or_refused_as_specified() 
             } else {
                 let status =
                     outcome.expect_err(&format!("{event:?} from {state:?} must be refused"));
-                // A tombstone is no live registration, so an offboarding by AWS account id finds none.
-                let expected = if event == Event::BeginOffboarding && is_terminal(*state) {
+                // A tombstone or a removed record is no live registration, so an offboarding by AWS
+                // account id finds none.
+                let expected = if event == Event::BeginOffboarding && is_not_live(*state) {
                     Code::NotFound
                 } else {
                     Code::FailedPrecondition

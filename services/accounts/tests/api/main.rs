@@ -7,10 +7,14 @@
 )]
 
 mod backends;
+mod balances;
+mod fake_purge;
 mod idempotency;
 mod isolation;
 mod lifecycle;
 mod purge;
+mod registration;
+mod removal;
 mod support;
 mod termination;
 mod validation;

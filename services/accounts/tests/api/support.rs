@@ -16,6 +16,8 @@ use uuid::Uuid;
 
 pub(crate) use tenure_domain::ManualClock;
 
+use crate::fake_purge::FakePurge;
+
 /// Where the service keeps its data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Backend {
@@ -36,11 +38,59 @@ pub(crate) struct Served {
     pub(crate) channel: Channel,
     pub(crate) clock: Arc<ManualClock>,
     pub(crate) database: Option<TestDatabase>,
+    /// The stand-in data-purge, when the instance has one.
+    pub(crate) purge: Option<FakePurge>,
     _sqlite: Option<TestSqlite>,
 }
 
-/// Serves the accounts service on `backend` with a manual clock and fast lifecycle timers.
+/// The identity-provider subject of the administrator every test tenant is created with.
+pub(crate) const ADMIN_SUBJECT: &str = "idp|ada";
+
+/// Serves the accounts service on `backend` with a manual clock and fast lifecycle timers, alone:
+/// without data-purge.
 pub(crate) async fn serve(backend: Backend) -> Served {
+    serve_on(backend, false, false).await
+}
+
+/// Like [`serve`], with a stand-in data-purge that schedules and cancels purges.
+pub(crate) async fn serve_with_purge(backend: Backend) -> Served {
+    serve_on(backend, true, false).await
+}
+
+/// Like [`serve_with_purge`] on PostgreSQL, the service connecting as a role that row-level
+/// security binds (as deployments run it), where the tests' owner role would bypass it.
+pub(crate) async fn serve_restricted() -> Served {
+    serve_on(Backend::Postgres, true, true).await
+}
+
+/// A login role with the privileges a deployment grants the service: its schema's rows, no more.
+async fn restricted_role(database: &TestDatabase) -> tenure_db::DatabaseUrl {
+    use sea_orm::{ConnectionTrait as _, DbBackend, Statement};
+    let role = database.create_login_role("app").await.expect("role");
+    let owner = sea_orm::Database::connect(database.url().expose())
+        .await
+        .expect("owner");
+    for grant in [
+        format!("GRANT USAGE ON SCHEMA accounts TO \"{}\"", role.name),
+        format!(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA accounts TO \"{}\"",
+            role.name
+        ),
+        format!(
+            "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA accounts TO \"{}\"",
+            role.name
+        ),
+    ] {
+        owner
+            .execute_raw(Statement::from_string(DbBackend::Postgres, grant))
+            .await
+            .expect("grant");
+    }
+    owner.close().await.ok();
+    role.url
+}
+
+async fn serve_on(backend: Backend, with_purge: bool, restricted: bool) -> Served {
     let (database, sqlite, settings) = match backend {
         Backend::Postgres => {
             let database = TestDatabase::create().await.expect("test database");
@@ -62,15 +112,45 @@ pub(crate) async fn serve(backend: Backend) -> Served {
     tenure_accounts::migrate(&settings)
         .await
         .expect("migrations");
+    let settings = match (&database, restricted) {
+        (Some(database), true) => AccountsSettings {
+            database: tenure_db::DatabaseSettings {
+                url: restricted_role(database).await,
+                ..settings.database
+            },
+            ..settings
+        },
+        _ => settings,
+    };
     let clock = Arc::new(ManualClock::new());
     let host = TestHost::new().expect("host");
+    let (purge, peer) = if with_purge {
+        let fake = FakePurge::default();
+        let mut purge_builder = host.builder(ServiceKind::DataPurge);
+        purge_builder
+            .policy(crate::fake_purge::POLICY)
+            .add_service(fake.server());
+        let purge_handle = host.serve(purge_builder).await.expect("serve data-purge");
+        let channel = tenure_grpc::PeerChannel::connect_lazy(
+            &format!("http://{}", purge_handle.local_addr()),
+            ServiceKind::DataPurge,
+            host.authority()
+                .service_minter(ServiceKind::Accounts)
+                .expect("minter"),
+            std::time::Duration::from_secs(10),
+        )
+        .expect("peer");
+        (Some(fake), tenure_accounts::PurgePeer::Connected(channel))
+    } else {
+        // Alone, accounts neither schedules nor cancels purges; the end-to-end suite covers those.
+        (None, tenure_accounts::PurgePeer::Detached)
+    };
     let mut builder = host.builder(ServiceKind::Accounts);
     AccountsApp::build_with(
         &settings,
         AccountsDeps {
             clock: clock.clone(),
-            // Alone, accounts neither schedules nor cancels purges; the end-to-end suite covers those.
-            purge: tenure_accounts::PurgePeer::Detached,
+            purge: peer,
         },
     )
     .await
@@ -85,6 +165,7 @@ pub(crate) async fn serve(backend: Backend) -> Served {
         channel,
         clock,
         database,
+        purge,
         _sqlite: sqlite,
     }
 }
@@ -92,7 +173,10 @@ pub(crate) async fn serve(backend: Backend) -> Served {
 /// Who calls.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum As {
+    /// A customer of the tenant who is not one of its users.
     Customer(Uuid),
+    /// The tenant's administrator ([`ADMIN_SUBJECT`]).
+    Admin(Uuid),
     Operator,
     Billing,
     /// The orders service acting for a tenant.
@@ -109,6 +193,19 @@ impl Served {
     pub(crate) fn token(&self, who: As) -> (String, Option<Uuid>) {
         match who {
             As::Customer(tenant) => (self.host.token(Role::Customer, Some(tenant)), None),
+            As::Admin(tenant) => (
+                self.host
+                    .authority()
+                    .user_token(
+                        Role::Customer,
+                        ADMIN_SUBJECT,
+                        Some(tenant),
+                        &[],
+                        std::time::Duration::from_secs(600),
+                    )
+                    .expect("token"),
+                None,
+            ),
             As::Operator => (self.host.token(Role::Operator, None), None),
             As::Billing => (self.host.token(Role::Billing, None), None),
             As::Orders(tenant) => (
@@ -164,7 +261,7 @@ impl Served {
                     admin: Some(pb::NewUser {
                         email: "admin@example.com".to_owned(),
                         display_name: "Ada Admin".to_owned(),
-                        idp_subject: "idp|ada".to_owned(),
+                        idp_subject: ADMIN_SUBJECT.to_owned(),
                     }),
                 },
             ))
@@ -422,6 +519,7 @@ impl Served {
                     mode: mode as i32,
                     acknowledgements: every_acknowledgement(),
                     reason: "customer asked".to_owned(),
+                    acknowledged_open_balance: None,
                 },
             ))
             .await?
@@ -497,6 +595,54 @@ impl Served {
             .expect("account"))
     }
 
+    /// Removes record `account_id` from the platform; operators give a reason and a ticket.
+    pub(crate) async fn remove_from_platform(
+        &self,
+        who: As,
+        account_id: &str,
+    ) -> Result<pb::AwsAccount, Status> {
+        let (reason, ticket) = operator_reason(who);
+        Ok(self
+            .accounts()
+            .remove_account_from_platform(self.request(
+                who,
+                pb::RemoveAccountFromPlatformRequest {
+                    idempotency_key: key(),
+                    account_id: account_id.to_owned(),
+                    reason,
+                    ticket,
+                },
+            ))
+            .await?
+            .into_inner()
+            .account
+            .expect("account"))
+    }
+
+    /// Restores record `account_id` to the platform; operators give a reason and a ticket.
+    pub(crate) async fn restore_to_platform(
+        &self,
+        who: As,
+        account_id: &str,
+    ) -> Result<pb::AwsAccount, Status> {
+        let (reason, ticket) = operator_reason(who);
+        Ok(self
+            .accounts()
+            .restore_account_to_platform(self.request(
+                who,
+                pb::RestoreAccountToPlatformRequest {
+                    idempotency_key: key(),
+                    account_id: account_id.to_owned(),
+                    reason,
+                    ticket,
+                },
+            ))
+            .await?
+            .into_inner()
+            .account
+            .expect("account"))
+    }
+
     pub(crate) async fn get_account(&self, who: As, id: &str) -> Result<pb::AwsAccount, Status> {
         Ok(self
             .accounts()
@@ -523,6 +669,17 @@ impl Served {
 
     pub(crate) fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
         tenure_domain::Clock::now(self.clock.as_ref())
+    }
+}
+
+/// The reason and ticket `who` gives for a removal or a restore: operators must give both.
+fn operator_reason(who: As) -> (String, String) {
+    match who {
+        As::Operator => (
+            "customer asked support by phone".to_owned(),
+            "OPS-4711".to_owned(),
+        ),
+        _ => (String::new(), String::new()),
     }
 }
 

@@ -24,6 +24,7 @@ async fn check(
                 mode: mode as i32,
                 acknowledgements,
                 order_id: order.map(|id| id.to_string()).unwrap_or_default(),
+                acknowledged_open_balance: None,
             },
         ))
         .await?
@@ -84,7 +85,7 @@ async fn missing_acknowledgements_are_named_with_tnr007() {
     .expect("check");
     assert!(!reply.eligible);
     assert_eq!(codes(&reply), ["TNR007"]);
-    assert!(reply.problems[0].message.contains("ACK_REOPEN_WINDOW"));
+    assert!(reply.problems[0].message.contains("ACKNOWLEDGEMENT_REOPEN_WINDOW (the account can be reopened through AWS Support for 90 days, and never after)"));
     served.host.shutdown().await;
 }
 

@@ -132,23 +132,13 @@ impl Purges {
         let mut problems = Problems::new();
         let scope = read_scope(&mut problems, "scope", request.scope.as_ref());
         let reason = problems.check("reason", convert::reason_from(request.reason));
+        // A trigger may lie ahead (up to check_instant's 400 days): unlinking a billing transfer ends
+        // it at the end of the month, and the purge must count from that end, not from the request.
         let triggered_at = match &request.triggered_at {
             None => Some(now),
             Some(at) => problems.check(
                 "triggered_at",
-                convert::instant(at)
-                    .and_then(|at| check_instant(at, now))
-                    .and_then(|at| {
-                        if at <= now {
-                            Ok(at)
-                        } else {
-                            Err(tenure_domain::field_problem(
-                                "IN_THE_FUTURE",
-                                "a purge is triggered by something that already happened",
-                                "TNR004",
-                            ))
-                        }
-                    }),
+                convert::instant(at).and_then(|at| check_instant(at, now)),
             ),
         };
         let ticket = match (reason, request.ticket.is_empty()) {

@@ -11,6 +11,9 @@ use crate::domain::PurgeError;
 /// `ErrorInfo.reason` of a refused purge transition; the metadata names the state.
 const INVALID_TRANSITION: &str = "INVALID_TRANSITION";
 
+/// The catalogue code of a cancel (a restore) that came after deletion began (domain.md §4.4).
+const RESTORE_WINDOW_ENDED: &str = "TNR502";
+
 impl From<PurgeError> for Status {
     fn from(error: PurgeError) -> Self {
         match error {
@@ -26,20 +29,26 @@ impl From<PurgeError> for Status {
                     ("event".to_owned(), event.as_str().to_owned()),
                 ]);
                 metadata.insert("started".to_owned(), started.to_string());
-                let message = if started && event == crate::domain::PurgeEvent::Cancel {
-                    "the purge has started deleting data; it can no longer be cancelled".to_owned()
+                // A cancel is only ever refused once deletion began (running, held mid-way or
+                // completed): the data cannot come back, which is what TNR502 tells the caller.
+                let (reason, message) = if event == crate::domain::PurgeEvent::Cancel {
+                    (
+                        RESTORE_WINDOW_ENDED,
+                        "The restore window for this data has ended: the purge has started \
+                         deleting it and can no longer be cancelled."
+                            .to_owned(),
+                    )
                 } else {
-                    format!(
-                        "the purge is {}; it cannot {}",
-                        state.as_str(),
-                        event.as_str()
+                    (
+                        INVALID_TRANSITION,
+                        format!(
+                            "the purge is {}; it cannot {}",
+                            state.as_str(),
+                            event.as_str()
+                        ),
                     )
                 };
-                let details = ErrorDetails::with_error_info(
-                    INVALID_TRANSITION,
-                    status::ERROR_DOMAIN,
-                    metadata,
-                );
+                let details = ErrorDetails::with_error_info(reason, status::ERROR_DOMAIN, metadata);
                 Status::with_error_details(Code::FailedPrecondition, message, details)
             }
             PurgeError::Held => status::rejected(
@@ -72,5 +81,45 @@ impl From<PurgeError> for Status {
             PurgeError::Unavailable(cause) => status::unavailable(cause.as_ref()),
             PurgeError::Internal(cause) => status::internal(cause.as_ref()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic_types::StatusExt as _;
+
+    use super::*;
+    use crate::domain::{PurgeEvent, PurgeState};
+
+    fn reason(status: &Status) -> Option<String> {
+        status
+            .get_error_details()
+            .error_info()
+            .map(|info| info.reason.clone())
+    }
+
+    #[test]
+    fn a_cancel_after_deletion_began_names_the_ended_restore_window() {
+        for state in [PurgeState::Running, PurgeState::Held, PurgeState::Completed] {
+            let status = Status::from(PurgeError::WrongState {
+                state,
+                event: PurgeEvent::Cancel,
+                started: true,
+            });
+            assert_eq!(status.code(), Code::FailedPrecondition);
+            assert_eq!(reason(&status).as_deref(), Some("TNR502"), "{state:?}");
+            assert!(
+                status
+                    .message()
+                    .starts_with("The restore window for this data has ended"),
+                "{status:?}"
+            );
+        }
+        let expedite = Status::from(PurgeError::WrongState {
+            state: PurgeState::Completed,
+            event: PurgeEvent::Expedite,
+            started: true,
+        });
+        assert_eq!(reason(&expedite).as_deref(), Some(INVALID_TRANSITION));
     }
 }

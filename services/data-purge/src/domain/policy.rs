@@ -296,6 +296,35 @@ mod tests {
     }
 
     #[test]
+    fn a_trigger_that_lies_ahead_counts_from_itself_and_is_never_overdue_on_arrival() {
+        let now = DateTime::<Utc>::UNIX_EPOCH + Duration::days(20_000);
+        let transfer_ends = now + Duration::days(20);
+        let settings = ScheduleSettings {
+            account_purge_days: 10,
+            ..ScheduleSettings::default()
+        };
+        let schedule = Schedule::of(
+            &settings,
+            ScopeKind::Account,
+            PurgeReason::AccountRemoved,
+            transfer_ends,
+            now,
+        );
+        assert_eq!(schedule.due_at, transfer_ends + Duration::days(10));
+        assert_eq!(schedule.deadline, transfer_ends + Duration::days(30));
+        assert!(schedule.deadline > now && schedule.due_at > now);
+        // A support request is the deletion request itself: due at once, well inside the deadline.
+        let support = Schedule::of(
+            &settings,
+            ScopeKind::Account,
+            PurgeReason::SupportRequest,
+            transfer_ends,
+            now,
+        );
+        assert_eq!(support.due_at, now);
+    }
+
+    #[test]
     fn holds_cover_their_tenant_and_the_purges_that_would_take_their_account() {
         let tenant = Uuid::new_v4();
         let held_account = Scope::account(tenant, account());

@@ -3,6 +3,7 @@
 //! exercised by the end-to-end suite.
 #![allow(clippy::expect_used, reason = "a failed setup step is a failed test")]
 
+mod offboarding;
 mod purges;
 
 /// The receipt signing key of these tests; a fixture, never used outside them.

@@ -2,9 +2,10 @@
 //! expedite rules, the event stream's resumption, and the column registry (G1).
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
-use tenure_domain::{Clock as _, SystemClock};
+use tenure_domain::{Clock as _, SharedClock, SystemClock};
 use tenure_grpc::{Role, ServiceKind};
 use tenure_proto::purge::v1 as pb;
 use tenure_proto::purge::v1::purge_events_client::PurgeEventsClient;
@@ -18,19 +19,28 @@ use uuid::Uuid;
 use crate::TEST_RECEIPT_KEY;
 
 /// The service alone, its worker slow enough that a test decides when purges run.
-struct Served {
-    host: tenure_testkit::TestHost,
-    channel: Channel,
+pub(crate) struct Served {
+    pub(crate) host: tenure_testkit::TestHost,
+    pub(crate) channel: Channel,
     database: tenure_testkit::TestDatabase,
     _sqlite: Option<tenure_testkit::TestSqlite>,
 }
 
-async fn serve(worker_interval: Duration) -> Served {
+pub(crate) async fn serve(worker_interval: Duration) -> Served {
     serve_on(worker_interval, false).await
 }
 
 /// Like [`serve`], on PostgreSQL or, with `sqlite`, on the embedded database of `tenure up`.
 async fn serve_on(worker_interval: Duration, sqlite: bool) -> Served {
+    serve_with(worker_interval, sqlite, Arc::new(SystemClock)).await
+}
+
+/// Like [`serve_on`], on the business clock `clock` (a test moves a `ManualClock` past due times).
+pub(crate) async fn serve_with(
+    worker_interval: Duration,
+    sqlite: bool,
+    clock: SharedClock,
+) -> Served {
     let database = tenure_testkit::TestDatabase::create()
         .await
         .expect("test database");
@@ -49,7 +59,11 @@ async fn serve_on(worker_interval: Duration, sqlite: bool) -> Served {
         .expect("migrations");
     let host = tenure_testkit::TestHost::new().expect("host");
     let mut builder = host.builder(ServiceKind::DataPurge);
-    tenure_data_purge::DataPurgeApp::build(&settings)
+    let deps = tenure_data_purge::DataPurgeDeps {
+        clock,
+        ..tenure_data_purge::DataPurgeDeps::default()
+    };
+    tenure_data_purge::DataPurgeApp::build_with(&settings, deps)
         .await
         .expect("build")
         .register(&mut builder);
@@ -66,16 +80,17 @@ async fn serve_on(worker_interval: Duration, sqlite: bool) -> Served {
 }
 
 /// Who calls.
-enum As {
+pub(crate) enum As {
     Operator,
     LegalOperator,
     Customer(Uuid),
     Billing,
     Orders,
+    Accounts,
 }
 
 impl Served {
-    fn request<T>(&self, who: &As, message: T) -> tonic::Request<T> {
+    pub(crate) fn request<T>(&self, who: &As, message: T) -> tonic::Request<T> {
         let token = match who {
             As::Operator => self.host.token(Role::Operator, None),
             As::LegalOperator => self
@@ -94,6 +109,9 @@ impl Served {
             As::Orders => self
                 .host
                 .service_token(ServiceKind::Orders, ServiceKind::DataPurge),
+            As::Accounts => self
+                .host
+                .service_token(ServiceKind::Accounts, ServiceKind::DataPurge),
         };
         let mut request = tonic::Request::new(message);
         request.metadata_mut().insert(
@@ -103,7 +121,7 @@ impl Served {
         request
     }
 
-    fn purges(&self) -> PurgeServiceClient<Channel> {
+    pub(crate) fn purges(&self) -> PurgeServiceClient<Channel> {
         PurgeServiceClient::new(self.channel.clone())
     }
 
@@ -111,7 +129,7 @@ impl Served {
         PurgeEventsClient::new(self.channel.clone())
     }
 
-    async fn schedule(
+    pub(crate) async fn schedule(
         &self,
         request: pb::SchedulePurgeRequest,
     ) -> Result<pb::Purge, tonic::Status> {
@@ -124,7 +142,7 @@ impl Served {
             .expect("purge"))
     }
 
-    async fn get(&self, who: &As, id: &str) -> Result<pb::Purge, tonic::Status> {
+    pub(crate) async fn get(&self, who: &As, id: &str) -> Result<pb::Purge, tonic::Status> {
         Ok(self
             .purges()
             .get_purge(self.request(
@@ -158,18 +176,18 @@ impl Served {
     }
 }
 
-fn key() -> String {
+pub(crate) fn key() -> String {
     format!("test-{}", Uuid::new_v4().simple())
 }
 
-fn timestamp(at: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
+pub(crate) fn timestamp(at: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: at.timestamp(),
         nanos: 0,
     }
 }
 
-fn account_purge(tenant: Uuid, aws_account_id: &str) -> pb::SchedulePurgeRequest {
+pub(crate) fn account_purge(tenant: Uuid, aws_account_id: &str) -> pb::SchedulePurgeRequest {
     pb::SchedulePurgeRequest {
         idempotency_key: key(),
         scope: Some(pb::PurgeScope {
@@ -183,7 +201,7 @@ fn account_purge(tenant: Uuid, aws_account_id: &str) -> pb::SchedulePurgeRequest
     }
 }
 
-fn violated_fields(status: &tonic::Status) -> BTreeSet<String> {
+pub(crate) fn violated_fields(status: &tonic::Status) -> BTreeSet<String> {
     status
         .get_error_details()
         .bad_request()
@@ -196,7 +214,7 @@ fn violated_fields(status: &tonic::Status) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
-const SLOW: Duration = Duration::from_secs(3600);
+pub(crate) const SLOW: Duration = Duration::from_secs(3600);
 
 #[tokio::test]
 async fn bad_requests_name_every_field_at_fault_and_store_nothing() {
@@ -210,7 +228,7 @@ async fn bad_requests_name_every_field_at_fault_and_store_nothing() {
                 aws_account_id: "12345".to_owned(),
             }),
             reason: pb::PurgeReason::Unspecified as i32,
-            triggered_at: Some(timestamp(SystemClock.now() + chrono::Duration::days(2))),
+            triggered_at: Some(timestamp(SystemClock.now() + chrono::Duration::days(401))),
             ticket: "nope".to_owned(),
         })
         .await

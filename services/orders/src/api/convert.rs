@@ -9,8 +9,8 @@ use tenure_proto::orders::v1 as pb;
 
 use crate::domain::OrdersError;
 use crate::domain::order::{
-    Acknowledgement, OrderDetails, OrderKind, OrderStatus, Relationship, TaskOwner, TaskState,
-    TerminationMode,
+    Acknowledgement, Money, OrderDetails, OrderKind, OrderStatus, Relationship, TaskKind,
+    TaskOwner, TaskState, TerminationMode,
 };
 use crate::domain::saga::advance::progress;
 use crate::domain::saga::definition::{Definition, Registry};
@@ -20,7 +20,7 @@ use crate::domain::saga::state::{
 };
 use crate::store::events::StoredEvent;
 use crate::store::orders::{AttemptRow, OrderRecord, StepRow};
-use crate::store::tasks::TaskRecord;
+use crate::store::tasks::{SurveyAnswer, TaskRecord};
 
 enum_conversion!(order_kind_from, order_kind_to, pb::OrderKind => OrderKind {
     NewAccount <=> NewAccount, Transfer <=> Transfer, Terminate <=> Terminate,
@@ -34,6 +34,10 @@ enum_conversion!(task_owner_from, task_owner_to, pb::TaskOwner => TaskOwner {
 });
 enum_conversion!(task_state_from, task_state_to, pb::TaskState => TaskState {
     Open <=> Open, Completed <=> Completed, Rejected <=> Rejected, Cancelled <=> Cancelled,
+    Expired <=> Expired,
+});
+enum_conversion!(task_kind_from, task_kind_to, pb::TaskKind => TaskKind {
+    Action <=> Action, Survey <=> Survey,
 });
 enum_conversion!(saga_status_from, saga_status_to, pb::SagaStatus => SagaStatus {
     Running <=> Running, Waiting <=> Waiting, Querying <=> Querying, Manual <=> Manual,
@@ -100,6 +104,7 @@ fn details_to(details: &OrderDetails) -> pb::order::Details {
             mode,
             acknowledgements,
             reason,
+            acknowledged_open_balance,
         } => pb::order::Details::Terminate(pb::TerminateOrder {
             aws_account_id: aws_account_id.clone(),
             mode: termination_mode_to(*mode),
@@ -109,7 +114,23 @@ fn details_to(details: &OrderDetails) -> pb::order::Details {
                 .map(acknowledgement_to)
                 .collect(),
             reason: reason.clone(),
+            acknowledged_open_balance: acknowledged_open_balance.as_ref().map(money_to),
         }),
+    }
+}
+
+/// An amount as the contracts carry it.
+pub(crate) fn money_to(money: &Money) -> common::Money {
+    common::Money {
+        currency_code: money.currency.clone(),
+        amount_micros: money.amount_micros,
+    }
+}
+
+fn survey_answer_to(answer: &SurveyAnswer) -> pb::SurveyAnswer {
+    pb::SurveyAnswer {
+        score: u32::from(answer.score),
+        comment: answer.comment.clone(),
     }
 }
 
@@ -201,6 +222,13 @@ pub(crate) fn order(registry: &Registry, record: &OrderRecord) -> Result<pb::Ord
             .then(|| timestamp(saga.deadline_at)),
         definition: definition.key(),
         tenant_id: record.tenant_id.to_string(),
+        survey: record.survey.as_ref().map(|survey| pb::OrderSurvey {
+            task_id: survey.task_id.to_string(),
+            state: task_state_to(survey.state),
+            answer: survey.answer.as_ref().map(survey_answer_to),
+            deadline: Some(timestamp(survey.deadline)),
+            resolved_at: survey.resolved_at.map(timestamp),
+        }),
     })
 }
 
@@ -235,12 +263,12 @@ pub(crate) fn timeline(
                 .iter()
                 .filter(|step| step.node == index && step.direction == Direction::Do)
                 .max_by_key(|step| step.input_rev);
-            let undone = forward.is_some_and(|forward| {
-                steps.iter().any(|step| {
-                    step.node == index
-                        && step.direction == Direction::Undo
-                        && step.input_rev == forward.input_rev
-                })
+            // A step whose effect was in flight when the saga turned back has an undo and no forward
+            // record: it is undone all the same.
+            let undone = steps.iter().any(|step| {
+                step.node == index
+                    && step.direction == Direction::Undo
+                    && forward.is_none_or(|forward| step.input_rev == forward.input_rev)
             });
             let node_attempts: Vec<&AttemptRow> = attempts
                 .iter()
@@ -252,8 +280,19 @@ pub(crate) fn timeline(
                 .as_ref()
                 .is_some_and(|failure| failure.node == index);
             let current = index == saga.node && !terminal;
+            let task = tasks.iter().rev().find(|task| task.node == index);
+            let follow_up = task.filter(|_| node.is_follow_up());
             let state = if !node.applies(&saga.input) {
                 pb::StepState::Skipped
+            } else if let Some(follow_up) = follow_up {
+                // The order went on at once; the step stands where its task stands.
+                match follow_up.state {
+                    TaskState::Open => pb::StepState::Waiting,
+                    TaskState::Completed => pb::StepState::Done,
+                    TaskState::Rejected | TaskState::Cancelled | TaskState::Expired => {
+                        pb::StepState::Skipped
+                    }
+                }
             } else if undone {
                 pb::StepState::Compensated
             } else if current && saga.direction == Direction::Undo {
@@ -280,8 +319,8 @@ pub(crate) fn timeline(
                 .iter()
                 .filter(|attempt| !is_bookkeeping(&attempt.code))
                 .max_by_key(|attempt| attempt.finished_at);
-            let task = tasks.iter().rev().find(|task| task.node == index);
             let waiting = current && saga.direction == Direction::Do;
+            let follow_up_open = follow_up.filter(|task| task.state == TaskState::Open);
             pb::OrderStep {
                 name: node.name.to_owned(),
                 title: node.title.to_owned(),
@@ -293,26 +332,41 @@ pub(crate) fn timeline(
                     .map(|attempt| attempt.attempt)
                     .max()
                     .unwrap_or(0),
-                wait_reason: saga
-                    .wait
-                    .as_ref()
-                    .filter(|_| waiting)
-                    .map(|wait| wait.kind.clone())
-                    .unwrap_or_default(),
-                wait_detail: saga
-                    .wait
-                    .as_ref()
-                    .filter(|_| waiting)
-                    .map(|wait| wait.detail.clone())
-                    .unwrap_or_default(),
-                due_at: record.saga.due_at.filter(|_| waiting).map(timestamp),
+                wait_reason: match follow_up_open {
+                    Some(_) => "customer_task".to_owned(),
+                    None => saga
+                        .wait
+                        .as_ref()
+                        .filter(|_| waiting)
+                        .map(|wait| wait.kind.clone())
+                        .unwrap_or_default(),
+                },
+                wait_detail: match (follow_up, follow_up_open) {
+                    (_, Some(_)) => {
+                        "open until its deadline; the order does not wait for it".to_owned()
+                    }
+                    (Some(task), None) => follow_up_outcome(task.state).to_owned(),
+                    (None, None) => saga
+                        .wait
+                        .as_ref()
+                        .filter(|_| waiting)
+                        .map(|wait| wait.detail.clone())
+                        .unwrap_or_default(),
+                },
+                due_at: match follow_up_open {
+                    Some(task) => Some(timestamp(task.deadline)),
+                    None => record.saga.due_at.filter(|_| waiting).map(timestamp),
+                },
                 started_at: node_attempts
                     .iter()
                     .map(|attempt| attempt.started_at)
                     .min()
                     .or(forward.map(|forward| forward.finished_at))
                     .map(timestamp),
-                finished_at: forward.map(|forward| timestamp(forward.finished_at)),
+                finished_at: match follow_up {
+                    Some(task) => task.resolved_at.map(timestamp),
+                    None => forward.map(|forward| timestamp(forward.finished_at)),
+                },
                 is_pivot: matches!(node.spec, NodeSpec::Pivot),
                 last_error_code: last_error
                     .map(|attempt| attempt.code.clone())
@@ -324,6 +378,17 @@ pub(crate) fn timeline(
             }
         })
         .collect()
+}
+
+/// How a follow-up that is no longer open ended, as the timeline explains it.
+fn follow_up_outcome(state: TaskState) -> &'static str {
+    match state {
+        TaskState::Open => "",
+        TaskState::Completed => "done",
+        TaskState::Rejected => "declined",
+        TaskState::Cancelled => "cancelled",
+        TaskState::Expired => "not answered before its deadline",
+    }
 }
 
 /// A manual task as the API shows it.
@@ -350,6 +415,13 @@ pub(crate) fn task(record: &TaskRecord) -> pb::Task {
             }),
         note: record.note.clone(),
         tenant_id: record.tenant_id.to_string(),
+        kind: task_kind_to(record.kind),
+        instructions: crate::domain::catalogue::instructions(&record.step)
+            .iter()
+            .map(|line| (*line).to_owned())
+            .collect(),
+        blocks_order: record.blocks_order,
+        survey: record.survey.as_ref().map(survey_answer_to),
     }
 }
 
@@ -455,11 +527,13 @@ pub(crate) fn event(stored: &StoredEvent) -> pb::OrderEvent {
                 billing_ends_at: Some(timestamp(*billing_ends_at)),
             },
         )),
-        EventPayload::AccountUnlinked { aws_account_id } => {
-            Some(Payload::AccountUnlinked(pb::AccountUnlinked {
-                aws_account_id: aws_account_id.clone(),
-            }))
-        }
+        EventPayload::AccountUnlinked {
+            aws_account_id,
+            never_billed,
+        } => Some(Payload::AccountUnlinked(pb::AccountUnlinked {
+            aws_account_id: aws_account_id.clone(),
+            never_billed: *never_billed,
+        })),
         EventPayload::AccountClosed {
             aws_account_id,
             closed_at,
@@ -516,6 +590,20 @@ pub(crate) fn event(stored: &StoredEvent) -> pb::OrderEvent {
             owner: task_owner_to(*owner),
             state: task_state_to(*state),
         })),
+        EventPayload::SurveyAnswered { task_id, score } => {
+            Some(Payload::SurveyChanged(pb::SurveyChanged {
+                task_id: task_id.to_string(),
+                state: pb::TaskState::Completed as i32,
+                score: u32::from(*score),
+            }))
+        }
+        EventPayload::SurveyNotAnswered { task_id, state } => {
+            Some(Payload::SurveyChanged(pb::SurveyChanged {
+                task_id: task_id.to_string(),
+                state: task_state_to(*state),
+                score: 0,
+            }))
+        }
         EventPayload::ProbeReached { .. } => None,
     };
     pb::OrderEvent {

@@ -124,6 +124,7 @@ pub(crate) fn message(code: &str, facts: &Facts) -> String {
         "TNR210" => "The bootstrap role was not deployed in time. The billing transfer has been withdrawn.".to_owned(),
         "TNR211" => format!("AWS limits prevent a new billing transfer for {account}. Our team has been notified."),
         "TNR212" => "We could not deploy the platform baseline to your accounts. Contact support.".to_owned(),
+        "TNR213" => format!("Account {account} cannot be transferred to your subscription. Contact support."),
         "TNR301" => format!(
             "Accept the invitation to join the organization for: {}. Or remove those accounts from the order.",
             facts.accounts.join(", ")
@@ -184,4 +185,40 @@ pub(crate) fn is_customer_input(code: &str) -> bool {
             | "TNR406"
             | "TNR407"
     )
+}
+
+/// What a customer task asks, step by step, beyond its title. Seed 001 is the source: the closing
+/// precautions before an unlink, and how to close an account as its root user.
+pub(crate) fn instructions(step: &str) -> &'static [&'static str] {
+    const CLOSE_AS_ROOT: &[&str] = &[
+        "Log in to the AWS Management Console with the root user of the account, not an IAM user.",
+        "Select the account name in the navigation bar, then select My Account.",
+        "Scroll down to the Close Account section.",
+        "Read and understand the account closure terms and conditions.",
+        "Select all check boxes, then select Close Account.",
+        "Select Close Account in the confirmation box.",
+        "AWS emails a confirmation within a few minutes; then complete this task.",
+        "To close the management account of an organization, delete the organization first. AWS \
+         Support cannot close an account on your behalf.",
+    ];
+    match step {
+        "shut_down_resources" => &[
+            "Back up the resources and data you want to keep.",
+            "Check every region for active resources, services and agreements, and shut down what \
+             you no longer need: leaving the platform does not stop them.",
+            "Reserved Instances and Savings Plans keep charging until their term ends.",
+            "Complete this task when you are done, or reject it to cancel the order.",
+        ],
+        "confirm_unlink" => &[
+            "Check the account and the mode of this order.",
+            "Complete this task to confirm that we may end the link to your account; reject it to \
+             cancel the order.",
+        ],
+        "close_account_as_root" | "customer_root_closure" => CLOSE_AS_ROOT,
+        "satisfaction_survey" => &[
+            "Tell us how satisfied you are with the transfer, from 1 (not at all) to 5 (very), and \
+             add a comment if you like.",
+        ],
+        _ => &[],
+    }
 }

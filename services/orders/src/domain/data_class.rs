@@ -144,6 +144,11 @@ const TABLE_COLUMNS: &[TableColumns] = {
                 ("resolved_by_subject", LoginIdentity),
                 ("resolved_by_role", OrderRecord),
                 ("note", LoginIdentity),
+                ("kind", OrderRecord),
+                ("blocks_order", OrderRecord),
+                ("survey_score", OrderRecord),
+                // The customer's own words, like an operator's note.
+                ("survey_comment", LoginIdentity),
             ],
         },
         TableColumns {

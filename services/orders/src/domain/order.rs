@@ -24,7 +24,10 @@ tenure_domain::stored_enums! {
         Completed => "completed",
         Rejected => "rejected",
         Cancelled => "cancelled",
+        Expired => "expired",
     }
+    /// What a manual task asks for.
+    TaskKind { Action => "action", Survey => "survey" }
 }
 
 impl OrderStatus {
@@ -90,6 +93,14 @@ pub(crate) enum Acknowledgement {
     AckStandalone,
 }
 
+/// An amount of money exact to a millionth of its unit, as the billing system reports balances.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Money {
+    /// ISO 4217 code, three upper-case letters.
+    pub(crate) currency: String,
+    pub(crate) amount_micros: i64,
+}
+
 /// What was ordered, as placed (after validation). Root emails and account names are `aws_fetched`
 /// data: a purge scrubs them from here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,6 +130,9 @@ pub(crate) enum OrderDetails {
         acknowledgements: Vec<Acknowledgement>,
         #[serde(default, skip_serializing_if = "String::is_empty")]
         reason: String,
+        /// The open balance the customer confirmed (TNR015), when the account has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        acknowledged_open_balance: Option<Money>,
     },
 }
 
@@ -169,17 +183,23 @@ impl OrderDetails {
         }
     }
 
-    /// The resources no other active order may hold at the same time (sagas.md C7).
-    pub(crate) fn lock_keys(&self) -> Vec<String> {
-        let mut keys: Vec<String> = self
+    /// The resources no other active order of the tenant may hold at the same time (sagas.md C7).
+    pub(crate) fn locks(&self, tenant: Uuid) -> Vec<SagaLock> {
+        let mut locks: Vec<SagaLock> = self
             .known_accounts()
-            .iter()
-            .map(|id| aws_account_lock(id))
+            .into_iter()
+            .map(|aws_account_id| SagaLock::AwsAccount {
+                tenant,
+                aws_account_id,
+            })
             .collect();
         if let OrderDetails::NewAccount { root_email, .. } = self {
-            keys.push(format!("root-email:{}", root_email.to_ascii_lowercase()));
+            locks.push(SagaLock::RootEmail {
+                tenant,
+                email: root_email.to_ascii_lowercase(),
+            });
         }
-        keys
+        locks
     }
 
     /// The details without personal fields: what a tenant purge keeps of an order (the financial
@@ -203,12 +223,14 @@ impl OrderDetails {
                 aws_account_id,
                 mode,
                 acknowledgements,
+                acknowledged_open_balance,
                 ..
             } => OrderDetails::Terminate {
                 aws_account_id: aws_account_id.clone(),
                 mode: *mode,
                 acknowledgements: acknowledgements.clone(),
                 reason: String::new(),
+                acknowledged_open_balance: acknowledged_open_balance.clone(),
             },
         }
     }
@@ -234,9 +256,41 @@ impl OrderDetails {
     }
 }
 
-/// The lock key of one AWS account.
-pub(crate) fn aws_account_lock(aws_account_id: &str) -> String {
-    format!("aws-account:{aws_account_id}")
+/// A resource one active order of a tenant holds (sagas.md C7). Locks are per tenant: whether another
+/// tenant works on the same AWS account or email must not change how an order is answered (quality.md
+/// §1.6); across tenants the accounts registry, which keeps one live record per AWS account and email,
+/// is the arbiter, and the loser's order ends with a catalogue code before any AWS call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SagaLock {
+    AwsAccount {
+        tenant: Uuid,
+        aws_account_id: String,
+    },
+    RootEmail {
+        tenant: Uuid,
+        email: String,
+    },
+}
+
+impl SagaLock {
+    /// The stored resource key.
+    pub(crate) fn key(&self) -> String {
+        match self {
+            SagaLock::AwsAccount {
+                tenant,
+                aws_account_id,
+            } => format!("aws-account:{tenant}:{aws_account_id}"),
+            SagaLock::RootEmail { tenant, email } => format!("root-email:{tenant}:{email}"),
+        }
+    }
+
+    /// What the lock is on, as a customer reads it in TNR009.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            SagaLock::AwsAccount { aws_account_id, .. } => format!("account {aws_account_id}"),
+            SagaLock::RootEmail { email, .. } => format!("root email {email}"),
+        }
+    }
 }
 
 /// What the tenant was when the order was accepted.

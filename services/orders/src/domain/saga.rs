@@ -3,8 +3,11 @@
 //! store and the peers.
 
 pub(crate) mod advance;
+mod build;
 pub(crate) mod definition;
 pub(crate) mod node;
 pub(crate) mod port;
+pub(crate) mod shipped;
 pub(crate) mod state;
 pub(crate) mod v1;
+pub(crate) mod v2;

@@ -638,6 +638,7 @@ mod tests {
                 effective_at: recorded_at(),
                 payload: EventPayload::AccountUnlinked {
                     aws_account_id: account.clone(),
+                    never_billed: false,
                 },
             })
             .collect();
@@ -658,7 +659,7 @@ mod tests {
         page.events
             .iter()
             .map(|event| match &event.payload {
-                EventPayload::AccountUnlinked { aws_account_id } => aws_account_id.clone(),
+                EventPayload::AccountUnlinked { aws_account_id, .. } => aws_account_id.clone(),
                 other => panic!("unexpected {other:?}"),
             })
             .collect()

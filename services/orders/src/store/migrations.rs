@@ -2,6 +2,7 @@
 
 mod m0001_core;
 mod m0002_sagas;
+mod m0003_follow_ups;
 
 pub(crate) use m0002_sagas::ENGINE_SETTING;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_sagas::Migration),
             // Stored responses name the order they copy, so a purge of its data finds them.
             Box::new(tenure_db::idempotency::AddIdempotencySubject),
+            Box::new(m0003_follow_ups::Migration),
         ]
     }
 

@@ -7,10 +7,11 @@ use tenure_db::TenantTx;
 use uuid::Uuid;
 
 use crate::domain::OrdersError;
-use crate::domain::order::{OrderDetails, OrderKind, OrderStatus, SagaInput};
+use crate::domain::order::{OrderDetails, OrderKind, OrderStatus, SagaInput, TaskState};
 use crate::domain::saga::advance::SagaSnapshot;
 use crate::domain::saga::definition::SagaKind;
 use crate::domain::saga::state::{Direction, SagaState, SagaStatus, WaitReason};
+use crate::store::tasks::SurveyAnswer;
 use crate::store::{
     column, json_column, optional_json_column, placeholders, statement, stored, time, to_json,
     unsigned,
@@ -89,6 +90,18 @@ pub(crate) struct OrderRecord {
     pub(crate) updated_at: DateTime<Utc>,
     pub(crate) finished_at: Option<DateTime<Utc>>,
     pub(crate) saga: SagaRecord,
+    /// The satisfaction survey, once the order sent it.
+    pub(crate) survey: Option<SurveyRecord>,
+}
+
+/// Where an order's satisfaction survey stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SurveyRecord {
+    pub(crate) task_id: Uuid,
+    pub(crate) state: TaskState,
+    pub(crate) deadline: DateTime<Utc>,
+    pub(crate) resolved_at: Option<DateTime<Utc>>,
+    pub(crate) answer: Option<SurveyAnswer>,
 }
 
 /// The engine's side of an order.
@@ -109,10 +122,14 @@ const ORDER_COLUMNS: &str = "o.id, o.tenant_id, o.kind, o.status AS order_status
      o.finished_at, s.id AS saga_id, s.kind AS saga_kind, s.def_version, s.status AS saga_status, \
      s.node, s.direction, s.past_pivot, s.input, s.input_rev, s.state, s.attempt, s.wait_reason, \
      s.cancel_requested_at, s.deadline_at, s.created_at AS saga_created_at, \
-     s.updated_at AS saga_updated_at, s.finished_at AS saga_finished_at, t.due_at, t.lease_owner";
+     s.updated_at AS saga_updated_at, s.finished_at AS saga_finished_at, t.due_at, t.lease_owner, \
+     sv.id AS survey_id, sv.state AS survey_state, sv.deadline AS survey_deadline, \
+     sv.resolved_at AS survey_resolved_at, sv.survey_score, sv.survey_comment";
 
+/// An order has at most one survey: its definition has one survey step, opened once.
 const ORDER_FROM: &str = "customer_order o JOIN saga s ON s.order_id = o.id \
-                          LEFT JOIN saga_task t ON t.saga_id = s.id";
+                          LEFT JOIN saga_task t ON t.saga_id = s.id \
+                          LEFT JOIN order_task sv ON sv.order_id = o.id AND sv.kind = 'survey'";
 
 fn order_record(row: &sea_orm::QueryResult) -> Result<OrderRecord, OrdersError> {
     let input: SagaInput = json_column(row, "input")?;
@@ -123,6 +140,7 @@ fn order_record(row: &sea_orm::QueryResult) -> Result<OrderRecord, OrdersError> 
     let snapshot = SagaSnapshot {
         id: column(row, "saga_id")?,
         order_id: id,
+        tenant_id: column(row, "tenant_id")?,
         status: stored(SagaStatus::parse(&column::<String>(row, "saga_status")?))?,
         node: unsigned(i64::from(column::<i32>(row, "node")?))?,
         direction: stored(Direction::parse(&column::<String>(row, "direction")?))?,
@@ -160,7 +178,29 @@ fn order_record(row: &sea_orm::QueryResult) -> Result<OrderRecord, OrdersError> 
             due_at: column(row, "due_at")?,
             lease_owner: column(row, "lease_owner")?,
         },
+        survey: survey_record(row)?,
     })
+}
+
+fn survey_record(row: &sea_orm::QueryResult) -> Result<Option<SurveyRecord>, OrdersError> {
+    let Some(task_id) = column::<Option<Uuid>>(row, "survey_id")? else {
+        return Ok(None);
+    };
+    let answer = match column::<Option<i32>>(row, "survey_score")? {
+        None => None,
+        Some(score) => Some(SurveyAnswer {
+            score: u8::try_from(score)
+                .map_err(|_| OrdersError::internal("a stored survey score is out of range"))?,
+            comment: column::<Option<String>>(row, "survey_comment")?.unwrap_or_default(),
+        }),
+    };
+    Ok(Some(SurveyRecord {
+        task_id,
+        state: stored(TaskState::parse(&column::<String>(row, "survey_state")?))?,
+        deadline: time(row, "survey_deadline")?,
+        resolved_at: column(row, "survey_resolved_at")?,
+        answer,
+    }))
 }
 
 /// One order by id, within what the transaction may see: a tenant's transaction finds only that

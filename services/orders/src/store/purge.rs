@@ -226,7 +226,8 @@ pub(crate) async fn row_keys(
             } else {
                 let sql = format!(
                     "SELECT id FROM order_task WHERE order_id IN ({}) \
-                     AND (note <> '' OR resolved_by_subject IS NOT NULL)",
+                     AND (note <> '' OR resolved_by_subject IS NOT NULL \
+                     OR survey_comment IS NOT NULL)",
                     placeholders(1, subject.orders.len())
                 );
                 tx.query_all_raw(statement(backend, &sql, subject.order_ids()))
@@ -369,8 +370,8 @@ pub(crate) async fn purge_rows(
         }
         ("order_task", _) => {
             let sql = format!(
-                "UPDATE order_task SET note = '', resolved_by_subject = NULL \
-                 WHERE order_id IN ({})",
+                "UPDATE order_task SET note = '', resolved_by_subject = NULL, \
+                 survey_comment = NULL WHERE order_id IN ({})",
                 placeholders(1, subject.orders.len())
             );
             tx.execute_raw(statement(backend, &sql, subject.order_ids()))

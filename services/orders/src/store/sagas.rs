@@ -9,7 +9,7 @@ use tenure_db::{Db, TenantTx};
 use uuid::Uuid;
 
 use crate::domain::OrdersError;
-use crate::domain::order::{SagaInput, TaskOwner, TaskState};
+use crate::domain::order::{SagaInput, SagaLock, TaskOwner, TaskState};
 use crate::domain::saga::advance::{
     FinishedStep, SagaSnapshot, TaskChange, TaskSnapshot, Transition,
 };
@@ -146,17 +146,19 @@ fn split_trace(trace: Option<&(String, String)>) -> (Option<String>, Option<Stri
     }
 }
 
-/// Takes the lock of each resource for `saga_id`. A resource another active saga holds is refused:
-/// the holder's order id when it is the same tenant's, else nothing that could name another tenant.
+/// Takes each lock for `saga_id`. A lock another active saga holds is refused: the holder's order id
+/// when it is the same tenant's, else nothing that could name another tenant (locks name their tenant,
+/// so another tenant's saga never holds one of them).
 pub(crate) async fn take_locks(
     tx: &TenantTx,
     saga_id: Uuid,
     tenant_id: Uuid,
-    keys: &[String],
+    locks: &[SagaLock],
     now: DateTime<Utc>,
 ) -> Result<Result<(), LockHeld>, OrdersError> {
     let backend = tx.get_database_backend();
-    for key in keys {
+    for lock in locks {
+        let key = lock.key();
         let inserted = tx
             .execute_raw(statement(
                 backend,
@@ -183,7 +185,7 @@ pub(crate) async fn take_locks(
         };
         let holder_tenant: Uuid = column(&holder, "tenant_id")?;
         return Ok(Err(LockHeld {
-            resource: key.clone(),
+            lock: lock.clone(),
             order_id: (holder_tenant == tenant_id)
                 .then(|| column(&holder, "order_id"))
                 .transpose()?,
@@ -195,7 +197,7 @@ pub(crate) async fn take_locks(
 /// A resource another active order holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct LockHeld {
-    pub(crate) resource: String,
+    pub(crate) lock: SagaLock,
     /// The holding order, only when it is the caller's own tenant's.
     pub(crate) order_id: Option<Uuid>,
 }
@@ -205,7 +207,7 @@ pub(crate) async fn replace_locks(
     tx: &TenantTx,
     saga_id: Uuid,
     tenant_id: Uuid,
-    keys: &[String],
+    locks: &[SagaLock],
     now: DateTime<Utc>,
 ) -> Result<Result<(), LockHeld>, OrdersError> {
     let backend = tx.get_database_backend();
@@ -215,7 +217,7 @@ pub(crate) async fn replace_locks(
         vec![saga_id.into()],
     ))
     .await?;
-    take_locks(tx, saga_id, tenant_id, keys, now).await
+    take_locks(tx, saga_id, tenant_id, locks, now).await
 }
 
 /// Leases up to `limit` due sagas whose definition this replica runs. A saga is due when its
@@ -396,9 +398,11 @@ async fn load(conn: &impl ConnectionTrait, saga_id: Uuid) -> Result<Option<Loade
     let traceparent: Option<String> = column(&row, "traceparent")?;
     let tracestate: Option<String> = column(&row, "tracestate")?;
     let cancel_requested_at: Option<DateTime<Utc>> = column(&row, "cancel_requested_at")?;
+    let tenant_id: Uuid = column(&row, "tenant_id")?;
     let snapshot = SagaSnapshot {
         id: saga_id,
         order_id,
+        tenant_id,
         status: stored(SagaStatus::parse(&column::<String>(&row, "status")?))?,
         node: unsigned(i64::from(node))?,
         direction: stored(Direction::parse(&column::<String>(&row, "direction")?))?,
@@ -417,7 +421,7 @@ async fn load(conn: &impl ConnectionTrait, saga_id: Uuid) -> Result<Option<Loade
         snapshot,
         kind: stored(SagaKind::parse(&column::<String>(&row, "kind")?))?,
         version: unsigned(i64::from(column::<i32>(&row, "def_version")?))?,
-        tenant_id: column(&row, "tenant_id")?,
+        tenant_id,
         event_seq: column(&row, "event_seq")?,
         trace: traceparent.map(|parent| (parent, tracestate.unwrap_or_default())),
     }))

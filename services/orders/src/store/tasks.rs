@@ -5,7 +5,7 @@ use sea_orm::{ConnectionTrait, Value};
 use uuid::Uuid;
 
 use crate::domain::OrdersError;
-use crate::domain::order::{TaskOwner, TaskState};
+use crate::domain::order::{TaskKind, TaskOwner, TaskState};
 use crate::store::{column, statement, stored, time};
 
 /// A task as stored.
@@ -25,10 +25,23 @@ pub(crate) struct TaskRecord {
     pub(crate) resolved_by_subject: Option<String>,
     pub(crate) resolved_by_role: Option<String>,
     pub(crate) note: String,
+    pub(crate) kind: TaskKind,
+    /// False for a follow-up the order never waits for.
+    pub(crate) blocks_order: bool,
+    pub(crate) survey: Option<SurveyAnswer>,
+}
+
+/// A customer's answer to the satisfaction survey.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SurveyAnswer {
+    /// 1 to 5.
+    pub(crate) score: u8,
+    pub(crate) comment: String,
 }
 
 const TASK_COLUMNS: &str = "id, tenant_id, order_id, node, step, title, owner, state, created_at, \
-                            deadline, resolved_at, resolved_by_subject, resolved_by_role, note";
+                            deadline, resolved_at, resolved_by_subject, resolved_by_role, note, \
+                            kind, blocks_order, survey_score, survey_comment";
 
 fn task_record(row: &sea_orm::QueryResult) -> Result<TaskRecord, OrdersError> {
     Ok(TaskRecord {
@@ -46,6 +59,18 @@ fn task_record(row: &sea_orm::QueryResult) -> Result<TaskRecord, OrdersError> {
         resolved_by_subject: column(row, "resolved_by_subject")?,
         resolved_by_role: column(row, "resolved_by_role")?,
         note: column(row, "note")?,
+        kind: stored(TaskKind::parse(&column::<String>(row, "kind")?))?,
+        blocks_order: column(row, "blocks_order")?,
+        survey: column::<Option<i32>>(row, "survey_score")?
+            .map(|score| -> Result<SurveyAnswer, OrdersError> {
+                Ok(SurveyAnswer {
+                    score: u8::try_from(score).map_err(|_| {
+                        OrdersError::internal("a stored survey score is out of range")
+                    })?,
+                    comment: column::<Option<String>>(row, "survey_comment")?.unwrap_or_default(),
+                })
+            })
+            .transpose()?,
     })
 }
 
@@ -106,27 +131,92 @@ pub(crate) async fn list(
         .collect()
 }
 
+/// How a person resolved a task.
+#[derive(Debug, Clone)]
+pub(crate) struct Resolution<'a> {
+    pub(crate) state: TaskState,
+    pub(crate) subject: &'a str,
+    pub(crate) role: &'a str,
+    pub(crate) note: &'a str,
+    pub(crate) survey: Option<&'a SurveyAnswer>,
+}
+
 /// Resolves an open task; `false` when it was no longer open.
 pub(crate) async fn resolve(
     conn: &impl ConnectionTrait,
     task_id: Uuid,
-    state: TaskState,
-    subject: &str,
-    role: &str,
-    note: &str,
+    resolution: &Resolution<'_>,
     now: DateTime<Utc>,
 ) -> Result<bool, OrdersError> {
     let updated = conn
         .execute_raw(statement(
             conn.get_database_backend(),
             "UPDATE order_task SET state = $1, resolved_at = $2, resolved_by_subject = $3, \
-             resolved_by_role = $4, note = $5 WHERE id = $6 AND state = $7",
+             resolved_by_role = $4, note = $5, survey_score = $6, survey_comment = $7 \
+             WHERE id = $8 AND state = $9",
             vec![
-                state.as_str().into(),
+                resolution.state.as_str().into(),
                 now.into(),
-                subject.into(),
-                role.into(),
-                note.into(),
+                resolution.subject.into(),
+                resolution.role.into(),
+                resolution.note.into(),
+                resolution
+                    .survey
+                    .map(|survey| i32::from(survey.score))
+                    .into(),
+                resolution
+                    .survey
+                    .map(|survey| survey.comment.clone())
+                    .into(),
+                task_id.into(),
+                TaskState::Open.as_str().into(),
+            ],
+        ))
+        .await?
+        .rows_affected();
+    Ok(updated == 1)
+}
+
+/// Follow-ups whose deadline passed while still open, oldest first: they expire without holding
+/// anything up. Runs in the engine's reach, across tenants.
+pub(crate) async fn due_follow_ups(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<TaskRecord>, OrdersError> {
+    let sql = format!(
+        "SELECT {TASK_COLUMNS} FROM order_task WHERE state = $1 AND blocks_order = $2 \
+         AND deadline <= $3 ORDER BY deadline, id LIMIT $4"
+    );
+    conn.query_all_raw(statement(
+        conn.get_database_backend(),
+        &sql,
+        vec![
+            TaskState::Open.as_str().into(),
+            false.into(),
+            now.into(),
+            i64::try_from(limit).unwrap_or(i64::MAX).into(),
+        ],
+    ))
+    .await?
+    .iter()
+    .map(task_record)
+    .collect()
+}
+
+/// Expires an open follow-up; `false` when it was resolved meanwhile.
+pub(crate) async fn expire(
+    conn: &impl ConnectionTrait,
+    task_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, OrdersError> {
+    let updated = conn
+        .execute_raw(statement(
+            conn.get_database_backend(),
+            "UPDATE order_task SET state = $1, resolved_at = $2 WHERE id = $3 AND state = $4",
+            vec![
+                TaskState::Expired.as_str().into(),
+                now.into(),
                 task_id.into(),
                 TaskState::Open.as_str().into(),
             ],
@@ -154,7 +244,7 @@ pub(crate) async fn of_order(
     .collect()
 }
 
-/// Cancels every open task of an order (it ended).
+/// Cancels every open task of an order that holds it (it ended); follow-ups live on.
 pub(crate) async fn cancel_open(
     conn: &impl ConnectionTrait,
     order_id: Uuid,
@@ -162,12 +252,14 @@ pub(crate) async fn cancel_open(
 ) -> Result<(), OrdersError> {
     conn.execute_raw(statement(
         conn.get_database_backend(),
-        "UPDATE order_task SET state = $1, resolved_at = $2 WHERE order_id = $3 AND state = $4",
+        "UPDATE order_task SET state = $1, resolved_at = $2 WHERE order_id = $3 AND state = $4 \
+         AND blocks_order = $5",
         vec![
             TaskState::Cancelled.as_str().into(),
             now.into(),
             order_id.into(),
             TaskState::Open.as_str().into(),
+            true.into(),
         ],
     ))
     .await?;

@@ -235,13 +235,16 @@ fn writes<'a>(
             step,
             title,
             owner,
+            kind,
+            blocks,
             deadline,
         }) => writes.push(Box::new(move |b: &mut Binder| {
             Ok(format!(
                 "INSERT INTO order_task (id, tenant_id, order_id, node, input_rev, step, title, \
                  owner, state, created_at, deadline, resolved_at, resolved_by_subject, \
-                 resolved_by_role, note) SELECT {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, NULL, \
-                 NULL, NULL, ''{} WHERE true ON CONFLICT (id) DO NOTHING",
+                 resolved_by_role, note, kind, blocks_order) SELECT {}, {}, {}, {}, {}, {}, {}, \
+                 {}, {}, {}, {}, NULL, NULL, NULL, '', {}, {}{} WHERE true \
+                 ON CONFLICT (id) DO NOTHING",
                 b.bind(*id),
                 b.bind(loaded.tenant_id),
                 b.bind(order_id),
@@ -253,18 +256,22 @@ fn writes<'a>(
                 b.bind(TaskState::Open.as_str()),
                 b.bind(commit.now),
                 b.bind(*deadline),
+                b.bind(kind.as_str()),
+                b.bind(*blocks),
                 gate.from(),
             ))
         })),
         Some(TaskChange::CancelOpen) => writes.push(Box::new(move |b: &mut Binder| {
             Ok(format!(
                 "UPDATE order_task SET state = {}, resolved_at = {}{} \
-                 WHERE order_task.order_id = {} AND order_task.state = {}",
+                 WHERE order_task.order_id = {} AND order_task.state = {} \
+                 AND order_task.blocks_order = {}",
                 b.bind(TaskState::Cancelled.as_str()),
                 b.bind(commit.now),
                 gate.from(),
                 b.bind(order_id),
                 b.bind(TaskState::Open.as_str()),
+                b.bind(true),
             ))
         })),
         None => {}

@@ -136,4 +136,9 @@ pub(crate) const POLICY: &[MethodPolicy] = &[
         roles: &[Role::Operator],
         service_callers: &[],
     },
+    MethodPolicy {
+        method: "/tenure.provisioning.v1.SandboxService/CreateCustomerAccount",
+        roles: &[Role::Operator],
+        service_callers: &[],
+    },
 ];

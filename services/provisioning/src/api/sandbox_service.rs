@@ -1,5 +1,5 @@
 use chrono::Duration;
-use tenure_domain::{FieldProblem, Problems};
+use tenure_domain::{AccountName, FieldProblem, Problems, RootEmail};
 use tenure_grpc::Limits;
 use tenure_proto::provisioning::v1 as pb;
 use tenure_proto::provisioning::v1::sandbox_service_server::{
@@ -7,13 +7,14 @@ use tenure_proto::provisioning::v1::sandbox_service_server::{
 };
 use tonic::{Request, Response, Status};
 
-use super::convert::{handshake_to_pb, stack_to_pb, timestamp};
+use super::convert::{account_to_pb, handshake_to_pb, stack_to_pb, timestamp};
 use super::status::{invalid, required_account};
 use crate::domain::cloud::CloudError;
 use crate::domain::error::ProvisioningError;
+use crate::domain::operation::AccountSnapshot;
 use crate::domain::validate;
 use crate::engine::BOOTSTRAP_STACK_NAME;
-use crate::sandbox::SandboxCloud;
+use crate::sandbox::{EMAIL_ALREADY_EXISTS, SandboxCloud};
 
 /// Serves `tenure.provisioning.v1.SandboxService`: the customer's side of the simulation and its clock.
 /// On the `aws` backend every RPC answers FAILED_PRECONDITION.
@@ -36,6 +37,15 @@ fn customer_refused(error: CloudError) -> ProvisioningError {
     ProvisioningError::Rejected {
         aws_code: error.code.unwrap_or_default(),
         message: "the simulated AWS refused the customer's action".to_owned(),
+    }
+}
+
+/// A sign-up the simulated AWS refused: a taken email is the customer's to change (TNR101).
+fn sign_up_refused(error: CloudError) -> ProvisioningError {
+    if error.has_reason(EMAIL_ALREADY_EXISTS) {
+        ProvisioningError::EmailTaken
+    } else {
+        customer_refused(error)
     }
 }
 
@@ -147,6 +157,33 @@ impl SandboxService for SandboxServiceHandler {
             .map_err(ProvisioningError::from)?;
         Ok(Response::new(pb::AdvanceClockResponse {
             now: Some(timestamp(now)),
+        }))
+    }
+
+    async fn create_customer_account(
+        &self,
+        request: Request<pb::CreateCustomerAccountRequest>,
+    ) -> Result<Response<pb::CreateCustomerAccountResponse>, Status> {
+        let sandbox = self.sandbox()?;
+        let request = request.get_ref();
+        let mut problems = Problems::new();
+        let email = problems.check("email", RootEmail::parse(&request.email));
+        let name = problems.check("account_name", AccountName::parse(&request.account_name));
+        let (Some(email), Some(name)) = (email, name) else {
+            return Err(invalid(problems));
+        };
+        let id = sandbox
+            .create_customer_account(&email, &name)
+            .await
+            .map_err(sign_up_refused)?;
+        // A standalone account has joined no organization, so there is no join to report.
+        Ok(Response::new(pb::CreateCustomerAccountResponse {
+            account: Some(account_to_pb(&AccountSnapshot {
+                account_id: id.to_string(),
+                state: "ACTIVE".to_owned(),
+                joined_method: None,
+                joined_at: None,
+            })),
         }))
     }
 

@@ -51,6 +51,13 @@ impl From<ProvisioningError> for Status {
             ProvisioningError::Rejected { aws_code, message } => {
                 aws_rejected(&aws_code, None, &message)
             }
+            // The email stays out of the message: messages can reach logs, emails never may.
+            ProvisioningError::EmailTaken => status::rejected(
+                Code::AlreadyExists,
+                "TNR101",
+                "An AWS account already uses this root email address. Enter a different root email \
+                 address.",
+            ),
             // A concurrency conflict: reading the operation again shows the step that won.
             ProvisioningError::ClaimLost => {
                 Status::aborted(ProvisioningError::ClaimLost.to_string())

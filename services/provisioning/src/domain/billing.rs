@@ -52,6 +52,26 @@ pub(crate) fn next_month_end(end_at: DateTime<Utc>) -> DateTime<Utc> {
     end_of_month(end_at + Duration::milliseconds(1))
 }
 
+/// The end to report for a transfer that starts at `start_at` and was ended at `end_at`. A transfer ended
+/// before it started (accepted in December for 1 January, withdrawn in December) never moved the bill:
+/// it is reported as ending at its start, a zero-length transfer, never as ending before it began.
+pub(crate) fn reported_end(start_at: DateTime<Utc>, end_at: DateTime<Utc>) -> DateTime<Utc> {
+    end_at.max(start_at)
+}
+
+/// Whether an end refused as `END_DATE_TOO_EARLY` may move to `moved_end` (the next month's end) for a
+/// transfer that starts at `start_at`, at `now`. Moving is AWS's own remedy once the month has turned
+/// (domain.md §6.3), and harmless while the moved end still lies before the start (the transfer stays
+/// zero-length) or once the transfer has started (it bills either way). Moving the end of a transfer that
+/// has not started past its start would bill a month the customer withdrew before: that is no retry.
+pub(crate) fn may_move_end(
+    start_at: DateTime<Utc>,
+    moved_end: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> bool {
+    moved_end < start_at || now >= start_at
+}
+
 /// True when `at` is 00:00:00.000 UTC on a 1st.
 pub(crate) fn is_first_of_month(at: DateTime<Utc>) -> bool {
     at.day() == 1 && is_midnight(at)
@@ -140,6 +160,28 @@ mod tests {
         assert!(!is_end_of_month(at(2026, 1, 31, 0)));
         assert!(is_midnight(at(2026, 1, 31, 0)));
         assert!(!is_midnight(at(2026, 1, 31, 1)));
+    }
+
+    #[test]
+    fn a_transfer_ended_before_its_start_reports_a_zero_length() {
+        let start = at(2027, 1, 1, 0);
+        assert_eq!(reported_end(start, end(2026, 12, 31)), start);
+        assert_eq!(reported_end(start, end(2027, 1, 31)), end(2027, 1, 31));
+    }
+
+    #[test]
+    fn a_refused_end_moves_only_where_it_bills_nothing_new() {
+        let start = at(2027, 1, 1, 0);
+        // Started already: the next month's end is AWS's remedy.
+        assert!(may_move_end(start, end(2027, 1, 31), at(2027, 1, 1, 0)));
+        // Not started, and the moved end is still before the start: zero length either way.
+        assert!(may_move_end(
+            at(2027, 3, 1, 0),
+            end(2027, 1, 31),
+            at(2026, 12, 10, 9)
+        ));
+        // Not started, and the moved end would run the transfer for January.
+        assert!(!may_move_end(start, end(2027, 1, 31), at(2026, 12, 10, 9)));
     }
 
     #[test]

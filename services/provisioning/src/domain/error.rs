@@ -19,6 +19,8 @@ pub(crate) enum ProvisioningError {
     WrongBackend,
     /// A sandbox customer action the simulated AWS refused, in AWS's words.
     Rejected { aws_code: String, message: String },
+    /// A sandbox customer signed up with a root email another simulated account holds (TNR101).
+    EmailTaken,
     /// The step's claim lapsed and another stepper took the operation over, so this one stopped
     /// before writing or calling AWS again. The engine answers with the stored operation instead, so
     /// this does not reach callers.
@@ -38,6 +40,7 @@ impl fmt::Display for ProvisioningError {
             Self::NotFound(kind) => write!(f, "{kind} not found"),
             Self::WrongBackend => f.write_str("only the sandbox backend serves this call"),
             Self::Rejected { aws_code, .. } => write!(f, "rejected: {aws_code}"),
+            Self::EmailTaken => f.write_str("the root email is taken"),
             Self::ClaimLost => f.write_str("the operation was taken over by another step"),
             Self::Unavailable(cause) => write!(f, "unavailable: {cause}"),
             Self::Internal(cause) => write!(f, "internal: {cause}"),

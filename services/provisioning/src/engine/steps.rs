@@ -4,6 +4,10 @@
 use chrono::{DateTime, Duration, Utc};
 use tenure_domain::AwsAccountId;
 
+mod transfer_end;
+
+use transfer_end::{end_billing_transfer, withdraw_billing_transfer};
+
 use super::templates::{
     BOOTSTRAP_STACK_NAME, ESSENTIALS_STACK_SET_NAME, bootstrap_stack, essentials_stack_set,
     is_tenure_owned,
@@ -1009,167 +1013,6 @@ async fn record_transfer_invitation(
     }
     operation.progress.handshake = Some(snapshot);
     engine.referenced(operation).await
-}
-
-/// TerminateResponsibilityTransfer at the end of the current month, moved to the next month's end once
-/// on END_DATE_TOO_EARLY. `Ok(None)` when the transfer ended.
-async fn terminate(
-    engine: &Engine,
-    operation: &mut Operation,
-    management: &AwsAccountId,
-    transfer_id: &str,
-) -> Result<Option<Outcome>, ProvisioningError> {
-    for _ in 0..2 {
-        let end_at = operation
-            .progress
-            .requested_date
-            .unwrap_or_else(|| billing::end_of_month(engine.now()));
-        operation.progress.requested_date = Some(end_at);
-        let answer = counted(
-            operation,
-            engine
-                .cloud()
-                .terminate_billing_transfer(management, transfer_id, end_at)
-                .await,
-        );
-        let error = match answer {
-            Ok(transfer) => {
-                operation.progress.transfer = Some(transfer_snapshot(&transfer, None));
-                return Ok(None);
-            }
-            Err(error) => error,
-        };
-        match react(
-            Api::TerminateBillingTransfer,
-            &error,
-            operation.progress.transient_attempts,
-        ) {
-            Reaction::MoveDate if !operation.progress.date_moved => {
-                operation.progress.date_moved = true;
-                operation.progress.requested_date = Some(billing::next_month_end(end_at));
-            }
-            Reaction::Done | Reaction::Reconcile => {
-                let answer = counted(
-                    operation,
-                    engine
-                        .cloud()
-                        .describe_billing_transfer(management, transfer_id)
-                        .await,
-                );
-                return match answer {
-                    Ok(transfer) => {
-                        let withdrawn = transfer.status == TransferStatus::Withdrawn;
-                        operation.progress.transfer = Some(transfer_snapshot(&transfer, None));
-                        if withdrawn {
-                            Ok(None)
-                        } else {
-                            Ok(Some(Outcome::React(Reaction::Fail { code: None }, error)))
-                        }
-                    }
-                    Err(described) => Ok(Some(error_outcome(
-                        Api::DescribeBillingTransfer,
-                        operation,
-                        described,
-                    ))),
-                };
-            }
-            reaction => return Ok(Some(Outcome::React(reaction, error))),
-        }
-    }
-    Ok(Some(Outcome::React(
-        Reaction::Fail {
-            code: Some("TNR903"),
-        },
-        CloudError::service(
-            "InvalidInputException",
-            Some("END_DATE_TOO_EARLY"),
-            400,
-            "twice",
-        ),
-    )))
-}
-
-async fn end_billing_transfer(
-    engine: &Engine,
-    operation: &mut Operation,
-    management: &AwsAccountId,
-    transfer_id: &str,
-) -> StepResult {
-    match terminate(engine, operation, management, transfer_id).await? {
-        None => Ok(Outcome::Succeeded),
-        Some(outcome) => Ok(outcome),
-    }
-}
-
-async fn withdraw_billing_transfer(
-    engine: &Engine,
-    operation: &mut Operation,
-    management: &AwsAccountId,
-    transfer_id: &str,
-) -> StepResult {
-    let answer = counted(
-        operation,
-        engine
-            .cloud()
-            .describe_billing_transfer(management, transfer_id)
-            .await,
-    );
-    let transfer = match answer {
-        Ok(transfer) => transfer,
-        Err(error) => {
-            return Ok(error_outcome(
-                Api::DescribeBillingTransfer,
-                operation,
-                error,
-            ));
-        }
-    };
-    operation.progress.transfer = Some(transfer_snapshot(&transfer, None));
-    match transfer.status {
-        TransferStatus::Requested => {
-            operation.progress.withdraw_by = Some("CancelHandshake".to_owned());
-            let handshake_id = transfer.active_handshake_id.clone().unwrap_or_default();
-            let answer = counted(
-                operation,
-                engine
-                    .cloud()
-                    .cancel_handshake(management, &handshake_id)
-                    .await,
-            );
-            if let Err(error) = answer {
-                let reaction = react(
-                    Api::CancelHandshake,
-                    &error,
-                    operation.progress.transient_attempts,
-                );
-                if !matches!(reaction, Reaction::Done | Reaction::Reconcile) {
-                    return Ok(Outcome::React(reaction, error));
-                }
-                // The customer answered meanwhile: look again on the next step.
-                return Ok(Outcome::Wait(Duration::zero()));
-            }
-            let answer = counted(
-                operation,
-                engine
-                    .cloud()
-                    .describe_billing_transfer(management, transfer_id)
-                    .await,
-            );
-            if let Ok(transfer) = answer {
-                operation.progress.transfer = Some(transfer_snapshot(&transfer, None));
-            }
-            Ok(Outcome::Succeeded)
-        }
-        TransferStatus::Accepted => {
-            operation.progress.withdraw_by = Some("TerminateResponsibilityTransfer".to_owned());
-            end_billing_transfer(engine, operation, management, transfer_id).await
-        }
-        // Nothing left to withdraw.
-        TransferStatus::Declined
-        | TransferStatus::Canceled
-        | TransferStatus::Expired
-        | TransferStatus::Withdrawn => Ok(Outcome::Succeeded),
-    }
 }
 
 async fn deploy_bootstrap_stack(

@@ -92,6 +92,25 @@ impl SandboxStore {
         Ok(objects)
     }
 
+    /// Every object of `table`, whatever its scope, in id order.
+    pub(crate) async fn list_all<T: DeserializeOwned>(
+        &self,
+        table: SandboxTable,
+    ) -> Result<Vec<T>, DbError> {
+        let select = Query::select()
+            .column("body")
+            .from(table.name())
+            .order_by("id", sea_orm::sea_query::Order::Asc)
+            .to_owned();
+        let rows = self.db.conn().query_all(&select).await?;
+        let mut objects = Vec::with_capacity(rows.len());
+        for row in rows {
+            let body: serde_json::Value = row.try_get("", "body")?;
+            objects.push(serde_json::from_value(body).map_err(malformed)?);
+        }
+        Ok(objects)
+    }
+
     /// Stores `object` as `id` of `table`, owned by `scope`.
     pub(crate) async fn put<T: Serialize>(
         &self,

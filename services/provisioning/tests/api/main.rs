@@ -9,8 +9,10 @@
 mod support;
 
 mod aws_moto;
+mod billing_end;
 mod contract;
 mod crash;
+mod customers;
 mod faults;
 mod fencing;
 mod operations;

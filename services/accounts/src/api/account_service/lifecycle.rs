@@ -2,15 +2,17 @@
 
 use tenure_domain::{AwsAccountId, CallerRole, Problems};
 use tenure_proto::accounts::v1 as pb;
+use tenure_proto::common::v1 as common;
 
 use crate::api::account_service::records::{AccountRef, change, record_id, unsupported};
 use crate::api::context::{Accounts, Call, Target, at, checked, finish, finish_keyed};
 use crate::api::convert::{self, EmailView, non_empty};
 use crate::clients::{Cancelled, derived_key};
 use crate::domain::{
-    AccountRole, AccountState, AccountsError, Acknowledgement, FreeText, LifecycleEvent, Rejection,
-    Relationship, SubscriptionStatus, TerminationFacts, Ticket, assess_termination, check_instant,
-    check_reopen, field_problem, reopen_until, required, required_acknowledgements,
+    AccountRole, AccountState, AccountsError, Acknowledgement, BillingFacts, Confirmations,
+    FreeText, LifecycleEvent, Money, Outcome, Rejection, Relationship, SubscriptionStatus,
+    TerminationFacts, Ticket, assess_termination, check_instant, check_reopen, field_problem,
+    reopen_until, required, required_acknowledgements, settle,
 };
 use crate::store;
 use crate::store::accounts::set;
@@ -52,7 +54,21 @@ async fn termination_facts(
             aws_account_id.as_str(),
         )
         .await?,
+        open_balance: store::balances::of(account)?,
     })
+}
+
+/// The open balance a termination request confirms, when it names one.
+fn confirmed_balance(
+    problems: &mut Problems,
+    raw: Option<&common::Money>,
+) -> Option<Option<Money>> {
+    match raw {
+        None => Some(None),
+        Some(raw) => {
+            convert::money_from(problems, "acknowledged_open_balance", Some(raw)).map(Some)
+        }
+    }
 }
 
 impl Accounts {
@@ -72,16 +88,26 @@ impl Accounts {
             None => Some(None),
             Some(raw) => record_id(&mut problems, "order_id", raw).map(Some),
         };
+        let balance = confirmed_balance(&mut problems, request.acknowledged_open_balance.as_ref());
         finish(problems, || ())?;
-        let (aws_account_id, mode, order_id) =
-            (checked(aws_account_id)?, checked(mode)?, checked(order_id)?);
+        let (aws_account_id, mode, order_id, balance) = (
+            checked(aws_account_id)?,
+            checked(mode)?,
+            checked(order_id)?,
+            checked(balance)?,
+        );
         let tenant = call.access.tenant_filter(None)?;
         let record = AccountRef::LiveAwsId(aws_account_id.clone());
         self.read(call, record.target(), async |tx| {
             let account = record.find(tx, tenant).await?;
             let facts = termination_facts(tx, &account, &aws_account_id).await?;
-            let problems = assess_termination(&facts, mode, &given, order_id);
+            let confirmed = Confirmations {
+                acknowledgements: &given,
+                open_balance: balance.as_ref(),
+            };
+            let problems = assess_termination(&facts, mode, confirmed, order_id);
             Ok(pb::CheckTerminationResponse {
+                open_balance: facts.open_balance.as_ref().map(convert::open_balance),
                 account: Some(convert::account(&account, EmailView::Full)?),
                 eligible: problems.is_empty(),
                 problems: problems
@@ -118,18 +144,24 @@ impl Accounts {
         let mode = problems.check("mode", convert::termination_mode_from(request.mode));
         let given = acknowledgements(&mut problems, &request.acknowledgements);
         let reason = problems.check("reason", FreeText::reason(&request.reason));
+        let balance = confirmed_balance(&mut problems, request.acknowledged_open_balance.as_ref());
         finish_keyed(problems, &request)?;
-        let (aws_account_id, order_id, mode, reason) = (
+        let (aws_account_id, order_id, mode, reason, balance) = (
             checked(aws_account_id)?,
             checked(order_id)?,
             checked(mode)?,
             checked(reason)?,
+            checked(balance)?,
         );
         let record = AccountRef::LiveAwsId(aws_account_id.clone());
         let target = record.target().because(reason.as_str(), "");
         self.change_account(call, &request, record, target, async |tx, account, now| {
             let facts = termination_facts(tx, &account, &aws_account_id).await?;
-            if let Some(problem) = assess_termination(&facts, mode, &given, Some(order_id))
+            let confirmed = Confirmations {
+                acknowledgements: &given,
+                open_balance: balance.as_ref(),
+            };
+            if let Some(problem) = assess_termination(&facts, mode, confirmed, Some(order_id))
                 .into_iter()
                 .next()
             {
@@ -172,41 +204,39 @@ impl Accounts {
         let id = record_id(&mut problems, "account_id", &request.account_id);
         let order_id = record_id(&mut problems, "order_id", &request.order_id);
         let outcome = match pb::OffboardingOutcome::try_from(request.outcome) {
-            Ok(pb::OffboardingOutcome::PendingClosure) => Some(LifecycleEvent::AcceptClosure),
-            Ok(pb::OffboardingOutcome::Unlinking) => Some(LifecycleEvent::ScheduleUnlink),
-            Ok(pb::OffboardingOutcome::Unlinked) => Some(LifecycleEvent::Unlink),
+            Ok(pb::OffboardingOutcome::PendingClosure) => Some(Outcome::PendingClosure),
+            Ok(pb::OffboardingOutcome::Unlinked) => Some(Outcome::Unlinked),
+            Ok(pb::OffboardingOutcome::WithdrawnBeforeStart) => Some(Outcome::WithdrawnBeforeStart),
+            Ok(pb::OffboardingOutcome::Unlinking) => match &request.billing_ends_at {
+                None => {
+                    problems.push(at("billing_ends_at", required()));
+                    None
+                }
+                Some(raw) => problems
+                    .check(
+                        "billing_ends_at",
+                        convert::instant(Some(raw)).and_then(|at| check_instant(at, now)),
+                    )
+                    .map(|billing_ends_at| Outcome::Unlinking { billing_ends_at }),
+            },
             _ => {
                 problems.push(at("outcome", required()));
                 None
             }
         };
-        let billing_ends_at = match (&request.billing_ends_at, outcome) {
-            (None, Some(LifecycleEvent::ScheduleUnlink)) => {
-                problems.push(at("billing_ends_at", required()));
-                None
-            }
-            (None, _) => Some(None),
-            (Some(_), Some(event)) if event != LifecycleEvent::ScheduleUnlink => {
-                problems.push(unsupported(
-                    "billing_ends_at",
-                    "only an unlinking billing transfer has a billing end",
-                ));
-                None
-            }
-            (Some(raw), _) => problems
-                .check(
-                    "billing_ends_at",
-                    convert::instant(Some(raw)).and_then(|at| check_instant(at, now)),
-                )
-                .map(Some),
-        };
+        if request.billing_ends_at.is_some()
+            && matches!(
+                outcome,
+                Some(Outcome::PendingClosure | Outcome::Unlinked | Outcome::WithdrawnBeforeStart)
+            )
+        {
+            problems.push(unsupported(
+                "billing_ends_at",
+                "only an unlinking billing transfer has a billing end",
+            ));
+        }
         finish_keyed(problems, &request)?;
-        let (id, order_id, outcome, billing_ends_at) = (
-            checked(id)?,
-            checked(order_id)?,
-            checked(outcome)?,
-            checked(billing_ends_at)?,
-        );
+        let (id, order_id, outcome) = (checked(id)?, checked(order_id)?, checked(outcome)?);
         self.mutate_account(
             call,
             &request,
@@ -224,15 +254,21 @@ impl Accounts {
                         ),
                     }));
                 }
+                let record = BillingFacts {
+                    state: store::stored(AccountState::parse(&account.state))?,
+                    relationship: store::stored(Relationship::parse(&account.relationship))?,
+                    billing_starts_at: account.billing_starts_at,
+                };
+                let settlement = settle(outcome, record, now)?;
                 // The point of no return is behind: the order's hold on the record ends here.
                 let account = store::accounts::apply_event(
                     tx,
                     account,
-                    outcome,
-                    &change(call, "termination accepted by AWS", Some(order_id), now),
+                    settlement.event,
+                    &change(call, settlement.reason, Some(order_id), now),
                     |active| {
                         active.active_order_id = set(None);
-                        if let Some(ends_at) = billing_ends_at {
+                        if let Some(ends_at) = settlement.billing_ends_at {
                             active.billing_ends_at = set(Some(ends_at));
                         }
                     },

@@ -12,9 +12,9 @@ use crate::api::account_service::tenants::optional_tenant;
 use crate::api::context::{Accounts, Call, Target, at, checked, finish, finish_keyed};
 use crate::api::convert::{self, EmailView, non_empty, optional};
 use crate::domain::{
-    AccountName, AccountRole, AccountState, AccountsError, FreeText, JoinedMethod, LifecycleEvent,
-    MarketplaceRef, OrganizationId, PageRequest, ParentId, Rejection, ReservationKind,
-    ResponseSubject, RootEmail, check_instant, field_problem, parse_id, required, role_name,
+    AccountState, AccountsError, FreeText, LifecycleEvent, MarketplaceRef, OrganizationId,
+    PageRequest, ParentId, Rejection, ResponseSubject, check_instant, field_problem, parse_id,
+    required, role_name,
 };
 use crate::store;
 use crate::store::accounts::{AccountFilter, ChangeContext, set};
@@ -46,6 +46,8 @@ account_response!(
     pb::RecordOffboardingOutcomeResponse,
     pb::RecordClosureResponse,
     pb::ReopenAccountResponse,
+    pb::RemoveAccountFromPlatformResponse,
+    pb::RestoreAccountToPlatformResponse,
 );
 
 /// How a request names an account record: by its own id, or by the AWS account id of its live
@@ -363,145 +365,6 @@ impl Accounts {
                         .collect::<Result<_, _>>()?,
                     next_page_token,
                 })
-            },
-        )
-        .await
-    }
-
-    pub(crate) async fn reserve_account(
-        &self,
-        call: &Call,
-        request: pb::ReserveAccountRequest,
-    ) -> Result<pb::ReserveAccountResponse, AccountsError> {
-        let mut problems = Problems::new();
-        let order_id = record_id(&mut problems, "order_id", &request.order_id);
-        let kind = problems.check("kind", convert::reservation_kind_from(request.kind));
-        let role = problems.check("role", convert::account_role_from(request.role));
-        let relationship = problems.check(
-            "relationship",
-            convert::relationship_from(request.relationship),
-        );
-        let root_access = problems.check(
-            "root_access",
-            optional(request.root_access, convert::root_access_from),
-        );
-        let management = match non_empty(&request.management_account_id) {
-            None => Some(None),
-            Some(raw) => problems
-                .check("management_account_id", AwsAccountId::parse(raw))
-                .map(Some),
-        };
-        if role == Some(AccountRole::Management) && !request.management_account_id.is_empty() {
-            problems.push(unsupported(
-                "management_account_id",
-                "only a member account names its management account",
-            ));
-        }
-        let mut aws_account_id = None;
-        let mut root_email = None;
-        let mut name = None;
-        match kind {
-            Some(ReservationKind::NewAccount) => {
-                if !request.aws_account_id.is_empty() {
-                    problems.push(unsupported(
-                        "aws_account_id",
-                        "AWS assigns the id of a new account; attach it once known",
-                    ));
-                }
-                root_email = problems.check("root_email", RootEmail::parse(&request.root_email));
-                name = problems
-                    .check("account_name", AccountName::parse(&request.account_name))
-                    .map(AccountName::into_inner);
-            }
-            Some(ReservationKind::Transfer) => {
-                aws_account_id = problems.check(
-                    "aws_account_id",
-                    AwsAccountId::parse(&request.aws_account_id),
-                );
-                if !request.root_email.is_empty() {
-                    problems.push(unsupported(
-                        "root_email",
-                        "a transferred account keeps the root email AWS has on record",
-                    ));
-                }
-                if !request.account_name.is_empty() {
-                    name = problems
-                        .check("account_name", AccountName::parse(&request.account_name))
-                        .map(AccountName::into_inner);
-                }
-            }
-            None => {}
-        }
-        finish_keyed(problems, &request)?;
-        let (order_id, kind, role, relationship, root_access, management) = (
-            checked(order_id)?,
-            checked(kind)?,
-            checked(role)?,
-            checked(relationship)?,
-            checked(root_access)?,
-            checked(management)?,
-        );
-        let tenant = call.access.acting_tenant()?;
-        let (state, joined_method) = match kind {
-            ReservationKind::NewAccount => {
-                (AccountState::PendingCreation, Some(JoinedMethod::Created))
-            }
-            ReservationKind::Transfer => (AccountState::TransferPending, None),
-        };
-        self.mutate(
-            call,
-            &request,
-            tenant,
-            Target::new("order", order_id),
-            async |tx, now| {
-                if let Some(id) = &aws_account_id
-                    && store::accounts::find_live_account(tx, Some(tenant), id.as_str())
-                        .await?
-                        .is_some()
-                {
-                    return Err(AccountsError::AlreadyManaged(Rejection {
-                        code: "TNR010",
-                        message: format!(
-                            "Account {id} is already managed under your subscription."
-                        ),
-                    }));
-                }
-                let account = aws_account::Model {
-                    id: Uuid::new_v4(),
-                    tenant_id: tenant,
-                    aws_account_id: aws_account_id.map(|id| id.as_str().to_owned()),
-                    name,
-                    root_email_key: root_email.as_ref().map(RootEmail::key),
-                    root_email: root_email.map(|email| email.as_str().to_owned()),
-                    role: role.as_str().to_owned(),
-                    relationship: relationship.as_str().to_owned(),
-                    organization_id: None,
-                    parent_id: None,
-                    management_account_id: management.map(|id| id.as_str().to_owned()),
-                    joined_method: joined_method.map(|method| method.as_str().to_owned()),
-                    root_access: root_access.map(|access| access.as_str().to_owned()),
-                    state: state.as_str().to_owned(),
-                    state_changed_at: now,
-                    active_order_id: Some(order_id),
-                    closed_at: None,
-                    reopen_until: None,
-                    billing_starts_at: None,
-                    billing_ends_at: None,
-                    created_at: now,
-                };
-                let account = store::accounts::insert_account(
-                    tx,
-                    account,
-                    &change(call, "reserved by order", Some(order_id), now),
-                )
-                .await?;
-                Ok((
-                    pb::ReserveAccountResponse::with_account(convert::account(
-                        &account,
-                        EmailView::Full,
-                    )?),
-                    ResponseSubject::Account(account.id),
-                ))
             },
         )
         .await

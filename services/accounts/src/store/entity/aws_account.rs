@@ -28,6 +28,13 @@ pub struct Model {
     pub billing_starts_at: Option<DateTimeUtc>,
     pub billing_ends_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
+    pub removed_at: Option<DateTimeUtc>,
+    pub removal_purge_id: Option<Uuid>,
+    pub removal_purge_due_at: Option<DateTimeUtc>,
+    pub removal_purged_at: Option<DateTimeUtc>,
+    pub open_balance_micros: Option<i64>,
+    pub open_balance_currency: Option<String>,
+    pub open_balance_as_of: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

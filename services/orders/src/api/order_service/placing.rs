@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::api::context::{Call, Orders, at, checked, finish_keyed};
 use crate::api::convert;
-use crate::domain::order::{OrderDetails, ResaleModel, SagaInput, TenantFacts, aws_account_lock};
+use crate::domain::order::{Money, OrderDetails, ResaleModel, SagaInput, TenantFacts};
 use crate::domain::saga::advance::saga_kind;
 use crate::domain::saga::state::{EventDraft, EventPayload};
 use crate::domain::{OrdersError, Rejection};
@@ -85,6 +85,30 @@ pub(crate) fn linked_accounts(
         }
     }
     (valid && !raw.is_empty() && raw.len() <= MAX_LINKED_ACCOUNTS).then_some(accounts)
+}
+
+/// An amount the customer confirms: a three-letter upper-case ISO 4217 currency and any amount.
+fn money(
+    problems: &mut Problems,
+    field: &str,
+    raw: &tenure_proto::common::v1::Money,
+) -> Option<Money> {
+    let currency = &raw.currency_code;
+    if currency.len() != 3 || !currency.bytes().all(|byte| byte.is_ascii_uppercase()) {
+        problems.push(at(
+            format!("{field}.currency_code"),
+            field_problem(
+                "CURRENCY_FORMAT",
+                "a currency is a three-letter ISO 4217 code in upper case, e.g. USD",
+                "TNR004",
+            ),
+        ));
+        return None;
+    }
+    Some(Money {
+        currency: currency.clone(),
+        amount_micros: raw.amount_micros,
+    })
 }
 
 /// Reads what was ordered, recording every problem.
@@ -198,11 +222,16 @@ fn details(
             }
             acknowledgements.sort();
             let reason = problems.check("terminate.reason", FreeText::reason(&order.reason));
+            let balance = match &order.acknowledged_open_balance {
+                None => Some(None),
+                Some(raw) => money(problems, "terminate.acknowledged_open_balance", raw).map(Some),
+            };
             Some(OrderDetails::Terminate {
                 aws_account_id: aws_account_id?,
                 mode: mode?,
                 acknowledgements,
                 reason: reason?.as_str().to_owned(),
+                acknowledged_open_balance: balance?,
             })
         }
     }
@@ -316,11 +345,19 @@ impl Orders {
                 aws_account_id,
                 mode,
                 acknowledgements,
+                acknowledged_open_balance,
                 ..
             } => {
                 let view = self
                     .peers()?
-                    .check_termination(tenant, order_id, aws_account_id, *mode, acknowledgements)
+                    .check_termination(
+                        tenant,
+                        order_id,
+                        aws_account_id,
+                        *mode,
+                        acknowledgements,
+                        acknowledged_open_balance.as_ref(),
+                    )
                     .await?
                     .ok_or(OrdersError::NotFound("account"))?;
                 if let Some((code, message)) = view.problems.into_iter().next() {
@@ -384,7 +421,7 @@ impl Orders {
             OrderDetails::Terminate { .. } => deadlines.terminate_days,
         };
         let saga_id = Uuid::new_v4();
-        let locks = input.details.lock_keys();
+        let locks = input.details.locks(tenant);
         let placed = EventDraft {
             effective_at: now,
             payload: EventPayload::OrderPlaced {
@@ -428,20 +465,18 @@ impl Orders {
     }
 }
 
-/// TNR009 for the caller's own order in flight; the generic refusal when another tenant holds the
-/// resource, so the answer cannot be used to probe other tenants (quality.md §1.6).
+/// TNR009 for the caller's own order in flight. Locks are per tenant, so the holder is always the
+/// caller's; a holder of another tenant would be a broken invariant, answered with the generic
+/// refusal that names nobody (quality.md §1.6).
 pub(crate) fn lock_refusal(held: &LockHeld) -> OrdersError {
     match held.order_id {
-        Some(order) => {
-            let account = held
-                .resource
-                .strip_prefix(aws_account_lock("").as_str())
-                .unwrap_or("this account");
-            OrdersError::Precondition(Rejection::new(
-                "TNR009",
-                format!("Order {order} for account {account} is still in progress."),
-            ))
-        }
+        Some(order) => OrdersError::Precondition(Rejection::new(
+            "TNR009",
+            format!(
+                "Order {order} for {} is still in progress. Wait until it ends, or cancel it.",
+                held.lock.describe()
+            ),
+        )),
         None => OrdersError::NotEligible,
     }
 }

@@ -218,7 +218,7 @@ impl Orders {
                 input.details = details.clone();
                 update_input = Some((input.clone(), saga.input_rev + 1));
                 if let Err(held) =
-                    store::sagas::replace_locks(tx, saga.id, tenant, &details.lock_keys(), now)
+                    store::sagas::replace_locks(tx, saga.id, tenant, &details.locks(tenant), now)
                         .await?
                 {
                     return Err(lock_refusal(&held));

@@ -1,8 +1,11 @@
 //! ListTasks and CompleteTask: manual steps resolved by their owner role only (operations staff or
-//! the customer), each resolution audited and announced on the stream.
+//! the customer), each resolution audited and announced on the stream; and the expiry of follow-ups
+//! (the satisfaction survey) that nobody resolved in time.
+
+use std::time::Duration;
 
 use tenure_db::TenantTx;
-use tenure_domain::{CallerRole, FreeText, Problems, parse_id};
+use tenure_domain::{CallerRole, FreeText, Problems, field_problem, parse_id};
 use tenure_grpc::paging::Page;
 use tenure_proto::orders::v1 as pb;
 use uuid::Uuid;
@@ -10,11 +13,77 @@ use uuid::Uuid;
 use crate::api::context::{Call, Orders, Subject, at, checked, finish, finish_keyed};
 use crate::api::convert;
 use crate::domain::OrdersError;
-use crate::domain::order::{TaskOwner, TaskState};
+use crate::domain::order::{TaskKind, TaskOwner, TaskState};
 use crate::domain::saga::state::{EventDraft, EventPayload};
 use crate::store::audit::AuditRow;
-use crate::store::tasks::TaskFilter;
+use crate::store::tasks::{Resolution, SurveyAnswer, TaskFilter, TaskRecord};
 use crate::store::{self, Reach};
+
+/// The longest survey comment, in characters.
+const SURVEY_COMMENT_MAX: usize = 1000;
+
+/// How many follow-ups one sweep expires at most; the next sweep takes the rest.
+const EXPIRY_BATCH: u64 = 100;
+
+/// A survey answer: a score from 1 to 5 and an optional comment of plain text.
+fn survey_answer(problems: &mut Problems, raw: &pb::SurveyAnswer) -> Option<SurveyAnswer> {
+    let score = u8::try_from(raw.score)
+        .ok()
+        .filter(|score| (1..=5).contains(score));
+    if score.is_none() {
+        problems.push(at(
+            "survey.score",
+            field_problem(
+                "SCORE_RANGE",
+                "a score is a whole number from 1 (not at all satisfied) to 5 (very satisfied)",
+                "TNR004",
+            ),
+        ));
+    }
+    let comment_fits = raw.comment.chars().count() <= SURVEY_COMMENT_MAX
+        && raw
+            .comment
+            .chars()
+            .all(tenure_domain::is_free_text_character);
+    if !comment_fits {
+        problems.push(at(
+            "survey.comment",
+            field_problem(
+                "COMMENT_FORMAT",
+                "a comment has up to 1,000 characters and no control characters",
+                "TNR013",
+            ),
+        ));
+    }
+    Some(SurveyAnswer {
+        score: score?,
+        comment: comment_fits.then(|| raw.comment.clone())?,
+    })
+}
+
+/// What a task of `kind` accepts: a survey is completed with an answer, nothing else carries one.
+fn check_answer_fits(
+    kind: TaskKind,
+    outcome: TaskState,
+    survey: Option<&SurveyAnswer>,
+) -> Result<(), OrdersError> {
+    let problem = match (kind, outcome, survey) {
+        (TaskKind::Survey, TaskState::Completed, None) => field_problem(
+            "REQUIRED",
+            "a survey is completed with its answer; reject it to decline",
+            "TNR004",
+        ),
+        (TaskKind::Action, _, Some(_)) | (TaskKind::Survey, TaskState::Rejected, Some(_)) => {
+            field_problem(
+                "UNSUPPORTED_COMBINATION",
+                "only a completed survey carries an answer",
+                "TNR008",
+            )
+        }
+        _ => return Ok(()),
+    };
+    Err(OrdersError::invalid(at("survey", problem)))
+}
 
 /// The tasks a caller's role owns.
 fn owned_by(call: &Call) -> Result<TaskOwner, OrdersError> {
@@ -94,6 +163,10 @@ impl Orders {
             }
         };
         let note = problems.check("note", FreeText::reason(&request.note));
+        let survey = match &request.survey {
+            None => Some(None),
+            Some(raw) => survey_answer(&mut problems, raw).map(Some),
+        };
         if outcome == Some(TaskState::Rejected) && request.note.is_empty() {
             problems.push(at(
                 "note",
@@ -101,7 +174,12 @@ impl Orders {
             ));
         }
         finish_keyed(problems, &request)?;
-        let (task_id, outcome, note) = (checked(task_id)?, checked(outcome)?, checked(note)?);
+        let (task_id, outcome, note, survey) = (
+            checked(task_id)?,
+            checked(outcome)?,
+            checked(note)?,
+            checked(survey)?,
+        );
         let owner = owned_by(call)?;
         self.mutate(call, &request, async |tx, now| {
             let task = store::tasks::get(tx, task_id)
@@ -123,12 +201,19 @@ impl Orders {
                 }
                 return Err(OrdersError::precondition(
                     "TASK_RESOLVED",
-                    "This task was already resolved.",
+                    match task.state {
+                        TaskState::Expired => "This task expired before it was resolved.",
+                        _ => "This task was already resolved.",
+                    },
                 ));
             }
+            check_answer_fits(task.kind, outcome, survey.as_ref())?;
             let order = Self::order_in(tx, task.order_id).await?;
             let saga_id = order.saga.snapshot.id;
-            if !store::orders::take_over(&**tx, saga_id, now, self.real_now()).await? {
+            // A follow-up never holds its saga, which may have ended long ago: nothing to wake.
+            if task.blocks_order
+                && !store::orders::take_over(&**tx, saga_id, now, self.real_now()).await?
+            {
                 return Err(OrdersError::Busy);
             }
             let role = match call.caller.role {
@@ -138,22 +223,17 @@ impl Orders {
             store::tasks::resolve(
                 &**tx,
                 task_id,
-                outcome,
-                &call.caller.subject,
-                role,
-                note.as_str(),
+                &Resolution {
+                    state: outcome,
+                    subject: &call.caller.subject,
+                    role,
+                    note: note.as_str(),
+                    survey: survey.as_ref(),
+                },
                 now,
             )
             .await?;
-            let mut events = vec![EventDraft {
-                effective_at: now,
-                payload: EventPayload::TaskResolved {
-                    task_id,
-                    step: task.step.clone(),
-                    owner: task.owner,
-                    state: outcome,
-                },
-            }];
+            let mut events = resolution_events(&task, outcome, survey.as_ref(), now);
             if call.caller.role == CallerRole::Operator {
                 events.push(operator_event(call, "", now));
                 store::audit::record(
@@ -177,6 +257,86 @@ impl Orders {
         })
         .await
     }
+}
+
+impl Orders {
+    /// The follow-up expiry worker: every `interval`, follow-ups whose deadline passed while open
+    /// (a survey nobody answered) expire, each announced on the stream. They never held their order,
+    /// so expiring one changes nothing else.
+    pub(crate) async fn expire_follow_ups(
+        self,
+        interval: Duration,
+        draining: tokio_util::sync::CancellationToken,
+    ) {
+        loop {
+            if let Err(error) = self.expire_due_follow_ups().await {
+                tracing::warn!(error = %error, "expiring follow-ups failed; trying again");
+            }
+            tokio::select! {
+                () = draining.cancelled() => break,
+                () = tokio::time::sleep(interval) => {}
+            }
+        }
+    }
+
+    async fn expire_due_follow_ups(&self) -> Result<(), OrdersError> {
+        let now = self.now();
+        let due = {
+            let tx = store::begin_engine(&self.db).await?;
+            let due = store::tasks::due_follow_ups(&*tx, now, EXPIRY_BATCH).await?;
+            tx.rollback().await?;
+            due
+        };
+        for task in due {
+            let tx = TenantTx::begin(&self.db, task.tenant_id).await?;
+            if !store::tasks::expire(&*tx, task.id, now).await? {
+                tx.rollback().await?;
+                continue;
+            }
+            let order = Self::order_in(&tx, task.order_id).await?;
+            let events = resolution_events(&task, TaskState::Expired, None, now);
+            append_events(&tx, &order.saga.snapshot, task.tenant_id, &events, now).await?;
+            tx.commit().await?;
+            tracing::info!(task_id = %task.id, order_id = %task.order_id, step = %task.step, "follow-up expired");
+        }
+        self.engine.events_committed();
+        Ok(())
+    }
+}
+
+/// What the stream says when a task is resolved: `task.resolved`, and for a survey whether it was
+/// answered (with its score; the comment is free text and stays on the order).
+fn resolution_events(
+    task: &TaskRecord,
+    state: TaskState,
+    survey: Option<&SurveyAnswer>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<EventDraft> {
+    let mut events = vec![EventDraft {
+        effective_at: now,
+        payload: EventPayload::TaskResolved {
+            task_id: task.id,
+            step: task.step.clone(),
+            owner: task.owner,
+            state,
+        },
+    }];
+    if task.kind == TaskKind::Survey {
+        events.push(EventDraft {
+            effective_at: now,
+            payload: match survey {
+                Some(answer) => EventPayload::SurveyAnswered {
+                    task_id: task.id,
+                    score: answer.score,
+                },
+                None => EventPayload::SurveyNotAnswered {
+                    task_id: task.id,
+                    state,
+                },
+            },
+        });
+    }
+    events
 }
 
 fn task_response(task: &store::tasks::TaskRecord) -> pb::CompleteTaskResponse {

@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use crate::domain::catalogue::{self, Facts};
 use crate::domain::order::{
-    Failure, InputField, OrderDetails, OrderStatus, Relationship, SagaInput, TaskOwner, TaskState,
-    aws_account_lock,
+    Failure, InputField, OrderDetails, OrderStatus, Relationship, SagaInput, SagaLock, TaskKind,
+    TaskOwner, TaskState,
 };
 use crate::domain::saga::definition::{Definition, SagaKind};
 use crate::domain::saga::node::{Action, Node, NodeSpec, OnReject, PollEvery, WaitDeadline};
@@ -63,6 +63,8 @@ pub(crate) struct Timing {
     pub(crate) notice_after: u32,
     pub(crate) query_deadline: Duration,
     pub(crate) task_deadline: Duration,
+    /// How long a satisfaction survey stays open before it counts as not answered.
+    pub(crate) survey_window: Duration,
     /// How often a blocked saga is looked at again without an operator.
     pub(crate) blocked_recheck: Duration,
 }
@@ -82,6 +84,7 @@ impl Default for Timing {
             notice_after: 3,
             query_deadline: Duration::from_secs(30 * 86_400),
             task_deadline: Duration::from_secs(30 * 86_400),
+            survey_window: Duration::from_secs(14 * 86_400),
             blocked_recheck: Duration::from_secs(86_400),
         }
     }
@@ -134,6 +137,7 @@ pub(crate) struct TaskSnapshot {
 pub(crate) struct SagaSnapshot {
     pub(crate) id: Uuid,
     pub(crate) order_id: Uuid,
+    pub(crate) tenant_id: Uuid,
     pub(crate) status: SagaStatus,
     pub(crate) node: usize,
     pub(crate) direction: Direction,
@@ -243,9 +247,12 @@ pub(crate) enum TaskChange {
         step: &'static str,
         title: &'static str,
         owner: TaskOwner,
+        kind: TaskKind,
+        /// False for a follow-up: the order never waits for it, and its end does not cancel it.
+        blocks: bool,
         deadline: DateTime<Utc>,
     },
-    /// Cancels every task of the order that is still open.
+    /// Cancels every task of the order that is still open and holds it (follow-ups live on).
     CancelOpen,
 }
 
@@ -493,7 +500,44 @@ fn decide_forward(definition: &Definition, snapshot: &SagaSnapshot, ctx: Ctx<'_>
         NodeSpec::ManualTask { owner, on_reject } => {
             decide_task(definition, snapshot, node, owner, on_reject, t, ctx)
         }
+        NodeSpec::FollowUp { kind } => {
+            let window = match kind {
+                TaskKind::Survey => ctx.timing.survey_window,
+                TaskKind::Action => ctx.timing.task_deadline,
+            };
+            let id = task_id(snapshot);
+            t.task = Some(TaskChange::Open {
+                id,
+                node: snapshot.node,
+                input_rev: snapshot.input_rev,
+                step: node.name,
+                title: node.title,
+                owner: TaskOwner::Customer,
+                kind,
+                blocks: false,
+                deadline: later(now, window),
+            });
+            t.events.push(EventDraft {
+                effective_at: now,
+                payload: EventPayload::TaskOpened {
+                    task_id: id,
+                    step: node.name.to_owned(),
+                    owner: TaskOwner::Customer,
+                },
+            });
+            t.finish_step(snapshot, StepOutcomeKind::Done, SagaState::default());
+            t.runs_on(now);
+            commit(definition, snapshot, t, ctx)
+        }
     }
+}
+
+/// The id of the task the current node opens: the same on every attempt of the same input.
+fn task_id(snapshot: &SagaSnapshot) -> Uuid {
+    Uuid::new_v5(
+        &snapshot.id,
+        format!("task/{}/{}", snapshot.node, snapshot.input_rev).as_bytes(),
+    )
 }
 
 fn decide_task(
@@ -513,10 +557,7 @@ fn decide_task(
     match current {
         None => {
             let deadline = later(now, ctx.timing.task_deadline);
-            let id = Uuid::new_v5(
-                &snapshot.id,
-                format!("task/{}/{}", snapshot.node, snapshot.input_rev).as_bytes(),
-            );
+            let id = task_id(snapshot);
             t.task = Some(TaskChange::Open {
                 id,
                 node: snapshot.node,
@@ -524,6 +565,8 @@ fn decide_task(
                 step: node.name,
                 title: node.title,
                 owner,
+                kind: TaskKind::Action,
+                blocks: true,
                 deadline,
             });
             t.events.push(EventDraft {
@@ -546,7 +589,8 @@ fn decide_task(
                 t.runs_on(now);
                 commit(definition, snapshot, t, ctx)
             }
-            TaskState::Rejected | TaskState::Cancelled => match on_reject {
+            // A blocking task never expires: its deadline fails the order instead (below).
+            TaskState::Rejected | TaskState::Cancelled | TaskState::Expired => match on_reject {
                 OnReject::Cancel => {
                     let t = compensate(t, EndCause::Cancelled, None, None, now);
                     commit(definition, snapshot, t, ctx)
@@ -750,7 +794,13 @@ fn conclude_forward(
             if let Some(account) = &patch.aws_account_id
                 && snapshot.state.aws_account_id.is_none()
             {
-                t.acquire_locks.push(aws_account_lock(account));
+                t.acquire_locks.push(
+                    SagaLock::AwsAccount {
+                        tenant: snapshot.tenant_id,
+                        aws_account_id: account.clone(),
+                    }
+                    .key(),
+                );
                 t.order_account = Some(account.clone());
             }
             t.state.merge(patch.clone());
@@ -1219,7 +1269,10 @@ fn emitted(snapshot: &SagaSnapshot, event: EventKind, now: DateTime<Utc>) -> Vec
                 }],
                 _ => vec![EventDraft {
                     effective_at: state.removed_at.unwrap_or(now),
-                    payload: EventPayload::AccountUnlinked { aws_account_id },
+                    payload: EventPayload::AccountUnlinked {
+                        aws_account_id,
+                        never_billed: state.never_billed,
+                    },
                 }],
             }
         }
@@ -1319,7 +1372,10 @@ pub(crate) fn progress(
                 query.map(|query| query.code.clone()).unwrap_or_default(),
             )
         }
-        _ => match definition.nodes.get(node) {
+        _ => match definition
+            .nodes
+            .get(next_applicable(definition, &snapshot.input, node))
+        {
             Some(current) if matches!(current.spec, NodeSpec::ManualTask { .. }) => {
                 facts.step_title = Some(current.title.to_owned());
                 let prefix = match current.owner {
@@ -1350,6 +1406,18 @@ pub(crate) fn progress(
         message,
         code,
     }
+}
+
+/// The first node from `node` on that applies to `input`: a step the order will skip is never shown
+/// as the one it works on, not even for the instant before it is skipped.
+fn next_applicable(definition: &Definition, input: &SagaInput, node: usize) -> usize {
+    definition
+        .nodes
+        .iter()
+        .enumerate()
+        .skip(node)
+        .find(|(_, candidate)| candidate.applies(input))
+        .map_or(node, |(index, _)| index)
 }
 
 /// Adds what every transition derives from its before and after: the order's status change and its

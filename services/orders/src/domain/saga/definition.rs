@@ -31,6 +31,8 @@ pub(crate) enum DefinitionError {
     SeveralPivots { definition: String },
     #[error("{definition}: the customer cancellation cut-off {name} is not a node")]
     UnknownCutoff { definition: String, name: String },
+    #[error("a later version changes the step {name}, which the version it builds on lacks")]
+    UnknownNode { name: String },
 }
 
 /// An immutable node list with the rules that go with it.

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::domain::order::{InputField, SagaInput, TaskOwner};
+use crate::domain::order::{InputField, SagaInput, TaskKind, TaskOwner};
 use crate::domain::saga::state::EventKind;
 
 /// A pure predicate over the input, evaluated when the saga reaches the node: false skips it.
@@ -153,6 +153,11 @@ pub(crate) enum NodeSpec {
         owner: TaskOwner,
         on_reject: OnReject,
     },
+    /// A task for the customer that never holds the order or billing: it is opened when the saga
+    /// reaches the node, the saga goes on at once, and the task stays open after the order ended
+    /// until the customer resolves it or it expires (the satisfaction survey, seed 003; closing an
+    /// unlinked account as root, seed 001).
+    FollowUp { kind: TaskKind },
 }
 
 /// One step of a definition.
@@ -209,5 +214,10 @@ impl Node {
     /// True for the point of no return.
     pub(crate) fn is_pivot(&self) -> bool {
         matches!(self.spec, NodeSpec::Pivot)
+    }
+
+    /// True for a step the order never waits for.
+    pub(crate) fn is_follow_up(&self) -> bool {
+        matches!(self.spec, NodeSpec::FollowUp { .. })
     }
 }

@@ -166,6 +166,9 @@ pub(crate) struct SagaState {
     pub(crate) reopen_until: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) billing_ends_at: Option<DateTime<Utc>>,
+    /// A billing transfer withdrawn before it started: the account leaves without ever being billed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) never_billed: bool,
     /// The relationship the offboarding recorded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) offboarding: Option<Relationship>,
@@ -239,6 +242,7 @@ impl SagaState {
         take(&mut self.closed_at, patch.closed_at);
         take(&mut self.reopen_until, patch.reopen_until);
         take(&mut self.billing_ends_at, patch.billing_ends_at);
+        self.never_billed |= patch.never_billed;
         take(&mut self.offboarding, patch.offboarding);
         take(&mut self.purge, patch.purge);
         self.timers.extend(patch.timers);
@@ -313,7 +317,12 @@ pub(crate) enum EventPayload {
         billing_ends_at: DateTime<Utc>,
     },
     #[serde(rename = "account.unlinked")]
-    AccountUnlinked { aws_account_id: String },
+    AccountUnlinked {
+        aws_account_id: String,
+        /// The account left before its billing transfer started.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        never_billed: bool,
+    },
     #[serde(rename = "account.closed")]
     AccountClosed {
         aws_account_id: String,
@@ -346,6 +355,13 @@ pub(crate) enum EventPayload {
         owner: crate::domain::order::TaskOwner,
         state: crate::domain::order::TaskState,
     },
+    #[serde(rename = "survey.answered")]
+    SurveyAnswered { task_id: Uuid, score: u8 },
+    #[serde(rename = "survey.not_answered")]
+    SurveyNotAnswered {
+        task_id: Uuid,
+        state: crate::domain::order::TaskState,
+    },
     #[serde(rename = "probe.reached")]
     ProbeReached { node: usize },
 }
@@ -364,6 +380,8 @@ impl EventPayload {
             EventPayload::OperatorActionTaken { .. } => "operator.action_taken",
             EventPayload::TaskOpened { .. } => "task.opened",
             EventPayload::TaskResolved { .. } => "task.resolved",
+            EventPayload::SurveyAnswered { .. } => "survey.answered",
+            EventPayload::SurveyNotAnswered { .. } => "survey.not_answered",
             EventPayload::ProbeReached { .. } => "probe.reached",
         }
     }

@@ -53,6 +53,7 @@ fn snapshot() -> SagaSnapshot {
     SagaSnapshot {
         id: Uuid::from_u128(1),
         order_id: Uuid::from_u128(2),
+        tenant_id: Uuid::from_u128(3),
         status: SagaStatus::Running,
         node: 0,
         direction: Direction::Do,
@@ -91,6 +92,8 @@ struct Sim {
     performed: Vec<Effect>,
     /// Every event committed, in order.
     events: Vec<EventPayload>,
+    /// Every change to the order's tasks, in order.
+    task_changes: Vec<TaskChange>,
 }
 
 impl Sim {
@@ -102,6 +105,7 @@ impl Sim {
             timing: Timing::default(),
             performed: Vec::new(),
             events: Vec::new(),
+            task_changes: Vec::new(),
         }
     }
 
@@ -141,6 +145,7 @@ impl Sim {
                 note: String::new(),
             });
         }
+        self.task_changes.extend(t.task.clone());
         self.events
             .extend(t.events.iter().map(|event| event.payload.clone()));
         self.snapshot.status = t.status;
@@ -490,6 +495,85 @@ fn a_guarded_step_that_does_not_apply_is_skipped() {
     sim.run(&mut ok);
     assert_eq!(sim.performed_actions(), [(Action::Probe(8), Direction::Do)]);
     assert_eq!(sim.snapshot.steps[0].outcome, StepOutcomeKind::Skipped);
+}
+
+#[test]
+fn a_step_that_will_be_skipped_never_shows_as_the_one_the_order_works_on() {
+    let mut operations_only = Node::synthetic(
+        "support_channel",
+        NodeSpec::ManualTask {
+            owner: TaskOwner::Operations,
+            on_reject: OnReject::Cancel,
+        },
+    );
+    operations_only.when = Some(|input: &SagaInput| input.tenant.public_sector);
+    let mut sim = Sim::new(definition(vec![
+        call("a", 0, None, &[]),
+        operations_only,
+        call("b", 1, None, &[]),
+    ]));
+    sim.run(&mut ok);
+    assert_eq!(sim.snapshot.status, SagaStatus::Completed);
+    let keys: Vec<&str> = sim
+        .events
+        .iter()
+        .filter_map(|event| match event {
+            EventPayload::OrderStatusChanged { status_key, .. } => Some(status_key.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        !keys.iter().any(|key| key.contains("support_channel")),
+        "{keys:?}"
+    );
+    assert!(
+        sim.task_changes
+            .iter()
+            .all(|change| !matches!(change, TaskChange::Open { .. }))
+    );
+}
+
+#[test]
+fn a_follow_up_opens_its_task_and_the_order_completes_without_waiting_for_it() {
+    let mut sim = Sim::new(definition(vec![
+        call("a", 0, None, &[]),
+        Node::synthetic(
+            "satisfaction_survey",
+            NodeSpec::FollowUp {
+                kind: TaskKind::Survey,
+            },
+        ),
+    ]));
+    sim.run(&mut ok);
+    assert_eq!(sim.snapshot.status, SagaStatus::Completed);
+    let opened: Vec<&TaskChange> = sim
+        .task_changes
+        .iter()
+        .filter(|change| matches!(change, TaskChange::Open { .. }))
+        .collect();
+    match opened.as_slice() {
+        [
+            TaskChange::Open {
+                kind,
+                blocks,
+                owner,
+                deadline,
+                ..
+            },
+        ] => {
+            assert_eq!(*kind, TaskKind::Survey);
+            assert!(!blocks, "a follow-up never holds its order");
+            assert_eq!(*owner, TaskOwner::Customer);
+            assert_eq!(*deadline, start() + chrono::Duration::days(14));
+        }
+        other => panic!("one follow-up task, not {other:?}"),
+    }
+    assert!(
+        sim.events
+            .iter()
+            .any(|event| matches!(event, EventPayload::TaskOpened { step, .. } if step == "satisfaction_survey"))
+    );
+    assert_eq!(sim.snapshot.steps[1].outcome, StepOutcomeKind::Done);
 }
 
 #[test]

@@ -1,0 +1,115 @@
+//! The open balances the billing system reports (seed 001: "check if you have an outstanding bill"), shown
+//! on the account and confirmed by the customer before a termination (TNR015).
+
+use std::collections::{BTreeMap, HashSet};
+
+use tenure_domain::{AwsAccountId, Problems};
+use tenure_proto::accounts::v1 as pb;
+
+use crate::api::context::{Accounts, Call, Target, at, finish_keyed};
+use crate::api::convert;
+use crate::domain::{
+    AccountsError, OpenBalance, ResponseSubject, check_reported_at, field_problem,
+};
+use crate::store;
+
+/// At most this many balances per report.
+const MAX_BALANCES: usize = 500;
+
+impl Accounts {
+    pub(crate) async fn report_open_balances(
+        &self,
+        call: &Call,
+        request: pb::ReportOpenBalancesRequest,
+    ) -> Result<pb::ReportOpenBalancesResponse, AccountsError> {
+        let now = self.now();
+        let mut problems = Problems::new();
+        if request.balances.is_empty() || request.balances.len() > MAX_BALANCES {
+            problems.push(at(
+                "balances",
+                field_problem("BALANCE_COUNT", "send 1 to 500 balances", "TNR004"),
+            ));
+        }
+        // One balance per AWS account: a second one in the same report is refused (TNR006) rather
+        // than left to win by its position.
+        let mut reports: BTreeMap<String, OpenBalance> = BTreeMap::new();
+        let mut seen = HashSet::new();
+        for (index, raw) in request.balances.iter().enumerate() {
+            let field = format!("balances[{index}]");
+            let aws_account_id = problems.check(
+                format!("{field}.aws_account_id"),
+                AwsAccountId::parse(&raw.aws_account_id),
+            );
+            if aws_account_id.is_some() && !seen.insert(raw.aws_account_id.as_str()) {
+                problems.push(at(
+                    &format!("{field}.aws_account_id"),
+                    field_problem(
+                        "DUPLICATE_ACCOUNT",
+                        "an AWS account is listed more than once",
+                        "TNR006",
+                    ),
+                ));
+            }
+            let amount = convert::money_from(
+                &mut problems,
+                &format!("{field}.amount"),
+                raw.amount.as_ref(),
+            );
+            let as_of = problems.check(
+                format!("{field}.as_of"),
+                convert::instant(raw.as_of.as_ref()).and_then(|at| check_reported_at(at, now)),
+            );
+            if let (Some(id), Some(amount), Some(as_of)) = (aws_account_id, amount, as_of) {
+                reports.insert(id.as_str().to_owned(), OpenBalance { amount, as_of });
+            }
+        }
+        finish_keyed(problems, &request)?;
+        let tx = store::begin_open_balance_writer(&self.db).await?;
+        self.mutate_in(
+            tx,
+            None,
+            call,
+            &request,
+            Target::new("open_balances", "*"),
+            async |tx, _now| {
+                let ids: Vec<&str> = reports.keys().map(String::as_str).collect();
+                let records = store::balances::live_records(tx, &ids).await?;
+                let mut recorded: u32 = 0;
+                for record in &records {
+                    let Some(report) = record
+                        .aws_account_id
+                        .as_deref()
+                        .and_then(|id| reports.get(id))
+                    else {
+                        continue;
+                    };
+                    let newer = store::balances::of(record)?
+                        .is_none_or(|stored| stored.is_superseded_by(report.as_of));
+                    if newer && store::balances::record(tx, record.id, report).await? {
+                        recorded += 1;
+                    }
+                }
+                let known: HashSet<&str> = records
+                    .iter()
+                    .filter_map(|record| record.aws_account_id.as_deref())
+                    .collect();
+                let unknown_aws_account_ids = request
+                    .balances
+                    .iter()
+                    .map(|raw| raw.aws_account_id.as_str())
+                    .filter(|id| !known.contains(id))
+                    .map(str::to_owned)
+                    .collect();
+                // Counts and AWS account ids without a record: nothing of any subject to purge.
+                Ok((
+                    pb::ReportOpenBalancesResponse {
+                        recorded,
+                        unknown_aws_account_ids,
+                    },
+                    ResponseSubject::Nothing,
+                ))
+            },
+        )
+        .await
+    }
+}

@@ -1,0 +1,72 @@
+//! The open balances billing reports on account records, read and written across tenants in the
+//! report's own transaction ([`crate::store::begin_open_balance_writer`]).
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait as _, Condition, EntityTrait as _, QueryFilter as _};
+use tenure_db::TenantTx;
+use uuid::Uuid;
+
+use crate::domain::{AccountState, AccountsError, Money, OpenBalance};
+use crate::store::entity::aws_account;
+
+/// The open balance recorded on `account`, if billing reported one.
+pub(crate) fn of(account: &aws_account::Model) -> Result<Option<OpenBalance>, AccountsError> {
+    match (
+        account.open_balance_micros,
+        account.open_balance_currency.as_deref(),
+        account.open_balance_as_of,
+    ) {
+        (Some(micros), Some(currency), Some(as_of)) => Ok(Some(OpenBalance {
+            amount: Money::parse(currency, micros)
+                .map_err(|_| AccountsError::internal("a stored currency is malformed"))?,
+            as_of,
+        })),
+        (None, None, None) => Ok(None),
+        _ => Err(AccountsError::internal(
+            "an open balance is stored incompletely",
+        )),
+    }
+}
+
+/// The live records of `aws_account_ids`, in every tenant the transaction sees.
+pub(crate) async fn live_records(
+    tx: &TenantTx,
+    aws_account_ids: &[&str],
+) -> Result<Vec<aws_account::Model>, AccountsError> {
+    Ok(aws_account::Entity::find()
+        .filter(aws_account::Column::AwsAccountId.is_in(aws_account_ids.iter().copied()))
+        .filter(aws_account::Column::State.is_in(AccountState::live_names()))
+        .all(&**tx)
+        .await?)
+}
+
+/// Records `balance` on record `id` unless it holds a newer one; true when it was recorded. The
+/// comparison is part of the update, so two reports racing each other cannot let the older win.
+pub(crate) async fn record(
+    tx: &TenantTx,
+    id: Uuid,
+    balance: &OpenBalance,
+) -> Result<bool, AccountsError> {
+    let updated = aws_account::Entity::update_many()
+        .col_expr(
+            aws_account::Column::OpenBalanceMicros,
+            Expr::value(Some(balance.amount.micros)),
+        )
+        .col_expr(
+            aws_account::Column::OpenBalanceCurrency,
+            Expr::value(Some(balance.amount.currency.as_str().to_owned())),
+        )
+        .col_expr(
+            aws_account::Column::OpenBalanceAsOf,
+            Expr::value(Some(balance.as_of)),
+        )
+        .filter(aws_account::Column::Id.eq(id))
+        .filter(
+            Condition::any()
+                .add(aws_account::Column::OpenBalanceAsOf.is_null())
+                .add(aws_account::Column::OpenBalanceAsOf.lte(balance.as_of)),
+        )
+        .exec(&**tx)
+        .await?;
+    Ok(updated.rows_affected == 1)
+}
