@@ -131,7 +131,10 @@ impl TestCluster {
             peer_tokens: PeerTokens::Development(authority.clone()),
             clock,
         };
-        let cluster = Cluster::start(&config, &authority.auth_settings(), &deps, listeners).await?;
+        // As `tenure up` runs it: the sandbox's simulated date, on the test's clock, for every service.
+        let cluster =
+            Cluster::start_on_one_date(&config, &authority.auth_settings(), &deps, listeners)
+                .await?;
         let addresses = cluster.addresses();
         Ok(Self {
             cluster,

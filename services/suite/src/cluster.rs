@@ -134,6 +134,36 @@ impl Cluster {
         Self::start_with_sandbox(config, auth, deps, listeners, None).await
     }
 
+    /// Like [`Cluster::start`], on one simulated date: when provisioning runs here on the sandbox,
+    /// the sandbox opens on `deps.clock` and every service reads the sandbox's clock, so moving it
+    /// (`tenure sandbox advance`, or the tests' own clock underneath) moves AWS, order timers, reopen
+    /// windows and purge due dates together. `tenure up` and the test clusters start this way.
+    pub async fn start_on_one_date(
+        config: &TenureConfig,
+        auth: &AuthSettings,
+        deps: &ClusterDeps,
+        listeners: Vec<(ServiceKind, TcpListener)>,
+    ) -> anyhow::Result<Self> {
+        let runs_sandbox = listeners
+            .iter()
+            .any(|(kind, _)| *kind == ServiceKind::Provisioning)
+            && config.provisioning.settings.backend.kind
+                == tenure_provisioning::BackendChoice::Sandbox;
+        if !runs_sandbox {
+            return Self::start(config, auth, deps, listeners).await;
+        }
+        let sandbox = tenure_provisioning::ProvisioningApp::open_sandbox(
+            &config.provisioning.settings,
+            deps.clock.clone(),
+        )
+        .await?;
+        let deps = ClusterDeps {
+            clock: sandbox.clock(),
+            ..deps.clone()
+        };
+        Self::start_with_sandbox(config, auth, &deps, listeners, Some(sandbox)).await
+    }
+
     /// Like [`Cluster::start`], with provisioning on `sandbox`, opened by the caller so that
     /// `deps.clock` can be the sandbox's own clock; provisioning opens its own from its settings when
     /// this is `None`.

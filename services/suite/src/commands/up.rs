@@ -3,10 +3,8 @@
 //! interrupted.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
-use tenure_domain::SystemClock;
 use tenure_grpc::{Role, ServiceKind};
 
 use super::{bind, shutdown_signal, start_metrics, stop_telemetry};
@@ -65,27 +63,11 @@ pub(super) async fn run(
     config.accounts.peers = peers.clone();
     config.provisioning.peers = peers.clone();
     config.data_purge.peers = peers;
-    let mut deps = ClusterDeps::new(PeerTokens::Development(authority.clone()));
-    let mut sandbox = None;
-    if config.provisioning.settings.backend.kind == tenure_provisioning::BackendChoice::Sandbox {
-        // One simulated date for the whole stack: `tenure sandbox advance` moves AWS, order timers,
-        // reopen windows and purge due dates together, which is what a demo of a 90-day window needs.
-        let opened = tenure_provisioning::ProvisioningApp::open_sandbox(
-            &config.provisioning.settings,
-            Arc::new(SystemClock),
-        )
-        .await?;
-        deps.clock = opened.clock();
-        sandbox = Some(opened);
-    }
-    let cluster = Cluster::start_with_sandbox(
-        &config,
-        &authority.auth_settings(),
-        &deps,
-        listeners,
-        sandbox,
-    )
-    .await?;
+    // One simulated date for the whole stack: `tenure sandbox advance` moves AWS, order timers,
+    // reopen windows and purge due dates together, which is what a demo of a 90-day window needs.
+    let deps = ClusterDeps::new(PeerTokens::Development(authority.clone()));
+    let cluster =
+        Cluster::start_on_one_date(&config, &authority.auth_settings(), &deps, listeners).await?;
     let metrics_address = match &config.telemetry.metrics_listen {
         Some(address) => Some(start_metrics(cluster.host(), address).await?),
         None => None,
