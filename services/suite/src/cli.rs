@@ -1,5 +1,6 @@
 //! The command line of the `tenure` binary.
 
+mod accounts;
 mod client;
 
 use std::path::PathBuf;
@@ -8,6 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use tenure_grpc::{Role, ServiceKind};
 use uuid::Uuid;
 
+pub use accounts::*;
 pub use client::*;
 
 /// Tenure: sell and manage AWS accounts over their whole tenure.

@@ -1,13 +1,15 @@
 //! The command-line client of a running stack: orders, tasks, the event stream, tenants, accounts,
-//! purges, the sandbox and the demo. Every command resolves its settings once
+//! billing, purges, the sandbox and the demo. Every command resolves its settings once
 //! ([`settings::ClientSettings`]), calls through one [`connect::Session`], prints through one
 //! [`render::Printer`], and reports refusals as [`errors::RpcError`].
 
 mod accounts;
+pub mod billing;
 mod connect;
 mod demo;
 pub mod errors;
 mod events;
+pub mod money;
 mod orders;
 pub mod proto;
 mod purges;
@@ -100,6 +102,12 @@ pub async fn run(command: ClientCommand, env: &[(String, String)]) -> anyhow::Re
         ClientCommand::Accounts(args) => {
             with_session(&args.client, env, |session, printer| {
                 accounts::accounts(args.command, session, printer)
+            })
+            .await
+        }
+        ClientCommand::Billing(args) => {
+            with_session(&args.client, env, |session, printer| {
+                billing::run(args.command, session, printer)
             })
             .await
         }

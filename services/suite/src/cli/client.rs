@@ -1,18 +1,21 @@
-//! The client subcommands: `tenure orders|tasks|events|tenants|users|accounts|purges|sandbox|demo`,
-//! which talk to a running stack over gRPC.
+//! The client subcommands, which talk to a running stack over gRPC: `tenure
+//! orders|tasks|events|tenants|users|accounts|billing|purges|sandbox|demo`. Those of the accounts
+//! service take their arguments from [`super::accounts`].
 
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use crate::client::proto::enum_arg;
+use super::accounts::{AccountsArgs, BillingArgs, TenantsArgs, UsersArgs};
+
+use crate::client::proto::{enum_arg, enum_arg_explained};
 
 /// The subcommands that talk to a running stack.
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
     /// Place, follow, cancel and answer orders.
     Orders(OrdersArgs),
-    /// List and complete the manual tasks of orders.
+    /// List, show and complete the manual tasks of orders, and answer their surveys.
     Tasks(TasksArgs),
     /// Follow the order event stream.
     Events(EventsArgs),
@@ -20,8 +23,11 @@ pub enum ClientCommand {
     Tenants(TenantsArgs),
     /// Add and list a tenant's users.
     Users(UsersArgs),
-    /// Read AWS account records.
+    /// Read AWS account records, check a termination, remove accounts from the platform and restore
+    /// them.
     Accounts(AccountsArgs),
+    /// Report what the billing system knows (billing role).
+    Billing(BillingArgs),
     /// Plan, expedite, hold and prove data purges.
     Purges(PurgesArgs),
     /// Drive the simulated AWS of `tenure up`: its clock and the customer's side of invitations.
@@ -172,16 +178,49 @@ pub struct TerminateOrder {
     #[arg(long)]
     pub account: String,
     /// Close permanently or unlink.
-    #[arg(long, value_parser = enum_arg("tenure.common.v1.TerminationMode"))]
+    #[arg(long, value_parser = enum_arg_explained("tenure.common.v1.TerminationMode"))]
     pub mode: i32,
-    /// A closing precaution the customer confirms (repeatable); the server names any that are missing.
-    #[arg(long = "ack", value_name = "ACKNOWLEDGEMENT", value_parser = enum_arg("tenure.common.v1.Acknowledgement"))]
+    /// A closing precaution the customer confirms (repeatable), by the name the server's messages
+    /// give it, such as `ACKNOWLEDGEMENT_BACKUP`, or by its shorthand, `backup`. The server names any
+    /// that are missing (TNR007); `accounts eligibility` lists those the mode requires.
+    #[arg(
+        long = "ack",
+        value_name = "ACKNOWLEDGEMENT",
+        value_parser = enum_arg_explained("tenure.common.v1.Acknowledgement")
+    )]
     pub acknowledgements: Vec<i32>,
     /// The customer's reason.
     #[arg(long, default_value = "")]
     pub reason: String,
     #[command(flatten)]
+    pub balance: OpenBalanceArgs,
+    #[command(flatten)]
     pub key: IdempotencyKey,
+}
+
+/// The open balance a customer confirms before a termination.
+#[derive(Debug, Clone, Default, Args)]
+pub struct OpenBalanceArgs {
+    /// The open balance the customer confirms, as a decimal with `--currency`: `--open-balance
+    /// 123.45 --currency USD`. Required when the billing system reports an open balance (TNR015),
+    /// and it must equal, to the last digit and in its currency, the balance `tenure accounts get`
+    /// or `tenure accounts eligibility` shows. Negative for a credit.
+    #[arg(
+        long,
+        value_name = "AMOUNT",
+        value_parser = crate::client::money::parse_amount,
+        allow_negative_numbers = true,
+        requires = "currency"
+    )]
+    pub open_balance: Option<i64>,
+    /// The ISO 4217 currency of `--open-balance`, such as `USD`.
+    #[arg(
+        long,
+        value_name = "CODE",
+        value_parser = crate::client::money::parse_currency,
+        requires = "open_balance"
+    )]
+    pub currency: Option<String>,
 }
 
 /// `orders list`.
@@ -272,9 +311,13 @@ pub struct TasksArgs {
 /// What to do with manual tasks.
 #[derive(Debug, Subcommand)]
 pub enum TasksCommand {
-    /// List the tasks the caller's role owns (open ones unless `--state` says otherwise).
+    /// List the tasks the caller's role owns (open ones unless `--state` says otherwise), with their
+    /// kind and whether the order waits for them.
     List(ListTasks),
-    /// Complete a task, or reject it with `--reject --note WHY`.
+    /// Show one task the caller's role owns, with its numbered instructions.
+    Show(ShowTask),
+    /// Complete a task, or reject it with `--reject --note WHY`. A survey is answered with `--score`
+    /// (and `--comment`), or declined with `--reject --note WHY`.
     Complete(CompleteTask),
 }
 
@@ -291,17 +334,34 @@ pub struct ListTasks {
     pub page: Page,
 }
 
+/// `tasks show`.
+#[derive(Debug, Args)]
+pub struct ShowTask {
+    /// The task id.
+    pub task_id: String,
+    /// The task's order: only its tasks are searched, which is quicker.
+    #[arg(long, default_value = "")]
+    pub order: String,
+}
+
 /// `tasks complete`.
 #[derive(Debug, Args)]
 pub struct CompleteTask {
     /// The task id.
     pub task_id: String,
-    /// Reject the task instead; the order fails or compensates. Needs `--note`.
-    #[arg(long, requires = "note")]
+    /// Reject the task instead: the order fails or compensates, and a survey is declined. Needs
+    /// `--note`.
+    #[arg(long, requires = "note", conflicts_with = "score")]
     pub reject: bool,
     /// A note for the record.
     #[arg(long)]
     pub note: Option<String>,
+    /// Survey tasks: how satisfied the customer is, from 1 (not at all) to 5 (very).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=5))]
+    pub score: Option<u32>,
+    /// Survey tasks: a comment with the score, up to 1,000 characters.
+    #[arg(long, requires = "score")]
+    pub comment: Option<String>,
     #[command(flatten)]
     pub key: IdempotencyKey,
 }
@@ -351,184 +411,6 @@ pub struct TailEvents {
     /// Stop once the stream has delivered everything committed so far, instead of following it.
     #[arg(long)]
     pub until_caught_up: bool,
-}
-
-/// `tenure tenants`.
-#[derive(Debug, Args)]
-pub struct TenantsArgs {
-    #[command(flatten)]
-    pub client: ClientOptions,
-    #[command(subcommand)]
-    pub command: TenantsCommand,
-}
-
-/// What to do with tenants.
-#[derive(Debug, Subcommand)]
-pub enum TenantsCommand {
-    /// Register a tenant with its first administrator (operators).
-    Create(CreateTenant),
-    /// Show a tenant; the caller's own without an id.
-    Get(TenantId),
-    /// List tenants (operators and billing).
-    List(ListTenants),
-    /// Record a verified unsubscribe; the tenant purge is due 30 days later.
-    Unsubscribe(UnsubscribeTenant),
-    /// Record a re-subscription; a pending tenant purge is cancelled.
-    Resubscribe(TenantChange),
-}
-
-/// `tenants create`.
-#[derive(Debug, Args)]
-pub struct CreateTenant {
-    /// The name shown to operations staff.
-    #[arg(long)]
-    pub name: String,
-    /// Commercial or public sector.
-    #[arg(long, value_parser = enum_arg("tenure.common.v1.Sector"))]
-    pub sector: i32,
-    /// How the platform resells AWS to the tenant.
-    #[arg(long, value_parser = enum_arg("tenure.common.v1.ResaleModel"))]
-    pub resale_model: i32,
-    /// The marketplace's own reference for the customer.
-    #[arg(long)]
-    pub marketplace_ref: String,
-    /// The first administrator's login email.
-    #[arg(long)]
-    pub admin_email: String,
-    /// The first administrator's display name.
-    #[arg(long)]
-    pub admin_name: String,
-    /// The identity provider's subject for the administrator.
-    #[arg(long)]
-    pub admin_subject: String,
-    #[command(flatten)]
-    pub key: IdempotencyKey,
-}
-
-/// One tenant, or the caller's own.
-#[derive(Debug, Args)]
-pub struct TenantId {
-    /// The tenant id.
-    pub tenant_id: Option<String>,
-}
-
-/// `tenants list`.
-#[derive(Debug, Args)]
-pub struct ListTenants {
-    /// Only tenants in this status.
-    #[arg(long, value_parser = enum_arg("tenure.accounts.v1.TenantStatus"))]
-    pub status: Option<i32>,
-    #[command(flatten)]
-    pub page: Page,
-}
-
-/// `tenants unsubscribe`.
-#[derive(Debug, Args)]
-pub struct UnsubscribeTenant {
-    /// The tenant id.
-    pub tenant_id: String,
-    /// The marketplace's event reference, kept for audit.
-    #[arg(long, default_value = "")]
-    pub event_ref: String,
-    #[command(flatten)]
-    pub key: IdempotencyKey,
-}
-
-/// A change to one tenant.
-#[derive(Debug, Args)]
-pub struct TenantChange {
-    /// The tenant id.
-    pub tenant_id: String,
-    #[command(flatten)]
-    pub key: IdempotencyKey,
-}
-
-/// `tenure users`.
-#[derive(Debug, Args)]
-pub struct UsersArgs {
-    #[command(flatten)]
-    pub client: ClientOptions,
-    #[command(subcommand)]
-    pub command: UsersCommand,
-}
-
-/// What to do with a tenant's users.
-#[derive(Debug, Subcommand)]
-pub enum UsersCommand {
-    /// Add a login identity to a tenant.
-    Create(CreateUser),
-    /// List a tenant's users.
-    List(ListUsers),
-}
-
-/// `users create`.
-#[derive(Debug, Args)]
-pub struct CreateUser {
-    /// Operators: the tenant (customers add to their own).
-    #[arg(long, default_value = "")]
-    pub tenant: String,
-    /// Login email.
-    #[arg(long)]
-    pub email: String,
-    /// Display name.
-    #[arg(long)]
-    pub name: String,
-    /// The identity provider's subject.
-    #[arg(long)]
-    pub subject: String,
-    /// What the user may do inside the tenant.
-    #[arg(long, value_parser = enum_arg("tenure.accounts.v1.UserRole"))]
-    pub role: i32,
-    #[command(flatten)]
-    pub key: IdempotencyKey,
-}
-
-/// `users list`.
-#[derive(Debug, Args)]
-pub struct ListUsers {
-    /// Operators and billing: the tenant.
-    #[arg(long, default_value = "")]
-    pub tenant: String,
-    #[command(flatten)]
-    pub page: Page,
-}
-
-/// `tenure accounts`.
-#[derive(Debug, Args)]
-pub struct AccountsArgs {
-    #[command(flatten)]
-    pub client: ClientOptions,
-    #[command(subcommand)]
-    pub command: AccountsCommand,
-}
-
-/// AWS accounts as the platform knows them.
-#[derive(Debug, Subcommand)]
-pub enum AccountsCommand {
-    /// List account records.
-    List(ListAccounts),
-    /// Show one account record, by its 12-digit AWS id or by record id.
-    Get(GetAccount),
-}
-
-/// `accounts list`.
-#[derive(Debug, Args)]
-pub struct ListAccounts {
-    /// Only records in this state (repeatable).
-    #[arg(long = "state", value_parser = enum_arg("tenure.accounts.v1.AccountState"))]
-    pub states: Vec<i32>,
-    /// Operators and billing: only this tenant.
-    #[arg(long, default_value = "")]
-    pub tenant: String,
-    #[command(flatten)]
-    pub page: Page,
-}
-
-/// `accounts get`.
-#[derive(Debug, Args)]
-pub struct GetAccount {
-    /// A 12-digit AWS account id, or a record id (UUID).
-    pub account: String,
 }
 
 /// `tenure purges`.
@@ -683,6 +565,20 @@ pub enum SandboxCommand {
     Decline(HandshakeTarget),
     /// Deploy, as the customer, the bootstrap stack a billing transfer waits for.
     DeployBootstrap(SandboxAccount),
+    /// Create a standalone AWS account, as a customer signing up with AWS directly: an account
+    /// outside every organization to transfer in, or to take an email AWS then knows.
+    CreateAccount(CreateCustomerAccount),
+}
+
+/// `sandbox create-account`.
+#[derive(Debug, Args)]
+pub struct CreateCustomerAccount {
+    /// The root email; unique across the simulation, as in AWS.
+    #[arg(long)]
+    pub email: String,
+    /// The account name (1 to 50 printable ASCII characters).
+    #[arg(long)]
+    pub name: String,
 }
 
 /// `sandbox advance`.

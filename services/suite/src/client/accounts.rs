@@ -4,8 +4,12 @@ use tenure_proto::accounts::v1 as pb;
 
 use super::connect::{Session, idempotency_key};
 use super::errors::{Answer as _, present};
-use super::render::Printer;
-use crate::cli::{AccountsCommand, CreateTenant, TenantsCommand, UsersCommand};
+use super::money;
+use super::proto::Proto as _;
+use super::render::{Flat, Printer, key_values, table};
+use crate::cli::{
+    AccountsCommand, ChangeMembership, CheckEligibility, CreateTenant, TenantsCommand, UsersCommand,
+};
 
 const TENANT_COLUMNS: &[&str] = &[
     "id",
@@ -23,8 +27,14 @@ const ACCOUNT_COLUMNS: &[&str] = &[
     "state",
     "state_changed_at",
     "reopen_until",
+    "open_balance.amount",
+    "removal_purge_id",
+    "removal_purge_due_at",
     "id",
 ];
+
+/// The columns of the problems `accounts eligibility` found.
+const PROBLEM_COLUMNS: &[&str] = &["code", "message"];
 
 pub(super) async fn tenants(
     command: TenantsCommand,
@@ -167,7 +177,91 @@ pub(super) async fn accounts(
         AccountsCommand::Get(lookup) => {
             printer.show(&get_account(&session, &lookup.account).await?)
         }
+        AccountsCommand::Eligibility(check) => {
+            show_eligibility(printer, &check_termination(&session, check).await?)
+        }
+        AccountsCommand::Remove(change) => printer.show(&remove(&session, change).await?),
+        AccountsCommand::Restore(change) => printer.show(&restore(&session, change).await?),
     }
+}
+
+/// Asks whether the account can be terminated now, as a terminate order would.
+async fn check_termination(
+    session: &Session,
+    check: CheckEligibility,
+) -> anyhow::Result<pb::CheckTerminationResponse> {
+    Ok(session
+        .accounts()?
+        .check_termination(pb::CheckTerminationRequest {
+            aws_account_id: check.account,
+            mode: check.mode,
+            acknowledgements: check.acknowledgements,
+            order_id: String::new(),
+            acknowledged_open_balance: money::confirmed(check.balance),
+        })
+        .await
+        .answer()?)
+}
+
+/// The verdict first, then what the customer must confirm, then each problem with its code. Written
+/// out rather than flattened: `eligible: false` and an empty list are answers here, not gaps.
+fn show_eligibility(printer: Printer, answer: &pb::CheckTerminationResponse) -> anyhow::Result<()> {
+    if printer.is_json() {
+        return printer.json_line(answer);
+    }
+    let flat = Flat::of(&answer.dynamic()?);
+    let shown = |key: &str| flat.get(key).unwrap_or("-").to_owned();
+    let mut text = key_values(&[
+        ("aws_account_id".to_owned(), shown("account.aws_account_id")),
+        ("state".to_owned(), shown("account.state")),
+        (
+            "eligible".to_owned(),
+            if answer.eligible { "yes" } else { "no" }.to_owned(),
+        ),
+        (
+            "required_acknowledgements".to_owned(),
+            shown("required_acknowledgements"),
+        ),
+        ("open_balance".to_owned(), shown("open_balance.amount")),
+        ("open_balance.as_of".to_owned(), shown("open_balance.as_of")),
+    ]);
+    if let Some((_, problems)) = flat.lists.iter().find(|(name, _)| name == "problems") {
+        text.push_str("\nproblems:\n");
+        for line in table(problems, Some(PROBLEM_COLUMNS)).lines() {
+            text.push_str(&format!("  {line}\n"));
+        }
+    }
+    printer.note(text.trim_end())
+}
+
+/// Takes an active account off the platform.
+async fn remove(session: &Session, change: ChangeMembership) -> anyhow::Result<pb::AwsAccount> {
+    let answer = session
+        .accounts()?
+        .remove_account_from_platform(pb::RemoveAccountFromPlatformRequest {
+            idempotency_key: idempotency_key(change.key.idempotency_key.as_deref()),
+            account_id: change.account_id,
+            reason: change.reason,
+            ticket: change.ticket,
+        })
+        .await
+        .answer()?;
+    present(answer.account, "account")
+}
+
+/// Brings a removed account back onto the platform.
+async fn restore(session: &Session, change: ChangeMembership) -> anyhow::Result<pb::AwsAccount> {
+    let answer = session
+        .accounts()?
+        .restore_account_to_platform(pb::RestoreAccountToPlatformRequest {
+            idempotency_key: idempotency_key(change.key.idempotency_key.as_deref()),
+            account_id: change.account_id,
+            reason: change.reason,
+            ticket: change.ticket,
+        })
+        .await
+        .answer()?;
+    present(answer.account, "account")
 }
 
 /// One account record, by 12-digit AWS id or by record id.

@@ -1,7 +1,8 @@
 //! `tenure demo`: one tenant's whole tenure against a running `tenure up`. An operator registers the
-//! tenant; the customer transfers an AWS account in by ECAM invitation and later closes it; operations
-//! complete their manual steps; the sandbox plays the customer's AWS side; the sandbox clock runs
-//! through the 30-day purge grace period and the 90-day reopen window; the purge receipt ends it.
+//! tenant; the customer transfers an AWS account in by ECAM invitation, answers the satisfaction
+//! survey the transfer ends with, and later closes the account; operations complete their manual
+//! steps; the sandbox plays the customer's AWS side; the sandbox clock runs through the 30-day purge
+//! grace period and the 90-day reopen window; the purge receipt ends it.
 //!
 //! The demo acts in each role with tokens it mints from the development key, and every run uses fresh
 //! names, account ids and idempotency keys, so it can run again and again against the same stack.
@@ -23,7 +24,8 @@ use super::proto::Proto as _;
 use super::render::Printer;
 use super::{accounts as accounts_client, events, orders, purges, sandbox, watch};
 use crate::cli::{
-    CreateOrder, CreateTenant, DemoArgs, IdempotencyKey, OrganizationTransferOrder, TerminateOrder,
+    CreateOrder, CreateTenant, DemoArgs, IdempotencyKey, OpenBalanceArgs,
+    OrganizationTransferOrder, TerminateOrder,
 };
 use crate::client::settings::ClientSettings;
 use crate::config::SANDBOX_ORGANIZATION;
@@ -48,6 +50,10 @@ const PURGE_GRACE_DAYS: u64 = 31;
 const REOPEN_WINDOW_DAYS: u64 = 91;
 
 const DAY: Duration = Duration::from_secs(86_400);
+
+/// The customer's answer to the satisfaction survey a transfer ends with.
+const SURVEY_SCORE: u32 = 5;
+const SURVEY_COMMENT: &str = "Smooth transfer, thank you.";
 
 /// Every closing precaution the closure of a member account needs (domain.md §3.4).
 const CLOSE_MEMBER_ACKNOWLEDGEMENTS: &[common::Acknowledgement] = &[
@@ -138,6 +144,7 @@ pub(super) async fn run(
     demo.order_ids.push(transfer.id.clone());
     let transferred = demo.drive(&transfer.id, &account).await?;
     demo.expect_completed(&transferred)?;
+    let survey = demo.answer_survey(&transfer.id).await?;
     let record = accounts_client::get_account(&demo.operator, &account).await?;
     demo.say(&format!(
         "account {account} is {}",
@@ -155,6 +162,8 @@ pub(super) async fn run(
                 .map(|ack| *ack as i32)
                 .collect(),
             reason: "the demo is over".to_owned(),
+            // The demo's billing system reports no balance, so there is none to confirm.
+            balance: OpenBalanceArgs::default(),
             key: IdempotencyKey::default(),
         }),
     )
@@ -211,6 +220,9 @@ pub(super) async fn run(
             "tenant_id": tenant.id,
             "aws_account_id": account,
             "transfer_order_id": transfer.id,
+            "survey_state": pb::TaskState::try_from(survey.state)
+                .map_or("UNKNOWN", |state| state.as_str_name()),
+            "survey_score": survey.answer.as_ref().map(|answer| answer.score),
             "termination_order_id": termination.id,
             "account_state": accounts::AccountState::try_from(final_account.state)
                 .map_or("UNKNOWN", |state| state.as_str_name()),
@@ -226,7 +238,8 @@ pub(super) async fn run(
     } else {
         demo.heading("Done")?;
         demo.say(&format!(
-            "tenant {}: account {account} transferred, closed, purged (receipt #{}) and permanently closed",
+            "tenant {}: account {account} transferred (survey answered, {SURVEY_SCORE}/5), closed, \
+             purged (receipt #{}) and permanently closed",
             tenant.id, receipt.sequence
         ))?;
     }
@@ -237,12 +250,9 @@ pub(super) async fn run(
     }
 }
 
-/// `ACTIVE` for `ACCOUNT_STATE_ACTIVE`.
+/// An account state by its proto name, as every output of the client names enum values.
 fn account_state(state: i32) -> &'static str {
-    accounts::AccountState::try_from(state).map_or("UNKNOWN", |state| {
-        let name = state.as_str_name();
-        name.strip_prefix("ACCOUNT_STATE_").unwrap_or(name)
-    })
+    accounts::AccountState::try_from(state).map_or("UNKNOWN", |state| state.as_str_name())
 }
 
 /// A random 12-digit AWS account id; the sandbox knows every id it is asked about.
@@ -372,6 +382,7 @@ impl Demo {
                     task_id: task.id.clone(),
                     outcome: pb::TaskOutcome::Completed as i32,
                     note: "done in the demo".to_owned(),
+                    survey: None,
                 })
                 .await
                 .answer()?;
@@ -443,6 +454,65 @@ impl Demo {
         ))?;
         sandbox::advance_clock(&self.operator, by).await?;
         Ok(true)
+    }
+
+    /// Answers, as the customer, the satisfaction survey a completed order left open: the survey
+    /// never holds the order, so the order completes first and the customer answers afterwards.
+    async fn answer_survey(&mut self, order_id: &str) -> anyhow::Result<pb::OrderSurvey> {
+        let deadline = Instant::now() + STAGE_PATIENCE;
+        let task = loop {
+            let open = self
+                .customer()?
+                .orders()?
+                .list_tasks(pb::ListTasksRequest {
+                    page_size: 100,
+                    page_token: String::new(),
+                    state: pb::TaskState::Open as i32,
+                    order_id: order_id.to_owned(),
+                })
+                .await
+                .answer()?;
+            if let Some(task) = open
+                .tasks
+                .into_iter()
+                .find(|task| task.kind == pb::TaskKind::Survey as i32)
+            {
+                break task;
+            }
+            if Instant::now() >= deadline {
+                anyhow::bail!(
+                    "order {order_id} opened no satisfaction survey in {}s",
+                    STAGE_PATIENCE.as_secs()
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        };
+        self.say(&format!(
+            "the customer answers the satisfaction survey (task {}): {SURVEY_SCORE}/5, \"{SURVEY_COMMENT}\"",
+            task.id
+        ))?;
+        self.customer()?
+            .orders()?
+            .complete_task(pb::CompleteTaskRequest {
+                idempotency_key: idempotency_key(None),
+                task_id: task.id,
+                outcome: pb::TaskOutcome::Completed as i32,
+                note: String::new(),
+                survey: Some(pb::SurveyAnswer {
+                    score: SURVEY_SCORE,
+                    comment: SURVEY_COMMENT.to_owned(),
+                }),
+            })
+            .await
+            .answer()?;
+        let order = orders::get(self.customer()?, order_id).await?;
+        let survey = present(order.survey, "survey")?;
+        self.print_new_events().await?;
+        self.say(&format!(
+            "the survey of order {order_id} is {}",
+            pb::TaskState::try_from(survey.state).map_or("UNKNOWN", |state| state.as_str_name())
+        ))?;
+        Ok(survey)
     }
 
     fn expect_completed(&self, order: &pb::Order) -> anyhow::Result<()> {
@@ -518,10 +588,8 @@ impl Demo {
                 last_state = current.state;
                 self.say(&format!(
                     "purge {purge_id} is {}",
-                    purge::PurgeState::try_from(current.state).map_or("UNKNOWN", |state| {
-                        let name = state.as_str_name();
-                        name.strip_prefix("PURGE_STATE_").unwrap_or(name)
-                    })
+                    purge::PurgeState::try_from(current.state)
+                        .map_or("UNKNOWN", |state| state.as_str_name())
                 ))?;
             }
             match purge::PurgeState::try_from(current.state) {
@@ -551,7 +619,10 @@ impl Demo {
         loop {
             let record = accounts_client::get_account(&self.operator, record_id).await?;
             if record.state == accounts::AccountState::PermanentlyClosed as i32 {
-                self.say(&format!("account {account} is PERMANENTLY_CLOSED"))?;
+                self.say(&format!(
+                    "account {account} is {}",
+                    account_state(record.state)
+                ))?;
                 return Ok(record);
             }
             if Instant::now() >= deadline {

@@ -6,7 +6,7 @@ use tenure_proto::orders::v1::create_order_request::Details;
 use super::connect::{Session, idempotency_key};
 use super::errors::{Answer as _, present};
 use super::render::{Flat, Printer, table};
-use super::{proto::Proto as _, watch};
+use super::{money, proto::Proto as _, watch};
 use crate::cli::{AnswerOrder, CreateOrder, ListOrders, OrdersCommand};
 
 /// The columns of `orders list`.
@@ -19,7 +19,7 @@ const ORDER_COLUMNS: &[&str] = &[
     "created_at",
 ];
 
-/// The columns of a timeline's steps.
+/// The columns of a timeline's steps; the wait's explanation goes last, being the longest.
 const STEP_COLUMNS: &[&str] = &[
     "name",
     "owner",
@@ -29,6 +29,7 @@ const STEP_COLUMNS: &[&str] = &[
     "due_at",
     "task_id",
     "last_error_code",
+    "wait_detail",
 ];
 
 pub(super) async fn run(
@@ -112,6 +113,7 @@ pub(super) async fn create(session: &Session, kind: CreateOrder) -> anyhow::Resu
                 mode: order.mode,
                 acknowledgements: order.acknowledgements,
                 reason: order.reason,
+                acknowledged_open_balance: money::confirmed(order.balance),
             }),
         ),
     };
@@ -175,11 +177,34 @@ pub(super) fn show_timeline(
         .iter()
         .map(|step| step.dynamic().map(|step| Flat::of(&step).scalars))
         .collect::<anyhow::Result<_>>()?;
+    let mut text = summary.join("  ");
+    if let Some(survey) = &order.survey {
+        text.push_str(&format!("\n{}", survey_line(survey)));
+    }
     printer.note(&format!(
-        "{}\n{}",
-        summary.join("  "),
+        "{text}\n{}",
         table(&steps, Some(STEP_COLUMNS)).trim_end()
     ))
+}
+
+/// `survey  TASK_STATE_COMPLETED  score 5/5  deadline …  task …`: where the order's satisfaction
+/// survey stands.
+fn survey_line(survey: &pb::OrderSurvey) -> String {
+    let state = pb::TaskState::try_from(survey.state).map_or_else(
+        |_| survey.state.to_string(),
+        |state| state.as_str_name().to_owned(),
+    );
+    let mut line = format!("survey  {state}");
+    if let Some(answer) = &survey.answer {
+        line.push_str(&format!("  score {}/5", answer.score));
+    }
+    match (survey.resolved_at, survey.deadline) {
+        (Some(resolved), _) => line.push_str(&format!("  resolved {resolved}")),
+        (None, Some(deadline)) => line.push_str(&format!("  deadline {deadline}")),
+        (None, None) => {}
+    }
+    line.push_str(&format!("  task {}", survey.task_id));
+    line
 }
 
 /// Answers the order's open query (or the one named).

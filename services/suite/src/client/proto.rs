@@ -4,8 +4,11 @@
 use std::sync::OnceLock;
 
 use anyhow::Context as _;
-use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser as _};
-use prost_reflect::{DescriptorPool, DynamicMessage, EnumDescriptor, SerializeOptions};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::error::ErrorKind;
+use prost_reflect::{
+    DescriptorPool, DynamicMessage, EnumDescriptor, EnumValueDescriptor, SerializeOptions,
+};
 use tenure_proto::accounts::v1 as accounts;
 use tenure_proto::orders::v1 as orders;
 use tenure_proto::provisioning::v1 as prov;
@@ -80,6 +83,8 @@ proto_names! {
     accounts::UnsubscribeTenantResponse => "tenure.accounts.v1.UnsubscribeTenantResponse",
     accounts::ListUsersResponse => "tenure.accounts.v1.ListUsersResponse",
     accounts::ListAccountsResponse => "tenure.accounts.v1.ListAccountsResponse",
+    accounts::CheckTerminationResponse => "tenure.accounts.v1.CheckTerminationResponse",
+    accounts::ReportOpenBalancesResponse => "tenure.accounts.v1.ReportOpenBalancesResponse",
     purge::Purge => "tenure.purge.v1.Purge",
     purge::PurgePlan => "tenure.purge.v1.PurgePlan",
     purge::LegalHold => "tenure.purge.v1.LegalHold",
@@ -90,6 +95,7 @@ proto_names! {
     purge::VerifyReceiptChainResponse => "tenure.purge.v1.VerifyReceiptChainResponse",
     prov::Handshake => "tenure.provisioning.v1.Handshake",
     prov::Stack => "tenure.provisioning.v1.Stack",
+    prov::AccountResult => "tenure.provisioning.v1.AccountResult",
     prov::GetClockResponse => "tenure.provisioning.v1.GetClockResponse",
     prov::AdvanceClockResponse => "tenure.provisioning.v1.AdvanceClockResponse",
 }
@@ -103,69 +109,148 @@ fn value_prefix(descriptor: &EnumDescriptor) -> String {
         .unwrap_or_default()
 }
 
-/// How output shows the value `number` of an enum: its name without the shared prefix (`COMPLETED`).
+/// How output shows the value `number` of an enum: its proto value name (`ORDER_STATUS_COMPLETED`),
+/// the one vocabulary the API, its JSON and the server's messages use.
 pub(crate) fn enum_label(descriptor: &EnumDescriptor, number: i32) -> String {
-    match descriptor.get_value(number) {
-        Some(value) => {
-            let prefix = value_prefix(descriptor);
-            value
-                .name()
-                .strip_prefix(prefix.as_str())
-                .unwrap_or(value.name())
-                .to_owned()
-        }
-        None => number.to_string(),
+    descriptor
+        .get_value(number)
+        .map_or_else(|| number.to_string(), |value| value.name().to_owned())
+}
+
+/// The leading comment of an enum value in its `.proto` file, on one line: what the value means.
+fn value_comment(value: &EnumValueDescriptor) -> String {
+    let file = value.parent_file();
+    file.file_descriptor_proto()
+        .source_code_info
+        .as_ref()
+        .and_then(|info| {
+            info.location
+                .iter()
+                .find(|location| location.path == value.path())
+        })
+        .and_then(|location| location.leading_comments.as_deref())
+        .map(|comment| comment.split_whitespace().collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// One value of an enum argument.
+#[derive(Debug, Clone)]
+struct Choice {
+    /// The proto value name, `ACKNOWLEDGEMENT_BACKUP`.
+    full: String,
+    /// The shorthand: the name without the shared prefix, in kebab case, `backup`.
+    short: String,
+    /// What the value means, from its proto comment.
+    meaning: String,
+    number: i32,
+}
+
+/// Which spelling help and completion list first; both are always accepted.
+#[derive(Debug, Clone, Copy)]
+enum Listing {
+    /// The shorthand, for operators' filters (`--status completed`).
+    Short,
+    /// The proto name with its meaning and shorthand, for what a customer confirms.
+    Proto,
+}
+
+/// A command-line value parser for one enum of the contracts, parsed to the wire number. It accepts
+/// the proto value name (`ACKNOWLEDGEMENT_BACKUP`) and the shorthand (`backup`), in any case and with
+/// `-` or `_`; the never-valid zero value is left out.
+#[derive(Debug, Clone)]
+pub(crate) struct EnumArg {
+    choices: Vec<Choice>,
+    listing: Listing,
+}
+
+impl EnumArg {
+    fn new(full_name: &str, listing: Listing) -> Self {
+        let descriptor = pool()
+            .ok()
+            .and_then(|pool| pool.get_enum_by_name(full_name));
+        let choices = descriptor
+            .map(|descriptor| {
+                let prefix = value_prefix(&descriptor);
+                descriptor
+                    .values()
+                    .filter(|value| value.number() != 0)
+                    .map(|value| Choice {
+                        full: value.name().to_owned(),
+                        short: value
+                            .name()
+                            .strip_prefix(prefix.as_str())
+                            .unwrap_or(value.name())
+                            .to_ascii_lowercase()
+                            .replace('_', "-"),
+                        meaning: value_comment(&value),
+                        number: value.number(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self { choices, listing }
+    }
+
+    /// The value `given` names, however it is spelt.
+    fn find(&self, given: &str) -> Option<&Choice> {
+        let wanted = given.trim().to_ascii_uppercase().replace('-', "_");
+        self.choices.iter().find(|choice| {
+            choice.full == wanted || choice.short.to_ascii_uppercase().replace('-', "_") == wanted
+        })
+    }
+
+    fn possible(&self) -> Vec<PossibleValue> {
+        self.choices
+            .iter()
+            .map(|choice| match self.listing {
+                Listing::Short => PossibleValue::new(choice.short.clone()),
+                Listing::Proto => {
+                    let help = if choice.meaning.is_empty() {
+                        format!("(shorthand: {})", choice.short)
+                    } else {
+                        format!("{} (shorthand: {})", choice.meaning, choice.short)
+                    };
+                    PossibleValue::new(choice.full.clone()).help(help)
+                }
+            })
+            .collect()
     }
 }
 
-/// A command-line value parser for the enum `full_name`: its values in kebab case without the shared
-/// prefix (`--status completed`), the never-valid zero value left out, parsed to the wire number.
-pub(crate) fn enum_arg(
-    full_name: &'static str,
-) -> impl clap::builder::TypedValueParser<Value = i32> {
-    let descriptor = pool()
-        .ok()
-        .and_then(|pool| pool.get_enum_by_name(full_name));
-    let choices: Vec<(String, i32)> = descriptor
-        .map(|descriptor| {
-            let prefix = value_prefix(&descriptor);
-            descriptor
-                .values()
-                .filter(|value| value.number() != 0)
-                .map(|value| {
-                    let short = value
-                        .name()
-                        .strip_prefix(prefix.as_str())
-                        .unwrap_or(value.name());
-                    (short.to_ascii_lowercase().replace('_', "-"), value.number())
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let possible: Vec<PossibleValue> = choices
-        .iter()
-        .map(|(name, _)| PossibleValue::new(name.clone()))
-        .collect();
-    PossibleValuesParser::new(possible).map(move |chosen: String| {
-        choices
-            .iter()
-            .find(|(name, _)| *name == chosen)
-            .map_or(0, |(_, number)| *number)
-    })
+impl TypedValueParser for EnumArg {
+    type Value = i32;
+
+    fn parse_ref(
+        &self,
+        command: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<i32, clap::Error> {
+        if let Some(choice) = value.to_str().and_then(|given| self.find(given)) {
+            return Ok(choice.number);
+        }
+        // clap's own parser words the refusal (the value, the flag, the possible values) as for
+        // every other argument; it refuses whatever this parser refused.
+        PossibleValuesParser::new(self.possible())
+            .parse_ref(command, arg, value)
+            .and_then(|_| Err(clap::Error::new(ErrorKind::InvalidValue).with_cmd(command)))
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(self.possible().into_iter()))
+    }
 }
 
-/// The wire number of the enum value `short` (as [`enum_arg`] spells it), for code that names values.
-#[cfg(test)]
-fn enum_number(full_name: &str, short: &str) -> Option<i32> {
-    let descriptor = pool().ok()?.get_enum_by_name(full_name)?;
-    let wanted = format!(
-        "{}{}",
-        value_prefix(&descriptor),
-        short.to_ascii_uppercase().replace('-', "_")
-    );
-    descriptor
-        .get_value_by_name(&wanted)
-        .map(|value| value.number())
+/// The value parser of an enum filter or setting, listed by shorthand (`--status completed`); the
+/// proto value name (`ORDER_STATUS_COMPLETED`) is accepted too.
+pub(crate) fn enum_arg(full_name: &'static str) -> EnumArg {
+    EnumArg::new(full_name, Listing::Short)
+}
+
+/// The value parser of an enum a customer confirms or chooses (`--ack`, `--mode`): help lists each
+/// value by its proto name, the name the server's messages use, with what it means and its shorthand.
+pub(crate) fn enum_arg_explained(full_name: &'static str) -> EnumArg {
+    EnumArg::new(full_name, Listing::Proto)
 }
 
 #[cfg(test)]
@@ -202,19 +287,71 @@ mod tests {
     }
 
     #[test]
-    fn enum_values_are_short_names_both_ways() {
+    fn output_shows_proto_value_names() {
         let descriptor = pool()
             .expect("pool")
             .get_enum_by_name("tenure.orders.v1.OrderStatus")
             .expect("enum");
         assert_eq!(
             enum_label(&descriptor, orders::OrderStatus::Completed as i32),
-            "COMPLETED"
+            "ORDER_STATUS_COMPLETED"
         );
         assert_eq!(enum_label(&descriptor, 99), "99");
-        assert_eq!(
-            enum_number("tenure.common.v1.Acknowledgement", "email-not-reusable"),
-            Some(tenure_proto::common::v1::Acknowledgement::EmailNotReusable as i32)
+    }
+
+    fn parse(parser: &EnumArg, given: &str) -> Result<i32, clap::Error> {
+        parser.parse_ref(
+            &clap::Command::new("tenure"),
+            None,
+            std::ffi::OsStr::new(given),
+        )
+    }
+
+    #[test]
+    fn enum_arguments_take_the_proto_name_or_the_shorthand() {
+        let wanted = tenure_proto::common::v1::Acknowledgement::EmailNotReusable as i32;
+        for parser in [
+            enum_arg("tenure.common.v1.Acknowledgement"),
+            enum_arg_explained("tenure.common.v1.Acknowledgement"),
+        ] {
+            for given in [
+                "ACKNOWLEDGEMENT_EMAIL_NOT_REUSABLE",
+                "acknowledgement_email_not_reusable",
+                "email-not-reusable",
+                "EMAIL_NOT_REUSABLE",
+            ] {
+                assert_eq!(parse(&parser, given).ok(), Some(wanted), "{given}");
+            }
+            for refused in ["ACKNOWLEDGEMENT_UNSPECIFIED", "unspecified", "email", ""] {
+                let error = parse(&parser, refused).expect_err(refused);
+                assert_eq!(error.kind(), ErrorKind::InvalidValue, "{refused}");
+            }
+        }
+    }
+
+    #[test]
+    fn explained_values_list_proto_names_with_meaning_and_shorthand() {
+        let listed: Vec<PossibleValue> = enum_arg_explained("tenure.common.v1.Acknowledgement")
+            .possible_values()
+            .expect("values")
+            .collect();
+        assert_eq!(listed.len(), 9, "every value but the zero one");
+        let backup = listed
+            .iter()
+            .find(|value| value.get_name() == "ACKNOWLEDGEMENT_BACKUP")
+            .expect("backup");
+        let help = backup.get_help().expect("help").to_string();
+        assert!(
+            help.starts_with("Data to keep has been backed up"),
+            "{help}"
         );
+        assert!(help.ends_with("(shorthand: backup)"), "{help}");
+        // Filters keep their short listing.
+        let statuses: Vec<String> = enum_arg("tenure.orders.v1.OrderStatus")
+            .possible_values()
+            .expect("values")
+            .map(|value| value.get_name().to_owned())
+            .collect();
+        assert!(statuses.contains(&"completed".to_owned()), "{statuses:?}");
     }
 }

@@ -4,6 +4,7 @@
 use anyhow::Context as _;
 use prost_reflect::{DynamicMessage, Kind, MapKey, ReflectMessage as _, Value};
 
+use super::money;
 use super::proto::{Proto, enum_label};
 use crate::output;
 
@@ -65,17 +66,23 @@ impl Printer {
                 .collect(),
             _ => Vec::new(),
         };
-        let mut text = if flattened.is_empty() {
-            format!("no {rows}\n")
-        } else {
-            table(&flattened, Some(columns))
-        };
-        if let Some(Value::String(token)) = message.get_field_by_name("next_page_token").as_deref()
-            && !token.is_empty()
-        {
-            text.push_str(&format!("more: --page-token {token}\n"));
+        write(&page(&message, rows, &flattened, columns))
+    }
+
+    /// A list answer whose rows the caller flattened, to add columns the messages do not hold as
+    /// such: the whole response as JSON, or `flattened` as a table of `columns`, then how to read the
+    /// next page.
+    pub(crate) fn list_rows<M: Proto>(
+        self,
+        response: &M,
+        rows: &str,
+        flattened: &[Row],
+        columns: &[&str],
+    ) -> anyhow::Result<()> {
+        if self.json {
+            return self.json_line(response);
         }
-        write(&text)
+        write(&page(&response.dynamic()?, rows, flattened, columns))
     }
 
     /// One message as a JSON line, whatever the mode: the unit of a stream.
@@ -94,6 +101,22 @@ impl Printer {
 
 fn write(text: &str) -> anyhow::Result<()> {
     output::write(text).context("writing to standard output")
+}
+
+/// One page of a list for people: its rows as a table, or that there are none, then the token of the
+/// next page when there is one.
+fn page(response: &DynamicMessage, rows: &str, flattened: &[Row], columns: &[&str]) -> String {
+    let mut text = if flattened.is_empty() {
+        format!("no {rows}\n")
+    } else {
+        table(flattened, Some(columns))
+    };
+    if let Some(Value::String(token)) = response.get_field_by_name("next_page_token").as_deref()
+        && !token.is_empty()
+    {
+        text.push_str(&format!("more: --page-token {token}\n"));
+    }
+    text
 }
 
 /// One flattened message: `(dotted name, shown value)` pairs.
@@ -118,7 +141,7 @@ impl Flat {
     }
 
     /// Flattens `message` as a table row: a count of 0 is a value there, not a gap.
-    fn row(message: &DynamicMessage) -> Row {
+    pub(crate) fn row(message: &DynamicMessage) -> Row {
         let mut flat = Self::default();
         flat.add(message, "", true);
         flat.scalars
@@ -169,13 +192,16 @@ impl Flat {
     }
 }
 
-/// Timestamps and durations print as one value, not as their fields.
+/// Timestamps, durations and amounts of money print as one value, not as their fields.
 fn is_well_known(message: &DynamicMessage) -> bool {
     matches!(
         message.descriptor().full_name(),
-        "google.protobuf.Timestamp" | "google.protobuf.Duration"
+        "google.protobuf.Timestamp" | "google.protobuf.Duration" | MONEY
     )
 }
+
+/// `tenure.common.v1.Money`, shown as `123.45 USD`.
+const MONEY: &str = "tenure.common.v1.Money";
 
 /// One value as people read it: enum names, RFC 3339 times, durations in seconds.
 fn scalar(value: &Value, kind: &Kind) -> String {
@@ -221,7 +247,7 @@ fn map_key(key: &MapKey) -> String {
     }
 }
 
-/// A timestamp or a duration; any other message as its flattened fields on one line.
+/// A timestamp, a duration or an amount; any other message as its flattened fields on one line.
 fn well_known(message: &DynamicMessage) -> String {
     let number = |name: &str| -> i64 {
         match message.get_field_by_name(name).as_deref() {
@@ -237,6 +263,16 @@ fn well_known(message: &DynamicMessage) -> String {
         }
         .to_string(),
         "google.protobuf.Duration" => format!("{}s", number("seconds")),
+        MONEY => {
+            let currency = match message.get_field_by_name("currency_code").as_deref() {
+                Some(Value::String(code)) => code.clone(),
+                _ => String::new(),
+            };
+            // Without a currency the amount stands alone, with no trailing space.
+            money::display(number("amount_micros"), &currency)
+                .trim_end()
+                .to_owned()
+        }
         _ => Flat::of(message)
             .scalars
             .iter()
@@ -339,11 +375,27 @@ mod tests {
         };
         let flat = Flat::of(&order.dynamic().expect("dynamic"));
         assert_eq!(flat.get("id"), Some("o-1"));
-        assert_eq!(flat.get("status"), Some("COMPLETED"));
+        assert_eq!(flat.get("status"), Some("ORDER_STATUS_COMPLETED"));
         assert_eq!(flat.get("new_account.root_email"), Some("a@example.com"));
         assert_eq!(flat.get("created_at"), Some("1970-01-01T00:00:00Z"));
         // Defaults are left out for people.
         assert_eq!(flat.get("aws_account_id"), None);
+    }
+
+    #[test]
+    fn an_amount_of_money_is_one_value() {
+        let order = pb::Order {
+            details: Some(pb::order::Details::Terminate(pb::TerminateOrder {
+                acknowledged_open_balance: Some(money::money(-1_500_000, "EUR".to_owned())),
+                ..pb::TerminateOrder::default()
+            })),
+            ..pb::Order::default()
+        };
+        let flat = Flat::of(&order.dynamic().expect("dynamic"));
+        assert_eq!(
+            flat.get("terminate.acknowledged_open_balance"),
+            Some("-1.50 EUR")
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! `tenure sandbox`: the simulated AWS of `tenure up`. Its clock is the whole stack's business time
-//! there, and it plays the customer's side of invitations and stacks.
+//! there, and it plays the customer's side of invitations, stacks and sign-ups.
 
 use std::time::Duration;
 
@@ -52,6 +52,17 @@ pub(super) async fn run(
                 .await
                 .answer()?;
             printer.show(&present(answer.stack, "stack")?)
+        }
+        SandboxCommand::CreateAccount(account) => {
+            let answer = session
+                .sandbox()?
+                .create_customer_account(pb::CreateCustomerAccountRequest {
+                    email: account.email,
+                    account_name: account.name,
+                })
+                .await
+                .answer()?;
+            printer.show(&present(answer.account, "account")?)
         }
     }
 }

@@ -47,7 +47,7 @@ pub(super) async fn follow(
         Ok(status @ (pb::OrderStatus::Failed | pb::OrderStatus::Cancelled)) => {
             Err(OrderUnsuccessful {
                 order_id: order.id,
-                status: short_status(status).to_owned(),
+                status: status.as_str_name().to_owned(),
             }
             .into())
         }
@@ -106,15 +106,9 @@ fn write(text: &str) -> anyhow::Result<()> {
     output::write(text).map_err(|error| anyhow::Error::new(error).context("writing the view"))
 }
 
-/// `COMPLETED` for `ORDER_STATUS_COMPLETED`.
-fn short_status(status: pb::OrderStatus) -> &'static str {
-    let name = status.as_str_name();
-    name.strip_prefix("ORDER_STATUS_").unwrap_or(name)
-}
-
-fn short_state(state: i32) -> &'static str {
-    let name = pb::StepState::try_from(state).map_or("UNKNOWN", |state| state.as_str_name());
-    name.strip_prefix("STEP_STATE_").unwrap_or(name)
+/// A step's state by its proto name, as every output of the client names enum values.
+fn state_name(state: i32) -> &'static str {
+    pb::StepState::try_from(state).map_or("UNKNOWN", |state| state.as_str_name())
 }
 
 /// Steps behind the order (done or skipped), and all of them.
@@ -145,7 +139,7 @@ fn current(steps: &[pb::OrderStep]) -> Option<&pb::OrderStep> {
 }
 
 fn status_of(order: &pb::Order) -> &'static str {
-    pb::OrderStatus::try_from(order.status).map_or("UNKNOWN", short_status)
+    pb::OrderStatus::try_from(order.status).map_or("UNKNOWN", |status| status.as_str_name())
 }
 
 /// One update as a line: time, status, progress and the step the order is at.
@@ -163,7 +157,7 @@ pub(super) fn one_line(update: &pb::WatchOrderResponse) -> String {
         order.status_key,
     );
     if let Some(step) = current(&update.steps) {
-        let _ = write!(line, " {}={}", step.name, short_state(step.state));
+        let _ = write!(line, " {}={}", step.name, state_name(step.state));
         if !step.wait_reason.is_empty() {
             let _ = write!(line, " ({})", step.wait_reason);
         }
@@ -264,7 +258,7 @@ mod tests {
     fn a_line_names_the_status_progress_and_the_waiting_step() {
         assert_eq!(
             one_line(&update()),
-            "- PROCESSING creating_account 2/4 create_account=WAITING (aws_poll)"
+            "- ORDER_STATUS_PROCESSING creating_account 2/4 create_account=STEP_STATE_WAITING (aws_poll)"
         );
     }
 

@@ -13,17 +13,17 @@ use crate::up::Up;
 const TENURE: &str = env!("CARGO_BIN_EXE_tenure");
 
 /// How many rounds of "complete the open tasks, else move the clock a minute" an order may need.
-const DRIVING_ROUNDS: usize = 200;
+pub(crate) const DRIVING_ROUNDS: usize = 200;
 
 /// The `tenure` command line, pointed at one `tenure up`.
-struct Client<'a> {
-    up: &'a Up,
+pub(crate) struct Client<'a> {
+    pub(crate) up: &'a Up,
 }
 
 impl Client<'_> {
     /// `tenure <args>` calling as the holder of `token`, with the stack's endpoints in the
     /// environment and no client configuration file of the machine's user.
-    fn command(&self, token: &str, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, token: &str, args: &[&str]) -> Command {
         let url = |service: &str| format!("http://{}", self.up.endpoints[service]);
         let mut command = Command::new(TENURE);
         command
@@ -41,7 +41,7 @@ impl Client<'_> {
         command
     }
 
-    async fn run(&self, token: &str, args: &[&str]) -> Output {
+    pub(crate) async fn run(&self, token: &str, args: &[&str]) -> Output {
         self.command(token, args)
             .output()
             .await
@@ -49,7 +49,7 @@ impl Client<'_> {
     }
 
     /// The standard output of a command that must succeed.
-    async fn ok(&self, token: &str, args: &[&str]) -> String {
+    pub(crate) async fn ok(&self, token: &str, args: &[&str]) -> String {
         let output = self.run(token, args).await;
         assert!(
             output.status.success(),
@@ -61,7 +61,7 @@ impl Client<'_> {
     }
 
     /// The JSON answer of a command run with `--json`.
-    async fn json(&self, token: &str, args: &[&str]) -> Value {
+    pub(crate) async fn json(&self, token: &str, args: &[&str]) -> Value {
         let mut with_json = args.to_vec();
         with_json.push("--json");
         let text = self.ok(token, &with_json).await;
@@ -69,7 +69,7 @@ impl Client<'_> {
     }
 
     /// A development token for `role`, minted as the tour does.
-    async fn token(&self, role: &str, tenant: Option<&str>) -> String {
+    pub(crate) async fn token(&self, role: &str, tenant: Option<&str>) -> String {
         let mut args = vec!["token", "--role", role];
         if let Some(tenant) = tenant {
             args.extend(["--tenant", tenant]);
@@ -77,9 +77,35 @@ impl Client<'_> {
         self.ok("", &args).await.trim().to_owned()
     }
 
+    /// A customer token of `tenant` whose subject is `subject`, as a signed-in user's would be.
+    pub(crate) async fn user_token(&self, tenant: &str, subject: &str) -> String {
+        self.ok(
+            "",
+            &[
+                "token",
+                "--role",
+                "customer",
+                "--tenant",
+                tenant,
+                "--subject",
+                subject,
+            ],
+        )
+        .await
+        .trim()
+        .to_owned()
+    }
+
     /// A new tenant registered by the operator; its id.
-    async fn tenant(&self, resale_model: &str) -> String {
+    pub(crate) async fn tenant(&self, resale_model: &str) -> String {
+        self.tenant_with_admin(resale_model).await.0
+    }
+
+    /// A new tenant registered by the operator; its id and its administrator's identity-provider
+    /// subject.
+    pub(crate) async fn tenant_with_admin(&self, resale_model: &str) -> (String, String) {
         let unique = uuid::Uuid::new_v4().simple().to_string();
+        let admin_subject = format!("idp|{}", &unique[..12]);
         let created = self
             .json(
                 &self.up.token,
@@ -99,7 +125,7 @@ impl Client<'_> {
                     "--admin-name",
                     "Ada",
                     "--admin-subject",
-                    &format!("idp|{}", &unique[..12]),
+                    &admin_subject,
                 ],
             )
             .await;
@@ -107,12 +133,15 @@ impl Client<'_> {
             created["tenant"]["status"], "TENANT_STATUS_ACTIVE",
             "{created}"
         );
-        created["tenant"]["id"].as_str().expect("id").to_owned()
+        (
+            created["tenant"]["id"].as_str().expect("id").to_owned(),
+            admin_subject,
+        )
     }
 }
 
 /// Every line of `text` as a JSON value.
-fn json_lines(text: &str) -> Vec<Value> {
+pub(crate) fn json_lines(text: &str) -> Vec<Value> {
     text.lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("{error}: {line}")))
         .collect()
@@ -236,11 +265,11 @@ async fn an_order_is_placed_watched_driven_through_its_task_and_streamed() {
 
     // The timeline for people names each step with its state.
     let timeline = cli.ok(&customer, &["orders", "timeline", &order_id]).await;
-    assert!(timeline.contains("COMPLETED"), "{timeline}");
+    assert!(timeline.contains("ORDER_STATUS_COMPLETED"), "{timeline}");
     assert!(
         timeline
             .lines()
-            .any(|line| line.starts_with("create_account") && line.contains("DONE")),
+            .any(|line| line.starts_with("create_account") && line.contains("STEP_STATE_DONE")),
         "{timeline}"
     );
 
@@ -446,6 +475,9 @@ async fn the_demo_tells_a_whole_tenure_and_ends_with_a_verified_receipt() {
         "{summary}"
     );
     assert_eq!(demo["purge_state"], "PURGE_STATE_COMPLETED");
+    // The transfer ended with the satisfaction survey, which the customer answered.
+    assert_eq!(demo["survey_state"], "TASK_STATE_COMPLETED", "{summary}");
+    assert_eq!(demo["survey_score"], 5);
     assert_eq!(demo["receipt_chain_intact"], true);
     let receipt = &summary["receipt"];
     assert_eq!(receipt["purge_id"], demo["purge_id"]);
@@ -461,6 +493,7 @@ async fn the_demo_tells_a_whole_tenure_and_ends_with_a_verified_receipt() {
     };
     let transfer = types_of(&demo["transfer_order_id"]);
     assert!(transfer.contains(&"account.activated"), "{transfer:?}");
+    assert!(transfer.contains(&"survey.answered"), "{transfer:?}");
     let termination = types_of(&demo["termination_order_id"]);
     for expected in ["account.closed", "purge.scheduled"] {
         assert!(
@@ -505,6 +538,11 @@ async fn completions_cover_the_client_commands() {
     ] {
         assert!(script.contains(word), "{word}");
     }
-    // Enum values come from the contracts' descriptors.
-    assert!(script.contains("email-not-reusable"), "acknowledgements");
+    // Enum values come from the contracts' descriptors: what a customer confirms by its proto name,
+    // filters by their shorthand.
+    assert!(
+        script.contains("ACKNOWLEDGEMENT_EMAIL_NOT_REUSABLE"),
+        "acknowledgements"
+    );
+    assert!(script.contains("completed"), "order statuses");
 }

@@ -9,5 +9,6 @@
 
 mod aws;
 mod client;
+mod lifecycle;
 mod serve;
 mod up;
