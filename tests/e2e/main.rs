@@ -6,6 +6,7 @@ mod observability;
 mod orders;
 mod purge;
 mod reliability;
+mod scenarios;
 mod security;
 mod stack;
 mod traces;

@@ -73,6 +73,7 @@ async fn one_order_is_one_story_in_the_traces_and_logs_of_four_processes_across_
                 mode: tenure_proto::common::v1::TerminationMode::Close as i32,
                 acknowledgements: crate::orders::close_member_acknowledgements(),
                 reason: "moving workloads elsewhere".to_owned(),
+                acknowledged_open_balance: None,
             }),
         )
         .await

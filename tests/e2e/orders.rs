@@ -400,6 +400,7 @@ async fn a_termination_closes_the_account_schedules_its_purge_and_the_reopen_win
                 mode: common::TerminationMode::Close as i32,
                 acknowledgements: close_member_acknowledgements(),
                 reason: "moving workloads elsewhere".to_owned(),
+                acknowledged_open_balance: None,
             }),
         )
         .await
@@ -830,6 +831,7 @@ async fn terminations_of_an_inactive_subscription_or_a_payer_with_members_are_re
                 mode: common::TerminationMode::Close as i32,
                 acknowledgements: close_member_acknowledgements(),
                 reason: String::new(),
+                acknowledged_open_balance: None,
             }),
         )
         .await
@@ -868,6 +870,7 @@ async fn terminations_of_an_inactive_subscription_or_a_payer_with_members_are_re
                 mode: common::TerminationMode::Close as i32,
                 acknowledgements,
                 reason: String::new(),
+                acknowledged_open_balance: None,
             }),
         )
         .await

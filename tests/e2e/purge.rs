@@ -316,6 +316,7 @@ async fn a_reopen_inside_the_window_cancels_the_pending_purge_and_nothing_is_del
                 mode: tenure_proto::common::v1::TerminationMode::Close as i32,
                 acknowledgements: (1..=9).collect(),
                 reason: "customer asked".to_owned(),
+                acknowledged_open_balance: None,
             },
         ))
         .await

@@ -42,6 +42,8 @@ pub(crate) enum As {
     /// An operator with the `legal_hold` permission.
     LegalOperator,
     Customer(Uuid),
+    /// A customer signed in as this user subject of the tenant (its administrator, say).
+    User(Uuid, String),
     Billing,
     /// The orders service acting for a tenant.
     Orders(Uuid),
@@ -301,6 +303,10 @@ impl Stack {
                 authority.user_token(Role::Customer, "user-1", Some(*tenant), &[], lifetime),
                 None,
             ),
+            As::User(tenant, subject) => (
+                authority.user_token(Role::Customer, subject, Some(*tenant), &[], lifetime),
+                None,
+            ),
             As::Billing => (
                 authority.user_token(Role::Billing, "billing-1", None, &[], lifetime),
                 None,
@@ -418,6 +424,8 @@ pub(crate) struct Seeded {
     /// The tenant's administrator's email and display name: login information.
     pub(crate) admin_email: String,
     pub(crate) admin_name: String,
+    /// The administrator's subject at the identity provider, as its tokens carry it.
+    pub(crate) admin_subject: String,
     pub(crate) accounts: Vec<SeededAccount>,
 }
 
@@ -483,6 +491,7 @@ impl Stack {
             tenant,
             admin_email,
             admin_name,
+            admin_subject: format!("idp|{}", &unique[..10]),
             accounts: seeded,
         }
     }

@@ -192,6 +192,7 @@ impl Stack {
                     task_id: task_id.to_owned(),
                     outcome: outcome as i32,
                     note: note.to_owned(),
+                    survey: None,
                 },
             ))
             .await?
