@@ -655,22 +655,12 @@ impl Stack {
         panic!("operation {operation_id} did not succeed");
     }
 
-    /// Moves the simulated AWS's clock (how long AWS takes, when its invitations expire).
+    /// Moves the simulated date (how long AWS takes, when its invitations expire). The whole stack
+    /// runs on the sandbox's clock over the stack's own, as `tenure up` does, so moving the stack's
+    /// clock moves AWS and every service together, and [`Stack::now`] stays their date.
     pub(crate) async fn advance_sandbox(&self, by: Duration) {
-        self.sandbox()
-            .await
-            .advance_clock(self.request(
-                &As::Operator,
-                ServiceKind::Provisioning,
-                prov::AdvanceClockRequest {
-                    by: Some(prost_types::Duration {
-                        seconds: i64::try_from(by.as_secs()).expect("seconds"),
-                        nanos: 0,
-                    }),
-                },
-            ))
-            .await
-            .expect("advance sandbox");
+        self.clock
+            .advance(chrono::Duration::from_std(by).expect("a representable duration"));
     }
 
     /// Schedules an account-scope purge, as the terminate order does at T10.
