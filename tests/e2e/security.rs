@@ -84,3 +84,145 @@ async fn guessed_versions_and_unpublished_methods_are_unimplemented_everywhere()
     }
     cluster.shutdown().await;
 }
+
+/// Field problems of an INVALID_ARGUMENT answer, as `field` names.
+fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    tonic_types::StatusExt::get_details_bad_request(status)
+        .map(|bad| {
+            bad.field_violations
+                .into_iter()
+                .map(|violation| violation.field)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Issue 16: ids take one canonical form and timestamps one range in every service. A malformed
+/// tenant id in ListOrders once answered INTERNAL; an upper-case spelling of a real operation id
+/// once found the operation.
+#[tokio::test]
+async fn malformed_ids_and_timestamps_name_their_field_and_never_answer_internal() {
+    use tenure_proto::orders::v1 as pb;
+    use tenure_proto::provisioning::v1 as prov;
+
+    use crate::stack::{As, Stack, timestamp};
+
+    let stack = Stack::start().await;
+    let seeded = stack.seed(1).await;
+    let operator_or_customer = [As::Operator, As::Customer(seeded.tenant)];
+    for who in &operator_or_customer {
+        for tenant_id in [
+            "1",
+            "zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz",
+            "{3f0c8a53-8d1b-4f59-9a2e-0c5a3b0f5e11}",
+            "3F0C8A53-8D1B-4F59-9A2E-0C5A3B0F5E11",
+        ] {
+            let refused = stack
+                .orders()
+                .await
+                .list_orders(stack.request(
+                    who,
+                    ServiceKind::Orders,
+                    pb::ListOrdersRequest {
+                        tenant_id: tenant_id.to_owned(),
+                        ..pb::ListOrdersRequest::default()
+                    },
+                ))
+                .await
+                .expect_err("a malformed tenant id");
+            assert_eq!(
+                refused.code(),
+                Code::InvalidArgument,
+                "{tenant_id}: {refused:?}"
+            );
+            assert_eq!(violated_fields(&refused), ["tenant_id"]);
+        }
+    }
+    let far = |days: i64| Some(timestamp(stack.now() + chrono::Duration::days(days)));
+    let before_2020 = Some(prost_types::Timestamp {
+        seconds: 1_546_300_800,
+        nanos: 0,
+    });
+    let refused = stack
+        .orders()
+        .await
+        .list_orders(stack.request(
+            &As::Customer(seeded.tenant),
+            ServiceKind::Orders,
+            pb::ListOrdersRequest {
+                created_after: before_2020,
+                created_before: far(3_000),
+                ..pb::ListOrdersRequest::default()
+            },
+        ))
+        .await
+        .expect_err("out of range");
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(
+        violated_fields(&refused),
+        ["created_after", "created_before"]
+    );
+    let stream = stack
+        .order_events()
+        .await
+        .subscribe(stack.request(
+            &As::Billing,
+            ServiceKind::Orders,
+            pb::SubscribeRequest {
+                start: Some(pb::subscribe_request::Start::RecordedSince(
+                    before_2020.expect("instant"),
+                )),
+                ..pb::SubscribeRequest::default()
+            },
+        ))
+        .await
+        .expect_err("out of range");
+    assert_eq!(stream.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&stream), ["recorded_since"]);
+
+    let operation = stack
+        .provisioning()
+        .await
+        .create_account(stack.request(
+            &As::Orders(seeded.tenant),
+            ServiceKind::Provisioning,
+            prov::CreateAccountRequest {
+                idempotency_key: crate::stack::key(),
+                management_account_id: crate::stack::MANAGEMENT.to_owned(),
+                email: format!(
+                    "canonical-{}@example.com",
+                    &uuid::Uuid::new_v4().simple().to_string()[..8]
+                ),
+                account_name: "Canonical".to_owned(),
+            },
+        ))
+        .await
+        .expect("operation")
+        .into_inner()
+        .operation
+        .expect("operation");
+    let id = operation.id.clone();
+    let spellings = [
+        id.to_uppercase(),
+        format!("{{{id}}}"),
+        id.replace('-', ""),
+        format!("urn:uuid:{id}"),
+    ];
+    for spelling in spellings {
+        let refused = stack
+            .provisioning()
+            .await
+            .get_operation(stack.request(
+                &As::Orders(seeded.tenant),
+                ServiceKind::Provisioning,
+                prov::GetOperationRequest {
+                    operation_id: spelling.clone(),
+                },
+            ))
+            .await
+            .expect_err("one canonical form");
+        assert_eq!(refused.code(), Code::InvalidArgument, "{spelling}");
+        assert_eq!(violated_fields(&refused), ["operation_id"]);
+    }
+    stack.owners.shutdown().await;
+}

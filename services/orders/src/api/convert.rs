@@ -72,6 +72,29 @@ pub(crate) fn instant(raw: &Timestamp) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(raw.seconds, u32::try_from(raw.nanos).ok()?)
 }
 
+/// An optional request timestamp: absent, or representable and between 2020-01-01 and 400 days from
+/// `now` (quality.md §2); a problem is recorded on `field` otherwise.
+pub(crate) fn request_instant(
+    problems: &mut tenure_domain::Problems,
+    field: &str,
+    raw: Option<&Timestamp>,
+    now: DateTime<Utc>,
+) -> Option<Option<DateTime<Utc>>> {
+    let Some(raw) = raw else {
+        return Some(None);
+    };
+    let checked = instant(raw)
+        .ok_or_else(|| {
+            tenure_domain::field_problem(
+                "TIMESTAMP_FORMAT",
+                "a time has seconds and nanoseconds in range",
+                "TNR004",
+            )
+        })
+        .and_then(|at| tenure_domain::check_instant(at, now));
+    problems.check(field, checked).map(Some)
+}
+
 fn details_to(details: &OrderDetails) -> pb::order::Details {
     match details {
         OrderDetails::NewAccount {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures::Stream;
 use tenure_domain::{Problems, SharedClock, field_problem, parse_id};
-use tenure_grpc::Limits;
+use tenure_grpc::{Limits, StreamSlot};
 use tenure_proto::orders::v1 as pb;
 use tenure_proto::orders::v1::order_events_server::{OrderEvents, OrderEventsServer};
 use tokio_util::sync::CancellationToken;
@@ -105,6 +105,8 @@ struct Cursor {
     ended: bool,
     /// Counts this subscription in `order_stream_subscribers` while it is open.
     _subscribed: SubscriberGuard,
+    /// This stream's place under the principal's cap of open subscriptions.
+    _slot: StreamSlot,
 }
 
 impl Cursor {
@@ -207,13 +209,11 @@ impl Orders {
                 self.db.conn().get_database_backend(),
             ))),
             Some(Start::FromLatest(true)) => Some(From::Latest),
-            Some(Start::RecordedSince(at_time)) => match convert::instant(at_time) {
-                Some(at_time) => Some(From::Since(at_time)),
-                None => {
-                    problems.push(at("recorded_since", tenure_domain::required()));
-                    None
-                }
-            },
+            Some(Start::RecordedSince(at_time)) => {
+                convert::request_instant(&mut problems, "recorded_since", Some(at_time), self.now())
+                    .flatten()
+                    .map(From::Since)
+            }
             Some(Start::Subscription(name)) => {
                 subscription_name(&mut problems, "subscription", name).map(From::Named)
             }
@@ -224,6 +224,8 @@ impl Orders {
         };
         finish(problems, || ())?;
         let (batch, from) = (checked(batch)?, checked(from)?);
+        // Held by the cursor until the stream ends however it ends.
+        let slot = self.streams.subscribe(&call.caller)?;
         let position = match from {
             From::Position(position) => position,
             From::Latest => events::head(&self.db).await?,
@@ -252,6 +254,7 @@ impl Orders {
             since_last_send: HEARTBEAT,
             ended: false,
             _subscribed: OrdersMetrics::process().subscribed(),
+            _slot: slot,
         };
         Ok(Box::pin(futures::stream::unfold(
             cursor,

@@ -56,9 +56,12 @@ pub(crate) const POLICY: &[MethodPolicy] = &[
         roles: &[Role::Customer, Role::Operator],
         service_callers: &[],
     },
+    // The stream is the platform's: its positions count every tenant's events, so a customer's
+    // subscription would learn the platform's volume (issue 16). Customers follow their own orders
+    // with WatchOrder and ListOrders; billing and operations read the stream (quality.md §1.3).
     MethodPolicy {
         method: "/tenure.orders.v1.OrderEvents/Subscribe",
-        roles: &[Role::Customer, Role::Operator, Role::Billing],
+        roles: &[Role::Operator, Role::Billing],
         service_callers: &[],
     },
     MethodPolicy {

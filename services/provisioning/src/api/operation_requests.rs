@@ -199,7 +199,7 @@ fn invite_account(message: &pb::InviteAccountRequest, problems: &mut Problems) -
         &message.management_account_id,
     );
     let target = account(problems, "target_account_id", &message.target_account_id);
-    problems.check("order_id", validate::order_id(&message.order_id));
+    problems.check("order_id", tenure_domain::parse_id(&message.order_id));
     Some(Planned::Ready(OperationRequest::InviteAccount {
         management_account: management?,
         target: target?,
@@ -235,7 +235,7 @@ fn invite_billing_transfer(
         &message.source_management_account_id,
     );
     let source_name = problems.check("source_name", validate::source_name(&message.source_name));
-    problems.check("order_id", validate::order_id(&message.order_id));
+    problems.check("order_id", tenure_domain::parse_id(&message.order_id));
     let (source, source_name) = (source?, source_name?);
     let order_id = message.order_id.clone();
     // The receiving organization is the platform's: the one recorded for this customer (a repeat

@@ -313,13 +313,15 @@ impl ProvisioningService for ProvisioningServiceHandler {
     ) -> Result<Response<pb::GetOperationResponse>, Status> {
         let call = call_of(&request)?;
         let message = request.into_inner();
-        let Ok(id) = Uuid::parse_str(&message.operation_id) else {
-            let mut problems = Problems::new();
-            problems.check("operation_id", validate::order_id(&message.operation_id));
-            if problems.is_empty() {
-                return Err(tenure_grpc::status::not_found("operation"));
+        // One canonical form: an upper-case, braced or unhyphenated spelling of a real id is refused
+        // exactly like any other malformed one, never looked up.
+        let id = match tenure_domain::parse_id(&message.operation_id) {
+            Ok(id) => id,
+            Err(problem) => {
+                let mut problems = Problems::new();
+                problems.check("operation_id", Err::<(), _>(problem));
+                return Err(invalid(problems));
             }
-            return Err(invalid(problems));
         };
         let operation = self.engine.get(id).await?;
         // A tenant-bound caller sees only its tenant's operations, and a foreign id answers exactly

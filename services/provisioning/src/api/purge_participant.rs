@@ -1,12 +1,11 @@
 use prost::Message as _;
 use tenure_db::idempotency::{self, IdempotencyScope};
-use tenure_domain::{AwsAccountId, FieldProblem, IdempotencyKey, Problems, SharedClock};
+use tenure_domain::{AwsAccountId, IdempotencyKey, Problems, SharedClock};
 use tenure_grpc::{Limits, principal_from};
 use tenure_proto::common::v1::DataClass;
 use tenure_proto::purge::v1 as pb;
 use tenure_proto::purge::v1::purge_participant_server::{PurgeParticipant, PurgeParticipantServer};
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
 use super::status::invalid;
 use crate::domain::error::ProvisioningError;
@@ -71,6 +70,12 @@ const COLUMNS: &[(&str, &[&str], DataClass, &str)] = &[
         DataClass::Operational,
         "id",
     ),
+    (
+        "rate_limit_bucket",
+        &tenure_domain::purge::RATE_LIMIT_BUCKET_COLUMNS,
+        DataClass::Operational,
+        "bucket",
+    ),
 ];
 
 const SANDBOX_COLUMNS: [&str; 3] = ["id", "scope", "body"];
@@ -102,16 +107,7 @@ fn subject(scope: Option<&pb::ParticipantScope>, problems: &mut Problems) -> Opt
         problems.check("scope", Err::<(), _>(validate::required()));
         return None;
     };
-    let tenant_problem = FieldProblem {
-        field: String::new(),
-        reason: "UUID_FORMAT",
-        description: "a canonical lowercase UUID",
-        catalogue_code: Some("TNR004"),
-    };
-    let tenant_id = problems.check(
-        "scope.tenant_id",
-        Uuid::parse_str(&scope.tenant_id).map_err(|_| tenant_problem),
-    );
+    let tenant_id = problems.check("scope.tenant_id", tenure_domain::parse_id(&scope.tenant_id));
     match pb::ScopeKind::try_from(scope.kind) {
         Ok(pb::ScopeKind::Account) => {
             let account = problems.check(

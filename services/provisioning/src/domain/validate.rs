@@ -24,20 +24,6 @@ pub(crate) fn aws_id(raw: &str, prefix: &str) -> Result<(), FieldProblem> {
     }
 }
 
-/// An order id: a canonical lowercase UUID.
-pub(crate) fn order_id(raw: &str) -> Result<(), FieldProblem> {
-    match uuid::Uuid::parse_str(raw) {
-        Ok(parsed) if parsed.hyphenated().to_string() == raw => Ok(()),
-        _ if raw.is_empty() => Err(required()),
-        _ => Err(FieldProblem {
-            field: String::new(),
-            reason: "UUID_FORMAT",
-            description: "a canonical lowercase UUID",
-            catalogue_code: Some("TNR004"),
-        }),
-    }
-}
-
 /// A billing-transfer source name: 1–128 printable ASCII characters after non-ASCII characters were
 /// replaced (domain.md §3.2: Tenure forces the tenant name into the AWS pattern).
 pub(crate) fn source_name(raw: &str) -> Result<String, FieldProblem> {

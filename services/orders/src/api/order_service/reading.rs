@@ -7,6 +7,7 @@ use std::time::Duration;
 use futures::Stream;
 use tenure_db::TenantTx;
 use tenure_domain::{Problems, parse_id};
+use tenure_grpc::StreamSlot;
 use tenure_grpc::paging::Page;
 use tenure_proto::orders::v1 as pb;
 use tokio_util::sync::CancellationToken;
@@ -93,28 +94,22 @@ impl Orders {
                 )
                 .map(|id| Some(id.as_str().to_owned()))
         };
-        let created_after = request.created_after.as_ref().map(convert::instant);
-        let created_before = request.created_before.as_ref().map(convert::instant);
-        for (field, given, parsed) in [
-            (
-                "created_after",
-                request.created_after.is_some(),
-                created_after,
-            ),
-            (
-                "created_before",
-                request.created_before.is_some(),
-                created_before,
-            ),
-        ] {
-            if given && parsed.flatten().is_none() {
-                problems.push(crate::api::context::at(field, tenure_domain::required()));
-            }
-        }
-        let tenant = checked(tenant)?;
-        let tenant = call.tenant_filter(tenant)?;
+        let now = self.now();
+        let created_after = convert::request_instant(
+            &mut problems,
+            "created_after",
+            request.created_after.as_ref(),
+            now,
+        );
+        let created_before = convert::request_instant(
+            &mut problems,
+            "created_before",
+            request.created_before.as_ref(),
+            now,
+        );
         let scope = format!(
-            "{tenant:?}|{:?}|{:?}|{}|{:?}|{:?}",
+            "{}|{:?}|{:?}|{}|{:?}|{:?}",
+            request.tenant_id,
             request.kinds,
             request.statuses,
             request.aws_account_id,
@@ -129,13 +124,14 @@ impl Orders {
         );
         finish(problems, || ())?;
         let page = checked(page)?;
+        let tenant = call.tenant_filter(checked(tenant)?)?;
         let filter = OrderFilter {
             tenant,
             kinds,
             statuses,
             aws_account_id: checked(aws_account_id)?,
-            created_after: created_after.flatten(),
-            created_before: created_before.flatten(),
+            created_after: checked(created_after)?,
+            created_before: checked(created_before)?,
             ..OrderFilter::default()
         };
         self.read(call.reach()?, async |tx| {
@@ -213,9 +209,13 @@ impl Orders {
         finish(problems, || ())?;
         let id = checked(id)?;
         let reach = call.reach()?;
+        // Held by the stream until it ends however it ends; refused before any read when the cap is
+        // reached.
+        let slot = self.streams.watch(&call.caller)?;
         // Fails here, before the stream starts, for an order the caller cannot see.
         let first = self.timeline_of(reach, id).await?;
         let watch = Watch {
+            _slot: slot,
             app: self.clone(),
             reach,
             id,
@@ -232,6 +232,8 @@ impl Orders {
 }
 
 struct Watch {
+    /// This stream's place under the tenant's cap of open watches.
+    _slot: StreamSlot,
     app: Orders,
     reach: Reach,
     id: Uuid,
