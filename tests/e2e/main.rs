@@ -2,10 +2,12 @@
 //! scenarios.
 
 mod layout;
+mod limits;
 mod observability;
 mod orders;
 mod purge;
 mod reliability;
+mod rls;
 mod scenarios;
 mod security;
 mod stack;

@@ -139,10 +139,10 @@ async fn malformed_ids_and_timestamps_name_their_field_and_never_answer_internal
         }
     }
     let far = |days: i64| Some(timestamp(stack.now() + chrono::Duration::days(days)));
-    let before_2020 = Some(prost_types::Timestamp {
+    let before_2020 = prost_types::Timestamp {
         seconds: 1_546_300_800,
         nanos: 0,
-    });
+    };
     let refused = stack
         .orders()
         .await
@@ -150,7 +150,7 @@ async fn malformed_ids_and_timestamps_name_their_field_and_never_answer_internal
             &As::Customer(seeded.tenant),
             ServiceKind::Orders,
             pb::ListOrdersRequest {
-                created_after: before_2020,
+                created_after: Some(before_2020),
                 created_before: far(3_000),
                 ..pb::ListOrdersRequest::default()
             },
@@ -169,9 +169,7 @@ async fn malformed_ids_and_timestamps_name_their_field_and_never_answer_internal
             &As::Billing,
             ServiceKind::Orders,
             pb::SubscribeRequest {
-                start: Some(pb::subscribe_request::Start::RecordedSince(
-                    before_2020.expect("instant"),
-                )),
+                start: Some(pb::subscribe_request::Start::RecordedSince(before_2020)),
                 ..pb::SubscribeRequest::default()
             },
         ))
@@ -224,5 +222,36 @@ async fn malformed_ids_and_timestamps_name_their_field_and_never_answer_internal
         assert_eq!(refused.code(), Code::InvalidArgument, "{spelling}");
         assert_eq!(violated_fields(&refused), ["operation_id"]);
     }
+    stack.owners.shutdown().await;
+}
+
+/// Issue 16: a service acts for the tenant it names in `x-tenure-tenant`; without one it reaches
+/// nothing, except where a method's policy says it spans tenants.
+#[tokio::test]
+async fn a_service_call_that_names_no_tenant_is_refused() {
+    use tenure_proto::accounts::v1 as accounts;
+
+    use crate::stack::Stack;
+
+    let stack = Stack::start().await;
+    stack.seed(1).await;
+    let token = stack
+        .owners
+        .authority()
+        .service_minter(ServiceKind::Orders)
+        .and_then(|minter| minter.token_for(ServiceKind::Accounts.audience()))
+        .expect("token");
+    let mut request = tonic::Request::new(accounts::ListAccountsRequest::default());
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("header"),
+    );
+    let refused = stack
+        .accounts()
+        .await
+        .list_accounts(request)
+        .await
+        .expect_err("no tenant named");
+    assert_eq!(refused.code(), Code::PermissionDenied);
     stack.owners.shutdown().await;
 }

@@ -82,6 +82,21 @@ pub(crate) fn fast(config: &mut tenure::config::TenureConfig) {
     orders.engine.retry_base_ms = 100;
     orders.engine.retry_cap_secs = 2;
     orders.engine.undo_cap_secs = 2;
+    unlimited(config);
+}
+
+/// Limits far above anything the suite does: its tests are about behaviour and load (hundreds of
+/// orders from a few tenants, tight polling loops, many watches), not about limits. `limits.rs` puts
+/// the production limits back where it tests them.
+pub(crate) fn unlimited(config: &mut tenure::config::TenureConfig) {
+    let plenty = tenure_domain::rate::Quota::new(1_000_000, 1_000_000);
+    config.server.rate_limits.read = plenty;
+    config.server.rate_limits.mutation = plenty;
+    let limits = &mut config.orders.settings.limits;
+    limits.new_account_orders_in_flight = 100_000;
+    limits.orders_in_flight = 100_000;
+    limits.watch_streams_per_tenant = 10_000;
+    limits.event_streams_per_principal = 10_000;
 }
 
 impl Stack {

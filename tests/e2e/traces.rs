@@ -86,6 +86,7 @@ async fn one_trace_follows_a_call_from_one_service_into_another() {
             method: "/tenure.purge.v1.PurgeParticipant/DescribeDataClasses",
             roles: &[Role::Service],
             service_callers: &["orders"],
+            service_across_tenants: false,
         }])
         .add_service(PurgeParticipantServer::new(AskAccounts {
             accounts: PeerChannel::connect_lazy(

@@ -54,15 +54,33 @@ impl TestCluster {
     ) -> anyhow::Result<Self> {
         let database = TestDatabase::create().await?;
         let scratch = tempfile::tempdir().context("scratch directory")?;
-        let mut config = TenureConfig::development(scratch.path());
-        config.server.reflection = false;
-        config.orders.settings.database = database.settings(ServiceKind::Orders.schema());
-        config.accounts.settings.database = database.settings(ServiceKind::Accounts.schema());
-        config.provisioning.settings.database =
-            database.settings(ServiceKind::Provisioning.schema());
-        config.data_purge.settings.database = database.settings(ServiceKind::DataPurge.schema());
+        let mut config = base_config(&database, &scratch);
         (options.configure)(&mut config);
         cluster::migrate(&config, &ServiceKind::ALL).await?;
+        let authority = DevAuthority::generate()?;
+        Box::pin(Self::launch(
+            kinds,
+            config,
+            authority,
+            options.clock,
+            PeerUrls::default(),
+            Some(database),
+            scratch,
+        ))
+        .await
+    }
+
+    /// Like [`TestCluster::start_with`], on a database the test prepared itself (its roles, schemas
+    /// and migrations): nothing is migrated here. The configuration starts on the database's admin
+    /// URL; `options.configure` points the services at the roles the test made.
+    pub async fn start_prepared(
+        database: TestDatabase,
+        kinds: &[ServiceKind],
+        options: ClusterOptions,
+    ) -> anyhow::Result<Self> {
+        let scratch = tempfile::tempdir().context("scratch directory")?;
+        let mut config = base_config(&database, &scratch);
+        (options.configure)(&mut config);
         let authority = DevAuthority::generate()?;
         Box::pin(Self::launch(
             kinds,
@@ -253,6 +271,17 @@ impl TestCluster {
     }
 }
 
+/// The development configuration with every service in its schema of `database`, as its admin.
+fn base_config(database: &TestDatabase, scratch: &tempfile::TempDir) -> TenureConfig {
+    let mut config = TenureConfig::development(scratch.path());
+    config.server.reflection = false;
+    config.orders.settings.database = database.settings(ServiceKind::Orders.schema());
+    config.accounts.settings.database = database.settings(ServiceKind::Accounts.schema());
+    config.provisioning.settings.database = database.settings(ServiceKind::Provisioning.schema());
+    config.data_purge.settings.database = database.settings(ServiceKind::DataPurge.schema());
+    config
+}
+
 /// A loopback port nobody listens on right now.
 fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
@@ -380,4 +409,15 @@ fn set_peer(peers: &mut PeerUrls, kind: ServiceKind, url: String) {
         ServiceKind::Provisioning => peers.provisioning = url,
         ServiceKind::DataPurge => peers.data_purge = url,
     }
+}
+
+/// The scale of the fuzz and cross-tenant sweep (`tests/e2e/sweep.rs`): `TENURE_SWEEP_SCALE=full`
+/// runs it at the size the quality bar publishes (≥ 100,000 malformed requests and ≥ 100,000
+/// cross-tenant attempts); anything else, or nothing, runs the bounded size CI can afford.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a test handoff, read once where the sweep starts, as the testkit reads its database URL"
+)]
+pub fn sweep_at_full_scale() -> bool {
+    std::env::var("TENURE_SWEEP_SCALE").is_ok_and(|scale| scale.trim() == "full")
 }

@@ -89,8 +89,8 @@ impl AccountsApp {
         })
     }
 
-    /// Mounts the gRPC services, the authorization policy, the lifecycle timers and the readiness probe
-    /// on `server`.
+    /// Mounts the gRPC services, the authorization policy, the rate limits (buckets in its
+    /// database), the lifecycle timers and the readiness probe on `server`.
     pub fn register(self, server: &mut ServerBuilder) {
         let limits = server.limits();
         let db: Db = self.app.db.clone();
@@ -110,6 +110,9 @@ impl AccountsApp {
         };
         server
             .policy(&policy())
+            .rate_limits(Arc::new(tenure_db::rate_limit::DbRateLimiter::new(
+                db.clone(),
+            )))
             .add_service(api::AccountServiceHandler::new(self.app.clone()).into_server(&limits))
             .add_service(tenure_grpc::participant::ParticipantService::server(
                 self.app, &limits,

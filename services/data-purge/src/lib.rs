@@ -118,8 +118,8 @@ impl DataPurgeApp {
         })
     }
 
-    /// Mounts the gRPC services, the purge worker, the authorization policy and the readiness probe on
-    /// `server`.
+    /// Mounts the gRPC services, the purge worker, the authorization policy, the rate limits
+    /// (buckets in its database) and the readiness probe on `server`.
     pub fn register(self, server: &mut ServerBuilder) {
         let limits = server.limits();
         let db: Db = self.app.db.clone();
@@ -146,6 +146,9 @@ impl DataPurgeApp {
         };
         server
             .policy(&policy())
+            .rate_limits(Arc::new(tenure_db::rate_limit::DbRateLimiter::new(
+                db.clone(),
+            )))
             .add_service(api::PurgeServiceHandler::new(self.app.clone()).into_server(&limits))
             .add_service(
                 api::PurgeEventsHandler::new(self.app.clone(), draining).into_server(&limits),

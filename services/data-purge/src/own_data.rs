@@ -137,6 +137,13 @@ pub(crate) const OWN_TABLES: &[OwnTable] = &[
         owner_key: "",
         columns: &["id", "last_position"],
     },
+    OwnTable {
+        table: "rate_limit_bucket",
+        class: DataClass::Operational,
+        owner: None,
+        owner_key: "",
+        columns: &tenure_domain::purge::RATE_LIMIT_BUCKET_COLUMNS,
+    },
 ];
 
 /// The service's own records, answering as a data owner in process.

@@ -19,7 +19,7 @@ use tenure_domain::{SharedClock, SystemClock};
 use tenure_grpc::{FnProbe, PeerChannel, ServerBuilder};
 use tokio::sync::Notify;
 
-pub use settings::{DeadlineSettings, EngineSettings, OrdersSettings};
+pub use settings::{DeadlineSettings, EngineSettings, LimitSettings, OrdersSettings};
 
 use crate::clients::{PeerPort, Peers, PortSettings};
 use crate::domain::saga::advance::Timing;
@@ -171,12 +171,13 @@ impl OrdersApp {
                 clock: deps.clock,
                 peers,
                 settings: Arc::new(settings.clone()),
+                streams: api::StreamCaps::new(settings),
             },
         })
     }
 
-    /// Mounts the gRPC services, the saga worker, the authorization policy and the readiness probe
-    /// on `server`.
+    /// Mounts the gRPC services, the saga worker, the authorization policy, the rate limits
+    /// (buckets in its database) and the readiness probe on `server`.
     pub fn register(self, server: &mut ServerBuilder) {
         let limits = server.limits();
         let draining = server.host().draining();
@@ -184,6 +185,9 @@ impl OrdersApp {
         let (db, registry) = (app.db.clone(), app.registry.clone());
         server
             .policy(&policy())
+            .rate_limits(Arc::new(tenure_db::rate_limit::DbRateLimiter::new(
+                app.db.clone(),
+            )))
             .add_service(
                 api::OrderServiceHandler::new(app.clone(), draining.clone()).into_server(&limits),
             )

@@ -22,6 +22,8 @@ pub struct OrdersSettings {
     pub require_ops_confirmation: bool,
     /// The regions the Essentials StackSet is deployed to.
     pub baseline_regions: Vec<String>,
+    /// Caps per tenant on orders in progress and on open streams.
+    pub limits: LimitSettings,
 }
 
 impl Default for OrdersSettings {
@@ -33,6 +35,34 @@ impl Default for OrdersSettings {
             default_management_account_id: None,
             require_ops_confirmation: true,
             baseline_regions: vec!["us-east-1".to_owned()],
+            limits: LimitSettings::default(),
+        }
+    }
+}
+
+/// Caps that keep one tenant from taking more than its share (quality.md §1.7): orders in progress,
+/// counted in the database when an order is placed, and open streams, counted per replica.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitSettings {
+    /// New-account orders one tenant may have in progress at once (API6: scripted mass account
+    /// creation).
+    pub new_account_orders_in_flight: u32,
+    /// Orders of every kind one tenant may have in progress at once.
+    pub orders_in_flight: u32,
+    /// `WatchOrder` streams one tenant may hold open on one replica.
+    pub watch_streams_per_tenant: u32,
+    /// `OrderEvents/Subscribe` streams one principal may hold open on one replica.
+    pub event_streams_per_principal: u32,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            new_account_orders_in_flight: 10,
+            orders_in_flight: 100,
+            watch_streams_per_tenant: 5,
+            event_streams_per_principal: 20,
         }
     }
 }
@@ -178,6 +208,23 @@ impl OrdersSettings {
         ] {
             if days == 0 {
                 problems.push(format!("orders.deadlines.{name}: at least 1 day"));
+            }
+        }
+        let limits = &self.limits;
+        for (name, cap) in [
+            (
+                "new_account_orders_in_flight",
+                limits.new_account_orders_in_flight,
+            ),
+            ("orders_in_flight", limits.orders_in_flight),
+            ("watch_streams_per_tenant", limits.watch_streams_per_tenant),
+            (
+                "event_streams_per_principal",
+                limits.event_streams_per_principal,
+            ),
+        ] {
+            if cap == 0 {
+                problems.push(format!("orders.limits.{name}: at least 1"));
             }
         }
         if self.baseline_regions.is_empty() || self.baseline_regions.len() > 20 {

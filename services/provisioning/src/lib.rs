@@ -145,14 +145,17 @@ impl ProvisioningApp {
         })
     }
 
-    /// Mounts the gRPC services, the operation worker, the authorization policy and the readiness probe
-    /// on `server`.
+    /// Mounts the gRPC services, the operation worker, the authorization policy, the rate limits
+    /// (buckets in its database) and the readiness probe on `server`.
     pub fn register(self, server: &mut ServerBuilder) {
         let limits = server.limits();
         let draining = server.host().draining();
         let db = self.db;
         server
             .policy(&policy())
+            .rate_limits(Arc::new(tenure_db::rate_limit::DbRateLimiter::new(
+                db.clone(),
+            )))
             .add_service(
                 api::ProvisioningServiceHandler::new(self.engine.clone()).into_server(&limits),
             )

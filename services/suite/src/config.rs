@@ -397,6 +397,44 @@ mod tests {
     }
 
     #[test]
+    fn limits_are_read_nested_and_refused_when_zero() {
+        let config = load(
+            TenureConfig::development(Path::new("data")),
+            None,
+            &env(&[
+                ("TENURE_SERVER__RATE_LIMITS__READ__PER_SECOND", "7"),
+                ("TENURE_ORDERS__LIMITS__NEW_ACCOUNT_ORDERS_IN_FLIGHT", "3"),
+            ]),
+        )
+        .expect("valid");
+        assert_eq!(config.server.rate_limits.read.per_second, 7);
+        assert_eq!(config.server.rate_limits.read.burst, 100);
+        assert_eq!(config.server.rate_limits.mutation.per_second, 5);
+        assert_eq!(
+            config.orders.settings.limits.new_account_orders_in_flight,
+            3
+        );
+        let error = load(
+            TenureConfig::development(Path::new("data")),
+            None,
+            &env(&[
+                ("TENURE_SERVER__RATE_LIMITS__MUTATION__BURST", "0"),
+                ("TENURE_ORDERS__LIMITS__WATCH_STREAMS_PER_TENANT", "0"),
+            ]),
+        )
+        .expect_err("refused")
+        .to_string();
+        assert!(
+            error.contains("server.rate_limits.mutation.burst"),
+            "{error}"
+        );
+        assert!(
+            error.contains("orders.limits.watch_streams_per_tenant"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn unknown_top_level_keys_are_refused() {
         let result = load(
             TenureConfig::development(Path::new("data")),

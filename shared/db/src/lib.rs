@@ -1,6 +1,6 @@
 //! Database access shared by every Tenure service: connecting a pool bound to the service's
 //! schema (PostgreSQL) or file (SQLite), migrating under a lock, tenant-scoped transactions for
-//! row-level security, error classification and idempotency records.
+//! row-level security, error classification, idempotency records and rate-limit buckets.
 //!
 //! It owns how connections are configured, so no service sets `search_path`, tenant context or
 //! pool options itself: each physical PostgreSQL connection gets the schema once, and the tenant
@@ -13,6 +13,7 @@ mod error;
 pub mod idempotency;
 mod identifier;
 mod migrate;
+pub mod rate_limit;
 mod settings;
 mod tenant;
 

@@ -3,7 +3,8 @@
 //! It holds what several services must agree on and would otherwise write twice: validated value types
 //! (an AWS account id is validated the same way in orders, accounts, provisioning and data-purge), the
 //! [`FieldProblem`] every validation reports, the authenticated [`Caller`] narrowed from a token, and the
-//! injectable [`Clock`]. It must never depend on tonic, prost, sea-orm or any other transport or storage
+//! injectable [`Clock`], and the per-caller rate limit arithmetic ([`rate`]) with the trait its storage
+//! implements. It must never depend on tonic, prost, sea-orm or any other transport or storage
 //! crate, so that domain code stays pure and unit-testable.
 
 mod caller;
@@ -11,6 +12,7 @@ mod clock;
 mod input;
 mod problem;
 pub mod purge;
+pub mod rate;
 mod stored;
 mod values;
 

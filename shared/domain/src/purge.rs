@@ -92,6 +92,25 @@ pub const SUBJECT_IDEMPOTENCY_RECORDS: TableColumns = {
     }
 };
 
+/// The columns of tenure-db's `rate_limit_bucket`, which every service keeps: a bucket per tenant (or a
+/// digest of a subject) and class of method with its theoretical arrival time. Nothing in it is a
+/// customer's data, so no purge touches it.
+pub const RATE_LIMIT_BUCKET_COLUMNS: [&str; 3] = ["bucket", "class", "tat_micros"];
+
+/// [`RATE_LIMIT_BUCKET_COLUMNS`] for the services that register tables as [`TableColumns`].
+pub const RATE_LIMIT_BUCKETS: TableColumns = {
+    use DataClass::*;
+    TableColumns {
+        table: "rate_limit_bucket",
+        owner_key: "bucket",
+        columns: &[
+            ("bucket", Operational),
+            ("class", Operational),
+            ("tat_micros", Operational),
+        ],
+    }
+};
+
 /// One table's share of a class, and what purging that class does to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TableClass {

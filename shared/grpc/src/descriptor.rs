@@ -13,6 +13,9 @@ pub struct MethodInfo {
     pub server_streaming: bool,
     /// True when the client streams its request.
     pub client_streaming: bool,
+    /// True when the request message has an `idempotency_key` field: every mutating method takes
+    /// one (quality.md §3.1), so this is what makes a method a mutation to the rate limits.
+    pub takes_idempotency_key: bool,
 }
 
 impl MethodInfo {
@@ -27,6 +30,9 @@ impl MethodInfo {
     }
 }
 
+/// The request field every mutating method carries.
+const IDEMPOTENCY_KEY_FIELD: &str = "idempotency_key";
+
 fn catalogue() -> &'static [MethodInfo] {
     static CATALOGUE: OnceLock<Vec<MethodInfo>> = OnceLock::new();
     CATALOGUE.get_or_init(|| {
@@ -35,6 +41,22 @@ fn catalogue() -> &'static [MethodInfo] {
         let Ok(set) = FileDescriptorSet::decode(tenure_proto::FILE_DESCRIPTOR_SET) else {
             return Vec::new();
         };
+        // Request messages are top-level messages of the contracts, named `.package.Message`.
+        let keyed: BTreeSet<String> = set
+            .file
+            .iter()
+            .flat_map(|file| {
+                file.message_type
+                    .iter()
+                    .filter(|message| {
+                        message
+                            .field
+                            .iter()
+                            .any(|field| field.name() == IDEMPOTENCY_KEY_FIELD)
+                    })
+                    .map(move |message| format!(".{}.{}", file.package(), message.name()))
+            })
+            .collect();
         let mut methods = Vec::new();
         for file in &set.file {
             for service in &file.service {
@@ -43,6 +65,7 @@ fn catalogue() -> &'static [MethodInfo] {
                         path: format!("/{}.{}/{}", file.package(), service.name(), method.name()),
                         server_streaming: method.server_streaming(),
                         client_streaming: method.client_streaming(),
+                        takes_idempotency_key: keyed.contains(method.input_type()),
                     });
                 }
             }
@@ -92,5 +115,16 @@ mod tests {
         let create = method_info("/tenure.orders.v1.OrderService/CreateOrder").expect("published");
         assert_eq!(create.grpc_type(), "unary");
         assert!(methods_of_service("tenure.purge.v1.PurgeParticipant").len() >= 4);
+    }
+
+    #[test]
+    fn mutations_are_the_methods_that_take_an_idempotency_key() {
+        let keyed = |path: &str| method_info(path).expect("published").takes_idempotency_key;
+        assert!(keyed("/tenure.orders.v1.OrderService/CreateOrder"));
+        assert!(keyed("/tenure.orders.v1.OrderService/CancelOrder"));
+        assert!(keyed("/tenure.accounts.v1.AccountService/CreateTenant"));
+        assert!(!keyed("/tenure.orders.v1.OrderService/GetOrder"));
+        assert!(!keyed("/tenure.orders.v1.OrderService/WatchOrder"));
+        assert!(!keyed("/tenure.orders.v1.OrderEvents/Subscribe"));
     }
 }

@@ -9,6 +9,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use futures::future::BoxFuture;
 use http::{HeaderName, HeaderValue, Method};
+use tenure_domain::SystemClock;
+use tenure_domain::rate::RateLimitStore;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
@@ -30,6 +32,7 @@ use crate::health::ReadinessProbe;
 use crate::identity::ServiceKind;
 use crate::limit::InFlightLayer;
 use crate::policy::{Authorization, MethodPolicy};
+use crate::rate_limit::{Limiter, RateLimitLayer};
 use crate::settings::{CorsSettings, Limits, ServerSettings};
 use crate::telemetry::ServerTelemetryLayer;
 
@@ -115,6 +118,7 @@ impl Host {
             policies: Vec::new(),
             workers: Vec::new(),
             probes: Vec::new(),
+            rate_limits: None,
         }
     }
 
@@ -172,6 +176,7 @@ pub struct ServerBuilder {
     policies: Vec<MethodPolicy>,
     workers: Vec<(&'static str, BoxFuture<'static, ()>)>,
     probes: Vec<Arc<dyn ReadinessProbe>>,
+    rate_limits: Option<Arc<dyn RateLimitStore>>,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -237,6 +242,14 @@ impl ServerBuilder {
         self
     }
 
+    /// Limits callers' rates (`server.rate_limits`) with buckets kept in `store`: the service's own
+    /// database, so every replica of the service shares them. A listener without a store is not
+    /// rate-limited.
+    pub fn rate_limits(&mut self, store: Arc<dyn RateLimitStore>) -> &mut Self {
+        self.rate_limits = Some(store);
+        self
+    }
+
     /// Starts serving on `listener` until the host shuts down.
     pub async fn serve(self, listener: TcpListener) -> anyhow::Result<ServerHandle> {
         let local_addr = listener
@@ -250,6 +263,7 @@ impl ServerBuilder {
             policies,
             workers,
             probes,
+            rate_limits,
         } = self;
         let settings = host.settings().clone();
 
@@ -323,6 +337,11 @@ impl ServerBuilder {
             )))
             // Function-level authorization before any handler can touch the database.
             .layer(GuardLayer(Authorization::new(&policies)))
+            // Rates per tenant: it needs the principal, and a call the policy refuses costs no write.
+            // Real time, never a sandbox's business clock: a rate is about how fast calls arrive.
+            .layer(RateLimitLayer::new(rate_limits.map(|store| {
+                Limiter::new(store, settings.rate_limits, Arc::new(SystemClock))
+            })))
             .into_inner();
 
         let stopping = host.inner.stopping.clone();

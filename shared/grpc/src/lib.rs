@@ -2,8 +2,8 @@
 //!
 //! Every service registers its gRPC services, policy table, workers and readiness probes on one
 //! [`ServerBuilder`]; the builder adds what every listener needs, in a fixed order (see `host.rs`):
-//! telemetry and RED metrics, CORS and gRPC-web, load shedding, a deadline cap, JWT authentication and
-//! function-level authorization, plus `grpc.health.v1` and reflection. Peers are reached through a
+//! telemetry and RED metrics, CORS and gRPC-web, load shedding, a deadline cap, JWT authentication,
+//! function-level authorization and per-tenant rate limits, plus `grpc.health.v1` and reflection. Peers are reached through a
 //! [`PeerChannel`] that adds the client span, W3C trace context, a service token and the remaining
 //! deadline. Handlers never read `authorization` themselves: they receive a [`Principal`].
 //!
@@ -22,8 +22,10 @@ mod limit;
 pub mod paging;
 pub mod participant;
 mod policy;
+mod rate_limit;
 mod settings;
 pub mod status;
+mod streams;
 mod telemetry;
 
 pub use auth::{
@@ -41,7 +43,9 @@ pub use health::{FnProbe, ReadinessProbe};
 pub use host::{Host, ServerBuilder, ServerHandle};
 pub use identity::ServiceKind;
 pub use policy::{MethodPolicy, PURGE_PARTICIPANT_POLICY, uncovered_methods};
-pub use settings::{CorsSettings, Limits, ServerSettings};
+pub use rate_limit::{MUTATION_CLASS, READ_CLASS, rate_key};
+pub use settings::{CorsSettings, Limits, RateLimitSettings, ServerSettings};
+pub use streams::{StreamSlot, StreamSlots};
 
 /// The metadata key that carries the tenant a service-role call acts for. Only honoured for the
 /// `service` role; any other principal sending it is refused (quality.md S6).

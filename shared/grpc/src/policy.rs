@@ -20,6 +20,10 @@ pub struct MethodPolicy {
     /// For the service role: which services may call it (their names, e.g. `orders`). Ignored when
     /// `roles` does not contain [`Role::Service`].
     pub service_callers: &'static [&'static str],
+    /// For the service role: whether a service may call it without naming the tenant it acts for in
+    /// `x-tenure-tenant`, and so reach across tenants. Off everywhere but where a method has no tenant
+    /// at all: a service acting for nobody in particular must say so, method by method, here.
+    pub service_across_tenants: bool,
 }
 
 impl MethodPolicy {
@@ -28,9 +32,12 @@ impl MethodPolicy {
             return false;
         }
         match principal.role {
-            Role::Service => principal
-                .service_name()
-                .is_some_and(|caller| self.service_callers.contains(&caller)),
+            Role::Service => {
+                principal
+                    .service_name()
+                    .is_some_and(|caller| self.service_callers.contains(&caller))
+                    && (principal.tenant_id.is_some() || self.service_across_tenants)
+            }
             _ => true,
         }
     }
@@ -43,21 +50,26 @@ pub const PURGE_PARTICIPANT_POLICY: &[MethodPolicy] = &[
         method: "/tenure.purge.v1.PurgeParticipant/DescribeDataClasses",
         roles: &[Role::Service],
         service_callers: &["data-purge"],
+        // What a service stores is the same for every tenant.
+        service_across_tenants: true,
     },
     MethodPolicy {
         method: "/tenure.purge.v1.PurgeParticipant/Plan",
         roles: &[Role::Service],
         service_callers: &["data-purge"],
+        service_across_tenants: false,
     },
     MethodPolicy {
         method: "/tenure.purge.v1.PurgeParticipant/Execute",
         roles: &[Role::Service],
         service_callers: &["data-purge"],
+        service_across_tenants: false,
     },
     MethodPolicy {
         method: "/tenure.purge.v1.PurgeParticipant/Verify",
         roles: &[Role::Service],
         service_callers: &["data-purge"],
+        service_across_tenants: false,
     },
 ];
 
@@ -127,17 +139,40 @@ mod tests {
         }
     }
 
+    fn for_tenant(mut principal: Principal) -> Principal {
+        principal.tenant_id = Some(uuid::Uuid::from_u128(7));
+        principal
+    }
+
     #[test]
     fn service_callers_are_an_allow_list() {
         let entry = MethodPolicy {
             method: "/tenure.accounts.v1.AccountService/ReserveAccount",
             roles: &[Role::Service],
             service_callers: &["orders"],
+            service_across_tenants: false,
         };
-        assert!(entry.allows(&principal(Role::Service, "svc:orders")));
-        assert!(!entry.allows(&principal(Role::Service, "svc:data-purge")));
+        assert!(entry.allows(&for_tenant(principal(Role::Service, "svc:orders"))));
+        assert!(!entry.allows(&for_tenant(principal(Role::Service, "svc:data-purge"))));
         assert!(!entry.allows(&principal(Role::Customer, "user")));
-        assert!(!entry.allows(&principal(Role::Service, "orders")));
+        assert!(!entry.allows(&for_tenant(principal(Role::Service, "orders"))));
+    }
+
+    #[test]
+    fn a_service_names_its_tenant_unless_the_method_says_it_spans_tenants() {
+        let scoped = MethodPolicy {
+            method: "/tenure.accounts.v1.AccountService/ListAccounts",
+            roles: &[Role::Service],
+            service_callers: &["orders"],
+            service_across_tenants: false,
+        };
+        assert!(!scoped.allows(&principal(Role::Service, "svc:orders")));
+        assert!(scoped.allows(&for_tenant(principal(Role::Service, "svc:orders"))));
+        let across = MethodPolicy {
+            service_across_tenants: true,
+            ..scoped
+        };
+        assert!(across.allows(&principal(Role::Service, "svc:orders")));
     }
 
     #[test]
@@ -146,6 +181,7 @@ mod tests {
             method: "/tenure.purge.v1.PurgeParticipant/Nope",
             roles: &[Role::Service],
             service_callers: &["data-purge"],
+            service_across_tenants: false,
         }];
         let (missing, unknown) = uncovered_methods(&table, &["tenure.purge.v1.PurgeParticipant"]);
         assert!(missing.contains(&"/tenure.purge.v1.PurgeParticipant/Plan".to_owned()));

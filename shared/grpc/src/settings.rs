@@ -1,4 +1,5 @@
 use serde::{Deserialize, Serialize};
+use tenure_domain::rate::Quota;
 
 /// Limits and behaviour shared by every listener of a process (quality.md §1.7).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,6 +30,9 @@ pub struct ServerSettings {
     pub reflection: bool,
     /// Browser access over gRPC-web.
     pub cors: CorsSettings,
+    /// Call rates per tenant and class of method, counted in each service's database so they hold
+    /// across replicas.
+    pub rate_limits: RateLimitSettings,
 }
 
 impl Default for ServerSettings {
@@ -46,6 +50,7 @@ impl Default for ServerSettings {
             shutdown_timeout_secs: 25,
             reflection: false,
             cors: CorsSettings::default(),
+            rate_limits: RateLimitSettings::default(),
         }
     }
 }
@@ -77,12 +82,39 @@ impl ServerSettings {
         if production && self.cors.allow_localhost {
             problems.push("server.cors.allow_localhost must be off in production".to_owned());
         }
+        problems.extend(self.rate_limits.read.problems("server.rate_limits.read"));
+        problems.extend(
+            self.rate_limits
+                .mutation
+                .problems("server.rate_limits.mutation"),
+        );
         if self.cors.allowed_origins.iter().any(|origin| origin == "*") {
             problems.push(
                 "server.cors.allowed_origins lists origins explicitly; '*' is refused".to_owned(),
             );
         }
         problems
+    }
+}
+
+/// Call rates per caller (quality.md §1.7), as GCRA quotas: a customer's calls count against its
+/// tenant, an operator's or billing system's against its subject, and Tenure's own services are never
+/// limited (a saga step must never be refused by a limiter; the sagas' own concurrency bounds them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitSettings {
+    /// Methods whose request has no `idempotency_key`: reads, and streams once when opened.
+    pub read: Quota,
+    /// Methods whose request carries an `idempotency_key`: every mutating method.
+    pub mutation: Quota,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            read: Quota::new(50, 100),
+            mutation: Quota::new(5, 20),
+        }
     }
 }
 

@@ -18,15 +18,29 @@ pub const ERROR_DOMAIN: &str = "tenure";
 /// `ErrorInfo.reason` when an idempotency key is reused with a different request.
 pub const IDEMPOTENCY_KEY_REUSED: &str = "IDEMPOTENCY_KEY_REUSED";
 
+/// `ErrorInfo.reason` when a caller is over its call rate (quality.md §1.7); `RetryInfo` says when the
+/// next call would pass.
+pub const RATE_LIMITED: &str = "RATE_LIMITED";
+
+/// `ErrorInfo.reason` when a tenant or principal already holds as many open streams as it may.
+pub const TOO_MANY_STREAMS: &str = "TOO_MANY_STREAMS";
+
 /// `ErrorInfo.reason` when the customer must act in AWS before a step can go on; the catalogue code is
 /// in the `code` metadata entry.
 pub const CUSTOMER_ACTION_REQUIRED: &str = "CUSTOMER_ACTION_REQUIRED";
 
-/// `INVALID_ARGUMENT` with one field violation per problem, all at once. `ErrorInfo.reason` carries the
-/// first problem's catalogue code (domain.md §7).
+/// The most field violations one answer carries. They travel in the `grpc-status-details-bin`
+/// trailer, and a list of a few hundred bad elements made it larger than HTTP/2 peers accept: the
+/// client saw an h2 protocol error and every other call on the connection was cancelled. The message
+/// still counts them all.
+pub const MAX_FIELD_VIOLATIONS: usize = 20;
+
+/// `INVALID_ARGUMENT` with one field violation per problem (the first [`MAX_FIELD_VIOLATIONS`]), all at
+/// once. `ErrorInfo.reason` carries the first problem's catalogue code (domain.md §7).
 pub fn invalid_argument(problems: &[FieldProblem]) -> Status {
     let violations: Vec<FieldViolation> = problems
         .iter()
+        .take(MAX_FIELD_VIOLATIONS)
         .map(|problem| FieldViolation {
             field: problem.field.clone(),
             description: problem.description.to_owned(),
@@ -77,6 +91,13 @@ pub fn not_found(kind: &'static str) -> Status {
 pub fn retry_after(delay: Duration, reason: &str, message: impl Into<String>) -> Status {
     let mut details = ErrorDetails::with_retry_info(Some(delay));
     details.set_error_info(reason, ERROR_DOMAIN, HashMap::new());
+    Status::with_error_details(Code::ResourceExhausted, message, details)
+}
+
+/// `RESOURCE_EXHAUSTED` for a stream over its cap. No `RetryInfo`: a slot frees when one of the
+/// caller's own streams ends, which only the caller knows.
+pub fn too_many_streams(message: impl Into<String>) -> Status {
+    let details = ErrorDetails::with_error_info(TOO_MANY_STREAMS, ERROR_DOMAIN, HashMap::new());
     Status::with_error_details(Code::ResourceExhausted, message, details)
 }
 
@@ -192,6 +213,28 @@ mod tests {
             details.retry_info().expect("retry info").retry_delay,
             Some(Duration::from_secs(90))
         );
+    }
+
+    #[test]
+    fn a_long_list_of_violations_is_cut_so_the_trailer_stays_small() {
+        let problems: Vec<FieldProblem> = (0..10_000)
+            .map(|index| FieldProblem {
+                field: format!("aws_account_ids[{index}]"),
+                reason: "DUPLICATE",
+                description: "this account is listed more than once",
+                catalogue_code: Some("TNR006"),
+            })
+            .collect();
+        let status = invalid_argument(&problems);
+        let details = status.get_error_details();
+        let violations = &details.bad_request().expect("bad request").field_violations;
+        assert_eq!(violations.len(), MAX_FIELD_VIOLATIONS);
+        assert!(
+            status.details().len() < 4 * 1024,
+            "{}",
+            status.details().len()
+        );
+        assert_eq!(status.message(), "invalid request: 10000 invalid fields");
     }
 
     #[test]

@@ -25,7 +25,7 @@ mod spans;
 
 pub use grpc_code::{grpc_code_name, is_grpc_server_error};
 pub use install::{TelemetryGuard, force_flush, init, init_with_writer};
-pub use metrics::{Metrics, RpcLabels, encode_metrics, metrics, register};
+pub use metrics::{Metrics, RateLimitReason, RpcLabels, encode_metrics, metrics, register};
 pub use metrics_server::serve_metrics;
 pub use order_scope::{current_order_id, extract_order_id, in_order_scope, inject_order_id};
 /// The metric types services register with [`register`], re-exported so every crate uses one version.

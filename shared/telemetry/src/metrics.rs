@@ -66,6 +66,35 @@ struct ReasonLabels {
     reason: &'static str,
 }
 
+/// Why a call was refused by a limit: the `reason` label of `rate_limited_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RateLimitReason {
+    /// A tenant (or a caller without one) over its call rate for a class of methods.
+    TenantRate,
+    /// A tenant at its cap of orders in progress.
+    OrdersInFlight,
+    /// A tenant or principal at its cap of open streams.
+    Streams,
+}
+
+impl RateLimitReason {
+    /// Every reason, each exported from the start so alerts see 0 rather than no data.
+    pub const ALL: [RateLimitReason; 3] = [
+        RateLimitReason::TenantRate,
+        RateLimitReason::OrdersInFlight,
+        RateLimitReason::Streams,
+    ];
+
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            RateLimitReason::TenantRate => "tenant_rate",
+            RateLimitReason::OrdersInFlight => "orders_in_flight",
+            RateLimitReason::Streams => "streams",
+        }
+    }
+}
+
 type HandlingHistograms = Family<RpcLabels, Histogram, fn() -> Histogram>;
 
 /// RED metrics for one side of a call, named after go-grpc-prometheus.
@@ -150,6 +179,12 @@ impl Metrics {
             auth_failures.clone(),
         );
         let rate_limited = Family::<ReasonLabels, Counter>::default();
+        for reason in RateLimitReason::ALL {
+            // Creating the series is the point; the guard is released at once.
+            drop(rate_limited.get_or_create(&ReasonLabels {
+                reason: reason.label(),
+            }));
+        }
         registry.register(
             "rate_limited",
             "Requests refused by a rate limit, by reason",
@@ -208,10 +243,12 @@ impl Metrics {
             .inc();
     }
 
-    /// Counts a request refused by a rate limit (`rate_limited_total{reason}`); `reason` is a fixed word.
-    pub fn rate_limited(&self, reason: &'static str) {
+    /// Counts a request refused by a limit (`rate_limited_total{reason}`).
+    pub fn rate_limited(&self, reason: RateLimitReason) {
         self.rate_limited
-            .get_or_create(&ReasonLabels { reason })
+            .get_or_create(&ReasonLabels {
+                reason: reason.label(),
+            })
             .inc();
     }
 

@@ -184,6 +184,7 @@ const TABLE_COLUMNS: &[TableColumns] = {
         // A stored response goes with the subject it names: see the `idempotency_record` entries
         // of TABLES. For users and tenants it holds login identity rather than AWS-fetched data.
         tenure_domain::purge::SUBJECT_IDEMPOTENCY_RECORDS,
+        tenure_domain::purge::RATE_LIMIT_BUCKETS,
     ]
 };
 

@@ -20,6 +20,8 @@ impl MigratorTrait for Migrator {
             // Stored responses copy account and user data, so each names its subject for the purge.
             Box::new(tenure_db::idempotency::AddIdempotencySubject),
             Box::new(m0002_removal_and_balances::Migration),
+            // Rate-limit buckets per tenant, shared by every replica (quality.md §1.7).
+            Box::new(tenure_db::rate_limit::CreateRateLimitBucket),
         ]
     }
 

@@ -79,11 +79,13 @@ pub(crate) const POLICY: &[MethodPolicy] = &[
         method: "/tenure.purge.v1.PurgeService/SchedulePurge",
         roles: &[Role::Service],
         service_callers: &["accounts"],
+        service_across_tenants: false,
     },
     MethodPolicy {
         method: "/tenure.purge.v1.PurgeService/CancelPurge",
         roles: &[Role::Service],
         service_callers: &["accounts"],
+        service_across_tenants: false,
     },
 ];
 

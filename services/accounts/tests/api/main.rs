@@ -38,6 +38,7 @@ tenure_testkit::service_api_tests! {
         "aws_account",
         "cost_record",
         "idempotency_record",
+        "rate_limit_bucket",
         "subscription",
         "tenant",
     ],

@@ -92,7 +92,7 @@ macro_rules! participant_call {
         $served
             .participant()
             .$method($served.request(
-                As::Purger,
+                As::PurgerFor($tenant),
                 purge::$request {
                     $($field: $value,)*
                     purge_id: Uuid::new_v4().to_string(),
@@ -385,8 +385,11 @@ async fn idempotency_records_of(served: &Served, tenant: Uuid) -> i64 {
     let row = conn
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
+            // The purge's own Execute answers (counts, nothing of the tenant's) are kept under the
+            // tenant it names, as data-purge names it on every call.
             "SELECT count(*) AS n FROM accounts.idempotency_record \
-             WHERE tenant_id = $1 OR subject_tenant = $1",
+             WHERE (tenant_id = $1 OR subject_tenant = $1) \
+             AND method NOT LIKE '/tenure.purge.v1.PurgeParticipant/%'",
             [tenant.to_string().into()],
         ))
         .await

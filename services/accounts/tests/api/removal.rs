@@ -62,7 +62,7 @@ async fn execute_purge(
         .participant()
         .execute(
             served.request(
-                As::Purger,
+                As::PurgerFor(tenant),
                 purge::ExecuteRequest {
                     idempotency_key: key(),
                     purge_id: purge_id.to_owned(),

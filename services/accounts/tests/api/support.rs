@@ -181,8 +181,10 @@ pub(crate) enum As {
     Billing,
     /// The orders service acting for a tenant.
     Orders(Uuid),
-    /// The data-purge service.
+    /// The data-purge service, for no tenant in particular (what it stores).
     Purger,
+    /// The data-purge service purging a tenant's data, which it names as every service call does.
+    PurgerFor(Uuid),
 }
 
 pub(crate) fn key() -> String {
@@ -217,6 +219,11 @@ impl Served {
                 self.host
                     .service_token(ServiceKind::DataPurge, ServiceKind::Accounts),
                 None,
+            ),
+            As::PurgerFor(tenant) => (
+                self.host
+                    .service_token(ServiceKind::DataPurge, ServiceKind::Accounts),
+                Some(tenant),
             ),
         }
     }

@@ -16,6 +16,8 @@ impl MigratorTrait for Migrator {
             // Every mutating RPC records its idempotency key in the same transaction as its effect.
             Box::new(tenure_db::idempotency::CreateIdempotencyRecord),
             Box::new(m0002_purges::Migration),
+            // Rate-limit buckets per tenant, shared by every replica (quality.md §1.7).
+            Box::new(tenure_db::rate_limit::CreateRateLimitBucket),
         ]
     }
 

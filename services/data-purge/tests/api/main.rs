@@ -31,6 +31,7 @@ tenure_testkit::service_api_tests! {
         "purge_migrations",
         "purge_request",
         "purge_transition",
+        "rate_limit_bucket",
         "receipt",
         "receipt_chain_head",
         "receipt_key",

@@ -184,7 +184,7 @@ async fn accounts_schedules_and_cancels_the_purge_of_a_removed_account_until_it_
     };
     let scheduled = served
         .purges()
-        .schedule_purge(served.request(&As::Accounts, removal("123456789012")))
+        .schedule_purge(served.request(&As::Accounts(tenant), removal("123456789012")))
         .await
         .expect("accounts schedules an account removal")
         .into_inner()
@@ -203,7 +203,7 @@ async fn accounts_schedules_and_cancels_the_purge_of_a_removed_account_until_it_
     let restored = served
         .purges()
         .cancel_purge(served.request(
-            &As::Accounts,
+            &As::Accounts(tenant),
             cancel(pb::cancel_purge_request::Target::Scope(scope(
                 "123456789012",
             ))),
@@ -219,7 +219,7 @@ async fn accounts_schedules_and_cancels_the_purge_of_a_removed_account_until_it_
     // Once the purge ran, its data is gone: a cancel is refused with the catalogue code.
     let ran = served
         .purges()
-        .schedule_purge(served.request(&As::Accounts, removal("210987654321")))
+        .schedule_purge(served.request(&As::Accounts(tenant), removal("210987654321")))
         .await
         .expect("schedule")
         .into_inner()
@@ -242,7 +242,7 @@ async fn accounts_schedules_and_cancels_the_purge_of_a_removed_account_until_it_
     let refused = served
         .purges()
         .cancel_purge(served.request(
-            &As::Accounts,
+            &As::Accounts(tenant),
             cancel(pb::cancel_purge_request::Target::PurgeId(ran.id.clone())),
         ))
         .await
@@ -259,7 +259,7 @@ async fn accounts_schedules_and_cancels_the_purge_of_a_removed_account_until_it_
     let nothing = served
         .purges()
         .cancel_purge(served.request(
-            &As::Accounts,
+            &As::Accounts(tenant),
             cancel(pb::cancel_purge_request::Target::Scope(scope(
                 "210987654321",
             ))),

@@ -79,18 +79,34 @@ pub(crate) async fn serve_with(
     }
 }
 
+/// The tenant a service scheduling `request` acts for: the scope's, as orders and accounts name it;
+/// any tenant when the scope is malformed (the refusal does not depend on it).
+fn acting_for(request: &pb::SchedulePurgeRequest) -> Uuid {
+    request
+        .scope
+        .as_ref()
+        .and_then(|scope| scope.tenant_id.parse().ok())
+        .unwrap_or_else(Uuid::new_v4)
+}
+
 /// Who calls.
 pub(crate) enum As {
     Operator,
     LegalOperator,
     Customer(Uuid),
     Billing,
-    Orders,
-    Accounts,
+    /// The orders service, acting for a tenant as every service call names one.
+    Orders(Uuid),
+    /// The accounts service, acting for a tenant.
+    Accounts(Uuid),
 }
 
 impl Served {
     pub(crate) fn request<T>(&self, who: &As, message: T) -> tonic::Request<T> {
+        let acting_for = match who {
+            As::Orders(tenant) | As::Accounts(tenant) => Some(*tenant),
+            _ => None,
+        };
         let token = match who {
             As::Operator => self.host.token(Role::Operator, None),
             As::LegalOperator => self
@@ -106,10 +122,10 @@ impl Served {
                 .expect("token"),
             As::Customer(tenant) => self.host.token(Role::Customer, Some(*tenant)),
             As::Billing => self.host.token(Role::Billing, None),
-            As::Orders => self
+            As::Orders(_) => self
                 .host
                 .service_token(ServiceKind::Orders, ServiceKind::DataPurge),
-            As::Accounts => self
+            As::Accounts(_) => self
                 .host
                 .service_token(ServiceKind::Accounts, ServiceKind::DataPurge),
         };
@@ -118,6 +134,12 @@ impl Served {
             "authorization",
             format!("Bearer {token}").parse().expect("header"),
         );
+        if let Some(tenant) = acting_for {
+            request.metadata_mut().insert(
+                "x-tenure-tenant",
+                tenant.to_string().parse().expect("tenant"),
+            );
+        }
         request
     }
 
@@ -135,7 +157,7 @@ impl Served {
     ) -> Result<pb::Purge, tonic::Status> {
         Ok(self
             .purges()
-            .schedule_purge(self.request(&As::Orders, request))
+            .schedule_purge(self.request(&As::Orders(acting_for(&request)), request))
             .await?
             .into_inner()
             .purge

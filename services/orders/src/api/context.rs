@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use tenure_db::idempotency::{self, IdempotencyScope, RecordSubject};
 use tenure_db::{Db, TenantTx};
 use tenure_domain::{Caller, CallerRole, FieldProblem, IdempotencyKey, Problems, SharedClock};
+use tenure_grpc::{StreamSlot, StreamSlots};
 use tenure_proto::Keyed;
 use tonic::{Request, Status};
 use uuid::Uuid;
@@ -34,6 +35,60 @@ pub(crate) struct Orders {
     /// `None` when the service runs alone: orders are then refused.
     pub(crate) peers: Option<Peers>,
     pub(crate) settings: Arc<OrdersSettings>,
+    /// The streams open on this replica, under their caps.
+    pub(crate) streams: StreamCaps,
+}
+
+/// Caps on open streams (quality.md §1.7), per replica: `WatchOrder` per tenant, `Subscribe` per
+/// principal.
+#[derive(Debug, Clone)]
+pub(crate) struct StreamCaps {
+    watch: StreamSlots,
+    events: StreamSlots,
+}
+
+impl StreamCaps {
+    pub(crate) fn new(settings: &OrdersSettings) -> Self {
+        let cap = |limit: u32| StreamSlots::new(usize::try_from(limit).unwrap_or(usize::MAX));
+        Self {
+            watch: cap(settings.limits.watch_streams_per_tenant),
+            events: cap(settings.limits.event_streams_per_principal),
+        }
+    }
+
+    /// A slot for one more `WatchOrder` of the caller's tenant (operators and billing, who have no
+    /// tenant, count per subject).
+    pub(crate) fn watch(&self, caller: &Caller) -> Result<StreamSlot, OrdersError> {
+        let key = match caller.tenant {
+            Some(tenant) => format!("tenant:{tenant}"),
+            None => format!("subject:{}", caller.subject),
+        };
+        self.watch.acquire(key).ok_or_else(|| {
+            OrdersError::TooManyStreams(format!(
+                "{} watches of your orders are open already; close one of them first.",
+                self.watch.limit()
+            ))
+        })
+    }
+
+    /// A slot for one more event subscription of the caller. A customer's subject is only unique
+    /// within its tenant, so the tenant is part of the key.
+    pub(crate) fn subscribe(&self, caller: &Caller) -> Result<StreamSlot, OrdersError> {
+        let role = match caller.role {
+            CallerRole::Customer => "customer",
+            CallerRole::Operator => "operator",
+            CallerRole::Billing => "billing",
+            CallerRole::Service => "service",
+        };
+        let tenant = caller.tenant.map(|tenant| tenant.to_string());
+        let key = format!("{role}:{}:{}", tenant.unwrap_or_default(), caller.subject);
+        self.events.acquire(key).ok_or_else(|| {
+            OrdersError::TooManyStreams(format!(
+                "You already have {} event subscriptions open; close one of them first.",
+                self.events.limit()
+            ))
+        })
+    }
 }
 
 impl std::fmt::Debug for Orders {

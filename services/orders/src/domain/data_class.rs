@@ -207,6 +207,7 @@ const TABLE_COLUMNS: &[TableColumns] = {
         },
         // A stored response copies an order view, details included: it goes with the order.
         tenure_domain::purge::SUBJECT_IDEMPOTENCY_RECORDS,
+        tenure_domain::purge::RATE_LIMIT_BUCKETS,
     ]
 };
 

@@ -58,6 +58,12 @@ pub(crate) enum OrdersError {
     /// The first call with this key is still running.
     #[error("idempotency key in flight")]
     KeyInFlight,
+    /// The tenant is at a cap of orders in progress (quality.md §1.7, API6); the message says which.
+    #[error("{0}")]
+    TooManyInFlight(String),
+    /// The tenant or principal holds as many open streams as it may on this replica.
+    #[error("{0}")]
+    TooManyStreams(String),
     /// A dependency (the database or a peer) is unavailable; retry.
     #[error("unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),

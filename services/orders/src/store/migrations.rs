@@ -3,6 +3,7 @@
 mod m0001_core;
 mod m0002_sagas;
 mod m0003_follow_ups;
+mod m0004_open_orders;
 
 pub(crate) use m0002_sagas::ENGINE_SETTING;
 
@@ -22,6 +23,9 @@ impl MigratorTrait for Migrator {
             // Stored responses name the order they copy, so a purge of its data finds them.
             Box::new(tenure_db::idempotency::AddIdempotencySubject),
             Box::new(m0003_follow_ups::Migration),
+            // Rate-limit buckets per tenant, shared by every replica (quality.md §1.7).
+            Box::new(tenure_db::rate_limit::CreateRateLimitBucket),
+            Box::new(m0004_open_orders::Migration),
         ]
     }
 

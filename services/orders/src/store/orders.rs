@@ -630,3 +630,55 @@ pub(crate) async fn update_details(
     .await?;
     Ok(())
 }
+
+/// A tenant's orders in progress, as the caps of CreateOrder count them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct InFlight {
+    /// New-account orders not finished.
+    pub(crate) new_accounts: u64,
+    /// Orders of every kind not finished.
+    pub(crate) all: u64,
+}
+
+/// Makes the placing transactions of one tenant run one after the other from here to their commit,
+/// so two orders cannot both count the cap's last place as free. PostgreSQL takes a transaction-level
+/// advisory lock keyed on the tenant (another tenant colliding on the key only waits a moment);
+/// SQLite's `BEGIN IMMEDIATE` already serializes every writer.
+pub(crate) async fn lock_placing(tx: &TenantTx, tenant_id: Uuid) -> Result<(), OrdersError> {
+    /// The advisory-lock class of order placing ("ORDS"), apart from any other lock of the database.
+    const PLACING_LOCK_CLASS: i32 = 0x4f52_4453;
+    if tx.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return Ok(());
+    }
+    let bytes = tenant_id.as_bytes();
+    let tenant_key = i32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    tx.execute_raw(statement(
+        sea_orm::DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock($1, $2)",
+        vec![PLACING_LOCK_CLASS.into(), tenant_key.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// How many orders `tenant_id` has in progress (through the `customer_order_open` partial index).
+pub(crate) async fn in_flight(tx: &TenantTx, tenant_id: Uuid) -> Result<InFlight, OrdersError> {
+    let row = tx
+        .query_one_raw(statement(
+            tx.get_database_backend(),
+            "SELECT COUNT(*) AS total, \
+             COALESCE(SUM(CASE WHEN kind = $2 THEN 1 ELSE 0 END), 0) AS new_accounts \
+             FROM customer_order WHERE tenant_id = $1 AND finished_at IS NULL",
+            vec![tenant_id.into(), OrderKind::NewAccount.as_str().into()],
+        ))
+        .await?
+        .ok_or(OrdersError::internal("a count returned no row"))?;
+    let count = |name: &str| -> Result<u64, OrdersError> {
+        let value: i64 = column(&row, name)?;
+        Ok(u64::try_from(value).unwrap_or(0))
+    };
+    Ok(InFlight {
+        new_accounts: count("new_accounts")?,
+        all: count("total")?,
+    })
+}

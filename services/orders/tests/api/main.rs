@@ -21,6 +21,7 @@ tenure_testkit::service_api_tests! {
         "order_event",
         "order_task",
         "orders_migrations",
+        "rate_limit_bucket",
         "saga",
         "saga_attempt",
         "saga_audit",

@@ -178,6 +178,23 @@ fn scope_only(
     }
 }
 
+/// Data-purge acts for one tenant at a time (`x-tenure-tenant`, quality.md §1.4); a subject in
+/// another tenant is refused, as every other data owner refuses it, before anything is counted.
+#[allow(
+    clippy::result_large_err,
+    reason = "tonic::Status is the error type of every handler"
+)]
+fn acting_for(subject: &PurgeSubject, tenant: Option<uuid::Uuid>) -> Result<(), Status> {
+    let (PurgeSubject::Account { tenant_id, .. } | PurgeSubject::Tenant { tenant_id }) = subject;
+    if tenant == Some(*tenant_id) {
+        Ok(())
+    } else {
+        Err(Status::permission_denied(
+            "the tenant is taken from your credentials",
+        ))
+    }
+}
+
 fn entry(count: &PurgeCount, action: pb::PurgeAction, rows: u64) -> pb::TableCount {
     pb::TableCount {
         service: SERVICE.to_owned(),
@@ -268,8 +285,10 @@ impl PurgeParticipant for PurgeParticipantHandler {
         &self,
         request: Request<pb::PlanRequest>,
     ) -> Result<Response<pb::PlanResponse>, Status> {
+        let tenant = principal_from(&request)?.tenant_id;
         let message = request.into_inner();
         let (subject, purged) = scope_only(message.scope.as_ref(), &message.classes)?;
+        acting_for(&subject, tenant)?;
         let counts = self.count(&subject).await?;
         let action = if purged {
             pb::PurgeAction::Delete
@@ -289,7 +308,8 @@ impl PurgeParticipant for PurgeParticipantHandler {
         &self,
         request: Request<pb::ExecuteRequest>,
     ) -> Result<Response<pb::ExecuteResponse>, Status> {
-        let caller = principal_from(&request)?.subject.clone();
+        let principal = principal_from(&request)?;
+        let (caller, tenant) = (principal.subject.clone(), principal.tenant_id);
         let message = request.into_inner();
         let mut problems = Problems::new();
         let key = problems.check(
@@ -300,8 +320,9 @@ impl PurgeParticipant for PurgeParticipantHandler {
         let (Some(key), Some((subject, purged)), true) = (key, scope, problems.is_empty()) else {
             return Err(invalid(problems));
         };
+        acting_for(&subject, tenant)?;
         let scope = IdempotencyScope {
-            // data-purge acts across tenants; the subject's tenant is part of the request hash.
+            // The subject's tenant, the one data-purge acts for, is part of the request hash.
             tenant_id: String::new(),
             method: EXECUTE_METHOD.to_owned(),
             key: key.as_str().to_owned(),
@@ -333,8 +354,10 @@ impl PurgeParticipant for PurgeParticipantHandler {
         &self,
         request: Request<pb::VerifyRequest>,
     ) -> Result<Response<pb::VerifyResponse>, Status> {
+        let tenant = principal_from(&request)?.tenant_id;
         let message = request.into_inner();
         let (subject, purged) = scope_only(message.scope.as_ref(), &message.classes)?;
+        acting_for(&subject, tenant)?;
         let residual = if purged {
             self.count(&subject)
                 .await?

@@ -26,6 +26,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_observed_handshakes::Migration),
             Box::new(m0004_concerned_accounts::Migration),
             Box::new(m0005_real_time_claims::Migration),
+            // Rate-limit buckets per tenant, shared by every replica (quality.md §1.7).
+            Box::new(tenure_db::rate_limit::CreateRateLimitBucket),
         ]
     }
 

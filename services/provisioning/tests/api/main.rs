@@ -36,6 +36,7 @@ tenure_testkit::service_api_tests! {
         "operation",
         "operation_lease",
         "provisioning_migrations",
+        "rate_limit_bucket",
         "sandbox_account",
         "sandbox_clock",
         "sandbox_create_account_request",

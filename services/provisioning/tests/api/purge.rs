@@ -31,9 +31,14 @@ fn classes() -> Vec<i32> {
     vec![DataClass::AwsFetched as i32, DataClass::CostData as i32]
 }
 
+/// The tenant a scope names, which data-purge acts for when it sends it.
+fn tenant_of(scope: &purge::ParticipantScope) -> Uuid {
+    scope.tenant_id.parse().expect("a tenant id")
+}
+
 async fn plan(served: &Served, scope: &purge::ParticipantScope) -> Vec<purge::TableCount> {
     served
-        .purger()
+        .purger_for(tenant_of(scope))
         .plan(purge::PlanRequest {
             purge_id: Uuid::new_v4().to_string(),
             scope: Some(scope.clone()),
@@ -56,7 +61,7 @@ fn execute_request(scope: &purge::ParticipantScope) -> purge::ExecuteRequest {
 
 async fn execute(served: &Served, request: &purge::ExecuteRequest) -> Vec<purge::TableCount> {
     served
-        .purger()
+        .purger_for(tenant_of(request.scope.as_ref().expect("a scope")))
         .execute(request.clone())
         .await
         .expect("execute")
@@ -66,7 +71,7 @@ async fn execute(served: &Served, request: &purge::ExecuteRequest) -> Vec<purge:
 
 async fn residual(served: &Served, scope: &purge::ParticipantScope) -> Vec<purge::TableCount> {
     served
-        .purger()
+        .purger_for(tenant_of(scope))
         .verify(purge::VerifyRequest {
             purge_id: Uuid::new_v4().to_string(),
             scope: Some(scope.clone()),
@@ -234,7 +239,7 @@ async fn an_account_purge_deletes_exactly_its_plan_once_and_spares_the_rest() {
 
     // The reused key with another request is refused.
     let reused = served
-        .purger()
+        .purger_for(world.tenant_a)
         .execute(purge::ExecuteRequest {
             scope: Some(scope(purge::ScopeKind::Account, world.tenant_a, &world.y)),
             ..request
@@ -296,7 +301,7 @@ async fn a_tenant_purge_deletes_every_row_of_the_tenant_and_no_other() {
 
     // Classes that do not include provisioning's data leave it alone and report nothing deleted.
     let kept = served
-        .purger()
+        .purger_for(world.tenant_b)
         .execute(purge::ExecuteRequest {
             classes: vec![DataClass::LoginIdentity as i32],
             ..execute_request(&tenant_b)
@@ -316,6 +321,47 @@ async fn a_tenant_purge_deletes_every_row_of_the_tenant_and_no_other() {
         .await
         .expect("accounts");
     assert!(listed.iter().any(|account| account.id.as_str() == world.y));
+    served.host.shutdown().await;
+}
+
+/// Data-purge acts for one tenant per call, as every other data owner holds it to: a subject in
+/// another tenant is refused before anything is counted or deleted (issue 16's sweep found the
+/// provisioning participant purging whatever tenant the scope named).
+#[tokio::test]
+async fn data_purge_acting_for_one_tenant_cannot_reach_another_tenants_rows() {
+    let (served, _database) = spawn_sandbox().await;
+    let world = world(&served).await;
+    let tenant_b = scope(purge::ScopeKind::Tenant, world.tenant_b, "");
+    let untouched = plan(&served, &tenant_b).await;
+    let as_a = served.purger_for(world.tenant_a);
+    let planned = as_a
+        .clone()
+        .plan(purge::PlanRequest {
+            purge_id: Uuid::new_v4().to_string(),
+            scope: Some(tenant_b.clone()),
+            classes: classes(),
+        })
+        .await
+        .expect_err("another tenant");
+    let executed = as_a
+        .clone()
+        .execute(execute_request(&tenant_b))
+        .await
+        .expect_err("another tenant");
+    let verified = as_a
+        .clone()
+        .verify(purge::VerifyRequest {
+            purge_id: Uuid::new_v4().to_string(),
+            scope: Some(tenant_b.clone()),
+            classes: classes(),
+        })
+        .await
+        .expect_err("another tenant");
+    for refused in [planned, executed, verified] {
+        assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{refused:?}");
+    }
+    assert_eq!(plan(&served, &tenant_b).await, untouched);
+    assert!(operation_exists(&served, &world.z_operation).await);
     served.host.shutdown().await;
 }
 

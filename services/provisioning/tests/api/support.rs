@@ -112,12 +112,14 @@ impl Served {
         ProvisioningServiceClient::with_interceptor(self.channel.clone(), interceptor)
     }
 
-    /// PurgeParticipant as the data-purge service.
-    pub(crate) fn purger(&self) -> Purger {
+    /// PurgeParticipant as the data-purge service acting for `tenant`, as it does for each purge.
+    pub(crate) fn purger_for(&self, tenant: uuid::Uuid) -> Purger {
         let token = self
             .host
             .service_token(ServiceKind::DataPurge, ServiceKind::Provisioning);
-        PurgeParticipantClient::with_interceptor(self.channel.clone(), bearer(&token))
+        let mut interceptor = bearer(&token);
+        interceptor.tenant = Some(tenant.to_string().parse().expect("ascii tenant"));
+        PurgeParticipantClient::with_interceptor(self.channel.clone(), interceptor)
     }
 
     /// SandboxService as an operator.

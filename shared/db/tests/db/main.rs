@@ -10,6 +10,7 @@ mod cancel;
 mod errors;
 mod idempotency;
 mod migrate;
+mod rate_limit;
 mod settings;
 mod subject;
 mod support;

@@ -19,6 +19,8 @@ use tokio::sync::Notify;
 use tonic::Code;
 use tonic::transport::Channel;
 
+mod rate_limits;
+
 const PLAN: &str = "/tenure.purge.v1.PurgeParticipant/Plan";
 
 /// Answers with who called, sleeps, panics, reports the deadline it was given, or relays to a peer
@@ -96,6 +98,8 @@ async fn serve_probe_on(host: &TestHost, probe: Probe) -> (Channel, std::net::So
             method: PLAN,
             roles: &[Role::Customer, Role::Operator, Role::Service],
             service_callers: &["orders"],
+            // The probe's peers act for no tenant in particular.
+            service_across_tenants: true,
         }])
         .add_service(PurgeParticipantServer::new(probe));
     let handle = host.serve(builder).await.expect("serve");

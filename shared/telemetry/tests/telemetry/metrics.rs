@@ -83,3 +83,14 @@ async fn services_register_their_own_metrics() {
     gauge.set(3);
     assert!(tenure_telemetry::encode_metrics().contains("test_registered_probe 3\n"));
 }
+
+#[test]
+fn every_limit_reason_is_exported_before_its_first_refusal() {
+    // Nothing in this test binary refuses a call, so each series shows its initial 0: an alert on
+    // `rate_limited_total` sees a number from the first scrape instead of no data.
+    let text = tenure_telemetry::encode_metrics();
+    for reason in tenure_telemetry::RateLimitReason::ALL {
+        let series = format!("rate_limited_total{{reason=\"{}\"}} 0\n", reason.label());
+        assert!(text.contains(&series), "missing {series} in:\n{text}");
+    }
+}

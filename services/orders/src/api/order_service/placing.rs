@@ -451,6 +451,11 @@ impl Orders {
             created_at: now,
         };
         let tx = TenantTx::begin(&self.db, tenant).await?;
+        // Counted in the transaction that places the order, with the tenant's other placings waiting,
+        // so the caps hold under concurrent calls and across replicas.
+        store::orders::lock_placing(&tx, tenant).await?;
+        let in_flight = store::orders::in_flight(&tx, tenant).await?;
+        self.within_caps(&order.details, in_flight)?;
         store::orders::insert(&tx, &order).await?;
         store::sagas::insert(&tx, &saga, &[placed]).await?;
         if let Err(held) = store::sagas::take_locks(&tx, saga_id, tenant, &locks, now).await? {
@@ -462,6 +467,36 @@ impl Orders {
         let view = convert::order(&self.registry, &record)?;
         tx.commit().await?;
         Ok(view)
+    }
+}
+
+impl Orders {
+    /// Refuses an order over the tenant's caps of orders in progress (quality.md §1.7, API6): first
+    /// the new-account cap, the one a script creating accounts in bulk meets, then the cap on every
+    /// kind. A refused order changes nothing, so the customer may place it again once one ends.
+    fn within_caps(
+        &self,
+        details: &OrderDetails,
+        in_flight: store::orders::InFlight,
+    ) -> Result<(), OrdersError> {
+        let limits = &self.settings.limits;
+        let message = if matches!(details, OrderDetails::NewAccount { .. })
+            && in_flight.new_accounts >= u64::from(limits.new_account_orders_in_flight)
+        {
+            format!(
+                "You have {} new-account orders in progress; place more once one of them ends.",
+                in_flight.new_accounts
+            )
+        } else if in_flight.all >= u64::from(limits.orders_in_flight) {
+            format!(
+                "You have {} orders in progress; place more once one of them ends.",
+                in_flight.all
+            )
+        } else {
+            return Ok(());
+        };
+        tenure_telemetry::metrics().rate_limited(tenure_telemetry::RateLimitReason::OrdersInFlight);
+        Err(OrdersError::TooManyInFlight(message))
     }
 }
 

@@ -107,8 +107,10 @@ impl Orders {
             request.created_before.as_ref(),
             now,
         );
+        // The caller's reach binds the token: another tenant's token must not resume this query (S5).
+        let reach = call.reach()?;
         let scope = format!(
-            "{}|{:?}|{:?}|{}|{:?}|{:?}",
+            "{reach:?}|{}|{:?}|{:?}|{}|{:?}|{:?}",
             request.tenant_id,
             request.kinds,
             request.statuses,
