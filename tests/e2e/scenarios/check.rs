@@ -220,7 +220,8 @@ pub(crate) async fn purges_of(
         .collect()
 }
 
-/// Whole days from `from` to `to`.
+/// Days from `from` to `to`, to the nearest whole day: business time runs on between two steps of
+/// one story, by milliseconds.
 pub(crate) fn days_between(
     from: Option<&prost_types::Timestamp>,
     to: Option<&prost_types::Timestamp>,
@@ -228,7 +229,7 @@ pub(crate) fn days_between(
     let (Some(from), Some(to)) = (from, to) else {
         panic!("both instants are set: {from:?} {to:?}");
     };
-    (to.seconds - from.seconds) / 86_400
+    (to.seconds - from.seconds + 43_200).div_euclid(86_400)
 }
 
 /// The customer completes every open task of its own on `order_id` that holds the order
@@ -349,7 +350,8 @@ pub(crate) async fn operations_until(stack: &Stack, order_id: &str, step: &str) 
     }
 }
 
-/// The customer's open task of `step` on `order_id`, once it is open.
+/// The customer's open task of `step` on `order_id`, once it is open; operations complete their own
+/// tasks meanwhile.
 pub(crate) async fn customer_task(
     stack: &Stack,
     tenant: Uuid,
@@ -358,6 +360,12 @@ pub(crate) async fn customer_task(
 ) -> pb::Task {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
+        for task in stack.open_tasks(&As::Operator, Some(order_id)).await {
+            stack
+                .complete_task(&As::Operator, &task.id, pb::TaskOutcome::Completed, "")
+                .await
+                .expect("operations complete their task");
+        }
         let open = stack
             .open_tasks(&As::Customer(tenant), Some(order_id))
             .await;

@@ -401,21 +401,7 @@ pub(crate) async fn reopen_after_the_window(stack: &Stack) {
 /// what it no longer needs and confirms. Each step is the customer's, with its instructions.
 async fn customer_confirms_the_unlink(stack: &Stack, tenant: Uuid, order_id: &str) {
     for step in ["shut_down_resources", "confirm_unlink"] {
-        let task = loop {
-            for ops in stack.open_tasks(&As::Operator, Some(order_id)).await {
-                stack
-                    .complete_task(&As::Operator, &ops.id, pb::TaskOutcome::Completed, "")
-                    .await
-                    .expect("operations confirm with the customer");
-            }
-            let open = stack
-                .open_tasks(&As::Customer(tenant), Some(order_id))
-                .await;
-            if let Some(task) = open.into_iter().find(|task| task.step == step) {
-                break task;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        };
+        let task = customer_task(stack, tenant, order_id, step).await;
         assert_eq!(task.owner, pb::TaskOwner::Customer as i32);
         assert!(task.blocks_order);
         assert!(!task.instructions.is_empty(), "{task:?}");
@@ -545,30 +531,44 @@ async fn assert_unlinked(stack: &Stack, tenant: Uuid, order_id: &str, account_id
     );
 }
 
-/// Unlinking a linked account that joined by invitation (ECAM without an organization): it leaves
-/// at once.
-pub(crate) async fn unlink_invited_member(stack: &Stack) {
-    let tenant = stack.seed(0).await.tenant;
-    let account_id = transferred_account(stack, tenant, false).await;
+/// An unlink of `account_id` played to its end as everyone plays it: the customer confirms, the
+/// platform ends the link with `ending`, and the customer closes the account as root; the order.
+async fn unlink_to_the_end(
+    stack: &Stack,
+    tenant: Uuid,
+    account_id: &str,
+    member: bool,
+    ending: &[(&'static str, Owner)],
+) -> String {
     let order = terminate(
         stack,
         tenant,
-        &account_id,
+        account_id,
         common::TerminationMode::Unlink,
-        unlink_acknowledgements(true),
+        unlink_acknowledgements(member),
     )
     .await;
     customer_confirms_the_unlink(stack, tenant, &order.id).await;
     everyone_helps(stack, tenant, &order.id, pb::OrderStatus::Completed).await;
     customer_closes_as_root(stack, tenant, &order.id).await;
-    assert_steps(
+    assert_steps(stack, tenant, &order.id, &unlink_steps(!member, ending)).await;
+    order.id
+}
+
+/// Unlinking a linked account that joined by invitation (ECAM without an organization): it leaves
+/// at once.
+pub(crate) async fn unlink_invited_member(stack: &Stack) {
+    let tenant = stack.seed(0).await.tenant;
+    let account_id = transferred_account(stack, tenant, false).await;
+    let order = unlink_to_the_end(
         stack,
         tenant,
-        &order.id,
-        &unlink_steps(false, &[("remove_account", Owner::Automation)]),
+        &account_id,
+        true,
+        &[("remove_account", Owner::Automation)],
     )
     .await;
-    assert_unlinked(stack, tenant, &order.id, &account_id).await;
+    assert_unlinked(stack, tenant, &order, &account_id).await;
 }
 
 /// Unlinking a management account handed over with its organization (ECAM with Organizations):
@@ -576,25 +576,15 @@ pub(crate) async fn unlink_invited_member(stack: &Stack) {
 pub(crate) async fn unlink_handed_over_management_account(stack: &Stack) {
     let tenant = stack.seed(0).await.tenant;
     let account_id = transferred_account(stack, tenant, true).await;
-    let order = terminate(
+    let order = unlink_to_the_end(
         stack,
         tenant,
         &account_id,
-        common::TerminationMode::Unlink,
-        unlink_acknowledgements(false),
+        false,
+        &[("ownership_return", Owner::Operations)],
     )
     .await;
-    customer_confirms_the_unlink(stack, tenant, &order.id).await;
-    everyone_helps(stack, tenant, &order.id, pb::OrderStatus::Completed).await;
-    customer_closes_as_root(stack, tenant, &order.id).await;
-    assert_steps(
-        stack,
-        tenant,
-        &order.id,
-        &unlink_steps(true, &[("ownership_return", Owner::Operations)]),
-    )
-    .await;
-    assert_unlinked(stack, tenant, &order.id, &account_id).await;
+    assert_unlinked(stack, tenant, &order, &account_id).await;
 }
 
 /// Unlinking a billing-transfer account whose transfer is running: the transfer ends at the end of
@@ -605,25 +595,15 @@ pub(crate) async fn unlink_billing_transfer_after_its_start(stack: &Stack) {
     let management = billing_transfer_account(stack, tenant).await;
     // Past the first of the month the transfer started on.
     stack.advance_days(40);
-    let order = terminate(
+    let order = unlink_to_the_end(
         stack,
         tenant,
         &management,
-        common::TerminationMode::Unlink,
-        unlink_acknowledgements(false),
+        false,
+        &[("end_billing_transfer", Owner::Automation)],
     )
     .await;
-    customer_confirms_the_unlink(stack, tenant, &order.id).await;
-    everyone_helps(stack, tenant, &order.id, pb::OrderStatus::Completed).await;
-    customer_closes_as_root(stack, tenant, &order.id).await;
-    assert_steps(
-        stack,
-        tenant,
-        &order.id,
-        &unlink_steps(true, &[("end_billing_transfer", Owner::Automation)]),
-    )
-    .await;
-    let events = events_of(stack, &order.id, "purge.scheduled").await;
+    let events = events_of(stack, &order, "purge.scheduled").await;
     let ends = events
         .iter()
         .find_map(|event| match &event.payload {
