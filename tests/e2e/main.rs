@@ -1,6 +1,7 @@
 //! Tenure's end-to-end suite in one test binary: the workspace layout rules, then the cluster
 //! scenarios.
 
+mod abuse;
 mod layout;
 mod limits;
 mod observability;
