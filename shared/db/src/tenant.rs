@@ -77,9 +77,13 @@ impl TenantTx {
     pub async fn begin_opted_in(db: &Db, setting: &'static str) -> Result<Self, DbError> {
         let tx = Self::begin_unscoped(db).await?;
         if db.backend() == Backend::Postgres {
+            // The tenant setting is emptied for the transaction in the same statement, at no extra
+            // round trip: a cross-tenant transaction never inherits a tenant a session-level SET
+            // might have left on the pooled connection (the code scan forbids one; this makes the
+            // opt-in transactions safe even so).
             tx.execute_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "SELECT set_config($1, 'on', true)",
+                "SELECT set_config($1, 'on', true), set_config('app.tenant_id', '', true)",
                 [setting.into()],
             ))
             .await?;
