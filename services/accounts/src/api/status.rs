@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use tenure_domain::FieldProblem;
 use tenure_grpc::status;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt as _};
@@ -69,9 +70,15 @@ impl From<AccountsError> for Status {
             AccountsError::ForeignTenant => {
                 Status::permission_denied("the tenant is taken from your credentials")
             }
-            AccountsError::TenantRequired => Status::invalid_argument(
-                "this call acts for one tenant: name it (tenant_id for operators, x-tenure-tenant for services) or use a customer token",
-            ),
+            // A field violation like every other INVALID_ARGUMENT (quality.md §2), on the field an
+            // operator fills.
+            AccountsError::TenantRequired => status::invalid_argument(&[FieldProblem {
+                field: "tenant_id".to_owned(),
+                reason: "TENANT_REQUIRED",
+                description: "this call acts for one tenant: name it (tenant_id for operators, \
+                              x-tenure-tenant for services) or use a customer token",
+                catalogue_code: Some("TNR004"),
+            }]),
             AccountsError::Concurrent => {
                 Status::aborted("the record changed while this call ran; retry")
             }

@@ -45,7 +45,8 @@ pub(crate) struct Call {
 }
 
 impl Call {
-    /// The tenant a read is narrowed to: a customer's own, nobody's for the cross-tenant roles.
+    /// The tenant a call is narrowed to: a customer's own, the one a service acts for (its
+    /// `x-tenure-tenant`, quality.md §1.4), nobody's for the cross-tenant roles.
     pub(crate) fn reach(&self) -> Result<Option<Uuid>, PurgeError> {
         match self.caller.role {
             CallerRole::Customer => self
@@ -53,11 +54,13 @@ impl Call {
                 .tenant
                 .map(Some)
                 .ok_or(PurgeError::ForeignTenant),
+            CallerRole::Service => Ok(self.caller.tenant),
             _ => Ok(None),
         }
     }
 
-    /// Narrows an optional tenant filter from a request: customers may only name their own tenant.
+    /// Narrows an optional tenant filter from a request: customers, and services acting for a
+    /// tenant, may only name their own.
     pub(crate) fn tenant_filter(&self, asked: Option<Uuid>) -> Result<Option<Uuid>, PurgeError> {
         match (self.reach()?, asked) {
             (Some(own), Some(asked)) if asked != own => Err(PurgeError::ForeignTenant),

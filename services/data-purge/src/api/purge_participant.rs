@@ -72,7 +72,8 @@ fn read_call(
 }
 
 /// A participant request's purge, subject and classes; a mutating one's key is checked with them, so
-/// every problem is reported at once.
+/// every problem is reported at once. The handlers then hold the subject to the tenant data-purge
+/// acts for, as every other data owner does.
 fn owner_call(
     purge_id: &str,
     scope: Option<&pb::ParticipantScope>,
@@ -120,7 +121,7 @@ impl PurgeParticipant for PurgeParticipantHandler {
         &self,
         request: Request<pb::PlanRequest>,
     ) -> Result<Response<pb::PlanResponse>, Status> {
-        self.app.call(&request, path!("Plan"))?;
+        let call = self.app.call(&request, path!("Plan"))?;
         let request = request.into_inner();
         let (purge_id, scope, classes) = owner_call(
             &request.purge_id,
@@ -128,6 +129,7 @@ impl PurgeParticipant for PurgeParticipantHandler {
             &request.classes,
             None,
         )?;
+        call.tenant_filter(Some(scope.tenant))?;
         let entries = self
             .records
             .plan(OwnerCall {
@@ -146,7 +148,7 @@ impl PurgeParticipant for PurgeParticipantHandler {
         &self,
         request: Request<pb::ExecuteRequest>,
     ) -> Result<Response<pb::ExecuteResponse>, Status> {
-        self.app.call(&request, path!("Execute"))?;
+        let call = self.app.call(&request, path!("Execute"))?;
         let request = request.into_inner();
         let (purge_id, scope, classes) = owner_call(
             &request.purge_id,
@@ -154,6 +156,7 @@ impl PurgeParticipant for PurgeParticipantHandler {
             &request.classes,
             Some(&request),
         )?;
+        call.tenant_filter(Some(scope.tenant))?;
         let entries = self
             .records
             .execute(
@@ -175,7 +178,7 @@ impl PurgeParticipant for PurgeParticipantHandler {
         &self,
         request: Request<pb::VerifyRequest>,
     ) -> Result<Response<pb::VerifyResponse>, Status> {
-        self.app.call(&request, path!("Verify"))?;
+        let call = self.app.call(&request, path!("Verify"))?;
         let request = request.into_inner();
         let (purge_id, scope, classes) = owner_call(
             &request.purge_id,
@@ -183,6 +186,7 @@ impl PurgeParticipant for PurgeParticipantHandler {
             &request.classes,
             None,
         )?;
+        call.tenant_filter(Some(scope.tenant))?;
         let residual = self
             .records
             .verify(OwnerCall {

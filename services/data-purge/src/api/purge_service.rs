@@ -166,6 +166,8 @@ impl Purges {
             checked(triggered_at)?,
             checked(ticket)?,
         );
+        // A service acting for one tenant schedules that tenant's purges only.
+        call.tenant_filter(Some(scope.tenant))?;
         let schedule = Schedule::of(&self.schedule, scope.kind(), reason, triggered_at, now);
         self.mutate(call, &request, async |tx, now| {
             if let Some(pending) = store::purges::pending_for(&**tx, &scope).await? {
@@ -430,10 +432,16 @@ impl Purges {
         let reason = problems.check("reason", FreeText::reason(&request.reason));
         finish_keyed(problems, &request)?;
         let (target, reason) = (checked(target)?, checked(reason)?);
+        // A service acting for one tenant cancels that tenant's purges only; another tenant's id
+        // answers like a missing one.
+        let reach = call.reach()?;
+        if let Target::Scope(scope) = &target {
+            call.tenant_filter(Some(scope.tenant))?;
+        }
         self.mutate(call, &request, async |tx, now| {
             let purge = match &target {
                 Target::Id(id) => Some(
-                    store::purges::get(&**tx, *id, None)
+                    store::purges::get(&**tx, *id, reach)
                         .await?
                         .ok_or(PurgeError::NotFound("purge"))?,
                 ),

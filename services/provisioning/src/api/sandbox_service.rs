@@ -144,7 +144,11 @@ impl SandboxService for SandboxServiceHandler {
         let by = request
             .get_ref()
             .by
-            .map(|by| Duration::seconds(by.seconds) + Duration::nanoseconds(i64::from(by.nanos)))
+            // Checked: seconds beyond what a duration holds are out of range, not a panic.
+            .and_then(|by| {
+                Duration::try_seconds(by.seconds)?
+                    .checked_add(&Duration::nanoseconds(i64::from(by.nanos)))
+            })
             .filter(|by| (MIN_ADVANCE..=MAX_ADVANCE).contains(by));
         let Some(by) = by else {
             let mut problems = Problems::new();

@@ -16,7 +16,7 @@ use tonic::Code;
 use uuid::Uuid;
 
 use crate::support::{
-    OperationAnswer as _, Served, create_account_with, error_info, key, settle, spawn_sandbox,
+    OperationAnswer as _, Served, create_account_with, error_info, key, settle_with, spawn_sandbox,
 };
 
 fn scope(kind: purge::ScopeKind, tenant: Uuid, aws_account_id: &str) -> purge::ParticipantScope {
@@ -102,15 +102,15 @@ fn counts(operations: u64, concerns: u64, references: u64) -> Vec<(String, u64)>
 
 /// Closes `account` for `tenant` and waits for the operation to succeed.
 async fn close(served: &Served, tenant: Uuid, account: &str) -> String {
-    let closing = served
-        .orders_for(tenant)
+    let mut orders = served.orders_for(tenant);
+    let closing = orders
         .close_account(pb::CloseAccountRequest {
             idempotency_key: key(),
             aws_account_id: account.to_owned(),
         })
         .await
         .operation();
-    let closed = settle(served, &closing.id, Duration::from_secs(60)).await;
+    let closed = settle_with(served, &mut orders, &closing.id, Duration::from_secs(60)).await;
     assert_eq!(
         closed.state,
         pb::OperationState::Succeeded as i32,
@@ -120,9 +120,10 @@ async fn close(served: &Served, tenant: Uuid, account: &str) -> String {
 }
 
 /// GetOperation as orders (across tenants): the operation still exists.
-async fn operation_exists(served: &Served, id: &str) -> bool {
+/// Whether `tenant` still has the operation (the owner's view, so a miss means it is gone).
+async fn operation_exists(served: &Served, tenant: Uuid, id: &str) -> bool {
     match served
-        .orders()
+        .orders_for(tenant)
         .get_operation(pb::GetOperationRequest {
             operation_id: id.to_owned(),
         })
@@ -235,7 +236,7 @@ async fn an_account_purge_deletes_exactly_its_plan_once_and_spares_the_rest() {
         "a second run deletes nothing: {again:?}"
     );
     assert_eq!(residual(&served, &account_x).await, []);
-    assert!(!operation_exists(&served, &world.x_close).await);
+    assert!(!operation_exists(&served, world.tenant_a, &world.x_close).await);
 
     // The reused key with another request is refused.
     let reused = served
@@ -259,7 +260,7 @@ async fn an_account_purge_deletes_exactly_its_plan_once_and_spares_the_rest() {
         ),
         counts(1, 1, 1)
     );
-    assert!(operation_exists(&served, &world.z_operation).await);
+    assert!(operation_exists(&served, world.tenant_b, &world.z_operation).await);
 
     // The sandbox is AWS, not Tenure's data: X is still there, closed.
     let management = AwsAccountId::parse(&world.management).expect("id");
@@ -297,7 +298,7 @@ async fn a_tenant_purge_deletes_every_row_of_the_tenant_and_no_other() {
             .is_empty()
     );
     assert_eq!(plan(&served, &tenant_b).await, untouched);
-    assert!(operation_exists(&served, &world.z_operation).await);
+    assert!(operation_exists(&served, world.tenant_b, &world.z_operation).await);
 
     // Classes that do not include provisioning's data leave it alone and report nothing deleted.
     let kept = served
@@ -361,13 +362,14 @@ async fn data_purge_acting_for_one_tenant_cannot_reach_another_tenants_rows() {
         assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{refused:?}");
     }
     assert_eq!(plan(&served, &tenant_b).await, untouched);
-    assert!(operation_exists(&served, &world.z_operation).await);
+    assert!(operation_exists(&served, world.tenant_b, &world.z_operation).await);
     served.host.shutdown().await;
 }
 
 /// Waits until `operation` leaves IN_PROGRESS; returns its id.
-async fn settled(served: &Served, operation: pb::Operation) -> String {
-    settle(served, &operation.id, Duration::from_secs(60))
+async fn settled(served: &Served, tenant: Uuid, operation: pb::Operation) -> String {
+    let mut orders = served.orders_for(tenant);
+    settle_with(served, &mut orders, &operation.id, Duration::from_secs(60))
         .await
         .id
 }
@@ -394,7 +396,7 @@ async fn an_account_purge_takes_the_operations_and_references_that_name_the_acco
         })
         .await
         .operation();
-    settled(&served, stack_set).await;
+    settled(&served, tenant, stack_set).await;
     let instances = |accounts: Vec<String>| pb::CreateStackInstancesRequest {
         idempotency_key: key(),
         management_account_id: management.clone(),
@@ -407,12 +409,12 @@ async fn an_account_purge_takes_the_operations_and_references_that_name_the_acco
         .create_stack_instances(instances(vec![y.clone(), x.clone()]))
         .await
         .operation();
-    let naming_x = settled(&served, naming_x).await;
+    let naming_x = settled(&served, tenant, naming_x).await;
     let naming_only_y = orders
         .create_stack_instances(instances(vec![y.clone()]))
         .await
         .operation();
-    let naming_only_y = settled(&served, naming_only_y).await;
+    let naming_only_y = settled(&served, tenant, naming_only_y).await;
 
     // An invitation of W and its cancellation, which names only the handshake.
     let w = served
@@ -440,7 +442,7 @@ async fn an_account_purge_takes_the_operations_and_references_that_name_the_acco
         })
         .await
         .operation();
-    let cancelled = settled(&served, cancelled).await;
+    let cancelled = settled(&served, tenant, cancelled).await;
 
     // X: its creation, the instances naming it (with both their accounts), its owner record.
     let account_x = scope(purge::ScopeKind::Account, tenant, &x);
@@ -451,8 +453,8 @@ async fn an_account_purge_takes_the_operations_and_references_that_name_the_acco
         planned
     );
     assert_eq!(residual(&served, &account_x).await, []);
-    assert!(!operation_exists(&served, &naming_x).await);
-    assert!(operation_exists(&served, &naming_only_y).await);
+    assert!(!operation_exists(&served, tenant, &naming_x).await);
+    assert!(operation_exists(&served, tenant, &naming_only_y).await);
     // Y keeps its creation and the instances naming only Y, and its owner record.
     let account_y = scope(purge::ScopeKind::Account, tenant, &y);
     assert_eq!(rows(&plan(&served, &account_y).await), counts(2, 2, 1));
@@ -467,8 +469,8 @@ async fn an_account_purge_takes_the_operations_and_references_that_name_the_acco
         planned
     );
     assert_eq!(residual(&served, &account_w).await, []);
-    assert!(!operation_exists(&served, &invited.id).await);
-    assert!(!operation_exists(&served, &cancelled).await);
+    assert!(!operation_exists(&served, tenant, &invited.id).await);
+    assert!(!operation_exists(&served, tenant, &cancelled).await);
     // The StackSet itself names no account: only the tenant's purge takes it.
     assert_eq!(
         rows(&plan(&served, &scope(purge::ScopeKind::Tenant, tenant, "")).await),

@@ -140,9 +140,16 @@ impl Served {
 }
 
 /// ProvisioningService on `channel` as the orders service.
+/// The tenant the orders service acts for in tests that do not name one: every service call names
+/// its tenant, as in production.
+pub(crate) const HOUSE_TENANT: uuid::Uuid =
+    uuid::Uuid::from_u128(0x7e57_0000_0000_4000_8000_0000_0000_0001);
+
 fn orders_client(host: &TestHost, channel: &Channel) -> Provisioning {
     let token = host.service_token(ServiceKind::Orders, ServiceKind::Provisioning);
-    ProvisioningServiceClient::with_interceptor(channel.clone(), bearer(&token))
+    let mut interceptor = bearer(&token);
+    interceptor.tenant = Some(HOUSE_TENANT.to_string().parse().expect("ascii tenant"));
+    ProvisioningServiceClient::with_interceptor(channel.clone(), interceptor)
 }
 
 pub(crate) fn bearer(token: &str) -> Bearer {
@@ -262,7 +269,16 @@ pub(crate) fn has_ended(operation: &pb::Operation) -> bool {
 /// Polls GetOperation until the operation has ended (the worker and GetOperation both step it), moving
 /// the clock by `step` between polls.
 pub(crate) async fn settle(served: &Served, operation_id: &str, step: Duration) -> pb::Operation {
-    let mut client = served.orders();
+    settle_with(served, &mut served.orders(), operation_id, step).await
+}
+
+/// As [`settle`], reading the operation through `client`: the tenant it acts for owns the operation.
+pub(crate) async fn settle_with(
+    served: &Served,
+    client: &mut Provisioning,
+    operation_id: &str,
+    step: Duration,
+) -> pb::Operation {
     for _ in 0..100 {
         let operation = client
             .get_operation(pb::GetOperationRequest {
@@ -312,7 +328,7 @@ pub(crate) async fn create_account_with(
         })
         .await
         .operation();
-    let done = settle(served, &operation.id, Duration::from_secs(60)).await;
+    let done = settle_with(served, client, &operation.id, Duration::from_secs(60)).await;
     assert_eq!(done.state, pb::OperationState::Succeeded as i32, "{done:?}");
     done.aws_account_id
 }
