@@ -23,6 +23,7 @@ pub mod paging;
 pub mod participant;
 mod policy;
 mod rate_limit;
+mod request;
 mod settings;
 pub mod status;
 mod streams;

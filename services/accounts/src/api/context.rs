@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 use tenure_db::idempotency::{self, IdempotencyScope, RecordSubject};
 use tenure_db::{Db, TenantTx};
-use tenure_domain::{Caller, CallerRole, FieldProblem, IdempotencyKey, SharedClock};
+use tenure_domain::{Caller, CallerRole, SharedClock};
 use tenure_proto::Keyed;
 use tonic::{Request, Status};
 use uuid::Uuid;
@@ -158,10 +158,7 @@ impl Accounts {
         Q: Keyed,
         R: prost::Message + Default,
     {
-        let key = IdempotencyKey::parse(request.key()).map_err(|mut problem| {
-            problem.field = "idempotency_key".to_owned();
-            AccountsError::invalid(problem)
-        })?;
+        let key = key_of(request)?;
         let now = self.now();
         let scope = IdempotencyScope {
             tenant_id: match call.access {
@@ -283,31 +280,4 @@ impl Accounts {
     }
 }
 
-/// Collects the problems of a request and fails with all of them at once.
-pub(crate) fn finish<T>(
-    problems: tenure_domain::Problems,
-    value: impl FnOnce() -> T,
-) -> Result<T, AccountsError> {
-    problems.finish(value).map_err(AccountsError::Invalid)
-}
-
-/// Like [`finish`] for a mutating request, whose idempotency key is checked with the other fields so
-/// every problem is reported at once.
-pub(crate) fn finish_keyed(
-    mut problems: tenure_domain::Problems,
-    request: &impl Keyed,
-) -> Result<(), AccountsError> {
-    problems.check("idempotency_key", IdempotencyKey::parse(request.key()));
-    finish(problems, || ())
-}
-
-/// A required value that a failed check already reported; reaching `None` here is a logic error.
-pub(crate) fn checked<T>(value: Option<T>) -> Result<T, AccountsError> {
-    value.ok_or_else(|| AccountsError::internal("a validated field is missing"))
-}
-
-/// Names a problem after its field.
-pub(crate) fn at(field: &str, mut problem: FieldProblem) -> FieldProblem {
-    problem.field = field.to_owned();
-    problem
-}
+tenure_grpc::request_checks!(AccountsError);

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 use tenure_db::idempotency::{self, IdempotencyScope};
 use tenure_db::{Db, TenantTx};
-use tenure_domain::{Caller, CallerRole, FieldProblem, IdempotencyKey, Problems, SharedClock};
+use tenure_domain::{Caller, CallerRole, SharedClock};
 use tenure_proto::Keyed;
 use tonic::{Request, Status};
 use uuid::Uuid;
@@ -116,10 +116,7 @@ impl Purges {
         Q: Keyed,
         R: prost::Message + Default,
     {
-        let key = IdempotencyKey::parse(request.key()).map_err(|mut problem| {
-            problem.field = "idempotency_key".to_owned();
-            PurgeError::invalid(problem)
-        })?;
+        let key = key_of(request)?;
         let now = self.now();
         let scope = IdempotencyScope {
             tenant_id: call
@@ -152,25 +149,4 @@ impl Purges {
     }
 }
 
-/// Collects the problems of a request and fails with all of them at once.
-pub(crate) fn finish<T>(problems: Problems, value: impl FnOnce() -> T) -> Result<T, PurgeError> {
-    problems.finish(value).map_err(PurgeError::Invalid)
-}
-
-/// Like [`finish`] for a mutating request, whose idempotency key is checked with the other fields so
-/// every problem is reported at once.
-pub(crate) fn finish_keyed(mut problems: Problems, request: &impl Keyed) -> Result<(), PurgeError> {
-    problems.check("idempotency_key", IdempotencyKey::parse(request.key()));
-    finish(problems, || ())
-}
-
-/// A required value that a failed check already reported; reaching `None` here is a logic error.
-pub(crate) fn checked<T>(value: Option<T>) -> Result<T, PurgeError> {
-    value.ok_or_else(|| PurgeError::internal("a validated field is missing"))
-}
-
-/// Names a problem after its field.
-pub(crate) fn at(field: &str, mut problem: FieldProblem) -> FieldProblem {
-    problem.field = field.to_owned();
-    problem
-}
+tenure_grpc::request_checks!(PurgeError);

@@ -1,5 +1,3 @@
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use tenure_db::TenantTx;
 use tenure_domain::{AwsAccountId, FreeText, Problems, Ticket, check_instant, parse_id, required};
@@ -13,13 +11,15 @@ use uuid::Uuid;
 use crate::api::context::{Call, Purges, at, checked, finish, finish_keyed};
 use crate::convert;
 use crate::domain::{
-    LegalHold, Purge, PurgeError, PurgeEvent, PurgeReason, PurgeState, ReceiptVerifier, Schedule,
-    Scope, ScopeKind, chain_hash, manifest_hash, policy_classes,
+    Purge, PurgeError, PurgeEvent, PurgeReason, PurgeState, Schedule, Scope, ScopeKind,
+    manifest_hash, policy_classes,
 };
 use crate::engine::{Change, write_transition};
 use crate::store;
 use crate::store::purges::PurgeFilter;
-use crate::store::receipts::StoredReceipt;
+
+mod holds;
+mod receipts;
 
 /// The permission that setting or releasing a legal hold needs besides the operator role (G7).
 const LEGAL_HOLD_PERMISSION: &str = "legal_hold";
@@ -74,7 +74,7 @@ pub(crate) fn read_scope(
         ScopeKind::Tenant => {
             if !scope.aws_account_id.is_empty() {
                 problems.push(at(
-                    &format!("{field}.aws_account_id"),
+                    format!("{field}.aws_account_id"),
                     tenure_domain::field_problem(
                         "NOT_ALLOWED",
                         "a tenant scope names no account",
@@ -86,40 +86,6 @@ pub(crate) fn read_scope(
             Some(Scope::tenant(tenant?))
         }
     }
-}
-
-fn stored_receipt_to(stored: &StoredReceipt) -> Result<pb::Receipt, PurgeError> {
-    let body = stored.body()?;
-    Ok(pb::Receipt {
-        id: body.id.to_string(),
-        purge_id: body.purge_id.to_string(),
-        sequence: body.sequence,
-        scope_kind: convert::scope_kind_to(body.scope_kind),
-        tenant_id: body.tenant_id.to_string(),
-        account_key_hash: body.account_key_hash.clone(),
-        requested_at: Some(convert::timestamp(body.requested_at)),
-        due_at: Some(convert::timestamp(body.due_at)),
-        started_at: Some(convert::timestamp(body.started_at)),
-        completed_at: Some(convert::timestamp(body.completed_at)),
-        entries: body
-            .entries
-            .iter()
-            .map(|entry| pb::ReceiptEntry {
-                service: entry.service.clone(),
-                data_class: convert::data_class_to(entry.data_class),
-                action: convert::purge_action_to(entry.action),
-                planned_rows: entry.planned_rows,
-                affected_rows: entry.affected_rows,
-            })
-            .collect(),
-        manifest_hash: body.manifest_hash.clone(),
-        residual_rows: body.residual_rows,
-        previous_hash: stored.previous_hash.clone(),
-        hash: stored.hash.clone(),
-        signature: stored.signature.clone(),
-        key_id: stored.key_id.clone(),
-        hold_ids: body.holds.iter().map(Uuid::to_string).collect(),
-    })
 }
 
 impl Purges {
@@ -490,251 +456,6 @@ impl Purges {
                 manifest_hash: manifest_hash(&entries),
                 entries: entries.iter().map(convert::table_count_to).collect(),
             }),
-        })
-    }
-
-    async fn set_hold(
-        &self,
-        call: &Call,
-        request: pb::SetLegalHoldRequest,
-    ) -> Result<pb::SetLegalHoldResponse, PurgeError> {
-        call.require(LEGAL_HOLD_PERMISSION)?;
-        let mut problems = Problems::new();
-        let scope = read_scope(&mut problems, "scope", request.scope.as_ref());
-        let reason = problems.check("reason", FreeText::operator_reason(&request.reason));
-        let ticket = problems.check("ticket", Ticket::parse(&request.ticket));
-        finish_keyed(problems, &request)?;
-        let (scope, reason, ticket) = (checked(scope)?, checked(reason)?, checked(ticket)?);
-        self.mutate(call, &request, async |tx, now| {
-            let hold = LegalHold {
-                id: Uuid::new_v4(),
-                scope: scope.clone(),
-                reason: reason.as_str().to_owned(),
-                ticket: ticket.as_str().to_owned(),
-                placed_by: call.actor(),
-                placed_at: now,
-                released_by: None,
-                released_at: None,
-            };
-            store::holds::insert(&**tx, &hold).await?;
-            for purge in store::purges::pending_in_tenant(&**tx, scope.tenant).await? {
-                if !scope.holds(&purge.scope) {
-                    continue;
-                }
-                if purge.state == PurgeState::Held {
-                    // Already held by another hold: remember this one too, for the receipt.
-                    let mut after = purge.clone();
-                    after.holds.push(hold.id);
-                    if !store::purges::save(&**tx, &after, purge.state, purge.claim_epoch, false)
-                        .await?
-                    {
-                        return Err(PurgeError::Concurrent);
-                    }
-                    continue;
-                }
-                self.change(
-                    tx,
-                    call,
-                    purge,
-                    PurgeEvent::Hold,
-                    (Some(reason.as_str()), Some(ticket.as_str())),
-                    Some("purge.blocked_by_hold"),
-                    now,
-                    |purge| purge.holds.push(hold.id),
-                )
-                .await?;
-            }
-            tracing::info!(hold_id = %hold.id, "legal hold placed");
-            Ok(pb::SetLegalHoldResponse {
-                hold: Some(convert::hold_to(&hold)),
-            })
-        })
-        .await
-    }
-
-    async fn release_hold(
-        &self,
-        call: &Call,
-        request: pb::ReleaseLegalHoldRequest,
-    ) -> Result<pb::ReleaseLegalHoldResponse, PurgeError> {
-        call.require(LEGAL_HOLD_PERMISSION)?;
-        let mut problems = Problems::new();
-        let id = problems.check("hold_id", parse_id(&request.hold_id));
-        let reason = problems.check("reason", FreeText::operator_reason(&request.reason));
-        let ticket = problems.check("ticket", Ticket::parse(&request.ticket));
-        finish_keyed(problems, &request)?;
-        let (id, reason, ticket) = (checked(id)?, checked(reason)?, checked(ticket)?);
-        self.mutate(call, &request, async |tx, now| {
-            let hold = store::holds::get(&**tx, id)
-                .await?
-                .ok_or(PurgeError::NotFound("legal hold"))?;
-            if !store::holds::release(
-                &**tx,
-                id,
-                &call.actor(),
-                reason.as_str(),
-                ticket.as_str(),
-                now,
-            )
-            .await?
-            {
-                return Err(PurgeError::HoldReleased);
-            }
-            let still_active = store::holds::active_in_tenant(&**tx, hold.scope.tenant).await?;
-            for purge in store::purges::pending_in_tenant(&**tx, hold.scope.tenant).await? {
-                let blocked = still_active
-                    .iter()
-                    .any(|other| other.scope.holds(&purge.scope));
-                if purge.state != PurgeState::Held || !hold.scope.holds(&purge.scope) || blocked {
-                    continue;
-                }
-                self.change(
-                    tx,
-                    call,
-                    purge,
-                    PurgeEvent::Release,
-                    (Some(reason.as_str()), Some(ticket.as_str())),
-                    None,
-                    now,
-                    |_| {},
-                )
-                .await?;
-            }
-            let released = store::holds::get(&**tx, id)
-                .await?
-                .ok_or(PurgeError::NotFound("legal hold"))?;
-            tracing::info!(hold_id = %id, "legal hold released");
-            Ok(pb::ReleaseLegalHoldResponse {
-                hold: Some(convert::hold_to(&released)),
-            })
-        })
-        .await
-    }
-
-    async fn list_holds(
-        &self,
-        call: &Call,
-        request: pb::ListLegalHoldsRequest,
-    ) -> Result<pb::ListLegalHoldsResponse, PurgeError> {
-        let mut problems = Problems::new();
-        let page = Page::read(
-            &mut problems,
-            call.method,
-            (request.page_size, &request.page_token),
-            format!("{}", request.active_only),
-        );
-        finish(problems, || ())?;
-        let page = checked(page)?;
-        let rows = store::holds::list(
-            self.db.conn(),
-            request.active_only,
-            page.request.offset,
-            page.fetch_limit(),
-        )
-        .await?;
-        let (rows, next_page_token) = page.of(rows);
-        Ok(pb::ListLegalHoldsResponse {
-            holds: rows.iter().map(convert::hold_to).collect(),
-            next_page_token,
-        })
-    }
-
-    async fn receipt(
-        &self,
-        call: &Call,
-        request: pb::GetReceiptRequest,
-    ) -> Result<pb::GetReceiptResponse, PurgeError> {
-        let mut problems = Problems::new();
-        let id = problems.check("purge_id", parse_id(&request.purge_id));
-        finish(problems, || ())?;
-        let stored = store::receipts::for_purge(self.db.conn(), checked(id)?, call.reach()?)
-            .await?
-            .ok_or(PurgeError::NotFound("receipt"))?;
-        Ok(pb::GetReceiptResponse {
-            receipt: Some(stored_receipt_to(&stored)?),
-        })
-    }
-
-    async fn receipts(
-        &self,
-        call: &Call,
-        request: pb::ListReceiptsRequest,
-    ) -> Result<pb::ListReceiptsResponse, PurgeError> {
-        let mut problems = Problems::new();
-        let page = Page::read(
-            &mut problems,
-            call.method,
-            (request.page_size, &request.page_token),
-            format!("{:?}", call.reach()?),
-        );
-        finish(problems, || ())?;
-        let page = checked(page)?;
-        let rows = store::receipts::list(
-            self.db.conn(),
-            call.reach()?,
-            page.request.offset,
-            page.fetch_limit(),
-        )
-        .await?;
-        let (rows, next_page_token) = page.of(rows);
-        Ok(pb::ListReceiptsResponse {
-            receipts: rows
-                .iter()
-                .map(stored_receipt_to)
-                .collect::<Result<_, _>>()?,
-            next_page_token,
-        })
-    }
-
-    /// Recomputes every receipt's hash from its stored body and its predecessor's hash, checks the
-    /// sequence has no gap, and checks each signature with the public key of its key id.
-    pub(crate) async fn verify_chain(&self) -> Result<pb::VerifyReceiptChainResponse, PurgeError> {
-        const BATCH: u64 = 500;
-        let mut keys: HashMap<String, Option<String>> = HashMap::new();
-        let mut checked_count = 0u64;
-        let mut previous_hash = String::new();
-        let mut sequence = 0u64;
-        loop {
-            let batch = store::receipts::after(self.db.conn(), sequence, BATCH).await?;
-            if batch.is_empty() {
-                break;
-            }
-            for stored in &batch {
-                let body = stored.body()?;
-                if !keys.contains_key(&stored.key_id) {
-                    let public =
-                        store::receipts::public_key_of(self.db.conn(), &stored.key_id).await?;
-                    keys.insert(stored.key_id.clone(), public);
-                }
-                let signed = keys
-                    .get(&stored.key_id)
-                    .and_then(Option::as_ref)
-                    .is_some_and(|public| {
-                        ReceiptVerifier::verify(public, &stored.hash, &stored.signature)
-                    });
-                let intact = body.sequence == sequence + 1
-                    && stored.previous_hash == previous_hash
-                    && chain_hash(&stored.previous_hash, &stored.canonical_body) == stored.hash
-                    && signed;
-                if !intact {
-                    return Ok(pb::VerifyReceiptChainResponse {
-                        checked: checked_count,
-                        intact: false,
-                        first_broken_receipt_id: body.id.to_string(),
-                    });
-                }
-                checked_count += 1;
-                sequence = body.sequence;
-                previous_hash = stored.hash.clone();
-            }
-        }
-        // The head must name the last receipt, or receipts were removed from the end.
-        let head = store::receipts::chain_head(self.db.conn()).await?;
-        let intact = head.sequence == sequence && head.hash == previous_hash;
-        Ok(pb::VerifyReceiptChainResponse {
-            checked: checked_count,
-            intact,
-            first_broken_receipt_id: String::new(),
         })
     }
 }

@@ -56,11 +56,6 @@ pub(crate) enum PurgeError {
 }
 
 impl PurgeError {
-    /// One invalid field.
-    pub(crate) fn invalid(problem: FieldProblem) -> Self {
-        Self::Invalid(vec![problem])
-    }
-
     /// A broken invariant described by fixed text.
     pub(crate) fn internal(message: &'static str) -> Self {
         Self::Internal(message.into())

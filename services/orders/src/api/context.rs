@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use tenure_db::idempotency::{self, IdempotencyScope, RecordSubject};
 use tenure_db::{Db, TenantTx};
-use tenure_domain::{Caller, CallerRole, FieldProblem, IdempotencyKey, Problems, SharedClock};
+use tenure_domain::{Caller, CallerRole, SharedClock};
 use tenure_grpc::{StreamSlot, StreamSlots};
 use tenure_proto::Keyed;
 use tonic::{Request, Status};
@@ -200,10 +200,7 @@ impl Orders {
         Q: Keyed,
         R: prost::Message + Default,
     {
-        let key = IdempotencyKey::parse(request.key()).map_err(|mut problem| {
-            problem.field = "idempotency_key".to_owned();
-            OrdersError::invalid(problem)
-        })?;
+        let key = key_of(request)?;
         let now = self.now();
         let tenant = match call.reach()? {
             Reach::Tenant(tenant) => Some(tenant),
@@ -261,28 +258,4 @@ pub(crate) struct Subject {
     pub(crate) order: Uuid,
 }
 
-/// Collects the problems of a request and fails with all of them at once.
-pub(crate) fn finish<T>(problems: Problems, value: impl FnOnce() -> T) -> Result<T, OrdersError> {
-    problems.finish(value).map_err(OrdersError::Invalid)
-}
-
-/// Like [`finish`] for a mutating request, whose idempotency key is checked with the other fields so
-/// every problem is reported at once.
-pub(crate) fn finish_keyed(
-    mut problems: Problems,
-    request: &impl Keyed,
-) -> Result<(), OrdersError> {
-    problems.check("idempotency_key", IdempotencyKey::parse(request.key()));
-    finish(problems, || ())
-}
-
-/// A required value that a failed check already reported; reaching `None` here is a logic error.
-pub(crate) fn checked<T>(value: Option<T>) -> Result<T, OrdersError> {
-    value.ok_or_else(|| OrdersError::internal("a validated field is missing"))
-}
-
-/// Names a problem after its field.
-pub(crate) fn at(field: impl Into<String>, mut problem: FieldProblem) -> FieldProblem {
-    problem.field = field.into();
-    problem
-}
+tenure_grpc::request_checks!(OrdersError);

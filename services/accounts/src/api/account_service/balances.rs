@@ -42,7 +42,7 @@ impl Accounts {
             );
             if aws_account_id.is_some() && !seen.insert(raw.aws_account_id.as_str()) {
                 problems.push(at(
-                    &format!("{field}.aws_account_id"),
+                    format!("{field}.aws_account_id"),
                     field_problem(
                         "DUPLICATE_ACCOUNT",
                         "an AWS account is listed more than once",

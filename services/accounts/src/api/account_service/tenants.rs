@@ -227,7 +227,7 @@ impl Accounts {
                     );
                 }
                 _ => problems.push(at(
-                    &format!("update_mask.paths[{index}]"),
+                    format!("update_mask.paths[{index}]"),
                     field_problem(
                         "UNKNOWN_FIELD",
                         "only display_name, sector and resale_model can be changed",
