@@ -4,6 +4,9 @@
 #   tests/run.sh                 lint, then the whole suite
 #   tests/run.sh --no-lint       skip rustfmt, clippy and buf (local iteration only; CI never passes it)
 #   tests/run.sh -- <filter>     arguments after `--` go to the test runner (test name filters)
+#   TENURE_SWEEP_SCALE=full tests/run.sh -- sweep
+#                                the fuzz and cross-tenant sweep (tests/e2e/sweep.rs) at the size the
+#                                README publishes, >= 100,000 requests each way (minutes, not seconds)
 #
 # It prepares what the tests need and hands it over in the environment:
 #   TENURE_TEST_PG_URL     a PostgreSQL server the tests may create and drop `t_*` databases on
@@ -196,7 +199,7 @@ if $lint; then
     phase "rustfmt"
     cargo fmt --all -- --check
     phase "clippy"
-    cargo clippy --workspace --all-targets --locked -- -D warnings
+    cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
     phase "buf lint, format, breaking"
     lint_proto
 else

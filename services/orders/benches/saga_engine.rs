@@ -3,7 +3,7 @@
 //! targets are ratios of: the database's single-row commit rate and a tonic unary echo.
 //!
 //! Run: `TENURE_TEST_PG_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench -p tenure-orders
-//! --bench saga_engine` (`-- --quick` for a short run). It creates and drops its own database.
+//! --features bench --bench saga_engine` (`-- --quick` for a short run). It creates and drops its own database.
 
 #![allow(clippy::print_stdout, reason = "a benchmark's report is its output")]
 #![allow(clippy::expect_used, reason = "a failed setup step ends the benchmark")]

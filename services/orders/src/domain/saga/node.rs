@@ -84,6 +84,13 @@ pub(crate) enum Action {
     SchedulePurge,
     /// A synthetic step that does nothing but answer: engine tests and benchmarks build definitions
     /// of these. The production port refuses it.
+    #[cfg_attr(
+        not(any(test, feature = "bench")),
+        expect(
+            dead_code,
+            reason = "only engine tests and the benchmark build synthetic steps"
+        )
+    )]
     Probe(u8),
 }
 
@@ -142,7 +149,12 @@ pub(crate) enum NodeSpec {
         /// The catalogue code the order fails with when the deadline passes.
         timeout_code: &'static str,
     },
-    /// Sleeps until an absolute instant computed once on entry, `after` from then.
+    /// Sleeps until an absolute instant computed once on entry, `after` from then. No shipped order
+    /// kind sleeps yet; the engine supports it and its tests and the benchmark measure it.
+    #[cfg_attr(
+        not(any(test, feature = "bench")),
+        expect(dead_code, reason = "no shipped definition has a timer step yet")
+    )]
     Timer { after: Duration },
     /// The point of no return.
     Pivot,
@@ -179,6 +191,13 @@ pub(crate) struct Node {
 impl Node {
     /// An unconditional automation step titled by its name: what engine tests and the benchmark build
     /// their synthetic definitions from.
+    #[cfg_attr(
+        not(any(test, feature = "bench")),
+        expect(
+            dead_code,
+            reason = "only engine tests and the benchmark build synthetic steps"
+        )
+    )]
     pub(crate) fn synthetic(name: &'static str, spec: NodeSpec) -> Self {
         Self {
             name,

@@ -283,6 +283,13 @@ pub(crate) enum EventKind {
     /// `purge.scheduled`.
     PurgeScheduled,
     /// A synthetic event for engine tests and benchmarks (`probe.reached`).
+    #[cfg_attr(
+        not(any(test, feature = "bench")),
+        expect(
+            dead_code,
+            reason = "only engine tests and the benchmark build synthetic steps"
+        )
+    )]
     Probe,
 }
 
