@@ -1,5 +1,5 @@
 //! Peers of data-purge: the `PurgeParticipant` data-owner interface of every service, which it asks to
-//! plan, execute and verify deletions. Its own records answer through the same [`DataOwner`] port,
+//! plan, execute and verify deletions. Its own records answer through the same [`Participant`] port,
 //! in process.
 
 use std::sync::Arc;
@@ -14,43 +14,45 @@ use crate::domain::{DataClass, PurgeError, Scope, TableCount};
 
 /// What a data owner is asked about: one purge of one subject, for some classes.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct OwnerCall<'a> {
+pub(crate) struct ParticipantCall<'a> {
     pub(crate) purge_id: Uuid,
     pub(crate) scope: &'a Scope,
     pub(crate) classes: &'a [DataClass],
 }
 
-/// A service that holds data of the subjects purges name.
+/// A service that holds data of the subjects purges name, as the purge worker sees it: a peer over
+/// gRPC or data-purge's own records in process. (The gRPC kit's `DataOwner` is the other side: what
+/// a service implements to answer.)
 #[async_trait::async_trait]
-pub(crate) trait DataOwner: Send + Sync {
+pub(crate) trait Participant: Send + Sync {
     /// The service's name, as it reports it in its counts.
     fn service(&self) -> &str;
 
     /// Counts what a purge would delete, pseudonymise or keep, changing nothing.
-    async fn plan(&self, call: OwnerCall<'_>) -> Result<Vec<TableCount>, PurgeError>;
+    async fn plan(&self, call: ParticipantCall<'_>) -> Result<Vec<TableCount>, PurgeError>;
 
     /// Deletes or pseudonymises; a repeat with the same key returns the first counts.
     async fn execute(
         &self,
-        call: OwnerCall<'_>,
+        call: ParticipantCall<'_>,
         idempotency_key: &str,
     ) -> Result<Vec<TableCount>, PurgeError>;
 
     /// Counts what still holds data of the subject in the purged classes.
-    async fn verify(&self, call: OwnerCall<'_>) -> Result<Vec<TableCount>, PurgeError>;
+    async fn verify(&self, call: ParticipantCall<'_>) -> Result<Vec<TableCount>, PurgeError>;
 }
 
 /// The data owners a purge fans out to.
-pub(crate) type DataOwners = Arc<[Arc<dyn DataOwner>]>;
+pub(crate) type Participants = Arc<[Arc<dyn Participant>]>;
 
 /// Another service's `PurgeParticipant`, over gRPC with data-purge's service token.
 #[derive(Debug, Clone)]
-pub(crate) struct PeerOwner {
+pub(crate) struct RemoteParticipant {
     service: String,
     channel: PeerChannel,
 }
 
-impl PeerOwner {
+impl RemoteParticipant {
     pub(crate) fn new(channel: PeerChannel) -> Self {
         Self {
             service: channel.callee().name().to_owned(),
@@ -94,12 +96,12 @@ fn peer_failure(service: &str, status: &tonic::Status) -> PurgeError {
 }
 
 #[async_trait::async_trait]
-impl DataOwner for PeerOwner {
+impl Participant for RemoteParticipant {
     fn service(&self) -> &str {
         &self.service
     }
 
-    async fn plan(&self, call: OwnerCall<'_>) -> Result<Vec<TableCount>, PurgeError> {
+    async fn plan(&self, call: ParticipantCall<'_>) -> Result<Vec<TableCount>, PurgeError> {
         let request = PeerChannel::for_tenant(
             pb::PlanRequest {
                 purge_id: call.purge_id.to_string(),
@@ -118,7 +120,7 @@ impl DataOwner for PeerOwner {
 
     async fn execute(
         &self,
-        call: OwnerCall<'_>,
+        call: ParticipantCall<'_>,
         idempotency_key: &str,
     ) -> Result<Vec<TableCount>, PurgeError> {
         let request = PeerChannel::for_tenant(
@@ -138,7 +140,7 @@ impl DataOwner for PeerOwner {
         self.counts(&response.into_inner().entries)
     }
 
-    async fn verify(&self, call: OwnerCall<'_>) -> Result<Vec<TableCount>, PurgeError> {
+    async fn verify(&self, call: ParticipantCall<'_>) -> Result<Vec<TableCount>, PurgeError> {
         let request = PeerChannel::for_tenant(
             pb::VerifyRequest {
                 purge_id: call.purge_id.to_string(),

@@ -15,7 +15,7 @@ use tenure_db::Db;
 use tenure_domain::SharedClock;
 use uuid::Uuid;
 
-use crate::clients::{DataOwners, OwnerCall};
+use crate::clients::{ParticipantCall, Participants};
 use crate::domain::{
     Actor, ChainLink, DataClass, Purge, PurgeAction, PurgeError, PurgeEvent, PurgeState,
     ReceiptBody, ReceiptEntry, ReceiptSigner, TableCount, Transition, chain_hash, manifest_hash,
@@ -43,7 +43,7 @@ pub(crate) struct Engine {
     /// Real time: claims and leases, which measure whether a worker is alive.
     pub(crate) lease_clock: SharedClock,
     pub(crate) settings: WorkerSettings,
-    pub(crate) owners: DataOwners,
+    pub(crate) owners: Participants,
     pub(crate) signer: Arc<ReceiptSigner>,
     pub(crate) gauges: PurgeGauges,
     /// Woken after every commit that appends an event, so open streams deliver at once.
@@ -166,7 +166,7 @@ impl Engine {
 
     /// Asks every data owner what `purge` would delete, pseudonymise or keep.
     pub(crate) async fn plan(&self, purge: &Purge) -> Result<Vec<TableCount>, PurgeError> {
-        let call = OwnerCall {
+        let call = ParticipantCall {
             purge_id: purge.id,
             scope: &purge.scope,
             classes: &purge.classes,
@@ -266,7 +266,7 @@ impl Engine {
             tx.commit().await?;
             purge = after;
         }
-        let call = OwnerCall {
+        let call = ParticipantCall {
             purge_id: purge.id,
             scope: &purge.scope,
             classes: &purge.classes,

@@ -22,7 +22,7 @@ pub use settings::{
     DataPurgeSettings, MAX_PURGE_DAYS, ReceiptSettings, ScheduleSettings, WorkerSettings,
 };
 
-use crate::clients::{DataOwner, DataOwners, PeerOwner};
+use crate::clients::{Participant, Participants, RemoteParticipant};
 use crate::domain::ReceiptSigner;
 use crate::own_data::OwnRecords;
 
@@ -89,13 +89,13 @@ impl DataPurgeApp {
         let signer = ReceiptSigner::from_pem(&pem, &settings.receipts.key_id)?;
         let db = tenure_db::connect(&settings.database).await?;
         let records = OwnRecords::new(db.clone());
-        let mut owners: Vec<Arc<dyn DataOwner>> = deps
+        let mut owners: Vec<Arc<dyn Participant>> = deps
             .data_owners
             .into_iter()
-            .map(|channel| Arc::new(PeerOwner::new(channel)) as Arc<dyn DataOwner>)
+            .map(|channel| Arc::new(RemoteParticipant::new(channel)) as Arc<dyn Participant>)
             .collect();
         owners.push(Arc::new(records.clone()));
-        let owners: DataOwners = owners.into();
+        let owners: Participants = owners.into();
         let engine = engine::Engine {
             db: db.clone(),
             clock: deps.clock.clone(),

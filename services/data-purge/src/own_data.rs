@@ -5,7 +5,7 @@
 
 use tenure_db::Db;
 
-use crate::clients::{DataOwner, OwnerCall};
+use crate::clients::{Participant, ParticipantCall};
 use crate::domain::{DataClass, PurgeAction, PurgeError, TableCount};
 use crate::store;
 use crate::store::subject::{KeyType, Owner};
@@ -159,12 +159,12 @@ impl OwnRecords {
 }
 
 #[async_trait::async_trait]
-impl DataOwner for OwnRecords {
+impl Participant for OwnRecords {
     fn service(&self) -> &str {
         SERVICE
     }
 
-    async fn plan(&self, call: OwnerCall<'_>) -> Result<Vec<TableCount>, PurgeError> {
+    async fn plan(&self, call: ParticipantCall<'_>) -> Result<Vec<TableCount>, PurgeError> {
         let tx = store::begin(&self.db).await?;
         let mut counts = Vec::new();
         for table in OWN_TABLES {
@@ -188,14 +188,14 @@ impl DataOwner for OwnRecords {
     /// Nothing the service keeps belongs to a purgeable class, so there is nothing to delete.
     async fn execute(
         &self,
-        _call: OwnerCall<'_>,
+        _call: ParticipantCall<'_>,
         _idempotency_key: &str,
     ) -> Result<Vec<TableCount>, PurgeError> {
         Ok(Vec::new())
     }
 
     /// Nothing the service keeps belongs to a purgeable class, so nothing can remain.
-    async fn verify(&self, _call: OwnerCall<'_>) -> Result<Vec<TableCount>, PurgeError> {
+    async fn verify(&self, _call: ParticipantCall<'_>) -> Result<Vec<TableCount>, PurgeError> {
         Ok(Vec::new())
     }
 }

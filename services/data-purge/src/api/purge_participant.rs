@@ -6,7 +6,7 @@ use tonic::{Request, Response, Status};
 
 use crate::api::context::{Purges, at, checked, finish, finish_keyed};
 use crate::api::purge_service::read_scope;
-use crate::clients::{DataOwner, OwnerCall};
+use crate::clients::{Participant, ParticipantCall};
 use crate::convert;
 use crate::domain::{DataClass, PurgeError, Scope};
 use crate::own_data::{OWN_TABLES, OwnRecords, SERVICE};
@@ -132,7 +132,7 @@ impl PurgeParticipant for PurgeParticipantHandler {
         call.tenant_filter(Some(scope.tenant))?;
         let entries = self
             .records
-            .plan(OwnerCall {
+            .plan(ParticipantCall {
                 purge_id,
                 scope: &scope,
                 classes: &classes,
@@ -160,7 +160,7 @@ impl PurgeParticipant for PurgeParticipantHandler {
         let entries = self
             .records
             .execute(
-                OwnerCall {
+                ParticipantCall {
                     purge_id,
                     scope: &scope,
                     classes: &classes,
@@ -189,7 +189,7 @@ impl PurgeParticipant for PurgeParticipantHandler {
         call.tenant_filter(Some(scope.tenant))?;
         let residual = self
             .records
-            .verify(OwnerCall {
+            .verify(ParticipantCall {
                 purge_id,
                 scope: &scope,
                 classes: &classes,
