@@ -1,7 +1,7 @@
 //! The command line of the `tenure` binary.
 
 mod accounts;
-mod client;
+mod stack_commands;
 
 use std::path::PathBuf;
 
@@ -10,7 +10,7 @@ use tenure_grpc::{Role, ServiceKind};
 use uuid::Uuid;
 
 pub use accounts::*;
-pub use client::*;
+pub use stack_commands::*;
 
 /// Tenure: sell and manage AWS accounts over their whole tenure.
 #[derive(Debug, Parser)]

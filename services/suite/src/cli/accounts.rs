@@ -2,7 +2,7 @@
 
 use clap::{Args, Subcommand};
 
-use super::client::{ClientOptions, IdempotencyKey, OpenBalanceArgs, Page};
+use super::stack_commands::{ClientOptions, IdempotencyKey, OpenBalanceArgs, Page};
 use crate::client::proto::{enum_arg, enum_arg_explained};
 
 /// `tenure tenants`.
