@@ -1,7 +1,6 @@
 #![doc = include_str!("../README.md")]
 
 mod api;
-mod clients;
 mod domain;
 mod engine;
 mod sandbox;

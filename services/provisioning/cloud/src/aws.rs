@@ -6,6 +6,7 @@
 //! classifiers leave alone; calls without an idempotency token are never re-sent once they may have
 //! been executed (see [`errors::NoRetryOnceSent`]).
 
+mod acting;
 mod convert;
 mod errors;
 mod settings;
@@ -24,17 +25,14 @@ use aws_sdk_organizations::types::{
     ActionType, HandshakeFilter, HandshakeParty, HandshakePartyType, ResponsibilityTransferType,
 };
 use aws_smithy_async::time::SharedTimeSource;
-use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut;
-use aws_smithy_runtime_api::client::interceptors::{Intercept, SharedInterceptor};
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::retry::RetryConfig;
 use chrono::{DateTime, Utc};
 use tenure_domain::AwsAccountId;
 
+use self::acting::Clients;
 use self::errors::{NoRetryOnceSent, RetryConcurrentModification, cloud_error};
 pub use self::settings::AwsSettings;
 use crate::{
@@ -45,8 +43,6 @@ use crate::{
 
 /// The header that makes moto act as the account it names.
 pub(crate) const EMULATOR_ACCOUNT_HEADER: &str = "x-moto-account-id";
-/// Shows in the acting account's CloudTrail who assumed the role.
-const ROLE_SESSION_NAME: &str = "tenure-provisioning";
 
 /// The `aws` backend.
 #[derive(Debug)]
@@ -57,12 +53,6 @@ pub struct AwsCloud {
     /// Clients per acting account: each carries that account's credentials (an assumed role's cache)
     /// or emulator header, so building them once keeps role sessions alive across calls.
     clients: Mutex<HashMap<AwsAccountId, Clients>>,
-}
-
-#[derive(Debug, Clone)]
-struct Clients {
-    organizations: aws_sdk_organizations::Client,
-    cloudformation: aws_sdk_cloudformation::Client,
 }
 
 /// Whether AWS makes a repeated request harmless. Decides if the SDK may re-send after a request may
@@ -128,77 +118,6 @@ impl AwsCloud {
         self.interceptors.push(interceptor);
         self
     }
-
-    /// The clients that act as `acting`.
-    async fn clients(&self, acting: &AwsAccountId) -> CloudResult<Clients> {
-        if let Some(clients) = self.cached_clients(|cache| cache.get(acting).cloned()) {
-            return Ok(clients);
-        }
-        let mut organizations = aws_sdk_organizations::config::Builder::from(&self.sdk_config);
-        let mut cloudformation = aws_sdk_cloudformation::config::Builder::from(&self.sdk_config);
-        for interceptor in &self.interceptors {
-            organizations.push_interceptor(interceptor.clone());
-            cloudformation.push_interceptor(interceptor.clone());
-        }
-        if self.settings.emulator_account_header {
-            let header = EmulatorAccountHeader {
-                account: acting.as_str().to_owned(),
-            };
-            organizations = organizations.interceptor(header.clone());
-            cloudformation = cloudformation.interceptor(header);
-        } else if let Some(role) = &self.settings.role_name {
-            let role_arn = format!("arn:aws:iam::{acting}:role/{role}");
-            let provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
-                .session_name(ROLE_SESSION_NAME)
-                .configure(&self.sdk_config)
-                .build()
-                .await;
-            let provider = aws_sdk_organizations::config::SharedCredentialsProvider::new(provider);
-            organizations = organizations.credentials_provider(provider.clone());
-            cloudformation = cloudformation.credentials_provider(provider);
-        }
-        let clients = Clients {
-            organizations: aws_sdk_organizations::Client::from_conf(organizations.build()),
-            cloudformation: aws_sdk_cloudformation::Client::from_conf(cloudformation.build()),
-        };
-        // Two first calls for one account may both build clients; either set is as good as the other.
-        Ok(self
-            .cached_clients(|cache| {
-                Some(
-                    cache
-                        .entry(acting.clone())
-                        .or_insert_with(|| clients.clone())
-                        .clone(),
-                )
-            })
-            .unwrap_or(clients))
-    }
-
-    fn cached_clients<T>(
-        &self,
-        use_cache: impl FnOnce(&mut HashMap<AwsAccountId, Clients>) -> Option<T>,
-    ) -> Option<T> {
-        // A poisoned cache still holds whole clients: inserting is the only write.
-        let mut cache = self
-            .clients
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        use_cache(&mut cache)
-    }
-
-    async fn organizations(
-        &self,
-        acting: &AwsAccountId,
-    ) -> CloudResult<aws_sdk_organizations::Client> {
-        Ok(self.clients(acting).await?.organizations)
-    }
-
-    async fn cloudformation(
-        &self,
-        acting: &AwsAccountId,
-    ) -> CloudResult<aws_sdk_cloudformation::Client> {
-        Ok(self.clients(acting).await?.cloudformation)
-    }
 }
 
 /// The HTTPS client of both services: hyper 1 with rustls on ring, the only TLS stack the workspace
@@ -251,6 +170,29 @@ macro_rules! send {
             .send()
             .await
             .map_err(cloud_error::<$error>)
+    };
+}
+
+/// Every item of a paginated listing, one `send!` per page: `$send` are `send!`'s leading arguments,
+/// `$request` the request for one page token, `$items` the output's item list and `$convert` one item's
+/// conversion.
+macro_rules! every_item {
+    ([$($send:tt)*], |$token:ident| $request:expr, $items:ident, $convert:expr $(,)?) => {
+        every_page(|$token| {
+            let request = $request;
+            async {
+                let output = send!($($send)*, request)?;
+                Ok(Page {
+                    items: output
+                        .$items()
+                        .iter()
+                        .map($convert)
+                        .collect::<CloudResult<_>>()?,
+                    next_token: output.next_token().map(str::to_owned),
+                })
+            }
+        })
+        .await
     };
 }
 
@@ -315,27 +257,17 @@ impl Cloud for AwsCloud {
         acting: &AwsAccountId,
     ) -> CloudResult<Vec<CreateAccountStatus>> {
         let client = self.organizations(acting).await?;
-        every_page(|next_token| {
-            let request = client
+        every_item!(
+            [
+                organizations org::list_create_account_status::ListCreateAccountStatusError,
+                Repeat::Harmless
+            ],
+            |next_token| client
                 .list_create_account_status()
-                .set_next_token(next_token);
-            async {
-                let output = send!(
-                    organizations org::list_create_account_status::ListCreateAccountStatusError,
-                    Repeat::Harmless,
-                    request
-                )?;
-                Ok(Page {
-                    items: output
-                        .create_account_statuses()
-                        .iter()
-                        .map(|status| convert::create_account_status(Some(status)))
-                        .collect::<CloudResult<_>>()?,
-                    next_token: output.next_token().map(str::to_owned),
-                })
-            }
-        })
-        .await
+                .set_next_token(next_token),
+            create_account_statuses,
+            |status| convert::create_account_status(Some(status)),
+        )
     }
 
     async fn describe_account(
@@ -354,25 +286,12 @@ impl Cloud for AwsCloud {
 
     async fn list_accounts(&self, acting: &AwsAccountId) -> CloudResult<Vec<AccountDescription>> {
         let client = self.organizations(acting).await?;
-        every_page(|next_token| {
-            let request = client.list_accounts().set_next_token(next_token);
-            async {
-                let output = send!(
-                    organizations org::list_accounts::ListAccountsError,
-                    Repeat::Harmless,
-                    request
-                )?;
-                Ok(Page {
-                    items: output
-                        .accounts()
-                        .iter()
-                        .map(|account| convert::account(Some(account)))
-                        .collect::<CloudResult<_>>()?,
-                    next_token: output.next_token().map(str::to_owned),
-                })
-            }
-        })
-        .await
+        every_item!(
+            [organizations org::list_accounts::ListAccountsError, Repeat::Harmless],
+            |next_token| client.list_accounts().set_next_token(next_token),
+            accounts,
+            |account| convert::account(Some(account)),
+        )
     }
 
     async fn remove_account(
@@ -448,28 +367,18 @@ impl Cloud for AwsCloud {
             HandshakeAction::TransferResponsibility => ActionType::TransferResponsibility,
         };
         let filter = HandshakeFilter::builder().action_type(action_type).build();
-        every_page(|next_token| {
-            let request = client
+        every_item!(
+            [
+                organizations org::list_handshakes_for_organization::ListHandshakesForOrganizationError,
+                Repeat::Harmless
+            ],
+            |next_token| client
                 .list_handshakes_for_organization()
                 .filter(filter.clone())
-                .set_next_token(next_token);
-            async {
-                let output = send!(
-                    organizations org::list_handshakes_for_organization::ListHandshakesForOrganizationError,
-                    Repeat::Harmless,
-                    request
-                )?;
-                Ok(Page {
-                    items: output
-                        .handshakes()
-                        .iter()
-                        .map(|handshake| convert::handshake(Some(handshake), acting))
-                        .collect::<CloudResult<_>>()?,
-                    next_token: output.next_token().map(str::to_owned),
-                })
-            }
-        })
-        .await
+                .set_next_token(next_token),
+            handshakes,
+            |handshake| convert::handshake(Some(handshake), acting),
+        )
     }
 
     async fn cancel_handshake(
@@ -525,28 +434,18 @@ impl Cloud for AwsCloud {
         acting: &AwsAccountId,
     ) -> CloudResult<Vec<BillingTransfer>> {
         let client = self.organizations(acting).await?;
-        every_page(|next_token| {
-            let request = client
+        every_item!(
+            [
+                organizations org::list_inbound_responsibility_transfers::ListInboundResponsibilityTransfersError,
+                Repeat::Harmless
+            ],
+            |next_token| client
                 .list_inbound_responsibility_transfers()
                 .r#type(ResponsibilityTransferType::Billing)
-                .set_next_token(next_token);
-            async {
-                let output = send!(
-                    organizations org::list_inbound_responsibility_transfers::ListInboundResponsibilityTransfersError,
-                    Repeat::Harmless,
-                    request
-                )?;
-                Ok(Page {
-                    items: output
-                        .responsibility_transfers()
-                        .iter()
-                        .map(|transfer| convert::billing_transfer(Some(transfer)))
-                        .collect::<CloudResult<_>>()?,
-                    next_token: output.next_token().map(str::to_owned),
-                })
-            }
-        })
-        .await
+                .set_next_token(next_token),
+            responsibility_transfers,
+            |transfer| convert::billing_transfer(Some(transfer)),
+        )
     }
 
     async fn terminate_billing_transfer(
@@ -754,27 +653,15 @@ impl Cloud for AwsCloud {
         stack_set: &str,
     ) -> CloudResult<Vec<StackInstance>> {
         let client = self.cloudformation(acting).await?;
-        every_page(|next_token| {
-            let request = client
+        every_item!(
+            [cloudformation cfn::list_stack_instances::ListStackInstancesError],
+            |next_token| client
                 .list_stack_instances()
                 .stack_set_name(stack_set)
-                .set_next_token(next_token);
-            async {
-                let output = send!(
-                    cloudformation cfn::list_stack_instances::ListStackInstancesError,
-                    request
-                )?;
-                Ok(Page {
-                    items: output
-                        .summaries()
-                        .iter()
-                        .map(convert::stack_instance)
-                        .collect::<CloudResult<_>>()?,
-                    next_token: output.next_token().map(str::to_owned),
-                })
-            }
-        })
-        .await
+                .set_next_token(next_token),
+            summaries,
+            convert::stack_instance,
+        )
     }
 }
 
@@ -813,30 +700,4 @@ fn account_strings(accounts: &[AwsAccountId]) -> Vec<String> {
         .iter()
         .map(|account| account.as_str().to_owned())
         .collect()
-}
-
-/// Adds the emulator's account header to every request, after signing: moto does not verify
-/// signatures, and real AWS never sees this mode (settings refuse it without an endpoint override).
-#[derive(Debug, Clone)]
-struct EmulatorAccountHeader {
-    account: String,
-}
-
-impl Intercept for EmulatorAccountHeader {
-    fn name(&self) -> &'static str {
-        "EmulatorAccountHeader"
-    }
-
-    fn modify_before_transmit(
-        &self,
-        context: &mut BeforeTransmitInterceptorContextMut<'_>,
-        _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        context
-            .request_mut()
-            .headers_mut()
-            .insert(EMULATOR_ACCOUNT_HEADER, self.account.clone());
-        Ok(())
-    }
 }

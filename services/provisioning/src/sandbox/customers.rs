@@ -42,17 +42,14 @@ impl SandboxCloud {
             ));
         }
         let id = self.unused_account_id().await?;
-        self.put_account(&SimAccount {
-            id: id.clone(),
-            name: name.as_str().to_owned(),
-            email: email.as_str().to_owned(),
-            organization: None,
-            state: "ACTIVE".to_owned(),
-            joined_method: "CREATED".to_owned(),
-            joined_at: self.now(),
-            close_requested_at: None,
-            suspended_at: None,
-        })
+        self.put_account(&SimAccount::active(
+            id.clone(),
+            name.as_str().to_owned(),
+            email.as_str().to_owned(),
+            None,
+            "CREATED",
+            self.now(),
+        ))
         .await?;
         account_id(&id)
     }

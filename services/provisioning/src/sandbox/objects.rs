@@ -26,6 +26,31 @@ pub(super) struct SimAccount {
     pub(super) suspended_at: Option<DateTime<Utc>>,
 }
 
+impl SimAccount {
+    /// An `ACTIVE` account, never asked to close, that joined `organization` (`None`: standalone) by
+    /// `joined_method` at `joined_at`.
+    pub(super) fn active(
+        id: String,
+        name: String,
+        email: String,
+        organization: Option<String>,
+        joined_method: &str,
+        joined_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id,
+            name,
+            email,
+            organization,
+            state: "ACTIVE".to_owned(),
+            joined_method: joined_method.to_owned(),
+            joined_at,
+            close_requested_at: None,
+            suspended_at: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct SimCreateRequest {
     pub(super) id: String,
