@@ -4,9 +4,9 @@ mod api;
 mod clients;
 mod convert;
 mod domain;
-mod engine;
 mod metrics;
 mod own_data;
+mod purge_worker;
 mod settings;
 mod store;
 
@@ -96,7 +96,7 @@ impl DataPurgeApp {
             .collect();
         owners.push(Arc::new(records.clone()));
         let owners: Participants = owners.into();
-        let engine = engine::Engine {
+        let engine = purge_worker::PurgeWorker {
             db: db.clone(),
             clock: deps.clock.clone(),
             lease_clock: Arc::new(SystemClock),

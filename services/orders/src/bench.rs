@@ -19,8 +19,8 @@ use crate::domain::saga::definition::{Definition, Registry, SagaKind};
 use crate::domain::saga::node::{Action, Node, NodeSpec, PollEvery, WaitDeadline};
 use crate::domain::saga::port::{StepCall, StepPort};
 use crate::domain::saga::state::{EventDraft, EventKind, EventPayload, SagaState};
-use crate::engine::Engine;
 use crate::follow::Follower;
+use crate::saga_runtime::SagaRuntime;
 use crate::settings::EngineSettings;
 use crate::store::events::EventFilter;
 use crate::store::orders::NewOrder;
@@ -190,7 +190,7 @@ impl Footprint {
 /// A running engine on a benchmark database.
 pub struct SyntheticEngine {
     db: Db,
-    engine: Engine,
+    engine: SagaRuntime,
     stop: CancellationToken,
     worker: tokio::task::JoinSet<()>,
 }
@@ -247,7 +247,7 @@ impl SyntheticEngine {
     ) -> anyhow::Result<Self> {
         crate::store::migrate(database).await?;
         let db = tenure_db::connect(database).await?;
-        let engine = Engine {
+        let engine = SagaRuntime {
             db: db.clone(),
             registry: Arc::new(
                 Shape::ALL

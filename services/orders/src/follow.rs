@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::OrdersError;
-use crate::engine::Engine;
+use crate::saga_runtime::SagaRuntime;
 use crate::store::events::{self, EventFilter, Page, Position};
 
 /// How often an idle reader looks for events another replica committed, which cannot wake it.
@@ -23,7 +23,7 @@ const HELD_BACK_RETRY: Duration = Duration::from_millis(2);
 
 /// One reader's place in the stream and how it waits for more.
 pub(crate) struct Follower {
-    engine: Engine,
+    engine: SagaRuntime,
     position: Position,
     batch: u64,
     filter: EventFilter,
@@ -37,7 +37,12 @@ pub(crate) struct Follower {
 }
 
 impl Follower {
-    pub(crate) fn new(engine: Engine, position: Position, batch: u64, filter: EventFilter) -> Self {
+    pub(crate) fn new(
+        engine: SagaRuntime,
+        position: Position,
+        batch: u64,
+        filter: EventFilter,
+    ) -> Self {
         Self {
             engine,
             position,

@@ -7,9 +7,9 @@ mod api;
 pub mod bench;
 mod clients;
 mod domain;
-mod engine;
 mod follow;
 mod metrics;
+mod saga_runtime;
 mod settings;
 mod store;
 
@@ -27,7 +27,7 @@ pub use settings::{DeadlineSettings, EngineSettings, LimitSettings, OrdersSettin
 use crate::clients::{PeerPort, Peers, PortSettings};
 use crate::domain::saga::advance::Timing;
 use crate::domain::saga::port::StepPort;
-use crate::engine::Engine;
+use crate::saga_runtime::SagaRuntime;
 
 /// The peers a saga calls.
 #[derive(Debug, Clone)]
@@ -150,7 +150,7 @@ impl OrdersApp {
             )),
             None => Arc::new(Detached),
         };
-        let engine = Engine {
+        let engine = SagaRuntime {
             db: db.clone(),
             registry: registry.clone(),
             port,

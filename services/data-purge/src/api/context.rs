@@ -11,7 +11,7 @@ use tonic::{Request, Status};
 use uuid::Uuid;
 
 use crate::domain::{Actor, PurgeError};
-use crate::engine::Engine;
+use crate::purge_worker::PurgeWorker;
 use crate::settings::ScheduleSettings;
 use crate::store;
 
@@ -26,7 +26,7 @@ const SERVICE_KEY_TTL_DAYS: i64 = 180;
 pub(crate) struct Purges {
     pub(crate) db: Db,
     pub(crate) clock: SharedClock,
-    pub(crate) engine: Engine,
+    pub(crate) engine: PurgeWorker,
     pub(crate) schedule: ScheduleSettings,
 }
 

@@ -14,7 +14,7 @@ use crate::domain::{
     Purge, PurgeError, PurgeEvent, PurgeReason, PurgeState, Schedule, Scope, ScopeKind,
     manifest_hash, policy_classes,
 };
-use crate::engine::{Change, write_transition};
+use crate::purge_worker::{Change, write_transition};
 use crate::store;
 use crate::store::purges::PurgeFilter;
 
@@ -193,13 +193,13 @@ impl Purges {
             .await?;
             store::events::append(
                 &**tx,
-                &crate::engine::stream_event(&purge, "purge.scheduled", now),
+                &crate::purge_worker::stream_event(&purge, "purge.scheduled", now),
             )
             .await?;
             if purge.state == PurgeState::Held {
                 store::events::append(
                     &**tx,
-                    &crate::engine::stream_event(&purge, "purge.blocked_by_hold", now),
+                    &crate::purge_worker::stream_event(&purge, "purge.blocked_by_hold", now),
                 )
                 .await?;
             }

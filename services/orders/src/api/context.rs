@@ -18,7 +18,7 @@ use crate::clients::Peers;
 use crate::domain::OrdersError;
 use crate::domain::data_class::order_subject;
 use crate::domain::saga::definition::Registry;
-use crate::engine::Engine;
+use crate::saga_runtime::SagaRuntime;
 use crate::settings::OrdersSettings;
 use crate::store::{self, Reach};
 
@@ -29,7 +29,7 @@ const CLIENT_KEY_TTL_DAYS: i64 = 7;
 #[derive(Clone)]
 pub(crate) struct Orders {
     pub(crate) db: Db,
-    pub(crate) engine: Engine,
+    pub(crate) engine: SagaRuntime,
     pub(crate) registry: Arc<Registry>,
     pub(crate) clock: SharedClock,
     /// `None` when the service runs alone: orders are then refused.

@@ -1,5 +1,5 @@
 //! The saga engine's pure core: nodes, definitions and their registry, the state a saga keeps, and
-//! [`advance`]'s decisions. Nothing here does I/O; the runtime (`crate::engine`) joins it to the
+//! [`advance`]'s decisions. Nothing here does I/O; the runtime (`crate::saga_runtime`) joins it to the
 //! store and the peers.
 
 pub(crate) mod advance;

@@ -31,7 +31,7 @@ use crate::store::sagas::{self, Applied, Commit, Lease, Loaded};
 
 /// What the runtime shares between the worker, its saga tasks and the API.
 #[derive(Clone)]
-pub(crate) struct Engine {
+pub(crate) struct SagaRuntime {
     pub(crate) db: Db,
     pub(crate) registry: Arc<Registry>,
     pub(crate) port: Arc<dyn StepPort>,
@@ -49,9 +49,9 @@ pub(crate) struct Engine {
     pub(crate) events_written: Arc<Notify>,
 }
 
-impl std::fmt::Debug for Engine {
+impl std::fmt::Debug for SagaRuntime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine")
+        f.debug_struct("SagaRuntime")
             .field("replica", &self.replica)
             .finish_non_exhaustive()
     }
@@ -61,7 +61,7 @@ fn seconds(secs: u64) -> chrono::Duration {
     chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX))
 }
 
-impl Engine {
+impl SagaRuntime {
     fn lease_until(&self) -> DateTime<Utc> {
         self.real_clock.now() + seconds(self.settings.lease_secs)
     }
@@ -310,7 +310,7 @@ impl Engine {
         self.events_written.notify_waiters();
     }
 
-    /// A wake-up for the next [`Engine::events_committed`], armed already: a reader takes it before
+    /// A wake-up for the next [`SagaRuntime::events_committed`], armed already: a reader takes it before
     /// it reads, so a commit between its read and its wait is not missed (`notify_waiters` keeps no
     /// permit for a waiter that registers later).
     pub(crate) fn next_events_committed(&self) -> Pin<Box<OwnedNotified>> {

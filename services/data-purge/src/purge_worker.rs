@@ -36,7 +36,7 @@ pub(crate) struct Pass {
 
 /// The purge worker and the plan every operator's dry run shares with it.
 #[derive(Clone)]
-pub(crate) struct Engine {
+pub(crate) struct PurgeWorker {
     pub(crate) db: Db,
     /// Business time: due times and deadlines.
     pub(crate) clock: SharedClock,
@@ -50,9 +50,9 @@ pub(crate) struct Engine {
     pub(crate) events_written: Arc<tokio::sync::Notify>,
 }
 
-impl std::fmt::Debug for Engine {
+impl std::fmt::Debug for PurgeWorker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine")
+        f.debug_struct("PurgeWorker")
             .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
@@ -158,7 +158,7 @@ pub(crate) async fn write_transition(
     Ok(())
 }
 
-impl Engine {
+impl PurgeWorker {
     fn lease_until(&self) -> DateTime<Utc> {
         let lease = i64::try_from(self.settings.lease_secs).unwrap_or(60);
         self.lease_clock.now() + Duration::seconds(lease)
