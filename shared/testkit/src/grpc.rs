@@ -128,6 +128,16 @@ pub async fn wait_until_serving(channel: &Channel, service: &str) -> anyhow::Res
 /// Calls the unary method at `path` with an empty request message, optionally with a bearer token, and
 /// returns the status it ends with (`Ok` counts as `Code::Ok`).
 pub async fn call_empty(channel: &Channel, path: &str, token: Option<&str>) -> tonic::Status {
+    call_empty_for(channel, path, token, None).await
+}
+
+/// As [`call_empty`], with the tenant a service token acts for in `x-tenure-tenant`.
+pub async fn call_empty_for(
+    channel: &Channel,
+    path: &str,
+    token: Option<&str>,
+    tenant: Option<uuid::Uuid>,
+) -> tonic::Status {
     let mut grpc = tonic::client::Grpc::new(channel.clone());
     if let Err(error) = grpc.ready().await {
         return tonic::Status::unavailable(error.to_string());
@@ -140,6 +150,13 @@ pub async fn call_empty(channel: &Channel, path: &str, token: Option<&str>) -> t
         && let Ok(value) = format!("Bearer {token}").parse()
     {
         request.metadata_mut().insert("authorization", value);
+    }
+    if let Some(tenant) = tenant
+        && let Ok(value) = tenant.to_string().parse()
+    {
+        request
+            .metadata_mut()
+            .insert(tenure_grpc::TENANT_METADATA_KEY, value);
     }
     let codec = tonic_prost::ProstCodec::<(), ()>::default();
     match grpc.unary(request, path, codec).await {

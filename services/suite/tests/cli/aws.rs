@@ -20,11 +20,18 @@ use crate::serve::free_port;
 
 const TENURE: &str = env!("CARGO_BIN_EXE_tenure");
 
+/// The tenant the orders service acts for in these calls: every service call names one.
+const TENANT: &str = "7e570000-0000-4000-8000-000000000002";
+
 fn authorized<T>(token: &str, message: T) -> Request<T> {
     let mut request = Request::new(message);
     request.metadata_mut().insert(
         "authorization",
         format!("Bearer {token}").parse().expect("header"),
+    );
+    request.metadata_mut().insert(
+        tenure_grpc::TENANT_METADATA_KEY,
+        TENANT.parse().expect("header"),
     );
     request
 }

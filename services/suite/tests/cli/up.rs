@@ -8,7 +8,7 @@ use bytes::{Buf, Bytes};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use tenure_testkit::grpc::{call_empty, channel, wait_until_serving};
+use tenure_testkit::grpc::{call_empty, call_empty_for, channel, wait_until_serving};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio_stream::StreamExt as _;
@@ -348,10 +348,22 @@ async fn tenure_token_mints_tokens_the_running_stack_accepts() {
     let service = service.trim();
     let provisioning = up.channel("provisioning").await;
     wait_until_serving(&provisioning, "").await.expect("ready");
-    let internal = call_empty(
+    // It names the tenant it acts for: without one, the call is refused.
+    assert_eq!(
+        call_empty(
+            &provisioning,
+            "/tenure.provisioning.v1.ProvisioningService/GetOperation",
+            Some(service),
+        )
+        .await
+        .code(),
+        Code::PermissionDenied
+    );
+    let internal = call_empty_for(
         &provisioning,
         "/tenure.provisioning.v1.ProvisioningService/GetOperation",
         Some(service),
+        Some(uuid::Uuid::new_v4()),
     )
     .await
     .code();
