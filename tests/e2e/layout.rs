@@ -294,6 +294,101 @@ fn domain_code_names_no_transport_or_storage_crate() {
     assert!(violations.is_empty(), "rule 3:\n{}", violations.join("\n"));
 }
 
+/// The longest a shipped source file may be: past it a file holds more than one concern.
+const MAX_SOURCE_LINES: usize = 800;
+
+#[test]
+fn no_shipped_source_file_exceeds_eight_hundred_lines() {
+    let workspace = Workspace::load();
+    let mut sources = Vec::new();
+    for area in ["services", "shared"] {
+        for member in workspace.members_in(area) {
+            let package = member
+                .manifest_path
+                .parent()
+                .expect("a manifest sits in its package directory");
+            files_under(&package.join("src"), &mut sources);
+        }
+    }
+    assert!(!sources.is_empty(), "no sources under services/ or shared/");
+    // A module's unit tests live in its own `tests.rs` and are not shipped.
+    let too_long: Vec<String> = sources
+        .iter()
+        .filter(|file| is_rust(file) && file.file_name().is_some_and(|name| name != "tests.rs"))
+        .filter_map(|file| {
+            let source = std::fs::read_to_string(file).expect("source files are readable UTF-8");
+            let lines = source.lines().count();
+            (lines > MAX_SOURCE_LINES)
+                .then(|| format!("{} has {lines} lines", workspace.relative(file).display()))
+        })
+        .collect();
+    assert!(
+        too_long.is_empty(),
+        "split these by concern (at most {MAX_SOURCE_LINES} lines each):\n{}",
+        too_long.join("\n")
+    );
+}
+
+/// What the application layer must not name: it speaks domain types, and the wire stays in `api/`.
+const OUTSIDE_THE_APPLICATION: [&str; 4] = ["tonic", "prost", "tenure_proto", "tenure_grpc"];
+
+/// Services whose use cases live in `app/` (issue 17 moves them there one service at a time); each of
+/// these is held to the rules below, and the list only grows.
+const SERVICES_WITH_AN_APPLICATION_LAYER: [&str; 1] = ["tenure-data-purge"];
+
+#[test]
+fn handlers_reach_storage_only_through_the_application_layer() {
+    let workspace = Workspace::load();
+    let mut violations = Vec::new();
+    for name in SERVICES_WITH_AN_APPLICATION_LAYER {
+        let service = workspace
+            .package(name)
+            .unwrap_or_else(|| panic!("{name} is not a workspace member"));
+        let src = service
+            .manifest_path
+            .parent()
+            .expect("a manifest sits in its package directory")
+            .join("src");
+        assert!(src.join("app.rs").is_file(), "{name} has no src/app.rs");
+        let (mut api, mut app) = (vec![src.join("api.rs")], vec![src.join("app.rs")]);
+        files_under(&src.join("api"), &mut api);
+        files_under(&src.join("app"), &mut app);
+        for file in api.iter().filter(|file| is_rust(file)) {
+            let source = std::fs::read_to_string(file).expect("source files are readable UTF-8");
+            let identifiers = code_identifiers(&source);
+            for pair in identifiers.windows(2) {
+                if pair[0].1 == "crate" && pair[1].1 == "store" {
+                    violations.push(format!(
+                        "{}:{} reaches the store (`crate::store`)",
+                        workspace.relative(file).display(),
+                        pair[1].0
+                    ));
+                }
+            }
+        }
+        for file in app.iter().filter(|file| is_rust(file)) {
+            let source = std::fs::read_to_string(file).expect("source files are readable UTF-8");
+            for (line, word) in code_identifiers(&source) {
+                let forbidden = OUTSIDE_THE_APPLICATION
+                    .into_iter()
+                    .find(|forbidden| names_crate(&word, forbidden))
+                    .or((word == "pb").then_some("pb"));
+                if let Some(forbidden) = forbidden {
+                    violations.push(format!(
+                        "{}:{line} names {forbidden} (`{word}`)",
+                        workspace.relative(file).display()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        violations.is_empty(),
+        "api/ decodes and encodes, app/ holds the use cases:\n{}",
+        violations.join("\n")
+    );
+}
+
 #[test]
 fn one_version_of_the_http_grpc_and_tls_stack() {
     let workspace = Workspace::load();

@@ -1,6 +1,6 @@
 //! The gRPC face of the service: handlers, the authorization policy, and the mapping of domain errors to
-//! `tonic::Status`. A handler converts the request (collecting every violation), calls one use case and
-//! converts the reply.
+//! `tonic::Status`. A handler authorizes the call, converts the request into domain values (collecting
+//! every violation), calls one use case in `app` and converts its answer. Nothing here reaches `store`.
 
 mod context;
 mod policy;
@@ -9,7 +9,6 @@ mod purge_participant;
 mod purge_service;
 mod status;
 
-pub(crate) use context::Purges;
 pub(crate) use policy::POLICY;
 pub(crate) use purge_events::PurgeEventsHandler;
 pub(crate) use purge_participant::PurgeParticipantHandler;

@@ -14,7 +14,9 @@ pub(crate) use policy::{
     policy_classes,
 };
 pub(crate) use receipt::{
-    ChainLink, ReceiptBody, ReceiptEntry, ReceiptSigner, ReceiptVerifier, chain_hash,
+    ChainLink, ReceiptBody, ReceiptEntry, ReceiptSigner, ReceiptVerifier, StoredReceipt, chain_hash,
 };
-pub(crate) use record::{Actor, LegalHold, Purge, Transition};
+pub(crate) use record::{
+    Actor, LegalHold, Purge, PurgeFilter, PurgeStreamEvent, SCHEMA_VERSION, Transition,
+};
 pub(crate) use state::{PurgeEvent, PurgeState};

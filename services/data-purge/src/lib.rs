@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod api;
+mod app;
 mod clients;
 mod convert;
 mod domain;
@@ -57,8 +58,7 @@ impl std::fmt::Debug for DataPurgeDeps {
 /// The assembled service, ready to be mounted on a server builder.
 #[derive(Debug)]
 pub struct DataPurgeApp {
-    app: api::Purges,
-    records: OwnRecords,
+    app: app::PurgeApp,
     interval: Duration,
 }
 
@@ -96,7 +96,7 @@ impl DataPurgeApp {
             .collect();
         owners.push(Arc::new(records.clone()));
         let owners: Participants = owners.into();
-        let engine = purge_worker::PurgeWorker {
+        let worker = purge_worker::PurgeWorker {
             db: db.clone(),
             clock: deps.clock.clone(),
             lease_clock: Arc::new(SystemClock),
@@ -107,13 +107,13 @@ impl DataPurgeApp {
             events_written: Arc::new(tokio::sync::Notify::new()),
         };
         Ok(Self {
-            app: api::Purges {
+            app: app::PurgeApp {
                 db,
                 clock: deps.clock,
-                engine,
+                worker,
                 schedule: settings.schedule.clone(),
+                records,
             },
-            records,
             interval: Duration::from_millis(settings.worker.interval_ms),
         })
     }
@@ -124,11 +124,11 @@ impl DataPurgeApp {
         let limits = server.limits();
         let db: Db = self.app.db.clone();
         let draining = server.host().draining();
-        let (engine, interval, worker_draining) =
-            (self.app.engine.clone(), self.interval, draining.clone());
+        let (worker, interval, worker_draining) =
+            (self.app.worker.clone(), self.interval, draining.clone());
         // A drain drops a pass wherever it stands, even inside a call to a data owner: every step is
         // safe to repeat, and another replica takes the purge over when the claim lapses.
-        let worker = async move {
+        let passes = async move {
             loop {
                 tokio::select! {
                     () = worker_draining.cancelled() => break,
@@ -136,7 +136,7 @@ impl DataPurgeApp {
                 }
                 tokio::select! {
                     () = worker_draining.cancelled() => break,
-                    result = engine.run_pass() => {
+                    result = worker.run_pass() => {
                         if let Err(error) = result {
                             tracing::warn!(error = %error, "the purge worker pass failed; it runs again");
                         }
@@ -153,10 +153,8 @@ impl DataPurgeApp {
             .add_service(
                 api::PurgeEventsHandler::new(self.app.clone(), draining).into_server(&limits),
             )
-            .add_service(
-                api::PurgeParticipantHandler::new(self.app, self.records).into_server(&limits),
-            )
-            .add_worker("purge-worker", worker)
+            .add_service(api::PurgeParticipantHandler::new(self.app).into_server(&limits))
+            .add_worker("purge-worker", passes)
             .add_readiness(Arc::new(FnProbe::new("database", move || {
                 let db = db.clone();
                 Box::pin(async move { store::ready(&db).await })

@@ -18,13 +18,12 @@ use uuid::Uuid;
 use crate::clients::{ParticipantCall, Participants};
 use crate::domain::{
     Actor, ChainLink, DataClass, Purge, PurgeAction, PurgeError, PurgeEvent, PurgeState,
-    ReceiptBody, ReceiptEntry, ReceiptSigner, TableCount, Transition, chain_hash, manifest_hash,
+    PurgeStreamEvent, ReceiptBody, ReceiptEntry, ReceiptSigner, StoredReceipt, TableCount,
+    Transition, chain_hash, manifest_hash,
 };
 use crate::metrics::PurgeGauges;
 use crate::settings::WorkerSettings;
 use crate::store;
-use crate::store::events::PurgeStreamEvent;
-use crate::store::receipts::StoredReceipt;
 
 /// What one pass of the worker did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

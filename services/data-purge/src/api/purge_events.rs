@@ -1,5 +1,4 @@
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures::Stream;
@@ -11,11 +10,10 @@ use tenure_proto::purge::v1::purge_events_server::{PurgeEvents, PurgeEventsServe
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
-use crate::api::context::{Purges, at, finish};
+use crate::api::context::{at, call, finish};
+use crate::app::PurgeApp;
 use crate::convert;
-use crate::domain::PurgeError;
-use crate::store;
-use crate::store::events::{PurgeStreamEvent, SCHEMA_VERSION};
+use crate::domain::{PurgeError, PurgeStreamEvent, SCHEMA_VERSION};
 
 /// How long an idle stream waits before it sends a heartbeat with its position.
 const HEARTBEAT: Duration = Duration::from_secs(15);
@@ -26,12 +24,12 @@ const POLL: Duration = Duration::from_millis(500);
 /// Serves `tenure.purge.v1.PurgeEvents`.
 #[derive(Debug, Clone)]
 pub(crate) struct PurgeEventsHandler {
-    app: Purges,
+    app: PurgeApp,
     draining: CancellationToken,
 }
 
 impl PurgeEventsHandler {
-    pub(crate) fn new(app: Purges, draining: CancellationToken) -> Self {
+    pub(crate) fn new(app: PurgeApp, draining: CancellationToken) -> Self {
         Self { app, draining }
     }
 
@@ -70,7 +68,7 @@ fn event_to(event: &PurgeStreamEvent) -> pb::PurgeEvent {
 
 /// Where a subscription stands.
 struct Cursor {
-    app: Purges,
+    app: PurgeApp,
     draining: CancellationToken,
     position: u64,
     batch: u64,
@@ -94,17 +92,15 @@ impl Cursor {
             }
             // Armed before the read: `notify_waiters` keeps no permit, so a commit between the read
             // and the wait would otherwise go unnoticed until the next poll.
-            let mut written =
-                std::pin::pin!(Arc::clone(&self.app.engine.events_written).notified_owned());
+            let mut written = std::pin::pin!(self.app.events_written().notified_owned());
             written.as_mut().enable();
-            let events =
-                match store::events::after(self.app.db.conn(), self.position, self.batch).await {
-                    Ok(events) => events,
-                    Err(error) => {
-                        self.ended = true;
-                        return Some(Err(Status::from(error)));
-                    }
-                };
+            let events = match self.app.events_after(self.position, self.batch).await {
+                Ok(events) => events,
+                Err(error) => {
+                    self.ended = true;
+                    return Some(Err(Status::from(error)));
+                }
+            };
             if let Some(last) = events.last() {
                 self.position = last.position;
                 self.since_last_send = Duration::ZERO;
@@ -140,8 +136,7 @@ impl PurgeEvents for PurgeEventsHandler {
         &self,
         request: Request<pb::SubscribeRequest>,
     ) -> Result<Response<EventStream>, Status> {
-        self.app
-            .call(&request, "/tenure.purge.v1.PurgeEvents/Subscribe")?;
+        call(&request, "/tenure.purge.v1.PurgeEvents/Subscribe")?;
         let request = request.into_inner();
         let mut problems = Problems::new();
         let batch = match request.max_batch {
@@ -171,7 +166,7 @@ impl PurgeEvents for PurgeEventsHandler {
                 }),
             ),
             Some(pb::subscribe_request::Start::FromLatest(true)) => {
-                Some(store::events::latest(self.app.db.conn()).await?)
+                Some(self.app.latest_position().await?)
             }
             Some(pb::subscribe_request::Start::FromBeginning(true)) => Some(0),
             _ => {

@@ -4,12 +4,12 @@ use tenure_proto::purge::v1 as pb;
 use tenure_proto::purge::v1::purge_participant_server::{PurgeParticipant, PurgeParticipantServer};
 use tonic::{Request, Response, Status};
 
-use crate::api::context::{Purges, at, checked, finish, finish_keyed};
+use crate::api::context::{at, call, checked, finish, finish_keyed};
 use crate::api::purge_service::read_scope;
-use crate::clients::{Participant, ParticipantCall};
+use crate::app::PurgeApp;
 use crate::convert;
 use crate::domain::{DataClass, PurgeError, Scope};
-use crate::own_data::{OWN_TABLES, OwnRecords, SERVICE};
+use crate::own_data::{OWN_TABLES, SERVICE};
 
 /// The full path of a `PurgeParticipant` method.
 macro_rules! path {
@@ -22,13 +22,12 @@ macro_rules! path {
 /// declared and counted like every other service's.
 #[derive(Debug, Clone)]
 pub(crate) struct PurgeParticipantHandler {
-    app: Purges,
-    records: OwnRecords,
+    app: PurgeApp,
 }
 
 impl PurgeParticipantHandler {
-    pub(crate) fn new(app: Purges, records: OwnRecords) -> Self {
-        Self { app, records }
+    pub(crate) fn new(app: PurgeApp) -> Self {
+        Self { app }
     }
 
     /// The generated server with the process's message-size limits applied.
@@ -99,7 +98,7 @@ impl PurgeParticipant for PurgeParticipantHandler {
         &self,
         request: Request<pb::DescribeDataClassesRequest>,
     ) -> Result<Response<pb::DescribeDataClassesResponse>, Status> {
-        self.app.call(&request, path!("DescribeDataClasses"))?;
+        call(&request, path!("DescribeDataClasses"))?;
         let columns = OWN_TABLES
             .iter()
             .flat_map(|table| {
@@ -121,7 +120,7 @@ impl PurgeParticipant for PurgeParticipantHandler {
         &self,
         request: Request<pb::PlanRequest>,
     ) -> Result<Response<pb::PlanResponse>, Status> {
-        let call = self.app.call(&request, path!("Plan"))?;
+        let call = call(&request, path!("Plan"))?;
         let request = request.into_inner();
         let (purge_id, scope, classes) = owner_call(
             &request.purge_id,
@@ -129,15 +128,7 @@ impl PurgeParticipant for PurgeParticipantHandler {
             &request.classes,
             None,
         )?;
-        call.tenant_filter(Some(scope.tenant))?;
-        let entries = self
-            .records
-            .plan(ParticipantCall {
-                purge_id,
-                scope: &scope,
-                classes: &classes,
-            })
-            .await?;
+        let entries = self.app.own_plan(&call, purge_id, &scope, &classes).await?;
         Ok(Response::new(pb::PlanResponse {
             service: SERVICE.to_owned(),
             entries: counts(&entries),
@@ -148,7 +139,7 @@ impl PurgeParticipant for PurgeParticipantHandler {
         &self,
         request: Request<pb::ExecuteRequest>,
     ) -> Result<Response<pb::ExecuteResponse>, Status> {
-        let call = self.app.call(&request, path!("Execute"))?;
+        let call = call(&request, path!("Execute"))?;
         let request = request.into_inner();
         let (purge_id, scope, classes) = owner_call(
             &request.purge_id,
@@ -156,17 +147,9 @@ impl PurgeParticipant for PurgeParticipantHandler {
             &request.classes,
             Some(&request),
         )?;
-        call.tenant_filter(Some(scope.tenant))?;
         let entries = self
-            .records
-            .execute(
-                ParticipantCall {
-                    purge_id,
-                    scope: &scope,
-                    classes: &classes,
-                },
-                &request.idempotency_key,
-            )
+            .app
+            .own_execute(&call, purge_id, &scope, &classes, &request.idempotency_key)
             .await?;
         Ok(Response::new(pb::ExecuteResponse {
             service: SERVICE.to_owned(),
@@ -178,7 +161,7 @@ impl PurgeParticipant for PurgeParticipantHandler {
         &self,
         request: Request<pb::VerifyRequest>,
     ) -> Result<Response<pb::VerifyResponse>, Status> {
-        let call = self.app.call(&request, path!("Verify"))?;
+        let call = call(&request, path!("Verify"))?;
         let request = request.into_inner();
         let (purge_id, scope, classes) = owner_call(
             &request.purge_id,
@@ -186,14 +169,9 @@ impl PurgeParticipant for PurgeParticipantHandler {
             &request.classes,
             None,
         )?;
-        call.tenant_filter(Some(scope.tenant))?;
         let residual = self
-            .records
-            .verify(ParticipantCall {
-                purge_id,
-                scope: &scope,
-                classes: &classes,
-            })
+            .app
+            .own_verify(&call, purge_id, &scope, &classes)
             .await?;
         Ok(Response::new(pb::VerifyResponse {
             service: SERVICE.to_owned(),

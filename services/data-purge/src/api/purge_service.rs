@@ -1,5 +1,8 @@
+//! Serves `tenure.purge.v1.PurgeService`: each handler authorizes the call, reads the request into
+//! domain values (reporting every violation at once), runs one use case and encodes its answer.
+
 use chrono::{DateTime, Utc};
-use tenure_db::TenantTx;
+use prost::Message as _;
 use tenure_domain::{AwsAccountId, FreeText, Problems, Ticket, check_instant, parse_id, required};
 use tenure_grpc::Limits;
 use tenure_grpc::paging::Page;
@@ -8,21 +11,10 @@ use tenure_proto::purge::v1::purge_service_server::{PurgeService, PurgeServiceSe
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::api::context::{Call, Purges, at, checked, finish, finish_keyed};
+use crate::api::context::{at, call, checked, finish, finish_keyed, idempotent, reply};
+use crate::app::{Call, CancelTarget, PurgeApp, SchedulePurge};
 use crate::convert;
-use crate::domain::{
-    Purge, PurgeError, PurgeEvent, PurgeReason, PurgeState, Schedule, Scope, ScopeKind,
-    manifest_hash, policy_classes,
-};
-use crate::purge_worker::{Change, write_transition};
-use crate::store;
-use crate::store::purges::PurgeFilter;
-
-mod holds;
-mod receipts;
-
-/// The permission that setting or releasing a legal hold needs besides the operator role (G7).
-const LEGAL_HOLD_PERMISSION: &str = "legal_hold";
+use crate::domain::{Purge, PurgeError, PurgeFilter, PurgeReason, Scope, ScopeKind};
 
 /// The full path of a `PurgeService` method.
 macro_rules! path {
@@ -31,14 +23,17 @@ macro_rules! path {
     };
 }
 
+mod holds;
+mod receipts;
+
 /// Serves `tenure.purge.v1.PurgeService`.
 #[derive(Debug, Clone)]
 pub(crate) struct PurgeServiceHandler {
-    app: Purges,
+    app: PurgeApp,
 }
 
 impl PurgeServiceHandler {
-    pub(crate) fn new(app: Purges) -> Self {
+    pub(crate) fn new(app: PurgeApp) -> Self {
         Self { app }
     }
 
@@ -88,375 +83,159 @@ pub(crate) fn read_scope(
     }
 }
 
-impl Purges {
-    async fn schedule(
-        &self,
-        call: &Call,
-        request: pb::SchedulePurgeRequest,
-    ) -> Result<pb::SchedulePurgeResponse, PurgeError> {
-        let now = self.now();
-        let mut problems = Problems::new();
-        let scope = read_scope(&mut problems, "scope", request.scope.as_ref());
-        let reason = problems.check("reason", convert::reason_from(request.reason));
-        // A trigger may lie ahead (up to check_instant's 400 days): unlinking a billing transfer ends
-        // it at the end of the month, and the purge must count from that end, not from the request.
-        let triggered_at = match &request.triggered_at {
-            None => Some(now),
-            Some(at) => problems.check(
-                "triggered_at",
-                convert::instant(at).and_then(|at| check_instant(at, now)),
+/// A purge id, the only field of a read that names one purge.
+fn read_purge_id(raw: &str) -> Result<Uuid, PurgeError> {
+    let mut problems = Problems::new();
+    let id = problems.check("purge_id", parse_id(raw));
+    finish(problems, || ())?;
+    checked(id)
+}
+
+/// A purge to schedule, read at `now`.
+fn read_schedule(
+    request: &pb::SchedulePurgeRequest,
+    now: DateTime<Utc>,
+) -> Result<SchedulePurge, PurgeError> {
+    let mut problems = Problems::new();
+    let scope = read_scope(&mut problems, "scope", request.scope.as_ref());
+    let reason = problems.check("reason", convert::reason_from(request.reason));
+    // A trigger may lie ahead (up to check_instant's 400 days): unlinking a billing transfer ends
+    // it at the end of the month, and the purge must count from that end, not from the request.
+    let triggered_at = match &request.triggered_at {
+        None => Some(now),
+        Some(at) => problems.check(
+            "triggered_at",
+            convert::instant(at).and_then(|at| check_instant(at, now)),
+        ),
+    };
+    let ticket = match (reason, request.ticket.is_empty()) {
+        (Some(PurgeReason::SupportRequest), _) | (_, false) => problems
+            .check("ticket", Ticket::parse(&request.ticket))
+            .map(Some),
+        _ => Some(None),
+    };
+    if let (Some(scope), Some(reason)) = (&scope, reason)
+        && !reason.fits(scope.kind())
+    {
+        problems.push(at(
+            "reason",
+            tenure_domain::field_problem(
+                "REASON_SCOPE_MISMATCH",
+                "an account removal purges an account, an unsubscribe purges a tenant",
+                "TNR004",
             ),
-        };
-        let ticket = match (reason, request.ticket.is_empty()) {
-            (Some(PurgeReason::SupportRequest), _) | (_, false) => problems
-                .check("ticket", Ticket::parse(&request.ticket))
-                .map(|ticket| Some(ticket.as_str().to_owned())),
-            _ => Some(None),
-        };
-        if let (Some(scope), Some(reason)) = (&scope, reason)
-            && !reason.fits(scope.kind())
-        {
-            problems.push(at(
-                "reason",
-                tenure_domain::field_problem(
-                    "REASON_SCOPE_MISMATCH",
-                    "an account removal purges an account, an unsubscribe purges a tenant",
-                    "TNR004",
-                ),
-            ));
-        }
-        finish_keyed(problems, &request)?;
-        let (scope, reason, triggered_at, ticket) = (
-            checked(scope)?,
-            checked(reason)?,
-            checked(triggered_at)?,
-            checked(ticket)?,
-        );
-        // A service acting for one tenant schedules that tenant's purges only.
-        call.tenant_filter(Some(scope.tenant))?;
-        let schedule = Schedule::of(&self.schedule, scope.kind(), reason, triggered_at, now);
-        self.mutate(call, &request, async |tx, now| {
-            if let Some(pending) = store::purges::pending_for(&**tx, &scope).await? {
-                return Ok(pb::SchedulePurgeResponse {
-                    purge: Some(convert::purge_to(&pending)),
-                });
-            }
-            let holds: Vec<Uuid> = store::holds::active_in_tenant(&**tx, scope.tenant)
-                .await?
-                .iter()
-                .filter(|hold| hold.scope.holds(&scope))
-                .map(|hold| hold.id)
-                .collect();
-            let purge = Purge {
-                id: Uuid::new_v4(),
-                classes: policy_classes(scope.kind()),
-                scope: scope.clone(),
-                reason,
-                state: if holds.is_empty() {
-                    PurgeState::Scheduled
-                } else {
-                    PurgeState::Held
-                },
-                ticket: ticket.clone(),
-                requested_at: now,
-                triggered_at,
-                due_at: schedule.due_at,
-                deadline: schedule.deadline,
-                started_at: None,
-                completed_at: None,
-                cancelled_at: None,
-                expedite_ticket: None,
-                plan: None,
-                manifest_hash: None,
-                receipt_id: None,
-                claim_epoch: 0,
-                residual_rows: 0,
-                last_error: None,
-                holds,
-            };
-            store::purges::insert(&**tx, &purge).await?;
-            let actor = call.actor();
-            store::purges::record_transition(
-                &**tx,
-                &purge,
-                &crate::domain::Transition {
-                    from: None,
-                    to: purge.state,
-                    event: "schedule",
-                    actor: &actor,
-                    reason: Some(reason.as_str()),
-                    ticket: ticket.as_deref(),
-                },
-                tenure_telemetry::current_trace_id(),
-                now,
+        ));
+    }
+    finish_keyed(problems, request)?;
+    Ok(SchedulePurge {
+        scope: checked(scope)?,
+        reason: checked(reason)?,
+        triggered_at: checked(triggered_at)?,
+        ticket: checked(ticket)?,
+        read_at: now,
+    })
+}
+
+/// A list's filter, as asked (the use case narrows it to the caller's tenant), and its page.
+fn read_list(
+    call: &Call,
+    request: &pb::ListPurgesRequest,
+) -> Result<(PurgeFilter, Page), PurgeError> {
+    let mut problems = Problems::new();
+    let asked = if request.tenant_id.is_empty() {
+        Some(None)
+    } else {
+        problems
+            .check("tenant_id", parse_id(&request.tenant_id))
+            .map(Some)
+    };
+    let account = if request.aws_account_id.is_empty() {
+        Some(None)
+    } else {
+        problems
+            .check(
+                "aws_account_id",
+                AwsAccountId::parse(&request.aws_account_id),
             )
-            .await?;
-            store::events::append(
-                &**tx,
-                &crate::purge_worker::stream_event(&purge, "purge.scheduled", now),
-            )
-            .await?;
-            if purge.state == PurgeState::Held {
-                store::events::append(
-                    &**tx,
-                    &crate::purge_worker::stream_event(&purge, "purge.blocked_by_hold", now),
-                )
-                .await?;
-            }
-            tracing::info!(purge_id = %purge.id, scope = purge.scope.kind().as_str(), "purge scheduled");
-            Ok(pb::SchedulePurgeResponse {
-                purge: Some(convert::purge_to(&purge)),
-            })
-        })
-        .await
-    }
-
-    async fn find(&self, call: &Call, raw_id: &str) -> Result<Purge, PurgeError> {
-        let mut problems = Problems::new();
-        let id = problems.check("purge_id", parse_id(raw_id));
-        finish(problems, || ())?;
-        store::purges::get(self.db.conn(), checked(id)?, call.reach()?)
-            .await?
-            .ok_or(PurgeError::NotFound("purge"))
-    }
-
-    async fn list(
-        &self,
-        call: &Call,
-        request: pb::ListPurgesRequest,
-    ) -> Result<pb::ListPurgesResponse, PurgeError> {
-        let mut problems = Problems::new();
-        let asked = if request.tenant_id.is_empty() {
-            Some(None)
-        } else {
-            problems
-                .check("tenant_id", parse_id(&request.tenant_id))
-                .map(Some)
-        };
-        let account = if request.aws_account_id.is_empty() {
-            Some(None)
-        } else {
-            problems
-                .check(
-                    "aws_account_id",
-                    AwsAccountId::parse(&request.aws_account_id),
-                )
-                .map(Some)
-        };
-        let mut states = Vec::new();
-        for (index, raw) in request.states.iter().enumerate() {
-            if let Some(state) =
-                problems.check(format!("states[{index}]"), convert::state_from(*raw))
-            {
-                states.push(state);
-            }
+            .map(Some)
+    };
+    let mut states = Vec::new();
+    for (index, raw) in request.states.iter().enumerate() {
+        if let Some(state) = problems.check(format!("states[{index}]"), convert::state_from(*raw)) {
+            states.push(state);
         }
-        let filter_text = format!(
-            "{:?}|{}|{}|{:?}",
-            call.reach()?,
-            request.tenant_id,
-            request.aws_account_id,
-            request.states
-        );
-        let page = Page::read(
-            &mut problems,
-            call.method,
-            (request.page_size, &request.page_token),
-            filter_text,
-        );
-        finish(problems, || ())?;
-        let page = checked(page)?;
-        let filter = PurgeFilter {
-            tenant: call.tenant_filter(checked(asked)?)?,
-            states,
-            account: checked(account)?,
-        };
-        let rows = store::purges::list(
-            self.db.conn(),
-            &filter,
-            page.request.offset,
-            page.fetch_limit(),
-        )
-        .await?;
-        let (rows, next_page_token) = page.of(rows);
-        Ok(pb::ListPurgesResponse {
-            purges: rows.iter().map(convert::purge_to).collect(),
-            next_page_token,
-        })
     }
+    // A page token is bound to the caller's reach as well as the filter, so it cannot carry a
+    // listing across tenants.
+    let filter_text = format!(
+        "{:?}|{}|{}|{:?}",
+        call.reach()?,
+        request.tenant_id,
+        request.aws_account_id,
+        request.states
+    );
+    let page = Page::read(
+        &mut problems,
+        call.method,
+        (request.page_size, &request.page_token),
+        filter_text,
+    );
+    finish(problems, || ())?;
+    let filter = PurgeFilter {
+        tenant: checked(asked)?,
+        states,
+        account: checked(account)?,
+    };
+    Ok((filter, checked(page)?))
+}
 
-    /// Applies `event` to the purge `id` as `call`'s actor, in the mutation's transaction.
-    #[allow(
-        clippy::too_many_arguments,
-        reason = "each is one fact of the transition"
-    )]
-    async fn change(
-        &self,
-        tx: &TenantTx,
-        call: &Call,
-        purge: Purge,
-        event: PurgeEvent,
-        why: (Option<&str>, Option<&str>),
-        stream: Option<&'static str>,
-        now: DateTime<Utc>,
-        edit: impl FnOnce(&mut Purge),
-    ) -> Result<Purge, PurgeError> {
-        let mut after = Purge {
-            state: purge.state.after(event, purge.started())?,
-            ..purge.clone()
-        };
-        edit(&mut after);
-        let actor = call.actor();
-        write_transition(
-            &**tx,
-            &purge,
-            &after,
-            Change {
-                why,
-                stream,
-                ..Change::by(event, &actor, now)
-            },
-        )
-        .await?;
-        Ok(after)
-    }
+/// An expedite's purge, ticket and reason.
+fn read_expedite(
+    request: &pb::ExpeditePurgeRequest,
+) -> Result<(Uuid, Ticket, FreeText), PurgeError> {
+    let mut problems = Problems::new();
+    let id = problems.check("purge_id", parse_id(&request.purge_id));
+    let ticket = problems.check("ticket", Ticket::parse(&request.ticket));
+    let reason = problems.check("reason", FreeText::operator_reason(&request.reason));
+    finish_keyed(problems, request)?;
+    Ok((checked(id)?, checked(ticket)?, checked(reason)?))
+}
 
-    async fn expedite(
-        &self,
-        call: &Call,
-        request: pb::ExpeditePurgeRequest,
-    ) -> Result<pb::ExpeditePurgeResponse, PurgeError> {
-        let mut problems = Problems::new();
-        let id = problems.check("purge_id", parse_id(&request.purge_id));
-        let ticket = problems.check("ticket", Ticket::parse(&request.ticket));
-        let reason = problems.check("reason", FreeText::operator_reason(&request.reason));
-        finish_keyed(problems, &request)?;
-        let (id, ticket, reason) = (checked(id)?, checked(ticket)?, checked(reason)?);
-        self.mutate(call, &request, async |tx, now| {
-            let purge = store::purges::get(&**tx, id, None)
-                .await?
-                .ok_or(PurgeError::NotFound("purge"))?;
-            match purge.state {
-                PurgeState::Held => return Err(PurgeError::Held),
-                PurgeState::Scheduled if purge.due_at > now => {}
-                PurgeState::Scheduled | PurgeState::Due | PurgeState::Running => {
-                    return Err(PurgeError::WouldPostpone);
-                }
-                PurgeState::Completed | PurgeState::Cancelled => {
-                    return Err(PurgeError::WrongState {
-                        state: purge.state,
-                        event: PurgeEvent::Expedite,
-                        started: purge.started(),
-                    });
-                }
-            }
-            let after = self
-                .change(
-                    tx,
-                    call,
-                    purge,
-                    PurgeEvent::Expedite,
-                    (Some(reason.as_str()), Some(ticket.as_str())),
-                    None,
-                    now,
-                    |purge| {
-                        purge.due_at = now;
-                        purge.expedite_ticket = Some(ticket.as_str().to_owned());
-                    },
-                )
-                .await?;
-            tracing::info!(purge_id = %after.id, "purge expedited");
-            Ok(pb::ExpeditePurgeResponse {
-                purge: Some(convert::purge_to(&after)),
-            })
-        })
-        .await
-    }
-
-    async fn cancel(
-        &self,
-        call: &Call,
-        request: pb::CancelPurgeRequest,
-    ) -> Result<pb::CancelPurgeResponse, PurgeError> {
-        enum Target {
-            Id(Uuid),
-            Scope(Scope),
+/// A cancel's target and reason.
+fn read_cancel(request: &pb::CancelPurgeRequest) -> Result<(CancelTarget, FreeText), PurgeError> {
+    let mut problems = Problems::new();
+    let target = match &request.target {
+        Some(pb::cancel_purge_request::Target::PurgeId(raw)) => problems
+            .check("purge_id", parse_id(raw))
+            .map(CancelTarget::Id),
+        Some(pb::cancel_purge_request::Target::Scope(scope)) => {
+            read_scope(&mut problems, "scope", Some(scope)).map(CancelTarget::Scope)
         }
-        let mut problems = Problems::new();
-        let target = match &request.target {
-            Some(pb::cancel_purge_request::Target::PurgeId(raw)) => {
-                problems.check("purge_id", parse_id(raw)).map(Target::Id)
-            }
-            Some(pb::cancel_purge_request::Target::Scope(scope)) => {
-                read_scope(&mut problems, "scope", Some(scope)).map(Target::Scope)
-            }
-            None => {
-                problems.push(at("target", required()));
-                None
-            }
-        };
-        let reason = problems.check("reason", FreeText::reason(&request.reason));
-        finish_keyed(problems, &request)?;
-        let (target, reason) = (checked(target)?, checked(reason)?);
-        // A service acting for one tenant cancels that tenant's purges only; another tenant's id
-        // answers like a missing one.
-        let reach = call.reach()?;
-        if let Target::Scope(scope) = &target {
-            call.tenant_filter(Some(scope.tenant))?;
+        None => {
+            problems.push(at("target", required()));
+            None
         }
-        self.mutate(call, &request, async |tx, now| {
-            let purge = match &target {
-                Target::Id(id) => Some(
-                    store::purges::get(&**tx, *id, reach)
-                        .await?
-                        .ok_or(PurgeError::NotFound("purge"))?,
-                ),
-                Target::Scope(scope) => store::purges::pending_for(&**tx, scope).await?,
-            };
-            let Some(purge) = purge else {
-                return Ok(pb::CancelPurgeResponse { purge: None });
-            };
-            if purge.state == PurgeState::Cancelled {
-                return Ok(pb::CancelPurgeResponse {
-                    purge: Some(convert::purge_to(&purge)),
-                });
-            }
-            let why = (Some(reason.as_str()).filter(|text| !text.is_empty()), None);
-            let after = self
-                .change(
-                    tx,
-                    call,
-                    purge,
-                    PurgeEvent::Cancel,
-                    why,
-                    Some("purge.cancelled"),
-                    now,
-                    |purge| purge.cancelled_at = Some(now),
-                )
-                .await?;
-            tracing::info!(purge_id = %after.id, "purge cancelled");
-            Ok(pb::CancelPurgeResponse {
-                purge: Some(convert::purge_to(&after)),
-            })
-        })
-        .await
-    }
+    };
+    let reason = problems.check("reason", FreeText::reason(&request.reason));
+    finish_keyed(problems, request)?;
+    Ok((checked(target)?, checked(reason)?))
+}
 
-    async fn plan(
-        &self,
-        call: &Call,
-        request: pb::PlanPurgeRequest,
-    ) -> Result<pb::PlanPurgeResponse, PurgeError> {
-        let purge = self.find(call, &request.purge_id).await?;
-        let entries = self.engine.plan(&purge).await?;
-        Ok(pb::PlanPurgeResponse {
-            plan: Some(pb::PurgePlan {
-                purge_id: purge.id.to_string(),
-                planned_at: Some(convert::timestamp(self.now())),
-                manifest_hash: manifest_hash(&entries),
-                entries: entries.iter().map(convert::table_count_to).collect(),
-            }),
-        })
+fn scheduled_to(purge: &Purge) -> pb::SchedulePurgeResponse {
+    pb::SchedulePurgeResponse {
+        purge: Some(convert::purge_to(purge)),
+    }
+}
+
+fn expedited_to(purge: &Purge) -> pb::ExpeditePurgeResponse {
+    pb::ExpeditePurgeResponse {
+        purge: Some(convert::purge_to(purge)),
+    }
+}
+
+fn cancelled_to(purge: &Option<Purge>) -> pb::CancelPurgeResponse {
+    pb::CancelPurgeResponse {
+        purge: purge.as_ref().map(convert::purge_to),
     }
 }
 
@@ -466,18 +245,24 @@ impl PurgeService for PurgeServiceHandler {
         &self,
         request: Request<pb::SchedulePurgeRequest>,
     ) -> Result<Response<pb::SchedulePurgeResponse>, Status> {
-        let call = self.app.call(&request, path!("SchedulePurge"))?;
-        Ok(Response::new(
-            self.app.schedule(&call, request.into_inner()).await?,
-        ))
+        let call = call(&request, path!("SchedulePurge"))?;
+        let request = request.into_inner();
+        let input = read_schedule(&request, self.app.now())?;
+        let encode = |purge: &Purge| scheduled_to(purge).encode_to_vec();
+        let answer = self
+            .app
+            .schedule(&call, input, idempotent(&request, &encode)?)
+            .await?;
+        Ok(Response::new(reply(answer, scheduled_to)?))
     }
 
     async fn get_purge(
         &self,
         request: Request<pb::GetPurgeRequest>,
     ) -> Result<Response<pb::GetPurgeResponse>, Status> {
-        let call = self.app.call(&request, path!("GetPurge"))?;
-        let purge = self.app.find(&call, &request.get_ref().purge_id).await?;
+        let call = call(&request, path!("GetPurge"))?;
+        let id = read_purge_id(&request.get_ref().purge_id)?;
+        let purge = self.app.purge(&call, id).await?;
         Ok(Response::new(pb::GetPurgeResponse {
             purge: Some(convert::purge_to(&purge)),
         }))
@@ -487,97 +272,105 @@ impl PurgeService for PurgeServiceHandler {
         &self,
         request: Request<pb::ListPurgesRequest>,
     ) -> Result<Response<pb::ListPurgesResponse>, Status> {
-        let call = self.app.call(&request, path!("ListPurges"))?;
-        Ok(Response::new(
-            self.app.list(&call, request.into_inner()).await?,
-        ))
+        let call = call(&request, path!("ListPurges"))?;
+        let (filter, page) = read_list(&call, request.get_ref())?;
+        let rows = self
+            .app
+            .purges(&call, filter, page.request.offset, page.fetch_limit())
+            .await?;
+        let (rows, next_page_token) = page.of(rows);
+        Ok(Response::new(pb::ListPurgesResponse {
+            purges: rows.iter().map(convert::purge_to).collect(),
+            next_page_token,
+        }))
     }
 
     async fn expedite_purge(
         &self,
         request: Request<pb::ExpeditePurgeRequest>,
     ) -> Result<Response<pb::ExpeditePurgeResponse>, Status> {
-        let call = self.app.call(&request, path!("ExpeditePurge"))?;
-        Ok(Response::new(
-            self.app.expedite(&call, request.into_inner()).await?,
-        ))
+        let call = call(&request, path!("ExpeditePurge"))?;
+        let request = request.into_inner();
+        let (id, ticket, reason) = read_expedite(&request)?;
+        let encode = |purge: &Purge| expedited_to(purge).encode_to_vec();
+        let answer = self
+            .app
+            .expedite(&call, id, ticket, reason, idempotent(&request, &encode)?)
+            .await?;
+        Ok(Response::new(reply(answer, expedited_to)?))
     }
 
     async fn cancel_purge(
         &self,
         request: Request<pb::CancelPurgeRequest>,
     ) -> Result<Response<pb::CancelPurgeResponse>, Status> {
-        let call = self.app.call(&request, path!("CancelPurge"))?;
-        Ok(Response::new(
-            self.app.cancel(&call, request.into_inner()).await?,
-        ))
+        let call = call(&request, path!("CancelPurge"))?;
+        let request = request.into_inner();
+        let (target, reason) = read_cancel(&request)?;
+        let encode = |purge: &Option<Purge>| cancelled_to(purge).encode_to_vec();
+        let answer = self
+            .app
+            .cancel(&call, target, reason, idempotent(&request, &encode)?)
+            .await?;
+        Ok(Response::new(reply(answer, cancelled_to)?))
     }
 
     async fn plan_purge(
         &self,
         request: Request<pb::PlanPurgeRequest>,
     ) -> Result<Response<pb::PlanPurgeResponse>, Status> {
-        let call = self.app.call(&request, path!("PlanPurge"))?;
-        Ok(Response::new(
-            self.app.plan(&call, request.into_inner()).await?,
-        ))
+        let call = call(&request, path!("PlanPurge"))?;
+        let id = read_purge_id(&request.get_ref().purge_id)?;
+        let plan = self.app.plan(&call, id).await?;
+        Ok(Response::new(pb::PlanPurgeResponse {
+            plan: Some(pb::PurgePlan {
+                purge_id: plan.purge_id.to_string(),
+                planned_at: Some(convert::timestamp(plan.planned_at)),
+                manifest_hash: plan.manifest_hash,
+                entries: plan.entries.iter().map(convert::table_count_to).collect(),
+            }),
+        }))
     }
 
     async fn set_legal_hold(
         &self,
         request: Request<pb::SetLegalHoldRequest>,
     ) -> Result<Response<pb::SetLegalHoldResponse>, Status> {
-        let call = self.app.call(&request, path!("SetLegalHold"))?;
-        Ok(Response::new(
-            self.app.set_hold(&call, request.into_inner()).await?,
-        ))
+        self.set_hold(request).await
     }
 
     async fn release_legal_hold(
         &self,
         request: Request<pb::ReleaseLegalHoldRequest>,
     ) -> Result<Response<pb::ReleaseLegalHoldResponse>, Status> {
-        let call = self.app.call(&request, path!("ReleaseLegalHold"))?;
-        Ok(Response::new(
-            self.app.release_hold(&call, request.into_inner()).await?,
-        ))
+        self.release_hold(request).await
     }
 
     async fn list_legal_holds(
         &self,
         request: Request<pb::ListLegalHoldsRequest>,
     ) -> Result<Response<pb::ListLegalHoldsResponse>, Status> {
-        let call = self.app.call(&request, path!("ListLegalHolds"))?;
-        Ok(Response::new(
-            self.app.list_holds(&call, request.into_inner()).await?,
-        ))
+        self.list_holds(request).await
     }
 
     async fn get_receipt(
         &self,
         request: Request<pb::GetReceiptRequest>,
     ) -> Result<Response<pb::GetReceiptResponse>, Status> {
-        let call = self.app.call(&request, path!("GetReceipt"))?;
-        Ok(Response::new(
-            self.app.receipt(&call, request.into_inner()).await?,
-        ))
+        self.receipt(request).await
     }
 
     async fn list_receipts(
         &self,
         request: Request<pb::ListReceiptsRequest>,
     ) -> Result<Response<pb::ListReceiptsResponse>, Status> {
-        let call = self.app.call(&request, path!("ListReceipts"))?;
-        Ok(Response::new(
-            self.app.receipts(&call, request.into_inner()).await?,
-        ))
+        self.receipts(request).await
     }
 
     async fn verify_receipt_chain(
         &self,
         request: Request<pb::VerifyReceiptChainRequest>,
     ) -> Result<Response<pb::VerifyReceiptChainResponse>, Status> {
-        self.app.call(&request, path!("VerifyReceiptChain"))?;
-        Ok(Response::new(self.app.verify_chain().await?))
+        self.verify_chain(request).await
     }
 }

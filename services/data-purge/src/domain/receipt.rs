@@ -163,6 +163,23 @@ impl ReceiptVerifier {
     }
 }
 
+/// A receipt as stored: its canonical body, exactly as hashed, and its seal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StoredReceipt {
+    pub(crate) canonical_body: String,
+    pub(crate) previous_hash: String,
+    pub(crate) hash: String,
+    pub(crate) signature: String,
+    pub(crate) key_id: String,
+}
+
+impl StoredReceipt {
+    pub(crate) fn body(&self) -> Result<ReceiptBody, PurgeError> {
+        serde_json::from_str(&self.canonical_body)
+            .map_err(|error| PurgeError::Internal(Box::new(error)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

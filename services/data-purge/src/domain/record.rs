@@ -1,10 +1,11 @@
-//! The records the service keeps: purges and legal holds, as the use cases see them.
+//! The records the service keeps: purges, legal holds and the events of the purge stream, as the use
+//! cases see them.
 
 use chrono::{DateTime, Utc};
-use tenure_domain::CallerRole;
+use tenure_domain::{AwsAccountId, CallerRole};
 use uuid::Uuid;
 
-use crate::domain::{DataClass, PurgeReason, PurgeState, Scope, TableCount};
+use crate::domain::{DataClass, PurgeReason, PurgeState, Scope, ScopeKind, TableCount};
 
 /// One purge request and where it stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,3 +108,32 @@ pub(crate) struct Transition<'a> {
     pub(crate) reason: Option<&'a str>,
     pub(crate) ticket: Option<&'a str>,
 }
+
+/// What a list of purges is narrowed to.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PurgeFilter {
+    pub(crate) tenant: Option<Uuid>,
+    pub(crate) states: Vec<PurgeState>,
+    pub(crate) account: Option<AwsAccountId>,
+}
+
+/// One event on the purge stream.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PurgeStreamEvent {
+    pub(crate) position: u64,
+    pub(crate) event_id: Uuid,
+    pub(crate) purge_id: Uuid,
+    pub(crate) tenant_id: Uuid,
+    pub(crate) event_type: &'static str,
+    pub(crate) effective_at: DateTime<Utc>,
+    pub(crate) recorded_at: DateTime<Utc>,
+    pub(crate) scope_kind: ScopeKind,
+    pub(crate) aws_account_id: Option<String>,
+    pub(crate) classes: Vec<DataClass>,
+    pub(crate) due_at: Option<DateTime<Utc>>,
+    pub(crate) receipt_id: Option<Uuid>,
+    pub(crate) traceparent: Option<(String, String)>,
+}
+
+/// The version of the event payload.
+pub(crate) const SCHEMA_VERSION: i32 = 1;

@@ -4,33 +4,13 @@
 //! seen every position below it. Purge events are rare, so serialising their writers costs nothing
 //! worth the snapshot bookkeeping the much busier order stream needs.
 
-use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
 use sea_orm::{ConnectionTrait, QueryResult, Statement};
-use uuid::Uuid;
 
-use crate::domain::{DataClass, PurgeError, ScopeKind};
+use crate::domain::{PurgeError, PurgeStreamEvent, SCHEMA_VERSION, ScopeKind};
 use crate::store::{column, json, optional_time, to_json};
 
 const TABLE: &str = "purge_event";
-
-/// One event on the purge stream.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct PurgeStreamEvent {
-    pub(crate) position: u64,
-    pub(crate) event_id: Uuid,
-    pub(crate) purge_id: Uuid,
-    pub(crate) tenant_id: Uuid,
-    pub(crate) event_type: &'static str,
-    pub(crate) effective_at: DateTime<Utc>,
-    pub(crate) recorded_at: DateTime<Utc>,
-    pub(crate) scope_kind: ScopeKind,
-    pub(crate) aws_account_id: Option<String>,
-    pub(crate) classes: Vec<DataClass>,
-    pub(crate) due_at: Option<DateTime<Utc>>,
-    pub(crate) receipt_id: Option<Uuid>,
-    pub(crate) traceparent: Option<(String, String)>,
-}
 
 /// Every column of the outbox, in the order [`append`] writes them.
 pub(crate) const COLUMNS: [&str; 15] = [
@@ -58,9 +38,6 @@ pub(crate) const EVENT_TYPES: [&str; 4] = [
     "purge.blocked_by_hold",
     "data.erased",
 ];
-
-/// The version of the event payload.
-pub(crate) const SCHEMA_VERSION: i32 = 1;
 
 /// Appends `event` at the next position, which it returns.
 pub(crate) async fn append(

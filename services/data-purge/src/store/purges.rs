@@ -8,7 +8,9 @@ use sea_orm::{ConnectionTrait, QueryResult};
 use tenure_domain::AwsAccountId;
 use uuid::Uuid;
 
-use crate::domain::{Purge, PurgeError, PurgeReason, PurgeState, Scope, ScopeKind, Transition};
+use crate::domain::{
+    Purge, PurgeError, PurgeFilter, PurgeReason, PurgeState, Scope, ScopeKind, Transition,
+};
 use crate::store::{column, json, optional_time, to_json};
 
 const TABLE: &str = "purge_request";
@@ -197,14 +199,6 @@ pub(crate) async fn pending_in_tenant(
         .and_where(Expr::col("state").is_in(PurgeState::PENDING.map(PurgeState::as_str)))
         .order_by("requested_at", Order::Asc);
     fetch_all(conn, &select).await
-}
-
-/// What a list of purges is narrowed to.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct PurgeFilter {
-    pub(crate) tenant: Option<Uuid>,
-    pub(crate) states: Vec<PurgeState>,
-    pub(crate) account: Option<AwsAccountId>,
 }
 
 /// One page of purges, oldest first.

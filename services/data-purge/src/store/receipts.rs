@@ -5,26 +5,10 @@ use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Order, Query, SelectStatem
 use sea_orm::{ConnectionTrait, QueryResult};
 use uuid::Uuid;
 
-use crate::domain::{ChainLink, PurgeError, ReceiptBody};
-use crate::store::{column, json};
+use crate::domain::{ChainLink, PurgeError, ReceiptBody, StoredReceipt};
+use crate::store::column;
 
 const TABLE: &str = "receipt";
-
-/// A receipt as stored: its canonical body, exactly as hashed, and its seal.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct StoredReceipt {
-    pub(crate) canonical_body: String,
-    pub(crate) previous_hash: String,
-    pub(crate) hash: String,
-    pub(crate) signature: String,
-    pub(crate) key_id: String,
-}
-
-impl StoredReceipt {
-    pub(crate) fn body(&self) -> Result<ReceiptBody, PurgeError> {
-        json(&self.canonical_body)
-    }
-}
 
 fn from_row(row: &QueryResult) -> Result<StoredReceipt, PurgeError> {
     Ok(StoredReceipt {

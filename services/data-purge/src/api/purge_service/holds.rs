@@ -1,141 +1,78 @@
 //! Legal holds: set and released by operators who also hold the legal-hold permission (G7).
 
+use prost::Message as _;
 use tenure_domain::{FreeText, Problems, Ticket, parse_id};
 use tenure_grpc::paging::Page;
 use tenure_proto::purge::v1 as pb;
-use uuid::Uuid;
+use tonic::{Request, Response, Status};
 
-use crate::api::context::{Call, Purges, checked, finish, finish_keyed};
+use crate::api::context::{call, checked, finish, finish_keyed, idempotent, reply};
 use crate::convert;
-use crate::domain::{LegalHold, PurgeError, PurgeEvent, PurgeState};
-use crate::store;
+use crate::domain::LegalHold;
 
-use super::{LEGAL_HOLD_PERMISSION, read_scope};
+use super::{PurgeServiceHandler, read_scope};
 
-impl Purges {
+fn placed_to(hold: &LegalHold) -> pb::SetLegalHoldResponse {
+    pb::SetLegalHoldResponse {
+        hold: Some(convert::hold_to(hold)),
+    }
+}
+
+fn released_to(hold: &LegalHold) -> pb::ReleaseLegalHoldResponse {
+    pb::ReleaseLegalHoldResponse {
+        hold: Some(convert::hold_to(hold)),
+    }
+}
+
+impl PurgeServiceHandler {
     pub(super) async fn set_hold(
         &self,
-        call: &Call,
-        request: pb::SetLegalHoldRequest,
-    ) -> Result<pb::SetLegalHoldResponse, PurgeError> {
-        call.require(LEGAL_HOLD_PERMISSION)?;
+        request: Request<pb::SetLegalHoldRequest>,
+    ) -> Result<Response<pb::SetLegalHoldResponse>, Status> {
+        let call = call(&request, path!("SetLegalHold"))?;
+        call.may_hold()?;
+        let request = request.into_inner();
         let mut problems = Problems::new();
         let scope = read_scope(&mut problems, "scope", request.scope.as_ref());
         let reason = problems.check("reason", FreeText::operator_reason(&request.reason));
         let ticket = problems.check("ticket", Ticket::parse(&request.ticket));
         finish_keyed(problems, &request)?;
         let (scope, reason, ticket) = (checked(scope)?, checked(reason)?, checked(ticket)?);
-        self.mutate(call, &request, async |tx, now| {
-            let hold = LegalHold {
-                id: Uuid::new_v4(),
-                scope: scope.clone(),
-                reason: reason.as_str().to_owned(),
-                ticket: ticket.as_str().to_owned(),
-                placed_by: call.actor(),
-                placed_at: now,
-                released_by: None,
-                released_at: None,
-            };
-            store::holds::insert(&**tx, &hold).await?;
-            for purge in store::purges::pending_in_tenant(&**tx, scope.tenant).await? {
-                if !scope.holds(&purge.scope) {
-                    continue;
-                }
-                if purge.state == PurgeState::Held {
-                    // Already held by another hold: remember this one too, for the receipt.
-                    let mut after = purge.clone();
-                    after.holds.push(hold.id);
-                    if !store::purges::save(&**tx, &after, purge.state, purge.claim_epoch, false)
-                        .await?
-                    {
-                        return Err(PurgeError::Concurrent);
-                    }
-                    continue;
-                }
-                self.change(
-                    tx,
-                    call,
-                    purge,
-                    PurgeEvent::Hold,
-                    (Some(reason.as_str()), Some(ticket.as_str())),
-                    Some("purge.blocked_by_hold"),
-                    now,
-                    |purge| purge.holds.push(hold.id),
-                )
-                .await?;
-            }
-            tracing::info!(hold_id = %hold.id, "legal hold placed");
-            Ok(pb::SetLegalHoldResponse {
-                hold: Some(convert::hold_to(&hold)),
-            })
-        })
-        .await
+        let encode = |hold: &LegalHold| placed_to(hold).encode_to_vec();
+        let answer = self
+            .app
+            .set_hold(&call, scope, reason, ticket, idempotent(&request, &encode)?)
+            .await?;
+        Ok(Response::new(reply(answer, placed_to)?))
     }
 
     pub(super) async fn release_hold(
         &self,
-        call: &Call,
-        request: pb::ReleaseLegalHoldRequest,
-    ) -> Result<pb::ReleaseLegalHoldResponse, PurgeError> {
-        call.require(LEGAL_HOLD_PERMISSION)?;
+        request: Request<pb::ReleaseLegalHoldRequest>,
+    ) -> Result<Response<pb::ReleaseLegalHoldResponse>, Status> {
+        let call = call(&request, path!("ReleaseLegalHold"))?;
+        call.may_hold()?;
+        let request = request.into_inner();
         let mut problems = Problems::new();
         let id = problems.check("hold_id", parse_id(&request.hold_id));
         let reason = problems.check("reason", FreeText::operator_reason(&request.reason));
         let ticket = problems.check("ticket", Ticket::parse(&request.ticket));
         finish_keyed(problems, &request)?;
         let (id, reason, ticket) = (checked(id)?, checked(reason)?, checked(ticket)?);
-        self.mutate(call, &request, async |tx, now| {
-            let hold = store::holds::get(&**tx, id)
-                .await?
-                .ok_or(PurgeError::NotFound("legal hold"))?;
-            if !store::holds::release(
-                &**tx,
-                id,
-                &call.actor(),
-                reason.as_str(),
-                ticket.as_str(),
-                now,
-            )
-            .await?
-            {
-                return Err(PurgeError::HoldReleased);
-            }
-            let still_active = store::holds::active_in_tenant(&**tx, hold.scope.tenant).await?;
-            for purge in store::purges::pending_in_tenant(&**tx, hold.scope.tenant).await? {
-                let blocked = still_active
-                    .iter()
-                    .any(|other| other.scope.holds(&purge.scope));
-                if purge.state != PurgeState::Held || !hold.scope.holds(&purge.scope) || blocked {
-                    continue;
-                }
-                self.change(
-                    tx,
-                    call,
-                    purge,
-                    PurgeEvent::Release,
-                    (Some(reason.as_str()), Some(ticket.as_str())),
-                    None,
-                    now,
-                    |_| {},
-                )
-                .await?;
-            }
-            let released = store::holds::get(&**tx, id)
-                .await?
-                .ok_or(PurgeError::NotFound("legal hold"))?;
-            tracing::info!(hold_id = %id, "legal hold released");
-            Ok(pb::ReleaseLegalHoldResponse {
-                hold: Some(convert::hold_to(&released)),
-            })
-        })
-        .await
+        let encode = |hold: &LegalHold| released_to(hold).encode_to_vec();
+        let answer = self
+            .app
+            .release_hold(&call, id, reason, ticket, idempotent(&request, &encode)?)
+            .await?;
+        Ok(Response::new(reply(answer, released_to)?))
     }
 
     pub(super) async fn list_holds(
         &self,
-        call: &Call,
-        request: pb::ListLegalHoldsRequest,
-    ) -> Result<pb::ListLegalHoldsResponse, PurgeError> {
+        request: Request<pb::ListLegalHoldsRequest>,
+    ) -> Result<Response<pb::ListLegalHoldsResponse>, Status> {
+        let call = call(&request, path!("ListLegalHolds"))?;
+        let request = request.into_inner();
         let mut problems = Problems::new();
         let page = Page::read(
             &mut problems,
@@ -145,17 +82,14 @@ impl Purges {
         );
         finish(problems, || ())?;
         let page = checked(page)?;
-        let rows = store::holds::list(
-            self.db.conn(),
-            request.active_only,
-            page.request.offset,
-            page.fetch_limit(),
-        )
-        .await?;
+        let rows = self
+            .app
+            .holds(request.active_only, page.request.offset, page.fetch_limit())
+            .await?;
         let (rows, next_page_token) = page.of(rows);
-        Ok(pb::ListLegalHoldsResponse {
+        Ok(Response::new(pb::ListLegalHoldsResponse {
             holds: rows.iter().map(convert::hold_to).collect(),
             next_page_token,
-        })
+        }))
     }
 }

@@ -1,41 +1,37 @@
-//! Receipts: the proof a purge leaves behind, read one by one or as a list, and the chain that links
-//! them checked end to end.
+//! Receipts: the proof a purge leaves behind, read one by one or as a list, and the verdict on the
+//! chain that links them.
 
-use std::collections::HashMap;
-
-use tenure_domain::{Problems, parse_id};
+use tenure_domain::Problems;
 use tenure_grpc::paging::Page;
 use tenure_proto::purge::v1 as pb;
+use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::api::context::{Call, Purges, checked, finish};
+use crate::api::context::{call, checked, finish};
 use crate::convert;
-use crate::domain::{PurgeError, ReceiptVerifier, chain_hash};
-use crate::store;
-use crate::store::receipts::StoredReceipt;
+use crate::domain::{PurgeError, StoredReceipt};
 
-impl Purges {
+use super::{PurgeServiceHandler, read_purge_id};
+
+impl PurgeServiceHandler {
     pub(super) async fn receipt(
         &self,
-        call: &Call,
-        request: pb::GetReceiptRequest,
-    ) -> Result<pb::GetReceiptResponse, PurgeError> {
-        let mut problems = Problems::new();
-        let id = problems.check("purge_id", parse_id(&request.purge_id));
-        finish(problems, || ())?;
-        let stored = store::receipts::for_purge(self.db.conn(), checked(id)?, call.reach()?)
-            .await?
-            .ok_or(PurgeError::NotFound("receipt"))?;
-        Ok(pb::GetReceiptResponse {
+        request: Request<pb::GetReceiptRequest>,
+    ) -> Result<Response<pb::GetReceiptResponse>, Status> {
+        let call = call(&request, path!("GetReceipt"))?;
+        let id = read_purge_id(&request.get_ref().purge_id)?;
+        let stored = self.app.receipt(&call, id).await?;
+        Ok(Response::new(pb::GetReceiptResponse {
             receipt: Some(stored_receipt_to(&stored)?),
-        })
+        }))
     }
 
     pub(super) async fn receipts(
         &self,
-        call: &Call,
-        request: pb::ListReceiptsRequest,
-    ) -> Result<pb::ListReceiptsResponse, PurgeError> {
+        request: Request<pb::ListReceiptsRequest>,
+    ) -> Result<Response<pb::ListReceiptsResponse>, Status> {
+        let call = call(&request, path!("ListReceipts"))?;
+        let request = request.into_inner();
         let mut problems = Problems::new();
         let page = Page::read(
             &mut problems,
@@ -45,73 +41,34 @@ impl Purges {
         );
         finish(problems, || ())?;
         let page = checked(page)?;
-        let rows = store::receipts::list(
-            self.db.conn(),
-            call.reach()?,
-            page.request.offset,
-            page.fetch_limit(),
-        )
-        .await?;
+        let rows = self
+            .app
+            .receipts(&call, page.request.offset, page.fetch_limit())
+            .await?;
         let (rows, next_page_token) = page.of(rows);
-        Ok(pb::ListReceiptsResponse {
+        Ok(Response::new(pb::ListReceiptsResponse {
             receipts: rows
                 .iter()
                 .map(stored_receipt_to)
                 .collect::<Result<_, _>>()?,
             next_page_token,
-        })
+        }))
     }
 
-    /// Recomputes every receipt's hash from its stored body and its predecessor's hash, checks the
-    /// sequence has no gap, and checks each signature with the public key of its key id.
-    pub(crate) async fn verify_chain(&self) -> Result<pb::VerifyReceiptChainResponse, PurgeError> {
-        const BATCH: u64 = 500;
-        let mut keys: HashMap<String, Option<String>> = HashMap::new();
-        let mut checked_count = 0u64;
-        let mut previous_hash = String::new();
-        let mut sequence = 0u64;
-        loop {
-            let batch = store::receipts::after(self.db.conn(), sequence, BATCH).await?;
-            if batch.is_empty() {
-                break;
-            }
-            for stored in &batch {
-                let body = stored.body()?;
-                if !keys.contains_key(&stored.key_id) {
-                    let public =
-                        store::receipts::public_key_of(self.db.conn(), &stored.key_id).await?;
-                    keys.insert(stored.key_id.clone(), public);
-                }
-                let signed = keys
-                    .get(&stored.key_id)
-                    .and_then(Option::as_ref)
-                    .is_some_and(|public| {
-                        ReceiptVerifier::verify(public, &stored.hash, &stored.signature)
-                    });
-                let intact = body.sequence == sequence + 1
-                    && stored.previous_hash == previous_hash
-                    && chain_hash(&stored.previous_hash, &stored.canonical_body) == stored.hash
-                    && signed;
-                if !intact {
-                    return Ok(pb::VerifyReceiptChainResponse {
-                        checked: checked_count,
-                        intact: false,
-                        first_broken_receipt_id: body.id.to_string(),
-                    });
-                }
-                checked_count += 1;
-                sequence = body.sequence;
-                previous_hash = stored.hash.clone();
-            }
-        }
-        // The head must name the last receipt, or receipts were removed from the end.
-        let head = store::receipts::chain_head(self.db.conn()).await?;
-        let intact = head.sequence == sequence && head.hash == previous_hash;
-        Ok(pb::VerifyReceiptChainResponse {
-            checked: checked_count,
-            intact,
-            first_broken_receipt_id: String::new(),
-        })
+    pub(super) async fn verify_chain(
+        &self,
+        request: Request<pb::VerifyReceiptChainRequest>,
+    ) -> Result<Response<pb::VerifyReceiptChainResponse>, Status> {
+        call(&request, path!("VerifyReceiptChain"))?;
+        let verdict = self.app.verify_chain().await?;
+        Ok(Response::new(pb::VerifyReceiptChainResponse {
+            checked: verdict.checked,
+            intact: verdict.intact,
+            first_broken_receipt_id: verdict
+                .first_broken
+                .map(|id| id.to_string())
+                .unwrap_or_default(),
+        }))
     }
 }
 
