@@ -12,4 +12,5 @@ mod rls;
 mod scenarios;
 mod security;
 mod stack;
+mod sweep;
 mod traces;

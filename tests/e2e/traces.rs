@@ -86,7 +86,8 @@ async fn one_trace_follows_a_call_from_one_service_into_another() {
             method: "/tenure.purge.v1.PurgeParticipant/DescribeDataClasses",
             roles: &[Role::Service],
             service_callers: &["orders"],
-            service_across_tenants: false,
+            // As in every service's table: describing data classes concerns no one tenant.
+            service_across_tenants: true,
         }])
         .add_service(PurgeParticipantServer::new(AskAccounts {
             accounts: PeerChannel::connect_lazy(
