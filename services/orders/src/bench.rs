@@ -284,6 +284,8 @@ impl SyntheticEngine {
     /// The database refuses a write.
     pub async fn start_sagas(&self, shape: Shape, count: usize) -> anyhow::Result<()> {
         let tenant = Uuid::new_v4();
+        let root_email = tenure_domain::RootEmail::parse("bench@example.com")
+            .map_err(|problem| anyhow::anyhow!(problem.description))?;
         let mut left = count;
         while left > 0 {
             let batch = left.min(100);
@@ -293,7 +295,7 @@ impl SyntheticEngine {
                 let order_id = Uuid::new_v4();
                 let input = SagaInput {
                     details: OrderDetails::NewAccount {
-                        root_email: "bench@example.com".to_owned(),
+                        root_email: Some(root_email.clone()),
                         account_name: "bench".to_owned(),
                         support_contact: String::new(),
                     },
@@ -335,7 +337,7 @@ impl SyntheticEngine {
                         effective_at: now,
                         payload: EventPayload::OrderPlaced {
                             kind: "new_account".to_owned(),
-                            aws_account_id: String::new(),
+                            aws_account_id: None,
                         },
                     }],
                 )

@@ -41,7 +41,7 @@ pub(crate) struct Peers {
 #[derive(Debug, Clone)]
 pub(crate) struct PortSettings {
     /// The platform organization used when a tenant has none of its own.
-    pub(crate) default_management_account_id: Option<String>,
+    pub(crate) default_management_account_id: Option<tenure_domain::AwsAccountId>,
     /// Where the Essentials StackSet goes.
     pub(crate) regions: Vec<String>,
     /// How long a wait for operations to prepare a platform organization lasts between checks.

@@ -139,11 +139,23 @@ impl OrdersApp {
             provisioning: peers.provisioning,
             purge: peers.purge,
         });
+        // Checked among the problems above; parsed here so the engine holds it typed.
+        let default_management_account_id = settings
+            .default_management_account_id
+            .as_deref()
+            .map(tenure_domain::AwsAccountId::parse)
+            .transpose()
+            .map_err(|problem| {
+                anyhow::anyhow!(
+                    "orders.default_management_account_id: {}",
+                    problem.description
+                )
+            })?;
         let port: Arc<dyn StepPort> = match &peers {
             Some(peers) => Arc::new(PeerPort::new(
                 peers.clone(),
                 PortSettings {
-                    default_management_account_id: settings.default_management_account_id.clone(),
+                    default_management_account_id,
                     regions: settings.baseline_regions.clone(),
                     payer_recheck: Duration::from_secs(settings.engine.invitation_poll_secs),
                 },

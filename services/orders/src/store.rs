@@ -128,6 +128,18 @@ pub(crate) fn stored<T>(parsed: Option<T>) -> Result<T, OrdersError> {
     ))
 }
 
+/// A nullable AWS account id column; a stored value that is not an id is a broken row, not a
+/// missing one.
+pub(crate) fn account_column(
+    row: &QueryResult,
+    name: &str,
+) -> Result<Option<tenure_domain::AwsAccountId>, OrdersError> {
+    column::<Option<String>>(row, name)?
+        .map(|raw| tenure_domain::AwsAccountId::parse(&raw))
+        .transpose()
+        .map_err(|_| OrdersError::internal("a stored AWS account id is malformed"))
+}
+
 /// A time column.
 pub(crate) fn time(row: &QueryResult, name: &str) -> Result<DateTime<Utc>, OrdersError> {
     column(row, name)

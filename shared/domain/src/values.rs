@@ -35,6 +35,21 @@ impl fmt::Display for AwsAccountId {
     }
 }
 
+// Stored rows (saga inputs, order details) hold the id as a bare JSON string; a value that is not
+// one fails to read rather than becoming something else.
+impl serde::Serialize for AwsAccountId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for AwsAccountId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let stored = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(deserializer)?;
+        Self::parse(&stored).map_err(|problem| serde::de::Error::custom(problem.description))
+    }
+}
+
 /// A client-chosen idempotency key: 16 to 64 characters of `[A-Za-z0-9_-]`, so UUIDs in any common
 /// spelling fit and nothing needs escaping in logs or metadata.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -128,6 +143,20 @@ impl RootEmail {
     /// The lower-cased copy that uniqueness compares.
     pub fn key(&self) -> String {
         self.0.to_ascii_lowercase()
+    }
+}
+
+// As for `AwsAccountId`: the email as given, as a bare JSON string, refused when it is not one.
+impl serde::Serialize for RootEmail {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RootEmail {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let stored = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(deserializer)?;
+        Self::parse(&stored).map_err(|problem| serde::de::Error::custom(problem.description))
     }
 }
 

@@ -102,7 +102,10 @@ fn details_to(details: &OrderDetails) -> pb::order::Details {
             account_name,
             support_contact,
         } => pb::order::Details::NewAccount(pb::NewAccountOrder {
-            root_email: root_email.clone(),
+            root_email: root_email
+                .as_ref()
+                .map(|email| email.as_str().to_owned())
+                .unwrap_or_default(),
             account_name: account_name.clone(),
             support_contact: support_contact.clone(),
         }),
@@ -110,7 +113,7 @@ fn details_to(details: &OrderDetails) -> pb::order::Details {
             management_account_id,
             transfer_name,
         } => pb::order::Details::BillingTransfer(pb::BillingTransferOrder {
-            management_account_id: management_account_id.clone(),
+            management_account_id: management_account_id.as_str().to_owned(),
             transfer_name: transfer_name.clone(),
         }),
         OrderDetails::OrganizationTransfer {
@@ -119,8 +122,14 @@ fn details_to(details: &OrderDetails) -> pb::order::Details {
             linked_account_ids,
         } => pb::order::Details::OrganizationTransfer(pb::OrganizationTransferOrder {
             uses_organizations: *uses_organizations,
-            management_account_id: management_account_id.clone(),
-            linked_account_ids: linked_account_ids.clone(),
+            management_account_id: management_account_id
+                .as_ref()
+                .map(|id| id.as_str().to_owned())
+                .unwrap_or_default(),
+            linked_account_ids: linked_account_ids
+                .iter()
+                .map(|id| id.as_str().to_owned())
+                .collect(),
         }),
         OrderDetails::Terminate {
             aws_account_id,
@@ -129,7 +138,7 @@ fn details_to(details: &OrderDetails) -> pb::order::Details {
             reason,
             acknowledged_open_balance,
         } => pb::order::Details::Terminate(pb::TerminateOrder {
-            aws_account_id: aws_account_id.clone(),
+            aws_account_id: aws_account_id.as_str().to_owned(),
             mode: termination_mode_to(*mode),
             acknowledgements: acknowledgements
                 .iter()
@@ -207,8 +216,8 @@ pub(crate) fn order(registry: &Registry, record: &OrderRecord) -> Result<pb::Ord
                 .items
                 .iter()
                 .map(|item| pb::QueryItem {
-                    aws_account_id: item.aws_account_id.clone(),
-                    state: item.state.clone(),
+                    aws_account_id: item.aws_account_id.as_str().to_owned(),
+                    state: item.state.as_str().to_owned(),
                     detail: item.detail.clone(),
                 })
                 .collect(),
@@ -234,7 +243,11 @@ pub(crate) fn order(registry: &Registry, record: &OrderRecord) -> Result<pb::Ord
         status_key,
         status_message,
         details: Some(details_to(&record.details)),
-        aws_account_id: record.aws_account_id.clone().unwrap_or_default(),
+        aws_account_id: record
+            .aws_account_id
+            .as_ref()
+            .map(|id| id.as_str().to_owned())
+            .unwrap_or_default(),
         query,
         failure,
         past_point_of_no_return: saga.past_pivot,
@@ -519,7 +532,10 @@ pub(crate) fn event(stored: &StoredEvent) -> pb::OrderEvent {
             aws_account_id,
         } => Some(Payload::OrderPlaced(pb::OrderPlaced {
             kind: OrderKind::parse(kind).map_or(0, order_kind_to),
-            aws_account_id: aws_account_id.clone(),
+            aws_account_id: aws_account_id
+                .as_ref()
+                .map(|id| id.as_str().to_owned())
+                .unwrap_or_default(),
         })),
         EventPayload::OrderStatusChanged {
             from,
@@ -537,7 +553,7 @@ pub(crate) fn event(stored: &StoredEvent) -> pb::OrderEvent {
             relationship,
             billing_starts_at,
         } => Some(Payload::AccountActivated(pb::AccountActivated {
-            aws_account_id: aws_account_id.clone(),
+            aws_account_id: aws_account_id.as_str().to_owned(),
             relationship: relationship_to(*relationship),
             billing_starts_at: billing_starts_at.map(timestamp),
         })),
@@ -546,7 +562,7 @@ pub(crate) fn event(stored: &StoredEvent) -> pb::OrderEvent {
             billing_ends_at,
         } => Some(Payload::AccountUnlinkScheduled(
             pb::AccountUnlinkScheduled {
-                aws_account_id: aws_account_id.clone(),
+                aws_account_id: aws_account_id.as_str().to_owned(),
                 billing_ends_at: Some(timestamp(*billing_ends_at)),
             },
         )),
@@ -554,7 +570,7 @@ pub(crate) fn event(stored: &StoredEvent) -> pb::OrderEvent {
             aws_account_id,
             never_billed,
         } => Some(Payload::AccountUnlinked(pb::AccountUnlinked {
-            aws_account_id: aws_account_id.clone(),
+            aws_account_id: aws_account_id.as_str().to_owned(),
             never_billed: *never_billed,
         })),
         EventPayload::AccountClosed {
@@ -562,7 +578,7 @@ pub(crate) fn event(stored: &StoredEvent) -> pb::OrderEvent {
             closed_at,
             reopen_until,
         } => Some(Payload::AccountClosed(pb::AccountClosed {
-            aws_account_id: aws_account_id.clone(),
+            aws_account_id: aws_account_id.as_str().to_owned(),
             closed_at: Some(timestamp(*closed_at)),
             reopen_until: Some(timestamp(*reopen_until)),
         })),
@@ -572,7 +588,7 @@ pub(crate) fn event(stored: &StoredEvent) -> pb::OrderEvent {
             due_at,
         } => Some(Payload::PurgeScheduled(pb::PurgeScheduled {
             purge_id: purge_id.to_string(),
-            aws_account_id: aws_account_id.clone(),
+            aws_account_id: aws_account_id.as_str().to_owned(),
             due_at: Some(timestamp(*due_at)),
         })),
         EventPayload::OperatorActionTaken {

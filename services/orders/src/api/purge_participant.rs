@@ -33,16 +33,7 @@ impl Orders {
         target: &PurgeTarget,
         tenant: Uuid,
     ) -> Result<store::purge::Subject, OrdersError> {
-        store::purge::subject(
-            tx,
-            target.scope,
-            tenant,
-            target
-                .aws_account_id
-                .as_ref()
-                .map(tenure_domain::AwsAccountId::as_str),
-        )
-        .await
+        store::purge::subject(tx, target.scope, tenant, target.aws_account_id.as_ref()).await
     }
 
     /// The rows of `target`'s subject in each table, read in a transaction that is rolled back.

@@ -5,6 +5,7 @@ mod placing;
 
 use std::collections::BTreeMap;
 
+use tenure_domain::AwsAccountId;
 use tenure_grpc::PeerChannel;
 use tenure_proto::accounts::v1 as accounts;
 use tenure_proto::accounts::v1::account_service_client::AccountServiceClient;
@@ -20,7 +21,7 @@ use crate::domain::order::{
 };
 use crate::domain::saga::advance::{StepOutcome, sub_key};
 use crate::domain::saga::port::StepCall;
-use crate::domain::saga::state::SagaState;
+use crate::domain::saga::state::{RecordKey, SagaState};
 
 impl PeerPort {
     fn accounts(&self) -> AccountServiceClient<PeerChannel> {
@@ -44,12 +45,15 @@ impl PeerPort {
                 ))
                 .await,
         )?;
-        let found = listed
+        let listed = listed
             .accounts
             .into_iter()
             .map(|account| account.aws_account_id)
             .find(|id| !id.is_empty())
-            .or_else(|| self.settings.default_management_account_id.clone());
+            .map(|id| AwsAccountId::parse(&id))
+            .transpose()
+            .map_err(|_| broken("accounts answered a malformed platform organization id"))?;
+        let found = listed.or_else(|| self.settings.default_management_account_id.clone());
         Ok(match found {
             Some(management_account_id) => done(SagaState {
                 management_account_id: Some(management_account_id),
@@ -70,7 +74,8 @@ impl PeerPort {
                 continue;
             }
             let mut message = reservation.message;
-            message.idempotency_key = sub_key(call.effect.key, &reservation.key_part).to_string();
+            message.idempotency_key =
+                sub_key(call.effect.key, reservation.key_part.as_str()).to_string();
             // Accounts asks for another root email (TNR101) when one of its records, in any
             // tenant, already uses this one: the customer corrects the field.
             let reserved = answered(
@@ -100,7 +105,7 @@ impl PeerPort {
                         call,
                         Some(call.effect.key),
                         accounts::ReleaseAccountRequest {
-                            idempotency_key: sub_key(call.effect.key, part).to_string(),
+                            idempotency_key: sub_key(call.effect.key, part.as_str()).to_string(),
                             account_id: record.to_string(),
                             reason: "the order did not complete".to_owned(),
                         },
@@ -113,7 +118,7 @@ impl PeerPort {
 
     pub(super) async fn attach_account(&self, call: &StepCall) -> Step {
         let (Some(record), Some(aws_account_id)) = (
-            call.state.records.get(""),
+            call.state.records.get(&RecordKey::NewAccount),
             call.state.aws_account_id.clone(),
         ) else {
             return Err(broken("nothing to attach"));
@@ -126,7 +131,7 @@ impl PeerPort {
                     accounts::AttachAccountRequest {
                         idempotency_key: call.effect.key.to_string(),
                         account_id: record.to_string(),
-                        aws_account_id,
+                        aws_account_id: aws_account_id.as_str().to_owned(),
                         organization_id: String::new(),
                         parent_id: String::new(),
                         joined_method: accounts::JoinedMethod::Created as i32,
@@ -150,7 +155,7 @@ impl PeerPort {
                         call,
                         Some(call.effect.key),
                         accounts::ActivateAccountRequest {
-                            idempotency_key: sub_key(call.effect.key, part).to_string(),
+                            idempotency_key: sub_key(call.effect.key, part.as_str()).to_string(),
                             account_id: record.to_string(),
                             order_id: call.order_id.to_string(),
                             billing_starts_at,
@@ -172,7 +177,7 @@ impl PeerPort {
                     Some(call.effect.key),
                     accounts::BeginOffboardingRequest {
                         idempotency_key: call.effect.key.to_string(),
-                        aws_account_id: aws_account_id.to_owned(),
+                        aws_account_id: aws_account_id.as_str().to_owned(),
                         order_id: call.order_id.to_string(),
                         mode: mode_number(mode),
                         acknowledgements: acknowledgements
@@ -287,7 +292,7 @@ impl PeerPort {
 
 /// One reservation an order makes in accounts.
 struct Reservation {
-    key_part: String,
+    key_part: RecordKey,
     message: accounts::ReserveAccountRequest,
 }
 
@@ -301,22 +306,24 @@ fn reservations(call: &StepCall) -> Vec<Reservation> {
         }
     };
     let spam = call.input.tenant.resale_model == ResaleModel::Spam;
-    let transfer = |aws_account_id: &str,
+    let transfer = |aws_account_id: &AwsAccountId,
                     role: accounts::AccountRole,
                     relationship: common::AccountRelationship,
-                    management: Option<String>,
+                    management: Option<&AwsAccountId>,
                     platform_root: bool| Reservation {
-        key_part: aws_account_id.to_owned(),
+        key_part: RecordKey::Account(aws_account_id.clone()),
         message: accounts::ReserveAccountRequest {
             idempotency_key: String::new(),
             order_id: order_id.clone(),
             kind: accounts::ReservationKind::Transfer as i32,
-            aws_account_id: aws_account_id.to_owned(),
+            aws_account_id: aws_account_id.as_str().to_owned(),
             root_email: String::new(),
             account_name: String::new(),
             role: role as i32,
             relationship: relationship as i32,
-            management_account_id: management.unwrap_or_default(),
+            management_account_id: management
+                .map(|id| id.as_str().to_owned())
+                .unwrap_or_default(),
             root_access: root_access(platform_root),
         },
     };
@@ -326,17 +333,25 @@ fn reservations(call: &StepCall) -> Vec<Reservation> {
             account_name,
             ..
         } => vec![Reservation {
-            key_part: String::new(),
+            key_part: RecordKey::NewAccount,
             message: accounts::ReserveAccountRequest {
                 idempotency_key: String::new(),
                 order_id,
                 kind: accounts::ReservationKind::NewAccount as i32,
                 aws_account_id: String::new(),
-                root_email: root_email.clone(),
+                root_email: root_email
+                    .as_ref()
+                    .map(|email| email.as_str().to_owned())
+                    .unwrap_or_default(),
                 account_name: account_name.clone(),
                 role: accounts::AccountRole::Member as i32,
                 relationship: common::AccountRelationship::PlatformMember as i32,
-                management_account_id: call.state.management_account_id.clone().unwrap_or_default(),
+                management_account_id: call
+                    .state
+                    .management_account_id
+                    .as_ref()
+                    .map(|id| id.as_str().to_owned())
+                    .unwrap_or_default(),
                 root_access: root_access(spam),
             },
         }],
@@ -352,7 +367,7 @@ fn reservations(call: &StepCall) -> Vec<Reservation> {
         )],
         OrderDetails::OrganizationTransfer {
             uses_organizations: true,
-            management_account_id,
+            management_account_id: Some(management_account_id),
             ..
         } => vec![transfer(
             management_account_id,
@@ -370,7 +385,7 @@ fn reservations(call: &StepCall) -> Vec<Reservation> {
                     id,
                     accounts::AccountRole::Member,
                     common::AccountRelationship::PlatformMember,
-                    call.state.management_account_id.clone(),
+                    call.state.management_account_id.as_ref(),
                     spam,
                 )
             })

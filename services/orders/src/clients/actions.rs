@@ -1,6 +1,7 @@
 //! What each saga step means in calls to the peers: the dispatch of every [`Action`], and what a
 //! step reads from the order and the saga's state to make its calls.
 
+use tenure_domain::AwsAccountId;
 use uuid::Uuid;
 
 use super::PeerPort;
@@ -11,7 +12,7 @@ use crate::domain::order::{
 use crate::domain::saga::advance::StepOutcome;
 use crate::domain::saga::node::Action;
 use crate::domain::saga::port::{StepCall, StepPort};
-use crate::domain::saga::state::{QueryItem, SagaState};
+use crate::domain::saga::state::{InvitationState, QueryItem, SagaState};
 
 #[async_trait::async_trait]
 impl StepPort for PeerPort {
@@ -75,16 +76,20 @@ pub(super) fn with_fields(
     }
 }
 
-pub(super) fn item(aws_account_id: &str, state: &str, detail: &str) -> QueryItem {
+pub(super) fn item(
+    aws_account_id: &AwsAccountId,
+    state: InvitationState,
+    detail: &str,
+) -> QueryItem {
     QueryItem {
-        aws_account_id: aws_account_id.to_owned(),
-        state: state.to_owned(),
+        aws_account_id: aws_account_id.clone(),
+        state,
         detail: detail.to_owned(),
     }
 }
 
 /// The platform organization a step acts in.
-pub(super) fn management_account(call: &StepCall) -> Option<String> {
+pub(super) fn management_account(call: &StepCall) -> Option<AwsAccountId> {
     call.state
         .management_account_id
         .clone()
@@ -92,11 +97,11 @@ pub(super) fn management_account(call: &StepCall) -> Option<String> {
             OrderDetails::BillingTransfer {
                 management_account_id,
                 ..
-            }
-            | OrderDetails::OrganizationTransfer {
+            } => Some(management_account_id.clone()),
+            OrderDetails::OrganizationTransfer {
                 management_account_id,
                 ..
-            } if !management_account_id.is_empty() => Some(management_account_id.clone()),
+            } => management_account_id.clone(),
             OrderDetails::Terminate { aws_account_id, .. } => {
                 match call
                     .input
@@ -117,7 +122,7 @@ pub(super) fn management_account(call: &StepCall) -> Option<String> {
 }
 
 /// The accounts the Essentials baseline concerns.
-pub(super) fn baseline_targets(call: &StepCall) -> Vec<String> {
+pub(super) fn baseline_targets(call: &StepCall) -> Vec<AwsAccountId> {
     match &call.input.details {
         OrderDetails::NewAccount { .. } => call.state.aws_account_id.iter().cloned().collect(),
         OrderDetails::OrganizationTransfer {
@@ -129,7 +134,7 @@ pub(super) fn baseline_targets(call: &StepCall) -> Vec<String> {
     }
 }
 
-pub(super) fn linked_accounts(call: &StepCall) -> Vec<String> {
+pub(super) fn linked_accounts(call: &StepCall) -> Vec<AwsAccountId> {
     match &call.input.details {
         OrderDetails::OrganizationTransfer {
             linked_account_ids, ..
@@ -140,7 +145,16 @@ pub(super) fn linked_accounts(call: &StepCall) -> Vec<String> {
 
 pub(super) fn terminate_facts(
     call: &StepCall,
-) -> Result<(&str, TerminationMode, &[Acknowledgement], &str, Uuid), StepOutcome> {
+) -> Result<
+    (
+        &AwsAccountId,
+        TerminationMode,
+        &[Acknowledgement],
+        &str,
+        Uuid,
+    ),
+    StepOutcome,
+> {
     let OrderDetails::Terminate {
         aws_account_id,
         mode,

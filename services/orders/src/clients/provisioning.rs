@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tenure_domain::AwsAccountId;
 use tenure_grpc::PeerChannel;
 use tenure_proto::provisioning::v1 as prov;
 use tenure_proto::provisioning::v1::provisioning_service_client::ProvisioningServiceClient;
@@ -184,9 +185,13 @@ impl PeerPort {
             management_account_id: call
                 .state
                 .management_account_id
-                .clone()
+                .as_ref()
+                .map(|id| id.as_str().to_owned())
                 .ok_or_else(|| broken("no platform organization was assigned"))?,
-            email: root_email.clone(),
+            email: root_email
+                .as_ref()
+                .map(|email| email.as_str().to_owned())
+                .unwrap_or_default(),
             account_name: account_name.clone(),
         })
     }
@@ -206,10 +211,13 @@ impl PeerPort {
                     Some(prov::operation::Result::CreateAccount(created))
                         if !created.aws_account_id.is_empty() =>
                     {
-                        done(SagaState {
-                            aws_account_id: Some(created.aws_account_id.clone()),
-                            ..SagaState::default()
-                        })
+                        match AwsAccountId::parse(&created.aws_account_id) {
+                            Ok(id) => done(SagaState {
+                                aws_account_id: Some(id),
+                                ..SagaState::default()
+                            }),
+                            Err(_) => broken("a created account has a malformed id"),
+                        }
                     }
                     _ => broken("a created account has no id"),
                 },
@@ -221,7 +229,7 @@ impl PeerPort {
 
     pub(super) async fn close_created_account(&self, call: &StepCall) -> Step {
         let created = match &call.state.aws_account_id {
-            Some(id) => Some(id.clone()),
+            Some(id) => Some(id.as_str().to_owned()),
             None => {
                 let Some(operation_id) = call.state.operations.get(&call.effect.node.to_string())
                 else {
@@ -273,7 +281,7 @@ impl PeerPort {
                     call,
                     None,
                     prov::CheckBootstrapRoleRequest {
-                        aws_account_id: management,
+                        aws_account_id: management.as_str().to_owned(),
                     },
                 ))
                 .await,
@@ -298,7 +306,7 @@ impl PeerPort {
                 Some(call.effect.key),
                 prov::CloseAccountRequest {
                     idempotency_key: call.effect.key.to_string(),
-                    aws_account_id: aws_account_id.to_owned(),
+                    aws_account_id: aws_account_id.as_str().to_owned(),
                 },
             ))
             .await;
@@ -330,7 +338,7 @@ impl PeerPort {
                 Some(call.effect.key),
                 prov::RemoveAccountRequest {
                     idempotency_key: call.effect.key.to_string(),
-                    aws_account_id: aws_account_id.to_owned(),
+                    aws_account_id: aws_account_id.as_str().to_owned(),
                 },
             ))
             .await;

@@ -29,7 +29,7 @@ impl PeerPort {
                         scope: Some(purge::PurgeScope {
                             kind: purge::ScopeKind::Account as i32,
                             tenant_id: call.tenant_id.to_string(),
-                            aws_account_id: aws_account_id.to_owned(),
+                            aws_account_id: aws_account_id.as_str().to_owned(),
                         }),
                         reason: purge::PurgeReason::AccountRemoved as i32,
                         triggered_at: Some(timestamp(triggered_at)),

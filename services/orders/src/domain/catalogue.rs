@@ -3,12 +3,13 @@
 //! never an email, a name or another tenant's data.
 
 use chrono::{DateTime, Utc};
+use tenure_domain::AwsAccountId;
 
 /// What a message may mention.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Facts {
-    pub(crate) account_id: Option<String>,
-    pub(crate) accounts: Vec<String>,
+    pub(crate) account_id: Option<AwsAccountId>,
+    pub(crate) accounts: Vec<AwsAccountId>,
     pub(crate) start_at: Option<DateTime<Utc>>,
     pub(crate) accept_by: Option<DateTime<Utc>>,
     pub(crate) ends_at: Option<DateTime<Utc>>,
@@ -32,7 +33,9 @@ fn datetime(at: Option<DateTime<Utc>>) -> String {
 
 impl Facts {
     fn account(&self) -> &str {
-        self.account_id.as_deref().unwrap_or("your account")
+        self.account_id
+            .as_ref()
+            .map_or("your account", AwsAccountId::as_str)
     }
 }
 
@@ -127,7 +130,12 @@ pub(crate) fn message(code: &str, facts: &Facts) -> String {
         "TNR213" => format!("Account {account} cannot be transferred to your subscription. Contact support."),
         "TNR301" => format!(
             "Accept the invitation to join the organization for: {}. Or remove those accounts from the order.",
-            facts.accounts.join(", ")
+            facts
+                .accounts
+                .iter()
+                .map(AwsAccountId::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         "TNR302" => format!("The invitation for {account} was declined or withdrawn. Remove the account or contact support."),
         "TNR303" => format!("The invitation for {account} expired. Remove the account or contact support."),

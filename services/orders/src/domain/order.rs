@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use tenure_domain::{AwsAccountId, RootEmail};
 use uuid::Uuid;
 
 tenure_domain::stored_enums! {
@@ -107,25 +108,32 @@ pub(crate) struct Money {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub(crate) enum OrderDetails {
     NewAccount {
-        root_email: String,
+        /// `None` once a purge removed it; stored as `""` then, as it always was.
+        #[serde(with = "blank_as_none")]
+        root_email: Option<RootEmail>,
         account_name: String,
         #[serde(default, skip_serializing_if = "String::is_empty")]
         support_contact: String,
     },
     BillingTransfer {
-        management_account_id: String,
+        management_account_id: AwsAccountId,
         #[serde(default, skip_serializing_if = "String::is_empty")]
         transfer_name: String,
     },
     OrganizationTransfer {
         uses_organizations: bool,
-        #[serde(default, skip_serializing_if = "String::is_empty")]
-        management_account_id: String,
+        /// Named only when the whole organization moves.
+        #[serde(
+            default,
+            with = "blank_as_none",
+            skip_serializing_if = "Option::is_none"
+        )]
+        management_account_id: Option<AwsAccountId>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        linked_account_ids: Vec<String>,
+        linked_account_ids: Vec<AwsAccountId>,
     },
     Terminate {
-        aws_account_id: String,
+        aws_account_id: AwsAccountId,
         mode: TerminationMode,
         acknowledgements: Vec<Acknowledgement>,
         #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -150,7 +158,7 @@ impl OrderDetails {
 
     /// The AWS accounts the order works on from the start; a new account has none until AWS
     /// created it.
-    pub(crate) fn known_accounts(&self) -> Vec<String> {
+    pub(crate) fn known_accounts(&self) -> Vec<AwsAccountId> {
         match self {
             OrderDetails::NewAccount { .. } => Vec::new(),
             OrderDetails::BillingTransfer {
@@ -161,7 +169,7 @@ impl OrderDetails {
                 uses_organizations: true,
                 management_account_id,
                 ..
-            } => vec![management_account_id.clone()],
+            } => management_account_id.iter().cloned().collect(),
             OrderDetails::OrganizationTransfer {
                 linked_account_ids, ..
             } => linked_account_ids.clone(),
@@ -171,7 +179,7 @@ impl OrderDetails {
 
     /// The account the order is about, as `Order.aws_account_id` shows it: the one account of a
     /// billing transfer, a whole-organization transfer or a termination.
-    pub(crate) fn primary_account(&self) -> Option<String> {
+    pub(crate) fn primary_account(&self) -> Option<AwsAccountId> {
         match self {
             OrderDetails::NewAccount { .. } => None,
             OrderDetails::OrganizationTransfer {
@@ -193,10 +201,14 @@ impl OrderDetails {
                 aws_account_id,
             })
             .collect();
-        if let OrderDetails::NewAccount { root_email, .. } = self {
+        if let OrderDetails::NewAccount {
+            root_email: Some(email),
+            ..
+        } = self
+        {
             locks.push(SagaLock::RootEmail {
                 tenant,
-                email: root_email.to_ascii_lowercase(),
+                email: email.clone(),
             });
         }
         locks
@@ -207,7 +219,7 @@ impl OrderDetails {
     pub(crate) fn pseudonymised(&self) -> Self {
         match self {
             OrderDetails::NewAccount { .. } => OrderDetails::NewAccount {
-                root_email: String::new(),
+                root_email: None,
                 account_name: String::new(),
                 support_contact: String::new(),
             },
@@ -247,7 +259,7 @@ impl OrderDetails {
             OrderDetails::NewAccount {
                 support_contact, ..
             } => OrderDetails::NewAccount {
-                root_email: String::new(),
+                root_email: None,
                 account_name: String::new(),
                 support_contact: support_contact.clone(),
             },
@@ -264,12 +276,11 @@ impl OrderDetails {
 pub(crate) enum SagaLock {
     AwsAccount {
         tenant: Uuid,
-        aws_account_id: String,
+        aws_account_id: AwsAccountId,
     },
-    RootEmail {
-        tenant: Uuid,
-        email: String,
-    },
+    /// Held by the email's [`tenure_domain::RootEmail::key`], so spellings that differ only in case
+    /// hold one lock.
+    RootEmail { tenant: Uuid, email: RootEmail },
 }
 
 impl SagaLock {
@@ -280,7 +291,9 @@ impl SagaLock {
                 tenant,
                 aws_account_id,
             } => format!("aws-account:{tenant}:{aws_account_id}"),
-            SagaLock::RootEmail { tenant, email } => format!("root-email:{tenant}:{email}"),
+            SagaLock::RootEmail { tenant, email } => {
+                format!("root-email:{tenant}:{}", email.key())
+            }
         }
     }
 
@@ -288,7 +301,7 @@ impl SagaLock {
     pub(crate) fn describe(&self) -> String {
         match self {
             SagaLock::AwsAccount { aws_account_id, .. } => format!("account {aws_account_id}"),
-            SagaLock::RootEmail { email, .. } => format!("root email {email}"),
+            SagaLock::RootEmail { email, .. } => format!("root email {}", email.key()),
         }
     }
 }
@@ -308,7 +321,7 @@ pub(crate) struct AccountFacts {
     pub(crate) role: AccountRole,
     /// For members: the management account of their organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) management_account_id: Option<String>,
+    pub(crate) management_account_id: Option<AwsAccountId>,
 }
 
 /// A saga's input: the order as placed plus the facts read when it was accepted. Corrected input
@@ -356,4 +369,210 @@ pub(crate) struct Failure {
     pub(crate) at: DateTime<Utc>,
     /// The step that failed.
     pub(crate) node: usize,
+}
+
+/// A value the stored details write as `""` when it is absent (a purged email, an organization
+/// transfer without its management account), so rows written before the value was typed read back
+/// unchanged; a value that is present must be valid.
+mod blank_as_none {
+    use std::borrow::Cow;
+
+    use serde::de::{DeserializeOwned, Error as _, value::StrDeserializer};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub(super) fn serialize<T: Serialize, S: Serializer>(
+        value: &Option<T>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(value) => value.serialize(serializer),
+            None => serializer.serialize_str(""),
+        }
+    }
+
+    pub(super) fn deserialize<'de, T: DeserializeOwned, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<T>, D::Error> {
+        let stored = Cow::<'de, str>::deserialize(deserializer)?;
+        if stored.is_empty() {
+            return Ok(None);
+        }
+        T::deserialize(StrDeserializer::<D::Error>::new(&stored))
+            .map(Some)
+            .map_err(D::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::domain::saga::state::{EventPayload, InvitationState, SagaState};
+
+    /// Reads `stored` as `T` and writes it again: rows written while the values were strings must
+    /// come back byte for byte.
+    fn round_trip<T: Serialize + serde::de::DeserializeOwned>(stored: &Value) -> T {
+        let read: T = serde_json::from_value(stored.clone()).expect("a stored row reads");
+        assert_eq!(&serde_json::to_value(&read).expect("it writes"), stored);
+        read
+    }
+
+    #[test]
+    fn stored_details_read_and_write_as_they_did_as_strings() {
+        let new_account = json!({
+            "kind": "new_account",
+            "root_email": "Root@Example.com",
+            "account_name": "prod",
+        });
+        let details: OrderDetails = round_trip(&new_account);
+        assert_eq!(
+            details.locks(Uuid::nil())[0].key(),
+            format!("root-email:{}:root@example.com", Uuid::nil())
+        );
+        let purged: OrderDetails = round_trip(&json!({
+            "kind": "new_account",
+            "root_email": "",
+            "account_name": "",
+        }));
+        assert_eq!(purged, details.fetched_data_removed());
+        round_trip::<OrderDetails>(&json!({
+            "kind": "billing_transfer",
+            "management_account_id": "012345678901",
+        }));
+        let whole: OrderDetails = round_trip(&json!({
+            "kind": "organization_transfer",
+            "uses_organizations": true,
+            "management_account_id": "012345678901",
+        }));
+        assert_eq!(
+            whole.primary_account().map(|id| id.as_str().to_owned()),
+            Some("012345678901".to_owned())
+        );
+        let linked: OrderDetails = round_trip(&json!({
+            "kind": "organization_transfer",
+            "uses_organizations": false,
+            "linked_account_ids": ["000000000001", "000000000002"],
+        }));
+        assert_eq!(linked.known_accounts().len(), 2);
+        round_trip::<SagaInput>(&json!({
+            "details": {
+                "kind": "terminate",
+                "aws_account_id": "012345678901",
+                "mode": "close",
+                "acknowledgements": ["ACK_ROOT_USER"],
+            },
+            "tenant": { "public_sector": false, "resale_model": "ecam" },
+            "account": {
+                "record_id": Uuid::nil(),
+                "relationship": "platform_member",
+                "role": "member",
+                "management_account_id": "000000000009",
+            },
+            "ops_confirmation": false,
+        }));
+    }
+
+    #[test]
+    fn stored_event_payloads_read_and_write_as_they_did_as_strings() {
+        round_trip::<EventPayload>(&json!({ "type": "order.placed", "kind": "new_account" }));
+        round_trip::<EventPayload>(&json!({
+            "type": "order.placed",
+            "kind": "terminate",
+            "aws_account_id": "012345678901",
+        }));
+        round_trip::<EventPayload>(&json!({
+            "type": "account.closed",
+            "aws_account_id": "012345678901",
+            "closed_at": "2030-01-01T00:00:00Z",
+            "reopen_until": "2030-03-01T00:00:00Z",
+        }));
+        assert!(
+            serde_json::from_value::<EventPayload>(json!({
+                "type": "account.unlinked",
+                "aws_account_id": "older",
+            }))
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn a_stored_blank_management_account_reads_as_none() {
+        let details: OrderDetails = serde_json::from_value(json!({
+            "kind": "organization_transfer",
+            "uses_organizations": false,
+            "management_account_id": "",
+            "linked_account_ids": ["000000000001"],
+        }))
+        .expect("a blank id reads");
+        assert!(matches!(
+            details,
+            OrderDetails::OrganizationTransfer {
+                management_account_id: None,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_malformed_stored_value_is_an_error_not_a_default() {
+        for broken in [
+            json!({ "kind": "billing_transfer", "management_account_id": "12345" }),
+            json!({ "kind": "terminate", "aws_account_id": "01234567890a", "mode": "close", "acknowledgements": [] }),
+            json!({ "kind": "new_account", "root_email": "not an email", "account_name": "x" }),
+            json!({ "kind": "organization_transfer", "uses_organizations": false, "linked_account_ids": ["1"] }),
+        ] {
+            assert!(
+                serde_json::from_value::<OrderDetails>(broken.clone()).is_err(),
+                "{broken}"
+            );
+        }
+        assert!(serde_json::from_value::<SagaState>(json!({ "aws_account_id": "x" })).is_err());
+        assert!(
+            serde_json::from_value::<SagaState>(json!({ "handshakes": { "x": "h-1" } })).is_err()
+        );
+        assert!(
+            serde_json::from_value::<SagaState>(json!({ "records": { "x": Uuid::nil() } }))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn stored_saga_state_reads_and_writes_as_it_did_as_strings() {
+        let state: SagaState = round_trip(&json!({
+            "management_account_id": "000000000009",
+            "aws_account_id": "012345678901",
+            "records": { "": Uuid::nil(), "012345678901": Uuid::nil() },
+            "handshakes": { "000000000001": "h-1", "000000000002": "h-2" },
+            "reinvited": ["000000000002"],
+            "query": {
+                "id": Uuid::nil(),
+                "code": "TNR301",
+                "message": "accept",
+                "editable_fields": ["linked_account_ids"],
+                "items": [
+                    { "aws_account_id": "000000000001", "state": "", "detail": "" },
+                    { "aws_account_id": "000000000002", "state": "OPEN", "detail": "accept" },
+                    { "aws_account_id": "000000000002", "state": "DECLINED", "detail": "" },
+                    { "aws_account_id": "000000000002", "state": "EXPIRED", "detail": "" },
+                ],
+                "resume": "automatic",
+                "deadline": "2030-01-01T00:00:00Z",
+                "node": 3,
+            },
+        }));
+        let items = state.query.map(|query| query.items).unwrap_or_default();
+        assert_eq!(items[0].state, InvitationState::NoHandshake);
+        assert_eq!(items[1].state, InvitationState::Open);
+        assert!(
+            serde_json::from_value::<SagaState>(json!({
+                "query": {
+                    "id": Uuid::nil(), "code": "c", "message": "m", "editable_fields": [],
+                    "items": [{ "aws_account_id": "000000000001", "state": "PENDING", "detail": "" }],
+                    "resume": "automatic", "deadline": "2030-01-01T00:00:00Z", "node": 0,
+                },
+            }))
+            .is_err()
+        );
+    }
 }

@@ -637,7 +637,8 @@ mod tests {
             .map(|account| EventDraft {
                 effective_at: recorded_at(),
                 payload: EventPayload::AccountUnlinked {
-                    aws_account_id: account.clone(),
+                    aws_account_id: tenure_domain::AwsAccountId::parse(account)
+                        .expect("a 12-digit name"),
                     never_billed: false,
                 },
             })
@@ -659,7 +660,9 @@ mod tests {
         page.events
             .iter()
             .map(|event| match &event.payload {
-                EventPayload::AccountUnlinked { aws_account_id, .. } => aws_account_id.clone(),
+                EventPayload::AccountUnlinked { aws_account_id, .. } => {
+                    aws_account_id.as_str().to_owned()
+                }
                 other => panic!("unexpected {other:?}"),
             })
             .collect()
@@ -693,11 +696,12 @@ mod tests {
         assert!(ids.len() >= 4, "the horizon {horizon} is below 100");
         // Stored in an order that neither numeric nor text sorting gives back by accident.
         ids.reverse();
-        let named: Vec<String> = ids.iter().map(u64::to_string).collect();
+        // Account ids are 12 digits; xid8 would read the zero padding as an octal prefix.
+        let named: Vec<String> = ids.iter().map(|id| format!("{id:012}")).collect();
         append_named(conn, &named).await;
         conn.execute_raw(statement(
             DbBackend::Postgres,
-            "UPDATE order_event SET tx = (payload->>'aws_account_id')::xid8",
+            "UPDATE order_event SET tx = ltrim(payload->>'aws_account_id', '0')::xid8",
             Vec::new(),
         ))
         .await
@@ -738,8 +742,9 @@ mod tests {
     async fn events_behind_an_open_older_transaction_wait_for_it_and_say_so() {
         let (_database, db) = migrated().await;
         let older = db.conn().begin().await.expect("begin");
-        append_named(&older, &["older".to_owned()]).await;
-        append_named(db.conn(), &["newer".to_owned()]).await;
+        let (older_name, newer_name) = ("000000000001", "000000000002");
+        append_named(&older, &[older_name.to_owned()]).await;
+        append_named(db.conn(), &[newer_name.to_owned()]).await;
         let origin = Position::origin(DbBackend::Postgres);
 
         let waiting = page(&db, origin, 10, &EventFilter::default())
@@ -764,7 +769,11 @@ mod tests {
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         };
-        assert_eq!(names(&both), ["older", "newer"], "in commit-safe order");
+        assert_eq!(
+            names(&both),
+            [older_name, newer_name],
+            "in commit-safe order"
+        );
         assert!(both.caught_up && !both.held_back);
         db.close().await.ok();
     }

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, Value};
 use tenure_db::TenantTx;
+use tenure_domain::AwsAccountId;
 use uuid::Uuid;
 
 use crate::domain::OrdersError;
@@ -13,8 +14,8 @@ use crate::domain::saga::definition::SagaKind;
 use crate::domain::saga::state::{Direction, SagaState, SagaStatus, WaitReason};
 use crate::store::tasks::SurveyAnswer;
 use crate::store::{
-    column, json_column, optional_json_column, placeholders, statement, stored, time, to_json,
-    unsigned,
+    account_column, column, json_column, optional_json_column, placeholders, statement, stored,
+    time, to_json, unsigned,
 };
 
 /// A new order row.
@@ -44,7 +45,11 @@ pub(crate) async fn insert(tx: &TenantTx, order: &NewOrder) -> Result<(), Orders
             order.details.kind().as_str().into(),
             OrderStatus::Processing.as_str().into(),
             order.status_key.as_str().into(),
-            order.details.primary_account().into(),
+            order
+                .details
+                .primary_account()
+                .map(|id| id.as_str().to_owned())
+                .into(),
             to_json(&order.details)?.into(),
             order.placed_by.as_str().into(),
             order.idempotency_key.as_str().into(),
@@ -82,7 +87,7 @@ pub(crate) struct OrderRecord {
     pub(crate) kind: OrderKind,
     pub(crate) status: OrderStatus,
     pub(crate) status_key: String,
-    pub(crate) aws_account_id: Option<String>,
+    pub(crate) aws_account_id: Option<AwsAccountId>,
     pub(crate) details: OrderDetails,
     pub(crate) failure_code: Option<String>,
     pub(crate) failure_message: Option<String>,
@@ -161,7 +166,7 @@ fn order_record(row: &sea_orm::QueryResult) -> Result<OrderRecord, OrdersError> 
         kind: stored(OrderKind::parse(&column::<String>(row, "kind")?))?,
         status: stored(OrderStatus::parse(&column::<String>(row, "order_status")?))?,
         status_key: column(row, "status_key")?,
-        aws_account_id: column(row, "aws_account_id")?,
+        aws_account_id: account_column(row, "aws_account_id")?,
         details: json_column(row, "details")?,
         failure_code: column(row, "failure_code")?,
         failure_message: column(row, "failure_message")?,
@@ -238,7 +243,7 @@ pub(crate) struct OrderFilter {
     pub(crate) statuses: Vec<OrderStatus>,
     pub(crate) saga_statuses: Vec<SagaStatus>,
     pub(crate) saga_kind: Option<SagaKind>,
-    pub(crate) aws_account_id: Option<String>,
+    pub(crate) aws_account_id: Option<AwsAccountId>,
     pub(crate) created_after: Option<DateTime<Utc>>,
     pub(crate) created_before: Option<DateTime<Utc>>,
     /// Only sagas unchanged since then.
@@ -623,7 +628,10 @@ pub(crate) async fn update_details(
         "UPDATE customer_order SET details = $1, aws_account_id = $2 WHERE id = $3",
         vec![
             to_json(details)?.into(),
-            details.primary_account().into(),
+            details
+                .primary_account()
+                .map(|id| id.as_str().to_owned())
+                .into(),
             order_id.into(),
         ],
     ))

@@ -9,13 +9,14 @@
 use sea_orm::{ConnectionTrait as _, Value};
 use tenure_db::TenantTx;
 use tenure_db::idempotency::{self, SubjectSelection};
+use tenure_domain::AwsAccountId;
 use uuid::Uuid;
 
 use crate::domain::OrdersError;
 use crate::domain::data_class::{DataClass, PurgeAction, PurgeScope, TableClass, order_subject};
 use crate::domain::order::OrderDetails;
 use crate::domain::saga::state::SagaState;
-use crate::store::{column, json_column, placeholders, statement, to_json};
+use crate::store::{account_column, column, json_column, placeholders, statement, to_json};
 
 /// One order in a purge's scope, with what the purge may change in it.
 #[derive(Debug, Clone)]
@@ -42,7 +43,7 @@ pub(crate) async fn subject(
     tx: &TenantTx,
     scope: PurgeScope,
     tenant: Uuid,
-    aws_account_id: Option<&str>,
+    aws_account_id: Option<&AwsAccountId>,
 ) -> Result<Subject, OrdersError> {
     let rows = tx
         .query_all_raw(statement(
@@ -57,13 +58,13 @@ pub(crate) async fn subject(
     for row in rows {
         let details: OrderDetails = json_column(&row, "details")?;
         let finished: Option<chrono::DateTime<chrono::Utc>> = column(&row, "finished_at")?;
-        let account: Option<String> = column(&row, "aws_account_id")?;
+        let account = account_column(&row, "aws_account_id")?;
         let in_scope = match (scope, aws_account_id) {
             (PurgeScope::Tenant, _) => true,
             (PurgeScope::Account, Some(wanted)) => {
                 finished.is_some()
-                    && (account.as_deref() == Some(wanted)
-                        || details.known_accounts().iter().any(|known| known == wanted))
+                    && (account.as_ref() == Some(wanted)
+                        || details.known_accounts().contains(wanted))
             }
             (PurgeScope::Account, None) => false,
         };

@@ -21,10 +21,8 @@ use crate::store::{self, Reach};
 /// The most accounts an organization transfer names one by one (domain.md §7, TNR005).
 const MAX_LINKED_ACCOUNTS: usize = 20;
 
-fn account(problems: &mut Problems, field: &str, raw: &str) -> Option<String> {
-    problems
-        .check(field, AwsAccountId::parse(raw))
-        .map(|id| id.as_str().to_owned())
+fn account(problems: &mut Problems, field: &str, raw: &str) -> Option<AwsAccountId> {
+    problems.check(field, AwsAccountId::parse(raw))
 }
 
 fn unsupported(field: &str, description: &'static str) -> tenure_domain::FieldProblem {
@@ -53,7 +51,7 @@ pub(crate) fn linked_accounts(
     problems: &mut Problems,
     field: &str,
     raw: &[String],
-) -> Option<Vec<String>> {
+) -> Option<Vec<AwsAccountId>> {
     if raw.is_empty() || raw.len() > MAX_LINKED_ACCOUNTS {
         problems.push(at(
             field,
@@ -64,7 +62,7 @@ pub(crate) fn linked_accounts(
             ),
         ));
     }
-    let mut accounts: Vec<String> = Vec::new();
+    let mut accounts: Vec<AwsAccountId> = Vec::new();
     let mut valid = true;
     for (index, id) in raw.iter().enumerate() {
         let field = format!("{field}[{index}]");
@@ -138,7 +136,7 @@ fn details(
                 200,
             );
             Some(OrderDetails::NewAccount {
-                root_email: root_email?.as_str().to_owned(),
+                root_email: Some(root_email?),
                 account_name: account_name?.into_inner(),
                 support_contact: support_contact?,
             })
@@ -184,7 +182,7 @@ fn details(
                 );
                 Some(OrderDetails::OrganizationTransfer {
                     uses_organizations: true,
-                    management_account_id: management?,
+                    management_account_id: Some(management?),
                     linked_account_ids: Vec::new(),
                 })
             } else {
@@ -201,7 +199,7 @@ fn details(
                 );
                 Some(OrderDetails::OrganizationTransfer {
                     uses_organizations: false,
-                    management_account_id: String::new(),
+                    management_account_id: None,
                     linked_account_ids: linked?,
                 })
             }
@@ -426,7 +424,7 @@ impl Orders {
             effective_at: now,
             payload: EventPayload::OrderPlaced {
                 kind: input.details.kind().as_str().to_owned(),
-                aws_account_id: input.details.primary_account().unwrap_or_default(),
+                aws_account_id: input.details.primary_account(),
             },
         };
         let order = NewOrder {

@@ -92,7 +92,7 @@ impl Orders {
                     "aws_account_id",
                     tenure_domain::AwsAccountId::parse(&request.aws_account_id),
                 )
-                .map(|id| Some(id.as_str().to_owned()))
+                .map(Some)
         };
         let now = self.now();
         let created_after = convert::request_instant(

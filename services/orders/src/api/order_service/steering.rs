@@ -19,9 +19,9 @@ use crate::store::orders::{OrderRecord, SagaUpdate};
 
 /// A customer's answer to a query, validated like new input.
 enum Answer {
-    RootEmail(String),
-    ManagementAccountId(String),
-    LinkedAccountIds(Vec<String>),
+    RootEmail(RootEmail),
+    ManagementAccountId(AwsAccountId),
+    LinkedAccountIds(Vec<AwsAccountId>),
     Confirmed,
 }
 
@@ -41,7 +41,7 @@ impl Answer {
         match (self, &mut details) {
             (Answer::Confirmed, _) => {}
             (Answer::RootEmail(new), OrderDetails::NewAccount { root_email, .. }) => {
-                root_email.clone_from(new);
+                *root_email = Some(new.clone());
             }
             (
                 Answer::ManagementAccountId(new),
@@ -76,10 +76,10 @@ fn answer(
         }
         Some(Raw::RootEmail(email)) => problems
             .check("root_email", RootEmail::parse(email))
-            .map(|email| Answer::RootEmail(email.as_str().to_owned())),
+            .map(Answer::RootEmail),
         Some(Raw::ManagementAccountId(id)) => problems
             .check("management_account_id", AwsAccountId::parse(id))
-            .map(|id| Answer::ManagementAccountId(id.as_str().to_owned())),
+            .map(Answer::ManagementAccountId),
         Some(Raw::LinkedAccountIds(list)) => linked_accounts(
             problems,
             "linked_account_ids.aws_account_ids",

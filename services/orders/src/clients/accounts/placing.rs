@@ -1,6 +1,7 @@
 //! What accounts says when an order is placed: the tenant, the live record of an account, and the
 //! termination checks. These answer the API, not a saga step, so a failure is an error to the caller.
 
+use tenure_domain::AwsAccountId;
 use tenure_grpc::PeerChannel;
 use tenure_proto::accounts::v1 as accounts;
 use tenure_proto::accounts::v1::account_service_client::AccountServiceClient;
@@ -71,14 +72,14 @@ impl Peers {
     pub(crate) async fn live_account(
         &self,
         tenant: Uuid,
-        aws_account_id: &str,
+        aws_account_id: &AwsAccountId,
     ) -> Result<Option<accounts::AwsAccount>, crate::domain::OrdersError> {
         let found = self
             .accounts_client()
             .get_account(PeerChannel::for_tenant(
                 accounts::GetAccountRequest {
                     lookup: Some(accounts::get_account_request::Lookup::AwsAccountId(
-                        aws_account_id.to_owned(),
+                        aws_account_id.as_str().to_owned(),
                     )),
                 },
                 tenant,
@@ -96,7 +97,7 @@ impl Peers {
         &self,
         tenant: Uuid,
         order_id: Uuid,
-        aws_account_id: &str,
+        aws_account_id: &AwsAccountId,
         mode: TerminationMode,
         acknowledgements: &[Acknowledgement],
         acknowledged_open_balance: Option<&Money>,
@@ -105,7 +106,7 @@ impl Peers {
             .accounts_client()
             .check_termination(PeerChannel::for_tenant(
                 accounts::CheckTerminationRequest {
-                    aws_account_id: aws_account_id.to_owned(),
+                    aws_account_id: aws_account_id.as_str().to_owned(),
                     mode: mode_number(mode),
                     acknowledgements: acknowledgements
                         .iter()
@@ -139,8 +140,12 @@ impl Peers {
                 } else {
                     crate::domain::order::AccountRole::Member
                 },
-                management_account_id: (!account.management_account_id.is_empty())
-                    .then_some(account.management_account_id),
+                // A malformed id is refused like a malformed record id: no facts at all.
+                management_account_id: if account.management_account_id.is_empty() {
+                    None
+                } else {
+                    Some(AwsAccountId::parse(&account.management_account_id).ok()?)
+                },
             })
         });
         Ok(Some(TerminationView {

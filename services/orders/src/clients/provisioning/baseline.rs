@@ -1,6 +1,7 @@
 //! The Essentials baseline: its StackSet in the platform organization, its instances in the
 //! order's accounts, and the payer's bootstrap stack.
 
+use tenure_domain::AwsAccountId;
 use tenure_proto::provisioning::v1 as prov;
 use uuid::Uuid;
 
@@ -28,7 +29,12 @@ impl PeerPort {
         .await
     }
 
-    async fn create_stack_set(&self, call: &StepCall, management: &str, key: Uuid) -> Step {
+    async fn create_stack_set(
+        &self,
+        call: &StepCall,
+        management: &AwsAccountId,
+        key: Uuid,
+    ) -> Step {
         let started = self
             .provisioning()
             .create_stack_set(request(
@@ -36,7 +42,7 @@ impl PeerPort {
                 Some(key),
                 prov::CreateStackSetRequest {
                     idempotency_key: key.to_string(),
-                    management_account_id: management.to_owned(),
+                    management_account_id: management.as_str().to_owned(),
                     template: prov::StackSetTemplate::Essentials as i32,
                 },
             ))
@@ -50,7 +56,7 @@ impl PeerPort {
     async fn stack_instances(
         &self,
         call: &StepCall,
-        management: &str,
+        management: &AwsAccountId,
         key: Uuid,
         create: bool,
         retain: bool,
@@ -68,9 +74,9 @@ impl PeerPort {
                     Some(key),
                     prov::CreateStackInstancesRequest {
                         idempotency_key: key.to_string(),
-                        management_account_id: management.to_owned(),
+                        management_account_id: management.as_str().to_owned(),
                         template: prov::StackSetTemplate::Essentials as i32,
-                        aws_account_ids: accounts,
+                        aws_account_ids: accounts.iter().map(|id| id.as_str().to_owned()).collect(),
                         regions,
                     },
                 ))
@@ -84,9 +90,9 @@ impl PeerPort {
                     Some(key),
                     prov::DeleteStackInstancesRequest {
                         idempotency_key: key.to_string(),
-                        management_account_id: management.to_owned(),
+                        management_account_id: management.as_str().to_owned(),
                         template: prov::StackSetTemplate::Essentials as i32,
-                        aws_account_ids: accounts,
+                        aws_account_ids: accounts.iter().map(|id| id.as_str().to_owned()).collect(),
                         regions,
                         retain_stacks: retain,
                     },
@@ -148,7 +154,12 @@ impl PeerPort {
             .await
     }
 
-    async fn delete_stack_set_with(&self, call: &StepCall, management: &str, key: Uuid) -> Step {
+    async fn delete_stack_set_with(
+        &self,
+        call: &StepCall,
+        management: &AwsAccountId,
+        key: Uuid,
+    ) -> Step {
         let started = self
             .provisioning()
             .delete_stack_set(request(
@@ -156,7 +167,7 @@ impl PeerPort {
                 Some(key),
                 prov::DeleteStackSetRequest {
                     idempotency_key: key.to_string(),
-                    management_account_id: management.to_owned(),
+                    management_account_id: management.as_str().to_owned(),
                     template: prov::StackSetTemplate::Essentials as i32,
                 },
             ))
@@ -173,7 +184,7 @@ impl PeerPort {
                 Some(call.effect.key),
                 prov::DeleteBootstrapStackRequest {
                     idempotency_key: call.effect.key.to_string(),
-                    aws_account_id: management,
+                    aws_account_id: management.as_str().to_owned(),
                 },
             ))
             .await;

@@ -27,7 +27,7 @@ impl PeerPort {
         };
         Ok(prov::InviteBillingTransferRequest {
             idempotency_key: key.to_string(),
-            source_management_account_id: management_account_id.clone(),
+            source_management_account_id: management_account_id.as_str().to_owned(),
             source_name: transfer_name.clone(),
             order_id: call.order_id.to_string(),
         })
@@ -155,7 +155,7 @@ impl PeerPort {
                     prov::ListOperationsRequest {
                         page_size: 100,
                         page_token: String::new(),
-                        aws_account_id: aws_account_id.to_owned(),
+                        aws_account_id: aws_account_id.as_str().to_owned(),
                         kind: prov::OperationKind::InviteBillingTransfer as i32,
                         state: prov::OperationState::Succeeded as i32,
                     },

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use tenure_domain::AwsAccountId;
 use tenure_proto::provisioning::v1 as prov;
 use uuid::Uuid;
 
@@ -13,7 +14,7 @@ use super::Remember;
 use crate::domain::order::InputField;
 use crate::domain::saga::advance::{StepOutcome, sub_key};
 use crate::domain::saga::port::StepCall;
-use crate::domain::saga::state::{QueryItem, SagaState};
+use crate::domain::saga::state::{InvitationState, QueryItem, SagaState};
 
 impl PeerPort {
     pub(in crate::clients) async fn invite_accounts(&self, call: &StepCall) -> Step {
@@ -22,7 +23,7 @@ impl PeerPort {
             if call.state.handshakes.contains_key(&account) {
                 continue;
             }
-            let key = sub_key(call.effect.key, &account);
+            let key = sub_key(call.effect.key, account.as_str());
             return self.invite(call, &management, &account, key).await;
         }
         Ok(done(SagaState::default()))
@@ -30,7 +31,13 @@ impl PeerPort {
 
     /// Invites `account` into `management`'s organization under `key`: progress with its handshake
     /// once AWS sent it.
-    async fn invite(&self, call: &StepCall, management: &str, account: &str, key: Uuid) -> Step {
+    async fn invite(
+        &self,
+        call: &StepCall,
+        management: &AwsAccountId,
+        account: &AwsAccountId,
+        key: Uuid,
+    ) -> Step {
         let started = self
             .provisioning()
             .invite_account(request(
@@ -38,13 +45,13 @@ impl PeerPort {
                 Some(key),
                 prov::InviteAccountRequest {
                     idempotency_key: key.to_string(),
-                    management_account_id: management.to_owned(),
-                    target_account_id: account.to_owned(),
+                    management_account_id: management.as_str().to_owned(),
+                    target_account_id: account.as_str().to_owned(),
                     order_id: call.order_id.to_string(),
                 },
             ))
             .await;
-        let items = vec![item(account, "", "")];
+        let items = vec![item(account, InvitationState::NoHandshake, "")];
         let outcome = self
             .run_operation(
                 call,
@@ -53,10 +60,7 @@ impl PeerPort {
                 |operation| match &operation.result {
                     Some(prov::operation::Result::Handshake(handshake)) => {
                         StepOutcome::Progress(SagaState {
-                            handshakes: BTreeMap::from([(
-                                account.to_owned(),
-                                handshake.id.clone(),
-                            )]),
+                            handshakes: BTreeMap::from([(account.clone(), handshake.id.clone())]),
                             ..SagaState::default()
                         })
                     }
@@ -98,7 +102,7 @@ impl PeerPort {
                             Some(key),
                             prov::RemoveAccountRequest {
                                 idempotency_key: key.to_string(),
-                                aws_account_id: account.clone(),
+                                aws_account_id: account.as_str().to_owned(),
                             },
                         ))
                         .await;
@@ -144,7 +148,7 @@ impl PeerPort {
                 Ok(State::Declined | State::Canceled) => {
                     refused.push(item(
                         &account,
-                        "DECLINED",
+                        InvitationState::Declined,
                         "remove the account or contact support",
                     ));
                 }
@@ -164,13 +168,13 @@ impl PeerPort {
                 Ok(State::Expired) => {
                     expired.push(item(
                         &account,
-                        "EXPIRED",
+                        InvitationState::Expired,
                         "remove the account or contact support",
                     ));
                 }
                 _ => pending.push(item(
                     &account,
-                    "OPEN",
+                    InvitationState::Open,
                     "accept the invitation in AWS Organizations",
                 )),
             }

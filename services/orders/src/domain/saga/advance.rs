@@ -11,6 +11,7 @@ mod failure;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tenure_domain::AwsAccountId;
 use uuid::Uuid;
 
 use self::conclusion::{conclude_forward, conclude_undo};
@@ -287,7 +288,7 @@ pub(crate) struct Transition {
     pub(crate) events: Vec<EventDraft>,
     pub(crate) order: Option<OrderChange>,
     /// The AWS account the order learned (a new account), for the order row.
-    pub(crate) order_account: Option<String>,
+    pub(crate) order_account: Option<AwsAccountId>,
     pub(crate) task: Option<TaskChange>,
     pub(crate) acquire_locks: Vec<String>,
     pub(crate) release_locks: bool,

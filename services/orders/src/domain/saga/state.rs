@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use tenure_domain::AwsAccountId;
 use uuid::Uuid;
 
 use crate::domain::order::{Failure, InputField, OrderStatus, Relationship};
@@ -31,6 +32,15 @@ tenure_domain::stored_enums! {
         Done => "done",
         Skipped => "skipped",
         SkippedByOperator => "skipped_by_operator",
+    }
+    /// Where an account's invitation into the platform organization stands, as a query shows it
+    /// (stored and answered in AWS's spelling of a handshake state; `NoHandshake`, stored as `""`,
+    /// when the invitation itself did not go out).
+    InvitationState {
+        NoHandshake => "",
+        Open => "OPEN",
+        Declined => "DECLINED",
+        Expired => "EXPIRED",
     }
 }
 
@@ -81,8 +91,8 @@ pub(crate) enum QueryResume {
 /// One account a query is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct QueryItem {
-    pub(crate) aws_account_id: String,
-    pub(crate) state: String,
+    pub(crate) aws_account_id: AwsAccountId,
+    pub(crate) state: InvitationState,
     pub(crate) detail: String,
 }
 
@@ -107,6 +117,43 @@ pub(crate) struct QueryAnswer {
     pub(crate) query_id: Uuid,
     /// The input fields the answer changed; empty for a confirmation.
     pub(crate) changed: Vec<InputField>,
+}
+
+/// What an account record the order reserved is filed under: its AWS account id, or the new account
+/// before AWS assigned one. Stored as the id, and the new account as `""`; the variants' order is
+/// the stored keys' order, so stored maps keep theirs.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum RecordKey {
+    NewAccount,
+    Account(AwsAccountId),
+}
+
+impl RecordKey {
+    /// The stored spelling, which idempotency keys are also derived from.
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            RecordKey::NewAccount => "",
+            RecordKey::Account(id) => id.as_str(),
+        }
+    }
+}
+
+impl Serialize for RecordKey {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for RecordKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let stored = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        if stored.is_empty() {
+            return Ok(RecordKey::NewAccount);
+        }
+        AwsAccountId::parse(&stored)
+            .map(RecordKey::Account)
+            .map_err(|problem| serde::de::Error::custom(problem.description))
+    }
 }
 
 /// A billing transfer the order sent.
@@ -134,20 +181,19 @@ pub(crate) struct PurgeFacts {
 pub(crate) struct SagaState {
     /// The platform organization (its management account) the order acts in.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) management_account_id: Option<String>,
+    pub(crate) management_account_id: Option<AwsAccountId>,
     /// The AWS account a new-account order created.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) aws_account_id: Option<String>,
-    /// The account records the order reserved, by AWS account id (`""` for a new account before AWS
-    /// assigned its id).
+    pub(crate) aws_account_id: Option<AwsAccountId>,
+    /// The account records the order reserved, by AWS account id.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub(crate) records: BTreeMap<String, Uuid>,
+    pub(crate) records: BTreeMap<RecordKey, Uuid>,
     /// The handshake of each invited account.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub(crate) handshakes: BTreeMap<String, String>,
+    pub(crate) handshakes: BTreeMap<AwsAccountId, String>,
     /// The accounts invited a second time after their first invitation expired (E4 does it once).
     #[serde(skip_serializing_if = "BTreeSet::is_empty")]
-    pub(crate) reinvited: BTreeSet<String>,
+    pub(crate) reinvited: BTreeSet<AwsAccountId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) transfer: Option<TransferFacts>,
     /// The provisioning operation each node follows, by node index: an undo of a call still in
@@ -300,8 +346,8 @@ pub(crate) enum EventPayload {
     #[serde(rename = "order.placed")]
     OrderPlaced {
         kind: String,
-        #[serde(default, skip_serializing_if = "String::is_empty")]
-        aws_account_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        aws_account_id: Option<AwsAccountId>,
     },
     #[serde(rename = "order.status_changed")]
     OrderStatusChanged {
@@ -313,33 +359,33 @@ pub(crate) enum EventPayload {
     },
     #[serde(rename = "account.activated")]
     AccountActivated {
-        aws_account_id: String,
+        aws_account_id: AwsAccountId,
         relationship: Relationship,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         billing_starts_at: Option<DateTime<Utc>>,
     },
     #[serde(rename = "account.unlink_scheduled")]
     AccountUnlinkScheduled {
-        aws_account_id: String,
+        aws_account_id: AwsAccountId,
         billing_ends_at: DateTime<Utc>,
     },
     #[serde(rename = "account.unlinked")]
     AccountUnlinked {
-        aws_account_id: String,
+        aws_account_id: AwsAccountId,
         /// The account left before its billing transfer started.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         never_billed: bool,
     },
     #[serde(rename = "account.closed")]
     AccountClosed {
-        aws_account_id: String,
+        aws_account_id: AwsAccountId,
         closed_at: DateTime<Utc>,
         reopen_until: DateTime<Utc>,
     },
     #[serde(rename = "purge.scheduled")]
     PurgeScheduled {
         purge_id: Uuid,
-        aws_account_id: String,
+        aws_account_id: AwsAccountId,
         due_at: DateTime<Utc>,
     },
     #[serde(rename = "operator.action_taken")]

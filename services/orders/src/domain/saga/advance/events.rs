@@ -2,6 +2,7 @@
 //! node appends, and the status change every transition is sealed with.
 
 use chrono::{DateTime, Utc};
+use tenure_domain::AwsAccountId;
 
 use super::{Ctx, OrderChange, Progress, SagaSnapshot, TaskChange, Transition};
 use crate::domain::catalogue::{self, Facts};
@@ -64,7 +65,10 @@ pub(super) fn emitted(
                 .collect()
         }
         EventKind::AccountOffboarded => {
-            let aws_account_id = snapshot.input.details.primary_account().unwrap_or_default();
+            // Only terminations offboard, and a termination always names its account.
+            let Some(aws_account_id) = snapshot.input.details.primary_account() else {
+                return Vec::new();
+            };
             match (state.closed_at, state.reopen_until, state.billing_ends_at) {
                 (Some(closed_at), Some(reopen_until), _) => vec![EventDraft {
                     effective_at: closed_at,
@@ -93,10 +97,11 @@ pub(super) fn emitted(
         EventKind::PurgeScheduled => state
             .purge
             .as_ref()
-            .map(|purge| {
+            .zip(snapshot.input.details.primary_account())
+            .map(|(purge, aws_account_id)| {
                 vec![draft(EventPayload::PurgeScheduled {
                     purge_id: purge.id,
-                    aws_account_id: snapshot.input.details.primary_account().unwrap_or_default(),
+                    aws_account_id,
                     due_at: purge.due_at,
                 })]
             })
@@ -108,7 +113,7 @@ pub(super) fn emitted(
 }
 
 /// The accounts an order activates, with their relationship to the platform.
-pub(super) fn activated_accounts(snapshot: &SagaSnapshot) -> Vec<(String, Relationship)> {
+pub(super) fn activated_accounts(snapshot: &SagaSnapshot) -> Vec<(AwsAccountId, Relationship)> {
     match &snapshot.input.details {
         OrderDetails::NewAccount { .. } => snapshot
             .state
@@ -127,7 +132,10 @@ pub(super) fn activated_accounts(snapshot: &SagaSnapshot) -> Vec<(String, Relati
             uses_organizations: true,
             management_account_id,
             ..
-        } => vec![(management_account_id.clone(), Relationship::PlatformPayer)],
+        } => management_account_id
+            .iter()
+            .map(|id| (id.clone(), Relationship::PlatformPayer))
+            .collect(),
         OrderDetails::OrganizationTransfer {
             linked_account_ids, ..
         } => linked_account_ids

@@ -61,7 +61,9 @@ fn snapshot() -> SagaSnapshot {
         attempt: 0,
         input: SagaInput {
             details: OrderDetails::NewAccount {
-                root_email: "root@example.com".to_owned(),
+                root_email: Some(
+                    tenure_domain::RootEmail::parse("root@example.com").expect("a valid email"),
+                ),
                 account_name: "Workload".to_owned(),
                 support_contact: String::new(),
             },
@@ -640,7 +642,8 @@ fn a_step_of_several_calls_keeps_each_part_and_its_undo_covers_the_parts_done() 
             parts += 1;
             StepOutcome::Progress(SagaState {
                 handshakes: std::collections::BTreeMap::from([(
-                    format!("part-{parts}"),
+                    tenure_domain::AwsAccountId::parse(&format!("{parts:012}"))
+                        .expect("a valid id"),
                     "h".to_owned(),
                 )]),
                 ..SagaState::default()
