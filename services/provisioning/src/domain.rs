@@ -4,6 +4,7 @@
 //! ([`cloud::Cloud`] and its vocabulary) live in the `tenure-provisioning-cloud` crate so that the SDK is
 //! compiled apart from the service.
 
+pub(crate) mod aws_values;
 pub(crate) mod billing;
 pub(crate) mod error;
 pub(crate) mod operation;

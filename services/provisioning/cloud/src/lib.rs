@@ -25,12 +25,14 @@ mod aws;
 pub mod contract;
 mod counting;
 mod decorator;
+mod names;
 #[cfg(feature = "contract")]
 pub mod testing;
 
 pub use aws::{AwsCloud, AwsSettings, https_client};
 pub use counting::{CallCounter, CountingCloud};
 pub use decorator::{CallHook, Hooked};
+pub use names::UnknownAwsValue;
 
 /// The prefix of a CreateAccount request id (`car-...`).
 pub const CREATE_ACCOUNT_REQUEST_PREFIX: &str = "car-";

@@ -4,7 +4,9 @@ use chrono::{DateTime, Utc};
 use prost_types::Timestamp;
 use tenure_proto::provisioning::v1 as pb;
 
+use crate::domain::aws_values::AwsAccountState;
 use crate::domain::billing;
+use crate::domain::cloud::{AccountState, HandshakeAction, HandshakeState, TransferStatus};
 use crate::domain::operation::{
     AccountSnapshot, HandshakeSnapshot, Operation, OperationKind, OperationState, StackSnapshot,
     TransferSnapshot,
@@ -61,60 +63,66 @@ pub(crate) fn state_from_pb(state: pb::OperationState) -> Option<OperationState>
 }
 
 pub(crate) fn account_to_pb(account: &AccountSnapshot) -> pb::AccountResult {
-    let state = match account.state.as_str() {
-        "PENDING_ACTIVATION" => pb::AwsAccountState::PendingActivation,
-        "ACTIVE" => pb::AwsAccountState::Active,
-        "PENDING_CLOSURE" => pb::AwsAccountState::PendingClosure,
-        "SUSPENDED" => pb::AwsAccountState::Suspended,
-        "CLOSED" => pb::AwsAccountState::Closed,
-        _ => pb::AwsAccountState::NotInOrganization,
+    let state = match account.state {
+        AwsAccountState::Member(AccountState::PendingActivation) => {
+            pb::AwsAccountState::PendingActivation
+        }
+        AwsAccountState::Member(AccountState::Active) => pb::AwsAccountState::Active,
+        AwsAccountState::Member(AccountState::PendingClosure) => {
+            pb::AwsAccountState::PendingClosure
+        }
+        AwsAccountState::Member(AccountState::Suspended) => pb::AwsAccountState::Suspended,
+        AwsAccountState::Member(AccountState::Closed) => pb::AwsAccountState::Closed,
+        AwsAccountState::NotInOrganization => pb::AwsAccountState::NotInOrganization,
     };
     pb::AccountResult {
-        aws_account_id: account.account_id.clone(),
+        aws_account_id: account.account_id.to_string(),
         state: state.into(),
-        joined_method: account.joined_method.clone().unwrap_or_default(),
+        joined_method: account
+            .joined_method
+            .map(|method| method.as_str().to_owned())
+            .unwrap_or_default(),
         joined_at: account.joined_at.map(timestamp),
     }
 }
 
 pub(crate) fn handshake_to_pb(handshake: &HandshakeSnapshot) -> pb::Handshake {
-    let state = match handshake.state.as_str() {
-        "OPEN" => pb::HandshakeState::Open,
-        "ACCEPTED" => pb::HandshakeState::Accepted,
-        "DECLINED" => pb::HandshakeState::Declined,
-        "CANCELED" => pb::HandshakeState::Canceled,
-        "EXPIRED" => pb::HandshakeState::Expired,
-        _ => pb::HandshakeState::Requested,
+    let state = match handshake.state {
+        HandshakeState::Requested => pb::HandshakeState::Requested,
+        HandshakeState::Open => pb::HandshakeState::Open,
+        HandshakeState::Accepted => pb::HandshakeState::Accepted,
+        HandshakeState::Declined => pb::HandshakeState::Declined,
+        HandshakeState::Canceled => pb::HandshakeState::Canceled,
+        HandshakeState::Expired => pb::HandshakeState::Expired,
     };
-    let action = if handshake.action == "INVITE" {
-        pb::HandshakeAction::Invite
-    } else {
-        pb::HandshakeAction::TransferResponsibility
+    let action = match handshake.action {
+        HandshakeAction::Invite => pb::HandshakeAction::Invite,
+        HandshakeAction::TransferResponsibility => pb::HandshakeAction::TransferResponsibility,
     };
     pb::Handshake {
         id: handshake.id.clone(),
         state: state.into(),
         action: action.into(),
-        target_account_id: handshake.target.clone(),
+        target_account_id: handshake.target.to_string(),
         requested_at: Some(timestamp(handshake.requested_at)),
         expires_at: Some(timestamp(handshake.expires_at)),
     }
 }
 
 pub(crate) fn transfer_to_pb(transfer: &TransferSnapshot) -> pb::BillingTransfer {
-    let status = match transfer.status.as_str() {
-        "ACCEPTED" => pb::BillingTransferStatus::Accepted,
-        "DECLINED" => pb::BillingTransferStatus::Declined,
-        "CANCELED" => pb::BillingTransferStatus::Canceled,
-        "EXPIRED" => pb::BillingTransferStatus::Expired,
-        "WITHDRAWN" => pb::BillingTransferStatus::Withdrawn,
-        _ => pb::BillingTransferStatus::Requested,
+    let status = match transfer.status {
+        TransferStatus::Requested => pb::BillingTransferStatus::Requested,
+        TransferStatus::Accepted => pb::BillingTransferStatus::Accepted,
+        TransferStatus::Declined => pb::BillingTransferStatus::Declined,
+        TransferStatus::Canceled => pb::BillingTransferStatus::Canceled,
+        TransferStatus::Expired => pb::BillingTransferStatus::Expired,
+        TransferStatus::Withdrawn => pb::BillingTransferStatus::Withdrawn,
     };
     pb::BillingTransfer {
         id: transfer.id.clone(),
         handshake_id: transfer.handshake_id.clone().unwrap_or_default(),
         status: status.into(),
-        source_management_account_id: transfer.source.clone(),
+        source_management_account_id: transfer.source.to_string(),
         start_at: Some(timestamp(transfer.start_at)),
         accept_by: Some(timestamp(billing::accept_by(transfer.start_at))),
         expires_at: transfer.expires_at.map(timestamp),
@@ -127,7 +135,7 @@ pub(crate) fn stack_to_pb(stack: &StackSnapshot) -> pb::Stack {
         name: stack.name.clone(),
         stack_id: stack.stack_id.clone().unwrap_or_default(),
         status: stack.status.clone(),
-        aws_account_id: stack.account.clone(),
+        aws_account_id: stack.account.to_string(),
     }
 }
 
@@ -139,8 +147,15 @@ fn result(operation: &Operation) -> Option<pb::operation::Result> {
             let request_id = progress.create_request_id.clone()?;
             Some(R::CreateAccount(pb::CreateAccountResult {
                 request_id,
-                status: progress.create_status.clone().unwrap_or_default(),
-                aws_account_id: operation.aws_account_id.clone().unwrap_or_default(),
+                status: progress
+                    .create_status
+                    .map(|status| status.as_str().to_owned())
+                    .unwrap_or_default(),
+                aws_account_id: operation
+                    .aws_account_id
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
                 failure_reason: progress.failure_reason.clone().unwrap_or_default(),
             }))
         }
@@ -170,8 +185,11 @@ fn result(operation: &Operation) -> Option<pb::operation::Result> {
                 name: set.name.clone(),
                 stack_set_id: set.stack_set_id.clone().unwrap_or_default(),
                 operation_id: set.operation_id.clone().unwrap_or_default(),
-                operation_status: set.operation_status.clone().unwrap_or_default(),
-                aws_account_ids: set.accounts.clone(),
+                operation_status: set
+                    .operation_status
+                    .map(|status| status.as_str().to_owned())
+                    .unwrap_or_default(),
+                aws_account_ids: set.accounts.iter().map(ToString::to_string).collect(),
             })
         }),
     }
@@ -192,7 +210,11 @@ pub(crate) fn operation_to_pb(operation: &Operation) -> pb::Operation {
         id: operation.id.to_string(),
         kind: kind_to_pb(operation.kind()).into(),
         state: state_to_pb(operation.state).into(),
-        aws_account_id: operation.aws_account_id.clone().unwrap_or_default(),
+        aws_account_id: operation
+            .aws_account_id
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
         created_at: Some(timestamp(operation.created_at)),
         updated_at: Some(timestamp(operation.updated_at)),
         next_check_at: operation.next_check_at.map(timestamp),

@@ -14,14 +14,14 @@ pub(super) enum Planned {
     /// It runs as the management account recorded for `reference` (a member, `h-…` or `rt-…`).
     OwnerOf {
         reference: String,
-        request: Box<dyn FnOnce(String) -> OperationRequest + Send>,
+        request: Box<dyn FnOnce(AwsAccountId) -> OperationRequest + Send>,
     },
 }
 
 impl Planned {
     fn owner_of(
         reference: &str,
-        request: impl FnOnce(String) -> OperationRequest + Send + 'static,
+        request: impl FnOnce(AwsAccountId) -> OperationRequest + Send + 'static,
     ) -> Self {
         Self::OwnerOf {
             reference: reference.to_owned(),
@@ -69,10 +69,8 @@ macro_rules! starts_operation {
 }
 
 /// The account id in `raw`, as `field`.
-fn account(problems: &mut Problems, field: &str, raw: &str) -> Option<String> {
-    problems
-        .check(field, AwsAccountId::parse(raw))
-        .map(|account| account.to_string())
+fn account(problems: &mut Problems, field: &str, raw: &str) -> Option<AwsAccountId> {
+    problems.check(field, AwsAccountId::parse(raw))
 }
 
 fn template(problems: &mut Problems, raw: i32) -> Option<StackSetTemplate> {
@@ -88,7 +86,7 @@ fn instance_targets(
     problems: &mut Problems,
     accounts: &[String],
     regions: &[String],
-) -> (Vec<String>, Vec<String>) {
+) -> (Vec<AwsAccountId>, Vec<String>) {
     let limit = FieldProblem {
         field: String::new(),
         reason: "COUNT",
@@ -101,16 +99,15 @@ fn instance_targets(
     if regions.is_empty() || regions.len() > 20 {
         problems.check("regions", Err::<(), _>(limit));
     }
-    let mut seen = Vec::new();
+    // An id that does not parse is left out, but it leaves a problem, so the request is refused
+    // before the list is used.
+    let mut parsed: Vec<AwsAccountId> = Vec::new();
     for (index, raw) in accounts.iter().enumerate() {
-        if problems
-            .check(
-                format!("aws_account_ids[{index}]"),
-                AwsAccountId::parse(raw),
-            )
-            .is_some()
-        {
-            if seen.contains(raw) {
+        if let Some(account) = problems.check(
+            format!("aws_account_ids[{index}]"),
+            AwsAccountId::parse(raw),
+        ) {
+            if parsed.contains(&account) {
                 problems.check(
                     format!("aws_account_ids[{index}]"),
                     Err::<(), _>(FieldProblem {
@@ -121,13 +118,13 @@ fn instance_targets(
                     }),
                 );
             }
-            seen.push(raw.clone());
+            parsed.push(account);
         }
     }
     for (index, raw) in regions.iter().enumerate() {
         problems.check(format!("regions[{index}]"), validate::region(raw));
     }
-    (accounts.to_vec(), regions.to_vec())
+    (parsed, regions.to_vec())
 }
 
 /// The management account and template of a StackSet request.
@@ -135,7 +132,7 @@ fn stack_set(
     problems: &mut Problems,
     management: &str,
     raw_template: i32,
-) -> (Option<String>, Option<StackSetTemplate>) {
+) -> (Option<AwsAccountId>, Option<StackSetTemplate>) {
     let management = account(problems, "management_account_id", management);
     (management, template(problems, raw_template))
 }
@@ -174,22 +171,24 @@ fn create_account(message: &pb::CreateAccountRequest, problems: &mut Problems) -
 
 fn remove_account(message: &pb::RemoveAccountRequest, problems: &mut Problems) -> Option<Planned> {
     let account = account(problems, "aws_account_id", &message.aws_account_id)?;
-    Some(Planned::owner_of(&account.clone(), |management_account| {
-        OperationRequest::RemoveAccount {
+    Some(Planned::owner_of(
+        &account.to_string(),
+        |management_account| OperationRequest::RemoveAccount {
             management_account,
             account,
-        }
-    }))
+        },
+    ))
 }
 
 fn close_account(message: &pb::CloseAccountRequest, problems: &mut Problems) -> Option<Planned> {
     let account = account(problems, "aws_account_id", &message.aws_account_id)?;
-    Some(Planned::owner_of(&account.clone(), |management_account| {
-        OperationRequest::CloseAccount {
+    Some(Planned::owner_of(
+        &account.to_string(),
+        |management_account| OperationRequest::CloseAccount {
             management_account,
             account,
-        }
-    }))
+        },
+    ))
 }
 
 fn invite_account(message: &pb::InviteAccountRequest, problems: &mut Problems) -> Option<Planned> {
@@ -240,14 +239,15 @@ fn invite_billing_transfer(
     let order_id = message.order_id.clone();
     // The receiving organization is the platform's: the one recorded for this customer (a repeat
     // invitation) or the configured default.
-    Some(Planned::owner_of(&source.clone(), |management_account| {
-        OperationRequest::InviteBillingTransfer {
+    Some(Planned::owner_of(
+        &source.to_string(),
+        |management_account| OperationRequest::InviteBillingTransfer {
             management_account,
             source,
             source_name,
             order_id,
-        }
-    }))
+        },
+    ))
 }
 
 fn end_billing_transfer(
@@ -282,7 +282,7 @@ fn withdraw_billing_transfer(
 fn on_transfer(
     transfer_id: &str,
     problems: &mut Problems,
-    request: impl FnOnce(String, String) -> OperationRequest + Send + 'static,
+    request: impl FnOnce(AwsAccountId, String) -> OperationRequest + Send + 'static,
 ) -> Option<Planned> {
     problems.check("transfer_id", validate::aws_id(transfer_id, "rt-"))?;
     let owned = transfer_id.to_owned();

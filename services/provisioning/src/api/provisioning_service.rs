@@ -71,12 +71,9 @@ impl ProvisioningServiceHandler {
         };
         let request = match planned {
             Planned::Ready(request) => request,
-            Planned::OwnerOf { reference, request } => request(
-                self.engine
-                    .management_account_for(&reference)
-                    .await?
-                    .to_string(),
-            ),
+            Planned::OwnerOf { reference, request } => {
+                request(self.engine.management_account_for(&reference).await?)
+            }
         };
         // The hash covers the request without its key, so a replay under the same key matches.
         message.idempotency_key().clear();
@@ -360,12 +357,10 @@ impl ProvisioningService for ProvisioningServiceHandler {
         let aws_account_id = if message.aws_account_id.is_empty() {
             None
         } else {
-            problems
-                .check(
-                    "aws_account_id",
-                    AwsAccountId::parse(&message.aws_account_id),
-                )
-                .map(|account| account.to_string())
+            problems.check(
+                "aws_account_id",
+                AwsAccountId::parse(&message.aws_account_id),
+            )
         };
         let kind = match pb::OperationKind::try_from(message.kind) {
             Ok(kind) => kind_from_pb(kind),
@@ -418,7 +413,8 @@ fn page_filter_tag(filter: &OperationFilter) -> String {
     let described = format!(
         "{:?}|{:?}|{:?}|{:?}",
         filter.tenant_id,
-        filter.aws_account_id,
+        // The id as text, so that tags (and the page tokens carrying them) stay as they were.
+        filter.aws_account_id.as_ref().map(AwsAccountId::as_str),
         filter.kind.map(|kind| kind.as_str()),
         filter.state.map(|state| state.as_str())
     );

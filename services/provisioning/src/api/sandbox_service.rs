@@ -9,7 +9,8 @@ use tonic::{Request, Response, Status};
 
 use super::convert::{account_to_pb, handshake_to_pb, stack_to_pb, timestamp};
 use super::status::{invalid, required_account};
-use crate::domain::cloud::CloudError;
+use crate::domain::aws_values::AwsAccountState;
+use crate::domain::cloud::{AccountState, CloudError};
 use crate::domain::error::ProvisioningError;
 use crate::domain::operation::AccountSnapshot;
 use crate::domain::validate;
@@ -125,7 +126,7 @@ impl SandboxService for SandboxServiceHandler {
                 name: stack.name,
                 stack_id: Some(stack.stack_id),
                 status: stack.status,
-                account: account.to_string(),
+                account,
             })),
         }))
     }
@@ -183,8 +184,8 @@ impl SandboxService for SandboxServiceHandler {
         // A standalone account has joined no organization, so there is no join to report.
         Ok(Response::new(pb::CreateCustomerAccountResponse {
             account: Some(account_to_pb(&AccountSnapshot {
-                account_id: id.to_string(),
-                state: "ACTIVE".to_owned(),
+                account_id: id,
+                state: AwsAccountState::Member(AccountState::Active),
                 joined_method: None,
                 joined_at: None,
             })),

@@ -8,6 +8,12 @@ use serde::{Deserialize, Serialize};
 use tenure_domain::AwsAccountId;
 use uuid::Uuid;
 
+use crate::domain::aws_values::{AwsAccountState, account_id, account_ids};
+use crate::domain::cloud::{
+    CreateAccountState, HandshakeAction, HandshakeState, JoinedMethod, StackSetOperationStatus,
+    TransferStatus,
+};
+
 /// What an operation does (one per mutating RPC).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -130,65 +136,85 @@ pub(crate) enum StackSetTemplate {
 #[serde(tag = "kind", rename_all = "SCREAMING_SNAKE_CASE")]
 pub(crate) enum OperationRequest {
     CreateAccount {
-        management_account: String,
+        #[serde(with = "account_id")]
+        management_account: AwsAccountId,
         email: String,
         account_name: String,
     },
     RemoveAccount {
-        management_account: String,
-        account: String,
+        #[serde(with = "account_id")]
+        management_account: AwsAccountId,
+        #[serde(with = "account_id")]
+        account: AwsAccountId,
     },
     CloseAccount {
-        management_account: String,
-        account: String,
+        #[serde(with = "account_id")]
+        management_account: AwsAccountId,
+        #[serde(with = "account_id")]
+        account: AwsAccountId,
     },
     InviteAccount {
-        management_account: String,
-        target: String,
+        #[serde(with = "account_id")]
+        management_account: AwsAccountId,
+        #[serde(with = "account_id")]
+        target: AwsAccountId,
         order_id: String,
     },
     CancelHandshake {
-        management_account: String,
+        #[serde(with = "account_id")]
+        management_account: AwsAccountId,
         handshake_id: String,
     },
     InviteBillingTransfer {
-        management_account: String,
-        source: String,
+        #[serde(with = "account_id")]
+        management_account: AwsAccountId,
+        #[serde(with = "account_id")]
+        source: AwsAccountId,
         source_name: String,
         order_id: String,
     },
     EndBillingTransfer {
-        management_account: String,
+        #[serde(with = "account_id")]
+        management_account: AwsAccountId,
         transfer_id: String,
     },
     WithdrawBillingTransfer {
-        management_account: String,
+        #[serde(with = "account_id")]
+        management_account: AwsAccountId,
         transfer_id: String,
     },
     DeployBootstrapStack {
-        account: String,
+        #[serde(with = "account_id")]
+        account: AwsAccountId,
     },
     DeleteBootstrapStack {
-        account: String,
+        #[serde(with = "account_id")]
+        account: AwsAccountId,
     },
     CreateStackSet {
-        management_account: String,
+        #[serde(with = "account_id")]
+        management_account: AwsAccountId,
         template: StackSetTemplate,
     },
     DeleteStackSet {
-        management_account: String,
+        #[serde(with = "account_id")]
+        management_account: AwsAccountId,
         template: StackSetTemplate,
     },
     CreateStackInstances {
-        management_account: String,
+        #[serde(with = "account_id")]
+        management_account: AwsAccountId,
         template: StackSetTemplate,
-        accounts: Vec<String>,
+        #[serde(with = "account_ids")]
+        accounts: Vec<AwsAccountId>,
         regions: Vec<String>,
     },
     DeleteStackInstances {
-        management_account: String,
+        #[serde(with = "account_id")]
+        management_account: AwsAccountId,
         template: StackSetTemplate,
-        accounts: Vec<String>,
+        #[serde(with = "account_ids")]
+        accounts: Vec<AwsAccountId>,
         regions: Vec<String>,
         retain_stacks: bool,
     },
@@ -216,7 +242,7 @@ impl OperationRequest {
     }
 
     /// The account whose credentials run the calls.
-    pub(crate) fn acting(&self) -> &str {
+    pub(crate) fn acting(&self) -> &AwsAccountId {
         match self {
             Self::DeployBootstrapStack { account } | Self::DeleteBootstrapStack { account } => {
                 account
@@ -261,7 +287,7 @@ impl OperationRequest {
     }
 
     /// The AWS account the operation concerns, as the API reports it (CreateAccount learns it later).
-    pub(crate) fn subject_account(&self) -> Option<&str> {
+    pub(crate) fn subject_account(&self) -> Option<&AwsAccountId> {
         match self {
             Self::RemoveAccount { account, .. } | Self::CloseAccount { account, .. } => {
                 Some(account)
@@ -272,7 +298,7 @@ impl OperationRequest {
                 Some(account)
             }
             Self::CreateStackInstances { accounts, .. }
-            | Self::DeleteStackInstances { accounts, .. } => accounts.first().map(String::as_str),
+            | Self::DeleteStackInstances { accounts, .. } => accounts.first(),
             Self::CreateAccount { .. }
             | Self::CancelHandshake { .. }
             | Self::EndBillingTransfer { .. }
@@ -285,7 +311,7 @@ impl OperationRequest {
     /// Every account the request names besides the organization that runs it: the subject, the
     /// invited or transferring account, each StackSet instance account. A purge of any of them takes
     /// the operation with it.
-    pub(crate) fn named_accounts(&self) -> Vec<&str> {
+    pub(crate) fn named_accounts(&self) -> Vec<&AwsAccountId> {
         match self {
             Self::RemoveAccount { account, .. }
             | Self::CloseAccount { account, .. }
@@ -298,9 +324,7 @@ impl OperationRequest {
                 source: account, ..
             } => vec![account],
             Self::CreateStackInstances { accounts, .. }
-            | Self::DeleteStackInstances { accounts, .. } => {
-                accounts.iter().map(String::as_str).collect()
-            }
+            | Self::DeleteStackInstances { accounts, .. } => accounts.iter().collect(),
             Self::CreateAccount { .. }
             | Self::CancelHandshake { .. }
             | Self::EndBillingTransfer { .. }
@@ -354,10 +378,10 @@ pub(crate) enum Phase {
 /// An account as last read from AWS.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct AccountSnapshot {
-    pub(crate) account_id: String,
-    /// `PENDING_ACTIVATION` … `CLOSED`, or `NOT_IN_ORGANIZATION`.
-    pub(crate) state: String,
-    pub(crate) joined_method: Option<String>,
+    #[serde(with = "account_id")]
+    pub(crate) account_id: AwsAccountId,
+    pub(crate) state: AwsAccountState,
+    pub(crate) joined_method: Option<JoinedMethod>,
     pub(crate) joined_at: Option<DateTime<Utc>>,
 }
 
@@ -365,11 +389,10 @@ pub(crate) struct AccountSnapshot {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct HandshakeSnapshot {
     pub(crate) id: String,
-    /// `INVITE` or `TRANSFER_RESPONSIBILITY`.
-    pub(crate) action: String,
-    /// `REQUESTED` … `EXPIRED`.
-    pub(crate) state: String,
-    pub(crate) target: String,
+    pub(crate) action: HandshakeAction,
+    pub(crate) state: HandshakeState,
+    #[serde(with = "account_id")]
+    pub(crate) target: AwsAccountId,
     pub(crate) requested_at: DateTime<Utc>,
     pub(crate) expires_at: DateTime<Utc>,
     pub(crate) transfer_id: Option<String>,
@@ -380,9 +403,9 @@ pub(crate) struct HandshakeSnapshot {
 pub(crate) struct TransferSnapshot {
     pub(crate) id: String,
     pub(crate) handshake_id: Option<String>,
-    /// `REQUESTED` … `WITHDRAWN`.
-    pub(crate) status: String,
-    pub(crate) source: String,
+    pub(crate) status: TransferStatus,
+    #[serde(with = "account_id")]
+    pub(crate) source: AwsAccountId,
     pub(crate) start_at: DateTime<Utc>,
     pub(crate) expires_at: Option<DateTime<Utc>>,
     pub(crate) end_at: Option<DateTime<Utc>>,
@@ -394,7 +417,8 @@ pub(crate) struct StackSnapshot {
     pub(crate) name: String,
     pub(crate) stack_id: Option<String>,
     pub(crate) status: String,
-    pub(crate) account: String,
+    #[serde(with = "account_id")]
+    pub(crate) account: AwsAccountId,
 }
 
 /// A StackSet and its last operation as last read from AWS.
@@ -403,8 +427,9 @@ pub(crate) struct StackSetSnapshot {
     pub(crate) name: String,
     pub(crate) stack_set_id: Option<String>,
     pub(crate) operation_id: Option<String>,
-    pub(crate) operation_status: Option<String>,
-    pub(crate) accounts: Vec<String>,
+    pub(crate) operation_status: Option<StackSetOperationStatus>,
+    #[serde(with = "account_ids")]
+    pub(crate) accounts: Vec<AwsAccountId>,
 }
 
 /// Everything an operation learned from AWS so far; persisted after every call.
@@ -414,7 +439,7 @@ pub(crate) struct Progress {
     pub(crate) phase: Phase,
     /// CreateAccount: `car-...`, its state and failure reason.
     pub(crate) create_request_id: Option<String>,
-    pub(crate) create_status: Option<String>,
+    pub(crate) create_status: Option<CreateAccountState>,
     pub(crate) failure_reason: Option<String>,
     pub(crate) account: Option<AccountSnapshot>,
     pub(crate) handshake: Option<HandshakeSnapshot>,
@@ -458,7 +483,7 @@ pub(crate) struct Operation {
     pub(crate) request_hash: Vec<u8>,
     pub(crate) request: OperationRequest,
     pub(crate) state: OperationState,
-    pub(crate) aws_account_id: Option<String>,
+    pub(crate) aws_account_id: Option<AwsAccountId>,
     pub(crate) progress: Progress,
     pub(crate) error: Option<OperationError>,
     pub(crate) aws_calls: u32,
@@ -492,7 +517,7 @@ impl Operation {
             caller: caller.to_owned(),
             idempotency_key: idempotency_key.to_owned(),
             request_hash,
-            aws_account_id: request.subject_account().map(str::to_owned),
+            aws_account_id: request.subject_account().cloned(),
             request,
             state: OperationState::InProgress,
             progress: Progress::default(),
@@ -516,7 +541,7 @@ impl Operation {
     pub(crate) fn concerned_accounts(&self) -> BTreeSet<String> {
         concerned_accounts(
             &self.request,
-            self.aws_account_id.as_deref(),
+            self.aws_account_id.as_ref().map(AwsAccountId::as_str),
             &self.progress,
         )
     }
@@ -557,10 +582,11 @@ pub(crate) fn concerned_accounts(
     let instances = progress
         .stack_set
         .iter()
-        .flat_map(|set| set.accounts.iter().map(String::as_str));
+        .flat_map(|set| set.accounts.iter().map(AwsAccountId::as_str));
     request
         .named_accounts()
         .into_iter()
+        .map(AwsAccountId::as_str)
         .chain(learned.into_iter().flatten())
         .chain(instances)
         .filter(|account| AwsAccountId::parse(account).is_ok())

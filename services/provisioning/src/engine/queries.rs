@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use tenure_domain::AwsAccountId;
 
-use super::steps::{account_snapshot, handshake_snapshot, transfer_snapshot};
+use super::steps::{account_snapshot, handshake_snapshot, not_in_organization, transfer_snapshot};
 use super::{BOOTSTRAP_STACK_NAME, Engine};
 use crate::domain::cloud::{CloudError, HandshakeAction};
 use crate::domain::error::ProvisioningError;
@@ -49,12 +49,7 @@ impl Engine {
         let management = self.management_account_for(account.as_str()).await?;
         match self.cloud().describe_account(&management, account).await {
             Ok(description) => Ok(account_snapshot(&description)),
-            Err(error) if error.is("AccountNotFoundException") => Ok(AccountSnapshot {
-                account_id: account.to_string(),
-                state: "NOT_IN_ORGANIZATION".to_owned(),
-                joined_method: None,
-                joined_at: None,
-            }),
+            Err(error) if error.is("AccountNotFoundException") => Ok(not_in_organization(account)),
             Err(error) => Err(read_failed(Api::DescribeAccount, error)),
         }
     }
@@ -166,7 +161,7 @@ impl Engine {
             name: stack.name,
             stack_id: Some(stack.stack_id),
             status: stack.status,
-            account: account.to_string(),
+            account: account.clone(),
         });
         let deployed = stack.as_ref().is_some_and(|stack| {
             matches!(stack.status.as_str(), "CREATE_COMPLETE" | "UPDATE_COMPLETE")

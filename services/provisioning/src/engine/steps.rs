@@ -12,7 +12,7 @@ mod cloudformation;
 mod handshakes;
 mod transfer_end;
 
-pub(crate) use accounts::account_snapshot;
+pub(crate) use accounts::{account_snapshot, not_in_organization};
 pub(crate) use handshakes::{handshake_snapshot, transfer_snapshot};
 
 use super::{Engine, Outcome};
@@ -31,10 +31,6 @@ const RECONCILE_SKEW: Duration = Duration::seconds(5);
 /// Reconciliations and re-sends one step may chain before it yields (a guard against AWS contradicting
 /// itself forever).
 const MAX_TURNS: usize = 4;
-
-fn account(raw: &str) -> Result<AwsAccountId, ProvisioningError> {
-    AwsAccountId::parse(raw).map_err(|_| ProvisioningError::internal("stored account id"))
-}
 
 impl Engine {
     fn poll(&self) -> Duration {
@@ -69,7 +65,7 @@ impl Engine {
                 operation.tenant_id,
                 // Every reference an operation records is about the account it reports: the member
                 // itself, the invited account's handshake, the transferring account's transfer.
-                operation.aws_account_id.as_deref(),
+                operation.aws_account_id.as_ref().map(AwsAccountId::as_str),
                 self.now(),
             )
             .await?;
@@ -86,7 +82,7 @@ fn counted<T>(operation: &mut Operation, answer: Result<T, CloudError>) -> Resul
 /// Advances `operation` by one step.
 pub(super) async fn advance(engine: &Engine, operation: &mut Operation) -> StepResult {
     let request = operation.request.clone();
-    let acting = &account(request.acting())?;
+    let acting = &request.acting().clone();
     match request {
         OperationRequest::CreateAccount {
             email,
@@ -95,16 +91,13 @@ pub(super) async fn advance(engine: &Engine, operation: &mut Operation) -> StepR
         } => accounts::create_account(engine, operation, acting, &email, &account_name).await,
         OperationRequest::RemoveAccount {
             account: member, ..
-        } => accounts::remove_account(engine, operation, acting, &account(&member)?).await,
+        } => accounts::remove_account(engine, operation, acting, &member).await,
         OperationRequest::CloseAccount {
             account: member, ..
-        } => accounts::close_account(engine, operation, acting, &account(&member)?).await,
+        } => accounts::close_account(engine, operation, acting, &member).await,
         OperationRequest::InviteAccount {
             target, order_id, ..
-        } => {
-            handshakes::invite_account(engine, operation, acting, &account(&target)?, &order_id)
-                .await
-        }
+        } => handshakes::invite_account(engine, operation, acting, &target, &order_id).await,
         OperationRequest::CancelHandshake { handshake_id, .. } => {
             handshakes::cancel_handshake(engine, operation, acting, &handshake_id).await
         }
@@ -114,7 +107,6 @@ pub(super) async fn advance(engine: &Engine, operation: &mut Operation) -> StepR
             order_id,
             ..
         } => {
-            let source = account(&source)?;
             handshakes::invite_billing_transfer(
                 engine,
                 operation,
@@ -146,7 +138,7 @@ pub(super) async fn advance(engine: &Engine, operation: &mut Operation) -> StepR
         OperationRequest::CreateStackInstances {
             accounts, regions, ..
         } => {
-            let targets = targets(&accounts, regions)?;
+            let targets = targets(accounts, regions);
             cloudformation::stack_instances(engine, operation, acting, &targets, None).await
         }
         OperationRequest::DeleteStackInstances {
@@ -155,7 +147,7 @@ pub(super) async fn advance(engine: &Engine, operation: &mut Operation) -> StepR
             retain_stacks,
             ..
         } => {
-            let targets = targets(&accounts, regions)?;
+            let targets = targets(accounts, regions);
             cloudformation::stack_instances(
                 engine,
                 operation,
@@ -168,17 +160,8 @@ pub(super) async fn advance(engine: &Engine, operation: &mut Operation) -> StepR
     }
 }
 
-fn targets(
-    accounts: &[String],
-    regions: Vec<String>,
-) -> Result<InstanceTargets, ProvisioningError> {
-    Ok(InstanceTargets {
-        accounts: accounts
-            .iter()
-            .map(|raw| account(raw))
-            .collect::<Result<_, _>>()?,
-        regions,
-    })
+fn targets(accounts: Vec<AwsAccountId>, regions: Vec<String>) -> InstanceTargets {
+    InstanceTargets { accounts, regions }
 }
 
 fn error_outcome(api: Api, operation: &Operation, error: CloudError) -> Outcome {

@@ -3,7 +3,7 @@
 
 use tenure_domain::AwsAccountId;
 use tenure_provisioning_cloud::{
-    CloudResult, InstanceTargets, StackDeletion, StackDescription, StackInstance,
+    AccountState, CloudResult, InstanceTargets, StackDeletion, StackDescription, StackInstance,
     StackSetDescription, StackSetOperationStatus, StackSetSpec, StackSpec,
 };
 use uuid::Uuid;
@@ -172,13 +172,17 @@ impl SandboxCloud {
             SandboxTable::StackSetOperation,
             scope,
             |mut operation: SimStackSetOperation| async move {
-                let before = operation.status.clone();
+                let before = operation.status;
                 if !is_finished(&operation) {
                     if now >= operation.created_at + delay {
                         let complete = self.apply_operation(scope, &operation).await?;
-                        operation.status = if complete { "SUCCEEDED" } else { "FAILED" }.to_owned();
+                        operation.status = if complete {
+                            StackSetOperationStatus::Succeeded
+                        } else {
+                            StackSetOperationStatus::Failed
+                        };
                     } else if now >= operation.created_at + delay / 2 {
-                        operation.status = "RUNNING".to_owned();
+                        operation.status = StackSetOperationStatus::Running;
                     }
                 }
                 if operation.status != before {
@@ -203,7 +207,9 @@ impl SandboxCloud {
                 .get::<SimAccount>(SandboxTable::Account, account)
                 .await
                 .map_err(storage)?
-                .is_some_and(|found| matches!(found.state.as_str(), "SUSPENDED" | "CLOSED"));
+                .is_some_and(|found| {
+                    matches!(found.state, AccountState::Suspended | AccountState::Closed)
+                });
             for region in &operation.regions {
                 let id = format!("{scope}/{account}/{region}");
                 if suspended {
@@ -277,7 +283,7 @@ impl SandboxCloud {
             accounts: targets.accounts.iter().map(ToString::to_string).collect(),
             regions: targets.regions.clone(),
             retain_stacks,
-            status: "QUEUED".to_owned(),
+            status: StackSetOperationStatus::Queued,
             created_at: self.now(),
         };
         self.put_operation(&scope, &operation).await?;
@@ -499,14 +505,7 @@ impl SandboxCloud {
                 "no StackSet operation with this id",
             ));
         };
-        Ok(match operation.status.as_str() {
-            "QUEUED" => StackSetOperationStatus::Queued,
-            "RUNNING" => StackSetOperationStatus::Running,
-            "STOPPING" => StackSetOperationStatus::Stopping,
-            "FAILED" => StackSetOperationStatus::Failed,
-            "STOPPED" => StackSetOperationStatus::Stopped,
-            _ => StackSetOperationStatus::Succeeded,
-        })
+        Ok(operation.status)
     }
 
     pub(super) async fn instances(
@@ -585,10 +584,7 @@ fn to_stack(stack: &SimStack) -> StackDescription {
 }
 
 fn is_finished(operation: &SimStackSetOperation) -> bool {
-    matches!(
-        operation.status.as_str(),
-        "SUCCEEDED" | "FAILED" | "STOPPED"
-    )
+    operation.status.is_terminal()
 }
 
 /// AWS runs one operation at a time per StackSet and refuses another while one is unfinished.

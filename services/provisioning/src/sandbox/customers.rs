@@ -2,7 +2,7 @@
 //! accounts: a root email belongs to one account, ever.
 
 use tenure_domain::{AccountName, AwsAccountId, RootEmail};
-use tenure_provisioning_cloud::CloudResult;
+use tenure_provisioning_cloud::{CloudResult, JoinedMethod};
 
 use super::objects::SimAccount;
 use super::{SandboxCloud, account_id, fresh_account_id, rejected, storage};
@@ -47,7 +47,7 @@ impl SandboxCloud {
             name.as_str().to_owned(),
             email.as_str().to_owned(),
             None,
-            "CREATED",
+            JoinedMethod::Created,
             self.now(),
         ))
         .await?;

@@ -2,7 +2,9 @@
 //! and the 30 days AWS keeps showing a handshake that ended.
 
 use tenure_domain::AwsAccountId;
-use tenure_provisioning_cloud::{CloudResult, Handshake, HandshakeAction, HandshakeState};
+use tenure_provisioning_cloud::{
+    CloudResult, Handshake, HandshakeAction, HandshakeState, JoinedMethod, TransferStatus,
+};
 
 use super::objects::{SimAccount, SimHandshake, SimTransfer};
 use super::{
@@ -14,15 +16,31 @@ use crate::store::SandboxTable;
 impl SandboxCloud {
     /// Accepts a handshake as the invited customer would.
     pub async fn accept_handshake(&self, handshake_id: &str) -> CloudResult<Handshake> {
-        self.answer_handshake(handshake_id, "ACCEPTED").await
+        self.answer_handshake(
+            handshake_id,
+            HandshakeState::Accepted,
+            TransferStatus::Accepted,
+        )
+        .await
     }
 
     /// Declines a handshake as the invited customer would.
     pub async fn decline_handshake(&self, handshake_id: &str) -> CloudResult<Handshake> {
-        self.answer_handshake(handshake_id, "DECLINED").await
+        self.answer_handshake(
+            handshake_id,
+            HandshakeState::Declined,
+            TransferStatus::Declined,
+        )
+        .await
     }
 
-    async fn answer_handshake(&self, handshake_id: &str, answer: &str) -> CloudResult<Handshake> {
+    /// Moves the handshake to `answer` and the transfer it carries, if any, to `transfer_answer`.
+    async fn answer_handshake(
+        &self,
+        handshake_id: &str,
+        answer: HandshakeState,
+        transfer_answer: TransferStatus,
+    ) -> CloudResult<Handshake> {
         let _serial = self.serial.lock().await;
         let mut handshake = self.load_handshake(handshake_id).await?;
         if handshake.state == answer {
@@ -32,7 +50,10 @@ impl SandboxCloud {
                 "the handshake is already in the requested state",
             ));
         }
-        if !matches!(handshake.state.as_str(), "REQUESTED" | "OPEN") {
+        if !matches!(
+            handshake.state,
+            HandshakeState::Requested | HandshakeState::Open
+        ) {
             return Err(rejected(
                 "InvalidHandshakeTransitionException",
                 None,
@@ -40,7 +61,7 @@ impl SandboxCloud {
             ));
         }
         let now = self.now();
-        if answer == "ACCEPTED" && handshake.action == "INVITE" {
+        if answer == HandshakeState::Accepted && handshake.action == HandshakeAction::Invite {
             let existing: Option<SimAccount> = self
                 .store
                 .get(SandboxTable::Account, &handshake.target)
@@ -61,21 +82,21 @@ impl SandboxCloud {
                     format!("Account {}", handshake.target),
                     format!("{}@sandbox.tenure.invalid", handshake.target),
                     None,
-                    "INVITED",
+                    JoinedMethod::Invited,
                     now,
                 )
             });
             account.organization = Some(handshake.management.clone());
-            account.joined_method = "INVITED".to_owned();
+            account.joined_method = JoinedMethod::Invited;
             account.joined_at = now;
             self.put_account(&account).await?;
         }
-        handshake.state = answer.to_owned();
+        handshake.state = answer;
         handshake.ended_at = Some(now);
         self.put_handshake(&handshake).await?;
         if let Some(transfer_id) = &handshake.transfer_id {
             let mut transfer = self.load_transfer(transfer_id).await?;
-            transfer.status = answer.to_owned();
+            transfer.status = transfer_answer;
             self.put_transfer(&transfer).await?;
         }
         to_handshake(&handshake)
@@ -94,10 +115,12 @@ impl SandboxCloud {
     }
 
     async fn settle_handshake(&self, mut handshake: SimHandshake) -> CloudResult<SimHandshake> {
-        if matches!(handshake.state.as_str(), "REQUESTED" | "OPEN")
-            && self.now() >= handshake.expires_at
+        if matches!(
+            handshake.state,
+            HandshakeState::Requested | HandshakeState::Open
+        ) && self.now() >= handshake.expires_at
         {
-            handshake.state = "EXPIRED".to_owned();
+            handshake.state = HandshakeState::Expired;
             handshake.ended_at = Some(handshake.expires_at);
             self.put_handshake(&handshake).await?;
             if let Some(transfer_id) = &handshake.transfer_id
@@ -106,9 +129,9 @@ impl SandboxCloud {
                     .get::<SimTransfer>(SandboxTable::Transfer, transfer_id)
                     .await
                     .map_err(storage)?
-                && transfer.status == "REQUESTED"
+                && transfer.status == TransferStatus::Requested
             {
-                transfer.status = "EXPIRED".to_owned();
+                transfer.status = TransferStatus::Expired;
                 self.put_transfer(&transfer).await?;
             }
         }
@@ -164,10 +187,14 @@ impl SandboxCloud {
     pub(super) async fn open_handshakes(
         &self,
         acting: &AwsAccountId,
-        action: &str,
+        action: HandshakeAction,
     ) -> CloudResult<Vec<SimHandshake>> {
         self.handshakes_of(acting, action, |handshake| {
-            Ok(matches!(handshake.state.as_str(), "REQUESTED" | "OPEN").then_some(handshake))
+            Ok(matches!(
+                handshake.state,
+                HandshakeState::Requested | HandshakeState::Open
+            )
+            .then_some(handshake))
         })
         .await
     }
@@ -177,7 +204,7 @@ impl SandboxCloud {
     async fn handshakes_of<U>(
         &self,
         acting: &AwsAccountId,
-        action: &str,
+        action: HandshakeAction,
         keep: impl Fn(SimHandshake) -> CloudResult<Option<U>>,
     ) -> CloudResult<Vec<U>> {
         let keep = &keep;
@@ -209,7 +236,9 @@ impl SandboxCloud {
                 "the account is already a member of this organization",
             ));
         }
-        let open = self.open_handshakes(acting, "INVITE").await?;
+        let open = self
+            .open_handshakes(acting, HandshakeAction::Invite)
+            .await?;
         if open
             .iter()
             .any(|handshake| handshake.target == target.as_str())
@@ -224,8 +253,8 @@ impl SandboxCloud {
         let handshake = SimHandshake {
             id: fresh_id("h-"),
             management: acting.to_string(),
-            action: "INVITE".to_owned(),
-            state: "REQUESTED".to_owned(),
+            action: HandshakeAction::Invite,
+            state: HandshakeState::Requested,
             target: target.to_string(),
             requested_at: now,
             expires_at: now + HANDSHAKE_LIFETIME,
@@ -252,7 +281,7 @@ impl SandboxCloud {
         action: HandshakeAction,
     ) -> CloudResult<Vec<Handshake>> {
         let _serial = self.serial.lock().await;
-        self.handshakes_of(acting, handshake_action(action), |handshake| {
+        self.handshakes_of(acting, action, |handshake| {
             self.is_visible(&handshake)
                 .then(|| to_handshake(&handshake))
                 .transpose()
@@ -267,16 +296,16 @@ impl SandboxCloud {
     ) -> CloudResult<Handshake> {
         let _serial = self.serial.lock().await;
         let mut handshake = self.handshake_seen_by(acting, handshake_id, false).await?;
-        match handshake.state.as_str() {
-            "CANCELED" => {
+        match handshake.state {
+            HandshakeState::Canceled => {
                 return Err(rejected(
                     "HandshakeAlreadyInStateException",
                     None,
                     "the handshake is already canceled",
                 ));
             }
-            "REQUESTED" | "OPEN" => {}
-            _ => {
+            HandshakeState::Requested | HandshakeState::Open => {}
+            HandshakeState::Accepted | HandshakeState::Declined | HandshakeState::Expired => {
                 return Err(rejected(
                     "InvalidHandshakeTransitionException",
                     None,
@@ -284,12 +313,12 @@ impl SandboxCloud {
                 ));
             }
         }
-        handshake.state = "CANCELED".to_owned();
+        handshake.state = HandshakeState::Canceled;
         handshake.ended_at = Some(self.now());
         self.put_handshake(&handshake).await?;
         if let Some(transfer_id) = &handshake.transfer_id {
             let mut transfer = self.load_transfer(transfer_id).await?;
-            transfer.status = "CANCELED".to_owned();
+            transfer.status = TransferStatus::Canceled;
             self.put_transfer(&transfer).await?;
         }
         to_handshake(&handshake)
@@ -299,30 +328,12 @@ impl SandboxCloud {
 pub(super) fn to_handshake(handshake: &SimHandshake) -> CloudResult<Handshake> {
     Ok(Handshake {
         id: handshake.id.clone(),
-        action: if handshake.action == "INVITE" {
-            HandshakeAction::Invite
-        } else {
-            HandshakeAction::TransferResponsibility
-        },
-        state: match handshake.state.as_str() {
-            "OPEN" => HandshakeState::Open,
-            "ACCEPTED" => HandshakeState::Accepted,
-            "DECLINED" => HandshakeState::Declined,
-            "CANCELED" => HandshakeState::Canceled,
-            "EXPIRED" => HandshakeState::Expired,
-            _ => HandshakeState::Requested,
-        },
+        action: handshake.action,
+        state: handshake.state,
         target: account_id(&handshake.target)?,
         requested_at: handshake.requested_at,
         expires_at: handshake.expires_at,
         transfer_id: handshake.transfer_id.clone(),
         notes: handshake.notes.clone(),
     })
-}
-
-fn handshake_action(action: HandshakeAction) -> &'static str {
-    match action {
-        HandshakeAction::Invite => "INVITE",
-        HandshakeAction::TransferResponsibility => "TRANSFER_RESPONSIBILITY",
-    }
 }

@@ -2,6 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use tenure_provisioning_cloud::{
+    AccountState, CreateAccountState, HandshakeAction, HandshakeState, JoinedMethod,
+    StackSetOperationStatus, TransferStatus,
+};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct SimOrganization {
@@ -17,10 +21,8 @@ pub(super) struct SimAccount {
     pub(super) email: String,
     /// The management account of the organization it belongs to; `None` once it left.
     pub(super) organization: Option<String>,
-    /// `ACTIVE`, `PENDING_CLOSURE`, `SUSPENDED` or `CLOSED`.
-    pub(super) state: String,
-    /// `CREATED` or `INVITED`.
-    pub(super) joined_method: String,
+    pub(super) state: AccountState,
+    pub(super) joined_method: JoinedMethod,
     pub(super) joined_at: DateTime<Utc>,
     pub(super) close_requested_at: Option<DateTime<Utc>>,
     pub(super) suspended_at: Option<DateTime<Utc>>,
@@ -34,7 +36,7 @@ impl SimAccount {
         name: String,
         email: String,
         organization: Option<String>,
-        joined_method: &str,
+        joined_method: JoinedMethod,
         joined_at: DateTime<Utc>,
     ) -> Self {
         Self {
@@ -42,8 +44,8 @@ impl SimAccount {
             name,
             email,
             organization,
-            state: "ACTIVE".to_owned(),
-            joined_method: joined_method.to_owned(),
+            state: AccountState::Active,
+            joined_method,
             joined_at,
             close_requested_at: None,
             suspended_at: None,
@@ -58,8 +60,7 @@ pub(super) struct SimCreateRequest {
     pub(super) account_name: String,
     pub(super) email: String,
     pub(super) requested_at: DateTime<Utc>,
-    /// `IN_PROGRESS`, `SUCCEEDED` or `FAILED`.
-    pub(super) state: String,
+    pub(super) state: CreateAccountState,
     pub(super) account_id: Option<String>,
     pub(super) failure_reason: Option<String>,
 }
@@ -68,9 +69,8 @@ pub(super) struct SimCreateRequest {
 pub(super) struct SimHandshake {
     pub(super) id: String,
     pub(super) management: String,
-    /// `INVITE` or `TRANSFER_RESPONSIBILITY`.
-    pub(super) action: String,
-    pub(super) state: String,
+    pub(super) action: HandshakeAction,
+    pub(super) state: HandshakeState,
     pub(super) target: String,
     pub(super) requested_at: DateTime<Utc>,
     pub(super) expires_at: DateTime<Utc>,
@@ -87,7 +87,7 @@ pub(super) struct SimTransfer {
     pub(super) id: String,
     pub(super) management: String,
     pub(super) source: String,
-    pub(super) status: String,
+    pub(super) status: TransferStatus,
     pub(super) start_at: DateTime<Utc>,
     pub(super) end_at: Option<DateTime<Utc>>,
     pub(super) handshake_id: String,
@@ -140,6 +140,6 @@ pub(super) struct SimStackSetOperation {
     pub(super) accounts: Vec<String>,
     pub(super) regions: Vec<String>,
     pub(super) retain_stacks: bool,
-    pub(super) status: String,
+    pub(super) status: StackSetOperationStatus,
     pub(super) created_at: DateTime<Utc>,
 }

@@ -34,7 +34,7 @@ impl SandboxCloud {
             format!("Account {id}"),
             format!("{id}@sandbox.tenure.invalid"),
             None,
-            "CREATED",
+            JoinedMethod::Created,
             self.now(),
         ))
         .await?;
@@ -74,7 +74,7 @@ impl SandboxCloud {
             "Management account".to_owned(),
             format!("{management}@sandbox.tenure.invalid"),
             Some(management.to_string()),
-            "CREATED",
+            JoinedMethod::Created,
             now,
         ))
         .await?;
@@ -93,21 +93,21 @@ impl SandboxCloud {
     async fn settle_account(&self, mut account: SimAccount) -> CloudResult<SimAccount> {
         let now = self.now();
         let mut changed = false;
-        if account.state == "PENDING_CLOSURE"
+        if account.state == AccountState::PendingClosure
             && let Some(requested) = account.close_requested_at
         {
             let suspended_at = requested + Self::delay(self.settings.close_account_delay_secs);
             if now >= suspended_at {
-                account.state = "SUSPENDED".to_owned();
+                account.state = AccountState::Suspended;
                 account.suspended_at = Some(suspended_at);
                 changed = true;
             }
         }
-        if account.state == "SUSPENDED"
+        if account.state == AccountState::Suspended
             && let Some(suspended_at) = account.suspended_at
             && now >= suspended_at + POST_CLOSURE_PERIOD
         {
-            account.state = "CLOSED".to_owned();
+            account.state = AccountState::Closed;
             changed = true;
         }
         if changed {
@@ -149,7 +149,7 @@ impl SandboxCloud {
 
     /// Settles a creation request: once its delay has passed, the account exists or the request failed.
     async fn settle_request(&self, mut request: SimCreateRequest) -> CloudResult<SimCreateRequest> {
-        if request.state != "IN_PROGRESS" {
+        if request.state != CreateAccountState::InProgress {
             return Ok(request);
         }
         let completes_at =
@@ -158,7 +158,7 @@ impl SandboxCloud {
             return Ok(request);
         }
         if self.email_taken(&request.email).await? {
-            request.state = "FAILED".to_owned();
+            request.state = CreateAccountState::Failed;
             request.failure_reason = Some("EMAIL_ALREADY_EXISTS".to_owned());
         } else {
             let account = SimAccount::active(
@@ -166,11 +166,11 @@ impl SandboxCloud {
                 request.account_name.clone(),
                 request.email.clone(),
                 Some(request.management.clone()),
-                "CREATED",
+                JoinedMethod::Created,
                 completes_at,
             );
             self.put_account(&account).await?;
-            request.state = "SUCCEEDED".to_owned();
+            request.state = CreateAccountState::Succeeded;
             request.account_id = Some(account.id);
         }
         self.store
@@ -206,7 +206,7 @@ impl SandboxCloud {
             account_name: account_name.to_owned(),
             email: email.to_owned(),
             requested_at: self.now(),
-            state: "IN_PROGRESS".to_owned(),
+            state: CreateAccountState::InProgress,
             account_id: None,
             failure_reason: None,
         };
@@ -291,7 +291,8 @@ impl SandboxCloud {
                 "the management account cannot leave its organization",
             ));
         }
-        if member.joined_method == "CREATED" && self.now() < member.joined_at + REMOVAL_WAIT_PERIOD
+        if member.joined_method == JoinedMethod::Created
+            && self.now() < member.joined_at + REMOVAL_WAIT_PERIOD
         {
             return Err(rejected(
                 "ConstraintViolationException",
@@ -317,7 +318,7 @@ impl SandboxCloud {
                 "the management account can only be closed by its root user",
             ));
         }
-        if member.state != "ACTIVE" {
+        if member.state != AccountState::Active {
             return Err(rejected(
                 "AccountAlreadyClosedException",
                 None,
@@ -341,7 +342,7 @@ impl SandboxCloud {
                 "the organization closed too many accounts in the last 30 days",
             ));
         }
-        member.state = "PENDING_CLOSURE".to_owned();
+        member.state = AccountState::PendingClosure;
         member.close_requested_at = Some(now);
         self.put_account(&member).await
     }
@@ -351,11 +352,7 @@ fn to_request(request: &SimCreateRequest) -> CloudResult<CreateAccountStatus> {
     Ok(CreateAccountStatus {
         request_id: request.id.clone(),
         account_name: request.account_name.clone(),
-        state: match request.state.as_str() {
-            "SUCCEEDED" => CreateAccountState::Succeeded,
-            "FAILED" => CreateAccountState::Failed,
-            _ => CreateAccountState::InProgress,
-        },
+        state: request.state,
         requested_at: request.requested_at,
         account_id: request.account_id.as_deref().map(account_id).transpose()?,
         failure_reason: request.failure_reason.clone(),
@@ -367,18 +364,8 @@ fn to_account(account: &SimAccount) -> CloudResult<AccountDescription> {
         id: account_id(&account.id)?,
         name: account.name.clone(),
         email: account.email.clone(),
-        state: match account.state.as_str() {
-            "PENDING_CLOSURE" => AccountState::PendingClosure,
-            "SUSPENDED" => AccountState::Suspended,
-            "CLOSED" => AccountState::Closed,
-            "PENDING_ACTIVATION" => AccountState::PendingActivation,
-            _ => AccountState::Active,
-        },
-        joined_method: if account.joined_method == "INVITED" {
-            JoinedMethod::Invited
-        } else {
-            JoinedMethod::Created
-        },
+        state: account.state,
+        joined_method: account.joined_method,
         joined_at: account.joined_at,
     })
 }

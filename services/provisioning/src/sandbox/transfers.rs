@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use tenure_domain::AwsAccountId;
 use tenure_provisioning_cloud::{
-    BillingTransfer, CloudResult, Handshake, TransferInvitation, TransferStatus,
+    BillingTransfer, CloudResult, Handshake, HandshakeAction, HandshakeState, TransferInvitation,
+    TransferStatus,
 };
 
 use super::handshakes::to_handshake;
@@ -113,7 +114,7 @@ impl SandboxCloud {
             ));
         }
         let open = self
-            .open_handshakes(acting, "TRANSFER_RESPONSIBILITY")
+            .open_handshakes(acting, HandshakeAction::TransferResponsibility)
             .await?;
         if open
             .iter()
@@ -130,10 +131,9 @@ impl SandboxCloud {
             .list(SandboxTable::Transfer, acting.as_str())
             .await
             .map_err(storage)?;
-        if transfers
-            .iter()
-            .any(|transfer| transfer.source == source.as_str() && transfer.status == "ACCEPTED")
-        {
+        if transfers.iter().any(|transfer| {
+            transfer.source == source.as_str() && transfer.status == TransferStatus::Accepted
+        }) {
             return Err(rejected(
                 "HandshakeConstraintViolationException",
                 Some("RESPONSIBILITY_TRANSFER_ALREADY_EXISTS"),
@@ -143,8 +143,8 @@ impl SandboxCloud {
         let handshake = SimHandshake {
             id: fresh_id("h-"),
             management: acting.to_string(),
-            action: "TRANSFER_RESPONSIBILITY".to_owned(),
-            state: "REQUESTED".to_owned(),
+            action: HandshakeAction::TransferResponsibility,
+            state: HandshakeState::Requested,
             target: source.to_string(),
             requested_at: now,
             // The invitation is void once the acceptance cut-off of its start has passed.
@@ -157,7 +157,7 @@ impl SandboxCloud {
             id: handshake.transfer_id.clone().unwrap_or_default(),
             management: acting.to_string(),
             source: source.to_string(),
-            status: "REQUESTED".to_owned(),
+            status: TransferStatus::Requested,
             start_at: start,
             end_at: None,
             handshake_id: handshake.id.clone(),
@@ -203,16 +203,19 @@ impl SandboxCloud {
     ) -> CloudResult<BillingTransfer> {
         let _serial = self.serial.lock().await;
         let mut transfer = self.transfer_seen_by(acting, transfer_id).await?;
-        match transfer.status.as_str() {
-            "WITHDRAWN" => {
+        match transfer.status {
+            TransferStatus::Withdrawn => {
                 return Err(rejected(
                     "ResponsibilityTransferAlreadyInStatusException",
                     None,
                     "the transfer is already withdrawn",
                 ));
             }
-            "ACCEPTED" => {}
-            _ => {
+            TransferStatus::Accepted => {}
+            TransferStatus::Requested
+            | TransferStatus::Declined
+            | TransferStatus::Canceled
+            | TransferStatus::Expired => {
                 return Err(rejected(
                     "InvalidResponsibilityTransferTransitionException",
                     None,
@@ -234,7 +237,7 @@ impl SandboxCloud {
                 "the end is before the end of the current month",
             ));
         }
-        transfer.status = "WITHDRAWN".to_owned();
+        transfer.status = TransferStatus::Withdrawn;
         transfer.end_at = Some(billing::reported_end(transfer.start_at, end_at));
         self.put_transfer(&transfer).await?;
         to_transfer(&transfer)
@@ -242,14 +245,7 @@ impl SandboxCloud {
 }
 
 fn to_transfer(transfer: &SimTransfer) -> CloudResult<BillingTransfer> {
-    let status = match transfer.status.as_str() {
-        "ACCEPTED" => TransferStatus::Accepted,
-        "DECLINED" => TransferStatus::Declined,
-        "CANCELED" => TransferStatus::Canceled,
-        "EXPIRED" => TransferStatus::Expired,
-        "WITHDRAWN" => TransferStatus::Withdrawn,
-        _ => TransferStatus::Requested,
-    };
+    let status = transfer.status;
     Ok(BillingTransfer {
         id: transfer.id.clone(),
         status,

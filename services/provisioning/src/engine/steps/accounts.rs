@@ -5,9 +5,9 @@ use chrono::Duration;
 use tenure_domain::AwsAccountId;
 
 use super::{
-    Engine, MAX_TURNS, Outcome, RECONCILE_SKEW, StepResult, account, counted, error_outcome,
-    lookup_failed,
+    Engine, MAX_TURNS, Outcome, RECONCILE_SKEW, StepResult, counted, error_outcome, lookup_failed,
 };
+use crate::domain::aws_values::AwsAccountState;
 use crate::domain::cloud::{
     AccountDescription, AccountState, CloudError, CreateAccountState, CreateAccountStatus,
     JoinedMethod,
@@ -16,45 +16,21 @@ use crate::domain::error::ProvisioningError;
 use crate::domain::operation::{AccountSnapshot, Operation, Phase};
 use crate::domain::reaction::{Api, Reaction, react, react_to_create_failure};
 
-fn account_state(state: AccountState) -> &'static str {
-    match state {
-        AccountState::PendingActivation => "PENDING_ACTIVATION",
-        AccountState::Active => "ACTIVE",
-        AccountState::PendingClosure => "PENDING_CLOSURE",
-        AccountState::Suspended => "SUSPENDED",
-        AccountState::Closed => "CLOSED",
-    }
-}
-
 pub(crate) fn account_snapshot(description: &AccountDescription) -> AccountSnapshot {
     AccountSnapshot {
-        account_id: description.id.to_string(),
-        state: account_state(description.state).to_owned(),
-        joined_method: Some(
-            match description.joined_method {
-                JoinedMethod::Created => "CREATED",
-                JoinedMethod::Invited => "INVITED",
-            }
-            .to_owned(),
-        ),
+        account_id: description.id.clone(),
+        state: description.state.into(),
+        joined_method: Some(description.joined_method),
         joined_at: Some(description.joined_at),
     }
 }
 
-fn not_in_organization(account_id: &str) -> AccountSnapshot {
+pub(crate) fn not_in_organization(account_id: &AwsAccountId) -> AccountSnapshot {
     AccountSnapshot {
-        account_id: account_id.to_owned(),
-        state: "NOT_IN_ORGANIZATION".to_owned(),
+        account_id: account_id.clone(),
+        state: AwsAccountState::NotInOrganization,
         joined_method: None,
         joined_at: None,
-    }
-}
-
-fn create_state(state: CreateAccountState) -> &'static str {
-    match state {
-        CreateAccountState::InProgress => "IN_PROGRESS",
-        CreateAccountState::Succeeded => "SUCCEEDED",
-        CreateAccountState::Failed => "FAILED",
     }
 }
 
@@ -96,7 +72,7 @@ pub(super) async fn create_account(
             }
             Phase::Referenced => {}
         }
-        if operation.progress.create_status.as_deref() == Some("IN_PROGRESS") {
+        if operation.progress.create_status == Some(CreateAccountState::InProgress) {
             let request_id = operation
                 .progress
                 .create_request_id
@@ -121,11 +97,11 @@ pub(super) async fn create_account(
                 }
             }
         }
-        match operation.progress.create_status.as_deref() {
-            Some("SUCCEEDED") => {
+        match operation.progress.create_status {
+            Some(CreateAccountState::Succeeded) => {
                 return finish_created_account(engine, operation, management).await;
             }
-            Some("FAILED") => {
+            Some(CreateAccountState::Failed) => {
                 let reason = operation
                     .progress
                     .failure_reason
@@ -155,7 +131,9 @@ pub(super) async fn create_account(
                     ),
                 ));
             }
-            _ => return Ok(Outcome::Wait(engine.poll())),
+            Some(CreateAccountState::InProgress) | None => {
+                return Ok(Outcome::Wait(engine.poll()));
+            }
         }
     }
     Ok(Outcome::Wait(engine.poll()))
@@ -163,10 +141,10 @@ pub(super) async fn create_account(
 
 fn record_create_status(operation: &mut Operation, status: &CreateAccountStatus) {
     operation.progress.create_request_id = Some(status.request_id.clone());
-    operation.progress.create_status = Some(create_state(status.state).to_owned());
+    operation.progress.create_status = Some(status.state);
     operation.progress.failure_reason = status.failure_reason.clone();
     if let Some(created) = &status.account_id {
-        operation.aws_account_id = Some(created.to_string());
+        operation.aws_account_id = Some(created.clone());
     }
 }
 
@@ -240,8 +218,8 @@ async fn adopt_by_email(
     }) else {
         return Ok(false);
     };
-    operation.aws_account_id = Some(found.id.to_string());
-    operation.progress.create_status = Some("SUCCEEDED".to_owned());
+    operation.aws_account_id = Some(found.id.clone());
+    operation.progress.create_status = Some(CreateAccountState::Succeeded);
     operation.progress.failure_reason = None;
     operation.progress.account = Some(account_snapshot(found));
     engine.referenced(operation).await?;
@@ -253,7 +231,10 @@ async fn finish_created_account(
     operation: &mut Operation,
     management: &AwsAccountId,
 ) -> StepResult {
-    let created = account(operation.aws_account_id.as_deref().unwrap_or_default())?;
+    let created = operation
+        .aws_account_id
+        .clone()
+        .ok_or_else(|| ProvisioningError::internal("stored account id"))?;
     engine
         .remember_owner(operation, created.as_str(), management)
         .await?;
@@ -309,7 +290,7 @@ pub(super) async fn remove_account(
             reaction => return Ok(Outcome::React(reaction, error)),
         }
     }
-    operation.progress.account = Some(not_in_organization(member.as_str()));
+    operation.progress.account = Some(not_in_organization(member));
     Ok(Outcome::Succeeded)
 }
 

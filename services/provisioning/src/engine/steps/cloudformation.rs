@@ -13,17 +13,6 @@ use crate::engine::templates::{
     is_tenure_owned,
 };
 
-fn operation_status(status: StackSetOperationStatus) -> &'static str {
-    match status {
-        StackSetOperationStatus::Queued => "QUEUED",
-        StackSetOperationStatus::Running => "RUNNING",
-        StackSetOperationStatus::Stopping => "STOPPING",
-        StackSetOperationStatus::Succeeded => "SUCCEEDED",
-        StackSetOperationStatus::Failed => "FAILED",
-        StackSetOperationStatus::Stopped => "STOPPED",
-    }
-}
-
 /// The bootstrap stack as the operation knows it: by id once AWS named it, by name until then.
 fn bootstrap_stack_ref(operation: &Operation) -> String {
     operation
@@ -79,7 +68,7 @@ pub(super) async fn deploy_bootstrap_stack(
             name: BOOTSTRAP_STACK_NAME.to_owned(),
             stack_id,
             status: "CREATE_IN_PROGRESS".to_owned(),
-            account: holder.to_string(),
+            account: holder.clone(),
         });
         engine.referenced(operation).await?;
     }
@@ -135,7 +124,7 @@ pub(super) async fn delete_bootstrap_stack(
             name: BOOTSTRAP_STACK_NAME.to_owned(),
             stack_id: stack_id.clone(),
             status: "DELETE_IN_PROGRESS".to_owned(),
-            account: holder.to_string(),
+            account: holder.clone(),
         });
         let Some(stack_id) = stack_id else {
             if let Some(stack) = &mut operation.progress.stack {
@@ -348,8 +337,8 @@ pub(super) async fn stack_instances(
             };
             let mut snapshot = stack_set_snapshot(None);
             snapshot.operation_id = Some(aws_operation_id);
-            snapshot.operation_status = Some("QUEUED".to_owned());
-            snapshot.accounts = targets.accounts.iter().map(ToString::to_string).collect();
+            snapshot.operation_status = Some(StackSetOperationStatus::Queued);
+            snapshot.accounts.clone_from(&targets.accounts);
             operation.progress.stack_set = Some(snapshot);
             engine.referenced(operation).await?;
         }
@@ -385,7 +374,7 @@ pub(super) async fn stack_instances(
             }
         };
         if let Some(snapshot) = &mut operation.progress.stack_set {
-            snapshot.operation_status = Some(operation_status(status).to_owned());
+            snapshot.operation_status = Some(status);
         }
         if retain.is_some() && status.is_terminal() {
             // What the instances were left in, not only the operation's status, decides (domain.md
@@ -439,7 +428,7 @@ pub(super) async fn stack_instances(
             StackSetOperationStatus::Succeeded => Outcome::Succeeded,
             StackSetOperationStatus::Failed | StackSetOperationStatus::Stopped => Outcome::React(
                 Reaction::Fail { code: None },
-                CloudError::service(operation_status(status), None, 200, "the operation ended"),
+                CloudError::service(status.as_str(), None, 200, "the operation ended"),
             ),
             _ => Outcome::Wait(engine.poll()),
         });

@@ -14,41 +14,15 @@ use crate::domain::error::ProvisioningError;
 use crate::domain::operation::{HandshakeSnapshot, Operation, Phase, TransferSnapshot};
 use crate::domain::reaction::{Api, Reaction, react};
 
-fn handshake_state(state: HandshakeState) -> &'static str {
-    match state {
-        HandshakeState::Requested => "REQUESTED",
-        HandshakeState::Open => "OPEN",
-        HandshakeState::Accepted => "ACCEPTED",
-        HandshakeState::Declined => "DECLINED",
-        HandshakeState::Canceled => "CANCELED",
-        HandshakeState::Expired => "EXPIRED",
-    }
-}
-
 pub(crate) fn handshake_snapshot(handshake: &Handshake) -> HandshakeSnapshot {
     HandshakeSnapshot {
         id: handshake.id.clone(),
-        action: match handshake.action {
-            HandshakeAction::Invite => "INVITE",
-            HandshakeAction::TransferResponsibility => "TRANSFER_RESPONSIBILITY",
-        }
-        .to_owned(),
-        state: handshake_state(handshake.state).to_owned(),
-        target: handshake.target.to_string(),
+        action: handshake.action,
+        state: handshake.state,
+        target: handshake.target.clone(),
         requested_at: handshake.requested_at,
         expires_at: handshake.expires_at,
         transfer_id: handshake.transfer_id.clone(),
-    }
-}
-
-fn transfer_status(status: TransferStatus) -> &'static str {
-    match status {
-        TransferStatus::Requested => "REQUESTED",
-        TransferStatus::Accepted => "ACCEPTED",
-        TransferStatus::Declined => "DECLINED",
-        TransferStatus::Canceled => "CANCELED",
-        TransferStatus::Expired => "EXPIRED",
-        TransferStatus::Withdrawn => "WITHDRAWN",
     }
 }
 
@@ -62,8 +36,8 @@ pub(crate) fn transfer_snapshot(
             .active_handshake_id
             .clone()
             .or_else(|| handshake.map(|handshake| handshake.id.clone())),
-        status: transfer_status(transfer.status).to_owned(),
-        source: transfer.source_management_account.to_string(),
+        status: transfer.status,
+        source: transfer.source_management_account.clone(),
         start_at: transfer.start_at,
         expires_at: handshake.map(|handshake| handshake.expires_at),
         end_at: transfer.end_at,
@@ -388,8 +362,8 @@ async fn record_transfer_invitation(
         operation.progress.transfer = Some(TransferSnapshot {
             id: transfer_id.clone(),
             handshake_id: Some(handshake.id.clone()),
-            status: "REQUESTED".to_owned(),
-            source: source.to_string(),
+            status: TransferStatus::Requested,
+            source: source.clone(),
             start_at,
             expires_at: Some(handshake.expires_at),
             end_at: None,

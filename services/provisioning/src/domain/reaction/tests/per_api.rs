@@ -1,0 +1,419 @@
+//! The per-call rows of domain.md §6.1 and §6.3.
+
+use super::*;
+
+#[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one table, row by row as domain.md lists it"
+)]
+fn per_api_rows() {
+    let hour = Duration::hours(1);
+    let day = Duration::days(1);
+    let rows: &[(Api, &str, Option<&str>, Expected)] = &[
+        // CreateAccount.
+        (
+            Api::CreateAccount,
+            "ConstraintViolationException",
+            Some("ACCOUNT_NUMBER_LIMIT_EXCEEDED"),
+            Defer(hour, "TNR901"),
+        ),
+        (
+            Api::CreateAccount,
+            "ConstraintViolationException",
+            Some("ACCOUNT_CREATION_RATE_LIMIT_EXCEEDED"),
+            Defer(day, "TNR901"),
+        ),
+        (
+            Api::CreateAccount,
+            "ConstraintViolationException",
+            Some("ORGANIZATION_NOT_IN_ALL_FEATURES_MODE"),
+            Fail(Some("TNR902")),
+        ),
+        (
+            Api::CreateAccount,
+            "ConstraintViolationException",
+            Some("MASTER_ACCOUNT_MISSING_CONTACT_INFO"),
+            Fail(Some("TNR902")),
+        ),
+        (
+            Api::DescribeCreateAccountStatus,
+            "CreateAccountStatusNotFoundException",
+            None,
+            Reconcile,
+        ),
+        // InviteAccountToOrganization.
+        (
+            Api::InviteAccount,
+            "DuplicateHandshakeException",
+            None,
+            Reconcile,
+        ),
+        (
+            Api::InviteAccount,
+            "HandshakeConstraintViolationException",
+            Some("ALREADY_IN_AN_ORGANIZATION"),
+            Customer("TNR304"),
+        ),
+        (
+            Api::InviteAccount,
+            "HandshakeConstraintViolationException",
+            Some("PAYMENT_INSTRUMENT_REQUIRED"),
+            Customer("TNR305"),
+        ),
+        (
+            Api::InviteAccount,
+            "HandshakeConstraintViolationException",
+            Some("ORGANIZATION_FROM_DIFFERENT_SELLER_OF_RECORD"),
+            Customer("TNR306"),
+        ),
+        (
+            Api::InviteAccount,
+            "HandshakeConstraintViolationException",
+            Some("HANDSHAKE_RATE_LIMIT_EXCEEDED"),
+            Defer(day, "TNR901"),
+        ),
+        (
+            Api::InviteAccount,
+            "HandshakeConstraintViolationException",
+            Some("ORGANIZATION_MEMBERSHIP_CHANGE_RATE_LIMIT_EXCEEDED"),
+            Defer(Duration::minutes(15), "TNR901"),
+        ),
+        (
+            Api::InviteAccount,
+            "HandshakeConstraintViolationException",
+            Some("ACCOUNT_NUMBER_LIMIT_EXCEEDED"),
+            Defer(day, "TNR901"),
+        ),
+        (
+            Api::InviteAccount,
+            "HandshakeConstraintViolationException",
+            Some("MANAGEMENT_ACCOUNT_EMAIL_NOT_VERIFIED"),
+            Fail(Some("TNR902")),
+        ),
+        (
+            Api::InviteAccount,
+            "AccountOwnerNotVerifiedException",
+            None,
+            Fail(Some("TNR902")),
+        ),
+        // CancelHandshake.
+        (
+            Api::CancelHandshake,
+            "HandshakeAlreadyInStateException",
+            None,
+            Done,
+        ),
+        (
+            Api::CancelHandshake,
+            "InvalidHandshakeTransitionException",
+            None,
+            Reconcile,
+        ),
+        // RemoveAccountFromOrganization.
+        (
+            Api::RemoveAccount,
+            "ConstraintViolationException",
+            Some("ACCOUNT_CANNOT_LEAVE_WITHOUT_EULA"),
+            Customer("TNR401"),
+        ),
+        (
+            Api::RemoveAccount,
+            "ConstraintViolationException",
+            Some("ACCOUNT_CANNOT_LEAVE_WITHOUT_PHONE_VERIFICATION"),
+            Customer("TNR401"),
+        ),
+        (
+            Api::RemoveAccount,
+            "ConstraintViolationException",
+            Some("MEMBER_ACCOUNT_PAYMENT_INSTRUMENT_REQUIRED"),
+            Customer("TNR401"),
+        ),
+        (
+            Api::RemoveAccount,
+            "ConstraintViolationException",
+            Some("INVALID_PAYMENT_INSTRUMENT"),
+            Customer("TNR401"),
+        ),
+        (
+            Api::RemoveAccount,
+            "ConstraintViolationException",
+            Some("WAIT_PERIOD_ACTIVE"),
+            Defer(day, "TNR402"),
+        ),
+        (
+            Api::RemoveAccount,
+            "ConstraintViolationException",
+            Some("CANNOT_REMOVE_DELEGATED_ADMINISTRATOR_FROM_ORG"),
+            Customer("TNR406"),
+        ),
+        (
+            Api::RemoveAccount,
+            "ConstraintViolationException",
+            Some("ACCOUNT_CANNOT_LEAVE_ORGANIZATION"),
+            Fail(Some("TNR903")),
+        ),
+        (
+            Api::RemoveAccount,
+            "MasterCannotLeaveOrganizationException",
+            None,
+            Fail(Some("TNR903")),
+        ),
+        (Api::RemoveAccount, "AccountNotFoundException", None, Done),
+        // CloseAccount.
+        (
+            Api::CloseAccount,
+            "ConstraintViolationException",
+            Some("CLOSE_ACCOUNT_QUOTA_EXCEEDED"),
+            Defer(day, "TNR403"),
+        ),
+        (
+            Api::CloseAccount,
+            "ConstraintViolationException",
+            Some("CLOSE_ACCOUNT_REQUESTS_LIMIT_EXCEEDED"),
+            Defer(Duration::minutes(10), "TNR403"),
+        ),
+        (
+            Api::CloseAccount,
+            "ConstraintViolationException",
+            Some("CANNOT_CLOSE_MANAGEMENT_ACCOUNT"),
+            Customer("TNR407"),
+        ),
+        (
+            Api::CloseAccount,
+            "AccountAlreadyClosedException",
+            None,
+            Done,
+        ),
+        (Api::CloseAccount, "ConflictException", None, Reconcile),
+        (
+            Api::CloseAccount,
+            "AccountNotFoundException",
+            None,
+            Fail(Some("TNR410")),
+        ),
+        // InviteOrganizationToTransferResponsibility.
+        (
+            Api::InviteBillingTransfer,
+            "InvalidInputException",
+            Some("START_DATE_TOO_EARLY"),
+            MoveDate,
+        ),
+        (
+            Api::InviteBillingTransfer,
+            "InvalidInputException",
+            Some("START_DATE_NOT_BEGINNING_OF_MONTH"),
+            Fail(Some("TNR903")),
+        ),
+        (
+            Api::InviteBillingTransfer,
+            "InvalidInputException",
+            Some("START_DATE_NOT_BEGINNING_OF_DAY"),
+            Fail(Some("TNR903")),
+        ),
+        (
+            Api::InviteBillingTransfer,
+            "InvalidInputException",
+            Some("START_DATE_TOO_LATE"),
+            Fail(Some("TNR902")),
+        ),
+        (
+            Api::InviteBillingTransfer,
+            "InvalidInputException",
+            Some("INVALID_START_DATE"),
+            Fail(Some("TNR902")),
+        ),
+        (
+            Api::InviteBillingTransfer,
+            "InvalidInputException",
+            Some("INVALID_TARGET"),
+            Customer("TNR201"),
+        ),
+        (
+            Api::InviteBillingTransfer,
+            "HandshakeConstraintViolationException",
+            Some("RESPONSIBILITY_TRANSFER_ALREADY_EXISTS"),
+            Reconcile,
+        ),
+        (
+            Api::InviteBillingTransfer,
+            "HandshakeConstraintViolationException",
+            Some("SOURCE_AND_TARGET_CANNOT_MATCH"),
+            Customer("TNR201"),
+        ),
+        (
+            Api::InviteBillingTransfer,
+            "HandshakeConstraintViolationException",
+            Some("UNUSED_PREPAYMENT_BALANCE"),
+            Fail(Some("TNR902")),
+        ),
+        (
+            Api::InviteBillingTransfer,
+            "HandshakeConstraintViolationException",
+            Some("LEGACY_PERMISSIONS_STILL_IN_USE"),
+            Fail(Some("TNR902")),
+        ),
+        (
+            Api::InviteBillingTransfer,
+            "ConstraintViolationException",
+            Some("UNSUPPORTED_PRICING"),
+            Fail(Some("TNR208")),
+        ),
+        (
+            Api::InviteBillingTransfer,
+            "ConstraintViolationException",
+            Some("RESPONSIBILITY_TRANSFER_MAX_INBOUND_QUOTA_VIOLATION"),
+            Fail(Some("TNR211")),
+        ),
+        (
+            Api::InviteBillingTransfer,
+            "DuplicateHandshakeException",
+            None,
+            Reconcile,
+        ),
+        // TerminateResponsibilityTransfer.
+        (
+            Api::TerminateBillingTransfer,
+            "InvalidInputException",
+            Some("INVALID_END_DATE"),
+            Fail(Some("TNR405")),
+        ),
+        (
+            Api::TerminateBillingTransfer,
+            "InvalidInputException",
+            Some("END_DATE_TOO_EARLY"),
+            MoveDate,
+        ),
+        (
+            Api::TerminateBillingTransfer,
+            "InvalidInputException",
+            Some("END_DATE_NOT_END_OF_MONTH"),
+            Fail(Some("TNR903")),
+        ),
+        (
+            Api::TerminateBillingTransfer,
+            "ResponsibilityTransferAlreadyInStatusException",
+            None,
+            Done,
+        ),
+        (
+            Api::TerminateBillingTransfer,
+            "InvalidResponsibilityTransferTransitionException",
+            None,
+            Reconcile,
+        ),
+        // CloudFormation.
+        (Api::CreateStack, "AlreadyExistsException", None, Reconcile),
+        (Api::CreateStack, "TokenAlreadyExistsException", None, Done),
+        (
+            Api::CreateStack,
+            "InsufficientCapabilitiesException",
+            None,
+            Fail(Some("TNR903")),
+        ),
+        (
+            Api::CreateStackSet,
+            "NameAlreadyExistsException",
+            None,
+            Reconcile,
+        ),
+        (
+            Api::CreateStackSet,
+            "CreatedButModifiedException",
+            None,
+            Reconcile,
+        ),
+        (
+            Api::CreateStackSet,
+            "LimitExceededException",
+            None,
+            Fail(Some("TNR902")),
+        ),
+        (
+            Api::CreateStackInstances,
+            "OperationInProgressException",
+            None,
+            Defer(Duration::seconds(30), "TNR901"),
+        ),
+        (
+            Api::DeleteStackInstances,
+            "OperationInProgressException",
+            None,
+            Defer(Duration::seconds(30), "TNR901"),
+        ),
+        (
+            Api::DeleteStackSet,
+            "OperationInProgressException",
+            None,
+            Defer(Duration::seconds(30), "TNR901"),
+        ),
+        (
+            Api::CreateStackInstances,
+            "OperationIdAlreadyExistsException",
+            None,
+            Done,
+        ),
+        (
+            Api::DeleteStackInstances,
+            "OperationIdAlreadyExistsException",
+            None,
+            Done,
+        ),
+        (
+            Api::CreateStackInstances,
+            "StaleRequestException",
+            None,
+            Reconcile,
+        ),
+        (
+            Api::DeleteStackInstances,
+            "StaleRequestException",
+            None,
+            Reconcile,
+        ),
+        (
+            Api::DeleteStackInstances,
+            "StackSetNotFoundException",
+            None,
+            Done,
+        ),
+        (Api::DeleteStackSet, "StackSetNotFoundException", None, Done),
+        // Not empty: the AWS code travels verbatim and the caller goes back to T4.
+        (
+            Api::DeleteStackSet,
+            "StackSetNotEmptyException",
+            None,
+            Fail(None),
+        ),
+        (
+            Api::DescribeStackSetOperation,
+            "OperationNotFoundException",
+            None,
+            Reconcile,
+        ),
+    ];
+    for (api, code, reason, expected) in rows {
+        assert_eq!(
+            &judged(react(*api, &error(code, *reason), 0)),
+            expected,
+            "{api:?} {code} {reason:?}"
+        );
+    }
+    // A code means something only for the API it belongs to.
+    assert_eq!(
+        judged(react(
+            Api::DescribeAccount,
+            &error("AccountAlreadyClosedException", None),
+            0
+        )),
+        Fail(None)
+    );
+    assert_eq!(
+        judged(react(
+            Api::CreateStackSet,
+            &error("StackSetNotFoundException", None),
+            0
+        )),
+        Fail(None)
+    );
+}
