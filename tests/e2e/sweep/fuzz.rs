@@ -205,7 +205,13 @@ impl Sweep<'_> {
     /// Only the called service's own tables count: a refused request reaches no other service's
     /// schema, while sagas seeded earlier go on writing theirs in the background (an orders step
     /// settling just as a provisioning call is refused).
-    fn rows_kept(&mut self, callee: ServiceKind, what: &str, code: Code, changed: &[(String, i64)]) {
+    fn rows_kept(
+        &mut self,
+        callee: ServiceKind,
+        what: &str,
+        code: Code,
+        changed: &[(String, i64)],
+    ) {
         let own_schema = format!("{}.", callee.schema());
         let changed: Vec<(String, i64)> = changed
             .iter()
