@@ -2,6 +2,7 @@
 //! `tonic::Status`. A handler converts the request (collecting every violation), calls one use case and
 //! converts the reply.
 
+mod context;
 mod convert;
 mod operation_requests;
 mod policy;

@@ -7,7 +7,9 @@
 pub(crate) mod aws_values;
 pub(crate) mod billing;
 pub(crate) mod error;
+pub(crate) mod listing;
 pub(crate) mod operation;
+pub(crate) mod purge;
 pub(crate) mod reaction;
 pub(crate) mod validate;
 

@@ -15,6 +15,7 @@ use chrono::{DateTime, Duration, Utc};
 use tenure_domain::{AwsAccountId, SharedClock};
 use uuid::Uuid;
 
+pub(crate) use queries::BootstrapCheck;
 pub(crate) use steps::handshake_snapshot as handshake_view;
 pub(crate) use templates::BOOTSTRAP_STACK_NAME;
 pub(crate) use worker::run_worker;

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod api;
+mod app;
 mod domain;
 mod engine;
 mod sandbox;
@@ -150,19 +151,20 @@ impl ProvisioningApp {
         let limits = server.limits();
         let draining = server.host().draining();
         let db = self.db;
+        let app = app::Provisioning::new(
+            self.engine.clone(),
+            self.sandbox,
+            store::PurgeStore::new(db.clone()),
+            self.clock.0,
+        );
         server
             .policy(&policy())
             .rate_limits(Arc::new(tenure_db::rate_limit::DbRateLimiter::new(
                 db.clone(),
             )))
-            .add_service(
-                api::ProvisioningServiceHandler::new(self.engine.clone()).into_server(&limits),
-            )
-            .add_service(api::SandboxServiceHandler::new(self.sandbox).into_server(&limits))
-            .add_service(
-                api::PurgeParticipantHandler::new(store::PurgeStore::new(db.clone()), self.clock.0)
-                    .into_server(&limits),
-            )
+            .add_service(api::ProvisioningServiceHandler::new(app.clone()).into_server(&limits))
+            .add_service(api::SandboxServiceHandler::new(app.clone()).into_server(&limits))
+            .add_service(api::PurgeParticipantHandler::new(app).into_server(&limits))
             .add_worker(
                 "provisioning-operations",
                 engine::run_worker(self.engine, draining),

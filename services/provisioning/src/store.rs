@@ -13,7 +13,7 @@ pub(crate) use operation_store::{
     CONCERN_COLUMNS, CONCERN_TABLE, Intent, OPERATION_COLUMNS, OperationFilter, OperationStore,
     REFERENCE_COLUMNS, REFERENCE_TABLE, Saved,
 };
-pub(crate) use purge_store::{Executed, PurgeCount, PurgeStore, PurgeSubject};
+pub(crate) use purge_store::{Executed, PurgeStore};
 pub(crate) use sandbox_store::{SandboxStore, SandboxTable};
 
 /// Applies the migrations under the per-service lock.

@@ -4,31 +4,9 @@
 use tenure_domain::{AccountName, AwsAccountId, FieldProblem, Problems, RootEmail};
 use tenure_proto::provisioning::v1 as pb;
 
+use crate::app::Planned;
 use crate::domain::operation::{OperationRequest, StackSetTemplate};
 use crate::domain::validate;
-
-/// The operation a valid request starts.
-pub(super) enum Planned {
-    /// Every account is known.
-    Ready(OperationRequest),
-    /// It runs as the management account recorded for `reference` (a member, `h-…` or `rt-…`).
-    OwnerOf {
-        reference: String,
-        request: Box<dyn FnOnce(AwsAccountId) -> OperationRequest + Send>,
-    },
-}
-
-impl Planned {
-    fn owner_of(
-        reference: &str,
-        request: impl FnOnce(AwsAccountId) -> OperationRequest + Send + 'static,
-    ) -> Self {
-        Self::OwnerOf {
-            reference: reference.to_owned(),
-            request: Box::new(request),
-        }
-    }
-}
 
 /// A request message that starts an operation under its idempotency key.
 pub(super) trait StartsOperation: prost::Message + Send + 'static {

@@ -1,5 +1,5 @@
 use tenure_domain::{AwsAccountId, FieldProblem, IdempotencyKey, Problems};
-use tenure_grpc::{Limits, principal_from};
+use tenure_grpc::Limits;
 use tenure_proto::provisioning::v1 as pb;
 use tenure_proto::provisioning::v1::provisioning_service_server::{
     ProvisioningService, ProvisioningServiceServer,
@@ -7,44 +7,27 @@ use tenure_proto::provisioning::v1::provisioning_service_server::{
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
+use super::context::call_of;
 use super::convert::{
     account_to_pb, handshake_to_pb, kind_from_pb, operation_to_pb, stack_to_pb, state_from_pb,
     timestamp, transfer_to_pb,
 };
-use super::operation_requests::{Planned, StartsOperation};
+use super::operation_requests::StartsOperation;
 use super::status::{invalid, operation_answer, required_account};
+use crate::app::{OperationKey, Provisioning};
 use crate::domain::cloud::HandshakeAction;
+use crate::domain::listing::OperationFilter;
 use crate::domain::validate;
-use crate::engine::{Engine, StartCommand};
-use crate::store::OperationFilter;
 
 /// Serves `tenure.provisioning.v1.ProvisioningService`.
 #[derive(Debug, Clone)]
 pub(crate) struct ProvisioningServiceHandler {
-    engine: Engine,
-}
-
-/// Who calls, narrowed from the principal: the idempotency scope and the tenant the data belongs to.
-struct Call {
-    caller: String,
-    tenant_id: Option<Uuid>,
-}
-
-#[allow(
-    clippy::result_large_err,
-    reason = "tonic::Status is the error type of every handler"
-)]
-fn call_of<T>(request: &Request<T>) -> Result<Call, Status> {
-    let principal = principal_from(request)?;
-    Ok(Call {
-        caller: principal.subject.clone(),
-        tenant_id: principal.tenant_id,
-    })
+    app: Provisioning,
 }
 
 impl ProvisioningServiceHandler {
-    pub(crate) fn new(engine: Engine) -> Self {
-        Self { engine }
+    pub(crate) fn new(app: Provisioning) -> Self {
+        Self { app }
     }
 
     /// The generated server with the process's message-size limits applied.
@@ -69,25 +52,14 @@ impl ProvisioningServiceHandler {
         let (Some(key), Some(planned), true) = (key, planned, problems.is_empty()) else {
             return Err(invalid(problems));
         };
-        let request = match planned {
-            Planned::Ready(request) => request,
-            Planned::OwnerOf { reference, request } => {
-                request(self.engine.management_account_for(&reference).await?)
-            }
-        };
         // The hash covers the request without its key, so a replay under the same key matches.
         message.idempotency_key().clear();
-        let operation = self
-            .engine
-            .start(StartCommand {
-                caller: call.caller,
-                tenant_id: call.tenant_id,
-                idempotency_key: key.as_str().to_owned(),
-                request_hash: tenure_db::idempotency::request_hash(&message.encode_to_vec()),
-                request,
-            })
-            .await?;
-        operation_answer(&operation, self.engine.now())?;
+        let idempotent = OperationKey {
+            key,
+            request_hash: tenure_db::idempotency::request_hash(&message.encode_to_vec()),
+        };
+        let operation = self.app.start(&call, idempotent, planned).await?;
+        operation_answer(&operation, self.app.now())?;
         Ok(Response::new(M::respond(Some(operation_to_pb(&operation)))))
     }
 }
@@ -107,7 +79,7 @@ impl ProvisioningService for ProvisioningServiceHandler {
     ) -> Result<Response<pb::DescribeAccountResponse>, Status> {
         let message = request.into_inner();
         let account = required_account("aws_account_id", &message.aws_account_id)?;
-        let view = self.engine.describe_account(&account).await?;
+        let view = self.app.describe_account(&account).await?;
         Ok(Response::new(pb::DescribeAccountResponse {
             account: Some(account_to_pb(&view)),
         }))
@@ -149,10 +121,7 @@ impl ProvisioningService for ProvisioningServiceHandler {
         {
             return Err(invalid(problems));
         }
-        let handshake = self
-            .engine
-            .describe_handshake(&message.handshake_id)
-            .await?;
+        let handshake = self.app.describe_handshake(&message.handshake_id).await?;
         Ok(Response::new(pb::DescribeHandshakeResponse {
             handshake: Some(handshake_to_pb(&handshake)),
         }))
@@ -191,7 +160,7 @@ impl ProvisioningService for ProvisioningServiceHandler {
             return Err(invalid(problems));
         };
         let handshakes = self
-            .engine
+            .app
             .list_handshakes(&management, action, target.as_ref())
             .await?;
         Ok(Response::new(pb::ListHandshakesResponse {
@@ -226,7 +195,7 @@ impl ProvisioningService for ProvisioningServiceHandler {
             return Err(invalid(problems));
         }
         let transfer = self
-            .engine
+            .app
             .describe_billing_transfer(&message.transfer_id)
             .await?;
         Ok(Response::new(pb::DescribeBillingTransferResponse {
@@ -268,7 +237,7 @@ impl ProvisioningService for ProvisioningServiceHandler {
     ) -> Result<Response<pb::CheckBootstrapRoleResponse>, Status> {
         let message = request.into_inner();
         let account = required_account("aws_account_id", &message.aws_account_id)?;
-        let check = self.engine.check_bootstrap_role(&account).await?;
+        let check = self.app.check_bootstrap_role(&account).await?;
         Ok(Response::new(pb::CheckBootstrapRoleResponse {
             deployed: check.deployed,
             stack: check.stack.as_ref().map(stack_to_pb),
@@ -320,12 +289,7 @@ impl ProvisioningService for ProvisioningServiceHandler {
                 return Err(invalid(problems));
             }
         };
-        let operation = self.engine.get(id).await?;
-        // A tenant-bound caller sees only its tenant's operations, and a foreign id answers exactly
-        // like a random one (quality.md §1.6).
-        if call.tenant_id.is_some() && operation.tenant_id != call.tenant_id {
-            return Err(tenure_grpc::status::not_found("operation"));
-        }
+        let operation = self.app.operation(&call, id).await?;
         Ok(Response::new(pb::GetOperationResponse {
             operation: Some(operation_to_pb(&operation)),
         }))
@@ -376,13 +340,14 @@ impl ProvisioningService for ProvisioningServiceHandler {
                 None
             }
         };
-        let mut filter = OperationFilter {
-            tenant_id: call.tenant_id,
+        // Narrowed before the page token is read, since a token is bound to its tenant.
+        let mut filter = call.narrow(OperationFilter {
+            tenant_id: None,
             aws_account_id,
             kind,
             state,
             before: None,
-        };
+        });
         let filter_tag = page_filter_tag(&filter);
         if !message.page_token.is_empty() {
             filter.before =
@@ -391,7 +356,7 @@ impl ProvisioningService for ProvisioningServiceHandler {
         if !problems.is_empty() {
             return Err(invalid(problems));
         }
-        let mut operations = self.engine.list(&filter, page_size + 1).await?;
+        let mut operations = self.app.operations(&call, filter, page_size + 1).await?;
         let next_page_token = if operations.len() as u64 > page_size {
             operations.truncate(usize::try_from(page_size).unwrap_or(50));
             operations

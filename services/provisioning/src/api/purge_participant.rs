@@ -1,101 +1,26 @@
 use prost::Message as _;
-use tenure_db::idempotency::{self, IdempotencyScope};
-use tenure_domain::{AwsAccountId, IdempotencyKey, Problems, SharedClock};
-use tenure_grpc::{Limits, principal_from};
+use tenure_db::idempotency;
+use tenure_domain::{AwsAccountId, IdempotencyKey, Problems};
+use tenure_grpc::Limits;
 use tenure_proto::common::v1::DataClass;
 use tenure_proto::purge::v1 as pb;
 use tenure_proto::purge::v1::purge_participant_server::{PurgeParticipant, PurgeParticipantServer};
 use tonic::{Request, Response, Status};
 
+use super::context::call_of;
 use super::status::invalid;
+use crate::app::{Answer, Execution, Idempotent, Provisioning};
 use crate::domain::error::ProvisioningError;
+use crate::domain::purge::{PurgeCount, PurgeSubject};
 use crate::domain::validate;
-use crate::store::{
-    CONCERN_COLUMNS, CONCERN_TABLE, Executed, OPERATION_COLUMNS, PurgeCount, PurgeStore,
-    PurgeSubject, REFERENCE_COLUMNS, REFERENCE_TABLE,
-};
 
 /// The service name in purge manifests.
 const SERVICE: &str = "provisioning";
 
-/// Every persisted column of provisioning with its data class and owner key (domain.md §8.1). The
-/// operation journal, the accounts each operation concerns and the reference owners hold AWS-fetched
-/// data about accounts; leases and
-/// idempotency records are operational; the sandbox tables are the simulated AWS itself.
-const COLUMNS: &[(&str, &[&str], DataClass, &str)] = &[
-    (
-        "operation",
-        &OPERATION_COLUMNS,
-        DataClass::AwsFetched,
-        "tenant_id, concerned_account.aws_account_id",
-    ),
-    (
-        CONCERN_TABLE,
-        &CONCERN_COLUMNS,
-        DataClass::AwsFetched,
-        "tenant_id, aws_account_id",
-    ),
-    (
-        REFERENCE_TABLE,
-        &REFERENCE_COLUMNS,
-        DataClass::AwsFetched,
-        "tenant_id, reference, aws_account_id",
-    ),
-    (
-        "operation_lease",
-        &["lock_key", "operation_id", "expires_at"],
-        DataClass::Operational,
-        "operation_id",
-    ),
-    (
-        "idempotency_record",
-        &[
-            "tenant_id",
-            "method",
-            "key",
-            "caller",
-            "request_hash",
-            "state",
-            "grpc_code",
-            "response",
-            "created_at",
-            "expires_at",
-        ],
-        DataClass::Operational,
-        "tenant_id",
-    ),
-    (
-        "sandbox_clock",
-        &["id", "offset_ms"],
-        DataClass::Operational,
-        "id",
-    ),
-    (
-        "rate_limit_bucket",
-        &tenure_domain::purge::RATE_LIMIT_BUCKET_COLUMNS,
-        DataClass::Operational,
-        "bucket",
-    ),
-];
-
-const SANDBOX_COLUMNS: [&str; 3] = ["id", "scope", "body"];
-
-/// The method whose keys Execute records.
-const EXECUTE_METHOD: &str = "/tenure.purge.v1.PurgeParticipant/Execute";
-
 /// Serves `tenure.purge.v1.PurgeParticipant` for provisioning's data.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub(crate) struct PurgeParticipantHandler {
-    store: PurgeStore,
-    clock: SharedClock,
-}
-
-impl std::fmt::Debug for PurgeParticipantHandler {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PurgeParticipantHandler")
-            .field("store", &self.store)
-            .finish_non_exhaustive()
-    }
+    app: Provisioning,
 }
 
 #[allow(
@@ -178,23 +103,6 @@ fn scope_only(
     }
 }
 
-/// Data-purge acts for one tenant at a time (`x-tenure-tenant`, quality.md §1.4); a subject in
-/// another tenant is refused, as every other data owner refuses it, before anything is counted.
-#[allow(
-    clippy::result_large_err,
-    reason = "tonic::Status is the error type of every handler"
-)]
-fn acting_for(subject: &PurgeSubject, tenant: Option<uuid::Uuid>) -> Result<(), Status> {
-    let (PurgeSubject::Account { tenant_id, .. } | PurgeSubject::Tenant { tenant_id }) = subject;
-    if tenant == Some(*tenant_id) {
-        Ok(())
-    } else {
-        Err(Status::permission_denied(
-            "the tenant is taken from your credentials",
-        ))
-    }
-}
-
 fn entry(count: &PurgeCount, action: pb::PurgeAction, rows: u64) -> pb::TableCount {
     pb::TableCount {
         service: SERVICE.to_owned(),
@@ -208,12 +116,13 @@ fn entry(count: &PurgeCount, action: pb::PurgeAction, rows: u64) -> pb::TableCou
 
 /// What Execute reports: per table, the rows deleted, keyed like the plan; nothing when the classes
 /// leave provisioning's data alone (the plan lists those rows as kept).
-fn execute_response(
-    counts: &[PurgeCount],
-    deleted: &[(&'static str, u64)],
-    purged: bool,
-) -> pb::ExecuteResponse {
-    let entries = if purged {
+fn execute_response(execution: &Execution) -> pb::ExecuteResponse {
+    let Execution {
+        counts,
+        deleted,
+        purged,
+    } = execution;
+    let entries = if *purged {
         counts
             .iter()
             .map(|count| {
@@ -234,17 +143,13 @@ fn execute_response(
 }
 
 impl PurgeParticipantHandler {
-    pub(crate) fn new(store: PurgeStore, clock: SharedClock) -> Self {
-        Self { store, clock }
+    pub(crate) fn new(app: Provisioning) -> Self {
+        Self { app }
     }
 
     /// The generated server with the process's message-size limits applied.
     pub(crate) fn into_server(self, limits: &Limits) -> PurgeParticipantServer<Self> {
         tenure_grpc::limited!(PurgeParticipantServer::new(self), limits)
-    }
-
-    async fn count(&self, subject: &PurgeSubject) -> Result<Vec<PurgeCount>, ProvisioningError> {
-        Ok(self.store.count(subject).await?)
     }
 }
 
@@ -254,27 +159,17 @@ impl PurgeParticipant for PurgeParticipantHandler {
         &self,
         _request: Request<pb::DescribeDataClassesRequest>,
     ) -> Result<Response<pb::DescribeDataClassesResponse>, Status> {
-        let mut columns = Vec::new();
-        for (table, names, class, owner_key) in COLUMNS {
-            for column in *names {
-                columns.push(pb::ColumnClass {
-                    table: (*table).to_owned(),
-                    column: (*column).to_owned(),
-                    data_class: (*class).into(),
-                    owner_key: (*owner_key).to_owned(),
-                });
-            }
-        }
-        for table in crate::store::SANDBOX_TABLES {
-            for column in SANDBOX_COLUMNS {
-                columns.push(pb::ColumnClass {
-                    table: table.to_owned(),
-                    column: column.to_owned(),
-                    data_class: DataClass::Operational.into(),
-                    owner_key: "scope".to_owned(),
-                });
-            }
-        }
+        let columns = self
+            .app
+            .data_classes()
+            .into_iter()
+            .map(|column| pb::ColumnClass {
+                table: column.table.to_owned(),
+                column: column.column.to_owned(),
+                data_class: data_class_to_pb(column.class).into(),
+                owner_key: column.owner_key.to_owned(),
+            })
+            .collect();
         Ok(Response::new(pb::DescribeDataClassesResponse {
             service: SERVICE.to_owned(),
             columns,
@@ -285,11 +180,10 @@ impl PurgeParticipant for PurgeParticipantHandler {
         &self,
         request: Request<pb::PlanRequest>,
     ) -> Result<Response<pb::PlanResponse>, Status> {
-        let tenant = principal_from(&request)?.tenant_id;
+        let call = call_of(&request)?;
         let message = request.into_inner();
         let (subject, purged) = scope_only(message.scope.as_ref(), &message.classes)?;
-        acting_for(&subject, tenant)?;
-        let counts = self.count(&subject).await?;
+        let counts = self.app.purge_counts(&call, &subject).await?;
         let action = if purged {
             pb::PurgeAction::Delete
         } else {
@@ -308,8 +202,7 @@ impl PurgeParticipant for PurgeParticipantHandler {
         &self,
         request: Request<pb::ExecuteRequest>,
     ) -> Result<Response<pb::ExecuteResponse>, Status> {
-        let principal = principal_from(&request)?;
-        let (caller, tenant) = (principal.subject.clone(), principal.tenant_id);
+        let call = call_of(&request)?;
         let message = request.into_inner();
         let mut problems = Problems::new();
         let key = problems.check(
@@ -320,33 +213,21 @@ impl PurgeParticipant for PurgeParticipantHandler {
         let (Some(key), Some((subject, purged)), true) = (key, scope, problems.is_empty()) else {
             return Err(invalid(problems));
         };
-        acting_for(&subject, tenant)?;
-        let scope = IdempotencyScope {
-            // The subject's tenant, the one data-purge acts for, is part of the request hash.
-            tenant_id: String::new(),
-            method: EXECUTE_METHOD.to_owned(),
-            key: key.as_str().to_owned(),
-            caller,
+        let encode = |execution: &Execution| execute_response(execution).encode_to_vec();
+        let idempotent = Idempotent {
+            key,
+            request_hash: idempotency::request_hash(&message.encode_to_vec()),
+            encode: &encode,
         };
-        let request_hash = idempotency::request_hash(&message.encode_to_vec());
-        let executed = self
-            .store
-            .execute_once(
-                &scope,
-                &request_hash,
-                self.clock.now(),
-                &subject,
-                purged,
-                |counts, deleted| execute_response(counts, deleted, purged).encode_to_vec(),
-            )
-            .await
-            .map_err(ProvisioningError::from)?;
-        match executed {
-            Executed::Response(encoded) => pb::ExecuteResponse::decode(encoded.as_slice())
+        let answer = self
+            .app
+            .execute_purge(&call, &subject, purged, idempotent)
+            .await?;
+        match answer {
+            Answer::Fresh(execution) => Ok(Response::new(execute_response(&execution))),
+            Answer::Replay(stored) => pb::ExecuteResponse::decode(stored.as_slice())
                 .map(Response::new)
                 .map_err(|error| ProvisioningError::Internal(Box::new(error)).into()),
-            Executed::KeyReused => Err(ProvisioningError::KeyReused.into()),
-            Executed::InFlight => Err(ProvisioningError::KeyInFlight.into()),
         }
     }
 
@@ -354,23 +235,33 @@ impl PurgeParticipant for PurgeParticipantHandler {
         &self,
         request: Request<pb::VerifyRequest>,
     ) -> Result<Response<pb::VerifyResponse>, Status> {
-        let tenant = principal_from(&request)?.tenant_id;
+        let call = call_of(&request)?;
         let message = request.into_inner();
         let (subject, purged) = scope_only(message.scope.as_ref(), &message.classes)?;
-        acting_for(&subject, tenant)?;
-        let residual = if purged {
-            self.count(&subject)
-                .await?
-                .iter()
-                .filter(|count| count.rows > 0)
-                .map(|count| entry(count, pb::PurgeAction::Delete, count.rows))
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let residual = self
+            .app
+            .purge_residue(&call, &subject, purged)
+            .await?
+            .iter()
+            .map(|count| entry(count, pb::PurgeAction::Delete, count.rows))
+            .collect();
         Ok(Response::new(pb::VerifyResponse {
             service: SERVICE.to_owned(),
             residual,
         }))
+    }
+}
+
+/// The wire form of a domain data class.
+fn data_class_to_pb(class: tenure_domain::purge::DataClass) -> DataClass {
+    use tenure_domain::purge::DataClass as Domain;
+    match class {
+        Domain::AwsFetched => DataClass::AwsFetched,
+        Domain::CostData => DataClass::CostData,
+        Domain::LoginIdentity => DataClass::LoginIdentity,
+        Domain::OrderRecord => DataClass::OrderRecord,
+        Domain::AccountTombstone => DataClass::AccountTombstone,
+        Domain::Audit => DataClass::Audit,
+        Domain::Operational => DataClass::Operational,
     }
 }

@@ -45,6 +45,9 @@ impl From<ProvisioningError> for Status {
             ProvisioningError::KeyReused => status::key_reused(),
             ProvisioningError::KeyInFlight => status::key_in_flight(),
             ProvisioningError::NotFound(kind) => status::not_found(kind),
+            ProvisioningError::ForeignTenant => {
+                Status::permission_denied("the tenant is taken from your credentials")
+            }
             ProvisioningError::WrongBackend => {
                 Status::failed_precondition("the sandbox is not running: this service talks to AWS")
             }

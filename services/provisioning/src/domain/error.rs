@@ -15,6 +15,8 @@ pub(crate) enum ProvisioningError {
     KeyInFlight,
     /// No such operation, handshake or transfer for this caller.
     NotFound(&'static str),
+    /// A purge subject in another tenant than the one the caller acts for (quality.md §1.4).
+    ForeignTenant,
     /// The call makes no sense on this backend (SandboxService on `aws`).
     WrongBackend,
     /// A sandbox customer action the simulated AWS refused, in AWS's words.
@@ -38,6 +40,7 @@ impl fmt::Display for ProvisioningError {
             Self::KeyReused => f.write_str("idempotency key reused"),
             Self::KeyInFlight => f.write_str("idempotency key in flight"),
             Self::NotFound(kind) => write!(f, "{kind} not found"),
+            Self::ForeignTenant => f.write_str("the subject is in another tenant"),
             Self::WrongBackend => f.write_str("only the sandbox backend serves this call"),
             Self::Rejected { aws_code, .. } => write!(f, "rejected: {aws_code}"),
             Self::EmailTaken => f.write_str("the root email is taken"),

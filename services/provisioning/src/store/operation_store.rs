@@ -4,10 +4,9 @@ use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, OnConflict, Order, Query};
 use tenure_db::{Db, DbError, ErrorKind, TenantTx};
-use tenure_domain::AwsAccountId;
 use uuid::Uuid;
 
-use crate::domain::operation::{Operation, OperationKind, OperationState};
+use crate::domain::operation::{Operation, OperationState};
 
 mod codec;
 mod concerns;
@@ -79,16 +78,7 @@ pub(crate) enum Saved {
     Superseded(Option<Box<Operation>>),
 }
 
-/// Filters of ListOperations.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct OperationFilter {
-    pub(crate) tenant_id: Option<Uuid>,
-    pub(crate) aws_account_id: Option<AwsAccountId>,
-    pub(crate) kind: Option<OperationKind>,
-    pub(crate) state: Option<OperationState>,
-    /// Keyset position: operations strictly older than this (created_at, id).
-    pub(crate) before: Option<(DateTime<Utc>, Uuid)>,
-}
+pub(crate) use crate::domain::listing::OperationFilter;
 
 /// Persistence of operations.
 #[derive(Debug, Clone)]

@@ -27,23 +27,7 @@ pub(crate) enum Executed {
     InFlight,
 }
 
-/// The subject of a purge.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum PurgeSubject {
-    /// One AWS account of a tenant.
-    Account { tenant_id: Uuid, account: String },
-    /// A whole tenant.
-    Tenant { tenant_id: Uuid },
-}
-
-/// The rows of one table that hold data of the subject.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct PurgeCount {
-    pub(crate) table: &'static str,
-    pub(crate) rows: u64,
-    /// SHA-256 over the sorted row keys, hex.
-    pub(crate) key_hash: String,
-}
+pub(crate) use crate::domain::purge::{PurgeCount, PurgeSubject};
 
 /// A column of a row's key: operation ids are UUIDs (a blob on SQLite), the others text.
 #[derive(Debug, Clone, Copy)]
