@@ -11,5 +11,4 @@ mod purge_participant;
 mod status;
 
 pub(crate) use account_service::AccountServiceHandler;
-pub(crate) use context::Accounts;
 pub(crate) use policy::POLICY;

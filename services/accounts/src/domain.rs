@@ -10,6 +10,7 @@ mod kinds;
 mod lifecycle;
 mod offboarding;
 mod removal;
+mod tenancy;
 mod termination;
 mod values;
 
@@ -32,6 +33,7 @@ pub(crate) use removal::{
     RemovalPurge, already_managed, check_removal, check_restore, held_elsewhere, purge_pending,
     removed_not_transferred, restore_conflict, restore_window_ended, root_email_taken,
 };
+pub(crate) use tenancy::{NewUser, TenantRecord, UserRecord};
 pub(crate) use termination::{
     Confirmations, TerminationFacts, assess_termination, required_acknowledgements,
 };

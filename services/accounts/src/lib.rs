@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod api;
+mod app;
 mod clients;
 mod domain;
 mod lifecycle_timers;
@@ -47,7 +48,7 @@ impl std::fmt::Debug for AccountsDeps {
 /// The assembled service, ready to be mounted on a server builder.
 #[derive(Debug)]
 pub struct AccountsApp {
-    app: api::Accounts,
+    app: app::Accounts,
     timer_interval: Duration,
 }
 
@@ -80,7 +81,7 @@ impl AccountsApp {
     ) -> anyhow::Result<Self> {
         let db = tenure_db::connect(&settings.database).await?;
         Ok(Self {
-            app: api::Accounts {
+            app: app::Accounts {
                 db,
                 clock: deps.clock,
                 purge: deps.purge,

@@ -3,7 +3,7 @@ use tenure_proto::accounts::v1 as pb;
 use tenure_proto::accounts::v1::account_service_server::{AccountService, AccountServiceServer};
 use tonic::{Request, Response, Status};
 
-use crate::api::context::Accounts;
+use crate::app::Accounts;
 use crate::domain::AccountsError;
 
 mod balances;
@@ -50,7 +50,7 @@ impl AccountService for AccountServiceHandler {
         request: Request<pb::CreateTenantRequest>,
     ) -> Result<Response<pb::CreateTenantResponse>, Status> {
         let call = self.app.call(&request, path!("CreateTenant"))?;
-        reply(self.app.create_tenant(&call, request.into_inner()).await)
+        reply(tenants::create_tenant(&self.app, &call, request.into_inner()).await)
     }
 
     async fn get_tenant(
@@ -58,7 +58,7 @@ impl AccountService for AccountServiceHandler {
         request: Request<pb::GetTenantRequest>,
     ) -> Result<Response<pb::GetTenantResponse>, Status> {
         let call = self.app.call(&request, path!("GetTenant"))?;
-        reply(self.app.get_tenant(&call, request.into_inner()).await)
+        reply(tenants::get_tenant(&self.app, &call, request.into_inner()).await)
     }
 
     async fn list_tenants(
@@ -66,7 +66,7 @@ impl AccountService for AccountServiceHandler {
         request: Request<pb::ListTenantsRequest>,
     ) -> Result<Response<pb::ListTenantsResponse>, Status> {
         let call = self.app.call(&request, path!("ListTenants"))?;
-        reply(self.app.list_tenants(&call, request.into_inner()).await)
+        reply(tenants::list_tenants(&self.app, &call, request.into_inner()).await)
     }
 
     async fn update_tenant(
@@ -74,7 +74,7 @@ impl AccountService for AccountServiceHandler {
         request: Request<pb::UpdateTenantRequest>,
     ) -> Result<Response<pb::UpdateTenantResponse>, Status> {
         let call = self.app.call(&request, path!("UpdateTenant"))?;
-        reply(self.app.update_tenant(&call, request.into_inner()).await)
+        reply(tenants::update_tenant(&self.app, &call, request.into_inner()).await)
     }
 
     async fn unsubscribe_tenant(
@@ -82,11 +82,7 @@ impl AccountService for AccountServiceHandler {
         request: Request<pb::UnsubscribeTenantRequest>,
     ) -> Result<Response<pb::UnsubscribeTenantResponse>, Status> {
         let call = self.app.call(&request, path!("UnsubscribeTenant"))?;
-        reply(
-            self.app
-                .unsubscribe_tenant(&call, request.into_inner())
-                .await,
-        )
+        reply(tenants::unsubscribe_tenant(&self.app, &call, request.into_inner()).await)
     }
 
     async fn resubscribe_tenant(
@@ -94,11 +90,7 @@ impl AccountService for AccountServiceHandler {
         request: Request<pb::ResubscribeTenantRequest>,
     ) -> Result<Response<pb::ResubscribeTenantResponse>, Status> {
         let call = self.app.call(&request, path!("ResubscribeTenant"))?;
-        reply(
-            self.app
-                .resubscribe_tenant(&call, request.into_inner())
-                .await,
-        )
+        reply(tenants::resubscribe_tenant(&self.app, &call, request.into_inner()).await)
     }
 
     async fn create_user(
@@ -106,7 +98,7 @@ impl AccountService for AccountServiceHandler {
         request: Request<pb::CreateUserRequest>,
     ) -> Result<Response<pb::CreateUserResponse>, Status> {
         let call = self.app.call(&request, path!("CreateUser"))?;
-        reply(self.app.create_user(&call, request.into_inner()).await)
+        reply(tenants::create_user(&self.app, &call, request.into_inner()).await)
     }
 
     async fn get_user(
@@ -114,7 +106,7 @@ impl AccountService for AccountServiceHandler {
         request: Request<pb::GetUserRequest>,
     ) -> Result<Response<pb::GetUserResponse>, Status> {
         let call = self.app.call(&request, path!("GetUser"))?;
-        reply(self.app.get_user(&call, request.into_inner()).await)
+        reply(tenants::get_user(&self.app, &call, request.into_inner()).await)
     }
 
     async fn list_users(
@@ -122,7 +114,7 @@ impl AccountService for AccountServiceHandler {
         request: Request<pb::ListUsersRequest>,
     ) -> Result<Response<pb::ListUsersResponse>, Status> {
         let call = self.app.call(&request, path!("ListUsers"))?;
-        reply(self.app.list_users(&call, request.into_inner()).await)
+        reply(tenants::list_users(&self.app, &call, request.into_inner()).await)
     }
 
     async fn delete_user(
@@ -130,7 +122,7 @@ impl AccountService for AccountServiceHandler {
         request: Request<pb::DeleteUserRequest>,
     ) -> Result<Response<pb::DeleteUserResponse>, Status> {
         let call = self.app.call(&request, path!("DeleteUser"))?;
-        reply(self.app.delete_user(&call, request.into_inner()).await)
+        reply(tenants::delete_user(&self.app, &call, request.into_inner()).await)
     }
 
     async fn get_account(

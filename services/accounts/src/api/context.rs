@@ -1,81 +1,19 @@
-//! What every handler shares: the database, the clock, and the two shapes a call takes. A read runs in
-//! one transaction scoped to the caller's reach; a mutation also claims its idempotency key, performs
-//! its effect and writes its audit row in the same transaction, so all of them commit or none does.
+//! The gRPC side every handler shares: the authenticated call, the request checks, and the
+//! idempotency claim of a mutating request with the reply it sends. A fresh answer is encoded by the
+//! same function the handler replies with, so a replay decodes exactly the bytes the first call sent.
 
-use chrono::{DateTime, Duration, Utc};
-use tenure_db::idempotency::{self, IdempotencyScope, RecordSubject};
-use tenure_db::{Db, TenantTx};
-use tenure_domain::{Caller, CallerRole, SharedClock};
+use chrono::{DateTime, Utc};
+use prost::Message;
+use tenure_db::TenantTx;
+use tenure_db::idempotency;
 use tenure_proto::Keyed;
 use tonic::{Request, Status};
 use uuid::Uuid;
 
-use crate::domain::{Access, AccountsError, Audit, ResponseSubject, is_audited};
-use crate::store;
-
-/// How long a client's key is remembered (quality.md §3.1 asks for at least 24 hours).
-const CLIENT_KEY_TTL_DAYS: i64 = 7;
-
-/// How long a saga step key is remembered: longer than the longest saga and its retries.
-const SERVICE_KEY_TTL_DAYS: i64 = 180;
-
-/// The service's shared state.
-#[derive(Clone)]
-pub(crate) struct Accounts {
-    pub(crate) db: Db,
-    pub(crate) clock: SharedClock,
-    pub(crate) purge: crate::clients::PurgePeer,
-}
-
-impl std::fmt::Debug for Accounts {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Accounts")
-            .field("db", &self.db)
-            .finish_non_exhaustive()
-    }
-}
-
-/// One authenticated call.
-#[derive(Debug, Clone)]
-pub(crate) struct Call {
-    pub(crate) caller: Caller,
-    pub(crate) access: Access,
-    /// The full gRPC path, which scopes idempotency keys.
-    pub(crate) method: &'static str,
-    /// The short method name recorded in the audit trail.
-    pub(crate) action: &'static str,
-}
-
-/// The object a call acts on, for the audit trail (ids and codes only).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Target {
-    pub(crate) kind: &'static str,
-    pub(crate) id: String,
-    pub(crate) reason: String,
-    pub(crate) ticket: String,
-}
-
-impl Target {
-    pub(crate) fn new(kind: &'static str, id: impl ToString) -> Self {
-        Self {
-            kind,
-            id: id.to_string(),
-            ..Self::default()
-        }
-    }
-
-    pub(crate) fn because(mut self, reason: &str, ticket: &str) -> Self {
-        self.reason = reason.to_owned();
-        self.ticket = ticket.to_owned();
-        self
-    }
-}
+use crate::app::{Accounts, Answer, Call, Idempotent, Target};
+use crate::domain::{Access, AccountsError, ResponseSubject};
 
 impl Accounts {
-    pub(crate) fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
-    }
-
     /// Narrows the authenticated principal of `request` for `method` (`/pkg.Service/Method`).
     pub(crate) fn call<T>(
         &self,
@@ -93,34 +31,9 @@ impl Accounts {
         })
     }
 
-    /// Runs `effect` in one transaction scoped to the caller's reach, recording operator reads in the
-    /// audit trail (quality.md §1.8).
-    pub(crate) async fn read<R>(
-        &self,
-        call: &Call,
-        target: Target,
-        effect: impl AsyncFnOnce(&TenantTx) -> Result<R, AccountsError>,
-    ) -> Result<R, AccountsError> {
-        let tenant = match call.access {
-            Access::Tenant(tenant) => Some(tenant),
-            Access::CrossTenant => None,
-        };
-        let tx = store::begin(&self.db, tenant).await?;
-        let result = effect(&tx).await?;
-        if is_audited(&call.caller, false) {
-            store::audit::record(&tx, &self.audit(call, None, target), self.now()).await?;
-        }
-        tx.commit().await?;
-        Ok(result)
-    }
-
-    /// Runs a mutating `effect` exactly once per idempotency key, in a transaction scoped to `tenant`
-    /// (the tenant that owns what changes). A replay answers with the stored response; the same key
-    /// with another request is refused. Failures store nothing, so a retry is evaluated afresh.
-    ///
-    /// `effect` also names what its response is about, and the stored response is filed under it,
-    /// so the purge of that account record, user or tenant removes the copy too.
-    pub(crate) async fn mutate<Q, R>(
+    /// [`Accounts::mutate`] for a handler whose effect still builds its reply: the reply is what is
+    /// stored, so a replay answers the bytes the first call sent.
+    pub(crate) async fn mutate_reply<Q, R>(
         &self,
         call: &Call,
         request: &Q,
@@ -133,151 +46,57 @@ impl Accounts {
     ) -> Result<R, AccountsError>
     where
         Q: Keyed,
-        R: prost::Message + Default,
+        R: Message + Default,
     {
-        let tx = TenantTx::begin(&self.db, tenant).await?;
-        self.mutate_in(tx, Some(tenant), call, request, target, effect)
-            .await
+        let encode = |response: &R| response.encode_to_vec();
+        let answer = self
+            .mutate(call, idempotent(request, &encode)?, tenant, target, effect)
+            .await?;
+        stored_or(answer)
     }
+}
 
-    /// Like [`Accounts::mutate`], in a transaction the caller opened because it reaches more than one
-    /// tenant (a billing report); `tenant` is the one that owns what changes, when a single one does.
-    pub(crate) async fn mutate_in<Q, R>(
-        &self,
-        tx: TenantTx,
-        tenant: Option<Uuid>,
-        call: &Call,
-        request: &Q,
-        target: Target,
-        effect: impl AsyncFnOnce(
-            &TenantTx,
-            DateTime<Utc>,
-        ) -> Result<(R, ResponseSubject), AccountsError>,
-    ) -> Result<R, AccountsError>
-    where
-        Q: Keyed,
-        R: prost::Message + Default,
-    {
-        let key = key_of(request)?;
-        let now = self.now();
-        let scope = IdempotencyScope {
-            tenant_id: match call.access {
-                Access::Tenant(own) => own.to_string(),
-                Access::CrossTenant => String::new(),
-            },
-            method: call.method.to_owned(),
-            key: key.as_str().to_owned(),
-            caller: call.caller.subject.clone(),
-        };
-        let ttl = match call.caller.role {
-            CallerRole::Service => Duration::days(SERVICE_KEY_TTL_DAYS),
-            _ => Duration::days(CLIENT_KEY_TTL_DAYS),
-        };
-        let hash = idempotency::request_hash(&request.canonical());
-        if let Some(stored) = idempotency::claim(&*tx, &scope, &hash, now, ttl)
-            .await?
-            .into_replay()?
-        {
-            return R::decode(stored.as_slice())
-                .map_err(|error| AccountsError::Internal(Box::new(error)));
-        }
-        let (response, subject) = effect(&tx, now).await?;
-        if is_audited(&call.caller, true) {
-            store::audit::record(&tx, &self.audit(call, tenant, target), now).await?;
-        }
-        let subject = subject.key().map(|subject| RecordSubject {
-            tenant_id: tenant.map(|tenant| tenant.to_string()).unwrap_or_default(),
-            subject,
-        });
-        idempotency::complete_for_subject(
-            &*tx,
-            &scope,
-            0,
-            &response.encode_to_vec(),
-            subject.as_ref(),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(response)
-    }
+/// The idempotency claim of a checked mutating `request`, whose fresh answer is stored as `encode`
+/// writes it.
+pub(crate) fn idempotent<'a, T>(
+    request: &impl Keyed,
+    encode: &'a (dyn Fn(&T) -> Vec<u8> + Send + Sync),
+) -> Result<Idempotent<'a, T>, AccountsError> {
+    Ok(Idempotent {
+        key: key_of(request)?,
+        request_hash: idempotency::request_hash(&request.canonical()),
+        encode,
+    })
+}
 
-    /// The tenant that owns account record `id`: the caller's own tenant, or for cross-tenant callers
-    /// the owner looked up by id (NOT_FOUND when there is none).
-    pub(crate) async fn tenant_of_account(
-        &self,
-        call: &Call,
-        id: Uuid,
-    ) -> Result<Uuid, AccountsError> {
-        self.resolve(call, "account", async |tx| {
-            store::accounts::owner_of_account(tx, id).await
-        })
-        .await
+/// The reply to a mutation: a fresh answer converted by `to`, the function its `encode` used, or the
+/// stored reply of the first call with the same key.
+pub(crate) fn reply<T, R>(answer: Answer<T>, to: impl FnOnce(&T) -> R) -> Result<R, AccountsError>
+where
+    R: Message + Default,
+{
+    match answer {
+        Answer::Fresh(value) => Ok(to(&value)),
+        Answer::Replay(stored) => decode(&stored),
     }
+}
 
-    /// The tenant that owns the live record of an AWS account id.
-    pub(crate) async fn tenant_of_live_account(
-        &self,
-        call: &Call,
-        aws_account_id: &str,
-    ) -> Result<Uuid, AccountsError> {
-        self.resolve(call, "account", async |tx| {
-            store::accounts::owner_of_live_account(tx, aws_account_id).await
-        })
-        .await
+/// The reply to a mutation whose fresh answer already is the reply.
+fn stored_or<R>(answer: Answer<R>) -> Result<R, AccountsError>
+where
+    R: Message + Default,
+{
+    match answer {
+        Answer::Fresh(value) => Ok(value),
+        Answer::Replay(stored) => decode(&stored),
     }
+}
 
-    /// The tenant that owns subscription `id`.
-    pub(crate) async fn tenant_of_subscription(
-        &self,
-        call: &Call,
-        id: Uuid,
-    ) -> Result<Uuid, AccountsError> {
-        self.resolve(call, "subscription", async |tx| {
-            store::accounts::owner_of_subscription(tx, id).await
-        })
-        .await
-    }
-
-    /// The tenant that owns user `id`.
-    pub(crate) async fn tenant_of_user(
-        &self,
-        call: &Call,
-        id: Uuid,
-    ) -> Result<Uuid, AccountsError> {
-        self.resolve(call, "user", async |tx| {
-            Ok(store::tenants::find_user(tx, None, id)
-                .await?
-                .map(|user| user.tenant_id))
-        })
-        .await
-    }
-
-    async fn resolve(
-        &self,
-        call: &Call,
-        kind: &'static str,
-        lookup: impl AsyncFnOnce(&TenantTx) -> Result<Option<Uuid>, AccountsError>,
-    ) -> Result<Uuid, AccountsError> {
-        match call.access {
-            // The effect then looks the object up inside this tenant: another tenant's id is simply
-            // not found there, exactly like a random one.
-            Access::Tenant(own) => Ok(own),
-            Access::CrossTenant => {
-                let tx = store::begin_cross_tenant(&self.db).await?;
-                let owner = lookup(&tx).await?;
-                tx.rollback().await?;
-                owner.ok_or(AccountsError::NotFound(kind))
-            }
-        }
-    }
-
-    fn audit(&self, call: &Call, tenant: Option<Uuid>, target: Target) -> Audit {
-        let mut audit = Audit::new(&call.caller, call.action, target.kind, target.id);
-        audit.target_tenant = tenant;
-        audit.reason = target.reason;
-        audit.ticket = target.ticket;
-        audit
-    }
+fn decode<R>(stored: &[u8]) -> Result<R, AccountsError>
+where
+    R: Message + Default,
+{
+    R::decode(stored).map_err(|error| AccountsError::Internal(Box::new(error)))
 }
 
 tenure_grpc::request_checks!(AccountsError);

@@ -11,10 +11,10 @@ use crate::api::context::at;
 use crate::domain::{
     AccountRole, AccountState, AccountsError, Acknowledgement, JoinedMethod, Money, OpenBalance,
     Relationship, ResaleModel, ReservationKind, RootAccess, Sector, SubscriptionStatus, Tag,
-    TenantStatus, TerminationMode, UserRole, field_problem, required,
+    TenantRecord, TenantStatus, TerminationMode, UserRecord, UserRole, field_problem, required,
 };
 use crate::store::entity::{
-    account_details, account_transition, app_user, aws_account, cost_record, subscription, tenant,
+    account_details, account_transition, aws_account, cost_record, subscription,
 };
 use crate::store::stored;
 
@@ -123,28 +123,28 @@ fn optional_stored<T: Copy>(
     }
 }
 
-pub(crate) fn tenant(model: &tenant::Model) -> Result<pb::Tenant, AccountsError> {
-    Ok(pb::Tenant {
-        id: model.id.to_string(),
-        display_name: model.display_name.clone(),
-        sector: sector_to(stored_enum(&model.sector, Sector::parse)?),
-        resale_model: resale_model_to(stored_enum(&model.resale_model, ResaleModel::parse)?),
-        marketplace_ref: model.marketplace_ref.clone(),
-        status: tenant_status_to(stored_enum(&model.status, TenantStatus::parse)?),
-        created_at: Some(timestamp(model.created_at)),
-        unsubscribed_at: model.unsubscribed_at.map(timestamp),
-    })
+pub(crate) fn tenant(record: &TenantRecord) -> pb::Tenant {
+    pb::Tenant {
+        id: record.id.to_string(),
+        display_name: record.display_name.clone(),
+        sector: sector_to(record.sector),
+        resale_model: resale_model_to(record.resale_model),
+        marketplace_ref: record.marketplace_ref.clone(),
+        status: tenant_status_to(record.status),
+        created_at: Some(timestamp(record.created_at)),
+        unsubscribed_at: record.unsubscribed_at.map(timestamp),
+    }
 }
 
-pub(crate) fn user(model: &app_user::Model) -> Result<pb::User, AccountsError> {
-    Ok(pb::User {
-        id: model.id.to_string(),
-        email: model.email.clone(),
-        display_name: model.display_name.clone(),
-        idp_subject: model.idp_subject.clone(),
-        role: user_role_to(stored_enum(&model.role, UserRole::parse)?),
-        created_at: Some(timestamp(model.created_at)),
-    })
+pub(crate) fn user(record: &UserRecord) -> pb::User {
+    pb::User {
+        id: record.id.to_string(),
+        email: record.email.clone(),
+        display_name: record.display_name.clone(),
+        idp_subject: record.idp_subject.clone(),
+        role: user_role_to(record.role),
+        created_at: Some(timestamp(record.created_at)),
+    }
 }
 
 /// How much of a root email a reply shows.

@@ -5,7 +5,7 @@ use tenure_db::TenantTx;
 use tenure_domain::PageRequest;
 use tenure_grpc::paging::Page;
 
-use crate::api::context::{Accounts, Call, Target};
+use crate::app::{Accounts, Call, Target};
 use crate::domain::AccountsError;
 
 impl Accounts {

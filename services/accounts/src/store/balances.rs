@@ -28,16 +28,33 @@ pub(crate) fn of(account: &aws_account::Model) -> Result<Option<OpenBalance>, Ac
     }
 }
 
+/// A live record a balance report may reach: its id, its AWS account id and the balance it holds.
+#[derive(Debug, Clone)]
+pub(crate) struct BalanceHolder {
+    pub(crate) id: Uuid,
+    pub(crate) aws_account_id: Option<String>,
+    pub(crate) balance: Option<OpenBalance>,
+}
+
 /// The live records of `aws_account_ids`, in every tenant the transaction sees.
 pub(crate) async fn live_records(
     tx: &TenantTx,
     aws_account_ids: &[&str],
-) -> Result<Vec<aws_account::Model>, AccountsError> {
-    Ok(aws_account::Entity::find()
+) -> Result<Vec<BalanceHolder>, AccountsError> {
+    aws_account::Entity::find()
         .filter(aws_account::Column::AwsAccountId.is_in(aws_account_ids.iter().copied()))
         .filter(aws_account::Column::State.is_in(AccountState::live_names()))
         .all(&**tx)
-        .await?)
+        .await?
+        .into_iter()
+        .map(|model| {
+            Ok(BalanceHolder {
+                id: model.id,
+                balance: of(&model)?,
+                aws_account_id: model.aws_account_id,
+            })
+        })
+        .collect()
 }
 
 /// Records `balance` on record `id` unless it holds a newer one; true when it was recorded. The

@@ -6,12 +6,12 @@ use std::collections::{BTreeMap, HashSet};
 use tenure_domain::{AwsAccountId, Problems};
 use tenure_proto::accounts::v1 as pb;
 
-use crate::api::context::{Accounts, Call, Target, at, finish_keyed};
+use prost::Message as _;
+
+use crate::api::context::{at, finish_keyed, idempotent, reply};
 use crate::api::convert;
-use crate::domain::{
-    AccountsError, OpenBalance, ResponseSubject, check_reported_at, field_problem,
-};
-use crate::store;
+use crate::app::{Accounts, BalanceReport, Call};
+use crate::domain::{AccountsError, OpenBalance, check_reported_at, field_problem};
 
 /// At most this many balances per report.
 const MAX_BALANCES: usize = 500;
@@ -64,52 +64,22 @@ impl Accounts {
             }
         }
         finish_keyed(problems, &request)?;
-        let tx = store::begin_open_balance_writer(&self.db).await?;
-        self.mutate_in(
-            tx,
-            None,
-            call,
-            &request,
-            Target::new("open_balances", "*"),
-            async |tx, _now| {
-                let ids: Vec<&str> = reports.keys().map(String::as_str).collect();
-                let records = store::balances::live_records(tx, &ids).await?;
-                let mut recorded: u32 = 0;
-                for record in &records {
-                    let Some(report) = record
-                        .aws_account_id
-                        .as_deref()
-                        .and_then(|id| reports.get(id))
-                    else {
-                        continue;
-                    };
-                    let newer = store::balances::of(record)?
-                        .is_none_or(|stored| stored.is_superseded_by(report.as_of));
-                    if newer && store::balances::record(tx, record.id, report).await? {
-                        recorded += 1;
-                    }
-                }
-                let known: HashSet<&str> = records
-                    .iter()
-                    .filter_map(|record| record.aws_account_id.as_deref())
-                    .collect();
-                let unknown_aws_account_ids = request
-                    .balances
-                    .iter()
-                    .map(|raw| raw.aws_account_id.as_str())
-                    .filter(|id| !known.contains(id))
-                    .map(str::to_owned)
-                    .collect();
-                // Counts and AWS account ids without a record: nothing of any subject to purge.
-                Ok((
-                    pb::ReportOpenBalancesResponse {
-                        recorded,
-                        unknown_aws_account_ids,
-                    },
-                    ResponseSubject::Nothing,
-                ))
-            },
-        )
-        .await
+        let reported = request
+            .balances
+            .iter()
+            .map(|raw| raw.aws_account_id.clone())
+            .collect();
+        let encode = |report: &BalanceReport| response(report).encode_to_vec();
+        let answer = self
+            .record_open_balances(call, idempotent(&request, &encode)?, reports, reported)
+            .await?;
+        reply(answer, response)
+    }
+}
+
+fn response(report: &BalanceReport) -> pb::ReportOpenBalancesResponse {
+    pb::ReportOpenBalancesResponse {
+        recorded: report.recorded,
+        unknown_aws_account_ids: report.unknown_aws_account_ids.clone(),
     }
 }

@@ -8,8 +8,9 @@ use uuid::Uuid;
 
 use crate::api::account_service::records::{AccountRef, record_id};
 use crate::api::account_service::tenants::optional_tenant;
-use crate::api::context::{Accounts, Call, Target, at, checked, finish, finish_keyed};
+use crate::api::context::{at, checked, finish, finish_keyed};
 use crate::api::convert::{self, optional};
+use crate::app::{Accounts, Call, Target};
 use crate::domain::{
     AccountState, AccountsError, CostRecord, FreeText, MarketplaceRef, Rejection, ResponseSubject,
     RootEmail, SubscriptionStatus, check_instant, field_problem, parse_tags, required,
@@ -191,7 +192,7 @@ impl Accounts {
         finish_keyed(problems, &request)?;
         let (id, status, reason) = (checked(id)?, checked(status)?, checked(reason)?);
         let tenant = self.tenant_of_subscription(call, id).await?;
-        self.mutate(
+        self.mutate_reply(
             call,
             &request,
             tenant,

@@ -5,8 +5,9 @@ use tenure_proto::accounts::v1 as pb;
 use tenure_proto::common::v1 as common;
 
 use crate::api::account_service::records::{AccountRef, change, record_id, unsupported};
-use crate::api::context::{Accounts, Call, Target, at, checked, finish, finish_keyed};
+use crate::api::context::{at, checked, finish, finish_keyed};
 use crate::api::convert::{self, EmailView, non_empty};
+use crate::app::{Accounts, Call, Target};
 use crate::clients::{Cancelled, derived_key};
 use crate::domain::{
     AccountRole, AccountState, AccountsError, Acknowledgement, BillingFacts, Confirmations,

@@ -9,8 +9,9 @@ use uuid::Uuid;
 
 use crate::api::account_service::billing::open_subscription;
 use crate::api::account_service::tenants::optional_tenant;
-use crate::api::context::{Accounts, Call, Target, at, checked, finish, finish_keyed};
+use crate::api::context::{at, checked, finish, finish_keyed};
 use crate::api::convert::{self, EmailView, non_empty, optional};
+use crate::app::{Accounts, Call, Target};
 use crate::domain::{
     AccountState, AccountsError, FreeText, LifecycleEvent, MarketplaceRef, OrganizationId,
     PageRequest, ParentId, Rejection, ResponseSubject, check_instant, field_problem, parse_id,
@@ -145,7 +146,7 @@ impl Accounts {
             AccountRef::Id(id) => self.tenant_of_account(call, *id).await?,
             AccountRef::LiveAwsId(id) => self.tenant_of_live_account(call, id.as_str()).await?,
         };
-        self.mutate(call, request, tenant, target, async |tx, now| {
+        self.mutate_reply(call, request, tenant, target, async |tx, now| {
             let account = record.find(tx, Some(tenant)).await?;
             let subject = ResponseSubject::Account(account.id);
             Ok((effect(tx, account, now).await?, subject))

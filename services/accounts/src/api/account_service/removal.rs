@@ -11,8 +11,9 @@ use uuid::Uuid;
 
 use crate::api::account_service::billing::open_subscription;
 use crate::api::account_service::records::{AccountRef, AccountResponse, change, record_id};
-use crate::api::context::{Accounts, Call, Target, checked, finish_keyed};
+use crate::api::context::{checked, finish_keyed};
 use crate::api::convert::{self, EmailView};
+use crate::app::{Accounts, Call, Target};
 use crate::clients::{Cancelled, derived_key};
 use crate::domain::{
     AccountState, AccountsError, FreeText, LifecycleEvent, ResponseSubject, SubscriptionStatus,
@@ -110,7 +111,7 @@ impl Accounts {
         R: AccountResponse,
     {
         let tenant = self.tenant_of_account(call, id).await?;
-        self.mutate(call, request, tenant, target, async |tx, now| {
+        self.mutate_reply(call, request, tenant, target, async |tx, now| {
             let roles = match call.caller.role {
                 CallerRole::Customer => {
                     store::tenants::roles_of_subject(tx, tenant, &call.caller.subject).await?

@@ -9,8 +9,9 @@ use tenure_proto::accounts::v1 as pb;
 use uuid::Uuid;
 
 use crate::api::account_service::records::{AccountResponse, change, record_id, unsupported};
-use crate::api::context::{Accounts, Call, Target, checked, finish_keyed};
+use crate::api::context::{checked, finish_keyed};
 use crate::api::convert::{self, EmailView, non_empty, optional};
+use crate::app::{Accounts, Call, Target};
 use crate::domain::{
     AccountName, AccountRole, AccountState, AccountsError, JoinedMethod, ReservationKind,
     ResponseSubject, RootEmail, already_managed, held_elsewhere, removed_not_transferred,
@@ -140,7 +141,7 @@ impl Accounts {
                 JoinedMethod::of_transfer(relationship),
             ),
         };
-        self.mutate(
+        self.mutate_reply(
             call,
             &request,
             tenant,
