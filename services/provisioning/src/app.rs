@@ -16,7 +16,7 @@ mod sandbox;
 use tenure_domain::{IdempotencyKey, SharedClock};
 use uuid::Uuid;
 
-use crate::engine::Engine;
+use crate::operation_worker::OperationWorker;
 use crate::sandbox::SandboxCloud;
 use crate::store::PurgeStore;
 
@@ -26,7 +26,7 @@ pub(crate) use purge::Execution;
 /// The service's shared state.
 #[derive(Clone)]
 pub(crate) struct Provisioning {
-    engine: Engine,
+    engine: OperationWorker,
     /// The simulation, on the sandbox backend only.
     sandbox: Option<SandboxCloud>,
     purge: PurgeStore,
@@ -46,7 +46,7 @@ impl std::fmt::Debug for Provisioning {
 
 impl Provisioning {
     pub(crate) fn new(
-        engine: Engine,
+        engine: OperationWorker,
         sandbox: Option<SandboxCloud>,
         purge: PurgeStore,
         clock: SharedClock,

@@ -3,7 +3,7 @@
 mod api;
 mod app;
 mod domain;
-mod engine;
+mod operation_worker;
 mod sandbox;
 mod settings;
 mod store;
@@ -52,7 +52,7 @@ impl Backend {
 #[derive(Debug)]
 pub struct ProvisioningApp {
     db: Db,
-    engine: engine::Engine,
+    engine: operation_worker::OperationWorker,
     sandbox: Option<SandboxCloud>,
     /// Real time, for what is not simulated (idempotency-key expiry).
     clock: ClockHandle,
@@ -129,7 +129,7 @@ impl ProvisioningApp {
             .map(AwsAccountId::parse)
             .transpose()
             .map_err(|problem| anyhow::anyhow!("default_management_account_id: {problem}"))?;
-        let engine = engine::Engine::new(
+        let engine = operation_worker::OperationWorker::new(
             store::OperationStore::new(db.clone()),
             backend.cloud,
             engine_clock,
@@ -167,7 +167,7 @@ impl ProvisioningApp {
             .add_service(api::PurgeParticipantHandler::new(app).into_server(&limits))
             .add_worker(
                 "provisioning-operations",
-                engine::run_worker(self.engine, draining),
+                operation_worker::run_worker(self.engine, draining),
             )
             .add_readiness(Arc::new(FnProbe::new("database", move || {
                 let db = db.clone();

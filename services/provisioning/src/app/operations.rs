@@ -12,7 +12,7 @@ use crate::domain::listing::OperationFilter;
 use crate::domain::operation::{
     AccountSnapshot, HandshakeSnapshot, Operation, OperationRequest, TransferSnapshot,
 };
-use crate::engine::{BootstrapCheck, StartCommand};
+use crate::operation_worker::{BootstrapCheck, StartCommand};
 
 /// The operation a valid request starts.
 pub(crate) enum Planned {

@@ -10,7 +10,7 @@ use crate::domain::aws_values::AwsAccountState;
 use crate::domain::cloud::{AccountState, CloudError};
 use crate::domain::error::ProvisioningError;
 use crate::domain::operation::{AccountSnapshot, HandshakeSnapshot, StackSnapshot};
-use crate::engine::{BOOTSTRAP_STACK_NAME, handshake_view};
+use crate::operation_worker::{BOOTSTRAP_STACK_NAME, handshake_view};
 use crate::sandbox::{EMAIL_ALREADY_EXISTS, SandboxCloud};
 
 /// The simulated clock as GetClock reports it.

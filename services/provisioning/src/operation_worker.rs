@@ -51,7 +51,7 @@ pub(crate) enum Outcome {
 
 /// The operation use cases.
 #[derive(Debug, Clone)]
-pub(crate) struct Engine {
+pub(crate) struct OperationWorker {
     inner: Arc<EngineInner>,
 }
 
@@ -82,7 +82,7 @@ fn secs(value: u64) -> Duration {
     Duration::seconds(i64::try_from(value).unwrap_or(i64::MAX / 1_000_000))
 }
 
-impl Engine {
+impl OperationWorker {
     /// An engine over `store` calling `cloud`, with `clock` for business time and `liveness` for the
     /// real time its claims and leases last (the system clock outside tests).
     pub(crate) fn new(

@@ -4,11 +4,11 @@
 use chrono::Duration;
 use tenure_domain::AwsAccountId;
 
-use super::{Engine, MAX_TURNS, Outcome, StepResult, counted, error_outcome};
+use super::{MAX_TURNS, OperationWorker, Outcome, StepResult, counted, error_outcome};
 use crate::domain::cloud::{CloudError, InstanceTargets, StackDeletion, StackSetOperationStatus};
 use crate::domain::operation::{Operation, Phase, StackSetSnapshot, StackSnapshot};
 use crate::domain::reaction::{Api, LeftInstances, Reaction, judge_left_instances, react};
-use crate::engine::templates::{
+use crate::operation_worker::templates::{
     BOOTSTRAP_STACK_NAME, ESSENTIALS_STACK_SET_NAME, bootstrap_stack, essentials_stack_set,
     is_tenure_owned,
 };
@@ -24,7 +24,7 @@ fn bootstrap_stack_ref(operation: &Operation) -> String {
 }
 
 pub(super) async fn deploy_bootstrap_stack(
-    engine: &Engine,
+    engine: &OperationWorker,
     operation: &mut Operation,
     holder: &AwsAccountId,
 ) -> StepResult {
@@ -103,7 +103,7 @@ pub(super) async fn deploy_bootstrap_stack(
 }
 
 pub(super) async fn delete_bootstrap_stack(
-    engine: &Engine,
+    engine: &OperationWorker,
     operation: &mut Operation,
     holder: &AwsAccountId,
 ) -> StepResult {
@@ -196,7 +196,7 @@ fn stack_set_snapshot(stack_set_id: Option<String>) -> StackSetSnapshot {
 }
 
 pub(super) async fn create_stack_set(
-    engine: &Engine,
+    engine: &OperationWorker,
     operation: &mut Operation,
     management: &AwsAccountId,
 ) -> StepResult {
@@ -237,7 +237,7 @@ pub(super) async fn create_stack_set(
 }
 
 pub(super) async fn delete_stack_set(
-    engine: &Engine,
+    engine: &OperationWorker,
     operation: &mut Operation,
     management: &AwsAccountId,
 ) -> StepResult {
@@ -266,7 +266,7 @@ pub(super) async fn delete_stack_set(
 /// ends. The OperationId derives from the idempotency key, so a repeat names the same operation; the
 /// one retaining repeat of a deletion that left instances INOPERABLE derives its own the same way.
 pub(super) async fn stack_instances(
-    engine: &Engine,
+    engine: &OperationWorker,
     operation: &mut Operation,
     management: &AwsAccountId,
     targets: &InstanceTargets,

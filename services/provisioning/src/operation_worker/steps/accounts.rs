@@ -5,7 +5,8 @@ use chrono::Duration;
 use tenure_domain::AwsAccountId;
 
 use super::{
-    Engine, MAX_TURNS, Outcome, RECONCILE_SKEW, StepResult, counted, error_outcome, lookup_failed,
+    MAX_TURNS, OperationWorker, Outcome, RECONCILE_SKEW, StepResult, counted, error_outcome,
+    lookup_failed,
 };
 use crate::domain::aws_values::AwsAccountState;
 use crate::domain::cloud::{
@@ -35,7 +36,7 @@ pub(crate) fn not_in_organization(account_id: &AwsAccountId) -> AccountSnapshot 
 }
 
 pub(super) async fn create_account(
-    engine: &Engine,
+    engine: &OperationWorker,
     operation: &mut Operation,
     management: &AwsAccountId,
     email: &str,
@@ -151,7 +152,7 @@ fn record_create_status(operation: &mut Operation, status: &CreateAccountStatus)
 /// After a lost CreateAccount: adopts a request with the same name made since the intent, or an
 /// account with the same email that joined since the intent.
 async fn adopt_created_account(
-    engine: &Engine,
+    engine: &OperationWorker,
     operation: &mut Operation,
     management: &AwsAccountId,
     email: &str,
@@ -200,7 +201,7 @@ async fn adopt_created_account(
 /// attempt succeeded). No skew here: an account with our email that joined before our intent is
 /// someone else's, and erring means asking the customer, which is safe.
 async fn adopt_by_email(
-    engine: &Engine,
+    engine: &OperationWorker,
     operation: &mut Operation,
     management: &AwsAccountId,
     email: &str,
@@ -227,7 +228,7 @@ async fn adopt_by_email(
 }
 
 async fn finish_created_account(
-    engine: &Engine,
+    engine: &OperationWorker,
     operation: &mut Operation,
     management: &AwsAccountId,
 ) -> StepResult {
@@ -256,7 +257,7 @@ async fn finish_created_account(
 }
 
 pub(super) async fn remove_account(
-    engine: &Engine,
+    engine: &OperationWorker,
     operation: &mut Operation,
     management: &AwsAccountId,
     member: &AwsAccountId,
@@ -295,7 +296,7 @@ pub(super) async fn remove_account(
 }
 
 pub(super) async fn close_account(
-    engine: &Engine,
+    engine: &OperationWorker,
     operation: &mut Operation,
     management: &AwsAccountId,
     member: &AwsAccountId,

@@ -9,7 +9,7 @@
 use chrono::{DateTime, Duration, Utc};
 use tenure_domain::AwsAccountId;
 
-use super::{Engine, Outcome, StepResult, counted, error_outcome, transfer_snapshot};
+use super::{OperationWorker, Outcome, StepResult, counted, error_outcome, transfer_snapshot};
 use crate::domain::billing;
 use crate::domain::cloud::{BillingTransfer, CloudError, TransferStatus};
 use crate::domain::error::ProvisioningError;
@@ -28,7 +28,7 @@ fn ended_snapshot(transfer: &BillingTransfer) -> TransferSnapshot {
 
 /// The transfer's start: from what the operation already read, or from DescribeResponsibilityTransfer.
 async fn start_of(
-    engine: &Engine,
+    engine: &OperationWorker,
     operation: &mut Operation,
     management: &AwsAccountId,
     transfer_id: &str,
@@ -74,7 +74,7 @@ async fn start_of(
 /// withdrew before, so the operation stops for operations instead (TNR902), who settle the end with
 /// AWS. An end AWS accepts before the start is reported as the start.
 async fn terminate(
-    engine: &Engine,
+    engine: &OperationWorker,
     operation: &mut Operation,
     management: &AwsAccountId,
     transfer_id: &str,
@@ -163,7 +163,7 @@ async fn terminate(
 }
 
 pub(super) async fn end_billing_transfer(
-    engine: &Engine,
+    engine: &OperationWorker,
     operation: &mut Operation,
     management: &AwsAccountId,
     transfer_id: &str,
@@ -175,7 +175,7 @@ pub(super) async fn end_billing_transfer(
 }
 
 pub(super) async fn withdraw_billing_transfer(
-    engine: &Engine,
+    engine: &OperationWorker,
     operation: &mut Operation,
     management: &AwsAccountId,
     transfer_id: &str,

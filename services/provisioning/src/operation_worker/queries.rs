@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use tenure_domain::AwsAccountId;
 
 use super::steps::{account_snapshot, handshake_snapshot, not_in_organization, transfer_snapshot};
-use super::{BOOTSTRAP_STACK_NAME, Engine};
+use super::{BOOTSTRAP_STACK_NAME, OperationWorker};
 use crate::domain::cloud::{CloudError, HandshakeAction};
 use crate::domain::error::ProvisioningError;
 use crate::domain::operation::{
@@ -40,7 +40,7 @@ fn read_failed(api: Api, error: CloudError) -> ProvisioningError {
     }
 }
 
-impl Engine {
+impl OperationWorker {
     /// DescribeAccount, with AccountNotFoundException read as NOT_IN_ORGANIZATION.
     pub(crate) async fn describe_account(
         &self,

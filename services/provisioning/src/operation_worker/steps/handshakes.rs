@@ -5,7 +5,9 @@
 use chrono::{DateTime, Duration, Utc};
 use tenure_domain::AwsAccountId;
 
-use super::{Engine, MAX_TURNS, Outcome, StepResult, counted, error_outcome, lookup_failed};
+use super::{
+    MAX_TURNS, OperationWorker, Outcome, StepResult, counted, error_outcome, lookup_failed,
+};
 use crate::domain::billing;
 use crate::domain::cloud::{
     BillingTransfer, Handshake, HandshakeAction, HandshakeState, TransferInvitation, TransferStatus,
@@ -45,7 +47,7 @@ pub(crate) fn transfer_snapshot(
 }
 
 pub(super) async fn invite_account(
-    engine: &Engine,
+    engine: &OperationWorker,
     operation: &mut Operation,
     management: &AwsAccountId,
     target: &AwsAccountId,
@@ -129,7 +131,7 @@ enum Turn {
 /// the organization that invited it. After a send that may have been lost, the open handshake is
 /// adopted, or the invitation is sent again.
 async fn invitation_turn(
-    engine: &Engine,
+    engine: &OperationWorker,
     operation: &mut Operation,
     management: &AwsAccountId,
     invited: &AwsAccountId,
@@ -154,7 +156,7 @@ async fn invitation_turn(
 
 /// Adopts an open handshake of `action` to `target` (after a lost invitation, or a duplicate).
 async fn adopt_open_handshake(
-    engine: &Engine,
+    engine: &OperationWorker,
     operation: &mut Operation,
     management: &AwsAccountId,
     target: &AwsAccountId,
@@ -201,7 +203,7 @@ async fn adopt_open_handshake(
 }
 
 pub(super) async fn cancel_handshake(
-    engine: &Engine,
+    engine: &OperationWorker,
     operation: &mut Operation,
     management: &AwsAccountId,
     handshake_id: &str,
@@ -250,7 +252,7 @@ pub(super) async fn cancel_handshake(
 }
 
 pub(super) async fn invite_billing_transfer(
-    engine: &Engine,
+    engine: &OperationWorker,
     operation: &mut Operation,
     management: &AwsAccountId,
     source: &AwsAccountId,
@@ -344,7 +346,7 @@ pub(super) async fn invite_billing_transfer(
 }
 
 async fn record_transfer_invitation(
-    engine: &Engine,
+    engine: &OperationWorker,
     operation: &mut Operation,
     management: &AwsAccountId,
     handshake: &Handshake,

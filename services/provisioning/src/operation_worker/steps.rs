@@ -15,7 +15,7 @@ mod transfer_end;
 pub(crate) use accounts::{account_snapshot, not_in_organization};
 pub(crate) use handshakes::{handshake_snapshot, transfer_snapshot};
 
-use super::{Engine, Outcome};
+use super::{OperationWorker, Outcome};
 use crate::domain::cloud::{CloudError, InstanceTargets};
 use crate::domain::error::ProvisioningError;
 use crate::domain::operation::{Operation, OperationRequest, Phase};
@@ -32,7 +32,7 @@ const RECONCILE_SKEW: Duration = Duration::seconds(5);
 /// itself forever).
 const MAX_TURNS: usize = 4;
 
-impl Engine {
+impl OperationWorker {
     fn poll(&self) -> Duration {
         Duration::seconds(i64::try_from(self.settings().poll_secs).unwrap_or(60))
     }
@@ -80,7 +80,7 @@ fn counted<T>(operation: &mut Operation, answer: Result<T, CloudError>) -> Resul
 }
 
 /// Advances `operation` by one step.
-pub(super) async fn advance(engine: &Engine, operation: &mut Operation) -> StepResult {
+pub(super) async fn advance(engine: &OperationWorker, operation: &mut Operation) -> StepResult {
     let request = operation.request.clone();
     let acting = &request.acting().clone();
     match request {
