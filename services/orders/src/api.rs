@@ -11,7 +11,8 @@ mod purge_participant;
 mod saga_admin;
 mod status;
 
-pub(crate) use context::{Orders, StreamCaps};
+pub(crate) use crate::app::Orders;
+pub(crate) use context::StreamCaps;
 pub(crate) use order_events::OrderEventsHandler;
 pub(crate) use order_service::OrderServiceHandler;
 pub(crate) use policy::POLICY;

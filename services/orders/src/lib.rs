@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod api;
+mod app;
 // The benchmark's synthetic sagas reach into the engine and the store; the shipped library leaves
 // them out unless the bench asks for them.
 #[cfg(feature = "bench")]

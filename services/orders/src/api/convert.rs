@@ -7,6 +7,7 @@ use tenure_grpc::enum_conversion;
 use tenure_proto::common::v1 as common;
 use tenure_proto::orders::v1 as pb;
 
+pub(crate) use crate::app::definition_of;
 use crate::domain::OrdersError;
 use crate::domain::order::{
     Acknowledgement, Money, OrderDetails, OrderKind, OrderStatus, Relationship, TaskKind,
@@ -164,18 +165,6 @@ fn survey_answer_to(answer: &SurveyAnswer) -> pb::SurveyAnswer {
         score: u32::from(answer.score),
         comment: answer.comment.clone(),
     }
-}
-
-/// The definition an order runs.
-pub(crate) fn definition_of(
-    registry: &Registry,
-    record: &OrderRecord,
-) -> Result<std::sync::Arc<Definition>, OrdersError> {
-    registry
-        .get(record.saga.kind, record.saga.version)
-        .ok_or(OrdersError::internal(
-            "an order runs a definition this replica lacks",
-        ))
 }
 
 /// The order as the API shows it.
@@ -663,20 +652,4 @@ pub(crate) fn event(stored: &StoredEvent) -> pb::OrderEvent {
         }),
         payload,
     }
-}
-
-/// `RetryNow` as `retry_now`: method names as event and audit vocabulary.
-pub(crate) fn snake(method: &str) -> String {
-    let mut snake = String::with_capacity(method.len() + 4);
-    for (index, character) in method.chars().enumerate() {
-        if character.is_ascii_uppercase() {
-            if index > 0 {
-                snake.push('_');
-            }
-            snake.push(character.to_ascii_lowercase());
-        } else {
-            snake.push(character);
-        }
-    }
-    snake
 }

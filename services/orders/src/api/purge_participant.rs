@@ -1,61 +1,40 @@
 //! `tenure.purge.v1.PurgeParticipant` for orders: what a purge of an account or a tenant would touch,
 //! doing it once per key, and verifying that nothing of the subject remains (domain.md §8).
 
-use tenure_db::TenantTx;
+use prost::Message as _;
 use tenure_domain::Problems;
 use tenure_domain::purge::ColumnClass;
 use tenure_grpc::participant::{self, DataOwner, PurgeTarget, SurveyedTable, purge_target};
 use tenure_proto::purge::v1 as pb;
 use tonic::{Request, Status};
-use uuid::Uuid;
 
-use crate::api::context::{Call, Orders, checked, finish, finish_keyed};
+use crate::api::context::{Call, Orders, checked, finish, finish_keyed, idempotent, reply};
+use crate::app::{PurgeOf, TableRows};
 use crate::domain::OrdersError;
-use crate::domain::data_class::{PurgeAction, TABLES, action_for, columns};
-use crate::store::{self, Reach};
+use crate::domain::data_class::columns;
 
-impl Orders {
-    /// The target of a participant call and the tenant it works in; a service acting for a tenant
-    /// must name the same one.
-    fn purge_tenant(
-        call: &Call,
-        target: Option<PurgeTarget>,
-    ) -> Result<(PurgeTarget, Uuid), OrdersError> {
-        let target = checked(target)?;
-        let tenant = call
-            .tenant_filter(Some(target.tenant))?
-            .ok_or(OrdersError::ForeignTenant)?;
-        Ok((target, tenant))
+/// The subject a checked participant request names.
+fn purge_of(target: &PurgeTarget) -> PurgeOf<'_> {
+    PurgeOf {
+        scope: target.scope,
+        tenant: target.tenant,
+        aws_account_id: target.aws_account_id.as_ref(),
+        classes: &target.classes,
     }
+}
 
-    async fn subject(
-        tx: &TenantTx,
-        target: &PurgeTarget,
-        tenant: Uuid,
-    ) -> Result<store::purge::Subject, OrdersError> {
-        store::purge::subject(tx, target.scope, tenant, target.aws_account_id.as_ref()).await
+/// A table of a survey, as the participant answers share it.
+fn surveyed(rows: TableRows) -> SurveyedTable {
+    SurveyedTable {
+        entry: rows.entry,
+        action: rows.action,
+        keys: rows.keys,
     }
+}
 
-    /// The rows of `target`'s subject in each table, read in a transaction that is rolled back.
-    async fn survey(
-        &self,
-        target: &PurgeTarget,
-        tenant: Uuid,
-    ) -> Result<Vec<SurveyedTable>, OrdersError> {
-        self.read(Reach::Tenant(tenant), async |tx| {
-            let subject = Self::subject(tx, target, tenant).await?;
-            let mut survey = Vec::with_capacity(TABLES.len());
-            for entry in TABLES {
-                survey.push(SurveyedTable {
-                    entry,
-                    action: action_for(target.scope, &target.classes, entry),
-                    keys: store::purge::row_keys(tx, &subject, entry).await?,
-                });
-            }
-            Ok(survey)
-        })
-        .await
-    }
+/// What a survey found, in the shape the participant answers share.
+fn survey(rows: Vec<TableRows>) -> Vec<SurveyedTable> {
+    rows.into_iter().map(surveyed).collect()
 }
 
 #[tonic::async_trait]
@@ -80,10 +59,10 @@ impl DataOwner for Orders {
         let mut problems = Problems::new();
         let target = purge_target(&mut problems, &request);
         finish(problems, || ())?;
-        let (target, tenant) = Self::purge_tenant(call, target)?;
+        let target = checked(target)?;
         Ok(participant::plan_answer(
             Self::SERVICE,
-            &self.survey(&target, tenant).await?,
+            &survey(self.purge_survey(call, purge_of(&target)).await?),
         ))
     }
 
@@ -95,34 +74,29 @@ impl DataOwner for Orders {
         let mut problems = Problems::new();
         let target = purge_target(&mut problems, &request);
         finish_keyed(problems, &request)?;
-        let (target, tenant) = Self::purge_tenant(call, target)?;
-        self.mutate(call, &request, async |tx, _now| {
-            let subject = Self::subject(tx, &target, tenant).await?;
-            let mut entries = Vec::new();
-            for entry in TABLES {
-                let action = action_for(target.scope, &target.classes, entry);
-                if action == PurgeAction::Keep {
-                    continue;
-                }
-                let keys = store::purge::row_keys(tx, &subject, entry).await?;
-                let affected = store::purge::purge_rows(tx, &subject, entry, action).await?;
-                entries.push(participant::table_count(
-                    Self::SERVICE,
-                    entry,
-                    action,
-                    &keys,
-                    affected,
-                ));
-            }
-            Ok((
-                pb::ExecuteResponse {
-                    service: Self::SERVICE.to_owned(),
-                    entries,
-                },
-                None,
-            ))
-        })
-        .await
+        let target = checked(target)?;
+        let to = |rows: &Vec<TableRows>| {
+            Ok(pb::ExecuteResponse {
+                service: Self::SERVICE.to_owned(),
+                entries: rows
+                    .iter()
+                    .map(|rows| {
+                        participant::table_count(
+                            Self::SERVICE,
+                            rows.entry,
+                            rows.action,
+                            &rows.keys,
+                            rows.affected,
+                        )
+                    })
+                    .collect(),
+            })
+        };
+        let encode = |rows: &Vec<TableRows>| to(rows).map(|response| response.encode_to_vec());
+        let answer = self
+            .purge_execute(call, idempotent(&request, &encode)?, purge_of(&target))
+            .await?;
+        reply(answer, to)
     }
 
     async fn verify(
@@ -133,10 +107,10 @@ impl DataOwner for Orders {
         let mut problems = Problems::new();
         let target = purge_target(&mut problems, &request);
         finish(problems, || ())?;
-        let (target, tenant) = Self::purge_tenant(call, target)?;
+        let target = checked(target)?;
         Ok(participant::verify_answer(
             Self::SERVICE,
-            &self.survey(&target, tenant).await?,
+            &survey(self.purge_survey(call, purge_of(&target)).await?),
         ))
     }
 }

@@ -1,25 +1,21 @@
-//! SagaAdmin: operators inspect and steer sagas. Every action needs a reason and a ticket, is refused
-//! while a replica is in the middle of a call (ABORTED, retry), moves the saga's epoch so no stale
-//! transition can commit after it, and leaves an audit row and an `operator.action_taken` event.
+//! SagaAdmin: operators inspect and steer sagas. The handlers check the request (every action needs a
+//! reason and a ticket) and answer with the saga as the use cases in `app::saga_admin` leave it.
 
+use prost::Message as _;
 use tenure_domain::{FreeText, Problems, Ticket, parse_id};
 use tenure_grpc::Limits;
 use tenure_grpc::paging::Page;
 use tenure_proto::orders::v1 as pb;
 use tenure_proto::orders::v1::saga_admin_server::{SagaAdmin, SagaAdminServer};
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
-use crate::api::context::{Call, Orders, Subject, at, checked, finish, finish_keyed};
+use crate::api::context::{
+    Call, Orders, at, checked, finish, finish_keyed, idempotent, reply as reply_with,
+};
 use crate::api::convert;
-use crate::api::order_service::tasks::{append_events, audit_row, operator_event};
+use crate::app::{Justification, SagaHistory, SagaLookup, SagaQuery};
 use crate::domain::OrdersError;
-use crate::domain::catalogue::{self, Facts};
-use crate::domain::order::{Failure, OrderStatus};
 use crate::domain::saga::definition::SagaKind;
-use crate::domain::saga::state::{Direction, EventDraft, EventPayload, SagaStatus, WaitReason};
-use crate::store;
-use crate::store::orders::{ListOrder, OrderFilter, OrderRecord, SagaUpdate};
 
 /// The full path of a `SagaAdmin` method.
 macro_rules! path {
@@ -61,17 +57,17 @@ fn justification(
     )
 }
 
-impl Orders {
-    async fn saga_view(
-        &self,
-        tx: &tenure_db::TenantTx,
-        record: &OrderRecord,
-    ) -> Result<pb::Saga, OrdersError> {
-        let definition = convert::definition_of(&self.registry, record)?;
-        let (steps, attempts) = store::orders::history(&**tx, record.saga.snapshot.id).await?;
-        Ok(convert::saga(&definition, record, &steps, &attempts))
-    }
+/// A saga as operators see it.
+fn saga_view(history: &SagaHistory) -> pb::Saga {
+    convert::saga(
+        &history.definition,
+        &history.record,
+        &history.steps,
+        &history.attempts,
+    )
+}
 
+impl Orders {
     async fn get_saga(
         &self,
         call: &Call,
@@ -81,38 +77,20 @@ impl Orders {
         let lookup = match &request.lookup {
             Some(pb::get_saga_request::Lookup::SagaId(raw)) => problems
                 .check("saga_id", parse_id(raw))
-                .map(|id| (true, id)),
+                .map(SagaLookup::Saga),
             Some(pb::get_saga_request::Lookup::OrderId(raw)) => problems
                 .check("order_id", parse_id(raw))
-                .map(|id| (false, id)),
+                .map(SagaLookup::Order),
             None => {
                 problems.push(at("lookup", tenure_domain::required()));
                 None
             }
         };
         finish(problems, || ())?;
-        let (by_saga, id) = checked(lookup)?;
-        let (saga, record) = self
-            .read(call.reach()?, async |tx| {
-                let record = if by_saga {
-                    store::orders::get_by_saga(tx, id).await?
-                } else {
-                    store::orders::get(tx, id).await?
-                }
-                .ok_or(OrdersError::NotFound("saga"))?;
-                Ok((self.saga_view(tx, &record).await?, record))
-            })
-            .await?;
-        // Operators' reads are audited too (quality.md §1.8).
-        let tx = store::begin_engine(&self.db).await?;
-        store::audit::record(
-            &*tx,
-            &audit_row(call, &record.saga.snapshot, record.tenant_id, "", ""),
-            self.now(),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(pb::GetSagaResponse { saga: Some(saga) })
+        let history = self.saga(call, checked(lookup)?).await?;
+        Ok(pb::GetSagaResponse {
+            saga: Some(saga_view(&history)),
+        })
     }
 
     async fn list_sagas(
@@ -159,48 +137,20 @@ impl Orders {
         );
         finish(problems, || ())?;
         let (kind, page) = (checked(kind)?, checked(page)?);
-        let filter = OrderFilter {
-            saga_statuses: statuses,
-            saga_kind: kind,
-            unchanged_since: (request.stuck_for_seconds > 0).then(|| {
-                self.now() - chrono::Duration::seconds(i64::from(request.stuck_for_seconds))
-            }),
-            ..OrderFilter::default()
+        let query = SagaQuery {
+            statuses,
+            kind,
+            stuck_for: (request.stuck_for_seconds > 0)
+                .then(|| chrono::Duration::seconds(i64::from(request.stuck_for_seconds))),
         };
-        self.read(call.reach()?, async |tx| {
-            let rows = store::orders::list(
-                &**tx,
-                &filter,
-                ListOrder::StalestFirst,
-                page.request.offset,
-                page.fetch_limit(),
-            )
+        let rows = self
+            .sagas(call, query, page.request.offset, page.fetch_limit())
             .await?;
-            let (rows, next_page_token) = page.of(rows);
-            let mut sagas = Vec::with_capacity(rows.len());
-            for record in &rows {
-                sagas.push(self.saga_view(tx, record).await?);
-            }
-            Ok(pb::ListSagasResponse {
-                sagas,
-                next_page_token,
-            })
+        let (rows, next_page_token) = page.of(rows);
+        Ok(pb::ListSagasResponse {
+            sagas: rows.iter().map(saga_view).collect(),
+            next_page_token,
         })
-        .await
-    }
-
-    /// The saga an action targets, refused when it ended.
-    async fn open_saga(tx: &tenure_db::TenantTx, id: Uuid) -> Result<OrderRecord, OrdersError> {
-        let record = store::orders::get_by_saga(tx, id)
-            .await?
-            .ok_or(OrdersError::NotFound("saga"))?;
-        if record.saga.snapshot.status.is_terminal() {
-            return Err(OrdersError::precondition(
-                "SAGA_ENDED",
-                "This saga has already ended.",
-            ));
-        }
-        Ok(record)
     }
 
     async fn retry_now(
@@ -213,83 +163,21 @@ impl Orders {
         let (reason, ticket) = justification(&mut problems, &request.reason, &request.ticket);
         finish_keyed(problems, &request)?;
         let (id, reason, ticket) = (checked(id)?, checked(reason)?, checked(ticket)?);
-        self.mutate(call, &request, async |tx, now| {
-            let record = Self::open_saga(tx, id).await?;
-            let saga = &record.saga.snapshot;
-            if saga.awaited_answer().is_some() {
-                // Running the step again without the answer would only ask the same question.
-                return Err(OrdersError::precondition(
-                    "AWAITING_CUSTOMER_ANSWER",
-                    "This saga waits for the customer's answer to its query; it runs again once \
-                     the customer answers, or abort it.",
-                ));
-            }
-            if !store::orders::take_over(&**tx, id, now, self.real_now()).await? {
-                return Err(OrdersError::Busy);
-            }
-            let mut state = saga.state.clone();
-            let status = match saga.status {
-                SagaStatus::Blocked => {
-                    state.failure = None;
-                    state.last_error = None;
-                    SagaStatus::Running
-                }
-                SagaStatus::CompensationStuck => SagaStatus::Compensating,
-                other => other,
-            };
-            store::orders::update_saga(
-                &**tx,
+        let to = |history: &SagaHistory| {
+            Ok(pb::RetryNowResponse {
+                saga: Some(saga_view(history)),
+            })
+        };
+        let encode = |history: &SagaHistory| to(history).map(|response| response.encode_to_vec());
+        let answer = self
+            .retry(
+                call,
+                idempotent(&request, &encode)?,
                 id,
-                &SagaUpdate {
-                    status,
-                    input: None,
-                    state,
-                    attempt: 0,
-                    wait: Some(WaitReason {
-                        kind: "operator".to_owned(),
-                        node: saga.node,
-                        since: now,
-                        until: None,
-                        detail: "retry requested by operations".to_owned(),
-                    }),
-                    finished_at: None,
-                },
-                0,
-                now,
+                Justification { reason, ticket },
             )
             .await?;
-            store::audit::record(
-                &**tx,
-                &audit_row(
-                    call,
-                    saga,
-                    record.tenant_id,
-                    reason.as_str(),
-                    ticket.as_str(),
-                ),
-                now,
-            )
-            .await?;
-            append_events(
-                tx,
-                saga,
-                record.tenant_id,
-                &[operator_event(call, ticket.as_str(), now)],
-                now,
-            )
-            .await?;
-            let updated = Self::open_saga(tx, id).await?;
-            Ok((
-                pb::RetryNowResponse {
-                    saga: Some(self.saga_view(tx, &updated).await?),
-                },
-                Some(Subject {
-                    tenant: record.tenant_id,
-                    order: record.id,
-                }),
-            ))
-        })
-        .await
+        reply_with(answer, to)
     }
 
     async fn abort_saga(
@@ -302,94 +190,21 @@ impl Orders {
         let (reason, ticket) = justification(&mut problems, &request.reason, &request.ticket);
         finish_keyed(problems, &request)?;
         let (id, reason, ticket) = (checked(id)?, checked(reason)?, checked(ticket)?);
-        self.mutate(call, &request, async |tx, now| {
-            let record = Self::open_saga(tx, id).await?;
-            let saga = &record.saga.snapshot;
-            if !store::orders::take_over(&**tx, id, now, self.real_now()).await? {
-                return Err(OrdersError::Busy);
-            }
-            let mut events = vec![operator_event(call, ticket.as_str(), now)];
-            if saga.past_pivot {
-                // Nothing is undone past the point of no return: the order fails, and its message
-                // says what stays in place (domain.md §3.0).
-                let message = catalogue::message("TNR905", &Facts::default());
-                let mut state = saga.state.clone();
-                state.failure = Some(Failure {
-                    code: "TNR905".to_owned(),
-                    message: message.clone(),
-                    at: now,
-                    node: saga.node,
-                });
-                events.push(EventDraft {
-                    effective_at: now,
-                    payload: EventPayload::OrderStatusChanged {
-                        from: record.status,
-                        to: OrderStatus::Failed,
-                        status_key: "failed".to_owned(),
-                        code: "TNR905".to_owned(),
-                    },
-                });
-                store::orders::update_saga(
-                    &**tx,
-                    id,
-                    &SagaUpdate {
-                        status: SagaStatus::Aborted,
-                        input: None,
-                        state,
-                        attempt: saga.attempt,
-                        wait: None,
-                        finished_at: Some(now),
-                    },
-                    0,
-                    now,
-                )
-                .await?;
-                store::orders::end_order(
-                    &**tx,
-                    record.id,
-                    id,
-                    OrderStatus::Failed,
-                    "failed",
-                    Some(("TNR905", &message)),
-                    now,
-                )
-                .await?;
-                store::tasks::cancel_open(&**tx, record.id, now).await?;
-            } else if saga.direction == Direction::Do
-                && !store::orders::request_cancel(&**tx, id, now).await?
-            {
-                return Err(OrdersError::precondition(
-                    "SAGA_ENDED",
-                    "This saga has already ended.",
-                ));
-            }
-            store::audit::record(
-                &**tx,
-                &audit_row(
-                    call,
-                    saga,
-                    record.tenant_id,
-                    reason.as_str(),
-                    ticket.as_str(),
-                ),
-                now,
+        let to = |history: &SagaHistory| {
+            Ok(pb::AbortSagaResponse {
+                saga: Some(saga_view(history)),
+            })
+        };
+        let encode = |history: &SagaHistory| to(history).map(|response| response.encode_to_vec());
+        let answer = self
+            .abort(
+                call,
+                idempotent(&request, &encode)?,
+                id,
+                Justification { reason, ticket },
             )
             .await?;
-            append_events(tx, saga, record.tenant_id, &events, now).await?;
-            let updated = store::orders::get_by_saga(tx, id)
-                .await?
-                .ok_or(OrdersError::internal("an aborted saga disappeared"))?;
-            Ok((
-                pb::AbortSagaResponse {
-                    saga: Some(self.saga_view(tx, &updated).await?),
-                },
-                Some(Subject {
-                    tenant: record.tenant_id,
-                    order: record.id,
-                }),
-            ))
-        })
-        .await
+        reply_with(answer, to)
     }
 }
 

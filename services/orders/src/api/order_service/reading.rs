@@ -5,7 +5,6 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use futures::Stream;
-use tenure_db::TenantTx;
 use tenure_domain::{Problems, parse_id};
 use tenure_grpc::StreamSlot;
 use tenure_grpc::paging::Page;
@@ -17,8 +16,8 @@ use uuid::Uuid;
 use crate::api::context::{Call, Orders, checked, finish};
 use crate::api::convert;
 use crate::domain::OrdersError;
-use crate::store::orders::{ListOrder, OrderFilter, OrderRecord};
-use crate::store::{self, Reach};
+use crate::store::Reach;
+use crate::store::orders::OrderFilter;
 
 /// How often a watch looks for changes another replica made, which cannot wake it.
 const WATCH_POLL: Duration = Duration::from_millis(500);
@@ -35,13 +34,6 @@ pub(crate) fn order_id(problems: &mut Problems, raw: &str) -> Option<Uuid> {
 }
 
 impl Orders {
-    /// The order `id` within `reach`; NOT_FOUND for another tenant's, exactly as for a missing one.
-    pub(crate) async fn order_in(tx: &TenantTx, id: Uuid) -> Result<OrderRecord, OrdersError> {
-        store::orders::get(tx, id)
-            .await?
-            .ok_or(OrdersError::NotFound("order"))
-    }
-
     pub(crate) async fn get_order(
         &self,
         call: &Call,
@@ -51,13 +43,10 @@ impl Orders {
         let id = order_id(&mut problems, &request.order_id);
         finish(problems, || ())?;
         let id = checked(id)?;
-        self.read(call.reach()?, async |tx| {
-            let record = Self::order_in(tx, id).await?;
-            Ok(pb::GetOrderResponse {
-                order: Some(convert::order(&self.registry, &record)?),
-            })
+        let record = self.order(call, id).await?;
+        Ok(pb::GetOrderResponse {
+            order: Some(convert::order(&self.registry, &record)?),
         })
-        .await
     }
 
     pub(crate) async fn list_orders(
@@ -126,9 +115,8 @@ impl Orders {
         );
         finish(problems, || ())?;
         let page = checked(page)?;
-        let tenant = call.tenant_filter(checked(tenant)?)?;
         let filter = OrderFilter {
-            tenant,
+            tenant: checked(tenant)?,
             kinds,
             statuses,
             aws_account_id: checked(aws_account_id)?,
@@ -136,25 +124,17 @@ impl Orders {
             created_before: checked(created_before)?,
             ..OrderFilter::default()
         };
-        self.read(call.reach()?, async |tx| {
-            let rows = store::orders::list(
-                &**tx,
-                &filter,
-                ListOrder::NewestFirst,
-                page.request.offset,
-                page.fetch_limit(),
-            )
+        let rows = self
+            .orders(call, filter, page.request.offset, page.fetch_limit())
             .await?;
-            let (rows, next_page_token) = page.of(rows);
-            Ok(pb::ListOrdersResponse {
-                orders: rows
-                    .iter()
-                    .map(|record| convert::order(&self.registry, record))
-                    .collect::<Result<_, _>>()?,
-                next_page_token,
-            })
+        let (rows, next_page_token) = page.of(rows);
+        Ok(pb::ListOrdersResponse {
+            orders: rows
+                .iter()
+                .map(|record| convert::order(&self.registry, record))
+                .collect::<Result<_, _>>()?,
+            next_page_token,
         })
-        .await
     }
 
     /// The order and its steps, read in one transaction.
@@ -163,22 +143,19 @@ impl Orders {
         reach: Reach,
         id: Uuid,
     ) -> Result<(pb::Order, Vec<pb::OrderStep>, bool), OrdersError> {
-        self.read(reach, async |tx| {
-            let record = Self::order_in(tx, id).await?;
-            let definition = convert::definition_of(&self.registry, &record)?;
-            let (steps, attempts) = store::orders::history(&**tx, record.saga.snapshot.id).await?;
-            let tasks = store::tasks::of_order(&**tx, id).await?;
-            let timeline = convert::timeline(&definition, &record, &steps, &attempts, &tasks);
-            let compensating = record.saga.snapshot.direction
-                == crate::domain::saga::state::Direction::Undo
-                && !record.saga.snapshot.status.is_terminal();
-            Ok((
-                convert::order(&self.registry, &record)?,
-                timeline,
-                compensating,
-            ))
-        })
-        .await
+        let history = self.history(reach, id).await?;
+        let timeline = convert::timeline(
+            &history.definition,
+            &history.record,
+            &history.steps,
+            &history.attempts,
+            &history.tasks,
+        );
+        Ok((
+            convert::order(&self.registry, &history.record)?,
+            timeline,
+            history.compensating,
+        ))
     }
 
     pub(crate) async fn get_order_timeline(

@@ -68,12 +68,13 @@ impl Peers {
         })
     }
 
-    /// The tenant's live record of an AWS account, if it has one.
-    pub(crate) async fn live_account(
+    /// Whether the tenant has a live record of an AWS account: placing only asks whether the account
+    /// is managed already, so the record itself stays on this side of the contract.
+    pub(crate) async fn has_live_account(
         &self,
         tenant: Uuid,
         aws_account_id: &AwsAccountId,
-    ) -> Result<Option<accounts::AwsAccount>, crate::domain::OrdersError> {
+    ) -> Result<bool, crate::domain::OrdersError> {
         let found = self
             .accounts_client()
             .get_account(PeerChannel::for_tenant(
@@ -86,8 +87,8 @@ impl Peers {
             ))
             .await;
         match found {
-            Ok(found) => Ok(found.into_inner().account),
-            Err(status) if status.code() == Code::NotFound => Ok(None),
+            Ok(found) => Ok(found.into_inner().account.is_some()),
+            Err(status) if status.code() == Code::NotFound => Ok(false),
             Err(status) => Err(unavailable(&status)),
         }
     }
