@@ -114,24 +114,15 @@ impl Call {
     }
 }
 
-/// What a mutation needs to run once per idempotency key: the key, the hash of the request it came
-/// with (the same key with another request is refused), and how to store its answer. The API supplies
-/// `encode` as the exact bytes it sends for a fresh answer, so that a replay answers byte for byte
-/// what the first call did, without this layer knowing the wire format. Encoding may fail (an order
-/// whose definition this replica lacks has no view), and then nothing commits.
+/// The shared [`tenure_db::idempotency::Idempotent`], but with an encoder that may fail: an order
+/// whose saga definition this replica lacks has no view, and then nothing commits.
 pub(crate) struct Idempotent<'a, T> {
     pub(crate) key: IdempotencyKey,
     pub(crate) request_hash: Vec<u8>,
     pub(crate) encode: &'a (dyn Fn(&T) -> Result<Vec<u8>, OrdersError> + Send + Sync),
 }
 
-/// The outcome of a mutation: the value it produced now, or the stored answer of the first call
-/// with the same key.
-#[derive(Debug)]
-pub(crate) enum Answer<T> {
-    Fresh(T),
-    Replay(Vec<u8>),
-}
+pub(crate) use tenure_db::idempotency::Answer;
 
 /// The order a stored response is about; `None` for responses that hold nothing of a subject (a
 /// purge's own counts).

@@ -13,7 +13,7 @@ mod operations;
 mod purge;
 mod sandbox;
 
-use tenure_domain::{IdempotencyKey, SharedClock};
+use tenure_domain::SharedClock;
 use uuid::Uuid;
 
 use crate::operation_worker::OperationWorker;
@@ -67,20 +67,4 @@ pub(crate) struct Call {
     pub(crate) tenant_id: Option<Uuid>,
 }
 
-/// What a mutation needs to run once per idempotency key: the key, the hash of the request it came
-/// with (the same key with another request is refused), and how to store its answer. The API supplies
-/// `encode` as the exact bytes it sends for a fresh answer, so that a replay answers byte for byte
-/// what the first call did, without this layer knowing the wire format.
-pub(crate) struct Idempotent<'a, T> {
-    pub(crate) key: IdempotencyKey,
-    pub(crate) request_hash: Vec<u8>,
-    pub(crate) encode: &'a (dyn Fn(&T) -> Vec<u8> + Send + Sync),
-}
-
-/// The outcome of a mutation: the value it produced now, or the stored answer of the first call
-/// with the same key.
-#[derive(Debug)]
-pub(crate) enum Answer<T> {
-    Fresh(T),
-    Replay(Vec<u8>),
-}
+pub(crate) use tenure_db::idempotency::{Answer, Idempotent};

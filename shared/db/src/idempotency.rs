@@ -130,6 +130,29 @@ enum IdempotencyRecord {
     Subject,
 }
 
+/// What a use case needs to run once per idempotency key: the key, the hash of the request it came
+/// with (the same key with another request is refused), and how to store its answer. The API supplies
+/// `encode` as the exact bytes it sends for a fresh answer, so a replay answers byte for byte what
+/// the first call did, while the application layer never learns the wire format.
+pub struct Idempotent<'a, T> {
+    /// The caller's key.
+    pub key: tenure_domain::IdempotencyKey,
+    /// [`request_hash`] of the request as sent.
+    pub request_hash: Vec<u8>,
+    /// The bytes stored for a fresh answer.
+    pub encode: &'a (dyn Fn(&T) -> Vec<u8> + Send + Sync),
+}
+
+/// The outcome of an idempotent use case: the value it produced now, or the stored answer of the
+/// first call with the same key.
+#[derive(Debug)]
+pub enum Answer<T> {
+    /// Produced by this call, and stored.
+    Fresh(T),
+    /// The bytes the first call with this key stored.
+    Replay(Vec<u8>),
+}
+
 /// The `request_hash` every service stores: SHA-256 of the request's canonical encoding (the
 /// protobuf message with its idempotency-key field cleared, and no map fields, so the bytes are
 /// deterministic).
