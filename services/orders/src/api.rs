@@ -10,10 +10,11 @@ mod policy;
 mod purge_participant;
 mod saga_admin;
 mod status;
+mod stream_caps;
 
 pub(crate) use crate::app::Orders;
-pub(crate) use context::StreamCaps;
 pub(crate) use order_events::OrderEventsHandler;
 pub(crate) use order_service::OrderServiceHandler;
 pub(crate) use policy::POLICY;
 pub(crate) use saga_admin::SagaAdminHandler;
+pub(crate) use stream_caps::StreamCaps;

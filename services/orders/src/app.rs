@@ -4,6 +4,7 @@
 //! tonic, prost or the generated protobuf types: the API decodes before a use case and encodes after
 //! it.
 
+mod event_stream;
 mod participant;
 mod placing;
 mod reading;
@@ -19,16 +20,16 @@ use tenure_db::{Db, TenantTx};
 use tenure_domain::{Caller, CallerRole, IdempotencyKey, SharedClock};
 use uuid::Uuid;
 
-use crate::api::StreamCaps;
 use crate::clients::Peers;
 use crate::domain::OrdersError;
 use crate::domain::data_class::order_subject;
+use crate::domain::records::{OrderRecord, Reach};
 use crate::domain::saga::definition::{Definition, Registry};
 use crate::saga_runtime::SagaRuntime;
 use crate::settings::OrdersSettings;
-use crate::store::orders::OrderRecord;
-use crate::store::{self, Reach};
+use crate::store;
 
+pub(crate) use event_stream::{StreamRequest, StreamStart};
 pub(crate) use participant::{PurgeOf, TableRows};
 pub(crate) use placing::{PlaceOrder, lock_refusal};
 pub(crate) use saga_admin::{Justification, SagaHistory, SagaLookup, SagaQuery};
@@ -60,8 +61,6 @@ pub(crate) struct Orders {
     /// `None` when the service runs alone: orders are then refused.
     pub(crate) peers: Option<Peers>,
     pub(crate) settings: Arc<OrdersSettings>,
-    /// The streams open on this replica, under their caps.
-    pub(crate) streams: StreamCaps,
 }
 
 impl std::fmt::Debug for Orders {

@@ -19,10 +19,10 @@ use crate::domain::saga::definition::{Definition, Registry, SagaKind};
 use crate::domain::saga::node::{Action, Node, NodeSpec, PollEvery, WaitDeadline};
 use crate::domain::saga::port::{StepCall, StepPort};
 use crate::domain::saga::state::{EventDraft, EventKind, EventPayload, SagaState};
+use crate::domain::stream::EventFilter;
 use crate::follow::Follower;
 use crate::saga_runtime::SagaRuntime;
 use crate::settings::EngineSettings;
-use crate::store::events::EventFilter;
 use crate::store::orders::NewOrder;
 use crate::store::sagas::NewSaga;
 

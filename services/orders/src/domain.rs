@@ -7,6 +7,8 @@ pub(crate) mod catalogue;
 pub(crate) mod data_class;
 mod error;
 pub(crate) mod order;
+pub(crate) mod records;
 pub(crate) mod saga;
+pub(crate) mod stream;
 
 pub(crate) use error::{OrdersError, Rejection};

@@ -10,8 +10,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::OrdersError;
+use crate::domain::stream::{EventFilter, Page, Position};
 use crate::saga_runtime::SagaRuntime;
-use crate::store::events::{self, EventFilter, Page, Position};
+use crate::store::events;
 
 /// How often an idle reader looks for events another replica committed, which cannot wake it.
 const POLL: Duration = Duration::from_millis(250);

@@ -187,7 +187,6 @@ impl OrdersApp {
                 clock: deps.clock,
                 peers,
                 settings: Arc::new(settings.clone()),
-                streams: api::StreamCaps::new(settings),
             },
         })
     }
@@ -199,16 +198,19 @@ impl OrdersApp {
         let draining = server.host().draining();
         let app = self.app;
         let (db, registry) = (app.db.clone(), app.registry.clone());
+        let streams = api::StreamCaps::new(&app.settings);
         server
             .policy(&policy())
             .rate_limits(Arc::new(tenure_db::rate_limit::DbRateLimiter::new(
                 app.db.clone(),
             )))
             .add_service(
-                api::OrderServiceHandler::new(app.clone(), draining.clone()).into_server(&limits),
+                api::OrderServiceHandler::new(app.clone(), streams.clone(), draining.clone())
+                    .into_server(&limits),
             )
             .add_service(
-                api::OrderEventsHandler::new(app.clone(), draining.clone()).into_server(&limits),
+                api::OrderEventsHandler::new(app.clone(), streams, draining.clone())
+                    .into_server(&limits),
             )
             .add_service(api::SagaAdminHandler::new(app.clone()).into_server(&limits))
             .add_service(tenure_grpc::participant::ParticipantService::server(

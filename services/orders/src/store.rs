@@ -21,9 +21,9 @@ use sea_orm::{DbBackend, DbErr, QueryResult, Statement, TryGetable, Value};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tenure_db::{DatabaseSettings, Db, DbError, ErrorKind, TenantTx};
-use uuid::Uuid;
 
 use crate::domain::OrdersError;
+use crate::domain::records::Reach;
 
 pub(crate) use migrations::Migrator;
 
@@ -36,15 +36,6 @@ pub(crate) async fn migrate(settings: &DatabaseSettings) -> anyhow::Result<()> {
 /// Ready when the database answers and no migration is pending.
 pub(crate) async fn ready(db: &Db) -> Result<(), String> {
     tenure_db::readiness::<Migrator>(db).await
-}
-
-/// Whose rows a transaction may see.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Reach {
-    /// One tenant's.
-    Tenant(Uuid),
-    /// Every tenant's, read-only (operators, billing).
-    AllTenants,
 }
 
 /// A transaction for `reach`.

@@ -13,13 +13,14 @@ use tenure_proto::orders::v1::order_events_server::{OrderEvents, OrderEventsServ
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
+use crate::api::StreamCaps;
 use crate::api::context::{Call, Orders, at, checked, finish};
 use crate::api::convert;
+use crate::app::{StreamRequest, StreamStart};
 use crate::domain::OrdersError;
+use crate::domain::stream::{Position, SubscriptionName};
 use crate::follow::Follower;
 use crate::metrics::{OrdersMetrics, SubscriberGuard};
-use crate::store::Reach;
-use crate::store::events::{self, EventFilter, Position};
 
 /// How long an idle stream waits before it sends a heartbeat with its position.
 const HEARTBEAT: Duration = Duration::from_secs(5);
@@ -42,12 +43,17 @@ const EVENT_TYPES: [&str; 10] = [
 #[derive(Debug, Clone)]
 pub(crate) struct OrderEventsHandler {
     app: Orders,
+    streams: StreamCaps,
     draining: CancellationToken,
 }
 
 impl OrderEventsHandler {
-    pub(crate) fn new(app: Orders, draining: CancellationToken) -> Self {
-        Self { app, draining }
+    pub(crate) fn new(app: Orders, streams: StreamCaps, draining: CancellationToken) -> Self {
+        Self {
+            app,
+            streams,
+            draining,
+        }
     }
 
     /// The generated server with the process's message-size limits applied.
@@ -64,15 +70,9 @@ fn bad_position() -> tenure_domain::FieldProblem {
     )
 }
 
-/// A subscription name: 1 to 100 characters of `[A-Za-z0-9._-]`.
-fn subscription_name(problems: &mut Problems, field: &str, raw: &str) -> Option<String> {
-    let valid = (1..=100).contains(&raw.len())
-        && raw
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || b"._-".contains(&byte));
-    if valid {
-        Some(raw.to_owned())
-    } else {
+fn subscription_name(problems: &mut Problems, field: &str, raw: &str) -> Option<SubscriptionName> {
+    let name = SubscriptionName::parse(raw);
+    if name.is_none() {
         problems.push(at(
             field,
             field_problem(
@@ -81,14 +81,13 @@ fn subscription_name(problems: &mut Problems, field: &str, raw: &str) -> Option<
                 "TNR004",
             ),
         ));
-        None
     }
+    name
 }
 
 fn position(problems: &mut Problems, field: &str, raw: &str, app: &Orders) -> Option<Position> {
-    let backend = app.db.conn().get_database_backend();
     match raw.parse::<Position>() {
-        Ok(position) if position.belongs_to(backend) => Some(position),
+        Ok(position) if position.belongs_to(app.stream_backend()) => Some(position),
         _ => {
             problems.push(at(field, bad_position()));
             None
@@ -159,12 +158,11 @@ impl Cursor {
 
 type EventStream = Pin<Box<dyn Stream<Item = Result<pb::SubscribeResponse, Status>> + Send>>;
 
-impl Orders {
-    async fn subscribe(
+impl OrderEventsHandler {
+    async fn open(
         &self,
         call: &Call,
         request: pb::SubscribeRequest,
-        draining: CancellationToken,
     ) -> Result<EventStream, OrdersError> {
         use pb::subscribe_request::Start;
         let mut problems = Problems::new();
@@ -195,27 +193,23 @@ impl Orders {
         for (index, raw) in request.order_ids.iter().enumerate() {
             orders.extend(problems.check(format!("order_ids[{index}]"), parse_id(raw)));
         }
-        enum From {
-            Position(Position),
-            Latest,
-            Since(chrono::DateTime<chrono::Utc>),
-            Named(String),
-        }
-        let from = match &request.start {
+        let start = match &request.start {
             Some(Start::After(raw)) => {
-                position(&mut problems, "after", raw, self).map(From::Position)
+                position(&mut problems, "after", raw, &self.app).map(StreamStart::After)
             }
-            Some(Start::FromBeginning(true)) => Some(From::Position(Position::origin(
-                self.db.conn().get_database_backend(),
-            ))),
-            Some(Start::FromLatest(true)) => Some(From::Latest),
-            Some(Start::RecordedSince(at_time)) => {
-                convert::request_instant(&mut problems, "recorded_since", Some(at_time), self.now())
-                    .flatten()
-                    .map(From::Since)
-            }
+            Some(Start::FromBeginning(true)) => Some(StreamStart::FromBeginning),
+            Some(Start::FromLatest(true)) => Some(StreamStart::FromLatest),
+            Some(Start::RecordedSince(at_time)) => convert::request_instant(
+                &mut problems,
+                "recorded_since",
+                Some(at_time),
+                self.app.now(),
+            )
+            .flatten()
+            .map(StreamStart::RecordedSince),
             Some(Start::Subscription(name)) => {
-                subscription_name(&mut problems, "subscription", name).map(From::Named)
+                subscription_name(&mut problems, "subscription", name)
+                    .map(StreamStart::Subscription)
             }
             _ => {
                 problems.push(at("start", tenure_domain::required()));
@@ -223,34 +217,18 @@ impl Orders {
             }
         };
         finish(problems, || ())?;
-        let (batch, from) = (checked(batch)?, checked(from)?);
-        // Held by the cursor until the stream ends however it ends.
-        let slot = self.streams.subscribe(&call.caller)?;
-        let position = match from {
-            From::Position(position) => position,
-            From::Latest => events::head(&self.db).await?,
-            From::Since(since) => events::position_before(&self.db, since).await?,
-            From::Named(name) => {
-                match events::subscription(&self.db, &call.caller.subject, &name).await? {
-                    Some(stored) => stored
-                        .parse::<Position>()
-                        .map_err(|()| OrdersError::internal("a stored cursor is malformed"))?,
-                    None => Position::origin(self.db.conn().get_database_backend()),
-                }
-            }
-        };
-        let filter = EventFilter {
-            tenant: match call.reach()? {
-                Reach::Tenant(tenant) => Some(tenant),
-                Reach::AllTenants => None,
-            },
+        let wanted = StreamRequest {
+            start: checked(start)?,
             types: request.types,
             orders,
+            batch: checked(batch)?,
         };
+        // Held by the cursor until the stream ends however it ends.
+        let slot = self.streams.subscribe(&call.caller)?;
         let cursor = Cursor {
-            draining,
-            follower: Follower::new(self.engine.clone(), position, batch, filter),
-            clock: self.clock.clone(),
+            draining: self.draining.clone(),
+            follower: self.app.follow_events(call, wanted).await?,
+            clock: self.app.clock.clone(),
             since_last_send: HEARTBEAT,
             ended: false,
             _subscribed: OrdersMetrics::process().subscribed(),
@@ -262,23 +240,18 @@ impl Orders {
         )))
     }
 
-    async fn ack(
+    async fn acknowledge(
         &self,
         call: &Call,
         request: pb::AckRequest,
     ) -> Result<pb::AckResponse, OrdersError> {
         let mut problems = Problems::new();
         let name = subscription_name(&mut problems, "subscription", &request.subscription);
-        let position = position(&mut problems, "position", &request.position, self);
+        let position = position(&mut problems, "position", &request.position, &self.app);
         finish(problems, || ())?;
-        events::acknowledge(
-            &self.db,
-            &call.caller.subject,
-            &checked(name)?,
-            checked(position)?,
-            self.now(),
-        )
-        .await?;
+        self.app
+            .acknowledge(call, &checked(name)?, checked(position)?)
+            .await?;
         Ok(pb::AckResponse {})
     }
 }
@@ -292,10 +265,7 @@ impl OrderEvents for OrderEventsHandler {
         let call = self
             .app
             .call(&request, "/tenure.orders.v1.OrderEvents/Subscribe")?;
-        let stream = self
-            .app
-            .subscribe(&call, request.into_inner(), self.draining.clone())
-            .await?;
+        let stream = self.open(&call, request.into_inner()).await?;
         Ok(Response::new(stream))
     }
 
@@ -307,7 +277,7 @@ impl OrderEvents for OrderEventsHandler {
             .app
             .call(&request, "/tenure.orders.v1.OrderEvents/Ack")?;
         Ok(Response::new(
-            self.app.ack(&call, request.into_inner()).await?,
+            self.acknowledge(&call, request.into_inner()).await?,
         ))
     }
 }

@@ -4,6 +4,7 @@ use tenure_proto::orders::v1::order_service_server::{OrderService, OrderServiceS
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
+use crate::api::StreamCaps;
 use crate::api::context::Orders;
 use crate::domain::OrdersError;
 
@@ -24,12 +25,17 @@ macro_rules! path {
 #[derive(Debug, Clone)]
 pub(crate) struct OrderServiceHandler {
     app: Orders,
+    streams: StreamCaps,
     draining: CancellationToken,
 }
 
 impl OrderServiceHandler {
-    pub(crate) fn new(app: Orders, draining: CancellationToken) -> Self {
-        Self { app, draining }
+    pub(crate) fn new(app: Orders, streams: StreamCaps, draining: CancellationToken) -> Self {
+        Self {
+            app,
+            streams,
+            draining,
+        }
     }
 
     /// The generated server with the process's message-size limits applied.
@@ -87,7 +93,12 @@ impl OrderService for OrderServiceHandler {
         let call = self.app.call(&request, path!("WatchOrder"))?;
         reply(
             self.app
-                .watch_order(&call, request.into_inner(), self.draining.clone())
+                .watch_order(
+                    &call,
+                    request.into_inner(),
+                    &self.streams,
+                    self.draining.clone(),
+                )
                 .await,
         )
     }

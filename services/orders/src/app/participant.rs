@@ -10,7 +10,8 @@ use uuid::Uuid;
 use crate::app::{Answer, Call, Idempotent, Orders};
 use crate::domain::OrdersError;
 use crate::domain::data_class::{TABLES, action_for};
-use crate::store::{self, Reach};
+use crate::domain::records::Reach;
+use crate::store;
 
 /// The subject of a purge and the classes it removes.
 #[derive(Debug, Clone, Copy)]

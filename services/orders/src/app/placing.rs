@@ -8,12 +8,13 @@ use uuid::Uuid;
 
 use crate::app::{Call, Orders};
 use crate::domain::order::{OrderDetails, ResaleModel, SagaInput, TenantFacts};
+use crate::domain::records::{OrderRecord, Reach};
 use crate::domain::saga::advance::saga_kind;
 use crate::domain::saga::state::{EventDraft, EventPayload};
 use crate::domain::{OrdersError, Rejection};
-use crate::store::orders::{NewOrder, OrderRecord};
+use crate::store;
+use crate::store::orders::NewOrder;
 use crate::store::sagas::{LockHeld, NewSaga};
-use crate::store::{self, Reach};
 
 /// A checked order to place, with the key and request hash that make placing it idempotent.
 #[derive(Debug, Clone)]

@@ -7,12 +7,12 @@ use uuid::Uuid;
 
 use crate::app::{Call, Orders, definition_of};
 use crate::domain::OrdersError;
+use crate::domain::records::{
+    AttemptRow, ListOrder, OrderFilter, OrderRecord, Reach, StepRow, TaskRecord,
+};
 use crate::domain::saga::definition::Definition;
 use crate::domain::saga::state::Direction;
 use crate::store;
-use crate::store::Reach;
-use crate::store::orders::{AttemptRow, ListOrder, OrderFilter, OrderRecord, StepRow};
-use crate::store::tasks::TaskRecord;
 
 /// An order with everything its timeline is drawn from, read in one transaction.
 #[derive(Debug)]

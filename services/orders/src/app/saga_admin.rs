@@ -16,10 +16,11 @@ use crate::app::{
 use crate::domain::OrdersError;
 use crate::domain::catalogue::{self, Facts};
 use crate::domain::order::{Failure, OrderStatus};
+use crate::domain::records::{AttemptRow, ListOrder, OrderFilter, OrderRecord, StepRow};
 use crate::domain::saga::definition::{Definition, Registry, SagaKind};
 use crate::domain::saga::state::{Direction, EventDraft, EventPayload, SagaStatus, WaitReason};
 use crate::store;
-use crate::store::orders::{AttemptRow, ListOrder, OrderFilter, OrderRecord, SagaUpdate, StepRow};
+use crate::store::orders::SagaUpdate;
 
 /// How an operator names a saga: by its own id or by its order's.
 #[derive(Debug, Clone, Copy)]

@@ -8,10 +8,11 @@ use uuid::Uuid;
 
 use crate::app::{Answer, Call, Idempotent, Orders, Subject, definition_of, lock_refusal};
 use crate::domain::order::{InputField, OrderDetails, OrderStatus};
+use crate::domain::records::OrderRecord;
 use crate::domain::saga::state::{QueryAnswer, SagaStatus, WaitReason};
 use crate::domain::{OrdersError, Rejection};
 use crate::store;
-use crate::store::orders::{OrderRecord, SagaUpdate};
+use crate::store::orders::SagaUpdate;
 
 /// A customer's answer to a query, validated like new input.
 pub(crate) enum CustomerAnswer {

@@ -11,11 +11,11 @@ use uuid::Uuid;
 use crate::app::{Answer, Call, Idempotent, Orders, Subject};
 use crate::domain::OrdersError;
 use crate::domain::order::{TaskKind, TaskOwner, TaskState};
+use crate::domain::records::{Reach, SurveyAnswer, TaskRecord};
 use crate::domain::saga::state::{EventDraft, EventPayload};
 use crate::store;
-use crate::store::Reach;
 use crate::store::audit::AuditRow;
-use crate::store::tasks::{Resolution, SurveyAnswer, TaskFilter, TaskRecord};
+use crate::store::tasks::{Resolution, TaskFilter};
 
 /// How many follow-ups one sweep expires at most; the next sweep takes the rest.
 const EXPIRY_BATCH: u64 = 100;

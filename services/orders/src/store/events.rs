@@ -8,9 +8,6 @@
 //! more. Older epochs (before a logical restore restarted the xid counter) are closed and read whole.
 //! SQLite allows one writer at a time, so there the row id is commit order.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
 use sea_orm::{
     AccessMode, ConnectionTrait, DbBackend, IsolationLevel, TransactionTrait as _, Value,
@@ -20,108 +17,25 @@ use uuid::Uuid;
 
 use crate::domain::OrdersError;
 use crate::domain::saga::advance::event_id;
-use crate::domain::saga::state::{EventDraft, EventPayload};
+use crate::domain::saga::state::EventDraft;
+use crate::domain::stream::{EventFilter, Page, Position, PositionBackend, StoredEvent};
 use crate::store::transition::{Binder, Gate};
 use crate::store::{column, json_column, placeholders, statement, time, to_json, unsigned};
 
 /// The payloads' schema version.
 pub(crate) const SCHEMA_VERSION: i32 = 1;
 
-/// A place in the stream. Tokens name their backend, so one cannot be replayed against the other.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct Position {
-    pub(crate) backend: PositionBackend,
-    pub(crate) epoch: i32,
-    /// The writing transaction's id (PostgreSQL); 0 on SQLite.
-    pub(crate) tx: u64,
-    pub(crate) id: i64,
-}
-
-/// Which backend a position belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum PositionBackend {
-    Postgres,
-    Sqlite,
-}
-
-impl Position {
-    /// Before the first event of `epoch` 1.
-    pub(crate) fn origin(backend: DbBackend) -> Self {
-        Self {
-            backend: position_backend(backend),
-            epoch: 0,
-            tx: 0,
-            id: 0,
-        }
-    }
-}
-
-fn position_backend(backend: DbBackend) -> PositionBackend {
+/// The kind of position a stream on `backend` hands out.
+pub(crate) fn position_backend(backend: DbBackend) -> PositionBackend {
     match backend {
         DbBackend::Sqlite => PositionBackend::Sqlite,
         _ => PositionBackend::Postgres,
     }
 }
 
-impl fmt::Display for Position {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let tag = match self.backend {
-            PositionBackend::Postgres => 'p',
-            PositionBackend::Sqlite => 's',
-        };
-        write!(f, "{tag}{}.{}.{}", self.epoch, self.tx, self.id)
-    }
-}
-
-impl FromStr for Position {
-    type Err = ();
-
-    fn from_str(raw: &str) -> Result<Self, ()> {
-        let backend = match raw.chars().next() {
-            Some('p') => PositionBackend::Postgres,
-            Some('s') => PositionBackend::Sqlite,
-            _ => return Err(()),
-        };
-        let mut parts = raw[1..].split('.');
-        let (Some(epoch), Some(tx), Some(id), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(());
-        };
-        let position = Self {
-            backend,
-            epoch: epoch.parse().map_err(|_| ())?,
-            tx: tx.parse().map_err(|_| ())?,
-            id: id.parse().map_err(|_| ())?,
-        };
-        if position.epoch < 0 || position.id < 0 {
-            return Err(());
-        }
-        Ok(position)
-    }
-}
-
-impl Position {
-    /// True when this position was handed out by a stream on `backend`.
-    pub(crate) fn belongs_to(&self, backend: DbBackend) -> bool {
-        self.backend == position_backend(backend)
-    }
-}
-
-/// One stored event.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct StoredEvent {
-    pub(crate) position: Position,
-    pub(crate) event_id: Uuid,
-    pub(crate) order_id: Uuid,
-    pub(crate) tenant_id: Uuid,
-    pub(crate) order_seq: i32,
-    pub(crate) event_type: String,
-    pub(crate) schema_version: i32,
-    pub(crate) payload: EventPayload,
-    pub(crate) effective_at: DateTime<Utc>,
-    pub(crate) recorded_at: DateTime<Utc>,
-    pub(crate) trace: Option<(String, String)>,
+/// The kind of position the stream of `db` hands out.
+pub(crate) fn backend_of(db: &Db) -> PositionBackend {
+    position_backend(db.conn().get_database_backend())
 }
 
 /// Appends `drafts` as events `first_seq..` of `order_id`. The caller has moved the saga's
@@ -204,31 +118,6 @@ pub(crate) fn insert_write(
         gate.join(),
         selects.join(" UNION ALL "),
     ))
-}
-
-/// What a reader wants of the stream.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct EventFilter {
-    /// Only this tenant's (customers).
-    pub(crate) tenant: Option<Uuid>,
-    /// Only these types.
-    pub(crate) types: Vec<String>,
-    /// Only these orders.
-    pub(crate) orders: Vec<Uuid>,
-}
-
-/// A page of events after a position, and the position to resume from.
-#[derive(Debug, Clone)]
-pub(crate) struct Page {
-    pub(crate) events: Vec<StoredEvent>,
-    /// After the last event, or (when the page is short) after everything the filter skipped.
-    pub(crate) position: Position,
-    /// Every committed event up to now was read.
-    pub(crate) caught_up: bool,
-    /// The page is empty, yet committed events exist that no reader may see yet, because an older
-    /// transaction is still open (always false on SQLite). Only an empty page is asked: a reader
-    /// with events to deliver reads again at once anyway.
-    pub(crate) held_back: bool,
 }
 
 const EVENT_COLUMNS: &str = "id, epoch, event_id, order_id, tenant_id, order_seq, event_type, \
@@ -435,7 +324,7 @@ pub(crate) async fn head(db: &Db) -> Result<Position, OrdersError> {
     let epoch = current_epoch(conn).await?;
     Ok(head_in(conn, backend, epoch)
         .await?
-        .unwrap_or_else(|| Position::origin(backend)))
+        .unwrap_or_else(|| Position::origin(position_backend(backend))))
 }
 
 async fn head_in(
@@ -482,7 +371,7 @@ pub(crate) async fn position_before(
     Ok(row
         .map(|row| position_of(&row, backend))
         .transpose()?
-        .unwrap_or_else(|| Position::origin(backend)))
+        .unwrap_or_else(|| Position::origin(position_backend(backend))))
 }
 
 async fn current_epoch(conn: &impl ConnectionTrait) -> Result<i32, OrdersError> {
@@ -552,7 +441,7 @@ pub(crate) async fn subscription(
     db: &Db,
     owner: &str,
     name: &str,
-) -> Result<Option<String>, OrdersError> {
+) -> Result<Option<Position>, OrdersError> {
     let conn = db.conn();
     let backend = conn.get_database_backend();
     let row = conn
@@ -562,7 +451,12 @@ pub(crate) async fn subscription(
             vec![owner.into(), name.into()],
         ))
         .await?;
-    row.map(|row| column(&row, "position")).transpose()
+    row.map(|row| {
+        column::<String>(&row, "position")?
+            .parse::<Position>()
+            .map_err(|()| OrdersError::internal("a stored cursor is malformed"))
+    })
+    .transpose()
 }
 
 /// Moves a named subscription's cursor (creating it), never backwards.
@@ -614,6 +508,7 @@ mod tests {
     )]
 
     use super::*;
+    use crate::domain::saga::state::EventPayload;
 
     /// A fresh orders schema on PostgreSQL; the database lives as long as the returned guard.
     async fn migrated() -> (tenure_testkit::TestDatabase, Db) {
@@ -710,7 +605,7 @@ mod tests {
         let mut numeric = ids.clone();
         numeric.sort_unstable();
         let mut read = Vec::new();
-        let mut position = Position::origin(DbBackend::Postgres);
+        let mut position = Position::origin(PositionBackend::Postgres);
         loop {
             let page = page(&db, position, 2, &EventFilter::default())
                 .await
@@ -745,7 +640,7 @@ mod tests {
         let (older_name, newer_name) = ("000000000001", "000000000002");
         append_named(&older, &[older_name.to_owned()]).await;
         append_named(db.conn(), &[newer_name.to_owned()]).await;
-        let origin = Position::origin(DbBackend::Postgres);
+        let origin = Position::origin(PositionBackend::Postgres);
 
         let waiting = page(&db, origin, 10, &EventFilter::default())
             .await

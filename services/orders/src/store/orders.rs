@@ -4,15 +4,17 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, Value};
 use tenure_db::TenantTx;
-use tenure_domain::AwsAccountId;
 use uuid::Uuid;
 
 use crate::domain::OrdersError;
 use crate::domain::order::{OrderDetails, OrderKind, OrderStatus, SagaInput, TaskState};
+use crate::domain::records::{
+    AttemptRow, ListOrder, OrderFilter, OrderRecord, SagaRecord, StepRow, SurveyAnswer,
+    SurveyRecord,
+};
 use crate::domain::saga::advance::SagaSnapshot;
 use crate::domain::saga::definition::SagaKind;
 use crate::domain::saga::state::{Direction, SagaState, SagaStatus, WaitReason};
-use crate::store::tasks::SurveyAnswer;
 use crate::store::{
     account_column, column, json_column, optional_json_column, placeholders, statement, stored,
     time, to_json, unsigned,
@@ -77,49 +79,6 @@ pub(crate) async fn find_by_key(
         .await?;
     row.map(|row| Ok((column(&row, "id")?, column(&row, "request_hash")?)))
         .transpose()
-}
-
-/// An order with the engine state that shows its progress.
-#[derive(Debug, Clone)]
-pub(crate) struct OrderRecord {
-    pub(crate) id: Uuid,
-    pub(crate) tenant_id: Uuid,
-    pub(crate) kind: OrderKind,
-    pub(crate) status: OrderStatus,
-    pub(crate) status_key: String,
-    pub(crate) aws_account_id: Option<AwsAccountId>,
-    pub(crate) details: OrderDetails,
-    pub(crate) failure_code: Option<String>,
-    pub(crate) failure_message: Option<String>,
-    pub(crate) created_at: DateTime<Utc>,
-    pub(crate) updated_at: DateTime<Utc>,
-    pub(crate) finished_at: Option<DateTime<Utc>>,
-    pub(crate) saga: SagaRecord,
-    /// The satisfaction survey, once the order sent it.
-    pub(crate) survey: Option<SurveyRecord>,
-}
-
-/// Where an order's satisfaction survey stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SurveyRecord {
-    pub(crate) task_id: Uuid,
-    pub(crate) state: TaskState,
-    pub(crate) deadline: DateTime<Utc>,
-    pub(crate) resolved_at: Option<DateTime<Utc>>,
-    pub(crate) answer: Option<SurveyAnswer>,
-}
-
-/// The engine's side of an order.
-#[derive(Debug, Clone)]
-pub(crate) struct SagaRecord {
-    pub(crate) snapshot: SagaSnapshot,
-    pub(crate) kind: SagaKind,
-    pub(crate) version: u32,
-    pub(crate) created_at: DateTime<Utc>,
-    pub(crate) updated_at: DateTime<Utc>,
-    pub(crate) finished_at: Option<DateTime<Utc>>,
-    pub(crate) due_at: Option<DateTime<Utc>>,
-    pub(crate) lease_owner: Option<String>,
 }
 
 const ORDER_COLUMNS: &str = "o.id, o.tenant_id, o.kind, o.status AS order_status, o.status_key, \
@@ -235,30 +194,6 @@ async fn one_by(tx: &TenantTx, column: &str, id: Uuid) -> Result<Option<OrderRec
     row.map(|row| order_record(&row)).transpose()
 }
 
-/// What ListOrders and ListSagas filter on.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct OrderFilter {
-    pub(crate) tenant: Option<Uuid>,
-    pub(crate) kinds: Vec<OrderKind>,
-    pub(crate) statuses: Vec<OrderStatus>,
-    pub(crate) saga_statuses: Vec<SagaStatus>,
-    pub(crate) saga_kind: Option<SagaKind>,
-    pub(crate) aws_account_id: Option<AwsAccountId>,
-    pub(crate) created_after: Option<DateTime<Utc>>,
-    pub(crate) created_before: Option<DateTime<Utc>>,
-    /// Only sagas unchanged since then.
-    pub(crate) unchanged_since: Option<DateTime<Utc>>,
-}
-
-/// How a listing is sorted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ListOrder {
-    /// Newest order first (ListOrders).
-    NewestFirst,
-    /// Oldest saga change first (ListSagas: the longest unchanged come first).
-    StalestFirst,
-}
-
 /// A page of orders matching `filter`.
 pub(crate) async fn list(
     conn: &impl ConnectionTrait,
@@ -364,29 +299,6 @@ pub(crate) async fn list(
         .iter()
         .map(order_record)
         .collect()
-}
-
-/// A finished step of a saga, for the timeline.
-#[derive(Debug, Clone)]
-pub(crate) struct StepRow {
-    pub(crate) node: usize,
-    pub(crate) direction: Direction,
-    pub(crate) input_rev: i32,
-    pub(crate) outcome: String,
-    pub(crate) finished_at: DateTime<Utc>,
-}
-
-/// One recorded attempt.
-#[derive(Debug, Clone)]
-pub(crate) struct AttemptRow {
-    pub(crate) node: usize,
-    pub(crate) direction: Direction,
-    pub(crate) attempt: u32,
-    pub(crate) started_at: DateTime<Utc>,
-    pub(crate) finished_at: DateTime<Utc>,
-    pub(crate) code: String,
-    pub(crate) message: String,
-    pub(crate) replica: String,
 }
 
 /// The finished steps and recent attempts of a saga.

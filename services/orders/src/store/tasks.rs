@@ -6,38 +6,8 @@ use uuid::Uuid;
 
 use crate::domain::OrdersError;
 use crate::domain::order::{TaskKind, TaskOwner, TaskState};
+use crate::domain::records::{SurveyAnswer, TaskRecord};
 use crate::store::{column, statement, stored, time};
-
-/// A task as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct TaskRecord {
-    pub(crate) id: Uuid,
-    pub(crate) tenant_id: Uuid,
-    pub(crate) order_id: Uuid,
-    pub(crate) node: usize,
-    pub(crate) step: String,
-    pub(crate) title: String,
-    pub(crate) owner: TaskOwner,
-    pub(crate) state: TaskState,
-    pub(crate) created_at: DateTime<Utc>,
-    pub(crate) deadline: DateTime<Utc>,
-    pub(crate) resolved_at: Option<DateTime<Utc>>,
-    pub(crate) resolved_by_subject: Option<String>,
-    pub(crate) resolved_by_role: Option<String>,
-    pub(crate) note: String,
-    pub(crate) kind: TaskKind,
-    /// False for a follow-up the order never waits for.
-    pub(crate) blocks_order: bool,
-    pub(crate) survey: Option<SurveyAnswer>,
-}
-
-/// A customer's answer to the satisfaction survey.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SurveyAnswer {
-    /// 1 to 5.
-    pub(crate) score: u8,
-    pub(crate) comment: String,
-}
 
 const TASK_COLUMNS: &str = "id, tenant_id, order_id, node, step, title, owner, state, created_at, \
                             deadline, resolved_at, resolved_by_subject, resolved_by_role, note, \

@@ -13,11 +13,11 @@ use tokio_util::sync::CancellationToken;
 use tonic::Status;
 use uuid::Uuid;
 
+use crate::api::StreamCaps;
 use crate::api::context::{Call, Orders, checked, finish};
 use crate::api::convert;
 use crate::domain::OrdersError;
-use crate::store::Reach;
-use crate::store::orders::OrderFilter;
+use crate::domain::records::{OrderFilter, Reach};
 
 /// How often a watch looks for changes another replica made, which cannot wake it.
 const WATCH_POLL: Duration = Duration::from_millis(500);
@@ -181,6 +181,7 @@ impl Orders {
         &self,
         call: &Call,
         request: pb::WatchOrderRequest,
+        streams: &StreamCaps,
         draining: CancellationToken,
     ) -> Result<WatchStream, OrdersError> {
         let mut problems = Problems::new();
@@ -190,7 +191,7 @@ impl Orders {
         let reach = call.reach()?;
         // Held by the stream until it ends however it ends; refused before any read when the cap is
         // reached.
-        let slot = self.streams.watch(&call.caller)?;
+        let slot = streams.watch(&call.caller)?;
         // Fails here, before the stream starts, for an order the caller cannot see.
         let first = self.timeline_of(reach, id).await?;
         let watch = Watch {

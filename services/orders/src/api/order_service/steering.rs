@@ -11,7 +11,7 @@ use crate::api::order_service::placing::linked_accounts;
 use crate::api::order_service::reading::order_id;
 use crate::app::CustomerAnswer as Answer;
 use crate::domain::OrdersError;
-use crate::store::orders::OrderRecord;
+use crate::domain::records::OrderRecord;
 
 fn answer(
     problems: &mut Problems,

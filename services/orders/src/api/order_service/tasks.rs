@@ -11,7 +11,7 @@ use crate::api::convert;
 use crate::app::{ResolveTask, owned_by};
 use crate::domain::OrdersError;
 use crate::domain::order::TaskState;
-use crate::store::tasks::{SurveyAnswer, TaskRecord};
+use crate::domain::records::{SurveyAnswer, TaskRecord};
 
 /// The longest survey comment, in characters.
 const SURVEY_COMMENT_MAX: usize = 1000;
