@@ -390,6 +390,62 @@ fn handlers_reach_storage_only_through_the_application_layer() {
     );
 }
 
+/// Whether a field or binding of this name holds an AWS account id or a state: such a value has a type
+/// of its own in a service's domain and use cases, never `String`.
+fn holds_an_id_or_a_state(name: &str) -> bool {
+    let name = name.trim_start_matches('_');
+    name == "account"
+        || name == "aws_account"
+        || name.ends_with("account_id")
+        || name == "state"
+        || name == "status"
+        || name.ends_with("_state")
+        || name.ends_with("_status")
+}
+
+#[test]
+fn domain_and_application_types_hold_account_ids_and_states_typed() {
+    let workspace = Workspace::load();
+    let mut violations = Vec::new();
+    let mut scanned = 0;
+    for name in SERVICES {
+        let service = workspace
+            .package(name)
+            .unwrap_or_else(|| panic!("{name} is not a workspace member"));
+        let src = service
+            .manifest_path
+            .parent()
+            .expect("a manifest sits in its package directory")
+            .join("src");
+        let mut files = vec![src.join("domain.rs"), src.join("app.rs")];
+        files_under(&src.join("domain"), &mut files);
+        files_under(&src.join("app"), &mut files);
+        for file in files.iter().filter(|file| is_rust(file) && file.is_file()) {
+            scanned += 1;
+            let source = std::fs::read_to_string(file).expect("source files are readable UTF-8");
+            let identifiers = code_identifiers(&source);
+            for window in identifiers.windows(3) {
+                let [(line, field), (_, first), (_, second)] = window else {
+                    continue;
+                };
+                let stringly = first == "String" || (first == "Option" && second == "String");
+                if holds_an_id_or_a_state(field) && stringly {
+                    violations.push(format!(
+                        "{}:{line} `{field}` is a String",
+                        workspace.relative(file).display()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(scanned > 0, "no domain or application sources found");
+    assert!(
+        violations.is_empty(),
+        "an account id or a state travels typed inside a service (AwsAccountId, an enum):\n{}",
+        violations.join("\n")
+    );
+}
+
 #[test]
 fn one_version_of_the_http_grpc_and_tls_stack() {
     let workspace = Workspace::load();

@@ -77,11 +77,7 @@ pub(crate) fn stream_event(
         effective_at: now,
         recorded_at: now,
         scope_kind: purge.scope.kind(),
-        aws_account_id: purge
-            .scope
-            .account
-            .as_ref()
-            .map(|id| id.as_str().to_owned()),
+        aws_account_id: purge.scope.account.clone(),
         classes: purge.classes.clone(),
         due_at: Some(purge.due_at),
         receipt_id: purge.receipt_id,

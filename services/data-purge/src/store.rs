@@ -70,6 +70,19 @@ pub(crate) fn column<T: TryGetable>(row: &QueryResult, name: &str) -> Result<T, 
     Ok(row.try_get::<T>("", name)?)
 }
 
+/// An optional AWS account id column; a stored value that is not an account id is a broken row.
+pub(crate) fn account_column(
+    row: &QueryResult,
+    name: &str,
+) -> Result<Option<tenure_domain::AwsAccountId>, PurgeError> {
+    column::<Option<String>>(row, name)?
+        .map(|raw| {
+            tenure_domain::AwsAccountId::parse(&raw)
+                .map_err(|_| PurgeError::internal("a stored account id is malformed"))
+        })
+        .transpose()
+}
+
 /// A stored JSON column.
 pub(crate) fn json<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, PurgeError> {
     serde_json::from_str(raw).map_err(|error| PurgeError::Internal(Box::new(error)))

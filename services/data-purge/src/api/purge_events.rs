@@ -50,7 +50,11 @@ fn event_to(event: &PurgeStreamEvent) -> pb::PurgeEvent {
         recorded_at: Some(convert::timestamp(event.recorded_at)),
         position: event.position.to_string(),
         scope_kind: convert::scope_kind_to(event.scope_kind),
-        aws_account_id: event.aws_account_id.clone().unwrap_or_default(),
+        aws_account_id: event
+            .aws_account_id
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
         classes: convert::classes_to(&event.classes),
         due_at: event.due_at.map(convert::timestamp),
         receipt_id: event

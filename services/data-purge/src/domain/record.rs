@@ -128,7 +128,7 @@ pub(crate) struct PurgeStreamEvent {
     pub(crate) effective_at: DateTime<Utc>,
     pub(crate) recorded_at: DateTime<Utc>,
     pub(crate) scope_kind: ScopeKind,
-    pub(crate) aws_account_id: Option<String>,
+    pub(crate) aws_account_id: Option<AwsAccountId>,
     pub(crate) classes: Vec<DataClass>,
     pub(crate) due_at: Option<DateTime<Utc>>,
     pub(crate) receipt_id: Option<Uuid>,

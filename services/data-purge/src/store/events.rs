@@ -6,9 +6,10 @@
 
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
 use sea_orm::{ConnectionTrait, QueryResult, Statement};
+use tenure_domain::AwsAccountId;
 
 use crate::domain::{PurgeError, PurgeStreamEvent, SCHEMA_VERSION, ScopeKind};
-use crate::store::{column, json, optional_time, to_json};
+use crate::store::{account_column, column, json, optional_time, to_json};
 
 const TABLE: &str = "purge_event";
 
@@ -73,7 +74,7 @@ pub(crate) async fn append(
             Expr::val(event.effective_at),
             Expr::val(event.recorded_at),
             Expr::val(event.scope_kind.as_str()),
-            Expr::val(event.aws_account_id.clone()),
+            Expr::val(event.aws_account_id.as_ref().map(AwsAccountId::to_string)),
             Expr::val(to_json(&event.classes)?),
             Expr::val(event.due_at),
             Expr::val(event.receipt_id),
@@ -106,7 +107,7 @@ fn from_row(row: &QueryResult) -> Result<PurgeStreamEvent, PurgeError> {
         recorded_at: column(row, "recorded_at")?,
         scope_kind: ScopeKind::parse(&column::<String>(row, "scope_kind")?)
             .ok_or(broken("a stored scope kind is unknown"))?,
-        aws_account_id: column(row, "aws_account_id")?,
+        aws_account_id: account_column(row, "aws_account_id")?,
         classes: json(&column::<String>(row, "classes")?)?,
         due_at: optional_time(row, "due_at")?,
         receipt_id: column(row, "receipt_id")?,

@@ -3,11 +3,10 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query, SelectStatement};
 use sea_orm::{ConnectionTrait, QueryResult};
-use tenure_domain::AwsAccountId;
 use uuid::Uuid;
 
 use crate::domain::{Actor, LegalHold, PurgeError, Scope, ScopeKind};
-use crate::store::{column, optional_time};
+use crate::store::{account_column, column, optional_time};
 
 const TABLE: &str = "legal_hold";
 
@@ -36,12 +35,8 @@ fn from_row(row: &QueryResult) -> Result<LegalHold, PurgeError> {
     let scope = match ScopeKind::parse(&column::<String>(row, "scope_kind")?) {
         Some(ScopeKind::Tenant) => Scope::tenant(tenant),
         Some(ScopeKind::Account) => {
-            let raw: Option<String> = column(row, "aws_account_id")?;
-            let account = raw
-                .as_deref()
-                .map(AwsAccountId::parse)
-                .and_then(Result::ok)
-                .ok_or(broken("a stored account hold has no valid account id"))?;
+            let account = account_column(row, "aws_account_id")?
+                .ok_or(broken("a stored account hold has no account id"))?;
             Scope::account(tenant, account)
         }
         None => return Err(broken("a stored scope kind is unknown")),

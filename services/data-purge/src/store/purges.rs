@@ -5,13 +5,12 @@ use sea_orm::sea_query::{
     Condition, Expr, ExprTrait, Func, Order, Query, SelectStatement, SimpleExpr,
 };
 use sea_orm::{ConnectionTrait, QueryResult};
-use tenure_domain::AwsAccountId;
 use uuid::Uuid;
 
 use crate::domain::{
     Purge, PurgeError, PurgeFilter, PurgeReason, PurgeState, Scope, ScopeKind, Transition,
 };
-use crate::store::{column, json, optional_time, to_json};
+use crate::store::{account_column, column, json, optional_time, to_json};
 
 const TABLE: &str = "purge_request";
 
@@ -89,12 +88,8 @@ fn from_row(row: &QueryResult) -> Result<Purge, PurgeError> {
     let scope = match kind {
         ScopeKind::Tenant => Scope::tenant(tenant),
         ScopeKind::Account => {
-            let raw: Option<String> = column(row, "aws_account_id")?;
-            let account = raw
-                .as_deref()
-                .map(AwsAccountId::parse)
-                .and_then(Result::ok)
-                .ok_or(broken("a stored account purge has no valid account id"))?;
+            let account = account_column(row, "aws_account_id")?
+                .ok_or(broken("a stored account purge has no account id"))?;
             Scope::account(tenant, account)
         }
     };

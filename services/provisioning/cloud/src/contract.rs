@@ -25,7 +25,8 @@ use tenure_domain::AwsAccountId;
 use crate::{
     AccountState, CREATE_ACCOUNT_REQUEST_PREFIX, Cloud, CloudError, CloudResult,
     CreateAccountState, HANDSHAKE_PREFIX, HandshakeAction, HandshakeState, InstanceTargets,
-    JoinedMethod, StackDeletion, StackSetOperationStatus, StackSetSpec, StackSpec, is_valid_aws_id,
+    JoinedMethod, StackDeletion, StackSetOperationStatus, StackSetSpec, StackSetStatus, StackSpec,
+    StackStatus, is_valid_aws_id,
 };
 
 /// What a backend offers the contract suite. Keep implementations thin: they only create the starting
@@ -438,11 +439,11 @@ pub async fn case_stack_and_stack_set_offboarding_order<F: ContractFixture>(
                 .await
                 .expect("DescribeStacks succeeds")
                 .expect("a created stack exists");
-            (described.status != "CREATE_IN_PROGRESS").then_some(described)
+            (described.status != StackStatus::CreateInProgress).then_some(described)
         },
     )
     .await;
-    assert_eq!(created.status, "CREATE_COMPLETE");
+    assert_eq!(created.status, StackStatus::CreateComplete);
     assert_eq!(created.stack_id, stack_id);
     assert_eq!(created.name, stack.name);
     assert_eq!(created.tags, stack.tags);
@@ -468,7 +469,7 @@ pub async fn case_stack_and_stack_set_offboarding_order<F: ContractFixture>(
         .expect("DescribeStackSet succeeds")
         .expect("the StackSet exists");
     assert_eq!(described_set.stack_set_id, stack_set_id);
-    assert_eq!(described_set.status, "ACTIVE");
+    assert_eq!(described_set.status, StackSetStatus::Active);
     assert_eq!(described_set.tags, stack_set.tags);
 
     let targets = InstanceTargets {
@@ -529,7 +530,9 @@ pub async fn case_stack_and_stack_set_offboarding_order<F: ContractFixture>(
         .await
         .expect("DescribeStackSet succeeds after the deletion");
     assert!(
-        after.as_ref().is_none_or(|set| set.status == "DELETED"),
+        after
+            .as_ref()
+            .is_none_or(|set| set.status == StackSetStatus::Deleted),
         "a deleted StackSet is gone or DELETED: {after:?}"
     );
 
@@ -553,14 +556,14 @@ pub async fn case_stack_and_stack_set_offboarding_order<F: ContractFixture>(
                 .expect("DescribeStacks by id succeeds after the deletion")
             {
                 // By id, AWS still describes a deleted stack; by name it no longer finds it.
-                Some(described) if described.status == "DELETE_IN_PROGRESS" => None,
+                Some(described) if described.status == StackStatus::DeleteInProgress => None,
                 Some(described) => Some(described.status),
-                None => Some("DELETE_COMPLETE".to_owned()),
+                None => Some(StackStatus::DeleteComplete),
             }
         },
     )
     .await;
-    assert_eq!(deleted, "DELETE_COMPLETE");
+    assert_eq!(deleted, StackStatus::DeleteComplete);
     Coverage::Full
 }
 

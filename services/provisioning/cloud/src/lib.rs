@@ -287,9 +287,80 @@ pub struct StackDescription {
     /// The ARN.
     pub stack_id: String,
     pub name: String,
-    /// E.g. `CREATE_IN_PROGRESS`, `CREATE_COMPLETE`, `DELETE_COMPLETE`, `ROLLBACK_COMPLETE`.
-    pub status: String,
+    pub status: StackStatus,
     pub tags: Vec<(String, String)>,
+}
+
+/// `StackStatus`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StackStatus {
+    CreateInProgress,
+    CreateFailed,
+    CreateComplete,
+    RollbackInProgress,
+    RollbackFailed,
+    RollbackComplete,
+    DeleteInProgress,
+    DeleteFailed,
+    DeleteComplete,
+    UpdateInProgress,
+    UpdateCompleteCleanupInProgress,
+    UpdateComplete,
+    UpdateFailed,
+    UpdateRollbackInProgress,
+    UpdateRollbackFailed,
+    UpdateRollbackCompleteCleanupInProgress,
+    UpdateRollbackComplete,
+    ReviewInProgress,
+    ImportInProgress,
+    ImportComplete,
+    ImportRollbackInProgress,
+    ImportRollbackFailed,
+    ImportRollbackComplete,
+}
+
+impl StackStatus {
+    /// True when the stack's resources stand as its template says (created, or updated since).
+    pub fn is_deployed(self) -> bool {
+        matches!(self, Self::CreateComplete | Self::UpdateComplete)
+    }
+
+    /// True while CloudFormation is still working on the stack, so its status will change.
+    pub fn is_in_progress(self) -> bool {
+        matches!(
+            self,
+            Self::CreateInProgress
+                | Self::RollbackInProgress
+                | Self::DeleteInProgress
+                | Self::UpdateInProgress
+                | Self::UpdateCompleteCleanupInProgress
+                | Self::UpdateRollbackInProgress
+                | Self::UpdateRollbackCompleteCleanupInProgress
+                | Self::ReviewInProgress
+                | Self::ImportInProgress
+                | Self::ImportRollbackInProgress
+        )
+    }
+}
+
+/// `StackSetStatus`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StackSetStatus {
+    Active,
+    Deleted,
+}
+
+/// `StackInstanceDetailedStatus`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StackInstanceStatus {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    Inoperable,
+    SkippedSuspendedAccount,
+    FailedImport,
 }
 
 /// A self-managed StackSet the platform creates in a management account.
@@ -315,8 +386,7 @@ pub enum StackDeletion {
 pub struct StackSetDescription {
     pub stack_set_id: String,
     pub name: String,
-    /// `ACTIVE` or `DELETED`.
-    pub status: String,
+    pub status: StackSetStatus,
     pub tags: Vec<(String, String)>,
 }
 
@@ -350,8 +420,7 @@ impl StackSetOperationStatus {
 pub struct StackInstance {
     pub account: AwsAccountId,
     pub region: String,
-    /// `StackInstanceDetailedStatus`, e.g. `SUCCEEDED`, `INOPERABLE`, `SKIPPED_SUSPENDED_ACCOUNT`.
-    pub detailed_status: String,
+    pub detailed_status: StackInstanceStatus,
 }
 
 /// The AWS primitives provisioning composes into operations. Each method is one AWS API call (list calls

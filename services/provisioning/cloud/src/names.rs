@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::{
     AccountState, CreateAccountState, HandshakeAction, HandshakeState, JoinedMethod,
-    StackSetOperationStatus, TransferStatus,
+    StackInstanceStatus, StackSetOperationStatus, StackSetStatus, StackStatus, TransferStatus,
 };
 
 /// A name that is not one of the values of an AWS enumeration.
@@ -126,6 +126,48 @@ aws_names!(StackSetOperationStatus {
     Succeeded => "SUCCEEDED",
     Failed => "FAILED",
     Stopped => "STOPPED",
+});
+
+aws_names!(StackStatus {
+    CreateInProgress => "CREATE_IN_PROGRESS",
+    CreateFailed => "CREATE_FAILED",
+    CreateComplete => "CREATE_COMPLETE",
+    RollbackInProgress => "ROLLBACK_IN_PROGRESS",
+    RollbackFailed => "ROLLBACK_FAILED",
+    RollbackComplete => "ROLLBACK_COMPLETE",
+    DeleteInProgress => "DELETE_IN_PROGRESS",
+    DeleteFailed => "DELETE_FAILED",
+    DeleteComplete => "DELETE_COMPLETE",
+    UpdateInProgress => "UPDATE_IN_PROGRESS",
+    UpdateCompleteCleanupInProgress => "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+    UpdateComplete => "UPDATE_COMPLETE",
+    UpdateFailed => "UPDATE_FAILED",
+    UpdateRollbackInProgress => "UPDATE_ROLLBACK_IN_PROGRESS",
+    UpdateRollbackFailed => "UPDATE_ROLLBACK_FAILED",
+    UpdateRollbackCompleteCleanupInProgress => "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+    UpdateRollbackComplete => "UPDATE_ROLLBACK_COMPLETE",
+    ReviewInProgress => "REVIEW_IN_PROGRESS",
+    ImportInProgress => "IMPORT_IN_PROGRESS",
+    ImportComplete => "IMPORT_COMPLETE",
+    ImportRollbackInProgress => "IMPORT_ROLLBACK_IN_PROGRESS",
+    ImportRollbackFailed => "IMPORT_ROLLBACK_FAILED",
+    ImportRollbackComplete => "IMPORT_ROLLBACK_COMPLETE",
+});
+
+aws_names!(StackSetStatus {
+    Active => "ACTIVE",
+    Deleted => "DELETED",
+});
+
+aws_names!(StackInstanceStatus {
+    Pending => "PENDING",
+    Running => "RUNNING",
+    Succeeded => "SUCCEEDED",
+    Failed => "FAILED",
+    Cancelled => "CANCELLED",
+    Inoperable => "INOPERABLE",
+    SkippedSuspendedAccount => "SKIPPED_SUSPENDED_ACCOUNT",
+    FailedImport => "FAILED_IMPORT",
 });
 
 #[cfg(test)]

@@ -134,7 +134,7 @@ pub(crate) fn stack_to_pb(stack: &StackSnapshot) -> pb::Stack {
     pb::Stack {
         name: stack.name.clone(),
         stack_id: stack.stack_id.clone().unwrap_or_default(),
-        status: stack.status.clone(),
+        status: stack.status.as_str().to_owned(),
         aws_account_id: stack.account.to_string(),
     }
 }

@@ -41,7 +41,7 @@ fn subject(scope: Option<&pb::ParticipantScope>, problems: &mut Problems) -> Opt
             );
             Some(PurgeSubject::Account {
                 tenant_id: tenant_id?,
-                account: account?.to_string(),
+                account: account?,
             })
         }
         Ok(pb::ScopeKind::Tenant) => Some(PurgeSubject::Tenant {

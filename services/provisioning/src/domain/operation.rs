@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::domain::aws_values::{AwsAccountState, account_id, account_ids};
 use crate::domain::cloud::{
     CreateAccountState, HandshakeAction, HandshakeState, JoinedMethod, StackSetOperationStatus,
-    TransferStatus,
+    StackStatus, TransferStatus,
 };
 
 /// What an operation does (one per mutating RPC).
@@ -416,7 +416,7 @@ pub(crate) struct TransferSnapshot {
 pub(crate) struct StackSnapshot {
     pub(crate) name: String,
     pub(crate) stack_id: Option<String>,
-    pub(crate) status: String,
+    pub(crate) status: StackStatus,
     #[serde(with = "account_id")]
     pub(crate) account: AwsAccountId,
 }

@@ -1,12 +1,16 @@
 //! What a purge asks of provisioning's records: the subject it names and the rows each table holds of it.
 
+use tenure_domain::AwsAccountId;
 use uuid::Uuid;
 
 /// The subject of a purge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum PurgeSubject {
     /// One AWS account of a tenant.
-    Account { tenant_id: Uuid, account: String },
+    Account {
+        tenant_id: Uuid,
+        account: AwsAccountId,
+    },
     /// A whole tenant.
     Tenant { tenant_id: Uuid },
 }

@@ -163,9 +163,9 @@ impl OperationWorker {
             status: stack.status,
             account: account.clone(),
         });
-        let deployed = stack.as_ref().is_some_and(|stack| {
-            matches!(stack.status.as_str(), "CREATE_COMPLETE" | "UPDATE_COMPLETE")
-        });
+        let deployed = stack
+            .as_ref()
+            .is_some_and(|stack| stack.status.is_deployed());
         Ok(BootstrapCheck {
             deployed,
             stack,

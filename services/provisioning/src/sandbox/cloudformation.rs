@@ -4,7 +4,8 @@
 use tenure_domain::AwsAccountId;
 use tenure_provisioning_cloud::{
     AccountState, CloudResult, InstanceTargets, StackDeletion, StackDescription, StackInstance,
-    StackSetDescription, StackSetOperationStatus, StackSetSpec, StackSpec,
+    StackInstanceStatus, StackSetDescription, StackSetOperationStatus, StackSetSpec,
+    StackSetStatus, StackSpec, StackStatus,
 };
 use uuid::Uuid;
 
@@ -28,7 +29,7 @@ impl SandboxCloud {
             ),
             name: name.to_owned(),
             account: account.to_string(),
-            status: "CREATE_COMPLETE".to_owned(),
+            status: StackStatus::CreateComplete,
             tags: Vec::new(),
             token: None,
             changed_at: self.now(),
@@ -93,16 +94,18 @@ impl SandboxCloud {
 
     async fn settle_stack(&self, mut stack: SimStack) -> CloudResult<SimStack> {
         let done_at = stack.changed_at + Self::delay(self.settings.cloudformation_delay_secs);
-        let next = match stack.status.as_str() {
-            "CREATE_IN_PROGRESS" => Some("CREATE_COMPLETE"),
-            "DELETE_IN_PROGRESS" if stack.undeletable && !stack.forced => Some("DELETE_FAILED"),
-            "DELETE_IN_PROGRESS" => Some("DELETE_COMPLETE"),
+        let next = match stack.status {
+            StackStatus::CreateInProgress => Some(StackStatus::CreateComplete),
+            StackStatus::DeleteInProgress if stack.undeletable && !stack.forced => {
+                Some(StackStatus::DeleteFailed)
+            }
+            StackStatus::DeleteInProgress => Some(StackStatus::DeleteComplete),
             _ => None,
         };
         if let Some(next) = next
             && self.now() >= done_at
         {
-            stack.status = next.to_owned();
+            stack.status = next;
             self.put_stack(&account_id(&stack.account)?, &stack).await?;
         }
         Ok(stack)
@@ -149,7 +152,7 @@ impl SandboxCloud {
         name: &str,
     ) -> CloudResult<SimStackSet> {
         match self.stack_set(acting, name).await? {
-            Some(set) if set.status == "ACTIVE" => Ok(set),
+            Some(set) if set.status == StackSetStatus::Active => Ok(set),
             _ => Err(rejected(
                 "StackSetNotFoundException",
                 None,
@@ -218,7 +221,7 @@ impl SandboxCloud {
                     let instance = SimInstance {
                         account: account.clone(),
                         region: region.clone(),
-                        detailed_status: "SKIPPED_SUSPENDED_ACCOUNT".to_owned(),
+                        detailed_status: StackInstanceStatus::SkippedSuspendedAccount,
                         undeletable: false,
                     };
                     self.put_instance(scope, &instance).await?;
@@ -226,7 +229,7 @@ impl SandboxCloud {
                     let instance = SimInstance {
                         account: account.clone(),
                         region: region.clone(),
-                        detailed_status: "SUCCEEDED".to_owned(),
+                        detailed_status: StackInstanceStatus::Succeeded,
                         undeletable: false,
                     };
                     self.put_instance(scope, &instance).await?;
@@ -239,7 +242,7 @@ impl SandboxCloud {
                     match existing {
                         Some(mut instance) if instance.undeletable && !operation.retain_stacks => {
                             complete = false;
-                            instance.detailed_status = "INOPERABLE".to_owned();
+                            instance.detailed_status = StackInstanceStatus::Inoperable;
                             self.put_instance(scope, &instance).await?;
                         }
                         _ => self
@@ -298,7 +301,7 @@ impl SandboxCloud {
     ) -> CloudResult<String> {
         let _serial = self.serial.lock().await;
         if let Some(existing) = self.find_stack(acting, &stack.name).await?
-            && existing.status != "DELETE_COMPLETE"
+            && existing.status != StackStatus::DeleteComplete
         {
             if existing.token.as_deref() == Some(token) {
                 return Ok(existing.stack_id);
@@ -317,7 +320,7 @@ impl SandboxCloud {
             ),
             name: stack.name.clone(),
             account: acting.to_string(),
-            status: "CREATE_IN_PROGRESS".to_owned(),
+            status: StackStatus::CreateInProgress,
             tags: stack.tags.clone(),
             token: Some(token.to_owned()),
             changed_at: self.now(),
@@ -337,7 +340,9 @@ impl SandboxCloud {
         let found = self.find_stack(acting, name_or_id).await?;
         // By name, a deleted stack no longer exists; by id, AWS still reports DELETE_COMPLETE.
         Ok(found
-            .filter(|stack| name_or_id.starts_with("arn:") || stack.status != "DELETE_COMPLETE")
+            .filter(|stack| {
+                name_or_id.starts_with("arn:") || stack.status != StackStatus::DeleteComplete
+            })
             .map(|stack| to_stack(&stack)))
     }
 
@@ -354,20 +359,20 @@ impl SandboxCloud {
             return Ok(());
         };
         if matches!(
-            stack.status.as_str(),
-            "DELETE_COMPLETE" | "DELETE_IN_PROGRESS"
+            stack.status,
+            StackStatus::DeleteComplete | StackStatus::DeleteInProgress
         ) {
             return Ok(());
         }
         let forced = deletion == StackDeletion::Force;
-        if forced && stack.status != "DELETE_FAILED" {
+        if forced && stack.status != StackStatus::DeleteFailed {
             return Err(rejected(
                 "ValidationError",
                 None,
                 "FORCE_DELETE_STACK is only valid for a stack in DELETE_FAILED",
             ));
         }
-        stack.status = "DELETE_IN_PROGRESS".to_owned();
+        stack.status = StackStatus::DeleteInProgress;
         stack.forced = forced;
         stack.changed_at = self.now();
         self.put_stack(acting, &stack).await
@@ -381,7 +386,7 @@ impl SandboxCloud {
     ) -> CloudResult<String> {
         let _serial = self.serial.lock().await;
         if let Some(existing) = self.stack_set(acting, &stack_set.name).await?
-            && existing.status == "ACTIVE"
+            && existing.status == StackSetStatus::Active
         {
             if existing.token == token {
                 return Ok(existing.stack_set_id);
@@ -396,7 +401,7 @@ impl SandboxCloud {
             stack_set_id: format!("{}:{}", stack_set.name, Uuid::new_v4()),
             name: stack_set.name.clone(),
             account: acting.to_string(),
-            status: "ACTIVE".to_owned(),
+            status: StackSetStatus::Active,
             tags: stack_set.tags.clone(),
             token: token.to_owned(),
         };
@@ -442,7 +447,7 @@ impl SandboxCloud {
                 "the StackSet still has stack instances",
             ));
         }
-        set.status = "DELETED".to_owned();
+        set.status = StackSetStatus::Deleted;
         self.store
             .put(
                 SandboxTable::StackSet,
@@ -578,7 +583,7 @@ fn to_stack(stack: &SimStack) -> StackDescription {
     StackDescription {
         stack_id: stack.stack_id.clone(),
         name: stack.name.clone(),
-        status: stack.status.clone(),
+        status: stack.status,
         tags: stack.tags.clone(),
     }
 }

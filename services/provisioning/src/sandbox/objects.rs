@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tenure_provisioning_cloud::{
     AccountState, CreateAccountState, HandshakeAction, HandshakeState, JoinedMethod,
-    StackSetOperationStatus, TransferStatus,
+    StackInstanceStatus, StackSetOperationStatus, StackSetStatus, StackStatus, TransferStatus,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -98,7 +98,7 @@ pub(super) struct SimStack {
     pub(super) stack_id: String,
     pub(super) name: String,
     pub(super) account: String,
-    pub(super) status: String,
+    pub(super) status: StackStatus,
     pub(super) tags: Vec<(String, String)>,
     pub(super) token: Option<String>,
     pub(super) changed_at: DateTime<Utc>,
@@ -116,7 +116,7 @@ pub(super) struct SimStackSet {
     pub(super) stack_set_id: String,
     pub(super) name: String,
     pub(super) account: String,
-    pub(super) status: String,
+    pub(super) status: StackSetStatus,
     pub(super) tags: Vec<(String, String)>,
     pub(super) token: String,
 }
@@ -125,7 +125,7 @@ pub(super) struct SimStackSet {
 pub(super) struct SimInstance {
     pub(super) account: String,
     pub(super) region: String,
-    pub(super) detailed_status: String,
+    pub(super) detailed_status: StackInstanceStatus,
     /// Its stack cannot be deleted: a deletion that does not retain stacks fails and leaves the
     /// instance `INOPERABLE`.
     #[serde(default)]

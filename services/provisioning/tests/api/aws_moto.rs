@@ -317,7 +317,8 @@ async fn stacks_and_stack_sets_follow_the_offboarding_order_on_moto() {
         .describe_stack_set(&management, ESSENTIALS)
         .await;
     assert!(
-        matches!(&gone, Ok(None)) || matches!(&gone, Ok(Some(set)) if set.status == "DELETED"),
+        matches!(&gone, Ok(None))
+            || matches!(&gone, Ok(Some(set)) if set.status == tenure_provisioning_cloud::StackSetStatus::Deleted),
         "the StackSet is still there: {gone:?}"
     );
     assert_replay_is_silent(&served, &deleted_set, async || {

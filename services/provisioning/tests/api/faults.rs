@@ -231,7 +231,10 @@ async fn stack_set_and_instances_survive_every_fault_without_duplicates() {
         .await
         .expect("describe")
         .expect("the StackSet exists");
-    assert_eq!(set.status, "ACTIVE");
+    assert_eq!(
+        set.status,
+        tenure_provisioning_cloud::StackSetStatus::Active
+    );
 
     inject_every_fault(&served, "CreateStackInstances", Fault::throttling());
     let request = pb::CreateStackInstancesRequest {

@@ -3,8 +3,12 @@
 
 use aws_sdk_cloudformation::types as cfn;
 use aws_sdk_organizations::types as org;
+use std::str::FromStr;
+
 use chrono::{DateTime, Utc};
 use tenure_domain::AwsAccountId;
+
+use crate::names::UnknownAwsValue;
 
 use crate::{
     AccountDescription, AccountState, BillingTransfer, CREATE_ACCOUNT_REQUEST_PREFIX, CloudError,
@@ -72,16 +76,25 @@ fn unknown(field: &str, value: &str) -> CloudError {
     invalid_response(format!("{field} has the unknown value {value:?}"))
 }
 
+/// The value of an AWS enumeration `field` from its AWS name, through the one table of names.
+fn named<T: FromStr<Err = UnknownAwsValue>>(raw: &str, field: &str) -> CloudResult<T> {
+    raw.parse().map_err(|_| unknown(field, raw))
+}
+
+/// The required enumeration `field` of a response, read through the one table of names.
+fn enumerated<T, V>(value: Option<&V>, field: &str) -> CloudResult<T>
+where
+    T: FromStr<Err = UnknownAwsValue>,
+    V: AsRef<str>,
+{
+    named(required(value, field)?.as_ref(), field)
+}
+
 pub(crate) fn create_account_status(
     status: Option<&org::CreateAccountStatus>,
 ) -> CloudResult<CreateAccountStatus> {
     let status = required(status, "CreateAccountStatus")?;
-    let state = match required(status.state(), "CreateAccountStatus.State")?.as_str() {
-        "IN_PROGRESS" => CreateAccountState::InProgress,
-        "SUCCEEDED" => CreateAccountState::Succeeded,
-        "FAILED" => CreateAccountState::Failed,
-        other => return Err(unknown("CreateAccountStatus.State", other)),
-    };
+    let state: CreateAccountState = enumerated(status.state(), "CreateAccountStatus.State")?;
     let account_id = status
         .account_id()
         .map(|id| account_id(id, "CreateAccountStatus.AccountId"))
@@ -116,19 +129,8 @@ pub(crate) fn create_account_status(
 
 pub(crate) fn account(account: Option<&org::Account>) -> CloudResult<AccountDescription> {
     let account = required(account, "Account")?;
-    let state = match required(account.state(), "Account.State")?.as_str() {
-        "PENDING_ACTIVATION" => AccountState::PendingActivation,
-        "ACTIVE" => AccountState::Active,
-        "PENDING_CLOSURE" => AccountState::PendingClosure,
-        "SUSPENDED" => AccountState::Suspended,
-        "CLOSED" => AccountState::Closed,
-        other => return Err(unknown("Account.State", other)),
-    };
-    let joined_method = match required(account.joined_method(), "Account.JoinedMethod")?.as_str() {
-        "CREATED" => JoinedMethod::Created,
-        "INVITED" => JoinedMethod::Invited,
-        other => return Err(unknown("Account.JoinedMethod", other)),
-    };
+    let state: AccountState = enumerated(account.state(), "Account.State")?;
+    let joined_method: JoinedMethod = enumerated(account.joined_method(), "Account.JoinedMethod")?;
     Ok(AccountDescription {
         id: account_id(required(account.id(), "Account.Id")?, "Account.Id")?,
         // Names of transferred accounts may hold anything up to 128 characters: display data only.
@@ -150,20 +152,8 @@ pub(crate) fn handshake(
     acting: &AwsAccountId,
 ) -> CloudResult<Handshake> {
     let handshake = required(handshake, "Handshake")?;
-    let action = match required(handshake.action(), "Handshake.Action")?.as_str() {
-        "INVITE" => HandshakeAction::Invite,
-        "TRANSFER_RESPONSIBILITY" => HandshakeAction::TransferResponsibility,
-        other => return Err(unknown("Handshake.Action", other)),
-    };
-    let state = match required(handshake.state(), "Handshake.State")?.as_str() {
-        "REQUESTED" => HandshakeState::Requested,
-        "OPEN" => HandshakeState::Open,
-        "ACCEPTED" => HandshakeState::Accepted,
-        "DECLINED" => HandshakeState::Declined,
-        "CANCELED" => HandshakeState::Canceled,
-        "EXPIRED" => HandshakeState::Expired,
-        other => return Err(unknown("Handshake.State", other)),
-    };
+    let action: HandshakeAction = enumerated(handshake.action(), "Handshake.Action")?;
+    let state: HandshakeState = enumerated(handshake.state(), "Handshake.State")?;
     let target = handshake
         .parties()
         .iter()
@@ -223,15 +213,7 @@ pub(crate) fn billing_transfer(
     transfer: Option<&org::ResponsibilityTransfer>,
 ) -> CloudResult<BillingTransfer> {
     let transfer = required(transfer, "ResponsibilityTransfer")?;
-    let status = match required(transfer.status(), "ResponsibilityTransfer.Status")?.as_str() {
-        "REQUESTED" => TransferStatus::Requested,
-        "ACCEPTED" => TransferStatus::Accepted,
-        "DECLINED" => TransferStatus::Declined,
-        "CANCELED" => TransferStatus::Canceled,
-        "EXPIRED" => TransferStatus::Expired,
-        "WITHDRAWN" => TransferStatus::Withdrawn,
-        other => return Err(unknown("ResponsibilityTransfer.Status", other)),
-    };
+    let status: TransferStatus = enumerated(transfer.status(), "ResponsibilityTransfer.Status")?;
     let source = required(transfer.source(), "ResponsibilityTransfer.Source")?;
     Ok(BillingTransfer {
         id: checked_id(
@@ -289,9 +271,7 @@ pub(crate) fn stack(stack: &cfn::Stack) -> CloudResult<StackDescription> {
     Ok(StackDescription {
         stack_id: required(stack.stack_id(), "Stack.StackId")?.to_owned(),
         name: required(stack.stack_name(), "Stack.StackName")?.to_owned(),
-        status: required(stack.stack_status(), "Stack.StackStatus")?
-            .as_str()
-            .to_owned(),
+        status: enumerated(stack.stack_status(), "Stack.StackStatus")?,
         tags: stack_tags(stack.tags())?,
     })
 }
@@ -301,9 +281,7 @@ pub(crate) fn stack_set(stack_set: Option<&cfn::StackSet>) -> CloudResult<StackS
     Ok(StackSetDescription {
         stack_set_id: required(stack_set.stack_set_id(), "StackSet.StackSetId")?.to_owned(),
         name: required(stack_set.stack_set_name(), "StackSet.StackSetName")?.to_owned(),
-        status: required(stack_set.status(), "StackSet.Status")?
-            .as_str()
-            .to_owned(),
+        status: enumerated(stack_set.status(), "StackSet.Status")?,
         tags: stack_tags(stack_set.tags())?,
     })
 }
@@ -312,17 +290,7 @@ pub(crate) fn stack_set_operation_status(
     operation: Option<&cfn::StackSetOperation>,
 ) -> CloudResult<StackSetOperationStatus> {
     let operation = required(operation, "StackSetOperation")?;
-    Ok(
-        match required(operation.status(), "StackSetOperation.Status")?.as_str() {
-            "QUEUED" => StackSetOperationStatus::Queued,
-            "RUNNING" => StackSetOperationStatus::Running,
-            "STOPPING" => StackSetOperationStatus::Stopping,
-            "SUCCEEDED" => StackSetOperationStatus::Succeeded,
-            "FAILED" => StackSetOperationStatus::Failed,
-            "STOPPED" => StackSetOperationStatus::Stopped,
-            other => return Err(unknown("StackSetOperation.Status", other)),
-        },
-    )
+    enumerated(operation.status(), "StackSetOperation.Status")
 }
 
 pub(crate) fn stack_instance(summary: &cfn::StackInstanceSummary) -> CloudResult<StackInstance> {
@@ -332,13 +300,11 @@ pub(crate) fn stack_instance(summary: &cfn::StackInstanceSummary) -> CloudResult
             "StackInstanceSummary.Account",
         )?,
         region: required(summary.region(), "StackInstanceSummary.Region")?.to_owned(),
-        detailed_status: required(
+        detailed_status: enumerated(
             summary
                 .stack_instance_status()
                 .and_then(cfn::StackInstanceComprehensiveStatus::detailed_status),
             "StackInstanceSummary.StackInstanceStatus.DetailedStatus",
-        )?
-        .as_str()
-        .to_owned(),
+        )?,
     })
 }

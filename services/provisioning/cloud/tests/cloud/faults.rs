@@ -202,7 +202,10 @@ async fn lost_create_stack_response_is_reconciled_by_its_token_without_a_duplica
         .expect("the stack is described")
         .expect("the stack exists");
     assert_eq!(adopted.tags, stack.tags);
-    assert_eq!(adopted.status, "CREATE_COMPLETE");
+    assert_eq!(
+        adopted.status,
+        tenure_provisioning_cloud::StackStatus::CreateComplete
+    );
     assert_eq!(
         fixture
             .admin

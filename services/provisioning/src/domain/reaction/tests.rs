@@ -1,7 +1,11 @@
 //! Every row of domain.md §6.1 and §6.3 the engine handles, and the FailureReasons of §3.1.
 
-use super::instances::{INOPERABLE, SKIPPED_SUSPENDED_ACCOUNT};
 use super::*;
+use crate::domain::cloud::StackInstanceStatus;
+use crate::domain::cloud::StackInstanceStatus::{
+    Failed as FAILED, Inoperable as INOPERABLE,
+    SkippedSuspendedAccount as SKIPPED_SUSPENDED_ACCOUNT, Succeeded as SUCCEEDED,
+};
 
 /// A reaction with the jitter taken out, so that rows compare exactly.
 #[derive(Debug, PartialEq, Eq)]
@@ -141,11 +145,11 @@ fn backoff_doubles_from_a_second_up_to_fifteen_minutes_with_jitter() {
 #[test]
 fn instances_left_by_a_deletion_are_retained_once_then_handed_to_operations() {
     use LeftInstances::{Operations, Retain, Settled};
-    let rows: &[(bool, bool, &[&str], LeftInstances)] = &[
+    let rows: &[(bool, bool, &[StackInstanceStatus], LeftInstances)] = &[
         (false, false, &[], Settled),
         (true, false, &[], Settled),
-        (true, false, &["FAILED"], Settled),
-        (true, false, &[INOPERABLE, "CURRENT"], Retain),
+        (true, false, &[FAILED], Settled),
+        (true, false, &[INOPERABLE, SUCCEEDED], Retain),
         (true, true, &[INOPERABLE], Operations(INOPERABLE)),
         (true, true, &[], Operations(INOPERABLE)),
         (false, true, &[], Settled),

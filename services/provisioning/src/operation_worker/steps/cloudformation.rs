@@ -5,7 +5,9 @@ use chrono::Duration;
 use tenure_domain::AwsAccountId;
 
 use super::{MAX_TURNS, OperationWorker, Outcome, StepResult, counted, error_outcome};
-use crate::domain::cloud::{CloudError, InstanceTargets, StackDeletion, StackSetOperationStatus};
+use crate::domain::cloud::{
+    CloudError, InstanceTargets, StackDeletion, StackSetOperationStatus, StackStatus,
+};
 use crate::domain::operation::{Operation, Phase, StackSetSnapshot, StackSnapshot};
 use crate::domain::reaction::{Api, LeftInstances, Reaction, judge_left_instances, react};
 use crate::operation_worker::templates::{
@@ -67,7 +69,7 @@ pub(super) async fn deploy_bootstrap_stack(
         operation.progress.stack = Some(StackSnapshot {
             name: BOOTSTRAP_STACK_NAME.to_owned(),
             stack_id,
-            status: "CREATE_IN_PROGRESS".to_owned(),
+            status: StackStatus::CreateInProgress,
             account: holder.clone(),
         });
         engine.referenced(operation).await?;
@@ -79,17 +81,17 @@ pub(super) async fn deploy_bootstrap_stack(
     );
     match answer {
         Ok(Some(found)) => {
-            let status = found.status.clone();
+            let status = found.status;
             if let Some(stack) = &mut operation.progress.stack {
-                stack.status = status.clone();
+                stack.status = status;
                 stack.stack_id = Some(found.stack_id);
             }
-            match status.as_str() {
-                "CREATE_COMPLETE" | "UPDATE_COMPLETE" => Ok(Outcome::Succeeded),
-                _ if status.ends_with("_IN_PROGRESS") => Ok(Outcome::Wait(engine.poll())),
+            match status {
+                _ if status.is_deployed() => Ok(Outcome::Succeeded),
+                _ if status.is_in_progress() => Ok(Outcome::Wait(engine.poll())),
                 _ => Ok(Outcome::React(
                     Reaction::Fail { code: None },
-                    CloudError::service(&status, None, 200, "the stack did not complete"),
+                    CloudError::service(status.as_str(), None, 200, "the stack did not complete"),
                 )),
             }
         }
@@ -123,12 +125,12 @@ pub(super) async fn delete_bootstrap_stack(
         operation.progress.stack = Some(StackSnapshot {
             name: BOOTSTRAP_STACK_NAME.to_owned(),
             stack_id: stack_id.clone(),
-            status: "DELETE_IN_PROGRESS".to_owned(),
+            status: StackStatus::DeleteInProgress,
             account: holder.clone(),
         });
         let Some(stack_id) = stack_id else {
             if let Some(stack) = &mut operation.progress.stack {
-                stack.status = "DELETE_COMPLETE".to_owned();
+                stack.status = StackStatus::DeleteComplete;
             }
             return Ok(Outcome::Succeeded);
         };
@@ -152,18 +154,18 @@ pub(super) async fn delete_bootstrap_stack(
     );
     let status = match answer {
         Ok(Some(found)) => found.status,
-        Ok(None) => "DELETE_COMPLETE".to_owned(),
+        Ok(None) => StackStatus::DeleteComplete,
         Err(error) => return Ok(error_outcome(Api::DescribeStack, operation, error)),
     };
     if let Some(stack) = &mut operation.progress.stack {
-        stack.status = status.clone();
+        stack.status = status;
     }
-    match status.as_str() {
-        "DELETE_COMPLETE" => Ok(Outcome::Succeeded),
-        "DELETE_IN_PROGRESS" => Ok(Outcome::Wait(engine.poll())),
+    match status {
+        StackStatus::DeleteComplete => Ok(Outcome::Succeeded),
+        StackStatus::DeleteInProgress => Ok(Outcome::Wait(engine.poll())),
         // A resource would not go (domain.md §6.3): force once, keeping what cannot be deleted; a
         // forced deletion that fails too is for operations.
-        "DELETE_FAILED" if !operation.progress.force_deleted => {
+        StackStatus::DeleteFailed if !operation.progress.force_deleted => {
             let token = operation.aws_token("force-delete-stack");
             let answer = counted(
                 operation,
@@ -180,7 +182,7 @@ pub(super) async fn delete_bootstrap_stack(
         }
         _ => Ok(Outcome::React(
             Reaction::Fail { code: None },
-            CloudError::service(&status, None, 200, "the stack was not deleted"),
+            CloudError::service(status.as_str(), None, 200, "the stack was not deleted"),
         )),
     }
 }
@@ -401,7 +403,7 @@ pub(super) async fn stack_instances(
             match judge_left_instances(
                 failed,
                 retaining,
-                targeted.map(|instance| instance.detailed_status.as_str()),
+                targeted.map(|instance| instance.detailed_status),
             ) {
                 LeftInstances::Settled => {}
                 LeftInstances::Retain => {
@@ -415,7 +417,7 @@ pub(super) async fn stack_instances(
                             code: Some("TNR408"),
                         },
                         CloudError::service(
-                            left_status,
+                            left_status.as_str(),
                             None,
                             200,
                             "stack instances are left that only operations can remove",
