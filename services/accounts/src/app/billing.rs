@@ -80,31 +80,24 @@ impl Accounts {
         id: Uuid,
         reference: MarketplaceRef,
     ) -> Result<Answer<SubscriptionView>, AccountsError> {
-        let target = Target::new("account", id);
-        self.mutate_account(
-            call,
-            idempotent,
-            AccountRef::Id(id),
-            target,
-            async |tx, account, now| {
-                if account.state != AccountState::Active {
-                    return Err(AccountsError::WrongState {
-                        current: account.state,
-                    });
-                }
-                if store::accounts::current_subscription(tx, id)
-                    .await?
-                    .is_some()
-                {
-                    return Err(AccountsError::Precondition(Rejection {
-                        code: "SUBSCRIPTION_EXISTS",
-                        message: "The account already has a subscription that is not terminated."
-                            .to_owned(),
-                    }));
-                }
-                open_subscription(tx, &account, reference.into_inner(), now).await
-            },
-        )
+        self.mutate_record(call, idempotent, id, async |tx, account, now| {
+            if account.state != AccountState::Active {
+                return Err(AccountsError::WrongState {
+                    current: account.state,
+                });
+            }
+            if store::accounts::current_subscription(tx, id)
+                .await?
+                .is_some()
+            {
+                return Err(AccountsError::Precondition(Rejection {
+                    code: "SUBSCRIPTION_EXISTS",
+                    message: "The account already has a subscription that is not terminated."
+                        .to_owned(),
+                }));
+            }
+            open_subscription(tx, &account, reference.into_inner(), now).await
+        })
         .await
     }
 
@@ -183,25 +176,18 @@ impl Accounts {
         id: Uuid,
         fetched: FetchedDetails,
     ) -> Result<Answer<AccountDetails>, AccountsError> {
-        let target = Target::new("account", id);
-        self.mutate_account(
-            call,
-            idempotent,
-            AccountRef::Id(id),
-            target,
-            async |tx, account, _now| {
-                let details = AccountDetails {
-                    account_id: id,
-                    tenant_id: account.tenant_id,
-                    name: fetched.name,
-                    email: fetched.email,
-                    organization_path: fetched.organization_path,
-                    tags: fetched.tags,
-                    fetched_at: fetched.fetched_at,
-                };
-                store::accounts::put_details(tx, &details).await
-            },
-        )
+        self.mutate_record(call, idempotent, id, async |tx, account, _now| {
+            let details = AccountDetails {
+                account_id: id,
+                tenant_id: account.tenant_id,
+                name: fetched.name,
+                email: fetched.email,
+                organization_path: fetched.organization_path,
+                tags: fetched.tags,
+                fetched_at: fetched.fetched_at,
+            };
+            store::accounts::put_details(tx, &details).await
+        })
         .await
     }
 
@@ -226,18 +212,11 @@ impl Accounts {
         id: Uuid,
         records: Vec<CostRecord>,
     ) -> Result<Answer<u32>, AccountsError> {
-        let target = Target::new("account", id);
-        self.mutate_account(
-            call,
-            idempotent,
-            AccountRef::Id(id),
-            target,
-            async |tx, account, _now| {
-                let recorded = u32::try_from(records.len()).unwrap_or(u32::MAX);
-                store::accounts::insert_cost_records(tx, account.tenant_id, id, records).await?;
-                Ok(recorded)
-            },
-        )
+        self.mutate_record(call, idempotent, id, async |tx, account, _now| {
+            let recorded = u32::try_from(records.len()).unwrap_or(u32::MAX);
+            store::accounts::insert_cost_records(tx, account.tenant_id, id, records).await?;
+            Ok(recorded)
+        })
         .await
     }
 

@@ -187,46 +187,39 @@ impl Accounts {
         order_id: Uuid,
         outcome: Outcome,
     ) -> Result<Answer<AccountRecord>, AccountsError> {
-        let target = Target::new("account", id);
-        self.mutate_account(
-            call,
-            idempotent,
-            AccountRef::Id(id),
-            target,
-            async |tx, account, now| {
-                if let Some(holder) = account.active_order_id
-                    && holder != order_id
-                {
-                    return Err(AccountsError::Precondition(Rejection {
-                        code: "TNR009",
-                        message: format!(
-                            "Order {holder} for account {} is still in progress.",
-                            account
-                                .aws_account_id
-                                .as_ref()
-                                .map(AwsAccountId::as_str)
-                                .unwrap_or_default()
-                        ),
-                    }));
+        self.mutate_record(call, idempotent, id, async |tx, account, now| {
+            if let Some(holder) = account.active_order_id
+                && holder != order_id
+            {
+                return Err(AccountsError::Precondition(Rejection {
+                    code: "TNR009",
+                    message: format!(
+                        "Order {holder} for account {} is still in progress.",
+                        account
+                            .aws_account_id
+                            .as_ref()
+                            .map(AwsAccountId::as_str)
+                            .unwrap_or_default()
+                    ),
+                }));
+            }
+            let facts = BillingFacts {
+                state: account.state,
+                relationship: account.relationship,
+                billing_starts_at: account.billing_starts_at,
+            };
+            let settlement = settle(outcome, facts, now)?;
+            let change = change(call, settlement.reason, Some(order_id), now);
+            let account = apply_event(tx, account, settlement.event, &change, |next| {
+                next.active_order_id = None;
+                if let Some(ends_at) = settlement.billing_ends_at {
+                    next.billing_ends_at = Some(ends_at);
                 }
-                let facts = BillingFacts {
-                    state: account.state,
-                    relationship: account.relationship,
-                    billing_starts_at: account.billing_starts_at,
-                };
-                let settlement = settle(outcome, facts, now)?;
-                let change = change(call, settlement.reason, Some(order_id), now);
-                let account = apply_event(tx, account, settlement.event, &change, |next| {
-                    next.active_order_id = None;
-                    if let Some(ends_at) = settlement.billing_ends_at {
-                        next.billing_ends_at = Some(ends_at);
-                    }
-                })
-                .await?;
-                end_subscription(tx, account.id, now).await?;
-                Ok(account)
-            },
-        )
+            })
+            .await?;
+            end_subscription(tx, account.id, now).await?;
+            Ok(account)
+        })
         .await
     }
 
@@ -274,34 +267,51 @@ impl Accounts {
     ) -> Result<Answer<AccountRecord>, AccountsError> {
         let client_key = idempotent.key.as_str().to_owned();
         let target = Target::new("account", id).because(reason.as_str(), ticket.as_str());
-        self.mutate_account(call, idempotent, AccountRef::Id(id), target, async |tx, account, now| {
-            check_reopen(account.state, account.reopen_until, now)?;
-            // A reopen inside the window cancels the account's pending data purge. One that already
-            // began cannot be stopped; the reopen is still a fact in AWS and is recorded, and the
-            // account's data is fetched again on re-onboarding (domain.md §8.2).
-            if let Some(aws_account_id) = &account.aws_account_id {
-                let cancelled = self
-                    .purge
-                    .cancel_pending(
-                        account.tenant_id,
-                        Some(aws_account_id),
-                        derived_key("reopen", account.id, &client_key),
-                        "the account was reopened inside its post-closure window",
-                    )
-                    .await;
-                match cancelled {
-                    Ok(Cancelled::AlreadyStarted) => tracing::warn!(
-                        account_id = %account.id,
-                        "reopened after its data purge began; the data is fetched again on re-onboarding"
-                    ),
-                    Ok(_) | Err(AccountsError::NeedsPurgeService) => {}
-                    Err(error) => return Err(error),
-                }
-            }
-            // closed_at and reopen_until stay: they are written once per closure (domain.md §5).
-            let change = change(call, reason.as_str(), None, now);
-            apply_event(tx, account, LifecycleEvent::Reopen, &change, |_| {}).await
-        })
+        let record = AccountRef::Id(id);
+        self.mutate_account(
+            call,
+            idempotent,
+            record,
+            target,
+            async |tx, account, now| {
+                check_reopen(account.state, account.reopen_until, now)?;
+                self.cancel_purge_on_reopen(&account, &client_key).await?;
+                // closed_at and reopen_until stay: they are written once per closure (domain.md §5).
+                let change = change(call, reason.as_str(), None, now);
+                apply_event(tx, account, LifecycleEvent::Reopen, &change, |_| {}).await
+            },
+        )
         .await
+    }
+
+    /// A reopen inside the window cancels the account's pending data purge. One that already began
+    /// cannot be stopped; the reopen is still a fact in AWS and is recorded, and the account's data is
+    /// fetched again on re-onboarding (domain.md §8.2).
+    async fn cancel_purge_on_reopen(
+        &self,
+        account: &AccountRecord,
+        client_key: &str,
+    ) -> Result<(), AccountsError> {
+        let Some(aws_account_id) = &account.aws_account_id else {
+            return Ok(());
+        };
+        let cancelled = self
+            .purge
+            .cancel_pending(
+                account.tenant_id,
+                Some(aws_account_id),
+                derived_key("reopen", account.id, client_key),
+                "the account was reopened inside its post-closure window",
+            )
+            .await;
+        match cancelled {
+            Ok(Cancelled::AlreadyStarted) => tracing::warn!(
+                account_id = %account.id,
+                "reopened after its data purge began; the data is fetched again on re-onboarding"
+            ),
+            Ok(_) | Err(AccountsError::NeedsPurgeService) => {}
+            Err(error) => return Err(error),
+        }
+        Ok(())
     }
 }

@@ -129,6 +129,19 @@ impl Accounts {
         .await
     }
 
+    /// [`Accounts::mutate_account`] for record `id`, audited under its id.
+    pub(super) async fn mutate_record<T>(
+        &self,
+        call: &Call,
+        idempotent: Idempotent<'_, T>,
+        id: Uuid,
+        effect: impl AsyncFnOnce(&TenantTx, AccountRecord, DateTime<Utc>) -> Result<T, AccountsError>,
+    ) -> Result<Answer<T>, AccountsError> {
+        let target = Target::new("account", id);
+        self.mutate_account(call, idempotent, AccountRef::Id(id), target, effect)
+            .await
+    }
+
     /// Reads what `read` takes from record `record`, which must be within the caller's reach: another
     /// tenant's record is not found, like a random id.
     pub(super) async fn read_account<T>(
@@ -218,45 +231,38 @@ impl Accounts {
         id: Uuid,
         attachment: Attachment,
     ) -> Result<Answer<AccountRecord>, AccountsError> {
-        let target = Target::new("account", id);
-        self.mutate_account(
-            call,
-            idempotent,
-            AccountRef::Id(id),
-            target,
-            async |tx, account, _now| {
-                if !matches!(
-                    account.state,
-                    AccountState::PendingCreation | AccountState::TransferPending
-                ) {
-                    return Err(AccountsError::WrongState {
-                        current: account.state,
-                    });
-                }
-                if account
-                    .aws_account_id
-                    .as_ref()
-                    .is_some_and(|known| *known != attachment.aws_account_id)
-                {
-                    return Err(AccountsError::invalid(unsupported(
-                        "aws_account_id",
-                        "the record is already attached to another AWS account id",
-                    )));
-                }
-                let mut next = account.clone();
-                next.aws_account_id = Some(attachment.aws_account_id);
-                if let Some(organization_id) = attachment.organization_id {
-                    next.organization_id = Some(organization_id);
-                }
-                if let Some(parent_id) = attachment.parent_id {
-                    next.parent_id = Some(parent_id);
-                }
-                if let Some(method) = attachment.joined_method {
-                    next.joined_method = Some(method);
-                }
-                store::accounts::update_account(tx, &account, &next).await
-            },
-        )
+        self.mutate_record(call, idempotent, id, async |tx, account, _now| {
+            if !matches!(
+                account.state,
+                AccountState::PendingCreation | AccountState::TransferPending
+            ) {
+                return Err(AccountsError::WrongState {
+                    current: account.state,
+                });
+            }
+            if account
+                .aws_account_id
+                .as_ref()
+                .is_some_and(|known| *known != attachment.aws_account_id)
+            {
+                return Err(AccountsError::invalid(unsupported(
+                    "aws_account_id",
+                    "the record is already attached to another AWS account id",
+                )));
+            }
+            let mut next = account.clone();
+            next.aws_account_id = Some(attachment.aws_account_id);
+            if let Some(organization_id) = attachment.organization_id {
+                next.organization_id = Some(organization_id);
+            }
+            if let Some(parent_id) = attachment.parent_id {
+                next.parent_id = Some(parent_id);
+            }
+            if let Some(method) = attachment.joined_method {
+                next.joined_method = Some(method);
+            }
+            store::accounts::update_account(tx, &account, &next).await
+        })
         .await
     }
 
@@ -269,38 +275,30 @@ impl Accounts {
         id: Uuid,
         activation: Activation,
     ) -> Result<Answer<Activated>, AccountsError> {
-        let target = Target::new("account", id);
-        self.mutate_account(
-            call,
-            idempotent,
-            AccountRef::Id(id),
-            target,
-            async |tx, account, now| {
-                if account.aws_account_id.is_none() {
-                    return Err(AccountsError::Precondition(Rejection {
-                        code: "TNR903",
-                        message:
-                            "The account has no AWS account id yet; attach it before activating."
-                                .to_owned(),
-                    }));
-                }
-                let change = change(call, "order completed", Some(activation.order_id), now);
-                let account = apply_event(tx, account, LifecycleEvent::Activate, &change, |next| {
-                    next.billing_starts_at = Some(activation.billing_starts_at.unwrap_or(now));
-                    next.active_order_id = None;
-                })
-                .await?;
-                let marketplace_ref = activation.subscription_ref.map_or_else(
-                    || format!("account-{}", account.id),
-                    MarketplaceRef::into_inner,
-                );
-                let subscription = open_subscription(tx, &account, marketplace_ref, now).await?;
-                Ok(Activated {
-                    account,
-                    subscription,
-                })
-            },
-        )
+        self.mutate_record(call, idempotent, id, async |tx, account, now| {
+            if account.aws_account_id.is_none() {
+                return Err(AccountsError::Precondition(Rejection {
+                    code: "TNR903",
+                    message: "The account has no AWS account id yet; attach it before activating."
+                        .to_owned(),
+                }));
+            }
+            let change = change(call, "order completed", Some(activation.order_id), now);
+            let account = apply_event(tx, account, LifecycleEvent::Activate, &change, |next| {
+                next.billing_starts_at = Some(activation.billing_starts_at.unwrap_or(now));
+                next.active_order_id = None;
+            })
+            .await?;
+            let marketplace_ref = activation.subscription_ref.map_or_else(
+                || format!("account-{}", account.id),
+                MarketplaceRef::into_inner,
+            );
+            let subscription = open_subscription(tx, &account, marketplace_ref, now).await?;
+            Ok(Activated {
+                account,
+                subscription,
+            })
+        })
         .await
     }
 

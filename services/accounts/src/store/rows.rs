@@ -228,3 +228,73 @@ pub(crate) fn cost_row(
         currency: ActiveValue::Set(record.currency),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone as _, Utc};
+
+    use super::*;
+
+    fn record() -> AccountRecord {
+        let at = Utc
+            .with_ymd_and_hms(2026, 3, 1, 0, 0, 0)
+            .single()
+            .expect("date");
+        AccountRecord {
+            id: Uuid::new_v4(),
+            tenant_id: Uuid::new_v4(),
+            aws_account_id: Some(AwsAccountId::parse("012345678901").expect("valid")),
+            name: Some("prod".to_owned()),
+            root_email: Some(RootEmail::parse("Root@Example.com").expect("valid")),
+            role: AccountRole::Member,
+            relationship: Relationship::PlatformMember,
+            organization_id: Some(OrganizationId::parse("o-abcdefghij").expect("valid")),
+            parent_id: Some(ParentId::parse("r-ab12").expect("valid")),
+            management_account_id: None,
+            joined_method: Some(JoinedMethod::Created),
+            root_access: None,
+            state: AccountState::Active,
+            state_changed_at: at,
+            active_order_id: None,
+            closed_at: None,
+            reopen_until: None,
+            billing_starts_at: Some(at),
+            billing_ends_at: None,
+            created_at: at,
+            removed_at: None,
+            removal_purge_id: None,
+            removal_purge_due_at: None,
+            removal_purged_at: None,
+            open_balance: Some(OpenBalance {
+                amount: Money::parse("EUR", -500_000).expect("valid"),
+                as_of: at,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_record_reads_back_as_it_was_written_with_its_email_key_derived() {
+        let record = record();
+        let row = account_row(&record);
+        assert_eq!(row.root_email_key.as_deref(), Some("root@example.com"));
+        assert_eq!(account_record(row).expect("reads back"), record);
+    }
+
+    #[test]
+    fn a_stored_value_outside_its_vocabulary_or_format_is_an_error() {
+        let broken: [fn(&mut aws_account::Model); 4] = [
+            |row| row.state = "gone".to_owned(),
+            |row| row.joined_method = Some("teleported".to_owned()),
+            |row| row.aws_account_id = Some("12345".to_owned()),
+            |row| row.open_balance_currency = None,
+        ];
+        for breaking in broken {
+            let mut row = account_row(&record());
+            breaking(&mut row);
+            assert!(matches!(
+                account_record(row),
+                Err(AccountsError::Internal(_))
+            ));
+        }
+    }
+}

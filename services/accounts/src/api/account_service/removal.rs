@@ -7,18 +7,24 @@ use uuid::Uuid;
 
 use crate::api::account_service::records::{AccountResponse, record_id};
 use crate::api::context::{checked, finish_keyed, keyed};
-use crate::app::{Accounts, Call, MembershipChange};
-use crate::domain::{AccountsError, FreeText, Ticket};
+use crate::app::{Accounts, Answer, Call, Idempotent, MembershipChange};
+use crate::domain::{AccountRecord, AccountsError, FreeText, Ticket};
 
-/// Reads the record id and the reason of a removal or restore. Operators give a reason of 10 or more
-/// characters and a support ticket, as for every change they make on a customer's behalf.
-fn read_request(
+/// The record id, reason and ticket fields of a removal or restore request.
+type MembershipFields<'a> = (&'a str, &'a str, &'a str);
+
+/// Reads a removal or restore and runs it under its idempotency key. Operators give a reason of 10
+/// or more characters and a support ticket, as for every change they make on a customer's behalf.
+async fn change_membership<R: AccountResponse>(
     call: &Call,
     request: &impl Keyed,
-    account_id: &str,
-    reason: &str,
-    ticket: &str,
-) -> Result<(Uuid, MembershipChange), AccountsError> {
+    (account_id, reason, ticket): MembershipFields<'_>,
+    run: impl AsyncFnOnce(
+        Idempotent<'_, AccountRecord>,
+        Uuid,
+        MembershipChange,
+    ) -> Result<Answer<AccountRecord>, AccountsError>,
+) -> Result<R, AccountsError> {
     let mut problems = Problems::new();
     let id = record_id(&mut problems, "account_id", account_id);
     let operator = call.caller.role == CallerRole::Operator;
@@ -33,13 +39,17 @@ fn read_request(
         Some(None)
     };
     finish_keyed(problems, request)?;
-    Ok((
+    let (id, why) = (
         checked(id)?,
         MembershipChange {
             reason: checked(reason)?,
             ticket: checked(ticket)?,
         },
-    ))
+    );
+    keyed(request, R::of, async |idempotent| {
+        run(idempotent, id, why).await
+    })
+    .await
 }
 
 pub(crate) async fn remove_account_from_platform(
@@ -47,21 +57,11 @@ pub(crate) async fn remove_account_from_platform(
     call: &Call,
     request: pb::RemoveAccountFromPlatformRequest,
 ) -> Result<pb::RemoveAccountFromPlatformResponse, AccountsError> {
-    let (id, why) = read_request(
-        call,
-        &request,
-        &request.account_id,
-        &request.reason,
-        &request.ticket,
-    )?;
-    keyed(
-        &request,
-        pb::RemoveAccountFromPlatformResponse::of,
-        async |idempotent| {
-            app.remove_account_from_platform(call, idempotent, id, why)
-                .await
-        },
-    )
+    let fields = (&*request.account_id, &*request.reason, &*request.ticket);
+    change_membership(call, &request, fields, async |idempotent, id, why| {
+        app.remove_account_from_platform(call, idempotent, id, why)
+            .await
+    })
     .await
 }
 
@@ -70,20 +70,10 @@ pub(crate) async fn restore_account_to_platform(
     call: &Call,
     request: pb::RestoreAccountToPlatformRequest,
 ) -> Result<pb::RestoreAccountToPlatformResponse, AccountsError> {
-    let (id, why) = read_request(
-        call,
-        &request,
-        &request.account_id,
-        &request.reason,
-        &request.ticket,
-    )?;
-    keyed(
-        &request,
-        pb::RestoreAccountToPlatformResponse::of,
-        async |idempotent| {
-            app.restore_account_to_platform(call, idempotent, id, why)
-                .await
-        },
-    )
+    let fields = (&*request.account_id, &*request.reason, &*request.ticket);
+    change_membership(call, &request, fields, async |idempotent, id, why| {
+        app.restore_account_to_platform(call, idempotent, id, why)
+            .await
+    })
     .await
 }
