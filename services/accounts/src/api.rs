@@ -5,7 +5,6 @@
 mod account_service;
 mod context;
 mod convert;
-mod paging;
 mod policy;
 mod purge_participant;
 mod status;

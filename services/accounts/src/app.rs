@@ -7,20 +7,30 @@
 //! decodes before a use case and encodes after it.
 
 mod balances;
+mod billing;
+mod lifecycle;
 mod participant;
+mod records;
+mod removal;
+mod reservation;
 mod tenants;
 
 use chrono::{DateTime, Duration, Utc};
 use tenure_db::idempotency::{self, IdempotencyScope, RecordSubject};
 use tenure_db::{Db, TenantTx};
-use tenure_domain::{Caller, CallerRole, SharedClock};
+use tenure_domain::{AwsAccountId, Caller, CallerRole, SharedClock};
 use uuid::Uuid;
 
 use crate::domain::{Access, AccountsError, Audit, ResponseSubject, is_audited};
 use crate::store;
 
 pub(crate) use balances::BalanceReport;
+pub(crate) use billing::{FetchedDetails, SubscriptionView};
+pub(crate) use lifecycle::{Termination, TerminationCheck};
 pub(crate) use participant::{ExecutedTable, PurgeSubject, SurveyedRows};
+pub(crate) use records::{AccountRef, Activated, Activation, Attachment};
+pub(crate) use removal::MembershipChange;
+pub(crate) use reservation::{Reservation, Reserved};
 pub(crate) use tenants::{CreatedTenant, NewTenant, TenantChange, Unsubscribed};
 
 /// How long a client's key is remembered (quality.md §3.1 asks for at least 24 hours).
@@ -202,7 +212,7 @@ impl Accounts {
     pub(crate) async fn tenant_of_live_account(
         &self,
         call: &Call,
-        aws_account_id: &str,
+        aws_account_id: &AwsAccountId,
     ) -> Result<Uuid, AccountsError> {
         self.resolve(call, "account", async |tx| {
             store::accounts::owner_of_live_account(tx, aws_account_id).await

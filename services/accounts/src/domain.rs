@@ -3,6 +3,7 @@
 //! Nothing here names tonic, prost or sea-orm; shared value types come from `tenure-domain`.
 
 mod access;
+mod account;
 mod balance;
 mod data_class;
 mod error;
@@ -15,6 +16,10 @@ mod termination;
 mod values;
 
 pub(crate) use access::{Access, Audit, check_platform_membership_manager, is_audited, role_name};
+pub(crate) use account::{
+    AccountDetails, AccountFilter, AccountRecord, SubscriptionFilter, SubscriptionRecord,
+    Transition,
+};
 pub(crate) use balance::{Money, OpenBalance, check_reported_at};
 pub(crate) use data_class::{
     DataClass, PurgeAction, PurgeScope, ResponseSubject, TABLES, TableClass, account_subject,
@@ -40,5 +45,5 @@ pub(crate) use termination::{
 pub(crate) use values::{
     AccountName, CostRecord, DisplayName, FreeText, IdpSubject, LoginEmail, MarketplaceRef,
     OrganizationId, PageRequest, ParentId, RootEmail, Tag, Ticket, check_instant, field_problem,
-    parse_id, parse_tags, required,
+    parse_id, parse_tags, required, unsupported,
 };

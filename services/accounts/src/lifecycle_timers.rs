@@ -44,7 +44,7 @@ async fn fire(
     let Some(account) = store::accounts::find_account(&tx, Some(tenant), id).await? else {
         return Ok(());
     };
-    let (event, reason) = match store::stored(AccountState::parse(&account.state))? {
+    let (event, reason) = match account.state {
         AccountState::Closed => (LifecycleEvent::ExpireReopenWindow, "reopen window ended"),
         AccountState::Unlinking => (LifecycleEvent::EndBilling, "billing transfer ended"),
         // Moved by someone else since it was found due.
@@ -57,7 +57,8 @@ async fn fire(
         order_id: None,
         at: now,
     };
-    store::accounts::apply_event(&tx, account, event, &change, |_| {}).await?;
+    let moved = account.moved(event, now)?;
+    store::accounts::save_move(&tx, &account, &moved, &change).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -11,6 +11,7 @@ pub(crate) mod balances;
 pub(crate) mod entity;
 mod migrations;
 pub(crate) mod purge;
+mod rows;
 pub(crate) mod tenants;
 
 use sea_orm::{ConnectionTrait as _, DbBackend, DbErr, Statement};

@@ -130,7 +130,7 @@ impl AccountService for AccountServiceHandler {
         request: Request<pb::GetAccountRequest>,
     ) -> Result<Response<pb::GetAccountResponse>, Status> {
         let call = self.app.call(&request, path!("GetAccount"))?;
-        reply(self.app.get_account(&call, request.into_inner()).await)
+        reply(records::get_account(&self.app, &call, request.into_inner()).await)
     }
 
     async fn list_accounts(
@@ -138,7 +138,7 @@ impl AccountService for AccountServiceHandler {
         request: Request<pb::ListAccountsRequest>,
     ) -> Result<Response<pb::ListAccountsResponse>, Status> {
         let call = self.app.call(&request, path!("ListAccounts"))?;
-        reply(self.app.list_accounts(&call, request.into_inner()).await)
+        reply(records::list_accounts(&self.app, &call, request.into_inner()).await)
     }
 
     async fn list_account_transitions(
@@ -146,11 +146,7 @@ impl AccountService for AccountServiceHandler {
         request: Request<pb::ListAccountTransitionsRequest>,
     ) -> Result<Response<pb::ListAccountTransitionsResponse>, Status> {
         let call = self.app.call(&request, path!("ListAccountTransitions"))?;
-        reply(
-            self.app
-                .list_account_transitions(&call, request.into_inner())
-                .await,
-        )
+        reply(records::list_account_transitions(&self.app, &call, request.into_inner()).await)
     }
 
     async fn reserve_account(
@@ -158,7 +154,7 @@ impl AccountService for AccountServiceHandler {
         request: Request<pb::ReserveAccountRequest>,
     ) -> Result<Response<pb::ReserveAccountResponse>, Status> {
         let call = self.app.call(&request, path!("ReserveAccount"))?;
-        reply(self.app.reserve_account(&call, request.into_inner()).await)
+        reply(reservation::reserve_account(&self.app, &call, request.into_inner()).await)
     }
 
     async fn attach_account(
@@ -166,7 +162,7 @@ impl AccountService for AccountServiceHandler {
         request: Request<pb::AttachAccountRequest>,
     ) -> Result<Response<pb::AttachAccountResponse>, Status> {
         let call = self.app.call(&request, path!("AttachAccount"))?;
-        reply(self.app.attach_account(&call, request.into_inner()).await)
+        reply(records::attach_account(&self.app, &call, request.into_inner()).await)
     }
 
     async fn activate_account(
@@ -174,7 +170,7 @@ impl AccountService for AccountServiceHandler {
         request: Request<pb::ActivateAccountRequest>,
     ) -> Result<Response<pb::ActivateAccountResponse>, Status> {
         let call = self.app.call(&request, path!("ActivateAccount"))?;
-        reply(self.app.activate_account(&call, request.into_inner()).await)
+        reply(records::activate_account(&self.app, &call, request.into_inner()).await)
     }
 
     async fn release_account(
@@ -182,7 +178,7 @@ impl AccountService for AccountServiceHandler {
         request: Request<pb::ReleaseAccountRequest>,
     ) -> Result<Response<pb::ReleaseAccountResponse>, Status> {
         let call = self.app.call(&request, path!("ReleaseAccount"))?;
-        reply(self.app.release_account(&call, request.into_inner()).await)
+        reply(records::release_account(&self.app, &call, request.into_inner()).await)
     }
 
     async fn check_termination(
@@ -190,11 +186,7 @@ impl AccountService for AccountServiceHandler {
         request: Request<pb::CheckTerminationRequest>,
     ) -> Result<Response<pb::CheckTerminationResponse>, Status> {
         let call = self.app.call(&request, path!("CheckTermination"))?;
-        reply(
-            self.app
-                .check_termination(&call, request.into_inner())
-                .await,
-        )
+        reply(lifecycle::check_termination(&self.app, &call, request.into_inner()).await)
     }
 
     async fn begin_offboarding(
@@ -202,11 +194,7 @@ impl AccountService for AccountServiceHandler {
         request: Request<pb::BeginOffboardingRequest>,
     ) -> Result<Response<pb::BeginOffboardingResponse>, Status> {
         let call = self.app.call(&request, path!("BeginOffboarding"))?;
-        reply(
-            self.app
-                .begin_offboarding(&call, request.into_inner())
-                .await,
-        )
+        reply(lifecycle::begin_offboarding(&self.app, &call, request.into_inner()).await)
     }
 
     async fn abort_offboarding(
@@ -214,11 +202,7 @@ impl AccountService for AccountServiceHandler {
         request: Request<pb::AbortOffboardingRequest>,
     ) -> Result<Response<pb::AbortOffboardingResponse>, Status> {
         let call = self.app.call(&request, path!("AbortOffboarding"))?;
-        reply(
-            self.app
-                .abort_offboarding(&call, request.into_inner())
-                .await,
-        )
+        reply(lifecycle::abort_offboarding(&self.app, &call, request.into_inner()).await)
     }
 
     async fn record_offboarding_outcome(
@@ -226,11 +210,7 @@ impl AccountService for AccountServiceHandler {
         request: Request<pb::RecordOffboardingOutcomeRequest>,
     ) -> Result<Response<pb::RecordOffboardingOutcomeResponse>, Status> {
         let call = self.app.call(&request, path!("RecordOffboardingOutcome"))?;
-        reply(
-            self.app
-                .record_offboarding_outcome(&call, request.into_inner())
-                .await,
-        )
+        reply(lifecycle::record_offboarding_outcome(&self.app, &call, request.into_inner()).await)
     }
 
     async fn record_closure(
@@ -238,7 +218,7 @@ impl AccountService for AccountServiceHandler {
         request: Request<pb::RecordClosureRequest>,
     ) -> Result<Response<pb::RecordClosureResponse>, Status> {
         let call = self.app.call(&request, path!("RecordClosure"))?;
-        reply(self.app.record_closure(&call, request.into_inner()).await)
+        reply(lifecycle::record_closure(&self.app, &call, request.into_inner()).await)
     }
 
     async fn reopen_account(
@@ -246,7 +226,7 @@ impl AccountService for AccountServiceHandler {
         request: Request<pb::ReopenAccountRequest>,
     ) -> Result<Response<pb::ReopenAccountResponse>, Status> {
         let call = self.app.call(&request, path!("ReopenAccount"))?;
-        reply(self.app.reopen_account(&call, request.into_inner()).await)
+        reply(lifecycle::reopen_account(&self.app, &call, request.into_inner()).await)
     }
 
     async fn remove_account_from_platform(
@@ -256,11 +236,7 @@ impl AccountService for AccountServiceHandler {
         let call = self
             .app
             .call(&request, path!("RemoveAccountFromPlatform"))?;
-        reply(
-            self.app
-                .remove_account_from_platform(&call, request.into_inner())
-                .await,
-        )
+        reply(removal::remove_account_from_platform(&self.app, &call, request.into_inner()).await)
     }
 
     async fn restore_account_to_platform(
@@ -268,11 +244,7 @@ impl AccountService for AccountServiceHandler {
         request: Request<pb::RestoreAccountToPlatformRequest>,
     ) -> Result<Response<pb::RestoreAccountToPlatformResponse>, Status> {
         let call = self.app.call(&request, path!("RestoreAccountToPlatform"))?;
-        reply(
-            self.app
-                .restore_account_to_platform(&call, request.into_inner())
-                .await,
-        )
+        reply(removal::restore_account_to_platform(&self.app, &call, request.into_inner()).await)
     }
 
     async fn report_open_balances(
@@ -292,11 +264,7 @@ impl AccountService for AccountServiceHandler {
         request: Request<pb::CreateSubscriptionRequest>,
     ) -> Result<Response<pb::CreateSubscriptionResponse>, Status> {
         let call = self.app.call(&request, path!("CreateSubscription"))?;
-        reply(
-            self.app
-                .create_subscription(&call, request.into_inner())
-                .await,
-        )
+        reply(billing::create_subscription(&self.app, &call, request.into_inner()).await)
     }
 
     async fn get_subscription(
@@ -304,7 +272,7 @@ impl AccountService for AccountServiceHandler {
         request: Request<pb::GetSubscriptionRequest>,
     ) -> Result<Response<pb::GetSubscriptionResponse>, Status> {
         let call = self.app.call(&request, path!("GetSubscription"))?;
-        reply(self.app.get_subscription(&call, request.into_inner()).await)
+        reply(billing::get_subscription(&self.app, &call, request.into_inner()).await)
     }
 
     async fn list_subscriptions(
@@ -312,11 +280,7 @@ impl AccountService for AccountServiceHandler {
         request: Request<pb::ListSubscriptionsRequest>,
     ) -> Result<Response<pb::ListSubscriptionsResponse>, Status> {
         let call = self.app.call(&request, path!("ListSubscriptions"))?;
-        reply(
-            self.app
-                .list_subscriptions(&call, request.into_inner())
-                .await,
-        )
+        reply(billing::list_subscriptions(&self.app, &call, request.into_inner()).await)
     }
 
     async fn set_subscription_status(
@@ -324,11 +288,7 @@ impl AccountService for AccountServiceHandler {
         request: Request<pb::SetSubscriptionStatusRequest>,
     ) -> Result<Response<pb::SetSubscriptionStatusResponse>, Status> {
         let call = self.app.call(&request, path!("SetSubscriptionStatus"))?;
-        reply(
-            self.app
-                .set_subscription_status(&call, request.into_inner())
-                .await,
-        )
+        reply(billing::set_subscription_status(&self.app, &call, request.into_inner()).await)
     }
 
     async fn put_account_details(
@@ -336,11 +296,7 @@ impl AccountService for AccountServiceHandler {
         request: Request<pb::PutAccountDetailsRequest>,
     ) -> Result<Response<pb::PutAccountDetailsResponse>, Status> {
         let call = self.app.call(&request, path!("PutAccountDetails"))?;
-        reply(
-            self.app
-                .put_account_details(&call, request.into_inner())
-                .await,
-        )
+        reply(billing::put_account_details(&self.app, &call, request.into_inner()).await)
     }
 
     async fn get_account_details(
@@ -348,11 +304,7 @@ impl AccountService for AccountServiceHandler {
         request: Request<pb::GetAccountDetailsRequest>,
     ) -> Result<Response<pb::GetAccountDetailsResponse>, Status> {
         let call = self.app.call(&request, path!("GetAccountDetails"))?;
-        reply(
-            self.app
-                .get_account_details(&call, request.into_inner())
-                .await,
-        )
+        reply(billing::get_account_details(&self.app, &call, request.into_inner()).await)
     }
 
     async fn record_cost_records(
@@ -360,11 +312,7 @@ impl AccountService for AccountServiceHandler {
         request: Request<pb::RecordCostRecordsRequest>,
     ) -> Result<Response<pb::RecordCostRecordsResponse>, Status> {
         let call = self.app.call(&request, path!("RecordCostRecords"))?;
-        reply(
-            self.app
-                .record_cost_records(&call, request.into_inner())
-                .await,
-        )
+        reply(billing::record_cost_records(&self.app, &call, request.into_inner()).await)
     }
 
     async fn list_cost_records(
@@ -372,10 +320,6 @@ impl AccountService for AccountServiceHandler {
         request: Request<pb::ListCostRecordsRequest>,
     ) -> Result<Response<pb::ListCostRecordsResponse>, Status> {
         let call = self.app.call(&request, path!("ListCostRecords"))?;
-        reply(
-            self.app
-                .list_cost_records(&call, request.into_inner())
-                .await,
-        )
+        reply(billing::list_cost_records(&self.app, &call, request.into_inner()).await)
     }
 }

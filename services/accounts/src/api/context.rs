@@ -2,16 +2,13 @@
 //! idempotency claim of a mutating request with the reply it sends. A fresh answer is encoded by the
 //! same function the handler replies with, so a replay decodes exactly the bytes the first call sent.
 
-use chrono::{DateTime, Utc};
 use prost::Message;
-use tenure_db::TenantTx;
 use tenure_db::idempotency;
 use tenure_proto::Keyed;
 use tonic::{Request, Status};
-use uuid::Uuid;
 
-use crate::app::{Accounts, Answer, Call, Idempotent, Target};
-use crate::domain::{Access, AccountsError, ResponseSubject};
+use crate::app::{Accounts, Answer, Call, Idempotent};
+use crate::domain::{Access, AccountsError};
 
 impl Accounts {
     /// Narrows the authenticated principal of `request` for `method` (`/pkg.Service/Method`).
@@ -30,30 +27,6 @@ impl Accounts {
             action,
         })
     }
-
-    /// [`Accounts::mutate`] for a handler whose effect still builds its reply: the reply is what is
-    /// stored, so a replay answers the bytes the first call sent.
-    pub(crate) async fn mutate_reply<Q, R>(
-        &self,
-        call: &Call,
-        request: &Q,
-        tenant: Uuid,
-        target: Target,
-        effect: impl AsyncFnOnce(
-            &TenantTx,
-            DateTime<Utc>,
-        ) -> Result<(R, ResponseSubject), AccountsError>,
-    ) -> Result<R, AccountsError>
-    where
-        Q: Keyed,
-        R: Message + Default,
-    {
-        let encode = |response: &R| response.encode_to_vec();
-        let answer = self
-            .mutate(call, idempotent(request, &encode)?, tenant, target, effect)
-            .await?;
-        stored_or(answer)
-    }
 }
 
 /// The idempotency claim of a checked mutating `request`, whose fresh answer is stored as `encode`
@@ -69,6 +42,21 @@ pub(crate) fn idempotent<'a, T>(
     })
 }
 
+/// Runs a mutating use case under `request`'s idempotency key and answers with its reply: `to`
+/// builds the reply of a fresh answer and is also what is stored, so a replay answers the same bytes.
+pub(crate) async fn keyed<T, R>(
+    request: &impl Keyed,
+    to: impl Fn(&T) -> R + Send + Sync,
+    run: impl AsyncFnOnce(Idempotent<'_, T>) -> Result<Answer<T>, AccountsError>,
+) -> Result<R, AccountsError>
+where
+    R: Message + Default,
+{
+    let encode = |value: &T| to(value).encode_to_vec();
+    let answer = run(idempotent(request, &encode)?).await?;
+    reply(answer, to)
+}
+
 /// The reply to a mutation: a fresh answer converted by `to`, the function its `encode` used, or the
 /// stored reply of the first call with the same key.
 pub(crate) fn reply<T, R>(answer: Answer<T>, to: impl FnOnce(&T) -> R) -> Result<R, AccountsError>
@@ -77,17 +65,6 @@ where
 {
     match answer {
         Answer::Fresh(value) => Ok(to(&value)),
-        Answer::Replay(stored) => decode(&stored),
-    }
-}
-
-/// The reply to a mutation whose fresh answer already is the reply.
-fn stored_or<R>(answer: Answer<R>) -> Result<R, AccountsError>
-where
-    R: Message + Default,
-{
-    match answer {
-        Answer::Fresh(value) => Ok(value),
         Answer::Replay(stored) => decode(&stored),
     }
 }

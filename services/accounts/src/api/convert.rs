@@ -1,5 +1,5 @@
 //! proto <-> domain conversions. Enum fields reject `*_UNSPECIFIED` and unknown numbers (TNR004), and
-//! replies are built field by field from stored rows, never by serialising an entity.
+//! replies are built field by field from domain records, never by serialising an entity.
 
 use chrono::{DateTime, Utc};
 use prost_types::Timestamp;
@@ -8,15 +8,13 @@ use tenure_proto::accounts::v1 as pb;
 use tenure_proto::common::v1 as common;
 
 use crate::api::context::at;
+use crate::app::SubscriptionView;
 use crate::domain::{
-    AccountRole, AccountState, AccountsError, Acknowledgement, JoinedMethod, Money, OpenBalance,
-    Relationship, ResaleModel, ReservationKind, RootAccess, Sector, SubscriptionStatus, Tag,
-    TenantRecord, TenantStatus, TerminationMode, UserRecord, UserRole, field_problem, required,
+    AccountDetails, AccountRecord, AccountRole, AccountState, Acknowledgement, CostRecord,
+    JoinedMethod, Money, OpenBalance, Relationship, ResaleModel, ReservationKind, RootAccess,
+    Sector, SubscriptionStatus, TenantRecord, TenantStatus, TerminationMode, Transition,
+    UserRecord, UserRole, field_problem, required,
 };
-use crate::store::entity::{
-    account_details, account_transition, aws_account, cost_record, subscription,
-};
-use crate::store::stored;
 
 use tenure_grpc::enum_conversion;
 
@@ -108,21 +106,6 @@ pub(crate) fn timestamp(at: DateTime<Utc>) -> Timestamp {
     }
 }
 
-fn stored_enum<T>(raw: &str, parse: fn(&str) -> Option<T>) -> Result<T, AccountsError> {
-    stored(parse(raw))
-}
-
-fn optional_stored<T: Copy>(
-    raw: Option<&str>,
-    parse: fn(&str) -> Option<T>,
-    to: fn(T) -> i32,
-) -> Result<i32, AccountsError> {
-    match raw {
-        None => Ok(0),
-        Some(raw) => Ok(to(stored_enum(raw, parse)?)),
-    }
-}
-
 pub(crate) fn tenant(record: &TenantRecord) -> pb::Tenant {
     pb::Tenant {
         id: record.id.to_string(),
@@ -165,57 +148,45 @@ fn masked_email(email: &str) -> String {
     }
 }
 
-pub(crate) fn account(
-    model: &aws_account::Model,
-    view: EmailView,
-) -> Result<pb::AwsAccount, AccountsError> {
-    let root_email = model.root_email.clone().unwrap_or_default();
-    Ok(pb::AwsAccount {
-        id: model.id.to_string(),
-        aws_account_id: model.aws_account_id.clone().unwrap_or_default(),
-        name: model.name.clone().unwrap_or_default(),
+/// An optional id or vocabulary value: absent is the field's zero value.
+fn or_empty<T>(value: Option<&T>, show: impl FnOnce(&T) -> String) -> String {
+    value.map(show).unwrap_or_default()
+}
+
+pub(crate) fn account(record: &AccountRecord, view: EmailView) -> pb::AwsAccount {
+    let root_email = or_empty(record.root_email.as_ref(), |email| {
+        email.as_str().to_owned()
+    });
+    pb::AwsAccount {
+        id: record.id.to_string(),
+        aws_account_id: or_empty(record.aws_account_id.as_ref(), ToString::to_string),
+        name: record.name.clone().unwrap_or_default(),
         root_email: match view {
             EmailView::Full => root_email,
             EmailView::Masked if root_email.is_empty() => root_email,
             EmailView::Masked => masked_email(&root_email),
         },
-        role: account_role_to(stored_enum(&model.role, AccountRole::parse)?),
-        relationship: relationship_to(stored_enum(&model.relationship, Relationship::parse)?),
-        organization_id: model.organization_id.clone().unwrap_or_default(),
-        parent_id: model.parent_id.clone().unwrap_or_default(),
-        management_account_id: model.management_account_id.clone().unwrap_or_default(),
-        joined_method: optional_stored(
-            model.joined_method.as_deref(),
-            JoinedMethod::parse,
-            joined_method_to,
-        )?,
-        root_access: optional_stored(
-            model.root_access.as_deref(),
-            RootAccess::parse,
-            root_access_to,
-        )?,
-        state: account_state_to(stored_enum(&model.state, AccountState::parse)?),
-        state_changed_at: Some(timestamp(model.state_changed_at)),
-        active_order_id: model
-            .active_order_id
-            .map(|id| id.to_string())
-            .unwrap_or_default(),
-        closed_at: model.closed_at.map(timestamp),
-        reopen_until: model.reopen_until.map(timestamp),
-        billing_starts_at: model.billing_starts_at.map(timestamp),
-        billing_ends_at: model.billing_ends_at.map(timestamp),
-        created_at: Some(timestamp(model.created_at)),
-        tenant_id: model.tenant_id.to_string(),
-        open_balance: crate::store::balances::of(model)?
-            .as_ref()
-            .map(open_balance),
-        removed_at: model.removed_at.map(timestamp),
-        removal_purge_id: model
-            .removal_purge_id
-            .map(|id| id.to_string())
-            .unwrap_or_default(),
-        removal_purge_due_at: model.removal_purge_due_at.map(timestamp),
-    })
+        role: account_role_to(record.role),
+        relationship: relationship_to(record.relationship),
+        organization_id: or_empty(record.organization_id.as_ref(), |id| id.as_str().to_owned()),
+        parent_id: or_empty(record.parent_id.as_ref(), |id| id.as_str().to_owned()),
+        management_account_id: or_empty(record.management_account_id.as_ref(), ToString::to_string),
+        joined_method: record.joined_method.map_or(0, joined_method_to),
+        root_access: record.root_access.map_or(0, root_access_to),
+        state: account_state_to(record.state),
+        state_changed_at: Some(timestamp(record.state_changed_at)),
+        active_order_id: or_empty(record.active_order_id.as_ref(), ToString::to_string),
+        closed_at: record.closed_at.map(timestamp),
+        reopen_until: record.reopen_until.map(timestamp),
+        billing_starts_at: record.billing_starts_at.map(timestamp),
+        billing_ends_at: record.billing_ends_at.map(timestamp),
+        created_at: Some(timestamp(record.created_at)),
+        tenant_id: record.tenant_id.to_string(),
+        open_balance: record.open_balance.as_ref().map(open_balance),
+        removed_at: record.removed_at.map(timestamp),
+        removal_purge_id: or_empty(record.removal_purge_id.as_ref(), ToString::to_string),
+        removal_purge_due_at: record.removal_purge_due_at.map(timestamp),
+    }
 }
 
 pub(crate) fn money(amount: &Money) -> common::Money {
@@ -259,65 +230,56 @@ fn principal_role(stored_role: &str) -> i32 {
     role as i32
 }
 
-pub(crate) fn transition(
-    model: &account_transition::Model,
-) -> Result<pb::AccountTransition, AccountsError> {
-    Ok(pb::AccountTransition {
-        from_state: optional_stored(
-            model.from_state.as_deref(),
-            AccountState::parse,
-            account_state_to,
-        )?,
-        to_state: account_state_to(stored_enum(&model.to_state, AccountState::parse)?),
-        at: Some(timestamp(model.at)),
+pub(crate) fn transition(record: &Transition) -> pb::AccountTransition {
+    pb::AccountTransition {
+        from_state: record.from_state.map_or(0, account_state_to),
+        to_state: account_state_to(record.to_state),
+        at: Some(timestamp(record.at)),
         actor: Some(common::Actor {
-            subject: model.actor_subject.clone(),
-            role: principal_role(&model.actor_role),
+            subject: record.actor_subject.clone(),
+            role: principal_role(&record.actor_role),
         }),
-        reason: model.reason.clone(),
-        order_id: model.order_id.map(|id| id.to_string()).unwrap_or_default(),
-    })
+        reason: record.reason.clone(),
+        order_id: or_empty(record.order_id.as_ref(), ToString::to_string),
+    }
 }
 
-pub(crate) fn subscription(
-    model: &subscription::Model,
-    aws_account_id: Option<&str>,
-) -> Result<pb::Subscription, AccountsError> {
-    Ok(pb::Subscription {
-        id: model.id.to_string(),
-        account_id: model.account_id.to_string(),
-        aws_account_id: aws_account_id.unwrap_or_default().to_owned(),
-        marketplace_ref: model.marketplace_ref.clone(),
-        status: subscription_status_to(stored_enum(&model.status, SubscriptionStatus::parse)?),
-        started_at: Some(timestamp(model.started_at)),
-        terminated_at: model.terminated_at.map(timestamp),
-    })
+pub(crate) fn subscription(view: &SubscriptionView) -> pb::Subscription {
+    let record = &view.subscription;
+    pb::Subscription {
+        id: record.id.to_string(),
+        account_id: record.account_id.to_string(),
+        aws_account_id: or_empty(view.aws_account_id.as_ref(), ToString::to_string),
+        marketplace_ref: record.marketplace_ref.clone(),
+        status: subscription_status_to(record.status),
+        started_at: Some(timestamp(record.started_at)),
+        terminated_at: record.terminated_at.map(timestamp),
+    }
 }
 
-pub(crate) fn details(model: &account_details::Model) -> Result<pb::AccountDetails, AccountsError> {
-    let tags: Vec<Tag> = serde_json::from_str(&model.tags)
-        .map_err(|error| AccountsError::Internal(Box::new(error)))?;
-    Ok(pb::AccountDetails {
-        name: model.name.clone(),
-        email: model.email.clone(),
-        organization_path: model.organization_path.clone(),
-        tags: tags
-            .into_iter()
+pub(crate) fn details(record: &AccountDetails) -> pb::AccountDetails {
+    pb::AccountDetails {
+        name: record.name.clone(),
+        email: record.email.as_str().to_owned(),
+        organization_path: record.organization_path.clone(),
+        tags: record
+            .tags
+            .iter()
             .map(|tag| pb::Tag {
-                key: tag.key,
-                value: tag.value,
+                key: tag.key.clone(),
+                value: tag.value.clone(),
             })
             .collect(),
-        fetched_at: Some(timestamp(model.fetched_at)),
-    })
+        fetched_at: Some(timestamp(record.fetched_at)),
+    }
 }
 
-pub(crate) fn cost(model: &cost_record::Model) -> pb::CostRecord {
+pub(crate) fn cost(record: &CostRecord) -> pb::CostRecord {
     pb::CostRecord {
-        period_start: Some(timestamp(model.period_start)),
-        period_end: Some(timestamp(model.period_end)),
-        service: model.service.clone(),
-        amount_micros: model.amount_micros,
-        currency: model.currency.clone(),
+        period_start: Some(timestamp(record.period_start)),
+        period_end: Some(timestamp(record.period_end)),
+        service: record.service.clone(),
+        amount_micros: record.amount_micros,
+        currency: record.currency.clone(),
     }
 }

@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use tenure_domain::AwsAccountId;
+
 use crate::app::{Accounts, Answer, Call, Idempotent, Target};
 use crate::domain::{AccountsError, OpenBalance, ResponseSubject};
 use crate::store;
@@ -12,7 +14,7 @@ use crate::store;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct BalanceReport {
     pub(crate) recorded: u32,
-    pub(crate) unknown_aws_account_ids: Vec<String>,
+    pub(crate) unknown_aws_account_ids: Vec<AwsAccountId>,
 }
 
 impl Accounts {
@@ -23,8 +25,8 @@ impl Accounts {
         &self,
         call: &Call,
         idempotent: Idempotent<'_, BalanceReport>,
-        reports: BTreeMap<String, OpenBalance>,
-        reported: Vec<String>,
+        reports: BTreeMap<AwsAccountId, OpenBalance>,
+        reported: Vec<AwsAccountId>,
     ) -> Result<Answer<BalanceReport>, AccountsError> {
         let tx = store::begin_open_balance_writer(&self.db).await?;
         self.mutate_in(
@@ -34,13 +36,13 @@ impl Accounts {
             idempotent,
             Target::new("open_balances", "*"),
             async |tx, _now| {
-                let ids: Vec<&str> = reports.keys().map(String::as_str).collect();
+                let ids: Vec<&AwsAccountId> = reports.keys().collect();
                 let records = store::balances::live_records(tx, &ids).await?;
                 let mut recorded: u32 = 0;
                 for record in &records {
                     let Some(report) = record
                         .aws_account_id
-                        .as_deref()
+                        .as_ref()
                         .and_then(|id| reports.get(id))
                     else {
                         continue;
@@ -53,13 +55,13 @@ impl Accounts {
                         recorded += 1;
                     }
                 }
-                let known: HashSet<&str> = records
+                let known: HashSet<&AwsAccountId> = records
                     .iter()
-                    .filter_map(|record| record.aws_account_id.as_deref())
+                    .filter_map(|record| record.aws_account_id.as_ref())
                     .collect();
                 let unknown_aws_account_ids = reported
                     .into_iter()
-                    .filter(|id| !known.contains(id.as_str()))
+                    .filter(|id| !known.contains(id))
                     .collect();
                 // Counts and AWS account ids without a record: nothing of any subject to purge.
                 Ok((

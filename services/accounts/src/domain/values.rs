@@ -10,6 +10,13 @@ pub(crate) use tenure_domain::{
     has_email_shape, is_free_text_character, parse_id, required,
 };
 
+/// An unsupported combination of options (TNR008), named after `field`.
+pub(crate) fn unsupported(field: &str, description: &'static str) -> FieldProblem {
+    let mut problem = field_problem("UNSUPPORTED_COMBINATION", description, "TNR008");
+    problem.field = field.to_owned();
+    problem
+}
+
 fn is_printable_ascii(byte: u8) -> bool {
     (0x20..=0x7E).contains(&byte)
 }
@@ -135,8 +142,8 @@ impl OrganizationId {
         }
     }
 
-    pub(crate) fn into_inner(self) -> String {
-        self.0
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -157,8 +164,8 @@ impl ParentId {
         }
     }
 
-    pub(crate) fn into_inner(self) -> String {
-        self.0
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
     }
 }
 

@@ -1,23 +1,26 @@
 //! AWS account records, their lifecycle transitions, subscriptions, and the data kept per account
-//! (details fetched from AWS, cost records).
+//! (details fetched from AWS, cost records). Functions take and return the domain's records; the rows
+//! behind them stay in this module and in [`crate::store::rows`].
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait as _, ActiveValue, ColumnTrait as _, Condition, EntityTrait as _,
-    IntoActiveModel as _, PaginatorTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _,
-    Set,
+    IntoActiveModel as _, Iterable as _, ModelTrait as _, PaginatorTrait as _, QueryFilter as _,
+    QueryOrder as _, QuerySelect as _, Set,
 };
 use tenure_db::TenantTx;
+use tenure_domain::{AwsAccountId, RootEmail};
 use uuid::Uuid;
 
 use crate::domain::{
-    AccountState, AccountsError, LifecycleEvent, PageRequest, Relationship, RemovalPurge,
-    SubscriptionStatus, check_transition, purge_pending,
+    AccountDetails, AccountFilter, AccountRecord, AccountState, AccountsError, CostRecord,
+    PageRequest, SubscriptionFilter, SubscriptionRecord, SubscriptionStatus, Transition,
+    purge_pending,
 };
 use crate::store::entity::{
     account_details, account_transition, aws_account, cost_record, subscription,
 };
-use crate::store::stored;
+use crate::store::rows;
 
 /// Who makes a change and why, for the transition history.
 #[derive(Debug, Clone)]
@@ -29,13 +32,12 @@ pub(crate) struct ChangeContext {
     pub(crate) at: DateTime<Utc>,
 }
 
-/// Filters of a list of account records.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct AccountFilter {
-    pub(crate) tenant: Option<Uuid>,
-    pub(crate) states: Vec<AccountState>,
-    pub(crate) relationship: Option<Relationship>,
-    pub(crate) management_account_id: Option<String>,
+fn records(rows: Vec<aws_account::Model>) -> Result<Vec<AccountRecord>, AccountsError> {
+    rows.into_iter().map(rows::account_record).collect()
+}
+
+fn record(row: Option<aws_account::Model>) -> Result<Option<AccountRecord>, AccountsError> {
+    row.map(rows::account_record).transpose()
 }
 
 /// Reads a record by id, only inside `tenant` when one is given.
@@ -43,59 +45,54 @@ pub(crate) async fn find_account(
     tx: &TenantTx,
     tenant: Option<Uuid>,
     id: Uuid,
-) -> Result<Option<aws_account::Model>, AccountsError> {
+) -> Result<Option<AccountRecord>, AccountsError> {
     let mut query = aws_account::Entity::find_by_id(id);
     if let Some(tenant) = tenant {
         query = query.filter(aws_account::Column::TenantId.eq(tenant));
     }
-    Ok(query.one(&**tx).await?)
+    record(query.one(&**tx).await?)
 }
 
 /// Reads the live record of an AWS account id, only inside `tenant` when one is given.
 pub(crate) async fn find_live_account(
     tx: &TenantTx,
     tenant: Option<Uuid>,
-    aws_account_id: &str,
-) -> Result<Option<aws_account::Model>, AccountsError> {
+    aws_account_id: &AwsAccountId,
+) -> Result<Option<AccountRecord>, AccountsError> {
     let mut query = aws_account::Entity::find()
-        .filter(aws_account::Column::AwsAccountId.eq(aws_account_id))
+        .filter(aws_account::Column::AwsAccountId.eq(aws_account_id.as_str()))
         .filter(aws_account::Column::State.is_in(AccountState::live_names()));
     if let Some(tenant) = tenant {
         query = query.filter(aws_account::Column::TenantId.eq(tenant));
     }
-    Ok(query.one(&**tx).await?)
-}
-
-/// The purge a record's removal scheduled, if it has one.
-pub(crate) fn removal_purge(account: &aws_account::Model) -> Option<RemovalPurge> {
-    account.removal_purge_id.map(|purge_id| RemovalPurge {
-        purge_id,
-        purged_at: account.removal_purged_at,
-    })
+    record(query.one(&**tx).await?)
 }
 
 /// Whether `tenant` removed a record of `aws_account_id` whose purge has still to run.
 pub(crate) async fn has_pending_removal(
     tx: &TenantTx,
     tenant: Uuid,
-    aws_account_id: &str,
+    aws_account_id: &AwsAccountId,
 ) -> Result<bool, AccountsError> {
     let removed = aws_account::Entity::find()
         .filter(aws_account::Column::TenantId.eq(tenant))
-        .filter(aws_account::Column::AwsAccountId.eq(aws_account_id))
+        .filter(aws_account::Column::AwsAccountId.eq(aws_account_id.as_str()))
         .filter(aws_account::Column::State.eq(AccountState::Removed.as_str()))
         .all(&**tx)
         .await?;
-    Ok(removed
+    Ok(records(removed)?
         .iter()
-        .any(|account| purge_pending(AccountState::Removed, removal_purge(account))))
+        .any(|account| purge_pending(account.state, account.removal_purge())))
 }
 
-/// Whether any record the transaction sees uses the root email of `key` and was not abandoned:
-/// AWS never gives the email of an account back, not even once it is closed (seed 001).
-pub(crate) async fn root_email_in_use(tx: &TenantTx, key: &str) -> Result<bool, AccountsError> {
+/// Whether any record the transaction sees uses `email` (compared by its key) and was not
+/// abandoned: AWS never gives the email of an account back, not even once it is closed (seed 001).
+pub(crate) async fn root_email_in_use(
+    tx: &TenantTx,
+    email: &RootEmail,
+) -> Result<bool, AccountsError> {
     Ok(aws_account::Entity::find()
-        .filter(aws_account::Column::RootEmailKey.eq(key))
+        .filter(aws_account::Column::RootEmailKey.eq(email.key()))
         .filter(aws_account::Column::State.ne(AccountState::Abandoned.as_str()))
         .count(&**tx)
         .await?
@@ -116,7 +113,7 @@ pub(crate) async fn owner_of_account(
 /// The owning tenant of the live record of an AWS account id.
 pub(crate) async fn owner_of_live_account(
     tx: &TenantTx,
-    aws_account_id: &str,
+    aws_account_id: &AwsAccountId,
 ) -> Result<Option<Uuid>, AccountsError> {
     Ok(find_live_account(tx, None, aws_account_id)
         .await?
@@ -128,7 +125,7 @@ pub(crate) async fn list_accounts(
     tx: &TenantTx,
     filter: &AccountFilter,
     page: PageRequest,
-) -> Result<Vec<aws_account::Model>, AccountsError> {
+) -> Result<Vec<AccountRecord>, AccountsError> {
     let mut query = aws_account::Entity::find();
     if let Some(tenant) = filter.tenant {
         query = query.filter(aws_account::Column::TenantId.eq(tenant));
@@ -144,24 +141,26 @@ pub(crate) async fn list_accounts(
     if let Some(management) = &filter.management_account_id {
         query = query.filter(aws_account::Column::ManagementAccountId.eq(management.as_str()));
     }
-    Ok(query
-        .order_by_asc(aws_account::Column::CreatedAt)
-        .order_by_asc(aws_account::Column::Id)
-        .offset(page.offset)
-        .limit(page.size + 1)
-        .all(&**tx)
-        .await?)
+    records(
+        query
+            .order_by_asc(aws_account::Column::CreatedAt)
+            .order_by_asc(aws_account::Column::Id)
+            .offset(page.offset)
+            .limit(page.size + 1)
+            .all(&**tx)
+            .await?,
+    )
 }
 
 /// Live records of `tenant` that name `management_account_id` as their management account.
 pub(crate) async fn count_live_members(
     tx: &TenantTx,
     tenant: Uuid,
-    management_account_id: &str,
+    management_account_id: &AwsAccountId,
 ) -> Result<u64, AccountsError> {
     Ok(aws_account::Entity::find()
         .filter(aws_account::Column::TenantId.eq(tenant))
-        .filter(aws_account::Column::ManagementAccountId.eq(management_account_id))
+        .filter(aws_account::Column::ManagementAccountId.eq(management_account_id.as_str()))
         .filter(aws_account::Column::State.is_in(AccountState::live_names()))
         .count(&**tx)
         .await?)
@@ -170,72 +169,69 @@ pub(crate) async fn count_live_members(
 /// Stores a new record and its first transition (from nothing to its initial state).
 pub(crate) async fn insert_account(
     tx: &TenantTx,
-    model: aws_account::Model,
+    account: &AccountRecord,
     change: &ChangeContext,
-) -> Result<aws_account::Model, AccountsError> {
-    let stored_model = model.into_active_model().insert(&**tx).await?;
-    record_transition(tx, &stored_model, None, change).await?;
-    Ok(stored_model)
+) -> Result<AccountRecord, AccountsError> {
+    let inserted = rows::account_row(account)
+        .into_active_model()
+        .insert(&**tx)
+        .await?;
+    let inserted = rows::account_record(inserted)?;
+    record_transition(tx, &inserted, None, change).await?;
+    Ok(inserted)
 }
 
-/// Moves `account` by `event` when the lifecycle allows it, applies `edit` to the same row, and records
-/// the transition with its actor and reason. The update is guarded by the state it was read in, so a
-/// concurrent move makes this one fail instead of overwriting it.
-pub(crate) async fn apply_event(
+/// Stores `after`, a move of `before` to another state, and records the transition with its actor
+/// and reason. Guarded like [`update_account`].
+pub(crate) async fn save_move(
     tx: &TenantTx,
-    account: aws_account::Model,
-    event: LifecycleEvent,
+    before: &AccountRecord,
+    after: &AccountRecord,
     change: &ChangeContext,
-    edit: impl FnOnce(&mut aws_account::ActiveModel),
-) -> Result<aws_account::Model, AccountsError> {
-    let current = stored(AccountState::parse(&account.state))?;
-    let next = check_transition(current, event)?;
-    let mut active = account.clone().into_active_model();
-    active.state = Set(next.as_str().to_owned());
-    active.state_changed_at = Set(change.at);
-    edit(&mut active);
-    let updated = save_guarded(tx, active, account.id, current).await?;
-    record_transition(tx, &updated, Some(current), change).await?;
+) -> Result<AccountRecord, AccountsError> {
+    let updated = update_account(tx, before, after).await?;
+    record_transition(tx, &updated, Some(before.state), change).await?;
     Ok(updated)
 }
 
-/// Changes fields of a record without moving its state, guarded like [`apply_event`].
+/// Stores what `after` changed of `before`, read earlier in the transaction. Only the changed columns
+/// are written, so a balance report or a purge note landing meanwhile is not overwritten; the update
+/// is guarded by the state `before` was read in, so a concurrent move makes this one fail instead of
+/// overwriting it.
 pub(crate) async fn update_account(
     tx: &TenantTx,
-    account: aws_account::Model,
-    edit: impl FnOnce(&mut aws_account::ActiveModel),
-) -> Result<aws_account::Model, AccountsError> {
-    let current = stored(AccountState::parse(&account.state))?;
-    let mut active = account.clone().into_active_model();
-    edit(&mut active);
-    save_guarded(tx, active, account.id, current).await
-}
-
-async fn save_guarded(
-    tx: &TenantTx,
-    mut active: aws_account::ActiveModel,
-    id: Uuid,
-    expected: AccountState,
-) -> Result<aws_account::Model, AccountsError> {
-    active.id = ActiveValue::Unchanged(id);
+    before: &AccountRecord,
+    after: &AccountRecord,
+) -> Result<AccountRecord, AccountsError> {
+    let (old, new) = (rows::account_row(before), rows::account_row(after));
+    // The state is always written, even unchanged, so the guarded update is never empty.
+    let mut active = aws_account::ActiveModel {
+        state: Set(new.state.clone()),
+        ..Default::default()
+    };
+    for column in aws_account::Column::iter() {
+        let value = new.get(column);
+        if old.get(column) != value {
+            active.try_set(column, value)?;
+        }
+    }
     let changed = aws_account::Entity::update_many()
         .set(active)
-        .filter(aws_account::Column::Id.eq(id))
-        .filter(aws_account::Column::State.eq(expected.as_str()))
+        .filter(aws_account::Column::Id.eq(before.id))
+        .filter(aws_account::Column::State.eq(before.state.as_str()))
         .exec(&**tx)
         .await?;
     if changed.rows_affected != 1 {
         return Err(AccountsError::Concurrent);
     }
-    aws_account::Entity::find_by_id(id)
-        .one(&**tx)
+    find_account(tx, None, before.id)
         .await?
         .ok_or_else(|| AccountsError::internal("updated account vanished"))
 }
 
 async fn record_transition(
     tx: &TenantTx,
-    account: &aws_account::Model,
+    account: &AccountRecord,
     from: Option<AccountState>,
     change: &ChangeContext,
 ) -> Result<(), AccountsError> {
@@ -244,7 +240,7 @@ async fn record_transition(
         account_id: Set(account.id),
         tenant_id: Set(account.tenant_id),
         from_state: Set(from.map(|state| state.as_str().to_owned())),
-        to_state: Set(account.state.clone()),
+        to_state: Set(account.state.as_str().to_owned()),
         at: Set(change.at),
         actor_subject: Set(change.actor_subject.clone()),
         actor_role: Set(change.actor_role.to_owned()),
@@ -261,14 +257,17 @@ pub(crate) async fn list_transitions(
     tx: &TenantTx,
     account_id: Uuid,
     page: PageRequest,
-) -> Result<Vec<account_transition::Model>, AccountsError> {
-    Ok(account_transition::Entity::find()
+) -> Result<Vec<Transition>, AccountsError> {
+    account_transition::Entity::find()
         .filter(account_transition::Column::AccountId.eq(account_id))
         .order_by_asc(account_transition::Column::Id)
         .offset(page.offset)
         .limit(page.size + 1)
         .all(&**tx)
-        .await?)
+        .await?
+        .into_iter()
+        .map(rows::transition)
+        .collect()
 }
 
 /// Records whose lifecycle timer is due at `now`: `closed` past `reopen_until`, `unlinking` past
@@ -277,27 +276,40 @@ pub(crate) async fn due_timers(
     tx: &TenantTx,
     now: DateTime<Utc>,
     limit: u64,
-) -> Result<Vec<aws_account::Model>, AccountsError> {
+) -> Result<Vec<AccountRecord>, AccountsError> {
     let closed_expired = Condition::all()
         .add(aws_account::Column::State.eq(AccountState::Closed.as_str()))
         .add(aws_account::Column::ReopenUntil.lt(now));
     let unlink_due = Condition::all()
         .add(aws_account::Column::State.eq(AccountState::Unlinking.as_str()))
         .add(aws_account::Column::BillingEndsAt.lte(now));
-    Ok(aws_account::Entity::find()
-        .filter(Condition::any().add(closed_expired).add(unlink_due))
-        .order_by_asc(aws_account::Column::Id)
-        .limit(limit)
-        .all(&**tx)
-        .await?)
+    records(
+        aws_account::Entity::find()
+            .filter(Condition::any().add(closed_expired).add(unlink_due))
+            .order_by_asc(aws_account::Column::Id)
+            .limit(limit)
+            .all(&**tx)
+            .await?,
+    )
+}
+
+fn subscription(
+    row: Option<subscription::Model>,
+) -> Result<Option<SubscriptionRecord>, AccountsError> {
+    row.map(rows::subscription_record).transpose()
 }
 
 /// Stores a new subscription.
 pub(crate) async fn insert_subscription(
     tx: &TenantTx,
-    model: subscription::Model,
-) -> Result<subscription::Model, AccountsError> {
-    Ok(model.into_active_model().insert(&**tx).await?)
+    record: &SubscriptionRecord,
+) -> Result<SubscriptionRecord, AccountsError> {
+    rows::subscription_record(
+        rows::subscription_row(record)
+            .into_active_model()
+            .insert(&**tx)
+            .await?,
+    )
 }
 
 /// Reads a subscription, only inside `tenant` when one is given.
@@ -305,12 +317,12 @@ pub(crate) async fn find_subscription(
     tx: &TenantTx,
     tenant: Option<Uuid>,
     id: Uuid,
-) -> Result<Option<subscription::Model>, AccountsError> {
+) -> Result<Option<SubscriptionRecord>, AccountsError> {
     let mut query = subscription::Entity::find_by_id(id);
     if let Some(tenant) = tenant {
         query = query.filter(subscription::Column::TenantId.eq(tenant));
     }
-    Ok(query.one(&**tx).await?)
+    subscription(query.one(&**tx).await?)
 }
 
 /// The owning tenant of a subscription.
@@ -318,7 +330,8 @@ pub(crate) async fn owner_of_subscription(
     tx: &TenantTx,
     id: Uuid,
 ) -> Result<Option<Uuid>, AccountsError> {
-    Ok(find_subscription(tx, None, id)
+    Ok(subscription::Entity::find_by_id(id)
+        .one(&**tx)
         .await?
         .map(|subscription| subscription.tenant_id))
 }
@@ -327,33 +340,29 @@ pub(crate) async fn owner_of_subscription(
 pub(crate) async fn current_subscription(
     tx: &TenantTx,
     account_id: Uuid,
-) -> Result<Option<subscription::Model>, AccountsError> {
-    Ok(subscription::Entity::find()
-        .filter(subscription::Column::AccountId.eq(account_id))
-        .filter(subscription::Column::Status.ne(SubscriptionStatus::Terminated.as_str()))
-        .order_by_desc(subscription::Column::StartedAt)
-        .one(&**tx)
-        .await?)
+) -> Result<Option<SubscriptionRecord>, AccountsError> {
+    subscription(
+        subscription::Entity::find()
+            .filter(subscription::Column::AccountId.eq(account_id))
+            .filter(subscription::Column::Status.ne(SubscriptionStatus::Terminated.as_str()))
+            .order_by_desc(subscription::Column::StartedAt)
+            .one(&**tx)
+            .await?,
+    )
 }
 
 /// The newest subscription of a record, terminated or not.
 pub(crate) async fn latest_subscription(
     tx: &TenantTx,
     account_id: Uuid,
-) -> Result<Option<subscription::Model>, AccountsError> {
-    Ok(subscription::Entity::find()
-        .filter(subscription::Column::AccountId.eq(account_id))
-        .order_by_desc(subscription::Column::StartedAt)
-        .one(&**tx)
-        .await?)
-}
-
-/// Filters of a list of subscriptions.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct SubscriptionFilter {
-    pub(crate) tenant: Option<Uuid>,
-    pub(crate) account_id: Option<Uuid>,
-    pub(crate) status: Option<SubscriptionStatus>,
+) -> Result<Option<SubscriptionRecord>, AccountsError> {
+    subscription(
+        subscription::Entity::find()
+            .filter(subscription::Column::AccountId.eq(account_id))
+            .order_by_desc(subscription::Column::StartedAt)
+            .one(&**tx)
+            .await?,
+    )
 }
 
 /// One page of subscriptions, oldest first.
@@ -361,7 +370,7 @@ pub(crate) async fn list_subscriptions(
     tx: &TenantTx,
     filter: &SubscriptionFilter,
     page: PageRequest,
-) -> Result<Vec<subscription::Model>, AccountsError> {
+) -> Result<Vec<SubscriptionRecord>, AccountsError> {
     let mut query = subscription::Entity::find();
     if let Some(tenant) = filter.tenant {
         query = query.filter(subscription::Column::TenantId.eq(tenant));
@@ -372,64 +381,70 @@ pub(crate) async fn list_subscriptions(
     if let Some(status) = filter.status {
         query = query.filter(subscription::Column::Status.eq(status.as_str()));
     }
-    Ok(query
+    query
         .order_by_asc(subscription::Column::StartedAt)
         .order_by_asc(subscription::Column::Id)
         .offset(page.offset)
         .limit(page.size + 1)
         .all(&**tx)
-        .await?)
+        .await?
+        .into_iter()
+        .map(rows::subscription_record)
+        .collect()
 }
 
 /// Changes a subscription's status; terminating stamps `terminated_at`.
 pub(crate) async fn set_subscription_status(
     tx: &TenantTx,
-    model: subscription::Model,
+    record: &SubscriptionRecord,
     status: SubscriptionStatus,
     at: DateTime<Utc>,
-) -> Result<subscription::Model, AccountsError> {
-    let mut active = model.into_active_model();
+) -> Result<SubscriptionRecord, AccountsError> {
+    let mut active = rows::subscription_row(record).into_active_model();
     active.status = Set(status.as_str().to_owned());
     if status == SubscriptionStatus::Terminated {
         active.terminated_at = Set(Some(at));
     }
-    Ok(active.update(&**tx).await?)
+    rows::subscription_record(active.update(&**tx).await?)
 }
 
 /// Replaces the details fetched from AWS for a record.
 pub(crate) async fn put_details(
     tx: &TenantTx,
-    model: account_details::Model,
-) -> Result<account_details::Model, AccountsError> {
-    account_details::Entity::delete_by_id(model.account_id)
+    details: &AccountDetails,
+) -> Result<AccountDetails, AccountsError> {
+    let row = rows::details_row(details)?;
+    account_details::Entity::delete_by_id(row.account_id)
         .exec(&**tx)
         .await?;
-    Ok(model.into_active_model().insert(&**tx).await?)
+    rows::details(row.into_active_model().insert(&**tx).await?)
 }
 
 /// The details fetched from AWS for a record.
 pub(crate) async fn find_details(
     tx: &TenantTx,
     account_id: Uuid,
-) -> Result<Option<account_details::Model>, AccountsError> {
-    Ok(account_details::Entity::find_by_id(account_id)
+) -> Result<Option<AccountDetails>, AccountsError> {
+    account_details::Entity::find_by_id(account_id)
         .one(&**tx)
-        .await?)
+        .await?
+        .map(rows::details)
+        .transpose()
 }
 
-/// Appends cost records.
+/// Appends cost records of record `account_id` in `tenant`.
 pub(crate) async fn insert_cost_records(
     tx: &TenantTx,
-    records: Vec<cost_record::Model>,
+    tenant: Uuid,
+    account_id: Uuid,
+    records: Vec<CostRecord>,
 ) -> Result<(), AccountsError> {
     if records.is_empty() {
         return Ok(());
     }
-    let rows = records.into_iter().map(|record| {
-        let mut active = record.into_active_model();
-        active.id = ActiveValue::NotSet;
-        active
-    });
+    let rows = records
+        .into_iter()
+        .map(|record| rows::cost_row(tenant, account_id, record));
     cost_record::Entity::insert_many(rows).exec(&**tx).await?;
     Ok(())
 }
@@ -439,7 +454,7 @@ pub(crate) async fn list_cost_records(
     tx: &TenantTx,
     account_id: Uuid,
     page: PageRequest,
-) -> Result<Vec<cost_record::Model>, AccountsError> {
+) -> Result<Vec<CostRecord>, AccountsError> {
     Ok(cost_record::Entity::find()
         .filter(cost_record::Column::AccountId.eq(account_id))
         .order_by_desc(cost_record::Column::PeriodStart)
@@ -447,10 +462,8 @@ pub(crate) async fn list_cost_records(
         .offset(page.offset)
         .limit(page.size + 1)
         .all(&**tx)
-        .await?)
-}
-
-/// A field value to write, for the `edit` closures of [`apply_event`] and [`update_account`].
-pub(crate) fn set<T: Into<sea_orm::Value>>(value: T) -> ActiveValue<T> {
-    ActiveValue::Set(value)
+        .await?
+        .into_iter()
+        .map(rows::cost)
+        .collect())
 }

@@ -4,54 +4,40 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait as _, Condition, EntityTrait as _, QueryFilter as _};
 use tenure_db::TenantTx;
+use tenure_domain::AwsAccountId;
 use uuid::Uuid;
 
-use crate::domain::{AccountState, AccountsError, Money, OpenBalance};
+use crate::domain::{AccountState, AccountsError, OpenBalance};
 use crate::store::entity::aws_account;
-
-/// The open balance recorded on `account`, if billing reported one.
-pub(crate) fn of(account: &aws_account::Model) -> Result<Option<OpenBalance>, AccountsError> {
-    match (
-        account.open_balance_micros,
-        account.open_balance_currency.as_deref(),
-        account.open_balance_as_of,
-    ) {
-        (Some(micros), Some(currency), Some(as_of)) => Ok(Some(OpenBalance {
-            amount: Money::parse(currency, micros)
-                .map_err(|_| AccountsError::internal("a stored currency is malformed"))?,
-            as_of,
-        })),
-        (None, None, None) => Ok(None),
-        _ => Err(AccountsError::internal(
-            "an open balance is stored incompletely",
-        )),
-    }
-}
+use crate::store::rows;
 
 /// A live record a balance report may reach: its id, its AWS account id and the balance it holds.
 #[derive(Debug, Clone)]
 pub(crate) struct BalanceHolder {
     pub(crate) id: Uuid,
-    pub(crate) aws_account_id: Option<String>,
+    pub(crate) aws_account_id: Option<AwsAccountId>,
     pub(crate) balance: Option<OpenBalance>,
 }
 
 /// The live records of `aws_account_ids`, in every tenant the transaction sees.
 pub(crate) async fn live_records(
     tx: &TenantTx,
-    aws_account_ids: &[&str],
+    aws_account_ids: &[&AwsAccountId],
 ) -> Result<Vec<BalanceHolder>, AccountsError> {
     aws_account::Entity::find()
-        .filter(aws_account::Column::AwsAccountId.is_in(aws_account_ids.iter().copied()))
+        .filter(
+            aws_account::Column::AwsAccountId.is_in(aws_account_ids.iter().map(|id| id.as_str())),
+        )
         .filter(aws_account::Column::State.is_in(AccountState::live_names()))
         .all(&**tx)
         .await?
         .into_iter()
-        .map(|model| {
+        .map(|row| {
+            let record = rows::account_record(row)?;
             Ok(BalanceHolder {
-                id: model.id,
-                balance: of(&model)?,
-                aws_account_id: model.aws_account_id,
+                id: record.id,
+                aws_account_id: record.aws_account_id,
+                balance: record.open_balance,
             })
         })
         .collect()

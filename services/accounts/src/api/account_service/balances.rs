@@ -32,7 +32,8 @@ impl Accounts {
         }
         // One balance per AWS account: a second one in the same report is refused (TNR006) rather
         // than left to win by its position.
-        let mut reports: BTreeMap<String, OpenBalance> = BTreeMap::new();
+        let mut reports: BTreeMap<AwsAccountId, OpenBalance> = BTreeMap::new();
+        let mut reported = Vec::with_capacity(request.balances.len());
         let mut seen = HashSet::new();
         for (index, raw) in request.balances.iter().enumerate() {
             let field = format!("balances[{index}]");
@@ -59,16 +60,15 @@ impl Accounts {
                 format!("{field}.as_of"),
                 convert::instant(raw.as_of.as_ref()).and_then(|at| check_reported_at(at, now)),
             );
+            if let Some(id) = &aws_account_id {
+                reported.push(id.clone());
+            }
             if let (Some(id), Some(amount), Some(as_of)) = (aws_account_id, amount, as_of) {
-                reports.insert(id.as_str().to_owned(), OpenBalance { amount, as_of });
+                reports.insert(id, OpenBalance { amount, as_of });
             }
         }
+        // Every id parsed once the checks pass, so `reported` lists the request's ids in its order.
         finish_keyed(problems, &request)?;
-        let reported = request
-            .balances
-            .iter()
-            .map(|raw| raw.aws_account_id.clone())
-            .collect();
         let encode = |report: &BalanceReport| response(report).encode_to_vec();
         let answer = self
             .record_open_balances(call, idempotent(&request, &encode)?, reports, reported)
@@ -80,6 +80,10 @@ impl Accounts {
 fn response(report: &BalanceReport) -> pb::ReportOpenBalancesResponse {
     pb::ReportOpenBalancesResponse {
         recorded: report.recorded,
-        unknown_aws_account_ids: report.unknown_aws_account_ids.clone(),
+        unknown_aws_account_ids: report
+            .unknown_aws_account_ids
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
     }
 }
