@@ -25,14 +25,7 @@ impl Default for AccountsSettings {
 impl AccountsSettings {
     /// Every problem with these settings, at once.
     pub fn problems(&self) -> Vec<String> {
-        let mut problems: Vec<String> = self
-            .database
-            .validate()
-            .err()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|problem| format!("accounts.database: {problem}"))
-            .collect();
+        let mut problems = self.database.problems("accounts.database");
         if self.lifecycle_timer_interval_ms == 0 {
             problems.push("accounts.lifecycle_timer_interval_ms: at least 1".to_owned());
         }

@@ -11,5 +11,4 @@ mod status;
 
 pub(crate) use policy::POLICY;
 pub(crate) use purge_events::PurgeEventsHandler;
-pub(crate) use purge_participant::PurgeParticipantHandler;
 pub(crate) use purge_service::PurgeServiceHandler;

@@ -153,7 +153,9 @@ impl DataPurgeApp {
             .add_service(
                 api::PurgeEventsHandler::new(self.app.clone(), draining).into_server(&limits),
             )
-            .add_service(api::PurgeParticipantHandler::new(self.app).into_server(&limits))
+            .add_service(tenure_participant::ParticipantService::server(
+                self.app, &limits,
+            ))
             .add_worker("purge-worker", passes)
             .add_readiness(Arc::new(FnProbe::new("database", move || {
                 let db = db.clone();

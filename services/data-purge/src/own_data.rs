@@ -4,9 +4,10 @@
 //! still lists them, so a plan names every table of every service that holds anything of the subject.
 
 use tenure_db::Db;
+use tenure_domain::purge::{SurveyedTable, TableClass, table_class};
 
 use crate::clients::{Participant, ParticipantCall};
-use crate::domain::{DataClass, PurgeAction, PurgeError, TableCount};
+use crate::domain::{DataClass, PurgeAction, PurgeError, Scope, TableCount};
 use crate::store;
 use crate::store::subject::{KeyType, Owner};
 
@@ -15,8 +16,8 @@ pub(crate) const SERVICE: &str = "data-purge";
 
 /// One table of the service: how its rows tie to a subject, its key, its class and its columns.
 pub(crate) struct OwnTable {
-    pub(crate) table: &'static str,
-    pub(crate) class: DataClass,
+    /// The table and its class; a purge keeps every one of them.
+    pub(crate) entry: TableClass,
     /// How rows tie to a subject and the key that names a row; `None` for tables that hold nothing
     /// of any subject (counters, keys).
     pub(crate) owner: Option<(Owner, (&'static str, KeyType))>,
@@ -41,22 +42,19 @@ const LEGAL_HOLD_COLUMNS: [&str; 14] = {
 /// new column cannot ship unregistered (G1).
 pub(crate) const OWN_TABLES: &[OwnTable] = &[
     OwnTable {
-        table: "purge_request",
-        class: DataClass::Audit,
+        entry: table_class("purge_request", DataClass::Audit, PurgeAction::Keep),
         owner: Some((Owner::Direct, ("id", KeyType::Uuid))),
         owner_key: "tenant_id",
         columns: &store::purges::COLUMNS,
     },
     OwnTable {
-        table: "legal_hold",
-        class: DataClass::Audit,
+        entry: table_class("legal_hold", DataClass::Audit, PurgeAction::Keep),
         owner: Some((Owner::Direct, ("id", KeyType::Uuid))),
         owner_key: "tenant_id",
         columns: &LEGAL_HOLD_COLUMNS,
     },
     OwnTable {
-        table: "purge_transition",
-        class: DataClass::Audit,
+        entry: table_class("purge_transition", DataClass::Audit, PurgeAction::Keep),
         owner: Some((Owner::ThroughPurge, ("id", KeyType::Integer))),
         owner_key: "tenant_id",
         columns: &[
@@ -75,8 +73,7 @@ pub(crate) const OWN_TABLES: &[OwnTable] = &[
         ],
     },
     OwnTable {
-        table: "receipt",
-        class: DataClass::Audit,
+        entry: table_class("receipt", DataClass::Audit, PurgeAction::Keep),
         owner: Some((Owner::ThroughPurge, ("id", KeyType::Uuid))),
         owner_key: "tenant_id",
         columns: &[
@@ -92,15 +89,17 @@ pub(crate) const OWN_TABLES: &[OwnTable] = &[
         ],
     },
     OwnTable {
-        table: "purge_event",
-        class: DataClass::Audit,
+        entry: table_class("purge_event", DataClass::Audit, PurgeAction::Keep),
         owner: Some((Owner::Direct, ("event_id", KeyType::Uuid))),
         owner_key: "tenant_id",
         columns: &store::events::COLUMNS,
     },
     OwnTable {
-        table: "idempotency_record",
-        class: DataClass::Operational,
+        entry: table_class(
+            "idempotency_record",
+            DataClass::Operational,
+            PurgeAction::Keep,
+        ),
         owner: Some((Owner::IdempotencyTenant, ("key", KeyType::Text))),
         owner_key: "tenant_id",
         columns: &[
@@ -117,29 +116,33 @@ pub(crate) const OWN_TABLES: &[OwnTable] = &[
         ],
     },
     OwnTable {
-        table: "receipt_key",
-        class: DataClass::Operational,
+        entry: table_class("receipt_key", DataClass::Operational, PurgeAction::Keep),
         owner: None,
         owner_key: "",
         columns: &["key_id", "public_key", "first_used_at"],
     },
     OwnTable {
-        table: "receipt_chain_head",
-        class: DataClass::Operational,
+        entry: table_class(
+            "receipt_chain_head",
+            DataClass::Operational,
+            PurgeAction::Keep,
+        ),
         owner: None,
         owner_key: "",
         columns: &["id", "last_sequence", "last_hash"],
     },
     OwnTable {
-        table: "event_head",
-        class: DataClass::Operational,
+        entry: table_class("event_head", DataClass::Operational, PurgeAction::Keep),
         owner: None,
         owner_key: "",
         columns: &["id", "last_position"],
     },
     OwnTable {
-        table: "rate_limit_bucket",
-        class: DataClass::Operational,
+        entry: table_class(
+            "rate_limit_bucket",
+            DataClass::Operational,
+            PurgeAction::Keep,
+        ),
         owner: None,
         owner_key: "",
         columns: &tenure_domain::purge::RATE_LIMIT_BUCKET_COLUMNS,
@@ -158,6 +161,27 @@ impl OwnRecords {
     }
 }
 
+impl OwnRecords {
+    /// The keys of the subject's rows in every table that ties rows to a subject; a purge keeps them
+    /// all. Read in a transaction that is rolled back.
+    pub(crate) async fn survey(&self, scope: &Scope) -> Result<Vec<SurveyedTable>, PurgeError> {
+        let tx = store::begin(&self.db).await?;
+        let mut survey = Vec::new();
+        for table in OWN_TABLES {
+            let Some((owner, key)) = table.owner else {
+                continue;
+            };
+            survey.push(SurveyedTable {
+                entry: &table.entry,
+                action: PurgeAction::Keep,
+                keys: store::subject::row_keys(&*tx, table.entry.table, key, owner, scope).await?,
+            });
+        }
+        tx.rollback().await?;
+        Ok(survey)
+    }
+}
+
 #[async_trait::async_trait]
 impl Participant for OwnRecords {
     fn service(&self) -> &str {
@@ -165,24 +189,19 @@ impl Participant for OwnRecords {
     }
 
     async fn plan(&self, call: ParticipantCall<'_>) -> Result<Vec<TableCount>, PurgeError> {
-        let tx = store::begin(&self.db).await?;
-        let mut counts = Vec::new();
-        for table in OWN_TABLES {
-            let Some((owner, key)) = table.owner else {
-                continue;
-            };
-            let keys = store::subject::row_keys(&*tx, table.table, key, owner, call.scope).await?;
-            counts.push(TableCount {
+        Ok(self
+            .survey(call.scope)
+            .await?
+            .into_iter()
+            .map(|table| TableCount {
                 service: SERVICE.to_owned(),
-                data_class: table.class,
-                table: table.table.to_owned(),
-                action: PurgeAction::Keep,
-                rows: u64::try_from(keys.len()).unwrap_or(u64::MAX),
-                key_hash: tenure_domain::purge::row_key_hash(&keys),
-            });
-        }
-        tx.rollback().await?;
-        Ok(counts)
+                data_class: table.entry.class,
+                table: table.entry.table.to_owned(),
+                action: table.action,
+                rows: u64::try_from(table.keys.len()).unwrap_or(u64::MAX),
+                key_hash: tenure_domain::purge::row_key_hash(&table.keys),
+            })
+            .collect())
     }
 
     /// Nothing the service keeps belongs to a purgeable class, so there is nothing to delete.

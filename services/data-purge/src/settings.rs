@@ -97,14 +97,7 @@ impl Default for DataPurgeSettings {
 impl DataPurgeSettings {
     /// Every problem with these settings, at once.
     pub fn problems(&self) -> Vec<String> {
-        let mut problems: Vec<String> = self
-            .database
-            .validate()
-            .err()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|problem| format!("purge.database: {problem}"))
-            .collect();
+        let mut problems = self.database.problems("purge.database");
         for (name, days) in [
             ("account_purge_days", self.schedule.account_purge_days),
             ("tenant_purge_days", self.schedule.tenant_purge_days),

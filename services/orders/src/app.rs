@@ -30,7 +30,6 @@ use crate::settings::OrdersSettings;
 use crate::store;
 
 pub(crate) use event_stream::{StreamRequest, StreamStart};
-pub(crate) use participant::{PurgeOf, TableRows};
 pub(crate) use placing::{PlaceOrder, lock_refusal};
 pub(crate) use saga_admin::{Justification, SagaHistory, SagaLookup, SagaQuery};
 pub(crate) use steering::CustomerAnswer;

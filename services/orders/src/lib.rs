@@ -213,7 +213,7 @@ impl OrdersApp {
                     .into_server(&limits),
             )
             .add_service(api::SagaAdminHandler::new(app.clone()).into_server(&limits))
-            .add_service(tenure_grpc::participant::ParticipantService::server(
+            .add_service(tenure_participant::ParticipantService::server(
                 app.clone(),
                 &limits,
             ))

@@ -158,14 +158,7 @@ impl Default for DeadlineSettings {
 impl OrdersSettings {
     /// Every problem with these settings, at once.
     pub fn problems(&self) -> Vec<String> {
-        let mut problems: Vec<String> = self
-            .database
-            .validate()
-            .err()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|problem| format!("orders.database: {problem}"))
-            .collect();
+        let mut problems = self.database.problems("orders.database");
         if let Some(id) = &self.default_management_account_id
             && AwsAccountId::parse(id).is_err()
         {

@@ -13,5 +13,4 @@ mod status;
 
 pub(crate) use policy::POLICY;
 pub(crate) use provisioning_service::ProvisioningServiceHandler;
-pub(crate) use purge_participant::PurgeParticipantHandler;
 pub(crate) use sandbox_service::SandboxServiceHandler;

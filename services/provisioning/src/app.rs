@@ -21,7 +21,6 @@ use crate::sandbox::SandboxCloud;
 use crate::store::PurgeStore;
 
 pub(crate) use operations::{OperationKey, Planned};
-pub(crate) use purge::Execution;
 
 /// The service's shared state.
 #[derive(Clone)]

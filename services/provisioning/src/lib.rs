@@ -164,7 +164,7 @@ impl ProvisioningApp {
             )))
             .add_service(api::ProvisioningServiceHandler::new(app.clone()).into_server(&limits))
             .add_service(api::SandboxServiceHandler::new(app.clone()).into_server(&limits))
-            .add_service(api::PurgeParticipantHandler::new(app).into_server(&limits))
+            .add_service(tenure_participant::ParticipantService::server(app, &limits))
             .add_worker(
                 "provisioning-operations",
                 operation_worker::run_worker(self.engine, draining),

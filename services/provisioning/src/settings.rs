@@ -94,14 +94,7 @@ impl Default for EngineSettings {
 impl ProvisioningSettings {
     /// Every problem with these settings, at once.
     pub fn problems(&self) -> Vec<String> {
-        let mut problems: Vec<String> = self
-            .database
-            .validate()
-            .err()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|problem| format!("provisioning.database: {problem}"))
-            .collect();
+        let mut problems = self.database.problems("provisioning.database");
         if self.backend.kind == BackendChoice::Aws {
             problems.extend(
                 self.backend

@@ -209,8 +209,8 @@ pub fn create_idempotency_expiry_index() -> IndexCreateStatement {
         .to_owned()
 }
 
-/// The migration creating the table and its index, ready for a service's migrator list:
-/// `Box::new(tenure_db::idempotency::CreateIdempotencyRecord)`.
+/// The migration creating the table and its index, ready for a service's [`migrator!`](crate::migrator)
+/// list: every mutating RPC records its idempotency key in the same transaction as its effect.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CreateIdempotencyRecord;
 

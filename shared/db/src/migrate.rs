@@ -62,6 +62,58 @@ pub async fn readiness<M: MigratorTrait>(db: &Db) -> Result<(), String> {
     }
 }
 
+/// Declares a migration, `Migration`, named after the file it is declared in (as sea-orm's
+/// `DeriveMigrationName` names it, so recorded histories still match), whose `up` runs `$body` with the
+/// schema manager bound to `$manager`. Shipped migrations only ever go forward: a change is a new
+/// migration, so there is no `down`.
+#[macro_export]
+macro_rules! migration {
+    ($(#[$attribute:meta])* |$manager:ident| $body:block) => {
+        $(#[$attribute])*
+        pub(crate) struct Migration;
+
+        impl ::sea_orm_migration::MigrationName for Migration {
+            fn name(&self) -> &str {
+                ::sea_orm_migration::util::get_file_stem(file!())
+            }
+        }
+
+        #[::sea_orm_migration::async_trait::async_trait]
+        #[allow(
+            elided_lifetimes_in_paths,
+            reason = "the trait elides the manager's lifetime; naming it breaks the async_trait expansion"
+        )]
+        impl ::sea_orm_migration::MigrationTrait for Migration {
+            async fn up(
+                &self,
+                $manager: &::sea_orm_migration::SchemaManager,
+            ) -> Result<(), ::sea_orm_migration::DbErr> $body
+        }
+    };
+}
+
+/// Declares a service's `Migrator`: its migrations in the order they apply, and its own history table
+/// `<service>_migrations` ([`migrations_table`]). The shared migrations of this crate (idempotency
+/// records, their subjects, rate-limit buckets) take their place in the list like any other.
+#[macro_export]
+macro_rules! migrator {
+    ($service:literal, [$($migration:expr),+ $(,)?]) => {
+        #[doc = concat!("Applies this service's migrations; its history lives in `", $service, "_migrations`.")]
+        pub(crate) struct Migrator;
+
+        #[::sea_orm_migration::async_trait::async_trait]
+        impl ::sea_orm_migration::MigratorTrait for Migrator {
+            fn migrations() -> Vec<Box<dyn ::sea_orm_migration::MigrationTrait>> {
+                vec![$(Box::new($migration)),+]
+            }
+
+            fn migration_table_name() -> ::sea_orm_migration::sea_orm::DynIden {
+                $crate::migrations_table($service)
+            }
+        }
+    };
+}
+
 /// The tracking-table name for `service`, `<service>_migrations`, for a migrator's
 /// `fn migration_table_name() -> DynIden { tenure_db::migrations_table("orders") }`. Separate
 /// names per service keep two histories apart even if a `search_path` were wrong.

@@ -38,8 +38,8 @@ enum RateLimitBucket {
     TatMicros,
 }
 
-/// The migration creating `rate_limit_bucket`, ready for a service's migrator list (after its
-/// existing migrations): `Box::new(tenure_db::rate_limit::CreateRateLimitBucket)`.
+/// The migration creating `rate_limit_bucket`, ready for a service's [`migrator!`](crate::migrator)
+/// list after its existing migrations: buckets per tenant, shared by every replica (quality.md §1.7).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CreateRateLimitBucket;
 

@@ -55,6 +55,17 @@ impl DatabaseSettings {
         }
     }
 
+    /// Every problem of [`validate`](Self::validate), each named after the settings key `key` these
+    /// settings are read from (`orders.database`), so a service lists them with its own.
+    pub fn problems(&self, key: &str) -> Vec<String> {
+        self.validate()
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|problem| format!("{key}: {problem}"))
+            .collect()
+    }
+
     /// Checks the settings before anything connects.
     ///
     /// # Errors

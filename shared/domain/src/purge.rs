@@ -2,8 +2,12 @@
 //! a table's rows of a class, the registry of every persisted column, and the one rule that narrows
 //! an action by scope. Each service lists its own tables; the rule is the same everywhere.
 
-/// The data classes of domain.md §8.1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// The data classes of domain.md §8.1. Stored (in purge requests and receipts) by their snake-case
+/// names.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum DataClass {
     /// Data read from or sent to AWS about an account.
     AwsFetched,
@@ -22,8 +26,11 @@ pub enum DataClass {
     Operational,
 }
 
-/// What a purge does to the rows of one table in one class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a purge does to the rows of one table in one class, stored by its snake-case name.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum PurgeAction {
     /// The rows go.
     Delete,
@@ -120,6 +127,45 @@ pub struct TableClass {
     pub class: DataClass,
     /// The action when the class is purged; [`action_for`] narrows it by scope.
     pub when_purged: PurgeAction,
+}
+
+/// A purge as a data owner receives it: which purge, over what subject, of which classes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurgeTarget {
+    /// The purge.
+    pub purge_id: uuid::Uuid,
+    /// Account or tenant.
+    pub scope: PurgeScope,
+    /// The tenant that owns the data.
+    pub tenant: uuid::Uuid,
+    /// For account scope: the account.
+    pub aws_account_id: Option<crate::AwsAccountId>,
+    /// The classes to purge.
+    pub classes: Vec<DataClass>,
+}
+
+/// A subject's rows in one table's share of a class, and what the purge does to them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SurveyedTable {
+    /// The table and class.
+    pub entry: &'static TableClass,
+    /// What the purge does there.
+    pub action: PurgeAction,
+    /// The keys of the subject's rows in place.
+    pub keys: Vec<String>,
+}
+
+/// What a purge did to one table: the keys of the subject's rows it found and how many it changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErasedTable {
+    /// The table and class.
+    pub entry: &'static TableClass,
+    /// What the purge did there.
+    pub action: PurgeAction,
+    /// The keys of the rows found.
+    pub keys: Vec<String>,
+    /// The rows deleted or pseudonymised.
+    pub affected: u64,
 }
 
 /// A registry entry: `table`'s rows of `class` get `when_purged` when the class is purged.

@@ -3,6 +3,46 @@
 
 use sha2::{Digest as _, Sha256};
 use tenure_domain::{PageRequest, Problems};
+use tenure_proto::accounts::v1 as accounts;
+use tenure_proto::orders::v1 as orders;
+use tenure_proto::purge::v1 as purge;
+
+/// A listing request: the page it asks for.
+pub trait Paged {
+    /// `page_size` as sent.
+    fn page_size(&self) -> u32;
+    /// `page_token` as sent.
+    fn page_token(&self) -> &str;
+}
+
+macro_rules! paged {
+    ($($request:ty),+ $(,)?) => {
+        $(impl Paged for $request {
+            fn page_size(&self) -> u32 {
+                self.page_size
+            }
+
+            fn page_token(&self) -> &str {
+                &self.page_token
+            }
+        })+
+    };
+}
+
+paged!(
+    accounts::ListTenantsRequest,
+    accounts::ListUsersRequest,
+    accounts::ListAccountsRequest,
+    accounts::ListAccountTransitionsRequest,
+    accounts::ListSubscriptionsRequest,
+    accounts::ListCostRecordsRequest,
+    orders::ListOrdersRequest,
+    orders::ListTasksRequest,
+    orders::ListSagasRequest,
+    purge::ListPurgesRequest,
+    purge::ListLegalHoldsRequest,
+    purge::ListReceiptsRequest,
+);
 
 /// The binding of a token: method, reach and filter.
 fn binding(method: &str, scope: &str) -> String {
@@ -47,6 +87,21 @@ impl Page {
             method,
             scope,
         })
+    }
+
+    /// [`read`](Self::read) for a listing `request`.
+    pub fn of_request(
+        problems: &mut Problems,
+        method: &'static str,
+        request: &impl Paged,
+        scope: String,
+    ) -> Option<Page> {
+        Self::read(
+            problems,
+            method,
+            (request.page_size(), request.page_token()),
+            scope,
+        )
     }
 
     /// How many rows to fetch: one more than the page, which tells whether another follows.

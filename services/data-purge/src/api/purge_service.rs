@@ -174,12 +174,7 @@ fn read_list(
         request.aws_account_id,
         request.states
     );
-    let page = Page::read(
-        &mut problems,
-        call.method,
-        (request.page_size, &request.page_token),
-        filter_text,
-    );
+    let page = Page::of_request(&mut problems, call.method, request, filter_text);
     finish(problems, || ())?;
     let filter = PurgeFilter {
         tenant: checked(asked)?,

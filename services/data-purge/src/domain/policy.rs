@@ -8,18 +8,7 @@ use uuid::Uuid;
 
 use crate::settings::{MAX_PURGE_DAYS, ScheduleSettings};
 
-/// The data classes of domain.md §8.1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum DataClass {
-    AwsFetched,
-    CostData,
-    LoginIdentity,
-    OrderRecord,
-    AccountTombstone,
-    Audit,
-    Operational,
-}
+pub(crate) use tenure_domain::purge::{DataClass, PurgeAction};
 
 /// Account or tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -177,15 +166,6 @@ impl Schedule {
         };
         Self { due_at, deadline }
     }
-}
-
-/// What a purge does to one table's rows of one class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum PurgeAction {
-    Delete,
-    Pseudonymise,
-    Keep,
 }
 
 /// The rows of one table in one class, as a data owner counts them.

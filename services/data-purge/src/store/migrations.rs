@@ -3,25 +3,12 @@
 mod m0001_core;
 mod m0002_purges;
 
-use sea_orm_migration::prelude::*;
-
-/// Applies this service's migrations; its history lives in `purge_migrations`.
-pub(crate) struct Migrator;
-
-#[async_trait::async_trait]
-impl MigratorTrait for Migrator {
-    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![
-            Box::new(m0001_core::Migration),
-            // Every mutating RPC records its idempotency key in the same transaction as its effect.
-            Box::new(tenure_db::idempotency::CreateIdempotencyRecord),
-            Box::new(m0002_purges::Migration),
-            // Rate-limit buckets per tenant, shared by every replica (quality.md §1.7).
-            Box::new(tenure_db::rate_limit::CreateRateLimitBucket),
-        ]
-    }
-
-    fn migration_table_name() -> DynIden {
-        tenure_db::migrations_table("purge")
-    }
-}
+tenure_db::migrator!(
+    "purge",
+    [
+        m0001_core::Migration,
+        tenure_db::idempotency::CreateIdempotencyRecord,
+        m0002_purges::Migration,
+        tenure_db::rate_limit::CreateRateLimitBucket,
+    ]
+);

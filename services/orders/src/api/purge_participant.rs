@@ -1,44 +1,18 @@
-//! `tenure.purge.v1.PurgeParticipant` for orders: what a purge of an account or a tenant would touch,
-//! doing it once per key, and verifying that nothing of the subject remains (domain.md §8).
+//! Orders' part of `tenure.purge.v1.PurgeParticipant`: its columns, who may call, and the use cases
+//! that survey and erase a purge subject. The contract itself is served by `tenure_participant`.
 
-use prost::Message as _;
-use tenure_domain::Problems;
-use tenure_domain::purge::ColumnClass;
-use tenure_grpc::participant::{self, DataOwner, PurgeTarget, SurveyedTable, purge_target};
-use tenure_proto::purge::v1 as pb;
+use tenure_db::idempotency::{Answer, Idempotent};
+use tenure_domain::purge::{ColumnClass, ErasedTable, PurgeTarget, SurveyedTable};
+use tenure_participant::PurgeData;
 use tonic::{Request, Status};
 
-use crate::api::context::{Call, Orders, checked, finish, finish_keyed, idempotent, reply};
-use crate::app::{PurgeOf, TableRows};
+use crate::api::context::{Call, Orders};
+use crate::app;
 use crate::domain::OrdersError;
 use crate::domain::data_class::columns;
 
-/// The subject a checked participant request names.
-fn purge_of(target: &PurgeTarget) -> PurgeOf<'_> {
-    PurgeOf {
-        scope: target.scope,
-        tenant: target.tenant,
-        aws_account_id: target.aws_account_id.as_ref(),
-        classes: &target.classes,
-    }
-}
-
-/// A table of a survey, as the participant answers share it.
-fn surveyed(rows: TableRows) -> SurveyedTable {
-    SurveyedTable {
-        entry: rows.entry,
-        action: rows.action,
-        keys: rows.keys,
-    }
-}
-
-/// What a survey found, in the shape the participant answers share.
-fn survey(rows: Vec<TableRows>) -> Vec<SurveyedTable> {
-    rows.into_iter().map(surveyed).collect()
-}
-
 #[tonic::async_trait]
-impl DataOwner for Orders {
+impl PurgeData for Orders {
     const SERVICE: &'static str = "orders";
     type Call = Call;
     type Error = OrdersError;
@@ -51,66 +25,26 @@ impl DataOwner for Orders {
         self.call(request, method)
     }
 
-    async fn plan(
+    async fn survey(
         &self,
         call: &Call,
-        request: pb::PlanRequest,
-    ) -> Result<pb::PlanResponse, OrdersError> {
-        let mut problems = Problems::new();
-        let target = purge_target(&mut problems, &request);
-        finish(problems, || ())?;
-        let target = checked(target)?;
-        Ok(participant::plan_answer(
-            Self::SERVICE,
-            &survey(self.purge_survey(call, purge_of(&target)).await?),
-        ))
+        target: &PurgeTarget,
+    ) -> Result<Vec<SurveyedTable>, OrdersError> {
+        self.purge_survey(call, target).await
     }
 
-    async fn execute(
+    async fn erase(
         &self,
         call: &Call,
-        request: pb::ExecuteRequest,
-    ) -> Result<pb::ExecuteResponse, OrdersError> {
-        let mut problems = Problems::new();
-        let target = purge_target(&mut problems, &request);
-        finish_keyed(problems, &request)?;
-        let target = checked(target)?;
-        let to = |rows: &Vec<TableRows>| {
-            Ok(pb::ExecuteResponse {
-                service: Self::SERVICE.to_owned(),
-                entries: rows
-                    .iter()
-                    .map(|rows| {
-                        participant::table_count(
-                            Self::SERVICE,
-                            rows.entry,
-                            rows.action,
-                            &rows.keys,
-                            rows.affected,
-                        )
-                    })
-                    .collect(),
-            })
+        target: &PurgeTarget,
+        claim: Idempotent<'_, Vec<ErasedTable>>,
+    ) -> Result<Answer<Vec<ErasedTable>>, OrdersError> {
+        let encode = |erased: &Vec<ErasedTable>| Ok((claim.encode)(erased));
+        let idempotent = app::Idempotent {
+            key: claim.key,
+            request_hash: claim.request_hash,
+            encode: &encode,
         };
-        let encode = |rows: &Vec<TableRows>| to(rows).map(|response| response.encode_to_vec());
-        let answer = self
-            .purge_execute(call, idempotent(&request, &encode)?, purge_of(&target))
-            .await?;
-        reply(answer, to)
-    }
-
-    async fn verify(
-        &self,
-        call: &Call,
-        request: pb::VerifyRequest,
-    ) -> Result<pb::VerifyResponse, OrdersError> {
-        let mut problems = Problems::new();
-        let target = purge_target(&mut problems, &request);
-        finish(problems, || ())?;
-        let target = checked(target)?;
-        Ok(participant::verify_answer(
-            Self::SERVICE,
-            &survey(self.purge_survey(call, purge_of(&target)).await?),
-        ))
+        self.purge_execute(call, idempotent, target).await
     }
 }

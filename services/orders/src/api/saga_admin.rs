@@ -129,12 +129,7 @@ impl Orders {
             "{:?}|{}|{}",
             request.statuses, request.definition, request.stuck_for_seconds
         );
-        let page = Page::read(
-            &mut problems,
-            call.method,
-            (request.page_size, &request.page_token),
-            scope,
-        );
+        let page = Page::of_request(&mut problems, call.method, &request, scope);
         finish(problems, || ())?;
         let (kind, page) = (checked(kind)?, checked(page)?);
         let query = SagaQuery {

@@ -2,12 +2,15 @@
 //! subject's rows, each held to the tenant data-purge acts for.
 
 use tenure_db::idempotency::IdempotencyScope;
-use tenure_domain::purge::{ColumnClass, DataClass};
+use tenure_domain::purge::{
+    ColumnClass, DataClass, ErasedTable, PurgeAction, PurgeTarget, SurveyedTable, TableClass,
+    action_for,
+};
 use uuid::Uuid;
 
 use crate::app::{Answer, Call, Idempotent, Provisioning};
 use crate::domain::error::ProvisioningError;
-use crate::domain::purge::{PurgeCount, PurgeSubject};
+use crate::domain::purge::{PURGED_TABLES, PurgeSubject, TableKeys};
 use crate::store::{
     CONCERN_COLUMNS, CONCERN_TABLE, Executed, OPERATION_COLUMNS, REFERENCE_COLUMNS,
     REFERENCE_TABLE, SANDBOX_TABLES,
@@ -79,24 +82,40 @@ const SANDBOX_COLUMNS: [&str; 3] = ["id", "scope", "body"];
 /// as it was for keys stored before to keep replaying.
 const EXECUTE_METHOD: &str = "/tenure.purge.v1.PurgeParticipant/Execute";
 
-/// What one Execute did: the rows the subject held per table and, when purged, how many went.
-#[derive(Debug, Clone)]
-pub(crate) struct Execution {
-    pub(crate) counts: Vec<PurgeCount>,
-    pub(crate) deleted: Vec<(&'static str, u64)>,
-    /// Whether provisioning's class was among those purged.
-    pub(crate) purged: bool,
-}
-
 /// Data-purge acts for one tenant at a time (`x-tenure-tenant`, quality.md §1.4); a subject in another
-/// tenant is refused, as every other data owner refuses it, before anything is counted.
+/// tenant is refused, as every other data owner refuses it, before anything is read.
 fn acting_for(subject: &PurgeSubject, tenant: Option<Uuid>) -> Result<(), ProvisioningError> {
-    let (PurgeSubject::Account { tenant_id, .. } | PurgeSubject::Tenant { tenant_id }) = subject;
-    if tenant == Some(*tenant_id) {
+    if tenant == Some(subject.tenant_id()) {
         Ok(())
     } else {
         Err(ProvisioningError::ForeignTenant)
     }
+}
+
+/// The registry entry of one of provisioning's purged tables.
+fn entry_of(table: &str) -> Result<&'static TableClass, ProvisioningError> {
+    PURGED_TABLES
+        .iter()
+        .find(|entry| entry.table == table)
+        .ok_or_else(|| ProvisioningError::internal("a purged table is not registered"))
+}
+
+/// The survey of `tables` for `target`: every table, with what its purge does.
+fn surveyed(
+    tables: Vec<TableKeys>,
+    target: &PurgeTarget,
+) -> Result<Vec<SurveyedTable>, ProvisioningError> {
+    tables
+        .into_iter()
+        .map(|table| {
+            let entry = entry_of(table.table)?;
+            Ok(SurveyedTable {
+                entry,
+                action: action_for(target.scope, &target.classes, entry),
+                keys: table.keys,
+            })
+        })
+        .collect()
 }
 
 impl Provisioning {
@@ -126,43 +145,30 @@ impl Provisioning {
         columns
     }
 
-    /// The rows `subject` holds per table.
-    pub(crate) async fn purge_counts(
+    /// The subject's rows per table, with what a purge of `target`'s classes does to each.
+    pub(crate) async fn purge_survey(
         &self,
         call: &Call,
-        subject: &PurgeSubject,
-    ) -> Result<Vec<PurgeCount>, ProvisioningError> {
-        acting_for(subject, call.tenant_id)?;
-        Ok(self.purge.count(subject).await?)
+        target: &PurgeTarget,
+    ) -> Result<Vec<SurveyedTable>, ProvisioningError> {
+        let subject = PurgeSubject::of(target);
+        acting_for(&subject, call.tenant_id)?;
+        surveyed(self.purge.keys(&subject).await?, target)
     }
 
-    /// The tables that still hold rows of `subject` after a purge; nothing when provisioning's class
-    /// was not purged, since then its rows are meant to stay.
-    pub(crate) async fn purge_residue(
+    /// Reads the subject's rows and deletes those the purge does not keep, once per idempotency key:
+    /// the claim of the key, the reading, the deletion and the stored reply commit together.
+    pub(crate) async fn purge_execute(
         &self,
         call: &Call,
-        subject: &PurgeSubject,
-        purged: bool,
-    ) -> Result<Vec<PurgeCount>, ProvisioningError> {
-        acting_for(subject, call.tenant_id)?;
-        if !purged {
-            return Ok(Vec::new());
-        }
-        let mut counts = self.purge.count(subject).await?;
-        counts.retain(|count| count.rows > 0);
-        Ok(counts)
-    }
-
-    /// Counts `subject`'s rows and, when `purged`, deletes them, once per idempotency key: the claim of
-    /// the key, the counts, the deletion and the stored reply commit together.
-    pub(crate) async fn execute_purge(
-        &self,
-        call: &Call,
-        subject: &PurgeSubject,
-        purged: bool,
-        idempotent: Idempotent<'_, Execution>,
-    ) -> Result<Answer<Execution>, ProvisioningError> {
-        acting_for(subject, call.tenant_id)?;
+        target: &PurgeTarget,
+        idempotent: Idempotent<'_, Vec<ErasedTable>>,
+    ) -> Result<Answer<Vec<ErasedTable>>, ProvisioningError> {
+        let subject = PurgeSubject::of(target);
+        acting_for(&subject, call.tenant_id)?;
+        let purged = PURGED_TABLES
+            .iter()
+            .any(|entry| action_for(target.scope, &target.classes, entry) != PurgeAction::Keep);
         let scope = IdempotencyScope {
             // The subject's tenant, the one data-purge acts for, is part of the request hash.
             tenant_id: String::new(),
@@ -171,35 +177,68 @@ impl Provisioning {
             caller: call.caller.clone(),
         };
         let mut fresh = None;
+        let mut failed = None;
         let executed = self
             .purge
             .execute_once(
                 &scope,
                 &idempotent.request_hash,
                 self.clock.now(),
-                subject,
+                &subject,
                 purged,
-                |counts, deleted| {
-                    let execution = Execution {
-                        counts: counts.to_vec(),
-                        deleted: deleted.to_vec(),
-                        purged,
+                |tables, deleted| {
+                    let erased = erased(tables, deleted, target);
+                    let encoded = match &erased {
+                        Ok(erased) => (idempotent.encode)(erased),
+                        Err(_) => Vec::new(),
                     };
-                    let encoded = (idempotent.encode)(&execution);
-                    fresh = Some(execution);
+                    match erased {
+                        Ok(erased) => fresh = Some(erased),
+                        Err(error) => failed = Some(error),
+                    }
                     encoded
                 },
             )
             .await
             .map_err(ProvisioningError::from)?;
+        if let Some(error) = failed {
+            return Err(error);
+        }
         match (executed, fresh) {
             // The reply was produced by this call and committed with the deletion.
-            (Executed::Response(_), Some(execution)) => Ok(Answer::Fresh(execution)),
+            (Executed::Response(_), Some(erased)) => Ok(Answer::Fresh(erased)),
             (Executed::Response(stored), None) => Ok(Answer::Replay(stored)),
             (Executed::KeyReused, _) => Err(ProvisioningError::KeyReused),
             (Executed::InFlight, _) => Err(ProvisioningError::KeyInFlight),
         }
     }
+}
+
+/// What an execution did per table the purge does not keep: the keys it read and the rows deleted.
+fn erased(
+    tables: &[TableKeys],
+    deleted: &[(&'static str, u64)],
+    target: &PurgeTarget,
+) -> Result<Vec<ErasedTable>, ProvisioningError> {
+    let mut erased = Vec::new();
+    for table in tables {
+        let entry = entry_of(table.table)?;
+        let action = action_for(target.scope, &target.classes, entry);
+        if action == PurgeAction::Keep {
+            continue;
+        }
+        let affected = deleted
+            .iter()
+            .find(|(name, _)| *name == table.table)
+            .map_or(0, |(_, rows)| *rows);
+        erased.push(ErasedTable {
+            entry,
+            action,
+            keys: table.keys.clone(),
+            affected,
+        });
+    }
+    Ok(erased)
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ pub(crate) enum Executed {
     InFlight,
 }
 
-pub(crate) use crate::domain::purge::{PurgeCount, PurgeSubject};
+pub(crate) use crate::domain::purge::{PurgeSubject, TableKeys};
 
 /// A column of a row's key: operation ids are UUIDs (a blob on SQLite), the others text.
 #[derive(Debug, Clone, Copy)]
@@ -107,15 +107,15 @@ impl PurgeStore {
         }
     }
 
-    /// The subject's `aws_fetched` rows per table (tables without rows included, with 0).
-    pub(crate) async fn count(&self, subject: &PurgeSubject) -> Result<Vec<PurgeCount>, DbError> {
-        Self::count_in(self.db.conn(), subject).await
+    /// The keys of the subject's `aws_fetched` rows per table (tables without rows included).
+    pub(crate) async fn keys(&self, subject: &PurgeSubject) -> Result<Vec<TableKeys>, DbError> {
+        Self::keys_in(self.db.conn(), subject).await
     }
 
-    /// Counts the subject's rows and, when `purge`, deletes them, in one transaction with the claim
-    /// and completion of the call's idempotency key, so that the counts name exactly the rows deleted
-    /// and a replay of the key answers with the first response. `respond` encodes the response from
-    /// the counts and the deleted rows per table.
+    /// Reads the keys of the subject's rows and, when `purge`, deletes them, in one transaction with
+    /// the claim and completion of the call's idempotency key, so that the keys name exactly the rows
+    /// deleted and a replay of the key answers with the first response. `respond` encodes the response
+    /// from the keys and the deleted rows per table.
     pub(crate) async fn execute_once(
         &self,
         key: &IdempotencyScope,
@@ -123,7 +123,7 @@ impl PurgeStore {
         now: DateTime<Utc>,
         subject: &PurgeSubject,
         purge: bool,
-        respond: impl FnOnce(&[PurgeCount], &[(&'static str, u64)]) -> Vec<u8>,
+        respond: impl FnOnce(&[TableKeys], &[(&'static str, u64)]) -> Vec<u8>,
     ) -> Result<Executed, DbError> {
         // Provisioning's tables are not tenant-scoped by row-level security; the subject's tenant is
         // in every statement's filter instead.
@@ -134,23 +134,23 @@ impl PurgeStore {
             Claim::Mismatch => return Ok(Executed::KeyReused),
             Claim::InFlight => return Ok(Executed::InFlight),
         }
-        let counts = Self::count_in(&*tx, subject).await?;
+        let keys = Self::keys_in(&*tx, subject).await?;
         let deleted = if purge {
             Self::delete_in(&*tx, subject).await?
         } else {
             Vec::new()
         };
-        let response = respond(&counts, &deleted);
+        let response = respond(&keys, &deleted);
         idempotency::complete(&*tx, key, 0, &response).await?;
         tx.commit().await?;
         Ok(Executed::Response(response))
     }
 
-    async fn count_in(
+    async fn keys_in(
         conn: &impl ConnectionTrait,
         subject: &PurgeSubject,
-    ) -> Result<Vec<PurgeCount>, DbError> {
-        let mut counts = Vec::new();
+    ) -> Result<Vec<TableKeys>, DbError> {
+        let mut tables = Vec::new();
         for (table, key) in TABLES {
             let columns = key.iter().map(|column| column.name());
             let select = Query::select()
@@ -167,13 +167,9 @@ impl PurgeStore {
                     .collect::<Result<Vec<_>, _>>()?;
                 keys.push(parts.join("/"));
             }
-            counts.push(PurgeCount {
-                table,
-                rows: keys.len() as u64,
-                key_hash: tenure_domain::purge::row_key_hash(&keys),
-            });
+            tables.push(TableKeys { table, keys });
         }
-        Ok(counts)
+        Ok(tables)
     }
 
     /// Deletes the subject's `aws_fetched` rows and returns how many went per table. Repeating it

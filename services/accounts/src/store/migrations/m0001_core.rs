@@ -4,12 +4,6 @@ use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use crate::domain::AccountState;
 
-/// Tenants, their users, AWS account records with their transition history, subscriptions, the data
-/// fetched from AWS and cost records per account, and the audit trail. Tenant-owned tables get
-/// row-level security on PostgreSQL.
-#[derive(DeriveMigrationName)]
-pub(crate) struct Migration;
-
 /// The tables that belong to one tenant and carry a `tenant_id`.
 pub(crate) const TENANT_TABLES: [&str; 6] = [
     "app_user",
@@ -20,13 +14,11 @@ pub(crate) const TENANT_TABLES: [&str; 6] = [
     "cost_record",
 ];
 
-#[async_trait::async_trait]
-#[allow(
-    elided_lifetimes_in_paths,
-    reason = "the trait elides the manager's lifetime; naming it breaks the async_trait expansion"
-)]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+tenure_db::migration!(
+    /// Tenants, their users, AWS account records with their transition history, subscriptions, the data
+    /// fetched from AWS and cost records per account, and the audit trail. Tenant-owned tables get
+    /// row-level security on PostgreSQL.
+    |manager| {
         let tables = [
             table(
                 "tenant",
@@ -179,7 +171,7 @@ impl MigrationTrait for Migration {
         }
         Ok(())
     }
-}
+);
 
 /// `CREATE TABLE name (columns…)`. A table whose rows belong to a row of another names it as
 /// `owner`: (its column, the owning table), whose `id` the column refers to.

@@ -7,20 +7,12 @@ use tenure_db::PolicyCommand;
 /// records in one transaction ([`crate::store::begin_open_balance_writer`]).
 pub(crate) const OPEN_BALANCE_SETTING: &str = "app.accounts_open_balances";
 
-/// A record's removal from the platform (when, and the purge it scheduled) and the open balance the
-/// billing system reports for it. Billing reports for many tenants at once, so on PostgreSQL a
-/// transaction that opts into [`OPEN_BALANCE_SETTING`] may read and update (never insert or delete)
-/// every tenant's records.
-#[derive(DeriveMigrationName)]
-pub(crate) struct Migration;
-
-#[async_trait::async_trait]
-#[allow(
-    elided_lifetimes_in_paths,
-    reason = "the trait elides the manager's lifetime; naming it breaks the async_trait expansion"
-)]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+tenure_db::migration!(
+    /// A record's removal from the platform (when, and the purge it scheduled) and the open balance the
+    /// billing system reports for it. Billing reports for many tenants at once, so on PostgreSQL a
+    /// transaction that opts into [`OPEN_BALANCE_SETTING`] may read and update (never insert or delete)
+    /// every tenant's records.
+    |manager| {
         // One column per statement: SQLite alters a table one column at a time.
         let columns = [
             timestamp_with_time_zone_null("removed_at"),
@@ -65,5 +57,5 @@ impl MigrationTrait for Migration {
             .await?;
         }
         Ok(())
-    }
-}
+        }
+);

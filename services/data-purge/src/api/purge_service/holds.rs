@@ -74,10 +74,10 @@ impl PurgeServiceHandler {
         let call = call(&request, path!("ListLegalHolds"))?;
         let request = request.into_inner();
         let mut problems = Problems::new();
-        let page = Page::read(
+        let page = Page::of_request(
             &mut problems,
             call.method,
-            (request.page_size, &request.page_token),
+            &request,
             format!("{}", request.active_only),
         );
         finish(problems, || ())?;

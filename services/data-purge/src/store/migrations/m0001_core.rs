@@ -1,17 +1,9 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
-/// Purge requests and their schedule.
-#[derive(DeriveMigrationName)]
-pub(crate) struct Migration;
-
-#[async_trait::async_trait]
-#[allow(
-    elided_lifetimes_in_paths,
-    reason = "the trait elides the manager's lifetime; naming it breaks the async_trait expansion"
-)]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+tenure_db::migration!(
+    /// Purge requests and their schedule.
+    |manager| {
         manager
             .create_table(
                 Table::create()
@@ -46,5 +38,5 @@ impl MigrationTrait for Migration {
             )
             .await?;
         Ok(())
-    }
-}
+        }
+);

@@ -4,21 +4,13 @@ use sea_orm_migration::sea_orm::{ConnectionTrait, Statement};
 
 use crate::domain::PurgeState;
 
-/// Purges with their plan, claim and outcome; legal holds; the audit trail of every transition;
-/// receipts with their chain head and signing keys; the purge event outbox with its position counter.
-///
-/// The placeholder `purge_request` of m0001 is replaced: no release wrote to it, since every RPC of
-/// the service answered UNIMPLEMENTED until this migration.
-#[derive(DeriveMigrationName)]
-pub(crate) struct Migration;
-
-#[async_trait::async_trait]
-#[allow(
-    elided_lifetimes_in_paths,
-    reason = "the trait elides the manager's lifetime; naming it breaks the async_trait expansion"
-)]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+tenure_db::migration!(
+    /// Purges with their plan, claim and outcome; legal holds; the audit trail of every transition;
+    /// receipts with their chain head and signing keys; the purge event outbox with its position counter.
+    ///
+    /// The placeholder `purge_request` of m0001 is replaced: no release wrote to it, since every RPC of
+    /// the service answered UNIMPLEMENTED until this migration.
+    |manager| {
         manager
             .drop_table(Table::drop().table("purge_request").to_owned())
             .await?;
@@ -179,7 +171,7 @@ impl MigrationTrait for Migration {
         }
         Ok(())
     }
-}
+);
 
 fn table(name: &'static str, columns: impl IntoIterator<Item = ColumnDef>) -> TableCreateStatement {
     let mut statement = Table::create();

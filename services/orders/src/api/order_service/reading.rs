@@ -107,12 +107,7 @@ impl Orders {
             request.created_after,
             request.created_before
         );
-        let page = Page::read(
-            &mut problems,
-            call.method,
-            (request.page_size, &request.page_token),
-            scope,
-        );
+        let page = Page::of_request(&mut problems, call.method, &request, scope);
         finish(problems, || ())?;
         let page = checked(page)?;
         let filter = OrderFilter {

@@ -75,12 +75,7 @@ impl Orders {
         owned_by(call)?;
         let reach = call.reach()?;
         let scope = format!("{reach:?}|{}|{}", request.state, request.order_id);
-        let page = Page::read(
-            &mut problems,
-            call.method,
-            (request.page_size, &request.page_token),
-            scope,
-        );
+        let page = Page::of_request(&mut problems, call.method, &request, scope);
         finish(problems, || ())?;
         let (state, order, page) = (checked(state)?, checked(order)?, checked(page)?);
         let rows = self

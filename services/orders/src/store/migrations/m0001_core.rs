@@ -1,17 +1,9 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
-/// Orders as placed, with the tenant-scoped idempotency key that makes `CreateOrder` replayable.
-#[derive(DeriveMigrationName)]
-pub(crate) struct Migration;
-
-#[async_trait::async_trait]
-#[allow(
-    elided_lifetimes_in_paths,
-    reason = "the trait elides the manager's lifetime; naming it breaks the async_trait expansion"
-)]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+tenure_db::migration!(
+    /// Orders as placed, with the tenant-scoped idempotency key that makes `CreateOrder` replayable.
+    |manager| {
         manager
             .create_table(
                 Table::create()
@@ -59,4 +51,4 @@ impl MigrationTrait for Migration {
         tenure_db::enable_tenant_rls(manager, "customer_order").await?;
         Ok(())
     }
-}
+);

@@ -3,12 +3,6 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 use tenure_db::PolicyCommand;
 
-/// The saga engine and the order event stream (sagas.md §3.1, §6.1): one saga per order, its run
-/// queue, locks, finished steps, recent attempts, manual tasks, the operators' audit trail, and the
-/// outbox with its stream epoch and named subscriptions.
-#[derive(DeriveMigrationName)]
-pub(crate) struct Migration;
-
 /// The transaction-local setting the saga engine's transactions turn on: they act for every tenant,
 /// reading and writing orders and tasks under the `saga_engine` policy.
 pub(crate) const ENGINE_SETTING: &str = "app.saga_engine";
@@ -16,13 +10,11 @@ pub(crate) const ENGINE_SETTING: &str = "app.saga_engine";
 /// Tables that hold one tenant's rows and so carry row-level security.
 const TENANT_TABLES: [&str; 2] = ["customer_order", "order_task"];
 
-#[async_trait::async_trait]
-#[allow(
-    elided_lifetimes_in_paths,
-    reason = "the trait elides the manager's lifetime; naming it breaks the async_trait expansion"
-)]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+tenure_db::migration!(
+    /// The saga engine and the order event stream (sagas.md §3.1, §6.1): one saga per order, its run
+    /// queue, locks, finished steps, recent attempts, manual tasks, the operators' audit trail, and the
+    /// outbox with its stream epoch and named subscriptions.
+    |manager| {
         manager
             .alter_table(
                 Table::alter()
@@ -254,7 +246,7 @@ impl MigrationTrait for Migration {
         }
         Ok(())
     }
-}
+);
 
 /// The outbox (sagas.md §6.1). On PostgreSQL each row also records the id of the transaction that
 /// wrote it, and readers order by it and read only below the oldest transaction still running, so a

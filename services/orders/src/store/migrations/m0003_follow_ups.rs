@@ -1,18 +1,10 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
-/// Tasks that never hold their order (the satisfaction survey, closing an unlinked account as root)
-/// and the survey's answer. Every existing task holds its order and asks for an action.
-#[derive(DeriveMigrationName)]
-pub(crate) struct Migration;
-
-#[async_trait::async_trait]
-#[allow(
-    elided_lifetimes_in_paths,
-    reason = "the trait elides the manager's lifetime; naming it breaks the async_trait expansion"
-)]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+tenure_db::migration!(
+    /// Tasks that never hold their order (the satisfaction survey, closing an unlinked account as root)
+    /// and the survey's answer. Every existing task holds its order and asks for an action.
+    |manager| {
         // One column per statement: SQLite alters a table one change at a time.
         let columns = [
             text("kind").default("action").to_owned(),
@@ -32,4 +24,4 @@ impl MigrationTrait for Migration {
         }
         Ok(())
     }
-}
+);

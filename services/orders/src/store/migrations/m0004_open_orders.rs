@@ -1,20 +1,12 @@
 use sea_orm::{ConnectionTrait as _, Statement};
 use sea_orm_migration::prelude::*;
 
-/// A partial index of each tenant's orders still in progress, which CreateOrder counts against the
-/// caps on orders in flight (quality.md §1.7, API6): the count stays a short index read however many
-/// orders a tenant placed over the years. Both engines know partial indexes; sea-query cannot build
-/// one, hence the SQL.
-#[derive(DeriveMigrationName)]
-pub(crate) struct Migration;
-
-#[async_trait::async_trait]
-#[allow(
-    elided_lifetimes_in_paths,
-    reason = "the trait elides the manager's lifetime; naming it breaks the async_trait expansion"
-)]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+tenure_db::migration!(
+    /// A partial index of each tenant's orders still in progress, which CreateOrder counts against the
+    /// caps on orders in flight (quality.md §1.7, API6): the count stays a short index read however many
+    /// orders a tenant placed over the years. Both engines know partial indexes; sea-query cannot build
+    /// one, hence the SQL.
+    |manager| {
         let conn = manager.get_connection();
         conn.execute_raw(Statement::from_string(
             conn.get_database_backend(),
@@ -24,4 +16,4 @@ impl MigrationTrait for Migration {
         .await?;
         Ok(())
     }
-}
+);

@@ -1,17 +1,9 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
-/// The operation journal: one row per idempotency key, with what AWS was asked and answered.
-#[derive(DeriveMigrationName)]
-pub(crate) struct Migration;
-
-#[async_trait::async_trait]
-#[allow(
-    elided_lifetimes_in_paths,
-    reason = "the trait elides the manager's lifetime; naming it breaks the async_trait expansion"
-)]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+tenure_db::migration!(
+    /// The operation journal: one row per idempotency key, with what AWS was asked and answered.
+    |manager| {
         manager
             .create_table(
                 Table::create()
@@ -60,4 +52,4 @@ impl MigrationTrait for Migration {
             .await?;
         Ok(())
     }
-}
+);

@@ -1,10 +1,6 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
-/// The engine's leases and AWS-reference owners, and the sandbox simulation's state.
-#[derive(DeriveMigrationName)]
-pub(crate) struct Migration;
-
 /// The sandbox's tables. Each holds one simulated AWS object per row: its id, the account that owns it
 /// (the organization's management account, the stack's account, or the StackSet for instances and
 /// operations) and the object itself as JSON, which the simulation reads and writes whole.
@@ -20,13 +16,9 @@ pub(crate) const SANDBOX_TABLES: [&str; 9] = [
     "sandbox_stack_set_operation",
 ];
 
-#[async_trait::async_trait]
-#[allow(
-    elided_lifetimes_in_paths,
-    reason = "the trait elides the manager's lifetime; naming it breaks the async_trait expansion"
-)]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+tenure_db::migration!(
+    /// The engine's leases and AWS-reference owners, and the sandbox simulation's state.
+    |manager| {
         // Per-account serialization: a row per locked account, with an expiry so that a crashed holder
         // blocks nobody for longer than the lease.
         manager
@@ -94,4 +86,4 @@ impl MigrationTrait for Migration {
         }
         Ok(())
     }
-}
+);

@@ -6,19 +6,11 @@ use uuid::Uuid;
 use crate::domain::operation::{OperationRequest, Progress, concerned_accounts};
 use crate::store::operation_store::{CONCERN_TABLE, REFERENCE_TABLE, record_concerned_accounts};
 
-/// The accounts each operation concerns and the account each recorded reference is about, so that an
-/// account-scope purge takes every operation and reference that names the account (domain.md §8),
-/// not only those that report it; filled in for what is already stored.
-#[derive(DeriveMigrationName)]
-pub(crate) struct Migration;
-
-#[async_trait::async_trait]
-#[allow(
-    elided_lifetimes_in_paths,
-    reason = "the trait elides the manager's lifetime; naming it breaks the async_trait expansion"
-)]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+tenure_db::migration!(
+    /// The accounts each operation concerns and the account each recorded reference is about, so that an
+    /// account-scope purge takes every operation and reference that names the account (domain.md §8),
+    /// not only those that report it; filled in for what is already stored.
+    |manager| {
         manager
             .create_table(
                 Table::create()
@@ -54,7 +46,7 @@ impl MigrationTrait for Migration {
             .await?;
         backfill(manager.get_connection()).await
     }
-}
+);
 
 /// An operation as far as its accounts go.
 struct Stored {

@@ -1,20 +1,12 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
-/// Claims and leases on real time, with a fencing token. `next_check_at` stays the business time at
-/// which an operation is due (simulated in the sandbox, where AdvanceClock jumps by days), while
-/// `claimed_until` measures how long a stepper may hold the operation in real elapsed time, and
-/// `claim_epoch` lets a write through only from the stepper holding the latest claim.
-#[derive(DeriveMigrationName)]
-pub(crate) struct Migration;
-
-#[async_trait::async_trait]
-#[allow(
-    elided_lifetimes_in_paths,
-    reason = "the trait elides the manager's lifetime; naming it breaks the async_trait expansion"
-)]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+tenure_db::migration!(
+    /// Claims and leases on real time, with a fencing token. `next_check_at` stays the business time at
+    /// which an operation is due (simulated in the sandbox, where AdvanceClock jumps by days), while
+    /// `claimed_until` measures how long a stepper may hold the operation in real elapsed time, and
+    /// `claim_epoch` lets a write through only from the stepper holding the latest claim.
+    |manager| {
         // One column per statement: SQLite alters one column at a time.
         manager
             .alter_table(
@@ -45,4 +37,4 @@ impl MigrationTrait for Migration {
             .await?;
         Ok(())
     }
-}
+);
