@@ -27,7 +27,6 @@ use crate::store;
 pub(crate) use balances::BalanceReport;
 pub(crate) use billing::{FetchedDetails, SubscriptionView};
 pub(crate) use lifecycle::{Termination, TerminationCheck};
-pub(crate) use participant::{ExecutedTable, PurgeSubject, SurveyedRows};
 pub(crate) use records::{AccountRef, Activated, Activation, Attachment};
 pub(crate) use removal::MembershipChange;
 pub(crate) use reservation::{Reservation, Reserved};

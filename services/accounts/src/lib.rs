@@ -115,7 +115,7 @@ impl AccountsApp {
                 db.clone(),
             )))
             .add_service(api::AccountServiceHandler::new(self.app.clone()).into_server(&limits))
-            .add_service(tenure_grpc::participant::ParticipantService::server(
+            .add_service(tenure_participant::ParticipantService::server(
                 self.app, &limits,
             ))
             .add_worker("accounts-lifecycle-timers", timers)

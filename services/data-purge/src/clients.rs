@@ -21,8 +21,8 @@ pub(crate) struct ParticipantCall<'a> {
 }
 
 /// A service that holds data of the subjects purges name, as the purge worker sees it: a peer over
-/// gRPC or data-purge's own records in process. (The gRPC kit's `DataOwner` is the other side: what
-/// a service implements to answer.)
+/// gRPC or data-purge's own records in process. (`tenure_participant::PurgeData` is the other side:
+/// what a service supplies to answer.)
 #[async_trait::async_trait]
 pub(crate) trait Participant: Send + Sync {
     /// The service's name, as it reports it in its counts.

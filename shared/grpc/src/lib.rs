@@ -20,7 +20,6 @@ mod host;
 mod identity;
 mod limit;
 pub mod paging;
-pub mod participant;
 mod policy;
 mod rate_limit;
 mod request;

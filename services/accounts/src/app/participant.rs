@@ -4,54 +4,27 @@
 use chrono::{DateTime, Utc};
 use tenure_db::TenantTx;
 use tenure_domain::AwsAccountId;
+use tenure_domain::purge::{ErasedTable, PurgeTarget, SurveyedTable};
 use uuid::Uuid;
 
 use crate::app::{Accounts, Answer, Call, Idempotent, Target};
-use crate::domain::{
-    AccountsError, DataClass, PurgeAction, PurgeScope, ResponseSubject, TABLES, TableClass,
-    action_for,
-};
+use crate::domain::{AccountsError, PurgeAction, ResponseSubject, TABLES, action_for};
 use crate::store;
-
-/// What a purge covers, as the purge service named it.
-#[derive(Debug, Clone)]
-pub(crate) struct PurgeSubject {
-    pub(crate) purge_id: Uuid,
-    pub(crate) scope: PurgeScope,
-    pub(crate) aws_account_id: Option<AwsAccountId>,
-    pub(crate) classes: Vec<DataClass>,
-}
-
-/// The rows of a purge subject still in place in one table, and what the purge does there.
-#[derive(Debug, Clone)]
-pub(crate) struct SurveyedRows {
-    pub(crate) entry: &'static TableClass,
-    pub(crate) action: PurgeAction,
-    pub(crate) keys: Vec<String>,
-}
-
-/// What an execution did to one table: the keys of the rows it found and how many it changed.
-#[derive(Debug, Clone)]
-pub(crate) struct ExecutedTable {
-    pub(crate) entry: &'static TableClass,
-    pub(crate) action: PurgeAction,
-    pub(crate) keys: Vec<String>,
-    pub(crate) affected: u64,
-}
 
 impl Accounts {
     /// The rows of `target`'s subject in each table, read in a transaction that is rolled back:
     /// planning and verifying change nothing.
-    pub(crate) async fn survey(
+    pub(crate) async fn purge_survey(
         &self,
-        target: &PurgeSubject,
-        tenant: Uuid,
-    ) -> Result<Vec<SurveyedRows>, AccountsError> {
+        call: &Call,
+        target: &PurgeTarget,
+    ) -> Result<Vec<SurveyedTable>, AccountsError> {
+        let tenant = purge_tenant(call, target)?;
         let tx = TenantTx::begin(&self.db, tenant).await?;
         let subject = purge_subject(&tx, target, tenant).await?;
         let mut survey = Vec::with_capacity(TABLES.len());
         for entry in TABLES {
-            survey.push(SurveyedRows {
+            survey.push(SurveyedTable {
                 entry,
                 action: action_for(target.scope, &target.classes, entry),
                 keys: store::purge::row_keys(&tx, &subject, entry).await?,
@@ -66,10 +39,10 @@ impl Accounts {
     pub(crate) async fn execute_purge(
         &self,
         call: &Call,
-        idempotent: Idempotent<'_, Vec<ExecutedTable>>,
-        target: &PurgeSubject,
-        tenant: Uuid,
-    ) -> Result<Answer<Vec<ExecutedTable>>, AccountsError> {
+        idempotent: Idempotent<'_, Vec<ErasedTable>>,
+        target: &PurgeTarget,
+    ) -> Result<Answer<Vec<ErasedTable>>, AccountsError> {
+        let tenant = purge_tenant(call, target)?;
         self.mutate(
             call,
             idempotent,
@@ -85,7 +58,7 @@ impl Accounts {
                     }
                     let keys = store::purge::row_keys(tx, &subject, entry).await?;
                     let affected = store::purge::purge_rows(tx, &subject, entry, action).await?;
-                    entries.push(ExecutedTable {
+                    entries.push(ErasedTable {
                         entry,
                         action,
                         keys,
@@ -102,10 +75,18 @@ impl Accounts {
     }
 }
 
+/// The tenant a participant call works in: the target's, which a service acting for a tenant must
+/// match.
+fn purge_tenant(call: &Call, target: &PurgeTarget) -> Result<Uuid, AccountsError> {
+    call.access
+        .tenant_filter(Some(target.tenant))?
+        .ok_or(AccountsError::TenantRequired)
+}
+
 /// The subject whose rows a purge of `target` looks for.
 async fn purge_subject(
     tx: &TenantTx,
-    target: &PurgeSubject,
+    target: &PurgeTarget,
     tenant: Uuid,
 ) -> Result<store::purge::Subject, AccountsError> {
     store::purge::subject(
