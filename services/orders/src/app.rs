@@ -31,7 +31,7 @@ use crate::store;
 
 pub(crate) use event_stream::{StreamRequest, StreamStart};
 pub(crate) use placing::{PlaceOrder, lock_refusal};
-pub(crate) use saga_admin::{Justification, SagaHistory, SagaLookup, SagaQuery};
+pub(crate) use saga_admin::{Justification, SagaCommand, SagaHistory, SagaLookup, SagaQuery};
 pub(crate) use steering::CustomerAnswer;
 pub(crate) use tasks::{ResolveTask, append_events, audit_row, operator_event, owned_by};
 

@@ -99,6 +99,21 @@ pub const SUBJECT_IDEMPOTENCY_RECORDS: TableColumns = {
     }
 };
 
+/// The columns of tenure-db's `idempotency_record` in a service that files no stored response under a
+/// subject (see [`SUBJECT_IDEMPOTENCY_RECORDS`] for those that do).
+pub const IDEMPOTENCY_RECORD_COLUMNS: [&str; 10] = [
+    "tenant_id",
+    "method",
+    "key",
+    "caller",
+    "request_hash",
+    "state",
+    "grpc_code",
+    "response",
+    "created_at",
+    "expires_at",
+];
+
 /// The columns of tenure-db's `rate_limit_bucket`, which every service keeps: a bucket per tenant (or a
 /// digest of a subject) and class of method with its theoretical arrival time. Nothing in it is a
 /// customer's data, so no purge touches it.

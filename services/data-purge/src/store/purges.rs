@@ -15,6 +15,22 @@ use crate::store::{account_column, column, json, optional_time, to_json};
 const TABLE: &str = "purge_request";
 
 /// Every column, in the order [`values`] writes them.
+/// The columns of a purge's transition, its serial id first (the database assigns it).
+pub(crate) const TRANSITION_COLUMNS: [&str; 12] = [
+    "id",
+    "purge_id",
+    "tenant_id",
+    "from_state",
+    "to_state",
+    "event",
+    "actor",
+    "actor_role",
+    "reason",
+    "ticket",
+    "trace_id",
+    "at",
+];
+
 pub(crate) const COLUMNS: [&str; 25] = [
     "id",
     "tenant_id",
@@ -257,19 +273,7 @@ pub(crate) async fn record_transition(
 ) -> Result<(), PurgeError> {
     let insert = Query::insert()
         .into_table("purge_transition")
-        .columns([
-            "purge_id",
-            "tenant_id",
-            "from_state",
-            "to_state",
-            "event",
-            "actor",
-            "actor_role",
-            "reason",
-            "ticket",
-            "trace_id",
-            "at",
-        ])
+        .columns(TRANSITION_COLUMNS.into_iter().skip(1))
         .values([
             Expr::val(purge.id),
             Expr::val(purge.scope.tenant),

@@ -10,6 +10,19 @@ use crate::store::column;
 
 const TABLE: &str = "receipt";
 
+/// The columns of a receipt, as it is written.
+pub(crate) const COLUMNS: [&str; 9] = [
+    "id",
+    "purge_id",
+    "sequence",
+    "tenant_id",
+    "body",
+    "previous_hash",
+    "hash",
+    "signature",
+    "key_id",
+];
+
 fn from_row(row: &QueryResult) -> Result<StoredReceipt, PurgeError> {
     Ok(StoredReceipt {
         canonical_body: column(row, "body")?,
@@ -70,17 +83,7 @@ pub(crate) async fn append(
     }
     let insert = Query::insert()
         .into_table(TABLE)
-        .columns([
-            "id",
-            "purge_id",
-            "sequence",
-            "tenant_id",
-            "body",
-            "previous_hash",
-            "hash",
-            "signature",
-            "key_id",
-        ])
+        .columns(COLUMNS)
         .values([
             Expr::val(body.id),
             Expr::val(body.purge_id),

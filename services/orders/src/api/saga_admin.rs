@@ -1,10 +1,11 @@
 //! SagaAdmin: operators inspect and steer sagas. The handlers check the request (every action needs a
 //! reason and a ticket) and answer with the saga as the use cases in `app::saga_admin` leave it.
 
-use prost::Message as _;
+use prost::Message;
 use tenure_domain::{FreeText, Problems, Ticket, parse_id};
 use tenure_grpc::Limits;
 use tenure_grpc::paging::Page;
+use tenure_proto::Keyed;
 use tenure_proto::orders::v1 as pb;
 use tenure_proto::orders::v1::saga_admin_server::{SagaAdmin, SagaAdminServer};
 use tonic::{Request, Response, Status};
@@ -13,7 +14,7 @@ use crate::api::context::{
     Call, Orders, at, checked, finish, finish_keyed, idempotent, reply as reply_with,
 };
 use crate::api::convert;
-use crate::app::{Justification, SagaHistory, SagaLookup, SagaQuery};
+use crate::app::{Justification, SagaCommand, SagaHistory, SagaLookup, SagaQuery};
 use crate::domain::OrdersError;
 use crate::domain::saga::definition::SagaKind;
 
@@ -148,60 +149,66 @@ impl Orders {
         })
     }
 
-    async fn retry_now(
+    /// Runs an operator's `command` on the saga a request names, once per key, and answers with the
+    /// saga as it then stands, wrapped by `respond`.
+    async fn steer<Q, R>(
         &self,
         call: &Call,
-        request: pb::RetryNowRequest,
-    ) -> Result<pb::RetryNowResponse, OrdersError> {
+        request: Q,
+        command: SagaCommand,
+        respond: fn(Option<pb::Saga>) -> R,
+    ) -> Result<R, OrdersError>
+    where
+        Q: SagaAction,
+        R: Message + Default,
+    {
         let mut problems = Problems::new();
-        let id = problems.check("saga_id", parse_id(&request.saga_id));
-        let (reason, ticket) = justification(&mut problems, &request.reason, &request.ticket);
+        let id = problems.check("saga_id", parse_id(request.saga_id()));
+        let (reason, ticket) = justification(&mut problems, request.reason(), request.ticket());
         finish_keyed(problems, &request)?;
         let (id, reason, ticket) = (checked(id)?, checked(reason)?, checked(ticket)?);
-        let to = |history: &SagaHistory| {
-            Ok(pb::RetryNowResponse {
-                saga: Some(saga_view(history)),
-            })
-        };
+        let to = |history: &SagaHistory| Ok(respond(Some(saga_view(history))));
         let encode = |history: &SagaHistory| to(history).map(|response| response.encode_to_vec());
+        let justification = Justification { reason, ticket };
         let answer = self
-            .retry(
+            .steer_saga(
                 call,
                 idempotent(&request, &encode)?,
                 id,
-                Justification { reason, ticket },
-            )
-            .await?;
-        reply_with(answer, to)
-    }
-
-    async fn abort_saga(
-        &self,
-        call: &Call,
-        request: pb::AbortSagaRequest,
-    ) -> Result<pb::AbortSagaResponse, OrdersError> {
-        let mut problems = Problems::new();
-        let id = problems.check("saga_id", parse_id(&request.saga_id));
-        let (reason, ticket) = justification(&mut problems, &request.reason, &request.ticket);
-        finish_keyed(problems, &request)?;
-        let (id, reason, ticket) = (checked(id)?, checked(reason)?, checked(ticket)?);
-        let to = |history: &SagaHistory| {
-            Ok(pb::AbortSagaResponse {
-                saga: Some(saga_view(history)),
-            })
-        };
-        let encode = |history: &SagaHistory| to(history).map(|response| response.encode_to_vec());
-        let answer = self
-            .abort(
-                call,
-                idempotent(&request, &encode)?,
-                id,
-                Justification { reason, ticket },
+                command,
+                justification,
             )
             .await?;
         reply_with(answer, to)
     }
 }
+
+/// A request that acts on one saga with an operator's reason and ticket.
+trait SagaAction: Keyed + Send {
+    fn saga_id(&self) -> &str;
+    fn reason(&self) -> &str;
+    fn ticket(&self) -> &str;
+}
+
+macro_rules! saga_action {
+    ($($request:ty),+ $(,)?) => {
+        $(impl SagaAction for $request {
+            fn saga_id(&self) -> &str {
+                &self.saga_id
+            }
+
+            fn reason(&self) -> &str {
+                &self.reason
+            }
+
+            fn ticket(&self) -> &str {
+                &self.ticket
+            }
+        })+
+    };
+}
+
+saga_action!(pb::RetryNowRequest, pb::AbortSagaRequest);
 
 #[tonic::async_trait]
 impl SagaAdmin for SagaAdminHandler {
@@ -226,7 +233,13 @@ impl SagaAdmin for SagaAdminHandler {
         request: Request<pb::RetryNowRequest>,
     ) -> Result<Response<pb::RetryNowResponse>, Status> {
         let call = self.app.call(&request, path!("RetryNow"))?;
-        reply(self.app.retry_now(&call, request.into_inner()).await)
+        reply(
+            self.app
+                .steer(&call, request.into_inner(), SagaCommand::RetryNow, |saga| {
+                    pb::RetryNowResponse { saga }
+                })
+                .await,
+        )
     }
 
     async fn abort_saga(
@@ -234,6 +247,12 @@ impl SagaAdmin for SagaAdminHandler {
         request: Request<pb::AbortSagaRequest>,
     ) -> Result<Response<pb::AbortSagaResponse>, Status> {
         let call = self.app.call(&request, path!("AbortSaga"))?;
-        reply(self.app.abort_saga(&call, request.into_inner()).await)
+        reply(
+            self.app
+                .steer(&call, request.into_inner(), SagaCommand::Abort, |saga| {
+                    pb::AbortSagaResponse { saga }
+                })
+                .await,
+        )
     }
 }

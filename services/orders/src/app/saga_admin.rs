@@ -53,7 +53,31 @@ pub(crate) struct Justification {
     pub(crate) ticket: Ticket,
 }
 
+/// What an operator does to a saga.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SagaCommand {
+    /// Run its current step again now.
+    RetryNow,
+    /// End it: compensate what it did, or stop it where no compensation applies.
+    Abort,
+}
+
 impl Orders {
+    /// Runs an operator's `command` on the saga `id`, once per key.
+    pub(crate) async fn steer_saga(
+        &self,
+        call: &Call,
+        idempotent: Idempotent<'_, SagaHistory>,
+        id: Uuid,
+        command: SagaCommand,
+        justification: Justification,
+    ) -> Result<Answer<SagaHistory>, OrdersError> {
+        match command {
+            SagaCommand::RetryNow => self.retry(call, idempotent, id, justification).await,
+            SagaCommand::Abort => self.abort(call, idempotent, id, justification).await,
+        }
+    }
+
     async fn saga_history(
         tx: &TenantTx,
         registry: &Registry,
@@ -139,7 +163,7 @@ impl Orders {
     }
 
     /// Runs a blocked or stuck saga's step again now.
-    pub(crate) async fn retry(
+    async fn retry(
         &self,
         call: &Call,
         idempotent: Idempotent<'_, SagaHistory>,
@@ -225,7 +249,7 @@ impl Orders {
     }
 
     /// Stops a saga: before the point of no return it undoes what it did; past it the order fails.
-    pub(crate) async fn abort(
+    async fn abort(
         &self,
         call: &Call,
         idempotent: Idempotent<'_, SagaHistory>,
