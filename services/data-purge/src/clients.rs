@@ -95,6 +95,34 @@ fn peer_failure(service: &str, status: &tonic::Status) -> PurgeError {
     }
 }
 
+impl ParticipantCall<'_> {
+    /// The request `build` makes of this call's purge id, scope and classes, sent for the subject's
+    /// tenant.
+    fn to_peer<T>(
+        &self,
+        build: impl FnOnce(String, Option<pb::ParticipantScope>, Vec<i32>) -> T,
+    ) -> tonic::Request<T> {
+        let message = build(
+            self.purge_id.to_string(),
+            Some(convert::participant_scope(self.scope)),
+            convert::classes_to(self.classes),
+        );
+        PeerChannel::for_tenant(message, self.scope.tenant)
+    }
+}
+
+impl RemoteParticipant {
+    /// The checked counts of a peer's answer, which `entries` takes out of the response.
+    fn answered<T>(
+        &self,
+        answer: Result<tonic::Response<T>, tonic::Status>,
+        entries: impl FnOnce(T) -> Vec<pb::TableCount>,
+    ) -> Result<Vec<TableCount>, PurgeError> {
+        let response = answer.map_err(|status| peer_failure(&self.service, &status))?;
+        self.counts(&entries(response.into_inner()))
+    }
+}
+
 #[async_trait::async_trait]
 impl Participant for RemoteParticipant {
     fn service(&self) -> &str {
@@ -102,20 +130,13 @@ impl Participant for RemoteParticipant {
     }
 
     async fn plan(&self, call: ParticipantCall<'_>) -> Result<Vec<TableCount>, PurgeError> {
-        let request = PeerChannel::for_tenant(
-            pb::PlanRequest {
-                purge_id: call.purge_id.to_string(),
-                scope: Some(convert::participant_scope(call.scope)),
-                classes: convert::classes_to(call.classes),
-            },
-            call.scope.tenant,
-        );
-        let response = self
-            .client()
-            .plan(request)
-            .await
-            .map_err(|status| peer_failure(&self.service, &status))?;
-        self.counts(&response.into_inner().entries)
+        let request = call.to_peer(|purge_id, scope, classes| pb::PlanRequest {
+            purge_id,
+            scope,
+            classes,
+        });
+        let answer = self.client().plan(request).await;
+        self.answered(answer, |response| response.entries)
     }
 
     async fn execute(
@@ -123,37 +144,23 @@ impl Participant for RemoteParticipant {
         call: ParticipantCall<'_>,
         idempotency_key: &str,
     ) -> Result<Vec<TableCount>, PurgeError> {
-        let request = PeerChannel::for_tenant(
-            pb::ExecuteRequest {
-                idempotency_key: idempotency_key.to_owned(),
-                purge_id: call.purge_id.to_string(),
-                scope: Some(convert::participant_scope(call.scope)),
-                classes: convert::classes_to(call.classes),
-            },
-            call.scope.tenant,
-        );
-        let response = self
-            .client()
-            .execute(request)
-            .await
-            .map_err(|status| peer_failure(&self.service, &status))?;
-        self.counts(&response.into_inner().entries)
+        let request = call.to_peer(|purge_id, scope, classes| pb::ExecuteRequest {
+            idempotency_key: idempotency_key.to_owned(),
+            purge_id,
+            scope,
+            classes,
+        });
+        let answer = self.client().execute(request).await;
+        self.answered(answer, |response| response.entries)
     }
 
     async fn verify(&self, call: ParticipantCall<'_>) -> Result<Vec<TableCount>, PurgeError> {
-        let request = PeerChannel::for_tenant(
-            pb::VerifyRequest {
-                purge_id: call.purge_id.to_string(),
-                scope: Some(convert::participant_scope(call.scope)),
-                classes: convert::classes_to(call.classes),
-            },
-            call.scope.tenant,
-        );
-        let response = self
-            .client()
-            .verify(request)
-            .await
-            .map_err(|status| peer_failure(&self.service, &status))?;
-        self.counts(&response.into_inner().residual)
+        let request = call.to_peer(|purge_id, scope, classes| pb::VerifyRequest {
+            purge_id,
+            scope,
+            classes,
+        });
+        let answer = self.client().verify(request).await;
+        self.answered(answer, |response| response.residual)
     }
 }
