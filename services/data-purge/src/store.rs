@@ -65,6 +65,28 @@ impl From<DbErr> for PurgeError {
     }
 }
 
+/// Inserts one row of `columns` with `values` into `table`.
+pub(crate) async fn insert_row<C, V>(
+    conn: &impl sea_orm::ConnectionTrait,
+    table: &'static str,
+    columns: C,
+    values: V,
+) -> Result<(), PurgeError>
+where
+    C: IntoIterator,
+    C::Item: sea_orm::sea_query::IntoIden,
+    V: IntoIterator<Item = sea_orm::sea_query::SimpleExpr>,
+{
+    let insert = sea_orm::sea_query::Query::insert()
+        .into_table(table)
+        .columns(columns)
+        .values(values)
+        .map_err(|error| PurgeError::Internal(Box::new(error)))?
+        .to_owned();
+    conn.execute(&insert).await?;
+    Ok(())
+}
+
 /// A column of a result row.
 pub(crate) fn column<T: TryGetable>(row: &QueryResult, name: &str) -> Result<T, PurgeError> {
     Ok(row.try_get::<T>("", name)?)

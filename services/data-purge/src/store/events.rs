@@ -9,7 +9,7 @@ use sea_orm::{ConnectionTrait, QueryResult, Statement};
 use tenure_domain::AwsAccountId;
 
 use crate::domain::{PurgeError, PurgeStreamEvent, SCHEMA_VERSION, ScopeKind};
-use crate::store::{account_column, column, json, optional_time, to_json};
+use crate::store::{account_column, column, insert_row, json, optional_time, to_json};
 
 const TABLE: &str = "purge_event";
 
@@ -61,10 +61,11 @@ pub(crate) async fn append(
         Some((parent, state)) => (Some(parent.clone()), Some(state.clone())),
         None => (None, None),
     };
-    let insert = Query::insert()
-        .into_table(TABLE)
-        .columns(COLUMNS)
-        .values([
+    insert_row(
+        conn,
+        TABLE,
+        COLUMNS,
+        [
             Expr::val(position),
             Expr::val(event.event_id),
             Expr::val(event.purge_id),
@@ -80,10 +81,9 @@ pub(crate) async fn append(
             Expr::val(event.receipt_id),
             Expr::val(traceparent),
             Expr::val(tracestate),
-        ])
-        .map_err(|error| PurgeError::Internal(Box::new(error)))?
-        .to_owned();
-    conn.execute(&insert).await?;
+        ],
+    )
+    .await?;
     Ok(u64::try_from(position).unwrap_or(0))
 }
 

@@ -6,7 +6,7 @@ use sea_orm::{ConnectionTrait, QueryResult};
 use uuid::Uuid;
 
 use crate::domain::{Actor, LegalHold, PurgeError, Scope, ScopeKind};
-use crate::store::{account_column, column, optional_time};
+use crate::store::{account_column, column, insert_row, optional_time};
 
 const TABLE: &str = "legal_hold";
 
@@ -73,10 +73,11 @@ pub(crate) async fn insert(
     conn: &impl ConnectionTrait,
     hold: &LegalHold,
 ) -> Result<(), PurgeError> {
-    let insert = Query::insert()
-        .into_table(TABLE)
-        .columns(COLUMNS)
-        .values([
+    insert_row(
+        conn,
+        TABLE,
+        COLUMNS,
+        [
             Expr::val(hold.id),
             Expr::val(hold.scope.tenant),
             Expr::val(hold.scope.kind().as_str()),
@@ -89,10 +90,9 @@ pub(crate) async fn insert(
             Expr::val(None::<String>),
             Expr::val(None::<String>),
             Expr::val(None::<DateTime<Utc>>),
-        ])
-        .map_err(|error| PurgeError::Internal(Box::new(error)))?
-        .to_owned();
-    conn.execute(&insert).await?;
+        ],
+    )
+    .await?;
     Ok(())
 }
 

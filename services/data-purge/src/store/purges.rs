@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::domain::{
     Purge, PurgeError, PurgeFilter, PurgeReason, PurgeState, Scope, ScopeKind, Transition,
 };
-use crate::store::{account_column, column, json, optional_time, to_json};
+use crate::store::{account_column, column, insert_row, json, optional_time, to_json};
 
 const TABLE: &str = "purge_request";
 
@@ -162,13 +162,7 @@ async fn fetch_one(
 
 /// Stores a new purge. A second pending purge for the same scope violates the pending-scope index.
 pub(crate) async fn insert(conn: &impl ConnectionTrait, purge: &Purge) -> Result<(), PurgeError> {
-    let insert = Query::insert()
-        .into_table(TABLE)
-        .columns(COLUMNS)
-        .values(values(purge)?)
-        .map_err(|error| PurgeError::Internal(Box::new(error)))?
-        .to_owned();
-    conn.execute(&insert).await?;
+    insert_row(conn, TABLE, COLUMNS, values(purge)?).await?;
     Ok(())
 }
 
@@ -271,10 +265,11 @@ pub(crate) async fn record_transition(
     trace_id: Option<String>,
     at: DateTime<Utc>,
 ) -> Result<(), PurgeError> {
-    let insert = Query::insert()
-        .into_table("purge_transition")
-        .columns(TRANSITION_COLUMNS.into_iter().skip(1))
-        .values([
+    insert_row(
+        conn,
+        "purge_transition",
+        TRANSITION_COLUMNS.into_iter().skip(1),
+        [
             Expr::val(purge.id),
             Expr::val(purge.scope.tenant),
             Expr::val(transition.from.map(|state| state.as_str().to_owned())),
@@ -286,10 +281,9 @@ pub(crate) async fn record_transition(
             Expr::val(transition.ticket.map(str::to_owned)),
             Expr::val(trace_id),
             Expr::val(at),
-        ])
-        .map_err(|error| PurgeError::Internal(Box::new(error)))?
-        .to_owned();
-    conn.execute(&insert).await?;
+        ],
+    )
+    .await?;
     Ok(())
 }
 

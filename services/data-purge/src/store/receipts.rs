@@ -6,7 +6,7 @@ use sea_orm::{ConnectionTrait, QueryResult};
 use uuid::Uuid;
 
 use crate::domain::{ChainLink, PurgeError, ReceiptBody, StoredReceipt};
-use crate::store::column;
+use crate::store::{column, insert_row};
 
 const TABLE: &str = "receipt";
 
@@ -81,10 +81,11 @@ pub(crate) async fn append(
     if conn.execute(&advance).await?.rows_affected() != 1 {
         return Err(PurgeError::Concurrent);
     }
-    let insert = Query::insert()
-        .into_table(TABLE)
-        .columns(COLUMNS)
-        .values([
+    insert_row(
+        conn,
+        TABLE,
+        COLUMNS,
+        [
             Expr::val(body.id),
             Expr::val(body.purge_id),
             Expr::val(sequence),
@@ -94,10 +95,9 @@ pub(crate) async fn append(
             Expr::val(stored.hash.as_str()),
             Expr::val(stored.signature.as_str()),
             Expr::val(stored.key_id.as_str()),
-        ])
-        .map_err(|error| PurgeError::Internal(Box::new(error)))?
-        .to_owned();
-    conn.execute(&insert).await?;
+        ],
+    )
+    .await?;
     Ok(())
 }
 
