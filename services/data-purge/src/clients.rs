@@ -98,7 +98,7 @@ fn peer_failure(service: &str, status: &tonic::Status) -> PurgeError {
 impl ParticipantCall<'_> {
     /// The request `build` makes of this call's purge id, scope and classes, sent for the subject's
     /// tenant.
-    fn to_peer<T>(
+    fn peer_request<T>(
         &self,
         build: impl FnOnce(String, Option<pb::ParticipantScope>, Vec<i32>) -> T,
     ) -> tonic::Request<T> {
@@ -130,7 +130,7 @@ impl Participant for RemoteParticipant {
     }
 
     async fn plan(&self, call: ParticipantCall<'_>) -> Result<Vec<TableCount>, PurgeError> {
-        let request = call.to_peer(|purge_id, scope, classes| pb::PlanRequest {
+        let request = call.peer_request(|purge_id, scope, classes| pb::PlanRequest {
             purge_id,
             scope,
             classes,
@@ -144,7 +144,7 @@ impl Participant for RemoteParticipant {
         call: ParticipantCall<'_>,
         idempotency_key: &str,
     ) -> Result<Vec<TableCount>, PurgeError> {
-        let request = call.to_peer(|purge_id, scope, classes| pb::ExecuteRequest {
+        let request = call.peer_request(|purge_id, scope, classes| pb::ExecuteRequest {
             idempotency_key: idempotency_key.to_owned(),
             purge_id,
             scope,
@@ -155,7 +155,7 @@ impl Participant for RemoteParticipant {
     }
 
     async fn verify(&self, call: ParticipantCall<'_>) -> Result<Vec<TableCount>, PurgeError> {
-        let request = call.to_peer(|purge_id, scope, classes| pb::VerifyRequest {
+        let request = call.peer_request(|purge_id, scope, classes| pb::VerifyRequest {
             purge_id,
             scope,
             classes,
