@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::accounts::{AccountsArgs, BillingArgs, TenantsArgs, UsersArgs};
+use super::accounts::{AccountsArgs, BillingArgs, SubscriptionsArgs, TenantsArgs, UsersArgs};
+use super::sagas::SagasArgs;
 
 use crate::client::proto::{enum_arg, enum_arg_explained};
 
@@ -15,6 +16,8 @@ use crate::client::proto::{enum_arg, enum_arg_explained};
 pub enum ClientCommand {
     /// Place, follow, cancel and answer orders.
     Orders(OrdersArgs),
+    /// Inspect and steer the sagas that run orders: the stuck ones, retry now, abort (operators).
+    Sagas(SagasArgs),
     /// List, show and complete the manual tasks of orders, and answer their surveys.
     Tasks(TasksArgs),
     /// Follow the order event stream.
@@ -24,8 +27,10 @@ pub enum ClientCommand {
     /// Add and list a tenant's users.
     Users(UsersArgs),
     /// Read AWS account records, check a termination, remove accounts from the platform and restore
-    /// them.
+    /// them, record a reopening.
     Accounts(AccountsArgs),
+    /// Read subscriptions; suspend and resume them (operators).
+    Subscriptions(SubscriptionsArgs),
     /// Report what the billing system knows (billing role).
     Billing(BillingArgs),
     /// Plan, expedite, hold and prove data purges.
