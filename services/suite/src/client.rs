@@ -72,8 +72,9 @@ pub fn exit_code(error: &anyhow::Error) -> ExitCode {
 pub async fn run(command: ClientCommand, env: &[(String, String)]) -> anyhow::Result<()> {
     match command {
         ClientCommand::Orders(args) => {
+            let sizer = crate::output::TerminalSizer::from_env(env);
             with_session(&args.client, env, |session, printer| {
-                orders::run(args.command, session, printer)
+                orders::run(args.command, session, printer, sizer)
             })
             .await
         }

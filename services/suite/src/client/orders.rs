@@ -8,6 +8,7 @@ use super::errors::{Answer as _, present};
 use super::render::{Flat, Printer, table};
 use super::{money, proto::Proto as _, watch};
 use crate::cli::{AnswerOrder, CreateOrder, ListOrders, OrdersCommand};
+use crate::output::TerminalSizer;
 
 /// The columns of `orders list`.
 const ORDER_COLUMNS: &[&str] = &[
@@ -40,6 +41,7 @@ pub(super) async fn run(
     command: OrdersCommand,
     session: Session,
     printer: Printer,
+    sizer: TerminalSizer,
 ) -> anyhow::Result<()> {
     match command {
         OrdersCommand::Create(order) => {
@@ -58,7 +60,7 @@ pub(super) async fn run(
                 .answer()?;
             show_timeline(printer, &timeline)
         }
-        OrdersCommand::Watch(id) => watch::follow(&session, printer, &id.order_id).await,
+        OrdersCommand::Watch(id) => watch::follow(&session, printer, &id.order_id, sizer).await,
         OrdersCommand::Cancel(cancel) => {
             let answer = session
                 .orders()?
