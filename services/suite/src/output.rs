@@ -7,9 +7,10 @@
 
 use std::io::{IsTerminal as _, Write as _};
 
-/// Prints one line to standard output.
+/// Prints one line to standard output. A failed write is dropped: `println!` would panic on a
+/// closed pipe (`tenure up | head -3`), and a banner nobody reads is no reason to stop a stack.
 pub fn line(text: impl std::fmt::Display) {
-    println!("{text}");
+    let _ = write(&format!("{text}\n"));
 }
 
 /// Prints an error and its causes to standard error.
@@ -33,6 +34,17 @@ pub fn json_line(value: &serde_json::Value) -> std::io::Result<()> {
 /// Whether standard output is a terminal a view may redraw in place.
 pub fn is_terminal() -> bool {
     std::io::stdout().is_terminal()
+}
+
+/// Whether `error` is a write to a pipe whose reader has gone (`tenure events tail | head -1`). The
+/// reader got what it wanted; the command ends quietly and successfully, as `cat` would under
+/// `SIGPIPE`, which Rust programs ignore.
+pub fn is_closed_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// The columns and rows a terminal view may use when nothing better is known.
