@@ -1,6 +1,7 @@
 //! The command line of the `tenure` binary.
 
 mod accounts;
+mod sagas;
 mod stack_commands;
 
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use tenure_grpc::{Role, ServiceKind};
 use uuid::Uuid;
 
 pub use accounts::*;
+pub use sagas::*;
 pub use stack_commands::*;
 
 /// Tenure: sell and manage AWS accounts over their whole tenure.

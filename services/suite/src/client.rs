@@ -1,5 +1,5 @@
-//! The command-line client of a running stack: orders, tasks, the event stream, tenants, accounts,
-//! billing, purges, the sandbox and the demo. Every command resolves its settings once
+//! The command-line client of a running stack: orders, sagas, tasks, the event stream, tenants,
+//! accounts, subscriptions, billing, purges, the sandbox and the demo. Every command resolves its settings once
 //! ([`settings::ClientSettings`]), calls through one [`connect::Session`], prints through one
 //! [`render::Printer`], and reports refusals as [`errors::RpcError`].
 
@@ -14,8 +14,10 @@ mod orders;
 pub mod proto;
 mod purges;
 mod render;
+mod sagas;
 pub mod sandbox;
 pub mod settings;
+mod subscriptions;
 mod tasks;
 mod watch;
 
@@ -70,8 +72,15 @@ pub fn exit_code(error: &anyhow::Error) -> ExitCode {
 pub async fn run(command: ClientCommand, env: &[(String, String)]) -> anyhow::Result<()> {
     match command {
         ClientCommand::Orders(args) => {
+            let sizer = crate::output::TerminalSizer::from_env(env);
             with_session(&args.client, env, |session, printer| {
-                orders::run(args.command, session, printer)
+                orders::run(args.command, session, printer, sizer)
+            })
+            .await
+        }
+        ClientCommand::Sagas(args) => {
+            with_session(&args.client, env, |session, printer| {
+                sagas::run(args.command, session, printer)
             })
             .await
         }
@@ -102,6 +111,12 @@ pub async fn run(command: ClientCommand, env: &[(String, String)]) -> anyhow::Re
         ClientCommand::Accounts(args) => {
             with_session(&args.client, env, |session, printer| {
                 accounts::accounts(args.command, session, printer)
+            })
+            .await
+        }
+        ClientCommand::Subscriptions(args) => {
+            with_session(&args.client, env, |session, printer| {
+                subscriptions::run(args.command, session, printer)
             })
             .await
         }

@@ -22,6 +22,8 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(tenure::commands::run(cli, env)) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of a pipe went away: it read what it wanted, so nothing failed.
+        Err(error) if tenure::output::is_closed_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             tenure::output::error(&error);
             tenure::client::exit_code(&error)

@@ -1,4 +1,4 @@
-//! The arguments of `tenure tenants|users|accounts|billing`: the accounts service.
+//! The arguments of `tenure tenants|users|accounts|subscriptions|billing`: the accounts service.
 
 use clap::{Args, Subcommand};
 
@@ -171,6 +171,9 @@ pub enum AccountsCommand {
     /// Bring a removed account back onto the platform while its purge has not run (tenant
     /// administrators and operators); its subscription starts again.
     Restore(ChangeMembership),
+    /// Record that AWS Support reopened a closed account inside its reopen window (operators): the
+    /// account is active again and its pending data purge is cancelled.
+    Reopen(ReopenAccount),
 }
 
 /// `accounts list`.
@@ -224,6 +227,80 @@ pub struct ChangeMembership {
     /// Operators: the support ticket, e.g. `OPS-1234`.
     #[arg(long, default_value = "")]
     pub ticket: String,
+    #[command(flatten)]
+    pub key: IdempotencyKey,
+}
+
+/// `accounts reopen`.
+#[derive(Debug, Args)]
+pub struct ReopenAccount {
+    /// The closed account: its 12-digit AWS id, or its record id (UUID).
+    pub account: String,
+    /// Why, 10 to 500 characters; kept in the audit trail.
+    #[arg(long)]
+    pub reason: String,
+    /// The support ticket, e.g. `OPS-1234`.
+    #[arg(long)]
+    pub ticket: String,
+    #[command(flatten)]
+    pub key: IdempotencyKey,
+}
+
+/// `tenure subscriptions`.
+#[derive(Debug, Args)]
+pub struct SubscriptionsArgs {
+    #[command(flatten)]
+    pub client: ClientOptions,
+    #[command(subcommand)]
+    pub command: SubscriptionsCommand,
+}
+
+/// The billable marketplace item of each account. A subscription is named by its id, by its
+/// account's 12-digit AWS id, or by its account's record id.
+#[derive(Debug, Subcommand)]
+pub enum SubscriptionsCommand {
+    /// List subscriptions, oldest first.
+    List(ListSubscriptions),
+    /// Show one subscription.
+    Get(SubscriptionRef),
+    /// Pause a subscription, over payment say (operators); it cannot be terminated until resumed.
+    Suspend(ChangeSubscription),
+    /// Resume a suspended subscription (operators).
+    Resume(ChangeSubscription),
+}
+
+/// `subscriptions list`.
+#[derive(Debug, Args)]
+pub struct ListSubscriptions {
+    /// Only subscriptions in this status.
+    #[arg(long, value_parser = enum_arg("tenure.accounts.v1.SubscriptionStatus"))]
+    pub status: Option<i32>,
+    /// Only the subscriptions of this account: its 12-digit AWS id or its record id.
+    #[arg(long, default_value = "")]
+    pub account: String,
+    /// Operators and billing: only this tenant.
+    #[arg(long, default_value = "")]
+    pub tenant: String,
+    #[command(flatten)]
+    pub page: Page,
+}
+
+/// One subscription.
+#[derive(Debug, Args)]
+pub struct SubscriptionRef {
+    /// The subscription id, or its account's 12-digit AWS id or record id; an account names its
+    /// subscription that has not ended.
+    pub subscription: String,
+}
+
+/// `subscriptions suspend` and `subscriptions resume`.
+#[derive(Debug, Args)]
+pub struct ChangeSubscription {
+    #[command(flatten)]
+    pub subscription: SubscriptionRef,
+    /// Why, up to 500 characters; kept in the audit trail.
+    #[arg(long, default_value = "")]
+    pub reason: String,
     #[command(flatten)]
     pub key: IdempotencyKey,
 }

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::accounts::{AccountsArgs, BillingArgs, TenantsArgs, UsersArgs};
+use super::accounts::{AccountsArgs, BillingArgs, SubscriptionsArgs, TenantsArgs, UsersArgs};
+use super::sagas::SagasArgs;
 
 use crate::client::proto::{enum_arg, enum_arg_explained};
 
@@ -15,6 +16,8 @@ use crate::client::proto::{enum_arg, enum_arg_explained};
 pub enum ClientCommand {
     /// Place, follow, cancel and answer orders.
     Orders(OrdersArgs),
+    /// Inspect and steer the sagas that run orders: the stuck ones, retry now, abort (operators).
+    Sagas(SagasArgs),
     /// List, show and complete the manual tasks of orders, and answer their surveys.
     Tasks(TasksArgs),
     /// Follow the order event stream.
@@ -24,8 +27,10 @@ pub enum ClientCommand {
     /// Add and list a tenant's users.
     Users(UsersArgs),
     /// Read AWS account records, check a termination, remove accounts from the platform and restore
-    /// them.
+    /// them, record a reopening.
     Accounts(AccountsArgs),
+    /// Read subscriptions; suspend and resume them (operators).
+    Subscriptions(SubscriptionsArgs),
     /// Report what the billing system knows (billing role).
     Billing(BillingArgs),
     /// Plan, expedite, hold and prove data purges.
@@ -85,9 +90,9 @@ pub enum OrdersCommand {
     Create(CreateOrder),
     /// Show one order.
     Get(OrderId),
-    /// List orders, newest first.
+    /// List orders, newest first: one page, or every page with `--all`.
     List(ListOrders),
-    /// Show an order's steps with their state, attempts and waits.
+    /// Show an order's steps with their state, attempts, start, finish, duration and waits.
     Timeline(OrderId),
     /// Follow an order until it ends: a live view on a terminal, one line (or JSON object) per change
     /// otherwise. Exits 0 when it completed and 4 when it failed or was cancelled.
@@ -238,6 +243,16 @@ pub struct ListOrders {
     /// Operators and billing: only this tenant.
     #[arg(long, default_value = "")]
     pub tenant: String,
+    /// Only orders placed at or after this time, in RFC 3339 (`2026-02-28T09:00:00Z`; a bare date is
+    /// its midnight in UTC).
+    #[arg(long, value_name = "TIME", value_parser = crate::client::billing::parse_time)]
+    pub after: Option<prost_types::Timestamp>,
+    /// Only orders placed before this time, in RFC 3339.
+    #[arg(long, value_name = "TIME", value_parser = crate::client::billing::parse_time)]
+    pub before: Option<prost_types::Timestamp>,
+    /// Every page, one after the other, as one list (`--page-size` sets how many each call reads).
+    #[arg(long, conflicts_with = "page_token")]
+    pub all: bool,
     #[command(flatten)]
     pub page: Page,
 }

@@ -1,14 +1,16 @@
-//! `tenure tenants`, `tenure users` and `tenure accounts`: the accounts service.
+//! `tenure tenants`, `tenure users` and `tenure accounts`: the accounts service. Subscriptions are in
+//! [`super::subscriptions`].
 
 use tenure_proto::accounts::v1 as pb;
 
 use super::connect::{Session, idempotency_key};
-use super::errors::{Answer as _, present};
+use super::errors::{Answer as _, operators_only, present};
 use super::money;
 use super::proto::Proto as _;
 use super::render::{Flat, Printer, key_values, table};
 use crate::cli::{
-    AccountsCommand, ChangeMembership, CheckEligibility, CreateTenant, TenantsCommand, UsersCommand,
+    AccountsCommand, ChangeMembership, CheckEligibility, CreateTenant, ReopenAccount,
+    TenantsCommand, UsersCommand,
 };
 
 const TENANT_COLUMNS: &[&str] = &[
@@ -182,6 +184,7 @@ pub(super) async fn accounts(
         }
         AccountsCommand::Remove(change) => printer.show(&remove(&session, change).await?),
         AccountsCommand::Restore(change) => printer.show(&restore(&session, change).await?),
+        AccountsCommand::Reopen(reopen) => printer.show(&self::reopen(&session, reopen).await?),
     }
 }
 
@@ -264,13 +267,40 @@ async fn restore(session: &Session, change: ChangeMembership) -> anyhow::Result<
     present(answer.account, "account")
 }
 
+/// Records a reopening through AWS Support. The API takes the record id; an AWS id is looked up first,
+/// which finds the closed record since a closed account is still live until its window ends.
+async fn reopen(session: &Session, reopen: ReopenAccount) -> anyhow::Result<pb::AwsAccount> {
+    let account_id = if is_aws_account_id(&reopen.account) {
+        get_account(session, &reopen.account).await?.id
+    } else {
+        reopen.account
+    };
+    let answer = session
+        .accounts()?
+        .reopen_account(pb::ReopenAccountRequest {
+            idempotency_key: idempotency_key(reopen.key.idempotency_key.as_deref()),
+            account_id,
+            reason: reopen.reason,
+            ticket: reopen.ticket,
+        })
+        .await
+        .answer()
+        .map_err(|error| operators_only(error, "accounts reopen"))?;
+    present(answer.account, "account")
+}
+
+/// Whether `account` is a 12-digit AWS account id rather than a record id.
+pub(super) fn is_aws_account_id(account: &str) -> bool {
+    account.len() == 12 && account.bytes().all(|byte| byte.is_ascii_digit())
+}
+
 /// One account record, by 12-digit AWS id or by record id.
 pub(super) async fn get_account(
     session: &Session,
     account: &str,
 ) -> anyhow::Result<pb::AwsAccount> {
     use pb::get_account_request::Lookup;
-    let lookup = if account.len() == 12 && account.bytes().all(|byte| byte.is_ascii_digit()) {
+    let lookup = if is_aws_account_id(account) {
         Lookup::AwsAccountId(account.to_owned())
     } else {
         Lookup::Id(account.to_owned())

@@ -7,6 +7,7 @@ use tenure_grpc::ServiceKind;
 use tenure_proto::accounts::v1::account_service_client::AccountServiceClient;
 use tenure_proto::orders::v1::order_events_client::OrderEventsClient;
 use tenure_proto::orders::v1::order_service_client::OrderServiceClient;
+use tenure_proto::orders::v1::saga_admin_client::SagaAdminClient;
 use tenure_proto::provisioning::v1::provisioning_service_client::ProvisioningServiceClient;
 use tenure_proto::provisioning::v1::sandbox_service_client::SandboxServiceClient;
 use tenure_proto::purge::v1::purge_service_client::PurgeServiceClient;
@@ -92,6 +93,11 @@ impl Session {
     /// The order event stream.
     pub(crate) fn order_events(&self) -> anyhow::Result<OrderEventsClient<Authed>> {
         Ok(OrderEventsClient::new(self.channel(ServiceKind::Orders)?))
+    }
+
+    /// The saga administration of the orders service.
+    pub(crate) fn saga_admin(&self) -> anyhow::Result<SagaAdminClient<Authed>> {
+        Ok(SagaAdminClient::new(self.channel(ServiceKind::Orders)?))
     }
 
     /// The account service.

@@ -120,6 +120,19 @@ impl<T> Answer<T> for Result<tonic::Response<T>, Status> {
     }
 }
 
+/// `error`, and when it is the policy's PERMISSION_DENIED, which names no role, what to do about it:
+/// `command` is for operations staff alone, so the usual cause is a customer's or billing's token.
+pub(crate) fn operators_only(error: RpcError, command: &str) -> anyhow::Error {
+    if error.code() == Code::PermissionDenied && !error.is_transport() {
+        anyhow::Error::new(error).context(format!(
+            "`tenure {command}` is for operations staff only; call it with an operator token \
+             (`tenure token --role operator`, or the one `tenure up` prints)"
+        ))
+    } else {
+        error.into()
+    }
+}
+
 /// A response's required message, which the contracts always set on success.
 pub(crate) fn present<T>(message: Option<T>, what: &str) -> anyhow::Result<T> {
     message.ok_or_else(|| anyhow::anyhow!("the server's answer holds no {what}"))

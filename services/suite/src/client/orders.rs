@@ -8,6 +8,7 @@ use super::errors::{Answer as _, present};
 use super::render::{Flat, Printer, table};
 use super::{money, proto::Proto as _, watch};
 use crate::cli::{AnswerOrder, CreateOrder, ListOrders, OrdersCommand};
+use crate::output::TerminalSizer;
 
 /// The columns of `orders list`.
 const ORDER_COLUMNS: &[&str] = &[
@@ -20,11 +21,15 @@ const ORDER_COLUMNS: &[&str] = &[
 ];
 
 /// The columns of a timeline's steps; the wait's explanation goes last, being the longest.
+/// `duration` is no field of a step: it is the time from its start to its finish.
 const STEP_COLUMNS: &[&str] = &[
     "name",
     "owner",
     "state",
     "attempts",
+    "started_at",
+    "finished_at",
+    "duration",
     "wait_reason",
     "due_at",
     "task_id",
@@ -36,6 +41,7 @@ pub(super) async fn run(
     command: OrdersCommand,
     session: Session,
     printer: Printer,
+    sizer: TerminalSizer,
 ) -> anyhow::Result<()> {
     match command {
         OrdersCommand::Create(order) => {
@@ -54,7 +60,7 @@ pub(super) async fn run(
                 .answer()?;
             show_timeline(printer, &timeline)
         }
-        OrdersCommand::Watch(id) => watch::follow(&session, printer, &id.order_id).await,
+        OrdersCommand::Watch(id) => watch::follow(&session, printer, &id.order_id, sizer).await,
         OrdersCommand::Cancel(cancel) => {
             let answer = session
                 .orders()?
@@ -141,20 +147,42 @@ pub(super) async fn get(session: &Session, order_id: &str) -> anyhow::Result<pb:
 }
 
 async fn list(session: &Session, printer: Printer, filter: ListOrders) -> anyhow::Result<()> {
-    let answer = session
+    let mut request = pb::ListOrdersRequest {
+        page_size: filter.page.page_size,
+        page_token: filter.page.page_token,
+        kinds: filter.kinds,
+        statuses: filter.statuses,
+        aws_account_id: filter.account,
+        created_after: filter.after,
+        created_before: filter.before,
+        tenant_id: filter.tenant,
+    };
+    let mut answer = session
         .orders()?
-        .list_orders(pb::ListOrdersRequest {
-            page_size: filter.page.page_size,
-            page_token: filter.page.page_token,
-            kinds: filter.kinds,
-            statuses: filter.statuses,
-            aws_account_id: filter.account,
-            created_after: None,
-            created_before: None,
-            tenant_id: filter.tenant,
-        })
+        .list_orders(request.clone())
         .await
         .answer()?;
+    if filter.all {
+        // Every page into one answer, as if the server had sent them at once; a token seen before
+        // would loop forever, so it ends the listing as an error rather than silently.
+        let mut seen = std::collections::HashSet::new();
+        while !answer.next_page_token.is_empty() {
+            if !seen.insert(answer.next_page_token.clone()) {
+                anyhow::bail!(
+                    "the server sent page token {} twice; the list is incomplete",
+                    answer.next_page_token
+                );
+            }
+            request.page_token = std::mem::take(&mut answer.next_page_token);
+            let next = session
+                .orders()?
+                .list_orders(request.clone())
+                .await
+                .answer()?;
+            answer.orders.extend(next.orders);
+            answer.next_page_token = next.next_page_token;
+        }
+    }
     printer.list(&answer, "orders", ORDER_COLUMNS)
 }
 
@@ -175,7 +203,13 @@ pub(super) fn show_timeline(
     let steps: Vec<super::render::Row> = timeline
         .steps
         .iter()
-        .map(|step| step.dynamic().map(|step| Flat::of(&step).scalars))
+        .map(|step| {
+            let mut row = Flat::of(&step.dynamic()?).scalars;
+            if let Some(took) = step_duration(step) {
+                row.push(("duration".to_owned(), took));
+            }
+            Ok(row)
+        })
         .collect::<anyhow::Result<_>>()?;
     let mut text = summary.join("  ");
     if let Some(survey) = &order.survey {
@@ -185,6 +219,37 @@ pub(super) fn show_timeline(
         "{text}\n{}",
         table(&steps, Some(STEP_COLUMNS)).trim_end()
     ))
+}
+
+/// How long a finished step took, from its first start to its finish, as `1h02m`, `3m05s`, `12s` or
+/// `250ms`; nothing while it runs or when it never started (a skipped step).
+fn step_duration(step: &pb::OrderStep) -> Option<String> {
+    let (Some(started), Some(finished)) = (step.started_at, step.finished_at) else {
+        return None;
+    };
+    let nanos =
+        |at: prost_types::Timestamp| i128::from(at.seconds) * 1_000_000_000 + i128::from(at.nanos);
+    let took = nanos(finished) - nanos(started);
+    // A finish before the start is a clock the client cannot judge; it shows as nothing, not as 0.
+    let millis = u64::try_from(took / 1_000_000).ok()?;
+    Some(human_duration(millis))
+}
+
+/// `millis` as people read a duration, to the two largest units.
+fn human_duration(millis: u64) -> String {
+    let seconds = millis / 1000;
+    let (days, hours, minutes) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60);
+    if days > 0 {
+        format!("{days}d{hours:02}h")
+    } else if hours > 0 {
+        format!("{hours}h{minutes:02}m")
+    } else if minutes > 0 {
+        format!("{minutes}m{:02}s", seconds % 60)
+    } else if seconds > 0 {
+        format!("{seconds}s")
+    } else {
+        format!("{millis}ms")
+    }
 }
 
 /// `survey  TASK_STATE_COMPLETED  score 5/5  deadline …  task …`: where the order's satisfaction
@@ -265,4 +330,46 @@ pub(super) async fn signal(
         .await
         .answer()?;
     present(answer.order, "order")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: i64, nanos: i32) -> Option<prost_types::Timestamp> {
+        Some(prost_types::Timestamp { seconds, nanos })
+    }
+
+    #[test]
+    fn a_step_takes_from_its_start_to_its_finish() {
+        let step = |started, finished| pb::OrderStep {
+            started_at: started,
+            finished_at: finished,
+            ..pb::OrderStep::default()
+        };
+        assert_eq!(
+            step_duration(&step(at(100, 0), at(100, 250_000_000))).as_deref(),
+            Some("250ms")
+        );
+        assert_eq!(
+            step_duration(&step(at(100, 900_000_000), at(112, 0))).as_deref(),
+            Some("11s")
+        );
+        assert_eq!(
+            step_duration(&step(at(0, 0), at(185, 0))).as_deref(),
+            Some("3m05s")
+        );
+        assert_eq!(
+            step_duration(&step(at(0, 0), at(3720, 0))).as_deref(),
+            Some("1h02m")
+        );
+        assert_eq!(
+            step_duration(&step(at(0, 0), at(90 * 86_400 + 3600, 0))).as_deref(),
+            Some("90d01h")
+        );
+        // Running, never started, or a finish the client cannot believe: no duration.
+        assert_eq!(step_duration(&step(at(0, 0), None)), None);
+        assert_eq!(step_duration(&step(None, None)), None);
+        assert_eq!(step_duration(&step(at(10, 0), at(5, 0))), None);
+    }
 }

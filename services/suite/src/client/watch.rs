@@ -1,5 +1,7 @@
 //! `tenure orders watch`: follows an order until it ends. On a terminal the view redraws in place with
-//! a progress bar; into a pipe or a file each change is one line, or one JSON object with `--json`.
+//! a progress bar, every row cut to the terminal's width and the frame to its height, since a row that
+//! wraps or scrolls away cannot be drawn over; into a pipe or a file each change is one whole line, or
+//! one JSON object with `--json`.
 
 use std::fmt::Write as _;
 
@@ -9,7 +11,7 @@ use super::OrderUnsuccessful;
 use super::connect::Session;
 use super::errors::{Answer as _, RpcError, present};
 use super::render::Printer;
-use crate::output;
+use crate::output::{self, TerminalSize, TerminalSizer};
 
 /// Width of the progress bar, in characters.
 const BAR_WIDTH: usize = 30;
@@ -18,6 +20,7 @@ pub(super) async fn follow(
     session: &Session,
     printer: Printer,
     order_id: &str,
+    sizer: TerminalSizer,
 ) -> anyhow::Result<()> {
     let mut stream = session
         .orders()?
@@ -29,7 +32,10 @@ pub(super) async fn follow(
     let mode = if printer.is_json() {
         Mode::Json
     } else if output::is_terminal() {
-        Mode::Redraw { drawn_lines: 0 }
+        Mode::Redraw {
+            sizer,
+            drawn: Vec::new(),
+        }
     } else {
         Mode::Lines {
             last: String::new(),
@@ -60,8 +66,11 @@ pub(super) async fn follow(
 
 /// How updates are shown.
 enum Mode {
-    /// A terminal: the previous frame, `drawn_lines` long, is replaced.
-    Redraw { drawn_lines: usize },
+    /// A terminal: the previous frame, whose rows were `drawn` characters wide, is replaced.
+    Redraw {
+        sizer: TerminalSizer,
+        drawn: Vec<usize>,
+    },
     /// One line per update that changes it: the stream also sends updates that only touch
     /// what a line leaves out.
     Lines { last: String },
@@ -87,16 +96,20 @@ impl View {
                 *last = line;
                 Ok(())
             }
-            Mode::Redraw { drawn_lines } => {
-                let frame = frame(update);
-                // Up to the first line of the previous frame, and clear from there down.
-                let rewind = if *drawn_lines > 0 {
-                    format!("\x1b[{drawn_lines}F\x1b[J")
+            Mode::Redraw { sizer, drawn } => {
+                let size = sizer.size();
+                let lines = fit(&frame(update), size);
+                // Up to the first row of the previous frame, and clear from there down. The rows are
+                // counted at today's width: a terminal made narrower since has wrapped them.
+                let rows = rows_taken(drawn, size.columns);
+                let rewind = if rows > 0 {
+                    format!("\x1b[{rows}F\x1b[J")
                 } else {
                     String::new()
                 };
-                *drawn_lines = frame.lines().count();
-                write(&format!("{rewind}{frame}"))
+                *drawn = lines.iter().map(|line| line.chars().count()).collect();
+                let text: String = lines.iter().map(|line| format!("{line}\n")).collect();
+                write(&format!("{rewind}{text}"))
             }
         }
     }
@@ -173,13 +186,11 @@ fn frame(update: &pb::WatchOrderResponse) -> String {
     };
     let (finished, total) = progress(&update.steps);
     let filled = (finished * BAR_WIDTH).checked_div(total).unwrap_or(0);
-    let _ = writeln!(
-        text,
-        "order {}  {}  {}",
-        order.id,
-        status_of(order),
-        order.status_message
-    );
+    // The message has a row of its own: beside the id and the status it overflowed 80 columns.
+    let _ = writeln!(text, "order {}  {}", order.id, status_of(order));
+    if !order.status_message.is_empty() {
+        let _ = writeln!(text, "  {}", order.status_message);
+    }
     let _ = writeln!(
         text,
         "[{}{}] {finished}/{total} steps",
@@ -224,6 +235,49 @@ fn frame(update: &pb::WatchOrderResponse) -> String {
     text
 }
 
+/// How many rows lines of these widths take on a terminal `columns` wide: an empty line takes one,
+/// a longer one wraps.
+fn rows_taken(widths: &[usize], columns: usize) -> usize {
+    let columns = columns.max(1);
+    widths
+        .iter()
+        .map(|width| width.div_ceil(columns).max(1))
+        .sum()
+}
+
+/// `frame` as the rows to draw on a terminal of `size`: control characters (a message is text, never
+/// a cursor movement) shown as spaces, each row cut to the width with `…` where it was cut, and the
+/// frame cut to one row less than the height, since the cursor rests on the row below it and a frame
+/// that scrolled its top off the screen could not be drawn over.
+fn fit(frame: &str, size: TerminalSize) -> Vec<String> {
+    let width = size.columns.max(1);
+    let height = size.rows.saturating_sub(1).max(1);
+    let mut lines: Vec<String> = frame.lines().map(|line| cut(line, width)).collect();
+    if lines.len() > height {
+        let hidden = lines.len() - (height - 1);
+        lines.truncate(height - 1);
+        lines.push(cut(&format!("  … {hidden} more rows"), width));
+    }
+    lines
+}
+
+/// `line` in at most `width` characters, cut with `…` when longer.
+fn cut(line: &str, width: usize) -> String {
+    let clean = line.chars().map(|character| {
+        if character.is_control() {
+            ' '
+        } else {
+            character
+        }
+    });
+    if line.chars().count() <= width {
+        return clean.collect();
+    }
+    let mut kept: String = clean.take(width.saturating_sub(1)).collect();
+    kept.push('…');
+    kept
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,6 +314,80 @@ mod tests {
             one_line(&update()),
             "- ORDER_STATUS_PROCESSING creating_account 2/4 create_account=STEP_STATE_WAITING (aws_poll)"
         );
+    }
+
+    /// An update whose every text is longer than any terminal is wide.
+    fn long_update() -> pb::WatchOrderResponse {
+        let mut update = update();
+        if let Some(order) = update.order.as_mut() {
+            order.id = "0196b8f4-5a7e-7c8d-9e0f-1a2b3c4d5e6f".to_owned();
+            order.status_message =
+                "We are creating your AWS account; AWS usually needs a few minutes for this, \
+                 and we will tell you as soon as it is ready."
+                    .to_owned();
+        }
+        update.steps[2].wait_detail = "AWS is creating the account and has not said when it will \
+             be done; we look again every ten seconds"
+            .to_owned();
+        update.steps[2].task_id = "0196b8f4-5a7e-7c8d-9e0f-000000000001".to_owned();
+        update
+    }
+
+    #[test]
+    fn every_row_fits_an_80_by_24_terminal_and_a_cut_row_ends_in_an_ellipsis() {
+        let size = TerminalSize {
+            columns: 80,
+            rows: 24,
+        };
+        let lines = fit(&frame(&long_update()), size);
+        assert!(lines.len() < 24, "{lines:#?}");
+        for line in &lines {
+            assert!(line.chars().count() <= 80, "{} > 80: {line}", line.len());
+        }
+        assert!(lines[0].starts_with("order 0196b8f4-"), "{lines:#?}");
+        assert!(lines[0].ends_with("ORDER_STATUS_PROCESSING"), "{lines:#?}");
+        assert!(lines[1].ends_with('…'), "the message is cut: {lines:#?}");
+        assert_eq!(lines[1].chars().count(), 80);
+        // Nothing is cut on a terminal wide enough.
+        let wide = fit(
+            &frame(&long_update()),
+            TerminalSize {
+                columns: 400,
+                rows: 24,
+            },
+        );
+        assert!(wide.iter().all(|line| !line.ends_with('…')), "{wide:#?}");
+    }
+
+    #[test]
+    fn a_frame_taller_than_the_terminal_says_how_many_rows_it_left_out() {
+        let mut update = update();
+        update.steps = (0..40)
+            .map(|index| step(&format!("step_{index}"), pb::StepState::Pending, ""))
+            .collect();
+        let lines = fit(
+            &frame(&update),
+            TerminalSize {
+                columns: 80,
+                rows: 24,
+            },
+        );
+        assert_eq!(lines.len(), 23, "one row stays free for the cursor");
+        assert_eq!(lines[22], "  … 20 more rows");
+    }
+
+    #[test]
+    fn control_characters_in_server_text_cannot_move_the_cursor() {
+        assert_eq!(cut("a\x1b[2Jb", 80), "a [2Jb");
+        assert_eq!(cut("abcdef", 4), "abc…");
+    }
+
+    #[test]
+    fn the_redraw_rewinds_the_rows_drawn_wrapped_rows_included() {
+        assert_eq!(rows_taken(&[], 80), 0);
+        assert_eq!(rows_taken(&[0, 80, 12], 80), 3);
+        // Made narrower after the frame was drawn: the 80-character row now takes two.
+        assert_eq!(rows_taken(&[0, 80, 12], 40), 4);
     }
 
     #[test]

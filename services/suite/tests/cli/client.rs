@@ -24,8 +24,14 @@ impl Client<'_> {
     /// `tenure <args>` calling as the holder of `token`, with the stack's endpoints in the
     /// environment and no client configuration file of the machine's user.
     pub(crate) fn command(&self, token: &str, args: &[&str]) -> Command {
+        self.program(TENURE, token, args)
+    }
+
+    /// `program <args>` with the environment [`Self::command`] gives `tenure`: a shell pipeline or
+    /// a pseudo-terminal that runs `tenure` in turn.
+    pub(crate) fn program(&self, program: &str, token: &str, args: &[&str]) -> Command {
         let url = |service: &str| format!("http://{}", self.up.endpoints[service]);
-        let mut command = Command::new(TENURE);
+        let mut command = Command::new(program);
         command
             .args(args)
             .current_dir(self.up.data_dir())

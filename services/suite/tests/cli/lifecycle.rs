@@ -11,7 +11,7 @@ use crate::client::{Client, DRIVING_ROUNDS, json_lines};
 use crate::up::Up;
 
 /// A customer's standalone AWS account, made in the sandbox as a sign-up with AWS would make it; its id.
-async fn customer_account(cli: &Client<'_>) -> String {
+pub(crate) async fn customer_account(cli: &Client<'_>) -> String {
     let unique = uuid::Uuid::new_v4().simple().to_string();
     let created = cli
         .json(
@@ -34,7 +34,7 @@ async fn customer_account(cli: &Client<'_>) -> String {
 /// Transfers `account` into the tenant by ECAM invitation as the customer, and drives the order as
 /// its actors would: operations complete their tasks, the customer accepts the invitation in the
 /// sandbox and tells the order, and otherwise the sandbox clock moves on. The completed order.
-async fn transfer(cli: &Client<'_>, customer: &str, account: &str) -> Value {
+pub(crate) async fn transfer(cli: &Client<'_>, customer: &str, account: &str) -> Value {
     let operator = &cli.up.token;
     let placed = cli
         .json(

@@ -10,5 +10,7 @@
 mod aws;
 mod client;
 mod lifecycle;
+mod operations;
 mod serve;
+mod terminal;
 mod up;
