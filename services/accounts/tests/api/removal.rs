@@ -11,44 +11,12 @@ use uuid::Uuid;
 
 use crate::fake_purge::{FakePurge, PURGE_DAYS};
 use crate::support::{
-    As, Backend, Served, expect_code, key, reason, row_count, serve, serve_with_purge,
+    As, Backend, Served, expect_code, key, reason, row_count, serve_tenant, serve_with_purge,
     violated_fields,
 };
 
 fn fake(served: &Served) -> &FakePurge {
     served.purge.as_ref().expect("a stand-in data-purge")
-}
-
-async fn history(served: &Served, tenant: Uuid, id: &str) -> Vec<pb::AccountTransition> {
-    served
-        .accounts()
-        .list_account_transitions(served.request(
-            As::Customer(tenant),
-            pb::ListAccountTransitionsRequest {
-                account_id: id.to_owned(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("history")
-        .into_inner()
-        .transitions
-}
-
-async fn subscriptions(served: &Served, tenant: Uuid, id: &str) -> Vec<pb::Subscription> {
-    served
-        .accounts()
-        .list_subscriptions(served.request(
-            As::Customer(tenant),
-            pb::ListSubscriptionsRequest {
-                account_id: id.to_owned(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("subscriptions")
-        .into_inner()
-        .subscriptions
 }
 
 /// Runs data-purge's account-scope execution of `purge_id` on this service.
@@ -163,10 +131,10 @@ pub(crate) async fn remove_then_restore(served: &Served) {
     assert_eq!(replay, removed, "the retry answers as the first call did");
     assert_eq!(fake(served).purges(), 1, "one purge");
 
-    let billed = subscriptions(served, tenant, &account.id).await;
+    let billed = served.subscriptions(tenant, &account.id).await;
     assert_eq!(billed.len(), 1);
     assert_eq!(billed[0].status(), pb::SubscriptionStatus::Terminated);
-    let moves = history(served, tenant, &account.id).await;
+    let moves = served.transitions(tenant, &account.id).await;
     let last = moves.last().expect("transition");
     assert_eq!(
         (last.from_state(), last.to_state()),
@@ -206,11 +174,11 @@ pub(crate) async fn remove_then_restore(served: &Served) {
         fake(served).get(&record.removal_purge_id).purge.state(),
         purge::PurgeState::Cancelled
     );
-    let billed = subscriptions(served, tenant, &account.id).await;
+    let billed = served.subscriptions(tenant, &account.id).await;
     assert_eq!(billed.len(), 2, "a new subscription");
     assert_eq!(billed[1].status(), pb::SubscriptionStatus::Active);
     assert_eq!(billed[1].marketplace_ref, billed[0].marketplace_ref);
-    let moves = history(served, tenant, &account.id).await;
+    let moves = served.transitions(tenant, &account.id).await;
     let last = moves.last().expect("transition");
     assert_eq!(
         (last.from_state(), last.to_state()),
@@ -349,7 +317,8 @@ async fn operators_remove_with_a_reason_and_a_ticket_and_are_audited() {
         audit_before + 1,
         "the removal is audited"
     );
-    let last = history(&served, tenant, &account.id)
+    let last = served
+        .transitions(tenant, &account.id)
         .await
         .pop()
         .expect("last");
@@ -450,7 +419,7 @@ async fn a_restore_after_the_purge_started_is_refused() {
         .await
         .expect("read");
     assert_eq!(after, removed, "still removed, with its purge");
-    assert_eq!(subscriptions(&served, tenant, &account.id).await.len(), 1);
+    assert_eq!(served.subscriptions(tenant, &account.id).await.len(), 1);
     served.host.shutdown().await;
 }
 
@@ -516,13 +485,7 @@ async fn the_account_purge_of_a_removed_record_keeps_its_tombstone_and_ends_the_
         .into_inner()
         .records;
     assert!(costs.is_empty());
-    let users = served
-        .accounts()
-        .list_users(served.request(As::Admin(tenant), pb::ListUsersRequest::default()))
-        .await
-        .expect("users")
-        .into_inner()
-        .users;
+    let users = served.users(As::Admin(tenant)).await;
     assert_eq!(users.len(), 1, "login information stays");
 
     let (_, cancels) = fake(&served).calls();
@@ -576,8 +539,7 @@ async fn a_restore_is_refused_once_another_tenant_manages_the_account() {
 
 #[tokio::test]
 async fn without_data_purge_a_removal_is_refused_and_changes_nothing() {
-    let served = serve(Backend::Postgres).await;
-    let tenant = served.tenant().await;
+    let (served, tenant) = serve_tenant(Backend::Postgres).await;
     let account = served.active_member(tenant, "810000000010").await;
     let status = expect_code(
         served
@@ -592,7 +554,7 @@ async fn without_data_purge_a_removal_is_refused_and_changes_nothing() {
         .expect("read");
     assert_eq!(after.state(), pb::AccountState::Active);
     assert_eq!(
-        subscriptions(&served, tenant, &account.id).await[0].status(),
+        served.subscriptions(tenant, &account.id).await[0].status(),
         pb::SubscriptionStatus::Active,
         "the subscription's end rolled back with the rest"
     );
