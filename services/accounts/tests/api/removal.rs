@@ -19,6 +19,29 @@ fn fake(served: &Served) -> &FakePurge {
     served.purge.as_ref().expect("a stand-in data-purge")
 }
 
+/// The refusals these tests expect.
+const REFUSED: Code = Code::FailedPrecondition;
+const DENIED: Code = Code::PermissionDenied;
+
+/// A removal of `id` by `who`, refused with `code`.
+async fn refused_removal(served: &Served, who: As, id: &str, code: Code) -> Status {
+    expect_code(served.remove_from_platform(who, id).await, code)
+}
+
+/// A restore of `id` by `who`, refused with `code`.
+async fn refused_restore(served: &Served, who: As, id: &str, code: Code) -> Status {
+    expect_code(served.restore_to_platform(who, id).await, code)
+}
+
+/// Another tenant's record and a random id, refused alike.
+#[track_caller]
+fn assert_refused_alike(
+    foreign: Result<pb::AwsAccount, Status>,
+    random: Result<pb::AwsAccount, Status>,
+) {
+    assert_same_answer(&foreign.expect_err("foreign"), &random.expect_err("random"));
+}
+
 /// Runs data-purge's account-scope execution of `purge_id` on this service.
 async fn execute_purge(
     served: &Served,
@@ -209,30 +232,15 @@ async fn a_customer_who_is_not_an_administrator_may_neither_remove_nor_restore()
         ))
         .await
         .expect("a member whose subject is the customer token's");
-    let status = expect_code(
-        served
-            .remove_from_platform(As::Customer(tenant), &account.id)
-            .await,
-        Code::PermissionDenied,
-    );
+    let status = refused_removal(&served, As::Customer(tenant), &account.id, DENIED).await;
     assert!(
         status.message().contains("Only a tenant administrator"),
         "{status:?}"
     );
     let random = Uuid::new_v4().to_string();
-    let status = expect_code(
-        served
-            .remove_from_platform(As::Customer(tenant), &random)
-            .await,
-        Code::PermissionDenied,
-    );
+    let status = refused_removal(&served, As::Customer(tenant), &random, DENIED).await;
     assert!(status.message().contains("administrator"), "{status:?}");
-    expect_code(
-        served
-            .restore_to_platform(As::Customer(tenant), &account.id)
-            .await,
-        Code::PermissionDenied,
-    );
+    refused_restore(&served, As::Customer(tenant), &account.id, DENIED).await;
     let after = served
         .get_account(As::Customer(tenant), &account.id)
         .await
@@ -253,25 +261,13 @@ async fn another_tenants_account_is_not_found_like_a_random_one() {
     let b = served.tenant().await;
     let theirs = served.active_member(b, "810000000003").await;
     let random = Uuid::new_v4().to_string();
-    assert_same_answer(
-        &served
-            .remove_from_platform(As::Admin(a), &theirs.id)
-            .await
-            .expect_err("foreign"),
-        &served
-            .remove_from_platform(As::Admin(a), &random)
-            .await
-            .expect_err("random"),
+    assert_refused_alike(
+        served.remove_from_platform(As::Admin(a), &theirs.id).await,
+        served.remove_from_platform(As::Admin(a), &random).await,
     );
-    assert_same_answer(
-        &served
-            .restore_to_platform(As::Admin(a), &theirs.id)
-            .await
-            .expect_err("foreign"),
-        &served
-            .restore_to_platform(As::Admin(a), &random)
-            .await
-            .expect_err("random"),
+    assert_refused_alike(
+        served.restore_to_platform(As::Admin(a), &theirs.id).await,
+        served.restore_to_platform(As::Admin(a), &random).await,
     );
     let after = served
         .get_account(As::Customer(b), &theirs.id)
@@ -350,12 +346,7 @@ async fn only_an_active_account_without_an_order_in_progress_can_be_removed() {
         )
         .await
         .expect("offboarding");
-    let status = expect_code(
-        served
-            .remove_from_platform(As::Admin(tenant), &held.id)
-            .await,
-        Code::FailedPrecondition,
-    );
+    let status = refused_removal(&served, As::Admin(tenant), &held.id, REFUSED).await;
     assert_eq!(reason(&status), "TNR016");
     assert_eq!(
         status.message(),
@@ -377,12 +368,7 @@ async fn only_an_active_account_without_an_order_in_progress_can_be_removed() {
         .record_closure(tenant, &closed.id)
         .await
         .expect("closed");
-    let status = expect_code(
-        served
-            .remove_from_platform(As::Admin(tenant), &closed.id)
-            .await,
-        Code::FailedPrecondition,
-    );
+    let status = refused_removal(&served, As::Admin(tenant), &closed.id, REFUSED).await;
     assert_eq!(reason(&status), "TNR016");
     assert_eq!(
         status.message(),
@@ -403,12 +389,7 @@ async fn a_restore_after_the_purge_started_is_refused() {
         .await
         .expect("removed");
     fake(&served).start(&removed.removal_purge_id);
-    let status = expect_code(
-        served
-            .restore_to_platform(As::Admin(tenant), &account.id)
-            .await,
-        Code::FailedPrecondition,
-    );
+    let status = refused_restore(&served, As::Admin(tenant), &account.id, REFUSED).await;
     assert_eq!(reason(&status), "TNR502");
     assert_eq!(
         status.message(),
@@ -489,12 +470,7 @@ async fn the_account_purge_of_a_removed_record_keeps_its_tombstone_and_ends_the_
     assert_eq!(users.len(), 1, "login information stays");
 
     let (_, cancels) = fake(&served).calls();
-    let status = expect_code(
-        served
-            .restore_to_platform(As::Admin(tenant), &account.id)
-            .await,
-        Code::FailedPrecondition,
-    );
+    let status = refused_restore(&served, As::Admin(tenant), &account.id, REFUSED).await;
     assert_eq!(reason(&status), "TNR502");
     assert_eq!(
         fake(&served).calls().1,
@@ -519,10 +495,7 @@ async fn a_restore_is_refused_once_another_tenant_manages_the_account() {
         .await
         .expect("removed");
     served.active_member(b, "810000000009").await;
-    let status = expect_code(
-        served.restore_to_platform(As::Admin(a), &account.id).await,
-        Code::FailedPrecondition,
-    );
+    let status = refused_restore(&served, As::Admin(a), &account.id, REFUSED).await;
     assert_eq!(reason(&status), "TNR503");
     assert_eq!(
         status.message(),
@@ -541,12 +514,7 @@ async fn a_restore_is_refused_once_another_tenant_manages_the_account() {
 async fn without_data_purge_a_removal_is_refused_and_changes_nothing() {
     let (served, tenant) = serve_tenant(Backend::Postgres).await;
     let account = served.active_member(tenant, "810000000010").await;
-    let status = expect_code(
-        served
-            .remove_from_platform(As::Admin(tenant), &account.id)
-            .await,
-        Code::FailedPrecondition,
-    );
+    let status = refused_removal(&served, As::Admin(tenant), &account.id, REFUSED).await;
     assert!(status.message().contains("data-purge"), "{status:?}");
     let after = served
         .get_account(As::Admin(tenant), &account.id)
