@@ -8,8 +8,8 @@ use tonic::{Code, Status};
 use uuid::Uuid;
 
 use crate::support::{
-    As, Backend, Served, every_acknowledgement, expect_code, key, reason, serve, timestamp,
-    violated_fields,
+    As, Backend, Served, every_acknowledgement, expect_code, key, reason, serve, serve_tenant,
+    timestamp, violated_fields,
 };
 
 fn usd(amount_micros: i64) -> common::Money {
@@ -146,8 +146,7 @@ async fn billing_reports_balances_for_every_tenant() {
 
 #[tokio::test]
 async fn every_balance_is_checked_with_its_path_and_nothing_is_stored() {
-    let served = serve(Backend::Postgres).await;
-    let tenant = served.tenant().await;
+    let (served, tenant) = serve_tenant(Backend::Postgres).await;
     let account = served.active_member(tenant, "820000000003").await;
     let now = served.clock_now();
     let status = expect_code(
@@ -211,8 +210,7 @@ async fn every_balance_is_checked_with_its_path_and_nothing_is_stored() {
 
 #[tokio::test]
 async fn only_billing_reports_balances() {
-    let served = serve(Backend::Postgres).await;
-    let tenant = served.tenant().await;
+    let (served, tenant) = serve_tenant(Backend::Postgres).await;
     served.active_member(tenant, "820000000008").await;
     let now = served.clock_now();
     for who in [
@@ -277,8 +275,7 @@ async fn begin(
 
 #[tokio::test]
 async fn an_open_balance_must_be_confirmed_to_terminate() {
-    let served = serve(Backend::Postgres).await;
-    let tenant = served.tenant().await;
+    let (served, tenant) = serve_tenant(Backend::Postgres).await;
     served.active_member(tenant, "820000000010").await;
     let as_of = served.clock_now() - Duration::days(3);
     report(&served, "820000000010", 123_450_000, as_of)
@@ -355,8 +352,7 @@ async fn an_open_balance_must_be_confirmed_to_terminate() {
 
 #[tokio::test]
 async fn a_settled_or_unreported_balance_needs_no_confirmation() {
-    let served = serve(Backend::Postgres).await;
-    let tenant = served.tenant().await;
+    let (served, tenant) = serve_tenant(Backend::Postgres).await;
     served.active_member(tenant, "820000000011").await;
     served.active_member(tenant, "820000000012").await;
     report(&served, "820000000011", 0, served.clock_now())

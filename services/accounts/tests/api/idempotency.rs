@@ -5,12 +5,11 @@ use tenure_proto::common::v1 as common;
 use tonic::Code;
 use uuid::Uuid;
 
-use crate::support::{As, Backend, expect_code, key, reason, row_count, serve};
+use crate::support::{As, Backend, expect_code, key, reason, row_count, serve_tenant};
 
 #[tokio::test]
 async fn a_replayed_step_returns_the_first_answer_and_changes_nothing_more() {
-    let served = serve(Backend::Postgres).await;
-    let tenant = served.tenant().await;
+    let (served, tenant) = serve_tenant(Backend::Postgres).await;
     let request = pb::ReserveAccountRequest {
         idempotency_key: key(),
         order_id: Uuid::new_v4().to_string(),
@@ -62,8 +61,7 @@ async fn a_replayed_step_returns_the_first_answer_and_changes_nothing_more() {
 
 #[tokio::test]
 async fn a_failed_call_stores_no_idempotency_record_so_a_retry_is_judged_afresh() {
-    let served = serve(Backend::Postgres).await;
-    let tenant = served.tenant().await;
+    let (served, tenant) = serve_tenant(Backend::Postgres).await;
     let account = served.active_member(tenant, "444444444444").await;
     let records_before = row_count(&served, "idempotency_record").await;
     let request = pb::RecordClosureRequest {
@@ -90,8 +88,7 @@ async fn a_failed_call_stores_no_idempotency_record_so_a_retry_is_judged_afresh(
 
 #[tokio::test]
 async fn keys_are_scoped_per_method_so_one_key_serves_two_steps() {
-    let served = serve(Backend::Postgres).await;
-    let tenant = served.tenant().await;
+    let (served, tenant) = serve_tenant(Backend::Postgres).await;
     let shared_key = key();
     let reserved = served
         .accounts()

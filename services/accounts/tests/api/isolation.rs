@@ -8,7 +8,7 @@ use tenure_proto::common::v1 as common;
 use tonic::{Code, Status};
 use uuid::Uuid;
 
-use crate::support::{As, Backend, Served, expect_code, key, row_count, serve};
+use crate::support::{As, Backend, Served, expect_code, key, row_count, serve, serve_tenant};
 
 /// Two tenants, B with an account that has details, costs and a user.
 struct TwoTenants {
@@ -93,8 +93,7 @@ async fn s2_forged_tokens_are_unauthenticated() {
 
 #[tokio::test]
 async fn s3_tokens_for_another_audience_or_role_are_refused() {
-    let served = serve(Backend::Postgres).await;
-    let tenant = served.tenant().await;
+    let (served, tenant) = serve_tenant(Backend::Postgres).await;
     let for_provisioning = served
         .host
         .service_token(ServiceKind::Orders, ServiceKind::Provisioning);

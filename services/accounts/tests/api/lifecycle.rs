@@ -7,7 +7,7 @@ use tonic::Code;
 use uuid::Uuid;
 
 use crate::support::{
-    As, Backend, Served, expect_code, key, metadata, reason, serve, serve_with_purge,
+    As, Backend, Served, expect_code, key, metadata, reason, serve_tenant, serve_with_purge,
 };
 
 /// The events a record can be offered, each through its own RPC.
@@ -287,8 +287,7 @@ async fn every_transition_of_the_lifecycle_is_allowed_or_refused_as_specified() 
 
 #[tokio::test]
 async fn a_refused_transition_names_the_current_state() {
-    let served = serve(Backend::Postgres).await;
-    let tenant = served.tenant().await;
+    let (served, tenant) = serve_tenant(Backend::Postgres).await;
     let account = served.active_member(tenant, "012345678901").await;
     let status = expect_code(served.reopen(&account.id).await, Code::FailedPrecondition);
     assert_eq!(reason(&status), "INVALID_TRANSITION");
@@ -299,8 +298,7 @@ async fn a_refused_transition_names_the_current_state() {
 
 #[tokio::test]
 async fn every_transition_is_recorded_with_who_made_it_and_why() {
-    let served = serve(Backend::Postgres).await;
-    let tenant = served.tenant().await;
+    let (served, tenant) = serve_tenant(Backend::Postgres).await;
     let (closed, _) = record_in(&served, tenant, pb::AccountState::Closed).await;
     served
         .reopen(&closed.id)
@@ -350,8 +348,7 @@ async fn every_transition_is_recorded_with_who_made_it_and_why() {
 
 #[tokio::test]
 async fn a_closed_account_reopens_inside_its_90_day_window_and_not_after() {
-    let served = serve(Backend::Postgres).await;
-    let tenant = served.tenant().await;
+    let (served, tenant) = serve_tenant(Backend::Postgres).await;
     let (inside, _) = record_in(&served, tenant, pb::AccountState::Closed).await;
     let (outside, _) = record_in(&served, tenant, pb::AccountState::Closed).await;
     let closed_at = inside.closed_at.expect("closed_at").seconds;
@@ -389,8 +386,7 @@ async fn a_closed_account_reopens_inside_its_90_day_window_and_not_after() {
 
 #[tokio::test]
 async fn an_unlinking_account_is_unlinked_when_its_billing_ends() {
-    let served = serve(Backend::Postgres).await;
-    let tenant = served.tenant().await;
+    let (served, tenant) = serve_tenant(Backend::Postgres).await;
     let (unlinking, _) = record_in(&served, tenant, pb::AccountState::Unlinking).await;
     served.clock.advance(chrono::Duration::days(21));
     served
@@ -403,8 +399,7 @@ async fn an_unlinking_account_is_unlinked_when_its_billing_ends() {
 /// stays as it was; the connected path runs in the end-to-end suite.
 #[tokio::test]
 async fn without_data_purge_an_unsubscribe_is_refused_and_changes_nothing() {
-    let served = serve(Backend::Postgres).await;
-    let tenant = served.tenant().await;
+    let (served, tenant) = serve_tenant(Backend::Postgres).await;
     let refused = expect_code(
         served
             .accounts()

@@ -79,31 +79,40 @@ fn scope(
     })
 }
 
+/// The tables where `entries` acted.
+fn acted_tables(entries: &[purge::TableCount]) -> BTreeSet<String> {
+    acted(entries)
+        .into_iter()
+        .map(|(table, ..)| table)
+        .collect()
+}
+
 const PURGED: [DataClass; 3] = [
     DataClass::AwsFetched,
     DataClass::CostData,
     DataClass::LoginIdentity,
 ];
 
-/// Calls participant `method` with a fresh purge id over the subject of `kind`, `tenant` and
-/// `aws_account_id`, asking for every purged class.
+/// Calls participant `method` with a fresh purge id over the subject `(kind, tenant,
+/// aws_account_id)`, asking for every purged class.
 macro_rules! participant_call {
-    ($served:expr, $method:ident, $request:ident { $($field:ident: $value:expr),* $(,)? }, $kind:expr, $tenant:expr, $aws_account_id:expr) => {
+    ($served:expr, $method:ident, $request:ident { $($field:ident: $value:expr),* $(,)? }, $subject:expr) => {{
+        let (kind, tenant, aws_account_id) = $subject;
         $served
             .participant()
             .$method($served.request(
-                As::PurgerFor($tenant),
+                As::PurgerFor(tenant),
                 purge::$request {
                     $($field: $value,)*
                     purge_id: Uuid::new_v4().to_string(),
-                    scope: scope($kind, $tenant, $aws_account_id),
+                    scope: scope(kind, tenant, aws_account_id),
                     classes: PURGED.iter().map(|class| *class as i32).collect(),
                 },
             ))
             .await
             .expect(stringify!($method))
             .into_inner()
-    };
+    }};
 }
 
 pub(crate) async fn plan(
@@ -112,7 +121,7 @@ pub(crate) async fn plan(
     tenant: Uuid,
     aws_account_id: &str,
 ) -> Vec<purge::TableCount> {
-    participant_call!(served, plan, PlanRequest {}, kind, tenant, aws_account_id).entries
+    participant_call!(served, plan, PlanRequest {}, (kind, tenant, aws_account_id)).entries
 }
 
 pub(crate) async fn execute(
@@ -121,15 +130,14 @@ pub(crate) async fn execute(
     tenant: Uuid,
     aws_account_id: &str,
 ) -> Vec<purge::TableCount> {
+    let subject = (kind, tenant, aws_account_id);
     participant_call!(
         served,
         execute,
         ExecuteRequest {
-            idempotency_key: key(),
+            idempotency_key: key()
         },
-        kind,
-        tenant,
-        aws_account_id
+        subject
     )
     .entries
 }
@@ -144,9 +152,7 @@ pub(crate) async fn verify(
         served,
         verify,
         VerifyRequest {},
-        kind,
-        tenant,
-        aws_account_id
+        (kind, tenant, aws_account_id)
     )
     .residual
 }
@@ -185,10 +191,7 @@ pub(crate) async fn account_purge_matches_its_plan(served: &Served) {
         acted(&executed),
         "the purge deletes exactly the planned rows"
     );
-    let tables: BTreeSet<_> = acted(&executed)
-        .into_iter()
-        .map(|(table, ..)| table)
-        .collect();
+    let tables: BTreeSet<_> = acted_tables(&executed);
     assert_eq!(
         tables,
         BTreeSet::from([
@@ -237,13 +240,7 @@ pub(crate) async fn account_purge_matches_its_plan(served: &Served) {
             && tombstone.name.is_empty()
             && tombstone.organization_id.is_empty()
     );
-    let users = served
-        .accounts()
-        .list_users(served.request(As::Customer(tenant), pb::ListUsersRequest::default()))
-        .await
-        .expect("users")
-        .into_inner()
-        .users;
+    let users = served.users(As::Customer(tenant)).await;
     assert_eq!(
         users.len(),
         1,
@@ -448,10 +445,7 @@ async fn a_tenant_purge_removes_login_information_too() {
         acted(&execute(&served, purge::ScopeKind::Tenant, tenant, "").await).is_empty(),
         "a repeat deletes nothing"
     );
-    let tables: BTreeSet<_> = acted(&executed)
-        .into_iter()
-        .map(|(table, ..)| table)
-        .collect();
+    let tables: BTreeSet<_> = acted_tables(&executed);
     assert!(
         tables.contains("app_user") && tables.contains("tenant"),
         "{tables:?}"
@@ -461,21 +455,9 @@ async fn a_tenant_purge_removes_login_information_too() {
             .await
             .is_empty()
     );
-    let users = served
-        .accounts()
-        .list_users(served.request(As::Customer(tenant), pb::ListUsersRequest::default()))
-        .await
-        .expect("users")
-        .into_inner()
-        .users;
+    let users = served.users(As::Customer(tenant)).await;
     assert!(users.is_empty());
-    let others = served
-        .accounts()
-        .list_users(served.request(As::Customer(other), pb::ListUsersRequest::default()))
-        .await
-        .expect("users")
-        .into_inner()
-        .users;
+    let others = served.users(As::Customer(other)).await;
     assert_eq!(others.len(), 1, "another tenant is untouched");
     served.host.shutdown().await;
 }

@@ -8,14 +8,13 @@ use tonic::{Code, Status};
 use uuid::Uuid;
 
 use crate::support::{
-    As, Backend, Served, expect_code, key, metadata, reason, row_count, serve, timestamp,
-    violated_fields,
+    As, Backend, Served, expect_code, key, metadata, reason, row_count, serve, serve_tenant,
+    timestamp, violated_fields,
 };
 
 #[tokio::test]
 async fn a_transferred_account_joins_the_way_its_relationship_says() {
-    let served = serve(Backend::Postgres).await;
-    let tenant = served.tenant().await;
+    let (served, tenant) = serve_tenant(Backend::Postgres).await;
     let cases = [
         (
             "830000000001",
@@ -38,16 +37,8 @@ async fn a_transferred_account_joins_the_way_its_relationship_says() {
     ];
     for (aws_account_id, role, relationship, joined) in cases {
         let reserved = served
-            .reserve_transfer(
-                tenant,
-                aws_account_id,
-                role,
-                relationship,
-                "",
-                Uuid::new_v4(),
-            )
-            .await
-            .expect("reserve");
+            .reserved_transfer(tenant, aws_account_id, role, relationship)
+            .await;
         assert_eq!(reserved.joined_method(), joined, "{relationship:?}");
         let read = served
             .get_account(As::Customer(tenant), &reserved.id)
@@ -78,16 +69,8 @@ async fn offboarding_transfer(
         pb::AccountRole::Management
     };
     let reserved = served
-        .reserve_transfer(
-            tenant,
-            aws_account_id,
-            role,
-            relationship,
-            "",
-            Uuid::new_v4(),
-        )
-        .await
-        .expect("reserve");
+        .reserved_transfer(tenant, aws_account_id, role, relationship)
+        .await;
     served
         .attach(tenant, &reserved.id, aws_account_id)
         .await
@@ -125,28 +108,25 @@ async fn outcome(
     outcome: pb::OffboardingOutcome,
     billing_ends_at: Option<prost_types::Timestamp>,
 ) -> Result<pb::AwsAccount, Status> {
-    Ok(served
-        .accounts()
-        .record_offboarding_outcome(served.request(
-            As::Orders(tenant),
-            pb::RecordOffboardingOutcomeRequest {
-                idempotency_key: key(),
-                account_id: account.id.clone(),
-                order_id: order.to_string(),
-                outcome: outcome as i32,
-                billing_ends_at,
-            },
-        ))
-        .await?
-        .into_inner()
-        .account
-        .expect("account"))
+    served
+        .record_outcome_ending(tenant, &account.id, order, outcome, billing_ends_at)
+        .await
+}
+
+/// Reports the transfer withdrawn before its start: billing never began, so no end is given.
+async fn withdrawn_before_start(
+    served: &Served,
+    tenant: Uuid,
+    account: &pb::AwsAccount,
+    order: Uuid,
+) -> Result<pb::AwsAccount, Status> {
+    let withdrawn = pb::OffboardingOutcome::WithdrawnBeforeStart;
+    outcome(served, tenant, account, order, withdrawn, None).await
 }
 
 #[tokio::test]
 async fn a_billing_transfer_withdrawn_before_its_start_is_unlinked_and_never_billed() {
-    let served = serve(Backend::Postgres).await;
-    let tenant = served.tenant().await;
+    let (served, tenant) = serve_tenant(Backend::Postgres).await;
     let order = Uuid::new_v4();
     let account = offboarding_transfer(
         &served,
@@ -161,82 +141,37 @@ async fn a_billing_transfer_withdrawn_before_its_start_is_unlinked_and_never_bil
 
     // An end before the start is refused: that transfer was withdrawn, not unlinked.
     let early = timestamp(served.clock_now() + Duration::days(5));
-    let status = expect_code(
-        outcome(
-            &served,
-            tenant,
-            &account,
-            order,
-            pb::OffboardingOutcome::Unlinking,
-            Some(early),
-        )
-        .await,
-        Code::InvalidArgument,
-    );
-    assert_eq!(violated_fields(&status), ["billing_ends_at"]);
-    assert_eq!(reason(&status), "TNR004");
-    let status = expect_code(
-        outcome(
-            &served,
-            tenant,
-            &account,
-            order,
-            pb::OffboardingOutcome::WithdrawnBeforeStart,
-            Some(early),
-        )
-        .await,
-        Code::InvalidArgument,
-    );
-    assert_eq!(violated_fields(&status), ["billing_ends_at"]);
+    for (refused, reason_code) in [
+        (pb::OffboardingOutcome::Unlinking, Some("TNR004")),
+        (pb::OffboardingOutcome::WithdrawnBeforeStart, None),
+    ] {
+        let status = expect_code(
+            outcome(&served, tenant, &account, order, refused, Some(early)).await,
+            Code::InvalidArgument,
+        );
+        assert_eq!(violated_fields(&status), ["billing_ends_at"], "{refused:?}");
+        if let Some(reason_code) = reason_code {
+            assert_eq!(reason(&status), reason_code);
+        }
+    }
     let unchanged = served
         .get_account(As::Customer(tenant), &account.id)
         .await
         .expect("read");
     assert_eq!(unchanged.state(), pb::AccountState::Offboarding);
 
-    let unlinked = outcome(
-        &served,
-        tenant,
-        &account,
-        order,
-        pb::OffboardingOutcome::WithdrawnBeforeStart,
-        None,
-    )
-    .await
-    .expect("withdrawn before the start");
+    let unlinked = withdrawn_before_start(&served, tenant, &account, order)
+        .await
+        .expect("withdrawn before the start");
     assert_eq!(unlinked.state(), pb::AccountState::Unlinked);
     assert_eq!(unlinked.billing_ends_at, Some(starts_at), "nothing billed");
     assert!(unlinked.active_order_id.is_empty());
-    let subscriptions = served
-        .accounts()
-        .list_subscriptions(served.request(
-            As::Customer(tenant),
-            pb::ListSubscriptionsRequest {
-                account_id: account.id.clone(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("subscriptions")
-        .into_inner()
-        .subscriptions;
+    let subscriptions = served.subscriptions(tenant, &account.id).await;
     assert_eq!(
         subscriptions[0].status(),
         pb::SubscriptionStatus::Terminated
     );
-    let history = served
-        .accounts()
-        .list_account_transitions(served.request(
-            As::Customer(tenant),
-            pb::ListAccountTransitionsRequest {
-                account_id: account.id.clone(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("history")
-        .into_inner()
-        .transitions;
+    let history = served.transitions(tenant, &account.id).await;
     let last = history.last().expect("last");
     assert_eq!(
         (last.from_state(), last.to_state()),
@@ -248,8 +183,7 @@ async fn a_billing_transfer_withdrawn_before_its_start_is_unlinked_and_never_bil
 
 #[tokio::test]
 async fn only_a_billing_transfer_that_has_not_started_is_withdrawn_before_its_start() {
-    let served = serve(Backend::Postgres).await;
-    let tenant = served.tenant().await;
+    let (served, tenant) = serve_tenant(Backend::Postgres).await;
     for (aws_account_id, relationship, starts_in) in [
         (
             "830000000011",
@@ -273,15 +207,7 @@ async fn only_a_billing_transfer_that_has_not_started_is_withdrawn_before_its_st
         )
         .await;
         let status = expect_code(
-            outcome(
-                &served,
-                tenant,
-                &account,
-                order,
-                pb::OffboardingOutcome::WithdrawnBeforeStart,
-                None,
-            )
-            .await,
+            withdrawn_before_start(&served, tenant, &account, order).await,
             Code::InvalidArgument,
         );
         assert_eq!(violated_fields(&status), ["outcome"], "{relationship:?}");
@@ -334,10 +260,7 @@ async fn a_root_email_any_record_uses_is_refused_alike_in_every_tenant() {
     assert_eq!(row_count(&served, "aws_account").await, before, "no row");
 
     // Not only live records: the email of an account that left or closed is never reused.
-    let left = served
-        .reserve_new(a, "left@example.com", "Left")
-        .await
-        .expect("reserve");
+    let left = served.reserved_new(a, "left@example.com", "Left").await;
     served
         .attach(a, &left.id, "830000000020")
         .await
@@ -359,9 +282,8 @@ async fn a_root_email_any_record_uses_is_refused_alike_in_every_tenant() {
 
     // A reservation abandoned before AWS created anything gives its email back.
     let abandoned = served
-        .reserve_new(a, "abandoned@example.com", "Never made")
-        .await
-        .expect("reserve");
+        .reserved_new(a, "abandoned@example.com", "Never made")
+        .await;
     served
         .release(a, &abandoned.id, "order cancelled")
         .await

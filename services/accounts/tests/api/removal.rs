@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::fake_purge::{FakePurge, PURGE_DAYS};
 use crate::support::{
-    As, Backend, Served, expect_code, key, reason, row_count, serve, serve_with_purge,
+    As, Backend, Served, expect_code, key, reason, row_count, serve_tenant, serve_with_purge,
     violated_fields,
 };
 
@@ -19,36 +19,27 @@ fn fake(served: &Served) -> &FakePurge {
     served.purge.as_ref().expect("a stand-in data-purge")
 }
 
-async fn history(served: &Served, tenant: Uuid, id: &str) -> Vec<pb::AccountTransition> {
-    served
-        .accounts()
-        .list_account_transitions(served.request(
-            As::Customer(tenant),
-            pb::ListAccountTransitionsRequest {
-                account_id: id.to_owned(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("history")
-        .into_inner()
-        .transitions
+/// The refusals these tests expect.
+const REFUSED: Code = Code::FailedPrecondition;
+const DENIED: Code = Code::PermissionDenied;
+
+/// A removal of `id` by `who`, refused with `code`.
+async fn refused_removal(served: &Served, who: As, id: &str, code: Code) -> Status {
+    expect_code(served.remove_from_platform(who, id).await, code)
 }
 
-async fn subscriptions(served: &Served, tenant: Uuid, id: &str) -> Vec<pb::Subscription> {
-    served
-        .accounts()
-        .list_subscriptions(served.request(
-            As::Customer(tenant),
-            pb::ListSubscriptionsRequest {
-                account_id: id.to_owned(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("subscriptions")
-        .into_inner()
-        .subscriptions
+/// A restore of `id` by `who`, refused with `code`.
+async fn refused_restore(served: &Served, who: As, id: &str, code: Code) -> Status {
+    expect_code(served.restore_to_platform(who, id).await, code)
+}
+
+/// Another tenant's record and a random id, refused alike.
+#[track_caller]
+fn assert_refused_alike(
+    foreign: Result<pb::AwsAccount, Status>,
+    random: Result<pb::AwsAccount, Status>,
+) {
+    assert_same_answer(&foreign.expect_err("foreign"), &random.expect_err("random"));
 }
 
 /// Runs data-purge's account-scope execution of `purge_id` on this service.
@@ -163,10 +154,10 @@ pub(crate) async fn remove_then_restore(served: &Served) {
     assert_eq!(replay, removed, "the retry answers as the first call did");
     assert_eq!(fake(served).purges(), 1, "one purge");
 
-    let billed = subscriptions(served, tenant, &account.id).await;
+    let billed = served.subscriptions(tenant, &account.id).await;
     assert_eq!(billed.len(), 1);
     assert_eq!(billed[0].status(), pb::SubscriptionStatus::Terminated);
-    let moves = history(served, tenant, &account.id).await;
+    let moves = served.transitions(tenant, &account.id).await;
     let last = moves.last().expect("transition");
     assert_eq!(
         (last.from_state(), last.to_state()),
@@ -206,11 +197,11 @@ pub(crate) async fn remove_then_restore(served: &Served) {
         fake(served).get(&record.removal_purge_id).purge.state(),
         purge::PurgeState::Cancelled
     );
-    let billed = subscriptions(served, tenant, &account.id).await;
+    let billed = served.subscriptions(tenant, &account.id).await;
     assert_eq!(billed.len(), 2, "a new subscription");
     assert_eq!(billed[1].status(), pb::SubscriptionStatus::Active);
     assert_eq!(billed[1].marketplace_ref, billed[0].marketplace_ref);
-    let moves = history(served, tenant, &account.id).await;
+    let moves = served.transitions(tenant, &account.id).await;
     let last = moves.last().expect("transition");
     assert_eq!(
         (last.from_state(), last.to_state()),
@@ -241,30 +232,15 @@ async fn a_customer_who_is_not_an_administrator_may_neither_remove_nor_restore()
         ))
         .await
         .expect("a member whose subject is the customer token's");
-    let status = expect_code(
-        served
-            .remove_from_platform(As::Customer(tenant), &account.id)
-            .await,
-        Code::PermissionDenied,
-    );
+    let status = refused_removal(&served, As::Customer(tenant), &account.id, DENIED).await;
     assert!(
         status.message().contains("Only a tenant administrator"),
         "{status:?}"
     );
     let random = Uuid::new_v4().to_string();
-    let status = expect_code(
-        served
-            .remove_from_platform(As::Customer(tenant), &random)
-            .await,
-        Code::PermissionDenied,
-    );
+    let status = refused_removal(&served, As::Customer(tenant), &random, DENIED).await;
     assert!(status.message().contains("administrator"), "{status:?}");
-    expect_code(
-        served
-            .restore_to_platform(As::Customer(tenant), &account.id)
-            .await,
-        Code::PermissionDenied,
-    );
+    refused_restore(&served, As::Customer(tenant), &account.id, DENIED).await;
     let after = served
         .get_account(As::Customer(tenant), &account.id)
         .await
@@ -285,25 +261,13 @@ async fn another_tenants_account_is_not_found_like_a_random_one() {
     let b = served.tenant().await;
     let theirs = served.active_member(b, "810000000003").await;
     let random = Uuid::new_v4().to_string();
-    assert_same_answer(
-        &served
-            .remove_from_platform(As::Admin(a), &theirs.id)
-            .await
-            .expect_err("foreign"),
-        &served
-            .remove_from_platform(As::Admin(a), &random)
-            .await
-            .expect_err("random"),
+    assert_refused_alike(
+        served.remove_from_platform(As::Admin(a), &theirs.id).await,
+        served.remove_from_platform(As::Admin(a), &random).await,
     );
-    assert_same_answer(
-        &served
-            .restore_to_platform(As::Admin(a), &theirs.id)
-            .await
-            .expect_err("foreign"),
-        &served
-            .restore_to_platform(As::Admin(a), &random)
-            .await
-            .expect_err("random"),
+    assert_refused_alike(
+        served.restore_to_platform(As::Admin(a), &theirs.id).await,
+        served.restore_to_platform(As::Admin(a), &random).await,
     );
     let after = served
         .get_account(As::Customer(b), &theirs.id)
@@ -349,7 +313,8 @@ async fn operators_remove_with_a_reason_and_a_ticket_and_are_audited() {
         audit_before + 1,
         "the removal is audited"
     );
-    let last = history(&served, tenant, &account.id)
+    let last = served
+        .transitions(tenant, &account.id)
         .await
         .pop()
         .expect("last");
@@ -381,12 +346,7 @@ async fn only_an_active_account_without_an_order_in_progress_can_be_removed() {
         )
         .await
         .expect("offboarding");
-    let status = expect_code(
-        served
-            .remove_from_platform(As::Admin(tenant), &held.id)
-            .await,
-        Code::FailedPrecondition,
-    );
+    let status = refused_removal(&served, As::Admin(tenant), &held.id, REFUSED).await;
     assert_eq!(reason(&status), "TNR016");
     assert_eq!(
         status.message(),
@@ -408,12 +368,7 @@ async fn only_an_active_account_without_an_order_in_progress_can_be_removed() {
         .record_closure(tenant, &closed.id)
         .await
         .expect("closed");
-    let status = expect_code(
-        served
-            .remove_from_platform(As::Admin(tenant), &closed.id)
-            .await,
-        Code::FailedPrecondition,
-    );
+    let status = refused_removal(&served, As::Admin(tenant), &closed.id, REFUSED).await;
     assert_eq!(reason(&status), "TNR016");
     assert_eq!(
         status.message(),
@@ -434,12 +389,7 @@ async fn a_restore_after_the_purge_started_is_refused() {
         .await
         .expect("removed");
     fake(&served).start(&removed.removal_purge_id);
-    let status = expect_code(
-        served
-            .restore_to_platform(As::Admin(tenant), &account.id)
-            .await,
-        Code::FailedPrecondition,
-    );
+    let status = refused_restore(&served, As::Admin(tenant), &account.id, REFUSED).await;
     assert_eq!(reason(&status), "TNR502");
     assert_eq!(
         status.message(),
@@ -450,7 +400,7 @@ async fn a_restore_after_the_purge_started_is_refused() {
         .await
         .expect("read");
     assert_eq!(after, removed, "still removed, with its purge");
-    assert_eq!(subscriptions(&served, tenant, &account.id).await.len(), 1);
+    assert_eq!(served.subscriptions(tenant, &account.id).await.len(), 1);
     served.host.shutdown().await;
 }
 
@@ -516,22 +466,11 @@ async fn the_account_purge_of_a_removed_record_keeps_its_tombstone_and_ends_the_
         .into_inner()
         .records;
     assert!(costs.is_empty());
-    let users = served
-        .accounts()
-        .list_users(served.request(As::Admin(tenant), pb::ListUsersRequest::default()))
-        .await
-        .expect("users")
-        .into_inner()
-        .users;
+    let users = served.users(As::Admin(tenant)).await;
     assert_eq!(users.len(), 1, "login information stays");
 
     let (_, cancels) = fake(&served).calls();
-    let status = expect_code(
-        served
-            .restore_to_platform(As::Admin(tenant), &account.id)
-            .await,
-        Code::FailedPrecondition,
-    );
+    let status = refused_restore(&served, As::Admin(tenant), &account.id, REFUSED).await;
     assert_eq!(reason(&status), "TNR502");
     assert_eq!(
         fake(&served).calls().1,
@@ -556,10 +495,7 @@ async fn a_restore_is_refused_once_another_tenant_manages_the_account() {
         .await
         .expect("removed");
     served.active_member(b, "810000000009").await;
-    let status = expect_code(
-        served.restore_to_platform(As::Admin(a), &account.id).await,
-        Code::FailedPrecondition,
-    );
+    let status = refused_restore(&served, As::Admin(a), &account.id, REFUSED).await;
     assert_eq!(reason(&status), "TNR503");
     assert_eq!(
         status.message(),
@@ -576,15 +512,9 @@ async fn a_restore_is_refused_once_another_tenant_manages_the_account() {
 
 #[tokio::test]
 async fn without_data_purge_a_removal_is_refused_and_changes_nothing() {
-    let served = serve(Backend::Postgres).await;
-    let tenant = served.tenant().await;
+    let (served, tenant) = serve_tenant(Backend::Postgres).await;
     let account = served.active_member(tenant, "810000000010").await;
-    let status = expect_code(
-        served
-            .remove_from_platform(As::Admin(tenant), &account.id)
-            .await,
-        Code::FailedPrecondition,
-    );
+    let status = refused_removal(&served, As::Admin(tenant), &account.id, REFUSED).await;
     assert!(status.message().contains("data-purge"), "{status:?}");
     let after = served
         .get_account(As::Admin(tenant), &account.id)
@@ -592,7 +522,7 @@ async fn without_data_purge_a_removal_is_refused_and_changes_nothing() {
         .expect("read");
     assert_eq!(after.state(), pb::AccountState::Active);
     assert_eq!(
-        subscriptions(&served, tenant, &account.id).await[0].status(),
+        served.subscriptions(tenant, &account.id).await[0].status(),
         pb::SubscriptionStatus::Active,
         "the subscription's end rolled back with the rest"
     );

@@ -46,6 +46,13 @@ pub(crate) struct Served {
 /// The identity-provider subject of the administrator every test tenant is created with.
 pub(crate) const ADMIN_SUBJECT: &str = "idp|ada";
 
+/// A served accounts over `backend`, and a new tenant in it.
+pub(crate) async fn serve_tenant(backend: Backend) -> (Served, Uuid) {
+    let served = serve(backend).await;
+    let tenant = served.tenant().await;
+    (served, tenant)
+}
+
 /// Serves the accounts service on `backend` with a manual clock and fast lifecycle timers, alone:
 /// without data-purge.
 pub(crate) async fn serve(backend: Backend) -> Served {
@@ -330,6 +337,38 @@ impl Served {
         .await
     }
 
+    /// A transfer reservation for a fresh order, naming no management account.
+    pub(crate) async fn reserved_transfer(
+        &self,
+        tenant: Uuid,
+        aws_account_id: &str,
+        role: pb::AccountRole,
+        relationship: common::AccountRelationship,
+    ) -> pb::AwsAccount {
+        self.reserve_transfer(
+            tenant,
+            aws_account_id,
+            role,
+            relationship,
+            "",
+            Uuid::new_v4(),
+        )
+        .await
+        .expect("reserve")
+    }
+
+    /// A new-account reservation for a fresh order.
+    pub(crate) async fn reserved_new(
+        &self,
+        tenant: Uuid,
+        root_email: &str,
+        account_name: &str,
+    ) -> pb::AwsAccount {
+        self.reserve_new(tenant, root_email, account_name)
+            .await
+            .expect("reserve")
+    }
+
     /// The order service releasing a reserved record.
     pub(crate) async fn release(
         &self,
@@ -535,6 +574,7 @@ impl Served {
             .expect("account"))
     }
 
+    /// Records `outcome`; an unlinking ends billing 20 days from now.
     pub(crate) async fn record_outcome(
         &self,
         tenant: Uuid,
@@ -544,6 +584,19 @@ impl Served {
     ) -> Result<pb::AwsAccount, Status> {
         let billing_ends_at = (outcome == pb::OffboardingOutcome::Unlinking)
             .then(|| timestamp(self.clock_now() + chrono::Duration::days(20)));
+        self.record_outcome_ending(tenant, account_id, order, outcome, billing_ends_at)
+            .await
+    }
+
+    /// Records `outcome` with the billing end `billing_ends_at` as reported.
+    pub(crate) async fn record_outcome_ending(
+        &self,
+        tenant: Uuid,
+        account_id: &str,
+        order: Uuid,
+        outcome: pb::OffboardingOutcome,
+        billing_ends_at: Option<prost_types::Timestamp>,
+    ) -> Result<pb::AwsAccount, Status> {
         Ok(self
             .accounts()
             .record_offboarding_outcome(self.request(
@@ -560,6 +613,51 @@ impl Served {
             .into_inner()
             .account
             .expect("account"))
+    }
+
+    /// The users of the tenant `who` acts for, as listed to them.
+    pub(crate) async fn users(&self, who: As) -> Vec<pb::User> {
+        self.accounts()
+            .list_users(self.request(who, pb::ListUsersRequest::default()))
+            .await
+            .expect("users")
+            .into_inner()
+            .users
+    }
+
+    /// The subscriptions of `account_id`, as its tenant's customer lists them.
+    pub(crate) async fn subscriptions(
+        &self,
+        tenant: Uuid,
+        account_id: &str,
+    ) -> Vec<pb::Subscription> {
+        let filter = pb::ListSubscriptionsRequest {
+            account_id: account_id.to_owned(),
+            ..Default::default()
+        };
+        let listed = self
+            .accounts()
+            .list_subscriptions(self.request(As::Customer(tenant), filter))
+            .await;
+        listed.expect("subscriptions").into_inner().subscriptions
+    }
+
+    /// The state transitions of `account_id`, oldest first, as its tenant's customer reads them.
+    pub(crate) async fn transitions(
+        &self,
+        tenant: Uuid,
+        account_id: &str,
+    ) -> Vec<pb::AccountTransition> {
+        let mut client = self.accounts();
+        let request = self.request(
+            As::Customer(tenant),
+            pb::ListAccountTransitionsRequest {
+                account_id: account_id.to_owned(),
+                ..Default::default()
+            },
+        );
+        let answer = client.list_account_transitions(request).await;
+        answer.expect("history").into_inner().transitions
     }
 
     pub(crate) async fn record_closure(

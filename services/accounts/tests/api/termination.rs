@@ -5,7 +5,7 @@ use tenure_proto::common::v1 as common;
 use tonic::Code;
 use uuid::Uuid;
 
-use crate::support::{As, Backend, Served, expect_code, key, reason, serve};
+use crate::support::{As, Backend, Served, expect_code, key, reason, serve_tenant};
 
 async fn check(
     served: &Served,
@@ -41,8 +41,7 @@ fn codes(reply: &pb::CheckTerminationResponse) -> Vec<&str> {
 
 #[tokio::test]
 async fn an_active_account_with_an_active_subscription_and_every_acknowledgement_is_eligible() {
-    let served = serve(Backend::Postgres).await;
-    let tenant = served.tenant().await;
+    let (served, tenant) = serve_tenant(Backend::Postgres).await;
     served.active_member(tenant, "100000000001").await;
     let reply = check(
         &served,
@@ -70,8 +69,7 @@ async fn an_active_account_with_an_active_subscription_and_every_acknowledgement
 
 #[tokio::test]
 async fn missing_acknowledgements_are_named_with_tnr007() {
-    let served = serve(Backend::Postgres).await;
-    let tenant = served.tenant().await;
+    let (served, tenant) = serve_tenant(Backend::Postgres).await;
     served.active_member(tenant, "100000000002").await;
     let reply = check(
         &served,
@@ -91,22 +89,11 @@ async fn missing_acknowledgements_are_named_with_tnr007() {
 
 #[tokio::test]
 async fn only_an_active_subscription_can_be_terminated() {
-    let served = serve(Backend::Postgres).await;
-    let tenant = served.tenant().await;
+    let (served, tenant) = serve_tenant(Backend::Postgres).await;
     let account = served.active_member(tenant, "100000000003").await;
     let subscription = served
-        .accounts()
-        .list_subscriptions(served.request(
-            As::Customer(tenant),
-            pb::ListSubscriptionsRequest {
-                account_id: account.id.clone(),
-                ..Default::default()
-            },
-        ))
+        .subscriptions(tenant, &account.id)
         .await
-        .expect("list")
-        .into_inner()
-        .subscriptions
         .pop()
         .expect("subscription");
     served
@@ -151,8 +138,7 @@ async fn only_an_active_subscription_can_be_terminated() {
 
 #[tokio::test]
 async fn a_management_account_with_live_members_cannot_be_closed() {
-    let served = serve(Backend::Postgres).await;
-    let tenant = served.tenant().await;
+    let (served, tenant) = serve_tenant(Backend::Postgres).await;
     served
         .active_account(
             tenant,
@@ -213,8 +199,7 @@ async fn a_management_account_with_live_members_cannot_be_closed() {
 
 #[tokio::test]
 async fn no_other_order_may_be_in_flight_for_the_account() {
-    let served = serve(Backend::Postgres).await;
-    let tenant = served.tenant().await;
+    let (served, tenant) = serve_tenant(Backend::Postgres).await;
     served.active_member(tenant, "100000000004").await;
     let first_order = Uuid::new_v4();
     served

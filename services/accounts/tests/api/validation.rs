@@ -1,17 +1,41 @@
 //! Validation through the real server: every rule of domain.md §7 that the accounts contract carries,
 //! INVALID_ARGUMENT with one field violation per problem, and nothing stored.
 
+use std::fmt::Debug;
 use tenure_proto::accounts::v1 as pb;
 use tenure_proto::common::v1 as common;
-use tonic::Code;
+
+use tonic::{Code, Status};
 use uuid::Uuid;
 
-use crate::support::{As, Backend, expect_code, key, reason, row_count, serve, violated_fields};
+use crate::support::{
+    As, Backend, expect_code, key, reason, row_count, serve, serve_tenant, violated_fields,
+};
+
+/// Fails the test unless `answer` is INVALID_ARGUMENT naming `field` alone, for `reason_code`; `bad`
+/// is the value tried.
+#[track_caller]
+fn assert_invalid<T: Debug>(
+    answer: Result<T, Status>,
+    field: &str,
+    reason_code: &str,
+    bad: &dyn Debug,
+) {
+    let status = expect_code(answer, Code::InvalidArgument);
+    assert_eq!(violated_fields(&status), [field], "{bad:?}");
+    assert_eq!(reason(&status), reason_code, "{bad:?}");
+}
+
+/// The fields a refusal names, sorted.
+fn sorted_violations(status: &Status) -> Vec<String> {
+    let mut fields = violated_fields(status);
+    fields.sort();
+    fields
+}
 
 #[tokio::test]
 async fn account_ids_must_be_exactly_twelve_ascii_digits_and_keep_leading_zeros() {
-    let served = serve(Backend::Postgres).await;
-    let tenant = served.tenant().await;
+    let (served, tenant) = serve_tenant(Backend::Postgres).await;
     // S14.
     for bad in [
         "01234567890",
@@ -21,14 +45,14 @@ async fn account_ids_must_be_exactly_twelve_ascii_digits_and_keep_leading_zeros(
         "٠١٢٣٤٥٦٧٨٩٠١",
         "012345678901\n",
     ] {
-        let status = expect_code(
+        assert_invalid(
             served
                 .reserve_member_transfer(tenant, bad, Uuid::new_v4())
                 .await,
-            Code::InvalidArgument,
+            "aws_account_id",
+            "TNR001",
+            &bad,
         );
-        assert_eq!(violated_fields(&status), ["aws_account_id"], "{bad:?}");
-        assert_eq!(reason(&status), "TNR001", "{bad:?}");
     }
     assert_eq!(row_count(&served, "aws_account").await, 0, "nothing stored");
     let kept = served.active_member(tenant, "012345678901").await;
@@ -46,8 +70,7 @@ async fn account_ids_must_be_exactly_twelve_ascii_digits_and_keep_leading_zeros(
 
 #[tokio::test]
 async fn account_names_are_one_to_fifty_printable_ascii_characters() {
-    let served = serve(Backend::Postgres).await;
-    let tenant = served.tenant().await;
+    let (served, tenant) = serve_tenant(Backend::Postgres).await;
     // S15.
     let too_long = "n".repeat(51);
     for bad in [
@@ -59,12 +82,12 @@ async fn account_names_are_one_to_fifty_printable_ascii_characters() {
         "a\u{202E}b",
         " leading",
     ] {
-        let status = expect_code(
+        assert_invalid(
             served.reserve_new(tenant, "root@example.com", bad).await,
-            Code::InvalidArgument,
+            "account_name",
+            "TNR003",
+            &bad,
         );
-        assert_eq!(violated_fields(&status), ["account_name"], "{bad:?}");
-        assert_eq!(reason(&status), "TNR003", "{bad:?}");
     }
     assert_eq!(row_count(&served, "aws_account").await, 0, "nothing stored");
     let longest = "~".repeat(50);
@@ -77,13 +100,11 @@ async fn account_names_are_one_to_fifty_printable_ascii_characters() {
 
 #[tokio::test]
 async fn root_emails_follow_the_aws_rules_and_tenures_stricter_ones() {
-    let served = serve(Backend::Postgres).await;
-    let tenant = served.tenant().await;
+    let (served, tenant) = serve_tenant(Backend::Postgres).await;
     // S16.
-    let long = format!("{}@example.com", "a".repeat(53));
     for bad in [
         "a@b.c".to_owned(),
-        long,
+        format!("{}@example.com", "a".repeat(53)),
         "a@b@example.com".to_owned(),
         ".a@b.com".to_owned(),
         "a@-b.com".to_owned(),
@@ -92,12 +113,12 @@ async fn root_emails_follow_the_aws_rules_and_tenures_stricter_ones() {
         "ä@b.com".to_owned(),
         "a@b.com.".to_owned(),
     ] {
-        let status = expect_code(
+        assert_invalid(
             served.reserve_new(tenant, &bad, "Workload").await,
-            Code::InvalidArgument,
+            "root_email",
+            "TNR002",
+            &bad,
         );
-        assert_eq!(violated_fields(&status), ["root_email"], "{bad:?}");
-        assert_eq!(reason(&status), "TNR002", "{bad:?}");
     }
     assert_eq!(row_count(&served, "aws_account").await, 0, "nothing stored");
     served
@@ -109,8 +130,7 @@ async fn root_emails_follow_the_aws_rules_and_tenures_stricter_ones() {
 
 #[tokio::test]
 async fn every_problem_of_a_request_is_reported_at_once_and_nothing_is_stored() {
-    let served = serve(Backend::Postgres).await;
-    let tenant = served.tenant().await;
+    let (served, tenant) = serve_tenant(Backend::Postgres).await;
     let status = expect_code(
         served
             .accounts()
@@ -132,10 +152,8 @@ async fn every_problem_of_a_request_is_reported_at_once_and_nothing_is_stored() 
             .await,
         Code::InvalidArgument,
     );
-    let mut fields = violated_fields(&status);
-    fields.sort();
     assert_eq!(
-        fields,
+        sorted_violations(&status),
         [
             "account_name",
             "idempotency_key",
@@ -156,16 +174,17 @@ async fn every_problem_of_a_request_is_reported_at_once_and_nothing_is_stored() 
 
 #[tokio::test]
 async fn options_that_do_not_fit_together_are_refused() {
-    let served = serve(Backend::Postgres).await;
-    let tenant = served.tenant().await;
+    let (served, tenant) = serve_tenant(Backend::Postgres).await;
+    // A billing transfer's source manages its own organization: it names no management account.
+    let (source, management) = ("123456789012", "210987654321");
     let status = expect_code(
         served
             .reserve_transfer(
                 tenant,
-                "123456789012",
+                source,
                 pb::AccountRole::Management,
                 common::AccountRelationship::BillingTransferSource,
-                "210987654321",
+                management,
                 Uuid::new_v4(),
             )
             .await,
@@ -178,8 +197,7 @@ async fn options_that_do_not_fit_together_are_refused() {
 
 #[tokio::test]
 async fn free_text_tickets_pages_and_ids_are_checked() {
-    let served = serve(Backend::Postgres).await;
-    let tenant = served.tenant().await;
+    let (served, tenant) = serve_tenant(Backend::Postgres).await;
     let account = served.active_member(tenant, "111111111111").await;
     let status = expect_code(
         served
@@ -196,24 +214,20 @@ async fn free_text_tickets_pages_and_ids_are_checked() {
             .await,
         Code::InvalidArgument,
     );
-    let mut fields = violated_fields(&status);
-    fields.sort();
-    assert_eq!(fields, ["reason", "ticket"]);
+    assert_eq!(sorted_violations(&status), ["reason", "ticket"]);
     let status = expect_code(
         served.release(tenant, &account.id, "bad \u{7} bell").await,
         Code::InvalidArgument,
     );
     assert_eq!(reason(&status), "TNR013");
+    let page_too_large = pb::ListAccountsRequest {
+        page_size: 101,
+        ..Default::default()
+    };
     let status = expect_code(
         served
             .accounts()
-            .list_accounts(served.request(
-                As::Customer(tenant),
-                pb::ListAccountsRequest {
-                    page_size: 101,
-                    ..Default::default()
-                },
-            ))
+            .list_accounts(served.request(As::Customer(tenant), page_too_large))
             .await,
         Code::InvalidArgument,
     );
@@ -251,10 +265,8 @@ async fn tenants_and_users_are_validated() {
             .await,
         Code::InvalidArgument,
     );
-    let mut fields = violated_fields(&status);
-    fields.sort();
     assert_eq!(
-        fields,
+        sorted_violations(&status),
         [
             "admin.email",
             "admin.idp_subject",

@@ -11,7 +11,7 @@ use tonic_types::StatusExt as _;
 use uuid::Uuid;
 
 use crate::purges::{
-    As, SLOW, Served, account_purge, key, serve, serve_with, timestamp, violated_fields,
+    As, SLOW, Served, account_purge, expedite, key, serve, serve_with, timestamp, violated_fields,
 };
 
 fn seconds(at: Option<prost_types::Timestamp>) -> i64 {
@@ -140,15 +140,7 @@ async fn an_expedite_moves_a_purge_triggered_ahead_to_now() {
         .expect("schedule");
     let moved = served
         .purges()
-        .expedite_purge(served.request(
-            &As::Operator,
-            pb::ExpeditePurgeRequest {
-                idempotency_key: key(),
-                purge_id: ahead.id.clone(),
-                ticket: "OPS-12".to_owned(),
-                reason: "the customer asked support for deletion".to_owned(),
-            },
-        ))
+        .expedite_purge(served.request(&As::Operator, expedite(&ahead.id, "OPS-12")))
         .await
         .expect("an expedite only moves it earlier")
         .into_inner()
@@ -227,15 +219,7 @@ async fn accounts_schedules_and_cancels_the_purge_of_a_removed_account_until_it_
         .expect("purge");
     served
         .purges()
-        .expedite_purge(served.request(
-            &As::Operator,
-            pb::ExpeditePurgeRequest {
-                idempotency_key: key(),
-                purge_id: ran.id.clone(),
-                ticket: "OPS-7".to_owned(),
-                reason: "the customer asked support for deletion".to_owned(),
-            },
-        ))
+        .expedite_purge(served.request(&As::Operator, expedite(&ran.id, "OPS-7")))
         .await
         .expect("expedite");
     wait_for(&served, &ran.id, pb::PurgeState::Completed).await;
@@ -269,11 +253,7 @@ async fn accounts_schedules_and_cancels_the_purge_of_a_removed_account_until_it_
         .into_inner();
     assert!(nothing.purge.is_none());
     assert_eq!(
-        served
-            .get(&As::Operator, &ran.id)
-            .await
-            .expect("purge")
-            .state,
+        served.state(&ran.id).await,
         pb::PurgeState::Completed as i32
     );
     served.host.shutdown().await;

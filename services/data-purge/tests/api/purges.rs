@@ -67,8 +67,8 @@ pub(crate) async fn serve_with(
         .await
         .expect("build")
         .register(&mut builder);
-    let handle = host.serve(builder).await.expect("serve");
-    let channel = tenure_testkit::grpc::channel(handle.local_addr())
+    let address = host.serve(builder).await.expect("serve").local_addr();
+    let channel = tenure_testkit::grpc::channel(address)
         .await
         .expect("channel");
     Served {
@@ -164,6 +164,11 @@ impl Served {
             .expect("purge"))
     }
 
+    /// The state of purge `id`, as an operator reads it.
+    pub(crate) async fn state(&self, id: &str) -> i32 {
+        self.get(&As::Operator, id).await.expect("purge").state
+    }
+
     pub(crate) async fn get(&self, who: &As, id: &str) -> Result<pb::Purge, tonic::Status> {
         Ok(self
             .purges()
@@ -202,6 +207,16 @@ pub(crate) fn key() -> String {
     format!("test-{}", Uuid::new_v4().simple())
 }
 
+/// An operator's expedite of `purge_id` under `ticket`, as the customer asked support.
+pub(crate) fn expedite(purge_id: &str, ticket: &str) -> pb::ExpeditePurgeRequest {
+    pb::ExpeditePurgeRequest {
+        idempotency_key: key(),
+        purge_id: purge_id.to_owned(),
+        ticket: ticket.to_owned(),
+        reason: "the customer asked support for deletion".to_owned(),
+    }
+}
+
 pub(crate) fn timestamp(at: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: at.timestamp(),
@@ -224,16 +239,12 @@ pub(crate) fn account_purge(tenant: Uuid, aws_account_id: &str) -> pb::ScheduleP
 }
 
 pub(crate) fn violated_fields(status: &tonic::Status) -> BTreeSet<String> {
-    status
-        .get_error_details()
-        .bad_request()
-        .map(|bad| {
-            bad.field_violations
-                .iter()
-                .map(|violation| violation.field.clone())
-                .collect()
-        })
-        .unwrap_or_default()
+    let details = status.get_error_details();
+    let requests = details.bad_request().into_iter();
+    requests
+        .flat_map(|bad| &bad.field_violations)
+        .map(|violation| violation.field.clone())
+        .collect()
 }
 
 pub(crate) const SLOW: Duration = Duration::from_secs(3600);
@@ -381,12 +392,6 @@ async fn an_expedite_needs_a_ticket_and_never_moves_a_due_purge() {
         })
         .await
         .expect("schedule");
-    let expedite = |purge_id: &str, ticket: &str| pb::ExpeditePurgeRequest {
-        idempotency_key: key(),
-        purge_id: purge_id.to_owned(),
-        ticket: ticket.to_owned(),
-        reason: "the customer asked support for deletion".to_owned(),
-    };
     let postponing = served
         .purges()
         .expedite_purge(served.request(&As::Operator, expedite(&overdue.id, "OPS-9")))
@@ -469,14 +474,7 @@ async fn legal_holds_need_their_permission_and_a_release_happens_once() {
         Some("legal-1"),
         "the hold names who placed it"
     );
-    assert_eq!(
-        served
-            .get(&As::Operator, &purge.id)
-            .await
-            .expect("purge")
-            .state,
-        pb::PurgeState::Held as i32
-    );
+    assert_eq!(served.state(&purge.id).await, pb::PurgeState::Held as i32);
     // A purge scheduled under the hold starts held.
     let later = served
         .schedule(pb::SchedulePurgeRequest {
@@ -499,11 +497,7 @@ async fn legal_holds_need_their_permission_and_a_release_happens_once() {
         .await
         .expect("release");
     assert_eq!(
-        served
-            .get(&As::Operator, &purge.id)
-            .await
-            .expect("purge")
-            .state,
+        served.state(&purge.id).await,
         pb::PurgeState::Scheduled as i32
     );
     let twice = served
@@ -659,21 +653,15 @@ async fn every_persisted_column_is_registered_with_a_data_class() {
         .expect("describe")
         .into_inner();
     assert_eq!(described.service, "data-purge");
-    let registered: BTreeSet<(String, String)> = described
-        .columns
-        .iter()
-        .map(|column| (column.table.clone(), column.column.clone()))
-        .collect();
+    let mut registered = BTreeSet::new();
+    for column in &described.columns {
+        assert_ne!(column.data_class, 0, "{column:?} has no data class");
+        registered.insert((column.table.clone(), column.column.clone()));
+    }
     let persisted = served.database.columns("purge").await.expect("catalogue");
     assert_eq!(
         persisted, registered,
         "G1: no unregistered column, no stale one"
-    );
-    assert!(
-        described
-            .columns
-            .iter()
-            .all(|column| column.data_class != 0)
     );
     served.host.shutdown().await;
 }
@@ -707,25 +695,11 @@ async fn on_sqlite_a_purge_runs_to_a_signed_receipt_that_verifies() {
     );
     served
         .purges()
-        .expedite_purge(served.request(
-            &As::Operator,
-            pb::ExpeditePurgeRequest {
-                idempotency_key: key(),
-                purge_id: scheduled.id.clone(),
-                ticket: "OPS-3".to_owned(),
-                reason: "the customer asked support for deletion".to_owned(),
-            },
-        ))
+        .expedite_purge(served.request(&As::Operator, expedite(&scheduled.id, "OPS-3")))
         .await
         .expect("expedite");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while served
-        .get(&As::Operator, &scheduled.id)
-        .await
-        .expect("purge")
-        .state
-        != pb::PurgeState::Completed as i32
-    {
+    while served.state(&scheduled.id).await != pb::PurgeState::Completed as i32 {
         assert!(tokio::time::Instant::now() < deadline, "never completed");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -6,9 +6,8 @@
 use tenure_domain::AwsAccountId;
 use tenure_proto::provisioning::v1 as pb;
 use tenure_provisioning::cloud::Cloud as _;
-use tonic::Code;
 
-use crate::support::{OperationAnswer as _, ServedAws, error_info, key};
+use crate::support::{Mutation, ServedAws, assert_aws_rejected, assert_succeeded, request};
 
 const ESSENTIALS: &str = "tenure-essentials";
 const BOOTSTRAP: &str = "tenure-bootstrap";
@@ -17,14 +16,15 @@ fn account(id: &str) -> AwsAccountId {
     AwsAccountId::parse(id).expect("a 12-digit id")
 }
 
-/// Sends `call` again (the same key and request) and checks that the stored operation comes back,
+/// Sends `request` again (the same key and request) and checks that the stored operation comes back,
 /// equal to `first`, without one request crossing the HTTP boundary.
-async fn assert_replay_is_silent<F>(served: &ServedAws, first: &pb::Operation, call: F)
-where
-    F: AsyncFnOnce() -> pb::Operation,
-{
+async fn assert_replay_is_silent(
+    served: &ServedAws,
+    first: &pb::Operation,
+    request: impl Mutation,
+) {
     let before = served.injector.total_attempts();
-    let replay = call().await;
+    let replay = served.begin(request).await;
     assert_eq!(&replay, first, "a replay returns the first result");
     assert_eq!(
         served.injector.total_attempts(),
@@ -33,32 +33,23 @@ where
     );
 }
 
-fn succeeded(operation: &pb::Operation) {
-    assert_eq!(
-        operation.state,
-        pb::OperationState::Succeeded as i32,
-        "{operation:?}"
-    );
+/// Sends `request` and waits for its operation, which must succeed.
+async fn succeeds(served: &ServedAws, request: impl Mutation) -> pb::Operation {
+    let done = served.run(request).await;
+    assert_succeeded(&done);
+    done
 }
 
 #[tokio::test]
 async fn accounts_are_created_closed_and_removed_and_replays_send_nothing() {
     let served = ServedAws::start(3).await;
     let management = served.organization().await;
-    let create = pb::CreateAccountRequest {
-        idempotency_key: key(),
-        management_account_id: management.to_string(),
-        email: "moto.created@example.com".to_owned(),
-        account_name: "Created on moto".to_owned(),
-    };
-    let started = served
-        .orders()
-        .create_account(create.clone())
-        .await
-        .operation();
+    let create =
+        request::create_account(&management, "moto.created@example.com", "Created on moto");
+    let started = served.begin(create.clone()).await;
     assert!(served.injector.attempts("CreateAccount") >= 1);
     let created = served.settle(&started.id).await;
-    succeeded(&created);
+    assert_succeeded(&created);
     let member = account(&created.aws_account_id);
     let Some(pb::operation::Result::CreateAccount(result)) = &created.result else {
         panic!("no create-account result: {created:?}");
@@ -84,32 +75,14 @@ async fn accounts_are_created_closed_and_removed_and_replays_send_nothing() {
         1,
         "one CreateAccount request"
     );
-    assert_replay_is_silent(&served, &created, async || {
-        served
-            .orders()
-            .create_account(create.clone())
-            .await
-            .operation()
-    })
-    .await;
+    assert_replay_is_silent(&served, &created, create.clone()).await;
 
     // CloseAccount: SUCCEEDED once AWS shows the account SUSPENDED.
-    let close = pb::CloseAccountRequest {
-        idempotency_key: key(),
-        aws_account_id: member.to_string(),
-    };
-    let closing = served
-        .orders()
-        .close_account(close.clone())
-        .await
-        .operation();
-    let closed = served.settle(&closing.id).await;
-    succeeded(&closed);
+    let close = request::close_account(&member);
+    let closed = succeeds(&served, close.clone()).await;
     let described = served
         .orders()
-        .describe_account(pb::DescribeAccountRequest {
-            aws_account_id: member.to_string(),
-        })
+        .describe_account(request::describe_account(&member))
         .await
         .expect("describe")
         .into_inner()
@@ -117,30 +90,14 @@ async fn accounts_are_created_closed_and_removed_and_replays_send_nothing() {
         .expect("account");
     assert_eq!(described.state, pb::AwsAccountState::Suspended as i32);
     assert_eq!(served.injector.attempts("CloseAccount"), 1);
-    assert_replay_is_silent(&served, &closed, async || {
-        served
-            .orders()
-            .close_account(close.clone())
-            .await
-            .operation()
-    })
-    .await;
+    assert_replay_is_silent(&served, &closed, close.clone()).await;
 
     // RemoveAccount on another member: it leaves the organization.
     let other = served
         .create_account(&management, "moto.removed@example.com")
         .await;
-    let remove = pb::RemoveAccountRequest {
-        idempotency_key: key(),
-        aws_account_id: other.clone(),
-    };
-    let removing = served
-        .orders()
-        .remove_account(remove.clone())
-        .await
-        .operation();
-    let removed = served.settle(&removing.id).await;
-    succeeded(&removed);
+    let remove = request::remove_account(&other);
+    let removed = succeeds(&served, remove.clone()).await;
     let remaining = served
         .inspector
         .list_accounts(&management)
@@ -151,14 +108,7 @@ async fn accounts_are_created_closed_and_removed_and_replays_send_nothing() {
         "the removed account is still a member: {remaining:?}"
     );
     assert_eq!(served.injector.attempts("RemoveAccountFromOrganization"), 1);
-    assert_replay_is_silent(&served, &removed, async || {
-        served
-            .orders()
-            .remove_account(remove.clone())
-            .await
-            .operation()
-    })
-    .await;
+    assert_replay_is_silent(&served, &removed, remove.clone()).await;
     served.host.shutdown().await;
 }
 
@@ -169,149 +119,41 @@ async fn stacks_and_stack_sets_follow_the_offboarding_order_on_moto() {
     let member = served
         .create_account(&management, "moto.stackset@example.com")
         .await;
-    let mut orders = served.orders();
 
-    let deploy = pb::DeployBootstrapStackRequest {
-        idempotency_key: key(),
-        aws_account_id: management.to_string(),
-    };
-    let deploying = orders
-        .deploy_bootstrap_stack(deploy.clone())
-        .await
-        .operation();
-    let deployed = served.settle(&deploying.id).await;
-    succeeded(&deployed);
-    assert_eq!(
-        served
-            .admin
-            .live_stack_names(&management)
-            .await
-            .expect("stacks"),
-        [BOOTSTRAP]
-    );
-    assert_replay_is_silent(&served, &deployed, async || {
-        served
-            .orders()
-            .deploy_bootstrap_stack(deploy.clone())
-            .await
-            .operation()
-    })
-    .await;
+    let deploy = request::deploy_bootstrap_stack(&management);
+    let deployed = succeeds(&served, deploy.clone()).await;
+    assert_eq!(served.live_stacks(&management).await, [BOOTSTRAP]);
+    assert_replay_is_silent(&served, &deployed, deploy.clone()).await;
 
     let template = pb::StackSetTemplate::Essentials as i32;
-    let create_set = pb::CreateStackSetRequest {
-        idempotency_key: key(),
-        management_account_id: management.to_string(),
-        template,
-    };
-    let creating_set = orders
-        .create_stack_set(create_set.clone())
-        .await
-        .operation();
-    let created_set = served.settle(&creating_set.id).await;
-    succeeded(&created_set);
-    assert_replay_is_silent(&served, &created_set, async || {
-        served
-            .orders()
-            .create_stack_set(create_set.clone())
-            .await
-            .operation()
-    })
-    .await;
+    let create_set = request::create_stack_set(&management, template);
+    let created_set = succeeds(&served, create_set.clone()).await;
+    assert_replay_is_silent(&served, &created_set, create_set.clone()).await;
 
-    let create_instances = pb::CreateStackInstancesRequest {
-        idempotency_key: key(),
-        management_account_id: management.to_string(),
-        template,
-        aws_account_ids: vec![member.clone()],
-        regions: vec!["us-east-1".to_owned()],
-    };
-    let creating = orders
-        .create_stack_instances(create_instances.clone())
-        .await
-        .operation();
-    let created = served.settle(&creating.id).await;
-    succeeded(&created);
-    let instances = served
-        .inspector
-        .list_stack_instances(&management, ESSENTIALS)
-        .await
-        .expect("instances");
+    let create_instances =
+        request::create_stack_instances(&management, template, &[&member], "us-east-1");
+    let created = succeeds(&served, create_instances.clone()).await;
     assert_eq!(
-        instances
-            .iter()
-            .map(|instance| (instance.account.as_str(), instance.region.as_str()))
-            .collect::<Vec<_>>(),
-        [(member.as_str(), "us-east-1")]
+        served.instances(&management, ESSENTIALS).await,
+        [(member.clone(), "us-east-1".to_owned())]
     );
-    assert_replay_is_silent(&served, &created, async || {
-        served
-            .orders()
-            .create_stack_instances(create_instances.clone())
-            .await
-            .operation()
-    })
-    .await;
+    assert_replay_is_silent(&served, &created, create_instances.clone()).await;
 
     // Offboarding order: the StackSet cannot go while it has instances, and AWS says so verbatim.
-    let refused = orders
-        .delete_stack_set(pb::DeleteStackSetRequest {
-            idempotency_key: key(),
-            management_account_id: management.to_string(),
-            template,
-        })
+    let refused = request::delete_stack_set(&management, template)
+        .send(&mut served.orders())
         .await
         .expect_err("not empty");
-    assert_eq!(refused.code(), Code::FailedPrecondition);
-    let info = error_info(&refused);
-    assert_eq!(info.reason, "AWS_REJECTED");
-    assert_eq!(
-        info.metadata.get("aws_code").map(String::as_str),
-        Some("StackSetNotEmptyException")
-    );
+    assert_aws_rejected(&refused, "StackSetNotEmptyException");
 
-    let delete_instances = pb::DeleteStackInstancesRequest {
-        idempotency_key: key(),
-        management_account_id: management.to_string(),
-        template,
-        aws_account_ids: vec![member],
-        regions: vec!["us-east-1".to_owned()],
-        retain_stacks: false,
-    };
-    let deleting = orders
-        .delete_stack_instances(delete_instances.clone())
-        .await
-        .operation();
-    let deleted = served.settle(&deleting.id).await;
-    succeeded(&deleted);
-    assert_eq!(
-        served
-            .inspector
-            .list_stack_instances(&management, ESSENTIALS)
-            .await
-            .expect("instances"),
-        []
-    );
-    assert_replay_is_silent(&served, &deleted, async || {
-        served
-            .orders()
-            .delete_stack_instances(delete_instances.clone())
-            .await
-            .operation()
-    })
-    .await;
+    let delete_instances =
+        request::delete_stack_instances(&management, template, &[&member], "us-east-1");
+    let deleted = succeeds(&served, delete_instances.clone()).await;
+    assert_eq!(served.instances(&management, ESSENTIALS).await, []);
+    assert_replay_is_silent(&served, &deleted, delete_instances.clone()).await;
 
-    let delete_set = pb::DeleteStackSetRequest {
-        idempotency_key: key(),
-        management_account_id: management.to_string(),
-        template,
-    };
-    let deleting_set = orders
-        .delete_stack_set(delete_set.clone())
-        .await
-        .operation();
-    let deleted_set = served.settle(&deleting_set.id).await;
-    succeeded(&deleted_set);
+    let delete_set = request::delete_stack_set(&management, template);
+    let deleted_set = succeeds(&served, delete_set.clone()).await;
     let gone = served
         .inspector
         .describe_stack_set(&management, ESSENTIALS)
@@ -321,40 +163,11 @@ async fn stacks_and_stack_sets_follow_the_offboarding_order_on_moto() {
             || matches!(&gone, Ok(Some(set)) if set.status == tenure_provisioning_cloud::StackSetStatus::Deleted),
         "the StackSet is still there: {gone:?}"
     );
-    assert_replay_is_silent(&served, &deleted_set, async || {
-        served
-            .orders()
-            .delete_stack_set(delete_set.clone())
-            .await
-            .operation()
-    })
-    .await;
+    assert_replay_is_silent(&served, &deleted_set, delete_set.clone()).await;
 
-    let delete_stack = pb::DeleteBootstrapStackRequest {
-        idempotency_key: key(),
-        aws_account_id: management.to_string(),
-    };
-    let removing = orders
-        .delete_bootstrap_stack(delete_stack.clone())
-        .await
-        .operation();
-    let removed = served.settle(&removing.id).await;
-    succeeded(&removed);
-    assert_eq!(
-        served
-            .admin
-            .live_stack_names(&management)
-            .await
-            .expect("stacks"),
-        Vec::<String>::new()
-    );
-    assert_replay_is_silent(&served, &removed, async || {
-        served
-            .orders()
-            .delete_bootstrap_stack(delete_stack.clone())
-            .await
-            .operation()
-    })
-    .await;
+    let delete_stack = request::delete_bootstrap_stack(&management);
+    let removed = succeeds(&served, delete_stack.clone()).await;
+    assert_eq!(served.live_stacks(&management).await, Vec::<String>::new());
+    assert_replay_is_silent(&served, &removed, delete_stack.clone()).await;
     served.host.shutdown().await;
 }

@@ -17,115 +17,53 @@ use tenure_provisioning::cloud::{
     StackSpec, TransferInvitation,
 };
 
-use crate::support::{OperationAnswer as _, Served, error_info, key, serve_sandbox, test_settings};
+use crate::support::{
+    Served, assert_succeeded, error_metadata, request, spawn_platform_sandbox, transfer_of,
+};
 
 const DAY: Duration = Duration::from_secs(86_400);
 
-/// The platform's management account in these tests.
-const MANAGEMENT: &str = "210987654321";
-
 /// A transfer invited from a fresh customer organization and accepted: it starts on a coming 1st.
 async fn accepted_transfer(served: &Served) -> pb::BillingTransfer {
-    let source = served
-        .sandbox
-        .create_standalone_account()
-        .await
-        .expect("source")
-        .to_string();
+    let source = served.standalone_account().await;
     let invited = served
-        .orders()
-        .invite_billing_transfer(pb::InviteBillingTransferRequest {
-            idempotency_key: key(),
-            source_management_account_id: source,
-            source_name: "Tenant Ltd".to_owned(),
-            order_id: uuid::Uuid::new_v4().to_string(),
-        })
-        .await
-        .operation();
-    let Some(pb::operation::Result::BillingTransfer(transfer)) = invited.result else {
-        panic!("no transfer: {invited:?}");
-    };
-    served
-        .operator()
-        .accept_handshake(pb::AcceptHandshakeRequest {
-            handshake_id: transfer.handshake_id.clone(),
-        })
-        .await
-        .expect("accept");
+        .begin(request::invite_billing_transfer(&source))
+        .await;
+    let transfer = transfer_of(&invited);
+    served.accept_handshake(&transfer.handshake_id).await;
     transfer
 }
 
 async fn end(served: &Served, transfer_id: &str) -> pb::Operation {
     served
-        .orders()
-        .end_billing_transfer(pb::EndBillingTransferRequest {
-            idempotency_key: key(),
-            transfer_id: transfer_id.to_owned(),
-        })
+        .begin(request::end_billing_transfer(transfer_id))
         .await
-        .operation()
 }
 
+/// The transfer an ending operation reports, once it has succeeded.
 fn ended_transfer(operation: &pb::Operation) -> pb::BillingTransfer {
-    match &operation.result {
-        Some(pb::operation::Result::BillingTransfer(transfer)) => transfer.clone(),
-        _ => panic!("no transfer: {operation:?}"),
-    }
-}
-
-async fn now(served: &Served) -> prost_types::Timestamp {
-    served
-        .operator()
-        .get_clock(pb::GetClockRequest {})
-        .await
-        .expect("clock")
-        .into_inner()
-        .now
-        .expect("now")
-}
-
-async fn served_with(
-    wrap: impl FnOnce(Arc<CountingCloud<SandboxCloud>>) -> Arc<dyn Cloud>,
-) -> (Served, tenure_testkit::TestDatabase) {
-    let database = tenure_testkit::TestDatabase::create().await.expect("db");
-    let mut settings = test_settings(&database);
-    settings.default_management_account_id = Some(MANAGEMENT.to_owned());
-    (serve_sandbox(&settings, wrap).await, database)
+    assert_succeeded(operation);
+    transfer_of(operation)
 }
 
 #[tokio::test]
 async fn a_transfer_ended_before_its_start_is_withdrawn_at_its_start_and_never_billed() {
-    let (served, _database) = served_with(|counting| counting).await;
+    let (served, _database) = spawn_platform_sandbox(|counting| counting).await;
     let transfer = accepted_transfer(&served).await;
     let start = transfer.start_at.expect("start");
     assert!(
-        now(&served).await.seconds < start.seconds,
+        served.now().await.seconds < start.seconds,
         "not started yet"
     );
 
-    let ended = end(&served, &transfer.id).await;
-    assert_eq!(
-        ended.state,
-        pb::OperationState::Succeeded as i32,
-        "{ended:?}"
-    );
-    let ended = ended_transfer(&ended);
+    let ended = ended_transfer(&end(&served, &transfer.id).await);
     assert_eq!(ended.status, pb::BillingTransferStatus::Withdrawn as i32);
     assert_eq!(
         ended.end_at,
         Some(start),
         "zero length: it ends at its start, never before it"
     );
-    let described = served
-        .orders()
-        .describe_billing_transfer(pb::DescribeBillingTransferRequest {
-            transfer_id: transfer.id.clone(),
-        })
-        .await
-        .expect("describe")
-        .into_inner()
-        .billing_transfer
-        .expect("transfer");
+    let described = served.describe_billing_transfer(&transfer.id).await;
     assert_eq!(
         described.status,
         pb::BillingTransferStatus::Withdrawn as i32
@@ -134,33 +72,18 @@ async fn a_transfer_ended_before_its_start_is_withdrawn_at_its_start_and_never_b
 
     // Ending it again is harmless and reports the same end.
     let again = end(&served, &transfer.id).await;
-    assert_eq!(
-        again.state,
-        pb::OperationState::Succeeded as i32,
-        "{again:?}"
-    );
     assert_eq!(ended_transfer(&again).end_at, Some(start));
     served.host.shutdown().await;
 }
 
 #[tokio::test]
 async fn withdrawing_an_accepted_transfer_before_its_start_leaves_it_zero_length() {
-    let (served, _database) = served_with(|counting| counting).await;
+    let (served, _database) = spawn_platform_sandbox(|counting| counting).await;
     let transfer = accepted_transfer(&served).await;
     let start = transfer.start_at.expect("start");
     let withdrawn = served
-        .orders()
-        .withdraw_billing_transfer(pb::WithdrawBillingTransferRequest {
-            idempotency_key: key(),
-            transfer_id: transfer.id.clone(),
-        })
-        .await
-        .operation();
-    assert_eq!(
-        withdrawn.state,
-        pb::OperationState::Succeeded as i32,
-        "{withdrawn:?}"
-    );
+        .begin(request::withdraw_billing_transfer(&transfer.id))
+        .await;
     let withdrawn = ended_transfer(&withdrawn);
     assert_eq!(
         withdrawn.status,
@@ -172,19 +95,13 @@ async fn withdrawing_an_accepted_transfer_before_its_start_leaves_it_zero_length
 
 #[tokio::test]
 async fn a_transfer_that_started_ends_at_the_end_of_the_current_month() {
-    let (served, _database) = served_with(|counting| counting).await;
+    let (served, _database) = spawn_platform_sandbox(|counting| counting).await;
     let transfer = accepted_transfer(&served).await;
     let start = transfer.start_at.expect("start");
-    let ahead = u64::try_from(start.seconds - now(&served).await.seconds).expect("ahead");
+    let ahead = u64::try_from(start.seconds - served.now().await.seconds).expect("ahead");
     served.advance(Duration::from_secs(ahead) + 3 * DAY).await;
 
-    let ended = end(&served, &transfer.id).await;
-    assert_eq!(
-        ended.state,
-        pb::OperationState::Succeeded as i32,
-        "{ended:?}"
-    );
-    let ended = ended_transfer(&ended);
+    let ended = ended_transfer(&end(&served, &transfer.id).await);
     assert_eq!(ended.status, pb::BillingTransferStatus::Withdrawn as i32);
     let end_at = ended.end_at.expect("end");
     assert!(end_at.seconds > start.seconds, "it billed the month it ran");
@@ -228,11 +145,11 @@ macro_rules! aws_answers_cloud {
 
             async fn terminate_billing_transfer(
                 &self,
-                acting: &AwsAccountId,
-                transfer_id: &str,
-                end_at: DateTime<Utc>,
+                management: &AwsAccountId,
+                transfer: &str,
+                end: DateTime<Utc>,
             ) -> CloudResult<BillingTransfer> {
-                self.terminate(acting, transfer_id, end_at).await
+                self.terminate(management, transfer, end).await
             }
 
             $(
@@ -320,7 +237,7 @@ async fn served_answering(
 ) -> (Served, tenure_testkit::TestDatabase, Asked) {
     let asked = Asked::default();
     let kept = asked.clone();
-    let (served, database) = served_with(move |inner| {
+    let (served, database) = spawn_platform_sandbox(move |inner| {
         Arc::new(AwsAnswers {
             inner,
             end_before_start,
@@ -341,13 +258,7 @@ async fn on_the_aws_path_an_end_reported_before_the_start_is_reported_as_the_sta
     let transfer = accepted_transfer(&served).await;
     let start = transfer.start_at.expect("start");
 
-    let ended = end(&served, &transfer.id).await;
-    assert_eq!(
-        ended.state,
-        pb::OperationState::Succeeded as i32,
-        "{ended:?}"
-    );
-    let ended = ended_transfer(&ended);
+    let ended = ended_transfer(&end(&served, &transfer.id).await);
     assert_eq!(ended.status, pb::BillingTransferStatus::Withdrawn as i32);
     assert_eq!(ended.end_at, Some(start), "never an end before the start");
     let asked = asked(&answers);
@@ -367,34 +278,23 @@ async fn on_the_aws_path_a_refused_end_before_the_start_stops_instead_of_billing
     let start = transfer.start_at.expect("start");
 
     let refused = served
-        .orders()
-        .end_billing_transfer(pb::EndBillingTransferRequest {
-            idempotency_key: key(),
-            transfer_id: transfer.id.clone(),
-        })
-        .await
-        .expect_err("the operation stopped");
+        .refused(request::end_billing_transfer(&transfer.id))
+        .await;
     assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
-    let info = error_info(&refused);
     assert_eq!(
-        info.metadata.get("code").map(String::as_str),
+        error_metadata(&refused, "code").as_deref(),
         Some("TNR902"),
         "operations settle the end with AWS"
     );
     assert_eq!(
-        info.metadata.get("aws_code").map(String::as_str),
+        error_metadata(&refused, "aws_code").as_deref(),
         Some("END_DATE_TOO_EARLY")
     );
     let operations = served
-        .orders()
-        .list_operations(pb::ListOperationsRequest {
-            kind: pb::OperationKind::EndBillingTransfer as i32,
-            ..pb::ListOperationsRequest::default()
-        })
-        .await
-        .expect("list")
-        .into_inner()
-        .operations;
+        .operations(request::operations_of(
+            pb::OperationKind::EndBillingTransfer,
+        ))
+        .await;
     assert_eq!(operations.len(), 1);
     assert_eq!(operations[0].state, pb::OperationState::Failed as i32);
     let asked = asked(&answers);
@@ -404,16 +304,7 @@ async fn on_the_aws_path_a_refused_end_before_the_start_stops_instead_of_billing
         "the end never moved into the month the transfer starts: {asked:?}"
     );
     assert!(asked[0].timestamp() < start.seconds);
-    let described = served
-        .orders()
-        .describe_billing_transfer(pb::DescribeBillingTransferRequest {
-            transfer_id: transfer.id.clone(),
-        })
-        .await
-        .expect("describe")
-        .into_inner()
-        .billing_transfer
-        .expect("transfer");
+    let described = served.describe_billing_transfer(&transfer.id).await;
     assert_eq!(
         described.status,
         pb::BillingTransferStatus::Accepted as i32,

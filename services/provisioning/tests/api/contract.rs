@@ -102,8 +102,12 @@ impl ContractFixture for SandboxFixture {
     }
 }
 
+/// One test module per backend, each running every listed case of the suite.
 macro_rules! contract_cases {
-    ($backend:ident: $($case:ident),+ $(,)?) => {
+    ([$($backend:ident),+ $(,)?]: $cases:tt) => {
+        $(contract_cases!($backend: $cases);)+
+    };
+    ($backend:ident: [$($case:ident),+ $(,)?]) => {
         mod $backend {
             use super::*;
             $(
@@ -117,7 +121,9 @@ macro_rules! contract_cases {
     };
 }
 
-contract_cases!(postgres:
+// PostgreSQL, and the sandbox's store on SQLite (the embedded database of `tenure up`): every case,
+// same body.
+contract_cases!([postgres, sqlite]: [
     case_create_account_to_success,
     case_invite_and_accept_handshake,
     case_handshake_declined,
@@ -127,17 +133,4 @@ contract_cases!(postgres:
     case_close_account_and_state_afterwards,
     case_stack_and_stack_set_offboarding_order,
     case_error_shapes,
-);
-
-// The sandbox's store on SQLite (the embedded database of `tenure up`): every case, same body.
-contract_cases!(sqlite:
-    case_create_account_to_success,
-    case_invite_and_accept_handshake,
-    case_handshake_declined,
-    case_handshake_expires,
-    case_cancel_handshake,
-    case_remove_account,
-    case_close_account_and_state_afterwards,
-    case_stack_and_stack_set_offboarding_order,
-    case_error_shapes,
-);
+]);

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use tenure_proto::provisioning::v1 as pb;
 use tenure_provisioning::cloud::{CallHook, Cloud as _, Hooked};
 
-use crate::support::{OperationAnswer as _, key, serve_sandbox, settle, test_settings};
+use crate::support::{MINUTE, assert_succeeded, request, serve_sandbox, settle, test_settings};
 
 /// Holds CreateAccount's answer back forever once the backend has acted: the process is "killed"
 /// between the AWS effect and the persisted reference.
@@ -43,12 +43,8 @@ async fn an_operation_interrupted_after_aws_acted_completes_exactly_once_after_a
     })
     .await;
     let management = first.sandbox.create_organization().await.expect("org");
-    let request = pb::CreateAccountRequest {
-        idempotency_key: key(),
-        management_account_id: management.to_string(),
-        email: "crash.survivor@example.com".to_owned(),
-        account_name: "Crash survivor".to_owned(),
-    };
+    let request =
+        request::create_account(&management, "crash.survivor@example.com", "Crash survivor");
     let mut client = first.orders();
     let call = tokio::time::timeout(
         Duration::from_secs(2),
@@ -69,16 +65,12 @@ async fn an_operation_interrupted_after_aws_acted_completes_exactly_once_after_a
     // two-second hang); should a slow machine lag, `settle` keeps polling until the new engine may
     // take the operation over. Moving the simulated clock does not shorten a claim.
     let in_flight = second
-        .orders()
-        .list_operations(pb::ListOperationsRequest::default())
-        .await
-        .expect("list")
-        .into_inner()
-        .operations;
+        .operations(pb::ListOperationsRequest::default())
+        .await;
     assert_eq!(in_flight.len(), 1);
     assert_eq!(in_flight[0].state, pb::OperationState::InProgress as i32);
-    let done = settle(&second, &in_flight[0].id, Duration::from_secs(60)).await;
-    assert_eq!(done.state, pb::OperationState::Succeeded as i32, "{done:?}");
+    let done = settle(&second, &in_flight[0].id, MINUTE).await;
+    assert_succeeded(&done);
     assert_eq!(
         second.counting.calls("create_account"),
         0,
@@ -106,7 +98,7 @@ async fn an_operation_interrupted_after_aws_acted_completes_exactly_once_after_a
     assert_eq!(created[0].id.as_str(), done.aws_account_id);
 
     // A retry of the original request replays the completed operation.
-    let replay = second.orders().create_account(request).await.operation();
+    let replay = second.begin(request).await;
     assert_eq!(replay.id, done.id);
     assert_eq!(second.counting.calls("create_account"), 0);
     second.host.shutdown().await;

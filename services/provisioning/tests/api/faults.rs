@@ -11,9 +11,9 @@ use tenure_proto::provisioning::v1 as pb;
 use tenure_provisioning::cloud::Cloud as _;
 use tenure_provisioning::cloud::testing::Fault;
 
-use tonic::{Code, Status};
+use tonic::Code;
 
-use crate::support::{ServedAws, key};
+use crate::support::{Mutation, ServedAws, assert_succeeded, request};
 
 /// The faults each call meets, in order. `throttled` is the service's own throttling answer.
 fn inject_every_fault(served: &ServedAws, api: &str, throttled: Fault) {
@@ -30,11 +30,7 @@ fn inject_every_fault(served: &ServedAws, api: &str, throttled: Fault) {
 /// The operation ended SUCCEEDED, every injected fault fired, and the call reached moto exactly
 /// `forwarded` times.
 fn assert_recovered(served: &ServedAws, operation: &pb::Operation, api: &str, forwarded: u64) {
-    assert_eq!(
-        operation.state,
-        pb::OperationState::Succeeded as i32,
-        "{operation:?}"
-    );
+    assert_succeeded(operation);
     assert_eq!(served.injector.pending(), 0, "a fault did not fire");
     assert!(
         served.injector.attempts(api) >= 4,
@@ -51,12 +47,10 @@ fn assert_recovered(served: &ServedAws, operation: &pb::Operation, api: &str, fo
 /// Sends a mutating call as orders does: while AWS is failing transiently the API answers UNAVAILABLE
 /// ("retry with the same key") and the engine keeps working; a repeat with the same key returns the
 /// operation once it has left that state.
-async fn accepted(
-    mut call: impl AsyncFnMut() -> Result<Option<pb::Operation>, Status>,
-) -> pb::Operation {
+async fn accepted(served: &ServedAws, request: impl Mutation) -> pb::Operation {
     for _ in 0..1_200 {
-        match call().await {
-            Ok(operation) => return operation.expect("operation"),
+        match request.clone().send(&mut served.orders()).await {
+            Ok(operation) => return operation,
             Err(status) if status.code() == Code::Unavailable => {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
@@ -64,6 +58,12 @@ async fn accepted(
         }
     }
     panic!("the call stayed unavailable");
+}
+
+/// [`accepted`], then waits until the operation has ended.
+async fn settled(served: &ServedAws, request: impl Mutation) -> pb::Operation {
+    let started = accepted(served, request).await;
+    served.settle(&started.id).await
 }
 
 /// Single SDK attempt: the engine, not the SDK, must ride out each fault.
@@ -77,21 +77,11 @@ async fn create_account_survives_every_fault_without_a_duplicate_account() {
     let management = served.organization().await;
     inject_every_fault(&served, "CreateAccount", Fault::too_many_requests());
     let email = "faulty.create@example.com";
-    let request = pb::CreateAccountRequest {
-        idempotency_key: key(),
-        management_account_id: management.to_string(),
-        email: email.to_owned(),
-        account_name: "Faulty create".to_owned(),
-    };
-    let started = accepted(async || {
-        served
-            .orders()
-            .create_account(request.clone())
-            .await
-            .map(|response| response.into_inner().operation)
-    })
+    let done = settled(
+        &served,
+        request::create_account(&management, email, "Faulty create"),
+    )
     .await;
-    let done = served.settle(&started.id).await;
     // Only the lost request reached moto: the refusals never did, and after the loss the engine found
     // the request instead of sending another.
     assert_recovered(&served, &done, "CreateAccount", 1);
@@ -128,24 +118,8 @@ async fn close_account_survives_every_fault_and_the_account_is_suspended_once() 
         .create_account(&management, "faulty.close@example.com")
         .await;
     inject_every_fault(&served, "CloseAccount", Fault::too_many_requests());
-    let request = pb::CloseAccountRequest {
-        idempotency_key: key(),
-        aws_account_id: member.clone(),
-    };
-    let closing = accepted(async || {
-        served
-            .orders()
-            .close_account(request.clone())
-            .await
-            .map(|response| response.into_inner().operation)
-    })
-    .await;
-    let closed = served.settle(&closing.id).await;
-    assert_eq!(
-        closed.state,
-        pb::OperationState::Succeeded as i32,
-        "{closed:?}"
-    );
+    let closed = settled(&served, request::close_account(&member)).await;
+    assert_succeeded(&closed);
     assert_eq!(served.injector.pending(), 0, "a fault did not fire");
     // CloseAccount is safe to repeat (AccountAlreadyClosedException is success), so after the lost
     // answer the engine may send it once more; moto still holds the one account, suspended.
@@ -172,30 +146,11 @@ async fn create_stack_survives_every_fault_without_a_duplicate_stack() {
     let served = served().await;
     let management = served.organization().await;
     inject_every_fault(&served, "CreateStack", Fault::throttling());
-    let request = pb::DeployBootstrapStackRequest {
-        idempotency_key: key(),
-        aws_account_id: management.to_string(),
-    };
-    let deploying = accepted(async || {
-        served
-            .orders()
-            .deploy_bootstrap_stack(request.clone())
-            .await
-            .map(|response| response.into_inner().operation)
-    })
-    .await;
-    let deployed = served.settle(&deploying.id).await;
+    let deployed = settled(&served, request::deploy_bootstrap_stack(&management)).await;
     // The lost request reached moto, and so does the repeat with the same token (AWS would answer
     // with the stack; moto refuses the name and the engine adopts the stack it tagged).
     assert_recovered(&served, &deployed, "CreateStack", 2);
-    assert_eq!(
-        served
-            .admin
-            .live_stack_names(&management)
-            .await
-            .expect("stacks"),
-        ["tenure-bootstrap"]
-    );
+    assert_eq!(served.live_stacks(&management).await, ["tenure-bootstrap"]);
     served.host.shutdown().await;
 }
 
@@ -209,20 +164,7 @@ async fn stack_set_and_instances_survive_every_fault_without_duplicates() {
     let template = pb::StackSetTemplate::Essentials as i32;
 
     inject_every_fault(&served, "CreateStackSet", Fault::throttling());
-    let request = pb::CreateStackSetRequest {
-        idempotency_key: key(),
-        management_account_id: management.to_string(),
-        template,
-    };
-    let creating_set = accepted(async || {
-        served
-            .orders()
-            .create_stack_set(request.clone())
-            .await
-            .map(|response| response.into_inner().operation)
-    })
-    .await;
-    let created_set = served.settle(&creating_set.id).await;
+    let created_set = settled(&served, request::create_stack_set(&management, template)).await;
     // The lost request and the repeat that finds the name taken and adopts the StackSet.
     assert_recovered(&served, &created_set, "CreateStackSet", 2);
     let set = served
@@ -237,35 +179,16 @@ async fn stack_set_and_instances_survive_every_fault_without_duplicates() {
     );
 
     inject_every_fault(&served, "CreateStackInstances", Fault::throttling());
-    let request = pb::CreateStackInstancesRequest {
-        idempotency_key: key(),
-        management_account_id: management.to_string(),
-        template,
-        aws_account_ids: vec![member.clone()],
-        regions: vec!["us-east-1".to_owned()],
-    };
-    let creating = accepted(async || {
-        served
-            .orders()
-            .create_stack_instances(request.clone())
-            .await
-            .map(|response| response.into_inner().operation)
-    })
+    let created = settled(
+        &served,
+        request::create_stack_instances(&management, template, &[&member], "us-east-1"),
+    )
     .await;
-    let created = served.settle(&creating.id).await;
     // The repeat carries the same OperationId, which AWS answers with OperationIdAlreadyExists.
     assert_recovered(&served, &created, "CreateStackInstances", 2);
-    let instances = served
-        .inspector
-        .list_stack_instances(&management, "tenure-essentials")
-        .await
-        .expect("instances");
     assert_eq!(
-        instances
-            .iter()
-            .map(|instance| (instance.account.as_str(), instance.region.as_str()))
-            .collect::<Vec<_>>(),
-        [(member.as_str(), "us-east-1")]
+        served.instances(&management, "tenure-essentials").await,
+        [(member.clone(), "us-east-1".to_owned())]
     );
     served.host.shutdown().await;
 }

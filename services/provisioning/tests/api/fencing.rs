@@ -10,7 +10,10 @@ use tenure_proto::provisioning::v1 as pb;
 use tenure_provisioning::SandboxCloud;
 use tenure_provisioning::cloud::{CallHook, Hooked};
 
-use crate::support::{OperationAnswer as _, has_ended, key, serve_sandbox, test_settings};
+use crate::support::{
+    OperationAnswer as _, assert_succeeded, has_ended, request, serve_sandbox, start_with,
+    test_settings,
+};
 
 /// Far past a claim (`claim_secs`, 60 s here), had claims been measured on the simulated clock.
 const JUMP: Duration = Duration::from_secs(10 * 60);
@@ -61,31 +64,20 @@ async fn two_engines_step_an_operation_one_at_a_time_however_far_the_clock_jumps
     .await;
     let replica = served.replica(&settings).await;
     let mut engines = [served.orders(), replica.orders()];
-    let management = served
-        .sandbox
-        .create_organization()
-        .await
-        .expect("org")
-        .to_string();
+    let management = served.organization().await;
 
-    let started = engines[0]
-        .create_account(pb::CreateAccountRequest {
-            idempotency_key: key(),
-            management_account_id: management,
-            email: "one.at.a.time@example.com".to_owned(),
-            account_name: "One at a time".to_owned(),
-        })
-        .await
-        .operation();
+    let started = start_with(
+        &mut engines[0],
+        request::create_account(&management, "one.at.a.time@example.com", "One at a time"),
+    )
+    .await;
     assert_eq!(served.counting.calls("create_account"), 1);
 
     // GetOperation on each replica in turn, the clock jumped between polls; both workers run too.
     let mut settled = None;
     for poll in 0..100 {
         let operation = engines[poll % 2]
-            .get_operation(pb::GetOperationRequest {
-                operation_id: started.id.clone(),
-            })
+            .get_operation(request::get_operation(&started.id))
             .await
             .operation();
         if has_ended(&operation) {
@@ -96,11 +88,7 @@ async fn two_engines_step_an_operation_one_at_a_time_however_far_the_clock_jumps
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let settled = settled.expect("the operation settled");
-    assert_eq!(
-        settled.state,
-        pb::OperationState::Succeeded as i32,
-        "{settled:?}"
-    );
+    assert_succeeded(&settled);
     assert_eq!(
         served.counting.calls("create_account"),
         1,
@@ -114,9 +102,7 @@ async fn two_engines_step_an_operation_one_at_a_time_however_far_the_clock_jumps
         served.advance(JUMP).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
         let operation = engines[read % 2]
-            .get_operation(pb::GetOperationRequest {
-                operation_id: started.id.clone(),
-            })
+            .get_operation(request::get_operation(&started.id))
             .await
             .operation();
         assert_eq!(

@@ -10,33 +10,18 @@ use tonic::Code;
 use tonic_types::StatusExt as _;
 
 use crate::support::{
-    OperationAnswer as _, Served, create_account, error_info, key, organization_with_member,
-    serve_sandbox, settle, spawn_sandbox, test_settings,
+    DAY, MINUTE, Served, account_of, assert_aws_rejected, assert_state, assert_succeeded,
+    create_account, error_info, error_metadata, handshake_of, organization_with_member, request,
+    serve_sandbox, settle, spawn_platform_sandbox, spawn_sandbox, test_settings, transfer_of,
+    violated_fields,
 };
-
-const MINUTE: Duration = Duration::from_secs(60);
-const DAY: Duration = Duration::from_secs(86_400);
 
 #[tokio::test]
 async fn create_account_runs_to_success_and_a_replay_calls_aws_no_more() {
     let (served, _database) = spawn_sandbox().await;
-    let management = served
-        .sandbox
-        .create_organization()
-        .await
-        .expect("org")
-        .to_string();
-    let request = pb::CreateAccountRequest {
-        idempotency_key: key(),
-        management_account_id: management.clone(),
-        email: "first.account@example.com".to_owned(),
-        account_name: "First".to_owned(),
-    };
-    let first = served
-        .orders()
-        .create_account(request.clone())
-        .await
-        .operation();
+    let management = served.organization().await;
+    let request = request::create_account(&management, "first.account@example.com", "First");
+    let first = served.begin(request.clone()).await;
     assert_eq!(first.state, pb::OperationState::InProgress as i32);
     assert_eq!(first.kind, pb::OperationKind::CreateAccount as i32);
     let Some(pb::operation::Result::CreateAccount(created)) = &first.result else {
@@ -47,16 +32,12 @@ async fn create_account_runs_to_success_and_a_replay_calls_aws_no_more() {
     assert_eq!(served.counting.calls("create_account"), 1);
 
     let done = settle(&served, &first.id, MINUTE).await;
-    assert_eq!(done.state, pb::OperationState::Succeeded as i32, "{done:?}");
+    assert_succeeded(&done);
     assert_eq!(done.aws_account_id.len(), 12);
 
     // The same key and request: the stored operation, without another CreateAccount.
     let calls_before = served.counting.total();
-    let replay = served
-        .orders()
-        .create_account(request.clone())
-        .await
-        .operation();
+    let replay = served.begin(request.clone()).await;
     assert_eq!(replay.id, first.id);
     assert_eq!(replay.state, pb::OperationState::Succeeded as i32);
     assert_eq!(
@@ -68,28 +49,17 @@ async fn create_account_runs_to_success_and_a_replay_calls_aws_no_more() {
 
     // The same key with another request is refused.
     let conflicting = served
-        .orders()
-        .create_account(pb::CreateAccountRequest {
+        .refused(pb::CreateAccountRequest {
             account_name: "Other".to_owned(),
             ..request
         })
-        .await
-        .expect_err("key reused");
+        .await;
     assert_eq!(conflicting.code(), Code::FailedPrecondition);
     assert_eq!(error_info(&conflicting).reason, "IDEMPOTENCY_KEY_REUSED");
     assert_eq!(served.counting.calls("create_account"), 1);
 
     // The account is now known to belong to the organization: DescribeAccount needs no default.
-    let described = served
-        .orders()
-        .describe_account(pb::DescribeAccountRequest {
-            aws_account_id: done.aws_account_id.clone(),
-        })
-        .await
-        .expect("describe")
-        .into_inner()
-        .account
-        .expect("account");
+    let described = served.describe_account(&done.aws_account_id).await;
     assert_eq!(described.state, pb::AwsAccountState::Active as i32);
     assert_eq!(described.joined_method, "CREATED");
     served.host.shutdown().await;
@@ -99,26 +69,17 @@ async fn create_account_runs_to_success_and_a_replay_calls_aws_no_more() {
 async fn bad_requests_list_every_violation_and_store_nothing() {
     let (served, _database) = spawn_sandbox().await;
     let status = served
-        .orders()
-        .create_account(pb::CreateAccountRequest {
+        .refused(pb::CreateAccountRequest {
             idempotency_key: "short".to_owned(),
             management_account_id: " 012345678901".to_owned(),
             email: "not-an-email".to_owned(),
             account_name: String::new(),
         })
-        .await
-        .expect_err("invalid");
+        .await;
     assert_eq!(status.code(), Code::InvalidArgument);
-    let details = status.get_error_details();
-    let fields: Vec<_> = details
-        .bad_request()
-        .expect("bad request")
-        .field_violations
-        .iter()
-        .map(|violation| violation.field.clone())
-        .collect();
+    assert!(status.get_error_details().bad_request().is_some());
     assert_eq!(
-        fields,
+        violated_fields(&status),
         [
             "idempotency_key",
             "management_account_id",
@@ -127,35 +88,22 @@ async fn bad_requests_list_every_violation_and_store_nothing() {
         ]
     );
     let stack_instances = served
-        .orders()
-        .create_stack_instances(pb::CreateStackInstancesRequest {
-            idempotency_key: key(),
-            management_account_id: "012345678901".to_owned(),
-            template: pb::StackSetTemplate::Unspecified as i32,
-            aws_account_ids: vec!["111111111111".to_owned(), "111111111111".to_owned()],
-            regions: vec!["moon-1".to_owned()],
-        })
-        .await
-        .expect_err("invalid");
-    let details = stack_instances.get_error_details();
-    let fields: Vec<_> = details
-        .bad_request()
-        .expect("bad request")
-        .field_violations
-        .iter()
-        .map(|violation| violation.field.clone())
-        .collect();
-    assert_eq!(fields, ["template", "aws_account_ids[1]", "regions[0]"]);
-    let listed = served
-        .orders()
-        .list_operations(pb::ListOperationsRequest::default())
-        .await
-        .expect("list")
-        .into_inner();
-    assert!(
-        listed.operations.is_empty(),
-        "a bad request stored something"
+        .refused(request::create_stack_instances(
+            "012345678901",
+            pb::StackSetTemplate::Unspecified as i32,
+            &["111111111111", "111111111111"],
+            "moon-1",
+        ))
+        .await;
+    assert!(stack_instances.get_error_details().bad_request().is_some());
+    assert_eq!(
+        violated_fields(&stack_instances),
+        ["template", "aws_account_ids[1]", "regions[0]"]
     );
+    let listed = served
+        .operations(pb::ListOperationsRequest::default())
+        .await;
+    assert!(listed.is_empty(), "a bad request stored something");
     assert_eq!(served.counting.total(), 0, "a bad request reached AWS");
     served.host.shutdown().await;
 }
@@ -165,38 +113,22 @@ async fn an_email_already_in_the_organization_asks_the_customer_for_another() {
     let (served, _database) = spawn_sandbox().await;
     let (management, _member) = organization_with_member(&served).await;
     let taken = served
-        .orders()
-        .list_operations(pb::ListOperationsRequest::default())
-        .await
-        .expect("list")
-        .into_inner()
-        .operations;
+        .operations(pb::ListOperationsRequest::default())
+        .await;
     assert_eq!(taken.len(), 1);
     // The member's email is taken; reuse it.
-    let member_email = served.sandbox.clone();
-    let accounts = tenure_provisioning::cloud::Cloud::list_accounts(
-        &member_email,
-        &tenure_domain::AwsAccountId::parse(&management).expect("id"),
-    )
-    .await
-    .expect("accounts");
+    let accounts = served
+        .sandbox
+        .list_accounts(&AwsAccountId::parse(&management).expect("id"))
+        .await
+        .expect("accounts");
     let email = accounts
         .iter()
         .find(|account| account.id.as_str() != management)
         .map(|account| account.email.clone())
         .expect("member");
-    let request = pb::CreateAccountRequest {
-        idempotency_key: key(),
-        management_account_id: management,
-        email,
-        account_name: "Duplicate".to_owned(),
-    };
-    let started = served
-        .orders()
-        .create_account(request.clone())
-        .await
-        .operation();
-    let ended = settle(&served, &started.id, MINUTE).await;
+    let request = request::create_account(&management, &email, "Duplicate");
+    let ended = served.run(request.clone()).await;
     assert_eq!(
         ended.state,
         pb::OperationState::CustomerActionRequired as i32
@@ -204,18 +136,10 @@ async fn an_email_already_in_the_organization_asks_the_customer_for_another() {
     let error = ended.error.expect("error");
     assert_eq!(error.code, "TNR101");
     assert_eq!(error.aws_code, "EMAIL_ALREADY_EXISTS");
-    let replay = served
-        .orders()
-        .create_account(request)
-        .await
-        .expect_err("customer action");
+    let replay = served.refused(request).await;
     assert_eq!(replay.code(), Code::FailedPrecondition);
-    let info = error_info(&replay);
-    assert_eq!(info.reason, "CUSTOMER_ACTION_REQUIRED");
-    assert_eq!(
-        info.metadata.get("code").map(String::as_str),
-        Some("TNR101")
-    );
+    assert_eq!(error_info(&replay).reason, "CUSTOMER_ACTION_REQUIRED");
+    assert_eq!(error_metadata(&replay, "code").as_deref(), Some("TNR101"));
     served.host.shutdown().await;
 }
 
@@ -223,14 +147,7 @@ async fn an_email_already_in_the_organization_asks_the_customer_for_another() {
 async fn a_new_account_waits_out_its_removal_period_then_leaves() {
     let (served, _database) = spawn_sandbox().await;
     let (_management, member) = organization_with_member(&served).await;
-    let status = served
-        .orders()
-        .remove_account(pb::RemoveAccountRequest {
-            idempotency_key: key(),
-            aws_account_id: member.clone(),
-        })
-        .await
-        .expect_err("waiting period");
+    let status = served.refused(request::remove_account(&member)).await;
     assert_eq!(status.code(), Code::ResourceExhausted);
     assert_eq!(error_info(&status).reason, "TNR402");
     let delay = status
@@ -240,23 +157,16 @@ async fn a_new_account_waits_out_its_removal_period_then_leaves() {
         .expect("retry info");
     assert!(delay > Duration::from_secs(3 * 86_400), "{delay:?}");
     let deferred = served
-        .orders()
-        .list_operations(pb::ListOperationsRequest {
-            state: pb::OperationState::Deferred as i32,
-            ..pb::ListOperationsRequest::default()
-        })
-        .await
-        .expect("list")
-        .into_inner()
-        .operations;
+        .operations(request::operations_in(pb::OperationState::Deferred))
+        .await;
     assert_eq!(deferred.len(), 1);
     served.advance(4 * DAY + MINUTE).await;
     let done = settle(&served, &deferred[0].id, MINUTE).await;
-    assert_eq!(done.state, pb::OperationState::Succeeded as i32, "{done:?}");
-    let Some(pb::operation::Result::Account(account)) = done.result else {
-        panic!("no account result");
-    };
-    assert_eq!(account.state, pb::AwsAccountState::NotInOrganization as i32);
+    assert_succeeded(&done);
+    assert_eq!(
+        account_of(&done).state,
+        pb::AwsAccountState::NotInOrganization as i32
+    );
     served.host.shutdown().await;
 }
 
@@ -269,86 +179,46 @@ async fn closing_past_the_quota_is_deferred_with_retry_info() {
     let (management, first) = organization_with_member(&served).await;
     let second = create_account(&served, &management, "second.member@example.com").await;
 
-    let closing = served
-        .orders()
-        .close_account(pb::CloseAccountRequest {
-            idempotency_key: key(),
-            aws_account_id: first.clone(),
-        })
-        .await
-        .operation();
+    let closing = served.begin(request::close_account(&first)).await;
     assert_eq!(closing.state, pb::OperationState::InProgress as i32);
     let closed = settle(&served, &closing.id, MINUTE).await;
-    assert_eq!(closed.state, pb::OperationState::Succeeded as i32);
-    let Some(pb::operation::Result::Account(account)) = closed.result else {
-        panic!("no account result");
-    };
-    assert_eq!(account.state, pb::AwsAccountState::Suspended as i32);
+    assert_succeeded(&closed);
+    assert_eq!(
+        account_of(&closed).state,
+        pb::AwsAccountState::Suspended as i32
+    );
 
-    let status = served
-        .orders()
-        .close_account(pb::CloseAccountRequest {
-            idempotency_key: key(),
-            aws_account_id: second,
-        })
-        .await
-        .expect_err("quota");
+    let status = served.refused(request::close_account(&second)).await;
     assert_eq!(status.code(), Code::ResourceExhausted);
     assert_eq!(error_info(&status).reason, "TNR403");
     assert!(status.get_error_details().retry_info().is_some());
 
     // Closing the closed account again is done, not an error (AccountAlreadyClosedException).
-    let again = served
-        .orders()
-        .close_account(pb::CloseAccountRequest {
-            idempotency_key: key(),
-            aws_account_id: first,
-        })
-        .await
-        .operation();
-    assert_eq!(again.state, pb::OperationState::Succeeded as i32);
+    let again = served.begin(request::close_account(&first)).await;
+    assert_succeeded(&again);
     served.host.shutdown().await;
 }
 
 #[tokio::test]
 async fn invitations_expire_by_the_clock_or_are_declined_and_can_be_cancelled() {
     let (served, _database) = spawn_sandbox().await;
-    let management = served
-        .sandbox
-        .create_organization()
-        .await
-        .expect("org")
-        .to_string();
-    let invite = |target: String| pb::InviteAccountRequest {
-        idempotency_key: key(),
-        management_account_id: management.clone(),
-        target_account_id: target,
-        order_id: uuid::Uuid::new_v4().to_string(),
+    let management = served.organization().await;
+    let invite = async |target: &str| {
+        served
+            .begin(request::invite_account(&management, target))
+            .await
     };
-    let first_target = served
-        .sandbox
-        .create_standalone_account()
-        .await
-        .expect("a")
-        .to_string();
-    let invited = served
-        .orders()
-        .invite_account(invite(first_target.clone()))
-        .await
-        .operation();
-    assert_eq!(invited.state, pb::OperationState::Succeeded as i32);
-    let Some(pb::operation::Result::Handshake(handshake)) = invited.result else {
-        panic!("no handshake");
-    };
+    let first_target = served.standalone_account().await;
+    let invited = invite(&first_target).await;
+    assert_succeeded(&invited);
+    let handshake = handshake_of(&invited);
     assert!(handshake.id.starts_with("h-"));
     assert_eq!(handshake.state, pb::HandshakeState::Requested as i32);
 
     served.advance(16 * DAY).await;
     let expired = served
         .orders()
-        .describe_handshake(pb::DescribeHandshakeRequest {
-            handshake_id: handshake.id.clone(),
-        })
+        .describe_handshake(request::describe_handshake(&handshake.id))
         .await
         .expect("describe")
         .into_inner()
@@ -356,41 +226,15 @@ async fn invitations_expire_by_the_clock_or_are_declined_and_can_be_cancelled() 
         .expect("handshake");
     assert_eq!(expired.state, pb::HandshakeState::Expired as i32);
 
-    let second_target = served
-        .sandbox
-        .create_standalone_account()
-        .await
-        .expect("b")
-        .to_string();
-    let second = served
-        .orders()
-        .invite_account(invite(second_target.clone()))
-        .await
-        .operation();
-    let Some(pb::operation::Result::Handshake(second_handshake)) = second.result else {
-        panic!("no handshake");
-    };
-    let declined = served
-        .operator()
-        .decline_handshake(pb::DeclineHandshakeRequest {
-            handshake_id: second_handshake.id.clone(),
-        })
-        .await
-        .expect("decline")
-        .into_inner()
-        .handshake
-        .expect("handshake");
+    let second_target = served.standalone_account().await;
+    let second_handshake = handshake_of(&invite(&second_target).await);
+    let declined = served.decline_handshake(&second_handshake.id).await;
     assert_eq!(declined.state, pb::HandshakeState::Declined as i32);
     // Cancelling a declined invitation is done (the invitation can no longer be accepted).
     let cancelled = served
-        .orders()
-        .cancel_handshake(pb::CancelHandshakeRequest {
-            idempotency_key: key(),
-            handshake_id: second_handshake.id.clone(),
-        })
-        .await
-        .operation();
-    assert_eq!(cancelled.state, pb::OperationState::Succeeded as i32);
+        .begin(request::cancel_handshake(&second_handshake.id))
+        .await;
+    assert_succeeded(&cancelled);
 
     let listed = served
         .orders()
@@ -407,37 +251,10 @@ async fn invitations_expire_by_the_clock_or_are_declined_and_can_be_cancelled() 
     assert_eq!(listed[0].state, pb::HandshakeState::Declined as i32);
 
     // An accepted invitation brings the account into the organization.
-    let third_target = served
-        .sandbox
-        .create_standalone_account()
-        .await
-        .expect("c")
-        .to_string();
-    let third = served
-        .orders()
-        .invite_account(invite(third_target.clone()))
-        .await
-        .operation();
-    let Some(pb::operation::Result::Handshake(third_handshake)) = third.result else {
-        panic!("no handshake");
-    };
-    served
-        .operator()
-        .accept_handshake(pb::AcceptHandshakeRequest {
-            handshake_id: third_handshake.id,
-        })
-        .await
-        .expect("accept");
-    let joined = served
-        .orders()
-        .describe_account(pb::DescribeAccountRequest {
-            aws_account_id: third_target,
-        })
-        .await
-        .expect("describe")
-        .into_inner()
-        .account
-        .expect("account");
+    let third_target = served.standalone_account().await;
+    let third_handshake = handshake_of(&invite(&third_target).await);
+    served.accept_handshake(&third_handshake.id).await;
+    let joined = served.describe_account(&third_target).await;
     assert_eq!(joined.state, pb::AwsAccountState::Active as i32);
     assert_eq!(joined.joined_method, "INVITED");
     served.host.shutdown().await;
@@ -445,70 +262,26 @@ async fn invitations_expire_by_the_clock_or_are_declined_and_can_be_cancelled() 
 
 #[tokio::test]
 async fn a_billing_transfer_starts_on_a_first_and_ends_at_a_month_end() {
-    let database = tenure_testkit::TestDatabase::create().await.expect("db");
-    let mut settings = test_settings(&database);
-    let management = "210987654321";
-    settings.default_management_account_id = Some(management.to_owned());
-    let served = serve_sandbox(&settings, |counting| counting).await;
-    let source = served
-        .sandbox
-        .create_standalone_account()
-        .await
-        .expect("source")
-        .to_string();
+    let (served, _database) = spawn_platform_sandbox(|counting| counting).await;
+    let source = served.standalone_account().await;
     let invited = served
-        .orders()
-        .invite_billing_transfer(pb::InviteBillingTransferRequest {
-            idempotency_key: key(),
-            source_management_account_id: source.clone(),
-            source_name: "Tenant Ltd".to_owned(),
-            order_id: uuid::Uuid::new_v4().to_string(),
-        })
-        .await
-        .operation();
-    assert_eq!(
-        invited.state,
-        pb::OperationState::Succeeded as i32,
-        "{invited:?}"
-    );
-    let Some(pb::operation::Result::BillingTransfer(transfer)) = invited.result else {
-        panic!("no transfer");
-    };
+        .begin(request::invite_billing_transfer(&source))
+        .await;
+    assert_succeeded(&invited);
+    let transfer = transfer_of(&invited);
     assert!(transfer.id.starts_with("rt-"));
     let start = transfer.start_at.expect("start");
     let accept_by = transfer.accept_by.expect("accept by");
     assert_eq!(start.seconds % 86_400, 0, "the start is at midnight");
     assert_eq!(start.seconds - accept_by.seconds, 86_400);
-    let now = served
-        .operator()
-        .get_clock(pb::GetClockRequest {})
-        .await
-        .expect("clock")
-        .into_inner()
-        .now
-        .expect("now");
+    let now = served.now().await;
     assert!(
         accept_by.seconds - now.seconds >= 72 * 3_600,
         "the window is left"
     );
 
-    served
-        .operator()
-        .accept_handshake(pb::AcceptHandshakeRequest {
-            handshake_id: transfer.handshake_id.clone(),
-        })
-        .await
-        .expect("accept");
-    let described = served
-        .orders()
-        .describe_billing_transfer(pb::DescribeBillingTransferRequest {
-            transfer_id: transfer.id.clone(),
-        })
-        .await
-        .expect("describe")
-        .into_inner()
-        .billing_transfer
-        .expect("transfer");
+    served.accept_handshake(&transfer.handshake_id).await;
+    let described = served.describe_billing_transfer(&transfer.id).await;
     assert_eq!(described.status, pb::BillingTransferStatus::Accepted as i32);
 
     // Once the transfer has started it runs to the end of the current month (one ended before its
@@ -516,21 +289,10 @@ async fn a_billing_transfer_starts_on_a_first_and_ends_at_a_month_end() {
     let ahead = u64::try_from(start.seconds - now.seconds).expect("the start lies ahead");
     served.advance(Duration::from_secs(ahead) + DAY).await;
     let ended = served
-        .orders()
-        .end_billing_transfer(pb::EndBillingTransferRequest {
-            idempotency_key: key(),
-            transfer_id: transfer.id.clone(),
-        })
-        .await
-        .operation();
-    assert_eq!(
-        ended.state,
-        pb::OperationState::Succeeded as i32,
-        "{ended:?}"
-    );
-    let Some(pb::operation::Result::BillingTransfer(ended)) = ended.result else {
-        panic!("no transfer");
-    };
+        .begin(request::end_billing_transfer(&transfer.id))
+        .await;
+    assert_succeeded(&ended);
+    let ended = transfer_of(&ended);
     assert_eq!(ended.status, pb::BillingTransferStatus::Withdrawn as i32);
     let end = ended.end_at.expect("end");
     assert_eq!(
@@ -543,148 +305,88 @@ async fn a_billing_transfer_starts_on_a_first_and_ends_at_a_month_end() {
     served.host.shutdown().await;
 }
 
+/// Whether CheckBootstrapRole finds the bootstrap role deployed in `account`.
+async fn bootstrap_deployed(served: &Served, account: &str) -> bool {
+    served
+        .orders()
+        .check_bootstrap_role(pb::CheckBootstrapRoleRequest {
+            aws_account_id: account.to_owned(),
+        })
+        .await
+        .expect("check")
+        .into_inner()
+        .deployed
+}
+
 #[tokio::test]
 async fn stacks_and_stack_sets_deploy_and_are_removed_in_the_offboarding_order() {
     let (served, _database) = spawn_sandbox().await;
     let (management, member) = organization_with_member(&served).await;
-    let mut orders = served.orders();
-    let deploying = orders
-        .deploy_bootstrap_stack(pb::DeployBootstrapStackRequest {
-            idempotency_key: key(),
-            aws_account_id: management.clone(),
-        })
-        .await
-        .operation();
-    let deployed = settle(&served, &deploying.id, MINUTE).await;
-    assert_eq!(
-        deployed.state,
-        pb::OperationState::Succeeded as i32,
-        "{deployed:?}"
-    );
-    let checked = orders
-        .check_bootstrap_role(pb::CheckBootstrapRoleRequest {
-            aws_account_id: management.clone(),
-        })
-        .await
-        .expect("check")
-        .into_inner();
-    assert!(checked.deployed);
+    let deployed = served
+        .run(request::deploy_bootstrap_stack(&management))
+        .await;
+    assert_succeeded(&deployed);
+    assert!(bootstrap_deployed(&served, &management).await);
 
     let template = pb::StackSetTemplate::Essentials as i32;
-    let set = orders
-        .create_stack_set(pb::CreateStackSetRequest {
-            idempotency_key: key(),
-            management_account_id: management.clone(),
+    let set = served
+        .begin(request::create_stack_set(&management, template))
+        .await;
+    assert_succeeded(&set);
+    let created = served
+        .run(request::create_stack_instances(
+            &management,
             template,
-        })
-        .await
-        .operation();
-    assert_eq!(set.state, pb::OperationState::Succeeded as i32, "{set:?}");
-    let instances = orders
-        .create_stack_instances(pb::CreateStackInstancesRequest {
-            idempotency_key: key(),
-            management_account_id: management.clone(),
-            template,
-            aws_account_ids: vec![member.clone()],
-            regions: vec!["us-east-1".to_owned()],
-        })
-        .await
-        .operation();
-    let created = settle(&served, &instances.id, MINUTE).await;
-    assert_eq!(
-        created.state,
-        pb::OperationState::Succeeded as i32,
-        "{created:?}"
-    );
+            &[&member],
+            "us-east-1",
+        ))
+        .await;
+    assert_succeeded(&created);
 
     // A StackSet with instances cannot go: AWS's refusal travels verbatim.
-    let refused = orders
-        .delete_stack_set(pb::DeleteStackSetRequest {
-            idempotency_key: key(),
-            management_account_id: management.clone(),
-            template,
-        })
-        .await
-        .expect_err("not empty");
-    assert_eq!(refused.code(), Code::FailedPrecondition);
-    let info = error_info(&refused);
-    assert_eq!(info.reason, "AWS_REJECTED");
-    assert_eq!(
-        info.metadata.get("aws_code").map(String::as_str),
-        Some("StackSetNotEmptyException")
-    );
+    let refused = served
+        .refused(request::delete_stack_set(&management, template))
+        .await;
+    assert_aws_rejected(&refused, "StackSetNotEmptyException");
 
-    let removing = orders
-        .delete_stack_instances(pb::DeleteStackInstancesRequest {
-            idempotency_key: key(),
-            management_account_id: management.clone(),
+    let removed = served
+        .run(request::delete_stack_instances(
+            &management,
             template,
-            aws_account_ids: vec![member],
-            regions: vec!["us-east-1".to_owned()],
-            retain_stacks: false,
-        })
-        .await
-        .operation();
-    let removed = settle(&served, &removing.id, MINUTE).await;
-    assert_eq!(removed.state, pb::OperationState::Succeeded as i32);
-    let deleted_set = orders
-        .delete_stack_set(pb::DeleteStackSetRequest {
-            idempotency_key: key(),
-            management_account_id: management.clone(),
-            template,
-        })
-        .await
-        .operation();
-    assert_eq!(deleted_set.state, pb::OperationState::Succeeded as i32);
-    let deleting = orders
-        .delete_bootstrap_stack(pb::DeleteBootstrapStackRequest {
-            idempotency_key: key(),
-            aws_account_id: management.clone(),
-        })
-        .await
-        .operation();
-    let gone = settle(&served, &deleting.id, MINUTE).await;
-    assert_eq!(gone.state, pb::OperationState::Succeeded as i32, "{gone:?}");
-    let checked = orders
-        .check_bootstrap_role(pb::CheckBootstrapRoleRequest {
-            aws_account_id: management,
-        })
-        .await
-        .expect("check")
-        .into_inner();
-    assert!(!checked.deployed);
+            &[&member],
+            "us-east-1",
+        ))
+        .await;
+    assert_succeeded(&removed);
+    let deleted_set = served
+        .begin(request::delete_stack_set(&management, template))
+        .await;
+    assert_succeeded(&deleted_set);
+    let gone = served
+        .run(request::delete_bootstrap_stack(&management))
+        .await;
+    assert_succeeded(&gone);
+    assert!(!bootstrap_deployed(&served, &management).await);
     served.host.shutdown().await;
 }
 
 #[tokio::test]
 async fn the_worker_finishes_operations_without_a_caller() {
     let (served, _database) = spawn_sandbox().await;
-    let management = served
-        .sandbox
-        .create_organization()
-        .await
-        .expect("org")
-        .to_string();
+    let management = served.organization().await;
     let started = served
-        .orders()
-        .create_account(pb::CreateAccountRequest {
-            idempotency_key: key(),
-            management_account_id: management,
-            email: "worker.made@example.com".to_owned(),
-            account_name: "Worker".to_owned(),
-        })
-        .await
-        .operation();
+        .begin(request::create_account(
+            &management,
+            "worker.made@example.com",
+            "Worker",
+        ))
+        .await;
     served.advance(2 * MINUTE).await;
     // Only ListOperations (which never steps) is read: the worker alone moves the operation.
     for _ in 0..200 {
         let listed = served
-            .orders()
-            .list_operations(pb::ListOperationsRequest::default())
-            .await
-            .expect("list")
-            .into_inner()
-            .operations;
+            .operations(pb::ListOperationsRequest::default())
+            .await;
         if listed.iter().any(|operation| {
             operation.id == started.id && operation.state == pb::OperationState::Succeeded as i32
         }) {
@@ -699,19 +401,9 @@ async fn the_worker_finishes_operations_without_a_caller() {
 #[tokio::test]
 async fn the_sandbox_clock_moves_forward_only_within_bounds() {
     let (served, _database) = spawn_sandbox().await;
-    let before = served
-        .operator()
-        .get_clock(pb::GetClockRequest {})
-        .await
-        .expect("clock")
-        .into_inner();
+    let before = served.clock().await;
     served.advance(30 * DAY).await;
-    let after = served
-        .operator()
-        .get_clock(pb::GetClockRequest {})
-        .await
-        .expect("clock")
-        .into_inner();
+    let after = served.clock().await;
     let offset = after.offset.expect("offset");
     assert_eq!(offset.seconds, 30 * 86_400);
     assert!(after.now.expect("now").seconds - before.now.expect("now").seconds >= 30 * 86_400);
@@ -734,41 +426,20 @@ async fn a_handshake_aws_no_longer_shows_is_answered_from_its_last_persisted_sta
 
     let (served, _database) = spawn_sandbox().await;
     let management = served.sandbox.create_organization().await.expect("org");
-    let target = served
-        .sandbox
-        .create_standalone_account()
-        .await
-        .expect("target");
+    let target = served.standalone_account().await;
     let invited = served
-        .orders()
-        .invite_account(pb::InviteAccountRequest {
-            idempotency_key: key(),
-            management_account_id: management.to_string(),
-            target_account_id: target.to_string(),
-            order_id: uuid::Uuid::new_v4().to_string(),
-        })
-        .await
-        .operation();
-    let Some(pb::operation::Result::Handshake(handshake)) = invited.result else {
-        panic!("no handshake: {invited:?}");
-    };
-    served
-        .operator()
-        .decline_handshake(pb::DeclineHandshakeRequest {
-            handshake_id: handshake.id.clone(),
-        })
-        .await
-        .expect("decline");
-    let describe = async || {
+        .begin(request::invite_account(&management, &target))
+        .await;
+    let handshake = handshake_of(&invited);
+    served.decline_handshake(&handshake.id).await;
+    let describe = async |handshake_id: &str| {
         served
             .orders()
-            .describe_handshake(pb::DescribeHandshakeRequest {
-                handshake_id: handshake.id.clone(),
-            })
+            .describe_handshake(request::describe_handshake(handshake_id))
             .await
             .map(|response| response.into_inner().handshake.expect("handshake"))
     };
-    let seen = describe().await.expect("describe");
+    let seen = describe(&handshake.id).await.expect("describe");
     assert_eq!(seen.state, pb::HandshakeState::Declined as i32);
 
     // Within 30 days of its end AWS still shows it; after that, as AWS does, the sandbox does not.
@@ -798,14 +469,8 @@ async fn a_handshake_aws_no_longer_shows_is_answered_from_its_last_persisted_sta
     );
 
     // The service answers with the state it persisted.
-    assert_eq!(describe().await.expect("describe"), seen);
-    let unknown = served
-        .orders()
-        .describe_handshake(pb::DescribeHandshakeRequest {
-            handshake_id: "h-0123456789abcdef".to_owned(),
-        })
-        .await
-        .expect_err("unknown");
+    assert_eq!(describe(&handshake.id).await.expect("describe"), seen);
+    let unknown = describe("h-0123456789abcdef").await.expect_err("unknown");
     assert_eq!(unknown.code(), Code::NotFound);
     served.host.shutdown().await;
 }
@@ -814,49 +479,27 @@ async fn a_handshake_aws_no_longer_shows_is_answered_from_its_last_persisted_sta
 async fn a_stack_that_fails_to_delete_is_forced_once() {
     let (served, _database) = spawn_sandbox().await;
     let management = served.sandbox.create_organization().await.expect("org");
-    let mut orders = served.orders();
-    let deploying = orders
-        .deploy_bootstrap_stack(pb::DeployBootstrapStackRequest {
-            idempotency_key: key(),
-            aws_account_id: management.to_string(),
-        })
-        .await
-        .operation();
-    let deployed = settle(&served, &deploying.id, MINUTE).await;
-    assert_eq!(deployed.state, pb::OperationState::Succeeded as i32);
+    let deployed = served
+        .run(request::deploy_bootstrap_stack(&management))
+        .await;
+    assert_succeeded(&deployed);
     served
         .sandbox
         .block_stack_deletion(&management, "tenure-bootstrap")
         .await
         .expect("block");
 
-    let deleting = orders
-        .delete_bootstrap_stack(pb::DeleteBootstrapStackRequest {
-            idempotency_key: key(),
-            aws_account_id: management.to_string(),
-        })
-        .await
-        .operation();
-    let deleted = settle(&served, &deleting.id, MINUTE).await;
-    assert_eq!(
-        deleted.state,
-        pb::OperationState::Succeeded as i32,
-        "{deleted:?}"
-    );
+    let deleted = served
+        .run(request::delete_bootstrap_stack(&management))
+        .await;
+    assert_succeeded(&deleted);
     let Some(pb::operation::Result::Stack(stack)) = &deleted.result else {
         panic!("no stack: {deleted:?}");
     };
     assert_eq!(stack.status, "DELETE_COMPLETE");
     // The standard deletion that failed, then the one forced deletion.
     assert_eq!(served.counting.calls("delete_stack"), 2);
-    let checked = orders
-        .check_bootstrap_role(pb::CheckBootstrapRoleRequest {
-            aws_account_id: management.to_string(),
-        })
-        .await
-        .expect("check")
-        .into_inner();
-    assert!(!checked.deployed);
+    assert!(!bootstrap_deployed(&served, &management.to_string()).await);
     served.host.shutdown().await;
 }
 
@@ -867,70 +510,40 @@ const REGION: &str = "us-east-1";
 /// returns the management account and the member.
 async fn essentials_deployed_to_a_member(served: &Served) -> (String, String) {
     let (management, member) = organization_with_member(served).await;
-    let mut orders = served.orders();
-    let set = orders
-        .create_stack_set(pb::CreateStackSetRequest {
-            idempotency_key: key(),
-            management_account_id: management.clone(),
-            template: ESSENTIALS,
-        })
-        .await
-        .operation();
+    let set = served
+        .begin(request::create_stack_set(&management, ESSENTIALS))
+        .await;
     assert_eq!(set.state, pb::OperationState::Succeeded as i32);
-    let creating = orders
-        .create_stack_instances(pb::CreateStackInstancesRequest {
-            idempotency_key: key(),
-            management_account_id: management.clone(),
-            template: ESSENTIALS,
-            aws_account_ids: vec![member.clone()],
-            regions: vec![REGION.to_owned()],
-        })
-        .await
-        .operation();
-    let created = settle(served, &creating.id, MINUTE).await;
+    let created = served
+        .run(request::create_stack_instances(
+            &management,
+            ESSENTIALS,
+            &[&member],
+            REGION,
+        ))
+        .await;
     assert_eq!(created.state, pb::OperationState::Succeeded as i32);
     (management, member)
 }
 
 /// A non-retaining deletion of the member's Essentials instances.
 fn delete_member_instances(management: &str, member: &str) -> pb::DeleteStackInstancesRequest {
-    pb::DeleteStackInstancesRequest {
-        idempotency_key: key(),
-        management_account_id: management.to_owned(),
-        template: ESSENTIALS,
-        aws_account_ids: vec![member.to_owned()],
-        regions: vec![REGION.to_owned()],
-        retain_stacks: false,
-    }
+    request::delete_stack_instances(management, ESSENTIALS, &[member], REGION)
 }
 
 #[tokio::test]
 async fn stack_instances_left_in_a_suspended_account_fail_the_deletion_for_operations() {
     let (served, _database) = spawn_sandbox().await;
     let (management, member) = essentials_deployed_to_a_member(&served).await;
-    let mut orders = served.orders();
 
     // The wrong order: the account is closed before its instances are deleted.
-    let closing = orders
-        .close_account(pb::CloseAccountRequest {
-            idempotency_key: key(),
-            aws_account_id: member.clone(),
-        })
-        .await
-        .operation();
-    let closed = settle(&served, &closing.id, MINUTE).await;
+    let closed = served.run(request::close_account(&member)).await;
     assert_eq!(closed.state, pb::OperationState::Succeeded as i32);
 
-    let deleting = orders
-        .delete_stack_instances(delete_member_instances(&management, &member))
-        .await
-        .operation();
-    let failed = settle(&served, &deleting.id, MINUTE).await;
-    assert_eq!(
-        failed.state,
-        pb::OperationState::Failed as i32,
-        "{failed:?}"
-    );
+    let failed = served
+        .run(delete_member_instances(&management, &member))
+        .await;
+    assert_state(&failed, pb::OperationState::Failed);
     let error = failed.error.expect("error");
     assert_eq!(error.code, "TNR408");
     assert_eq!(error.aws_code, "SKIPPED_SUSPENDED_ACCOUNT");
@@ -953,17 +566,9 @@ async fn inoperable_stack_instances_are_deleted_again_retaining_their_stacks_onc
         .expect("inoperable");
 
     let request = delete_member_instances(&management, &member);
-    let deleting = served
-        .orders()
-        .delete_stack_instances(request.clone())
-        .await
-        .operation();
+    let deleting = served.begin(request.clone()).await;
     let deleted = settle(&served, &deleting.id, MINUTE).await;
-    assert_eq!(
-        deleted.state,
-        pb::OperationState::Succeeded as i32,
-        "{deleted:?}"
-    );
+    assert_succeeded(&deleted);
     let left = served
         .sandbox
         .list_stack_instances(&management_id, "tenure-essentials")
@@ -974,11 +579,7 @@ async fn inoperable_stack_instances_are_deleted_again_retaining_their_stacks_onc
     assert_eq!(served.counting.calls("delete_stack_instances"), 2);
 
     let calls_before = served.counting.total();
-    let replay = served
-        .orders()
-        .delete_stack_instances(request)
-        .await
-        .operation();
+    let replay = served.begin(request).await;
     assert_eq!(replay.id, deleting.id);
     assert_eq!(replay.state, pb::OperationState::Succeeded as i32);
     assert_eq!(

@@ -5,8 +5,6 @@
 //! account purge takes every operation that names the account, also those run on the management
 //! account, and every reference about it.
 
-use std::time::Duration;
-
 use tenure_domain::AwsAccountId;
 use tenure_proto::common::v1::DataClass;
 use tenure_proto::provisioning::v1 as pb;
@@ -16,7 +14,8 @@ use tonic::Code;
 use uuid::Uuid;
 
 use crate::support::{
-    OperationAnswer as _, Served, create_account_with, error_info, key, settle_with, spawn_sandbox,
+    MINUTE, Served, assert_succeeded, create_account_with, error_info, handshake_of, key, request,
+    settle_with, spawn_sandbox, start_with,
 };
 
 fn scope(kind: purge::ScopeKind, tenant: Uuid, aws_account_id: &str) -> purge::ParticipantScope {
@@ -36,14 +35,32 @@ fn tenant_of(scope: &purge::ParticipantScope) -> Uuid {
     scope.tenant_id.parse().expect("a tenant id")
 }
 
+fn plan_request(scope: &purge::ParticipantScope) -> purge::PlanRequest {
+    purge::PlanRequest {
+        purge_id: Uuid::new_v4().to_string(),
+        scope: Some(scope.clone()),
+        classes: classes(),
+    }
+}
+
+/// A verification of what [`plan_request`] would plan.
+fn verify_request(scope: &purge::ParticipantScope) -> purge::VerifyRequest {
+    let purge::PlanRequest {
+        purge_id,
+        scope,
+        classes,
+    } = plan_request(scope);
+    purge::VerifyRequest {
+        purge_id,
+        scope,
+        classes,
+    }
+}
+
 async fn plan(served: &Served, scope: &purge::ParticipantScope) -> Vec<purge::TableCount> {
     served
         .purger_for(tenant_of(scope))
-        .plan(purge::PlanRequest {
-            purge_id: Uuid::new_v4().to_string(),
-            scope: Some(scope.clone()),
-            classes: classes(),
-        })
+        .plan(plan_request(scope))
         .await
         .expect("plan")
         .into_inner()
@@ -72,11 +89,7 @@ async fn execute(served: &Served, request: &purge::ExecuteRequest) -> Vec<purge:
 async fn residual(served: &Served, scope: &purge::ParticipantScope) -> Vec<purge::TableCount> {
     served
         .purger_for(tenant_of(scope))
-        .verify(purge::VerifyRequest {
-            purge_id: Uuid::new_v4().to_string(),
-            scope: Some(scope.clone()),
-            classes: classes(),
-        })
+        .verify(verify_request(scope))
         .await
         .expect("verify")
         .into_inner()
@@ -100,22 +113,42 @@ fn counts(operations: u64, concerns: u64, references: u64) -> Vec<(String, u64)>
     ]
 }
 
+/// Waits until `tenant`'s `operation` has ended.
+async fn settled(served: &Served, tenant: Uuid, operation: pb::Operation) -> pb::Operation {
+    let mut orders = served.orders_for(tenant);
+    settle_with(served, &mut orders, &operation.id, MINUTE).await
+}
+
+/// `tenant`'s operations, as orders lists them for it.
+async fn operations_of_tenant(served: &Served, tenant: Uuid) -> Vec<pb::Operation> {
+    served
+        .orders_for(tenant)
+        .list_operations(pb::ListOperationsRequest::default())
+        .await
+        .expect("list")
+        .into_inner()
+        .operations
+}
+
+/// Purges `account` of `tenant`: the plan counts `planned` rows per table, the purge deletes
+/// exactly them, and nothing is left.
+async fn purge_account(served: &Served, tenant: Uuid, account: &str, planned: Vec<(String, u64)>) {
+    let account = scope(purge::ScopeKind::Account, tenant, account);
+    let plan = plan(served, &account).await;
+    assert_eq!(rows(&plan), planned);
+    assert_eq!(execute(served, &execute_request(&account)).await, plan);
+    assert_eq!(residual(served, &account).await, []);
+}
+
 /// Closes `account` for `tenant` and waits for the operation to succeed.
 async fn close(served: &Served, tenant: Uuid, account: &str) -> String {
-    let mut orders = served.orders_for(tenant);
-    let closing = orders
-        .close_account(pb::CloseAccountRequest {
-            idempotency_key: key(),
-            aws_account_id: account.to_owned(),
-        })
-        .await
-        .operation();
-    let closed = settle_with(served, &mut orders, &closing.id, Duration::from_secs(60)).await;
-    assert_eq!(
-        closed.state,
-        pb::OperationState::Succeeded as i32,
-        "{closed:?}"
-    );
+    let closing = start_with(
+        &mut served.orders_for(tenant),
+        request::close_account(account),
+    )
+    .await;
+    let closed = settled(served, tenant, closing).await;
+    assert_succeeded(&closed);
     closed.id
 }
 
@@ -124,9 +157,7 @@ async fn close(served: &Served, tenant: Uuid, account: &str) -> String {
 async fn operation_exists(served: &Served, tenant: Uuid, id: &str) -> bool {
     match served
         .orders_for(tenant)
-        .get_operation(pb::GetOperationRequest {
-            operation_id: id.to_owned(),
-        })
+        .get_operation(request::get_operation(id))
         .await
     {
         Ok(_) => true,
@@ -147,42 +178,17 @@ struct World {
 }
 
 async fn world(served: &Served) -> World {
-    let management = served
-        .sandbox
-        .create_organization()
-        .await
-        .expect("organization")
-        .to_string();
+    let management = served.organization().await;
     let (tenant_a, tenant_b) = (Uuid::new_v4(), Uuid::new_v4());
-    let x = create_account_with(
-        served,
-        &mut served.orders_for(tenant_a),
-        &management,
-        "x@example.com",
-    )
-    .await;
+    let create_for = async |tenant: Uuid, email: &str| {
+        create_account_with(served, &mut served.orders_for(tenant), &management, email).await
+    };
+    let x = create_for(tenant_a, "x@example.com").await;
     let x_close = close(served, tenant_a, &x).await;
-    let y = create_account_with(
-        served,
-        &mut served.orders_for(tenant_a),
-        &management,
-        "y@example.com",
-    )
-    .await;
-    create_account_with(
-        served,
-        &mut served.orders_for(tenant_b),
-        &management,
-        "z@example.com",
-    )
-    .await;
-    let z_operation = served
-        .orders_for(tenant_b)
-        .list_operations(pb::ListOperationsRequest::default())
+    let y = create_for(tenant_a, "y@example.com").await;
+    create_for(tenant_b, "z@example.com").await;
+    let z_operation = operations_of_tenant(served, tenant_b)
         .await
-        .expect("list")
-        .into_inner()
-        .operations
         .first()
         .map(|operation| operation.id.clone())
         .expect("tenant B's operation");
@@ -288,13 +294,8 @@ async fn a_tenant_purge_deletes_every_row_of_the_tenant_and_no_other() {
     assert_eq!(executed, planned);
     assert_eq!(residual(&served, &tenant_a).await, []);
     assert!(
-        served
-            .orders_for(world.tenant_a)
-            .list_operations(pb::ListOperationsRequest::default())
+        operations_of_tenant(&served, world.tenant_a)
             .await
-            .expect("list")
-            .into_inner()
-            .operations
             .is_empty()
     );
     assert_eq!(plan(&served, &tenant_b).await, untouched);
@@ -337,11 +338,7 @@ async fn data_purge_acting_for_one_tenant_cannot_reach_another_tenants_rows() {
     let as_a = served.purger_for(world.tenant_a);
     let planned = as_a
         .clone()
-        .plan(purge::PlanRequest {
-            purge_id: Uuid::new_v4().to_string(),
-            scope: Some(tenant_b.clone()),
-            classes: classes(),
-        })
+        .plan(plan_request(&tenant_b))
         .await
         .expect_err("another tenant");
     let executed = as_a
@@ -351,11 +348,7 @@ async fn data_purge_acting_for_one_tenant_cannot_reach_another_tenants_rows() {
         .expect_err("another tenant");
     let verified = as_a
         .clone()
-        .verify(purge::VerifyRequest {
-            purge_id: Uuid::new_v4().to_string(),
-            scope: Some(tenant_b.clone()),
-            classes: classes(),
-        })
+        .verify(verify_request(&tenant_b))
         .await
         .expect_err("another tenant");
     for refused in [planned, executed, verified] {
@@ -366,93 +359,41 @@ async fn data_purge_acting_for_one_tenant_cannot_reach_another_tenants_rows() {
     served.host.shutdown().await;
 }
 
-/// Waits until `operation` leaves IN_PROGRESS; returns its id.
-async fn settled(served: &Served, tenant: Uuid, operation: pb::Operation) -> String {
-    let mut orders = served.orders_for(tenant);
-    settle_with(served, &mut orders, &operation.id, Duration::from_secs(60))
-        .await
-        .id
-}
-
 #[tokio::test]
 async fn an_account_purge_takes_the_operations_and_references_that_name_the_account() {
     let (served, _database) = spawn_sandbox().await;
-    let management = served
-        .sandbox
-        .create_organization()
-        .await
-        .expect("organization")
-        .to_string();
+    let management = served.organization().await;
     let tenant = Uuid::new_v4();
     let mut orders = served.orders_for(tenant);
     let x = create_account_with(&served, &mut orders, &management, "x@example.com").await;
     let y = create_account_with(&served, &mut orders, &management, "y@example.com").await;
     let template = pb::StackSetTemplate::Essentials as i32;
-    let stack_set = orders
-        .create_stack_set(pb::CreateStackSetRequest {
-            idempotency_key: key(),
-            management_account_id: management.clone(),
-            template,
-        })
-        .await
-        .operation();
+    let run = async |request| {
+        let started = start_with(&mut served.orders_for(tenant), request).await;
+        settled(&served, tenant, started).await.id
+    };
+    let stack_set = start_with(
+        &mut orders,
+        request::create_stack_set(&management, template),
+    )
+    .await;
     settled(&served, tenant, stack_set).await;
-    let instances = |accounts: Vec<String>| pb::CreateStackInstancesRequest {
-        idempotency_key: key(),
-        management_account_id: management.clone(),
-        template,
-        aws_account_ids: accounts,
-        regions: vec!["us-east-1".to_owned()],
+    let instances = |accounts: &[&str]| {
+        request::create_stack_instances(&management, template, accounts, "us-east-1")
     };
     // Run on the management account; the first names X only second, so it does not report X.
-    let naming_x = orders
-        .create_stack_instances(instances(vec![y.clone(), x.clone()]))
-        .await
-        .operation();
-    let naming_x = settled(&served, tenant, naming_x).await;
-    let naming_only_y = orders
-        .create_stack_instances(instances(vec![y.clone()]))
-        .await
-        .operation();
-    let naming_only_y = settled(&served, tenant, naming_only_y).await;
+    let naming_x = run(instances(&[&y, &x])).await;
+    let naming_only_y = run(instances(&[&y])).await;
 
     // An invitation of W and its cancellation, which names only the handshake.
-    let w = served
-        .sandbox
-        .create_standalone_account()
-        .await
-        .expect("standalone account")
-        .to_string();
-    let invited = orders
-        .invite_account(pb::InviteAccountRequest {
-            idempotency_key: key(),
-            management_account_id: management.clone(),
-            target_account_id: w.clone(),
-            order_id: Uuid::new_v4().to_string(),
-        })
-        .await
-        .operation();
-    let Some(pb::operation::Result::Handshake(handshake)) = invited.result else {
-        panic!("no handshake: {invited:?}");
-    };
-    let cancelled = orders
-        .cancel_handshake(pb::CancelHandshakeRequest {
-            idempotency_key: key(),
-            handshake_id: handshake.id.clone(),
-        })
-        .await
-        .operation();
-    let cancelled = settled(&served, tenant, cancelled).await;
+    let w = served.standalone_account().await;
+    let invited = start_with(&mut orders, request::invite_account(&management, &w)).await;
+    let handshake = handshake_of(&invited);
+    let cancelled = start_with(&mut orders, request::cancel_handshake(&handshake.id)).await;
+    let cancelled = settled(&served, tenant, cancelled).await.id;
 
     // X: its creation, the instances naming it (with both their accounts), its owner record.
-    let account_x = scope(purge::ScopeKind::Account, tenant, &x);
-    let planned = plan(&served, &account_x).await;
-    assert_eq!(rows(&planned), counts(2, 3, 1));
-    assert_eq!(
-        execute(&served, &execute_request(&account_x)).await,
-        planned
-    );
-    assert_eq!(residual(&served, &account_x).await, []);
+    purge_account(&served, tenant, &x, counts(2, 3, 1)).await;
     assert!(!operation_exists(&served, tenant, &naming_x).await);
     assert!(operation_exists(&served, tenant, &naming_only_y).await);
     // Y keeps its creation and the instances naming only Y, and its owner record.
@@ -461,14 +402,7 @@ async fn an_account_purge_takes_the_operations_and_references_that_name_the_acco
 
     // W: the invitation, the cancellation found through the handshake, the owner records of W and
     // of the handshake.
-    let account_w = scope(purge::ScopeKind::Account, tenant, &w);
-    let planned = plan(&served, &account_w).await;
-    assert_eq!(rows(&planned), counts(2, 2, 2));
-    assert_eq!(
-        execute(&served, &execute_request(&account_w)).await,
-        planned
-    );
-    assert_eq!(residual(&served, &account_w).await, []);
+    purge_account(&served, tenant, &w, counts(2, 2, 2)).await;
     assert!(!operation_exists(&served, tenant, &invited.id).await);
     assert!(!operation_exists(&served, tenant, &cancelled).await);
     // The StackSet itself names no account: only the tenant's purge takes it.

@@ -23,6 +23,8 @@ use tonic::metadata::MetadataValue;
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 
+pub(crate) mod request;
+
 /// Adds a bearer token, and the tenant a service acts for when there is one, to every call.
 #[derive(Clone)]
 pub(crate) struct Bearer {
@@ -35,13 +37,10 @@ impl Interceptor for Bearer {
         &mut self,
         mut request: tonic::Request<()>,
     ) -> Result<tonic::Request<()>, tonic::Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.token.clone());
+        let metadata = request.metadata_mut();
+        metadata.insert("authorization", self.token.clone());
         if let Some(tenant) = &self.tenant {
-            request
-                .metadata_mut()
-                .insert(tenure_grpc::TENANT_METADATA_KEY, tenant.clone());
+            metadata.insert(tenure_grpc::TENANT_METADATA_KEY, tenant.clone());
         }
         Ok(request)
     }
@@ -80,14 +79,8 @@ impl Served {
     /// Another app on the same database, simulation and backend: a second replica whose engine (its
     /// worker and its GetOperation) competes with this one's for the same operations.
     pub(crate) async fn replica(&self, settings: &ProvisioningSettings) -> Served {
-        let app = ProvisioningApp::build_with(
-            settings,
-            Arc::new(SystemClock),
-            Backend::sandbox(self.sandbox.clone(), self.cloud.clone()),
-        )
-        .await
-        .expect("build");
-        let (host, channel) = serve_app(app).await;
+        let backend = Backend::sandbox(self.sandbox.clone(), self.cloud.clone());
+        let (host, channel) = serve_app(settings, Arc::new(SystemClock), backend).await;
         Served {
             host,
             channel,
@@ -104,21 +97,13 @@ impl Served {
 
     /// ProvisioningService as the orders service acting for `tenant`: its operations belong to it.
     pub(crate) fn orders_for(&self, tenant: uuid::Uuid) -> Provisioning {
-        let token = self
-            .host
-            .service_token(ServiceKind::Orders, ServiceKind::Provisioning);
-        let mut interceptor = bearer(&token);
-        interceptor.tenant = Some(tenant.to_string().parse().expect("ascii tenant"));
+        let interceptor = service_bearer(&self.host, ServiceKind::Orders, tenant);
         ProvisioningServiceClient::with_interceptor(self.channel.clone(), interceptor)
     }
 
     /// PurgeParticipant as the data-purge service acting for `tenant`, as it does for each purge.
     pub(crate) fn purger_for(&self, tenant: uuid::Uuid) -> Purger {
-        let token = self
-            .host
-            .service_token(ServiceKind::DataPurge, ServiceKind::Provisioning);
-        let mut interceptor = bearer(&token);
-        interceptor.tenant = Some(tenant.to_string().parse().expect("ascii tenant"));
+        let interceptor = service_bearer(&self.host, ServiceKind::DataPurge, tenant);
         PurgeParticipantClient::with_interceptor(self.channel.clone(), interceptor)
     }
 
@@ -137,6 +122,111 @@ impl Served {
             .await
             .expect("advance clock");
     }
+
+    /// Sends `request` as the orders service; a refusal fails the test.
+    pub(crate) async fn begin(&self, request: impl Mutation) -> pb::Operation {
+        start_with(&mut self.orders(), request).await
+    }
+
+    /// Sends `request` as the orders service and settles its operation a minute at a time.
+    pub(crate) async fn run(&self, request: impl Mutation) -> pb::Operation {
+        let started = self.begin(request).await;
+        settle(self, &started.id, MINUTE).await
+    }
+
+    /// Sends `request` as the orders service, expecting a refusal.
+    pub(crate) async fn refused(&self, request: impl Mutation) -> tonic::Status {
+        refused_with(&mut self.orders(), request).await
+    }
+
+    /// A new organization in the sandbox; returns its management account.
+    pub(crate) async fn organization(&self) -> String {
+        self.sandbox
+            .create_organization()
+            .await
+            .expect("organization")
+            .to_string()
+    }
+
+    /// A new account in the sandbox outside every organization.
+    pub(crate) async fn standalone_account(&self) -> String {
+        self.sandbox
+            .create_standalone_account()
+            .await
+            .expect("standalone account")
+            .to_string()
+    }
+
+    /// DescribeAccount as the orders service.
+    pub(crate) async fn describe_account(&self, account: &str) -> pb::AccountResult {
+        self.orders()
+            .describe_account(request::describe_account(account))
+            .await
+            .expect("describe")
+            .into_inner()
+            .account
+            .expect("account")
+    }
+
+    /// DescribeBillingTransfer as the orders service.
+    pub(crate) async fn describe_billing_transfer(&self, transfer_id: &str) -> pb::BillingTransfer {
+        self.orders()
+            .describe_billing_transfer(pb::DescribeBillingTransferRequest {
+                transfer_id: transfer_id.to_owned(),
+            })
+            .await
+            .expect("describe")
+            .into_inner()
+            .billing_transfer
+            .expect("transfer")
+    }
+
+    /// ListOperations as the orders service.
+    pub(crate) async fn operations(&self, filter: pb::ListOperationsRequest) -> Vec<pb::Operation> {
+        self.orders()
+            .list_operations(filter)
+            .await
+            .expect("list")
+            .into_inner()
+            .operations
+    }
+
+    /// The customer accepts a handshake (as the operator, in the sandbox).
+    pub(crate) async fn accept_handshake(&self, handshake_id: &str) {
+        self.operator()
+            .accept_handshake(pb::AcceptHandshakeRequest {
+                handshake_id: handshake_id.to_owned(),
+            })
+            .await
+            .expect("accept");
+    }
+
+    /// The customer declines a handshake (as the operator, in the sandbox).
+    pub(crate) async fn decline_handshake(&self, handshake_id: &str) -> pb::Handshake {
+        self.operator()
+            .decline_handshake(pb::DeclineHandshakeRequest {
+                handshake_id: handshake_id.to_owned(),
+            })
+            .await
+            .expect("decline")
+            .into_inner()
+            .handshake
+            .expect("handshake")
+    }
+
+    /// The sandbox's clock.
+    pub(crate) async fn clock(&self) -> pb::GetClockResponse {
+        self.operator()
+            .get_clock(pb::GetClockRequest {})
+            .await
+            .expect("clock")
+            .into_inner()
+    }
+
+    /// The sandbox's time now.
+    pub(crate) async fn now(&self) -> prost_types::Timestamp {
+        self.clock().await.now.expect("now")
+    }
 }
 
 /// ProvisioningService on `channel` as the orders service.
@@ -146,10 +236,16 @@ pub(crate) const HOUSE_TENANT: uuid::Uuid =
     uuid::Uuid::from_u128(0x7e57_0000_0000_4000_8000_0000_0000_0001);
 
 fn orders_client(host: &TestHost, channel: &Channel) -> Provisioning {
-    let token = host.service_token(ServiceKind::Orders, ServiceKind::Provisioning);
-    let mut interceptor = bearer(&token);
-    interceptor.tenant = Some(HOUSE_TENANT.to_string().parse().expect("ascii tenant"));
+    let interceptor = service_bearer(host, ServiceKind::Orders, HOUSE_TENANT);
     ProvisioningServiceClient::with_interceptor(channel.clone(), interceptor)
+}
+
+/// The token of service `caller` calling provisioning, acting for `tenant`.
+fn service_bearer(host: &TestHost, caller: ServiceKind, tenant: uuid::Uuid) -> Bearer {
+    let token = host.service_token(caller, ServiceKind::Provisioning);
+    let mut interceptor = bearer(&token);
+    interceptor.tenant = Some(tenant.to_string().parse().expect("ascii tenant"));
+    interceptor
 }
 
 pub(crate) fn bearer(token: &str) -> Bearer {
@@ -159,8 +255,15 @@ pub(crate) fn bearer(token: &str) -> Bearer {
     }
 }
 
-/// Mounts an app on a test host listening on port 0.
-async fn serve_app(app: ProvisioningApp) -> (TestHost, Channel) {
+/// Builds the app on `backend` and mounts it on a test host listening on port 0.
+async fn serve_app(
+    settings: &ProvisioningSettings,
+    clock: SharedClock,
+    backend: Backend,
+) -> (TestHost, Channel) {
+    let app = ProvisioningApp::build_with(settings, clock, backend)
+        .await
+        .expect("build");
     let host = TestHost::new().expect("host");
     let mut builder = host.builder(ServiceKind::Provisioning);
     app.register(&mut builder);
@@ -185,14 +288,8 @@ pub(crate) async fn serve_sandbox(
         .expect("sandbox");
     let counting = Arc::new(CountingCloud::new(sandbox.clone()));
     let engine_cloud = wrap(counting.clone());
-    let app = ProvisioningApp::build_with(
-        settings,
-        clock,
-        Backend::sandbox(sandbox.clone(), engine_cloud.clone()),
-    )
-    .await
-    .expect("build");
-    let (host, channel) = serve_app(app).await;
+    let backend = Backend::sandbox(sandbox.clone(), engine_cloud.clone());
+    let (host, channel) = serve_app(settings, clock, backend).await;
     Served {
         host,
         channel,
@@ -207,6 +304,20 @@ pub(crate) async fn spawn_sandbox() -> (Served, TestDatabase) {
     let database = TestDatabase::create().await.expect("test database");
     let served = serve_sandbox(&test_settings(&database), |counting| counting).await;
     (served, database)
+}
+
+/// The platform's management account where a test configures one.
+pub(crate) const PLATFORM_MANAGEMENT: &str = "210987654321";
+
+/// A fresh database and the service over the sandbox on it, with [`PLATFORM_MANAGEMENT`] as the
+/// platform's management account and the backend the engine calls wrapped by `wrap`.
+pub(crate) async fn spawn_platform_sandbox(
+    wrap: impl FnOnce(Arc<CountingCloud<SandboxCloud>>) -> Arc<dyn Cloud>,
+) -> (Served, TestDatabase) {
+    let database = TestDatabase::create().await.expect("test database");
+    let mut settings = test_settings(&database);
+    settings.default_management_account_id = Some(PLATFORM_MANAGEMENT.to_owned());
+    (serve_sandbox(&settings, wrap).await, database)
 }
 
 /// The operation a mutating RPC answered with; a refusal fails the test with its status.
@@ -254,6 +365,63 @@ pub(crate) fn key() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// The step `settle` moves the simulated clock by: a sandbox process's length.
+pub(crate) const MINUTE: Duration = Duration::from_secs(60);
+pub(crate) const DAY: Duration = Duration::from_secs(86_400);
+
+/// A mutating ProvisioningService request, sent by the method that takes it.
+pub(crate) trait Mutation: Clone {
+    /// The operation the service answered with, or its refusal.
+    async fn send(self, client: &mut Provisioning) -> Result<pb::Operation, tonic::Status>;
+}
+
+macro_rules! mutations {
+    ($($request:ident => $method:ident),* $(,)?) => {$(
+        impl Mutation for pb::$request {
+            async fn send(self, client: &mut Provisioning) -> Result<pb::Operation, tonic::Status> {
+                let answer = client.$method(self).await?.into_inner();
+                Ok(answer.operation.expect("the answer carries the operation"))
+            }
+        }
+    )*};
+}
+
+mutations!(
+    CreateAccountRequest => create_account,
+    RemoveAccountRequest => remove_account,
+    CloseAccountRequest => close_account,
+    InviteAccountRequest => invite_account,
+    CancelHandshakeRequest => cancel_handshake,
+    InviteBillingTransferRequest => invite_billing_transfer,
+    EndBillingTransferRequest => end_billing_transfer,
+    WithdrawBillingTransferRequest => withdraw_billing_transfer,
+    DeployBootstrapStackRequest => deploy_bootstrap_stack,
+    DeleteBootstrapStackRequest => delete_bootstrap_stack,
+    CreateStackSetRequest => create_stack_set,
+    DeleteStackSetRequest => delete_stack_set,
+    CreateStackInstancesRequest => create_stack_instances,
+    DeleteStackInstancesRequest => delete_stack_instances,
+);
+
+/// Sends `request` through `client`; a refusal fails the test with its status.
+pub(crate) async fn start_with(client: &mut Provisioning, request: impl Mutation) -> pb::Operation {
+    request
+        .send(client)
+        .await
+        .unwrap_or_else(|status| panic!("the call was refused: {status:?}"))
+}
+
+/// Sends `request` through `client`, expecting the service to refuse it.
+pub(crate) async fn refused_with(
+    client: &mut Provisioning,
+    request: impl Mutation,
+) -> tonic::Status {
+    match request.send(client).await {
+        Ok(operation) => panic!("the call was answered: {operation:?}"),
+        Err(status) => status,
+    }
+}
+
 /// True once the operation can no longer change. DEFERRED is not an end: the operation is retried when
 /// its wait is over, and a poll may read it just before the worker, holding the claim, steps it on.
 pub(crate) fn has_ended(operation: &pb::Operation) -> bool {
@@ -264,6 +432,79 @@ pub(crate) fn has_ended(operation: &pb::Operation) -> bool {
     ]
     .into_iter()
     .any(|state| operation.state == state as i32)
+}
+
+/// Fails the test unless `operation` is in `state`.
+#[track_caller]
+pub(crate) fn assert_state(operation: &pb::Operation, state: pb::OperationState) {
+    assert_eq!(operation.state, state as i32, "{operation:?}");
+}
+
+/// Fails the test unless `operation` succeeded.
+#[track_caller]
+pub(crate) fn assert_succeeded(operation: &pb::Operation) {
+    assert_state(operation, pb::OperationState::Succeeded);
+}
+
+/// The handshake an operation reports.
+#[track_caller]
+pub(crate) fn handshake_of(operation: &pb::Operation) -> pb::Handshake {
+    match &operation.result {
+        Some(pb::operation::Result::Handshake(handshake)) => handshake.clone(),
+        _ => panic!("no handshake: {operation:?}"),
+    }
+}
+
+/// The billing transfer an operation reports.
+#[track_caller]
+pub(crate) fn transfer_of(operation: &pb::Operation) -> pb::BillingTransfer {
+    match &operation.result {
+        Some(pb::operation::Result::BillingTransfer(transfer)) => transfer.clone(),
+        _ => panic!("no transfer: {operation:?}"),
+    }
+}
+
+/// The account an operation reports.
+#[track_caller]
+pub(crate) fn account_of(operation: &pb::Operation) -> pb::AccountResult {
+    match &operation.result {
+        Some(pb::operation::Result::Account(account)) => account.clone(),
+        _ => panic!("no account result: {operation:?}"),
+    }
+}
+
+/// The fields a status's `BadRequest` names, in its order (none without one).
+pub(crate) fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt as _;
+    let details = status.get_error_details();
+    let violations = details
+        .bad_request()
+        .map_or(&[][..], |bad| &bad.field_violations);
+    violations
+        .iter()
+        .map(|violation| violation.field.clone())
+        .collect()
+}
+
+/// Polls GetOperation through `client` until the operation has ended, calling `between` after each poll
+/// that finds it in progress; at most `polls` polls.
+async fn poll_until_ended(
+    client: &mut Provisioning,
+    operation_id: &str,
+    polls: usize,
+    mut between: impl AsyncFnMut(),
+) -> pb::Operation {
+    for _ in 0..polls {
+        let operation = client
+            .get_operation(request::get_operation(operation_id))
+            .await
+            .operation();
+        if has_ended(&operation) {
+            return operation;
+        }
+        between().await;
+    }
+    panic!("operation {operation_id} stayed in progress");
 }
 
 /// Polls GetOperation until the operation has ended (the worker and GetOperation both step it), moving
@@ -279,30 +520,16 @@ pub(crate) async fn settle_with(
     operation_id: &str,
     step: Duration,
 ) -> pb::Operation {
-    for _ in 0..100 {
-        let operation = client
-            .get_operation(pb::GetOperationRequest {
-                operation_id: operation_id.to_owned(),
-            })
-            .await
-            .operation();
-        if has_ended(&operation) {
-            return operation;
-        }
+    poll_until_ended(client, operation_id, 100, async || {
         served.advance(step).await;
         tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("operation {operation_id} stayed in progress");
+    })
+    .await
 }
 
 /// An organization in the sandbox with one created member account (creation settled).
 pub(crate) async fn organization_with_member(served: &Served) -> (String, String) {
-    let management = served
-        .sandbox
-        .create_organization()
-        .await
-        .expect("organization")
-        .to_string();
+    let management = served.organization().await;
     let member = create_account(served, &management, &format!("{}@example.com", key())).await;
     (management, member)
 }
@@ -319,17 +546,13 @@ pub(crate) async fn create_account_with(
     management: &str,
     email: &str,
 ) -> String {
-    let operation = client
-        .create_account(pb::CreateAccountRequest {
-            idempotency_key: key(),
-            management_account_id: management.to_owned(),
-            email: email.to_owned(),
-            account_name: "Test account".to_owned(),
-        })
-        .await
-        .operation();
-    let done = settle_with(served, client, &operation.id, Duration::from_secs(60)).await;
-    assert_eq!(done.state, pb::OperationState::Succeeded as i32, "{done:?}");
+    let operation = start_with(
+        client,
+        request::create_account(management, email, "Test account"),
+    )
+    .await;
+    let done = settle_with(served, client, &operation.id, MINUTE).await;
+    assert_succeeded(&done);
     done.aws_account_id
 }
 
@@ -341,6 +564,23 @@ pub(crate) fn error_info(status: &tonic::Status) -> tonic_types::ErrorInfo {
         .error_info()
         .cloned()
         .expect("error info")
+}
+
+/// Fails the test unless `status` is AWS's refusal with `aws_code`, passed on verbatim.
+#[track_caller]
+pub(crate) fn assert_aws_rejected(status: &tonic::Status, aws_code: &str) {
+    assert_eq!(status.code(), tonic::Code::FailedPrecondition, "{status:?}");
+    let info = error_info(status);
+    assert_eq!(info.reason, "AWS_REJECTED");
+    assert_eq!(
+        info.metadata.get("aws_code").map(String::as_str),
+        Some(aws_code)
+    );
+}
+
+/// The `code` (or another key's) metadata of a status's `ErrorInfo`.
+pub(crate) fn error_metadata(status: &tonic::Status, key: &str) -> Option<String> {
+    error_info(status).metadata.get(key).cloned()
 }
 
 /// The service on the `aws` backend against its own moto_server: the real SDK, every request crossing a
@@ -376,11 +616,8 @@ impl ServedAws {
             &static_sdk_config(injector.clone()),
             &emulator_settings(&moto.endpoint(), max_attempts),
         );
-        let clock: SharedClock = Arc::new(SystemClock);
-        let app = ProvisioningApp::build_with(&settings, clock, Backend::aws(Arc::new(aws)))
-            .await
-            .expect("build");
-        let (host, channel) = serve_app(app).await;
+        let backend = Backend::aws(Arc::new(aws));
+        let (host, channel) = serve_app(&settings, Arc::new(SystemClock), backend).await;
         Self {
             host,
             channel,
@@ -410,39 +647,54 @@ impl ServedAws {
         management
     }
 
+    /// Sends `request` as the orders service; a refusal fails the test.
+    pub(crate) async fn begin(&self, request: impl Mutation) -> pb::Operation {
+        start_with(&mut self.orders(), request).await
+    }
+
     /// Polls GetOperation in real time until the operation has ended: on the aws backend,
     /// backoffs and polls run on the system clock.
     pub(crate) async fn settle(&self, operation_id: &str) -> pb::Operation {
-        let mut client = self.orders();
-        for _ in 0..1_200 {
-            let operation = client
-                .get_operation(pb::GetOperationRequest {
-                    operation_id: operation_id.to_owned(),
-                })
-                .await
-                .operation();
-            if has_ended(&operation) {
-                return operation;
-            }
+        poll_until_ended(&mut self.orders(), operation_id, 1_200, async || {
             tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("operation {operation_id} stayed in progress");
+        })
+        .await
+    }
+
+    /// Sends `request` as the orders service and waits until its operation has ended.
+    pub(crate) async fn run(&self, request: impl Mutation) -> pb::Operation {
+        let started = self.begin(request).await;
+        self.settle(&started.id).await
+    }
+
+    /// The names of the live stacks moto holds in `account`.
+    pub(crate) async fn live_stacks(&self, account: &AwsAccountId) -> Vec<String> {
+        self.admin.live_stack_names(account).await.expect("stacks")
+    }
+
+    /// (account, region) of each instance of `stack_set` that moto holds.
+    pub(crate) async fn instances(
+        &self,
+        management: &AwsAccountId,
+        stack_set: &str,
+    ) -> Vec<(String, String)> {
+        let instances = self
+            .inspector
+            .list_stack_instances(management, stack_set)
+            .await
+            .expect("instances");
+        instances
+            .into_iter()
+            .map(|instance| (instance.account.to_string(), instance.region))
+            .collect()
     }
 
     /// Creates an account through the API and waits for it; returns its id.
     pub(crate) async fn create_account(&self, management: &AwsAccountId, email: &str) -> String {
-        let operation = self
-            .orders()
-            .create_account(pb::CreateAccountRequest {
-                idempotency_key: key(),
-                management_account_id: management.to_string(),
-                email: email.to_owned(),
-                account_name: "Test account".to_owned(),
-            })
-            .await
-            .operation();
-        let done = self.settle(&operation.id).await;
-        assert_eq!(done.state, pb::OperationState::Succeeded as i32, "{done:?}");
+        let done = self
+            .run(request::create_account(management, email, "Test account"))
+            .await;
+        assert_succeeded(&done);
         done.aws_account_id
     }
 }

@@ -2,7 +2,6 @@
 //! backend from `TENURE_` variables, credentials from the standard AWS environment variables, a role
 //! assumed in the acting account, and an endpoint override pointing at moto.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use tenure_domain::AwsAccountId;
@@ -10,13 +9,12 @@ use tenure_proto::provisioning::v1 as pb;
 use tenure_proto::provisioning::v1::provisioning_service_client::ProvisioningServiceClient;
 use tenure_provisioning_cloud::testing::EmulatorAdmin;
 use tenure_testkit::TestDatabase;
-use tenure_testkit::grpc::{channel, wait_until_serving};
+use tenure_testkit::grpc::wait_until_serving;
 use tenure_testkit::moto::{MotoServer, fresh_account_id};
 use tokio::process::Command;
 use tonic::Request;
-use tonic::transport::Channel;
 
-use crate::serve::free_port;
+use crate::serve::{ORDERS_TOKEN_ARGS, assert_success, connect, free_port, printed, spawn_server};
 
 const TENURE: &str = env!("CARGO_BIN_EXE_tenure");
 
@@ -34,21 +32,6 @@ fn authorized<T>(token: &str, message: T) -> Request<T> {
         TENANT.parse().expect("header"),
     );
     request
-}
-
-async fn connect(port: u16) -> Channel {
-    let address = format!("127.0.0.1:{port}").parse().expect("address");
-    let connected = async {
-        loop {
-            if let Ok(channel) = channel(address).await {
-                return channel;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(30), connected)
-        .await
-        .expect("the listener comes up")
 }
 
 #[tokio::test]
@@ -114,36 +97,19 @@ async fn provisioning_creates_an_account_through_the_standard_aws_configuration(
         .output()
         .await
         .expect("tenure migrate");
-    assert!(
-        migrated.status.success(),
-        "{}",
-        String::from_utf8_lossy(&migrated.stderr)
-    );
-    let mut server = tenure(&["serve", "provisioning"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("tenure serve");
+    assert_success(&migrated);
+    let mut server = spawn_server(&mut tenure(&["serve", "provisioning"]));
     let channel = connect(port).await;
     wait_until_serving(&channel, "tenure.provisioning.v1.ProvisioningService")
         .await
         .expect("ready");
-    let minted = tenure(&[
-        "token",
-        "--as-service",
-        "orders",
-        "--for",
-        "provisioning",
-        "--key-file",
-        &key_file.display().to_string(),
-    ])
-    .output()
-    .await
-    .expect("tenure token");
-    assert!(minted.status.success());
-    let token = String::from_utf8(minted.stdout).expect("utf-8");
-    let token = token.trim();
+    let key_path = key_file.display().to_string();
+    let minted = tenure(&[ORDERS_TOKEN_ARGS.as_slice(), &[key_path.as_str()]].concat())
+        .output()
+        .await
+        .expect("tenure token");
+    let token = printed(minted);
+    let token = token.as_str();
 
     let mut client = ProvisioningServiceClient::new(channel);
     let started = client

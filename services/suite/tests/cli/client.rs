@@ -102,6 +102,21 @@ impl Client<'_> {
         .to_owned()
     }
 
+    /// A customer token of a new ECAM tenant.
+    pub(crate) async fn ecam_customer(&self) -> String {
+        let tenant = self.tenant("ecam").await;
+        self.token("customer", Some(&tenant)).await
+    }
+
+    /// Billing's `events tail --until-caught-up --json` with `filter` (which events, from where).
+    pub(crate) async fn billing_events(&self, filter: &[&str]) -> String {
+        let billing = self.token("billing", None).await;
+        let mut args = vec!["events", "tail"];
+        args.extend_from_slice(filter);
+        args.extend(["--until-caught-up", "--json"]);
+        self.ok(&billing, &args).await
+    }
+
     /// A new tenant registered by the operator; its id.
     pub(crate) async fn tenant(&self, resale_model: &str) -> String {
         self.tenant_with_admin(resale_model).await.0
@@ -158,8 +173,7 @@ async fn an_order_is_placed_watched_driven_through_its_task_and_streamed() {
     let up = Up::start().await;
     let cli = Client { up: &up };
     let operator = up.token.clone();
-    let tenant = cli.tenant("ecam").await;
-    let customer = cli.token("customer", Some(&tenant)).await;
+    let customer = cli.ecam_customer().await;
 
     let placed = cli
         .json(
@@ -280,20 +294,8 @@ async fn an_order_is_placed_watched_driven_through_its_task_and_streamed() {
     );
 
     // Billing reads the order's events from the beginning, one JSON object per line, in order.
-    let billing = cli.token("billing", None).await;
     let tail = cli
-        .ok(
-            &billing,
-            &[
-                "events",
-                "tail",
-                "--from-beginning",
-                "--order",
-                &order_id,
-                "--until-caught-up",
-                "--json",
-            ],
-        )
+        .billing_events(&["--from-beginning", "--order", &order_id])
         .await;
     let events = json_lines(&tail);
     assert!(
@@ -327,19 +329,7 @@ async fn an_order_is_placed_watched_driven_through_its_task_and_streamed() {
     // A position resumes after what was read: nothing of this order is left.
     let position = finished["position"].as_str().expect("position");
     let rest = cli
-        .ok(
-            &billing,
-            &[
-                "events",
-                "tail",
-                "--after",
-                position,
-                "--order",
-                &order_id,
-                "--until-caught-up",
-                "--json",
-            ],
-        )
+        .billing_events(&["--after", position, "--order", &order_id])
         .await;
     assert_eq!(rest, "", "nothing after the last event");
 }
@@ -348,8 +338,7 @@ async fn an_order_is_placed_watched_driven_through_its_task_and_streamed() {
 async fn refusals_name_the_field_at_fault_and_exit_codes_tell_usage_from_server_errors() {
     let up = Up::start().await;
     let cli = Client { up: &up };
-    let tenant = cli.tenant("ecam").await;
-    let customer = cli.token("customer", Some(&tenant)).await;
+    let customer = cli.ecam_customer().await;
 
     let refused = cli
         .run(

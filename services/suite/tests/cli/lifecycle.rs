@@ -99,8 +99,7 @@ fn refused(output: &Output) -> String {
 async fn a_transfer_ends_with_a_survey_the_customer_answers_with_a_score() {
     let up = Up::start().await;
     let cli = Client { up: &up };
-    let tenant = cli.tenant("ecam").await;
-    let customer = cli.token("customer", Some(&tenant)).await;
+    let customer = cli.ecam_customer().await;
     let account = customer_account(&cli).await;
     let order = transfer(&cli, &customer, &account).await;
     let order_id = order["id"].as_str().expect("id");
@@ -195,20 +194,7 @@ async fn a_transfer_ends_with_a_survey_the_customer_answers_with_a_score() {
     );
 
     // Billing reads the answer's score on the stream.
-    let billing = cli.token("billing", None).await;
-    let tail = cli
-        .ok(
-            &billing,
-            &[
-                "events",
-                "tail",
-                "--order",
-                order_id,
-                "--until-caught-up",
-                "--json",
-            ],
-        )
-        .await;
+    let tail = cli.billing_events(&["--order", order_id]).await;
     let answered = json_lines(&tail)
         .into_iter()
         .find(|event| event["type"] == "survey.answered")
@@ -220,8 +206,7 @@ async fn a_transfer_ends_with_a_survey_the_customer_answers_with_a_score() {
 async fn a_termination_takes_the_servers_names_and_confirms_the_open_balance_billing_reported() {
     let up = Up::start().await;
     let cli = Client { up: &up };
-    let tenant = cli.tenant("ecam").await;
-    let customer = cli.token("customer", Some(&tenant)).await;
+    let customer = cli.ecam_customer().await;
     let account = customer_account(&cli).await;
     transfer(&cli, &customer, &account).await;
 

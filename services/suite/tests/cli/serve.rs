@@ -1,15 +1,72 @@
 //! Split mode: `tenure migrate` and `tenure serve <service>` as separate processes against PostgreSQL,
 //! configured only through `TENURE_` environment variables, as the deployment manifests do it.
 
-use std::process::Stdio;
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use tenure_testkit::TestDatabase;
 use tenure_testkit::grpc::{call_empty, channel, wait_until_serving};
-use tokio::process::Command;
+use tokio::process::{Child, Command};
 use tonic::Code;
+use tonic::transport::Channel;
 
 const TENURE: &str = env!("CARGO_BIN_EXE_tenure");
+
+/// A channel to the listener on `port`, once it accepts connections (within 30 seconds).
+pub(crate) async fn connect(port: u16) -> Channel {
+    let address = format!("127.0.0.1:{port}").parse().expect("address");
+    let connected = async {
+        loop {
+            if let Ok(channel) = channel(address).await {
+                return channel;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), connected)
+        .await
+        .expect("the listener comes up")
+}
+
+/// Fails the test, showing what the command wrote to stderr, unless it exited successfully.
+#[track_caller]
+pub(crate) fn assert_success(output: &Output) {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// What a successful command printed, trimmed.
+#[track_caller]
+pub(crate) fn printed(output: Output) -> String {
+    assert_success(&output);
+    String::from_utf8(output.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned()
+}
+
+/// `tenure token` for the orders service calling provisioning, before the key file's path.
+pub(crate) const ORDERS_TOKEN_ARGS: [&str; 6] = [
+    "token",
+    "--as-service",
+    "orders",
+    "--for",
+    "provisioning",
+    "--key-file",
+];
+
+/// Starts a `tenure serve` command with its output discarded; it is killed when dropped.
+pub(crate) fn spawn_server(command: &mut Command) -> Child {
+    command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("tenure serve")
+}
 
 pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -44,11 +101,7 @@ async fn split_mode_migrates_then_serves_one_service_from_environment_configurat
         .output()
         .await
         .expect("tenure migrate");
-    assert!(
-        migrated.status.success(),
-        "{}",
-        String::from_utf8_lossy(&migrated.stderr)
-    );
+    assert_success(&migrated);
     // The exact table set is the accounts crate's own test; here it is enough that `migrate` ran the
     // accounts migrations into the accounts schema.
     let tables = database.tables("accounts").await.expect("tables");
@@ -63,30 +116,14 @@ async fn split_mode_migrates_then_serves_one_service_from_environment_configurat
         "migrate creates the shared development key"
     );
 
-    let mut server = Command::new(TENURE)
-        .args(["serve", "accounts"])
-        .envs(
+    let mut server = spawn_server(
+        Command::new(TENURE).args(["serve", "accounts"]).envs(
             environment
                 .iter()
                 .map(|(name, value)| (*name, value.as_str())),
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("tenure serve");
-    let address = format!("127.0.0.1:{port}").parse().expect("address");
-    let connected = async {
-        loop {
-            if let Ok(channel) = channel(address).await {
-                return channel;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
-    let channel = tokio::time::timeout(Duration::from_secs(30), connected)
-        .await
-        .expect("the listener comes up");
+        ),
+    );
+    let channel = connect(port).await;
     wait_until_serving(&channel, "tenure.accounts.v1.AccountService")
         .await
         .expect("ready once migrated");

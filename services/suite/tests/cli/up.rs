@@ -19,6 +19,8 @@ use tonic_health::pb::health_client::HealthClient;
 use tonic_reflection::pb::v1 as reflection_v1;
 use tonic_reflection::pb::v1alpha as reflection_v1alpha;
 
+use crate::serve::{ORDERS_TOKEN_ARGS, printed};
+
 const TENURE: &str = env!("CARGO_BIN_EXE_tenure");
 
 /// What each listener serves, besides health and reflection.
@@ -301,9 +303,8 @@ async fn tenure_token_mints_tokens_the_running_stack_accepts() {
         .output()
         .await
         .expect("tenure token");
-    assert!(output.status.success());
-    let customer = String::from_utf8(output.stdout).expect("utf-8");
-    let customer = customer.trim();
+    let customer = printed(output);
+    let customer = customer.as_str();
     let accounts = up.channel("accounts").await;
     wait_until_serving(&accounts, "").await.expect("ready");
     // Customers may read their tenant ...
@@ -331,21 +332,13 @@ async fn tenure_token_mints_tokens_the_running_stack_accepts() {
     );
     // A service token reaches the internal RPCs of the service it names, and only that service.
     let minted = Command::new(TENURE)
-        .args([
-            "token",
-            "--as-service",
-            "orders",
-            "--for",
-            "provisioning",
-            "--key-file",
-        ])
+        .args(ORDERS_TOKEN_ARGS)
         .arg(&key_file)
         .output()
         .await
         .expect("tenure token");
-    assert!(minted.status.success());
-    let service = String::from_utf8(minted.stdout).expect("utf-8");
-    let service = service.trim();
+    let service = printed(minted);
+    let service = service.as_str();
     let provisioning = up.channel("provisioning").await;
     wait_until_serving(&provisioning, "").await.expect("ready");
     // It names the tenant it acts for: without one, the call is refused.

@@ -30,6 +30,31 @@ fn clocks() -> (DateTime<Utc>, DateTime<Utc>) {
     (real + Duration::days(90), real)
 }
 
+/// Claims operation `id` at real time `at` for one claim's length, as of the business time `business`.
+async fn claim(
+    store: &OperationStore,
+    id: uuid::Uuid,
+    business: DateTime<Utc>,
+    at: DateTime<Utc>,
+) -> Option<Operation> {
+    store
+        .claim(id, business, at, at + CLAIM)
+        .await
+        .expect("claim")
+}
+
+/// Whether `operation` takes the lease on `key` at real time `at`, for one claim's length.
+async fn lease(
+    store: &OperationStore,
+    key: &str,
+    operation: &Operation,
+    at: DateTime<Utc>,
+) -> bool {
+    let until = at + CLAIM;
+    let taken = store.acquire_lease(key, operation, at, until).await;
+    taken.expect("lease")
+}
+
 async fn created(
     store: &OperationStore,
     business: DateTime<Utc>,
@@ -66,15 +91,8 @@ async fn a_stale_stepper_cannot_write_over_a_newer_claim(settings: DatabaseSetti
     // business clock by months does not free it.
     let leap = business + Duration::days(90);
     assert!(
-        store
-            .claim(
-                creators.id,
-                leap,
-                real + Duration::seconds(30),
-                real + Duration::seconds(90)
-            )
+        claim(&store, creators.id, leap, real + Duration::seconds(30))
             .await
-            .expect("claim")
             .is_none()
     );
     assert!(
@@ -87,25 +105,17 @@ async fn a_stale_stepper_cannot_write_over_a_newer_claim(settings: DatabaseSetti
 
     // Once it lapses in real time, claims take turns, each with the next epoch.
     let later = real + CLAIM + Duration::seconds(1);
-    let stale = store
-        .claim(creators.id, business, later, later + CLAIM)
+    let stale = claim(&store, creators.id, business, later)
         .await
-        .expect("claim")
         .expect("the lapsed claim is taken over");
     assert_eq!(stale.claim_epoch, creators.claim_epoch + 1);
     assert!(
-        store
-            .claim(creators.id, business, later, later + CLAIM)
-            .await
-            .expect("claim")
-            .is_none(),
+        claim(&store, creators.id, business, later).await.is_none(),
         "two live claims"
     );
     let latest_at = later + CLAIM + Duration::seconds(1);
-    let latest = store
-        .claim(creators.id, business, latest_at, latest_at + CLAIM)
+    let latest = claim(&store, creators.id, business, latest_at)
         .await
-        .expect("claim")
         .expect("the second lapsed claim is taken over");
     assert_eq!(latest.claim_epoch, stale.claim_epoch + 1);
 
@@ -144,13 +154,7 @@ async fn a_stale_stepper_cannot_write_over_a_newer_claim(settings: DatabaseSetti
     assert_eq!(stored.aws_calls, 2);
     // A settled operation is never claimed again.
     let much_later = latest_at + Duration::days(1);
-    assert!(
-        store
-            .claim(creators.id, leap, much_later, much_later + CLAIM)
-            .await
-            .expect("claim")
-            .is_none()
-    );
+    assert!(claim(&store, creators.id, leap, much_later).await.is_none());
 }
 
 async fn a_saved_step_frees_the_operation_for_its_next_business_check(settings: DatabaseSettings) {
@@ -165,10 +169,8 @@ async fn a_saved_step_frees_the_operation_for_its_next_business_check(settings: 
     // The claim was given back; what decides now is the business due time alone.
     let before_due = business + Duration::minutes(4);
     assert!(
-        store
-            .claim(operation.id, before_due, real, real + CLAIM)
+        claim(&store, operation.id, before_due, real)
             .await
-            .expect("claim")
             .is_none()
     );
     let after_due = business + Duration::minutes(6);
@@ -176,10 +178,8 @@ async fn a_saved_step_frees_the_operation_for_its_next_business_check(settings: 
         store.due(after_due, real, 10).await.expect("due"),
         vec![operation.id]
     );
-    let next = store
-        .claim(operation.id, after_due, real, real + CLAIM)
+    let next = claim(&store, operation.id, after_due, real)
         .await
-        .expect("claim")
         .expect("due and unclaimed");
     assert_eq!(next.claim_epoch, operation.claim_epoch + 1);
 }
@@ -189,47 +189,20 @@ async fn a_lease_follows_the_latest_claim(settings: DatabaseSettings) {
     let (business, real) = clocks();
     let creators = created(&store, business, real).await;
     let key = creators.request.lock_key();
-    assert!(
-        store
-            .acquire_lease(&key, &creators, real, real + CLAIM)
-            .await
-            .expect("lease")
-    );
+    assert!(lease(&store, &key, &creators, real).await);
     let later = real + CLAIM + Duration::seconds(1);
-    let latest = store
-        .claim(creators.id, business, later, later + CLAIM)
+    let latest = claim(&store, creators.id, business, later)
         .await
-        .expect("claim")
         .expect("taken over");
     // The new stepper takes its operation's lease over; the stale one cannot take it back or free it.
-    assert!(
-        store
-            .acquire_lease(&key, &latest, later, later + CLAIM)
-            .await
-            .expect("lease")
-    );
+    assert!(lease(&store, &key, &latest, later).await);
     store.release_lease(&key, &creators).await.expect("release");
-    assert!(
-        !store
-            .acquire_lease(&key, &creators, later, later + CLAIM)
-            .await
-            .expect("lease")
-    );
+    assert!(!lease(&store, &key, &creators, later).await);
     // The holder's lease keeps another operation on the same account out, until released.
     let other = created(&store, business, real).await;
-    assert!(
-        !store
-            .acquire_lease(&key, &other, later, later + CLAIM)
-            .await
-            .expect("lease")
-    );
+    assert!(!lease(&store, &key, &other, later).await);
     store.release_lease(&key, &latest).await.expect("release");
-    assert!(
-        store
-            .acquire_lease(&key, &other, later, later + CLAIM)
-            .await
-            .expect("lease")
-    );
+    assert!(lease(&store, &key, &other, later).await);
 }
 
 macro_rules! on_both_databases {

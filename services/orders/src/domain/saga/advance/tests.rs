@@ -49,6 +49,26 @@ fn start() -> DateTime<Utc> {
         .expect("a valid instant")
 }
 
+/// A new account for an ECAM tenant outside the public sector.
+fn input() -> SagaInput {
+    let root_email = tenure_domain::RootEmail::parse("root@example.com").expect("a valid email");
+    let details = OrderDetails::NewAccount {
+        root_email: Some(root_email),
+        account_name: "Workload".to_owned(),
+        support_contact: String::new(),
+    };
+    let tenant = TenantFacts {
+        public_sector: false,
+        resale_model: ResaleModel::Ecam,
+    };
+    SagaInput {
+        details,
+        tenant,
+        account: None,
+        ops_confirmation: false,
+    }
+}
+
 fn snapshot() -> SagaSnapshot {
     SagaSnapshot {
         id: Uuid::from_u128(1),
@@ -59,21 +79,7 @@ fn snapshot() -> SagaSnapshot {
         direction: Direction::Do,
         past_pivot: false,
         attempt: 0,
-        input: SagaInput {
-            details: OrderDetails::NewAccount {
-                root_email: Some(
-                    tenure_domain::RootEmail::parse("root@example.com").expect("a valid email"),
-                ),
-                account_name: "Workload".to_owned(),
-                support_contact: String::new(),
-            },
-            tenant: TenantFacts {
-                public_sector: false,
-                resale_model: ResaleModel::Ecam,
-            },
-            account: None,
-            ops_confirmation: false,
-        },
+        input: input(),
         input_rev: 0,
         state: SagaState::default(),
         wait: None,
@@ -82,6 +88,31 @@ fn snapshot() -> SagaSnapshot {
         steps: Vec::new(),
         task: None,
     }
+}
+
+/// The task a change opens, as the snapshot holds it once committed.
+fn opened_task(change: &TaskChange) -> Option<TaskSnapshot> {
+    let TaskChange::Open {
+        id,
+        node,
+        input_rev,
+        owner,
+        deadline,
+        ..
+    } = change
+    else {
+        return None;
+    };
+    let (id, node, input_rev) = (*id, *node, *input_rev);
+    Some(TaskSnapshot {
+        id,
+        node,
+        input_rev,
+        state: TaskState::Open,
+        owner: *owner,
+        deadline: *deadline,
+        note: String::new(),
+    })
 }
 
 /// A saga stepped by hand: what the runtime and the store do, minus the I/O.
@@ -120,32 +151,16 @@ impl Sim {
     }
 
     fn commit(&mut self, t: Transition) -> Transition {
-        if let Some(step) = &t.step {
-            self.snapshot.steps.push(FinishedStep {
+        self.snapshot
+            .steps
+            .extend(t.step.as_ref().map(|step| FinishedStep {
                 node: step.node,
                 direction: step.direction,
                 input_rev: step.input_rev,
                 outcome: step.outcome,
-            });
-        }
-        if let Some(TaskChange::Open {
-            id,
-            node,
-            input_rev,
-            owner,
-            deadline,
-            ..
-        }) = &t.task
-        {
-            self.snapshot.task = Some(TaskSnapshot {
-                id: *id,
-                node: *node,
-                input_rev: *input_rev,
-                state: TaskState::Open,
-                owner: *owner,
-                deadline: *deadline,
-                note: String::new(),
-            });
+            }));
+        if let Some(task) = t.task.as_ref().and_then(opened_task) {
+            self.snapshot.task = Some(task);
         }
         self.task_changes.extend(t.task.clone());
         self.events
@@ -193,6 +208,15 @@ impl Sim {
         panic!("the saga never parked");
     }
 
+    /// The actions undone, in order.
+    fn undone_actions(&self) -> Vec<Action> {
+        self.performed
+            .iter()
+            .filter(|effect| effect.direction == Direction::Undo)
+            .map(|effect| effect.action)
+            .collect()
+    }
+
     fn performed_actions(&self) -> Vec<(Action, Direction)> {
         self.performed
             .iter()
@@ -201,8 +225,44 @@ impl Sim {
     }
 }
 
-fn ok(_: &Effect) -> StepOutcome {
+fn done() -> StepOutcome {
     StepOutcome::Done(SagaState::default())
+}
+
+fn ok(_: &Effect) -> StepOutcome {
+    done()
+}
+
+fn fail(code: &str) -> StepOutcome {
+    StepOutcome::Fail {
+        code: code.to_owned(),
+        message: String::new(),
+    }
+}
+
+fn retry(code: &str) -> StepOutcome {
+    StepOutcome::Retry {
+        code: code.to_owned(),
+        message: String::new(),
+    }
+}
+
+/// The effect is still running at AWS.
+fn pending() -> StepOutcome {
+    StepOutcome::Pending {
+        detail: "aws_operation".to_owned(),
+        patch: SagaState::default(),
+    }
+}
+
+/// Answers each listed action with its outcome, and every other with [`done`].
+fn answering(outcomes: Vec<(u8, StepOutcome)>) -> impl FnMut(&Effect) -> StepOutcome {
+    move |effect: &Effect| {
+        outcomes
+            .iter()
+            .find(|(action, _)| effect.action == Action::Probe(*action))
+            .map_or_else(done, |(_, outcome)| outcome.clone())
+    }
 }
 
 #[test]
@@ -235,13 +295,11 @@ fn a_saga_runs_its_steps_in_order_passes_the_pivot_and_completes_with_its_events
 #[test]
 fn a_failure_before_the_pivot_undoes_the_finished_steps_in_reverse_and_fails_the_order() {
     let mut sim = Sim::new(pipeline());
-    sim.run(&mut |effect: &Effect| match effect.action {
-        Action::Probe(2) => StepOutcome::Fail {
-            code: "TNR203".to_owned(),
-            message: "declined".to_owned(),
-        },
-        _ => StepOutcome::Done(SagaState::default()),
-    });
+    let declined = StepOutcome::Fail {
+        code: "TNR203".to_owned(),
+        message: "declined".to_owned(),
+    };
+    sim.run(&mut answering(vec![(2, declined)]));
     assert_eq!(sim.snapshot.status, SagaStatus::Compensated);
     assert_eq!(
         sim.performed_actions(),
@@ -265,13 +323,7 @@ fn a_failure_before_the_pivot_undoes_the_finished_steps_in_reverse_and_fails_the
 #[test]
 fn a_failure_after_the_pivot_blocks_for_an_operator_and_undoes_nothing() {
     let mut sim = Sim::new(pipeline());
-    sim.run(&mut |effect: &Effect| match effect.action {
-        Action::Probe(3) => StepOutcome::Fail {
-            code: "TNR410".to_owned(),
-            message: String::new(),
-        },
-        _ => StepOutcome::Done(SagaState::default()),
-    });
+    sim.run(&mut answering(vec![(3, fail("TNR410"))]));
     assert_eq!(sim.snapshot.status, SagaStatus::Blocked);
     assert!(
         sim.performed
@@ -290,24 +342,12 @@ fn a_failure_after_the_pivot_blocks_for_an_operator_and_undoes_nothing() {
 fn a_cancellation_before_the_pivot_compensates_and_ends_cancelled() {
     let mut sim = Sim::new(pipeline());
     // Two steps done, the third in progress at AWS.
-    sim.run(&mut |effect: &Effect| match effect.action {
-        Action::Probe(2) => StepOutcome::Pending {
-            detail: "aws_operation".to_owned(),
-            patch: SagaState::default(),
-        },
-        _ => StepOutcome::Done(SagaState::default()),
-    });
+    sim.run(&mut answering(vec![(2, pending())]));
     assert_eq!(sim.snapshot.status, SagaStatus::Waiting);
     sim.snapshot.cancel_requested = true;
     sim.run(&mut ok);
     assert_eq!(sim.snapshot.status, SagaStatus::Cancelled);
-    let undone: Vec<Action> = sim
-        .performed
-        .iter()
-        .filter(|effect| effect.direction == Direction::Undo)
-        .map(|effect| effect.action)
-        .collect();
-    assert_eq!(undone, [Action::Probe(11), Action::Probe(10)]);
+    assert_eq!(sim.undone_actions(), [Action::Probe(11), Action::Probe(10)]);
 }
 
 #[test]
@@ -317,16 +357,10 @@ fn an_effect_in_progress_is_asked_again_under_the_same_key_and_a_started_one_is_
     let mut answer = |effect: &Effect| match effect.action {
         Action::Probe(0) if polls < 3 => {
             polls += 1;
-            StepOutcome::Pending {
-                detail: "aws_operation".to_owned(),
-                patch: SagaState::default(),
-            }
+            pending()
         }
-        Action::Probe(1) => StepOutcome::Fail {
-            code: "NOT_FOUND".to_owned(),
-            message: String::new(),
-        },
-        _ => StepOutcome::Done(SagaState::default()),
+        Action::Probe(1) => fail("NOT_FOUND"),
+        _ => done(),
     };
     for _ in 0..4 {
         sim.run(&mut answer);
@@ -353,10 +387,7 @@ fn transient_failures_retry_under_the_same_key_with_growing_capped_delays() {
     for _ in 0..12 {
         let before = sim.now;
         let t = sim
-            .wake(&mut |_: &Effect| StepOutcome::Retry {
-                code: "UNAVAILABLE".to_owned(),
-                message: String::new(),
-            })
+            .wake(&mut |_: &Effect| retry("UNAVAILABLE"))
             .expect("a transition");
         let due = t.due_at.expect("due");
         delays.push((due - before).to_std().expect("forward"));
@@ -381,17 +412,10 @@ fn transient_failures_retry_under_the_same_key_with_growing_capped_delays() {
 #[test]
 fn undos_never_give_up_and_report_being_stuck_past_the_threshold() {
     let mut sim = Sim::new(pipeline());
-    sim.run(&mut |effect: &Effect| match effect.action {
-        Action::Probe(1) => StepOutcome::Fail {
-            code: "TNR903".to_owned(),
-            message: String::new(),
-        },
-        Action::Probe(10) => StepOutcome::Retry {
-            code: "UNAVAILABLE".to_owned(),
-            message: String::new(),
-        },
-        _ => StepOutcome::Done(SagaState::default()),
-    });
+    sim.run(&mut answering(vec![
+        (1, fail("TNR903")),
+        (10, retry("UNAVAILABLE")),
+    ]));
     sim.now = sim
         .snapshot
         .wait
@@ -400,10 +424,7 @@ fn undos_never_give_up_and_report_being_stuck_past_the_threshold() {
         .expect("a retry time");
     for _ in 0..sim.timing.stuck_after + 2 {
         let t = sim
-            .wake(&mut |_: &Effect| StepOutcome::Retry {
-                code: "UNAVAILABLE".to_owned(),
-                message: String::new(),
-            })
+            .wake(&mut |_: &Effect| retry("UNAVAILABLE"))
             .expect("an undo attempt");
         sim.now = t.due_at.expect("due");
     }
@@ -419,14 +440,12 @@ fn undos_never_give_up_and_report_being_stuck_past_the_threshold() {
 #[test]
 fn a_corrected_field_undoes_the_steps_that_read_it_and_runs_again_under_new_keys() {
     let mut sim = Sim::new(pipeline());
-    sim.run(&mut |effect: &Effect| match effect.action {
-        Action::Probe(1) => StepOutcome::Query {
-            code: "TNR101".to_owned(),
-            fields: vec![InputField::RootEmail],
-            items: Vec::new(),
-        },
-        _ => StepOutcome::Done(SagaState::default()),
-    });
+    let query = StepOutcome::Query {
+        code: "TNR101".to_owned(),
+        fields: vec![InputField::RootEmail],
+        items: Vec::new(),
+    };
+    sim.run(&mut answering(vec![(1, query)]));
     assert_eq!(sim.snapshot.status, SagaStatus::Querying);
     let query = sim.snapshot.state.query.clone().expect("query");
     assert_eq!(query.resume, QueryResume::CustomerInput);
@@ -613,13 +632,7 @@ fn a_manual_task_waits_for_its_owner_and_a_rejection_can_cancel_the_order() {
 #[test]
 fn an_order_past_its_deadline_before_the_pivot_fails_with_tnr904() {
     let mut sim = Sim::new(pipeline());
-    sim.run(&mut |effect: &Effect| match effect.action {
-        Action::Probe(1) => StepOutcome::Pending {
-            detail: "aws_operation".to_owned(),
-            patch: SagaState::default(),
-        },
-        _ => StepOutcome::Done(SagaState::default()),
-    });
+    sim.run(&mut answering(vec![(1, pending())]));
     sim.now = sim.snapshot.deadline_at;
     sim.run(&mut ok);
     assert_eq!(sim.snapshot.status, SagaStatus::Compensated);
@@ -649,21 +662,12 @@ fn a_step_of_several_calls_keeps_each_part_and_its_undo_covers_the_parts_done() 
                 ..SagaState::default()
             })
         }
-        Action::Probe(1) => StepOutcome::Fail {
-            code: "TNR306".to_owned(),
-            message: String::new(),
-        },
-        _ => StepOutcome::Done(SagaState::default()),
+        Action::Probe(1) => fail("TNR306"),
+        _ => done(),
     });
     assert_eq!(sim.snapshot.status, SagaStatus::Compensated);
     // The half-done step was undone too (its two parts exist), then the one before it.
-    let undone: Vec<Action> = sim
-        .performed
-        .iter()
-        .filter(|effect| effect.direction == Direction::Undo)
-        .map(|effect| effect.action)
-        .collect();
-    assert_eq!(undone, [Action::Probe(11), Action::Probe(10)]);
+    assert_eq!(sim.undone_actions(), [Action::Probe(11), Action::Probe(10)]);
 }
 
 #[test]
