@@ -2,7 +2,7 @@
 
 use clap::{Args, Subcommand};
 
-use super::stack_commands::{ClientOptions, IdempotencyKey, OpenBalanceArgs, Page};
+use super::stack_commands::{ClientOptions, IdempotencyKey, Justification, OpenBalanceArgs, Page};
 use crate::client::proto::{enum_arg, enum_arg_explained};
 
 /// `tenure tenants`.
@@ -236,14 +236,8 @@ pub struct ChangeMembership {
 pub struct ReopenAccount {
     /// The closed account: its 12-digit AWS id, or its record id (UUID).
     pub account: String,
-    /// Why, 10 to 500 characters; kept in the audit trail.
-    #[arg(long)]
-    pub reason: String,
-    /// The support ticket, e.g. `OPS-1234`.
-    #[arg(long)]
-    pub ticket: String,
     #[command(flatten)]
-    pub key: IdempotencyKey,
+    pub why: Justification,
 }
 
 /// `tenure subscriptions`.

@@ -3,7 +3,7 @@
 
 use clap::{Args, Subcommand};
 
-use super::stack_commands::{ClientOptions, IdempotencyKey, Page};
+use super::stack_commands::{ClientOptions, Justification, Page};
 use crate::client::proto::enum_arg;
 
 /// `tenure sagas`.
@@ -65,12 +65,6 @@ pub struct SagaRef {
 pub struct SteerSaga {
     #[command(flatten)]
     pub saga: SagaRef,
-    /// Why, 10 to 500 characters; kept in the audit trail.
-    #[arg(long)]
-    pub reason: String,
-    /// The support ticket, e.g. `OPS-1234`.
-    #[arg(long)]
-    pub ticket: String,
     #[command(flatten)]
-    pub key: IdempotencyKey,
+    pub why: Justification,
 }

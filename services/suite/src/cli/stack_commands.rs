@@ -120,6 +120,19 @@ pub struct IdempotencyKey {
     pub idempotency_key: Option<String>,
 }
 
+/// Why an operator makes a change, kept in the audit trail, with the change's idempotency key.
+#[derive(Debug, Args)]
+pub struct Justification {
+    /// Why, 10 to 500 characters.
+    #[arg(long)]
+    pub reason: String,
+    /// The support ticket, e.g. `OPS-1234` or `LEGAL-42`.
+    #[arg(long)]
+    pub ticket: String,
+    #[command(flatten)]
+    pub key: IdempotencyKey,
+}
+
 /// The order kinds.
 #[derive(Debug, Subcommand)]
 pub enum CreateOrder {
@@ -523,14 +536,8 @@ pub struct PlaceHold {
     /// Hold only this AWS account's data instead of the whole tenant's.
     #[arg(long)]
     pub account: Option<String>,
-    /// Why (10 to 500 characters).
-    #[arg(long)]
-    pub reason: String,
-    /// The ticket, e.g. `LEGAL-42`.
-    #[arg(long)]
-    pub ticket: String,
     #[command(flatten)]
-    pub key: IdempotencyKey,
+    pub why: Justification,
 }
 
 /// `purges release`.
@@ -538,14 +545,8 @@ pub struct PlaceHold {
 pub struct ReleaseHold {
     /// The hold id.
     pub hold_id: String,
-    /// Why (10 to 500 characters).
-    #[arg(long)]
-    pub reason: String,
-    /// The ticket.
-    #[arg(long)]
-    pub ticket: String,
     #[command(flatten)]
-    pub key: IdempotencyKey,
+    pub why: Justification,
 }
 
 /// `purges holds`.

@@ -278,10 +278,10 @@ async fn reopen(session: &Session, reopen: ReopenAccount) -> anyhow::Result<pb::
     let answer = session
         .accounts()?
         .reopen_account(pb::ReopenAccountRequest {
-            idempotency_key: idempotency_key(reopen.key.idempotency_key.as_deref()),
+            idempotency_key: idempotency_key(reopen.why.key.idempotency_key.as_deref()),
             account_id,
-            reason: reopen.reason,
-            ticket: reopen.ticket,
+            reason: reopen.why.reason,
+            ticket: reopen.why.ticket,
         })
         .await
         .answer()

@@ -107,10 +107,10 @@ pub(super) async fn run(
             };
             let answer = purges
                 .set_legal_hold(pb::SetLegalHoldRequest {
-                    idempotency_key: idempotency_key(hold.key.idempotency_key.as_deref()),
+                    idempotency_key: idempotency_key(hold.why.key.idempotency_key.as_deref()),
                     scope: Some(scope),
-                    reason: hold.reason,
-                    ticket: hold.ticket,
+                    reason: hold.why.reason,
+                    ticket: hold.why.ticket,
                 })
                 .await
                 .answer()?;
@@ -119,10 +119,10 @@ pub(super) async fn run(
         PurgesCommand::Release(release) => {
             let answer = purges
                 .release_legal_hold(pb::ReleaseLegalHoldRequest {
-                    idempotency_key: idempotency_key(release.key.idempotency_key.as_deref()),
+                    idempotency_key: idempotency_key(release.why.key.idempotency_key.as_deref()),
                     hold_id: release.hold_id,
-                    reason: release.reason,
-                    ticket: release.ticket,
+                    reason: release.why.reason,
+                    ticket: release.why.ticket,
                 })
                 .await
                 .answer()?;

@@ -47,10 +47,10 @@ pub(super) async fn run(
             let answer = session
                 .saga_admin()?
                 .retry_now(pb::RetryNowRequest {
-                    idempotency_key: idempotency_key(steer.key.idempotency_key.as_deref()),
+                    idempotency_key: idempotency_key(steer.why.key.idempotency_key.as_deref()),
                     saga_id,
-                    reason: steer.reason,
-                    ticket: steer.ticket,
+                    reason: steer.why.reason,
+                    ticket: steer.why.ticket,
                 })
                 .await
                 .answer()
@@ -107,10 +107,10 @@ async fn abort(session: &Session, steer: SteerSaga) -> anyhow::Result<pb::Saga> 
     let answer = session
         .saga_admin()?
         .abort_saga(pb::AbortSagaRequest {
-            idempotency_key: idempotency_key(steer.key.idempotency_key.as_deref()),
+            idempotency_key: idempotency_key(steer.why.key.idempotency_key.as_deref()),
             saga_id,
-            reason: steer.reason,
-            ticket: steer.ticket,
+            reason: steer.why.reason,
+            ticket: steer.why.ticket,
         })
         .await
         .answer()
