@@ -288,6 +288,9 @@ impl ServerBuilder {
                     .include_reflection_service(false)
                     .register_encoded_file_descriptor_set(tenure_proto::FILE_DESCRIPTOR_SET)
                     .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                    // Error details travel in `grpc-status-details-bin`; without their descriptors
+                    // grpcurl and buf curl print a BadRequest as base64 instead of its violations.
+                    .register_file_descriptor_set(crate::descriptor::rpc_error_details())
                     .register_encoded_file_descriptor_set(
                         tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
                     )

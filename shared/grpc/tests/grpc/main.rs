@@ -20,6 +20,7 @@ use tonic::Code;
 use tonic::transport::Channel;
 
 mod rate_limits;
+mod reflection;
 
 const PLAN: &str = "/tenure.purge.v1.PurgeParticipant/Plan";
 
