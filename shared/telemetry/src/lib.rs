@@ -12,6 +12,7 @@
 //! tonic: gRPC codes arrive as numbers.
 
 mod export;
+mod exposition;
 mod filter;
 mod grpc_code;
 mod install;
