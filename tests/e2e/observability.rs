@@ -299,6 +299,26 @@ async fn each_service_exposes_metrics_that_move_with_the_orders() {
     .await;
     let seeded = stack.seed(0).await;
 
+    // Before anything happened, counters read 0 rather than nothing, and the benchmark's saga kind
+    // is nowhere.
+    let orders = process(&mut processes, ServiceKind::Orders);
+    let first = scrape_until(orders, "the first gauge sample", |scraped| {
+        sample(scraped, "saga_active", &[("kind", "account_create")]).is_some()
+    })
+    .await;
+    for (name, labels) in [
+        ("saga_compensations_total", [("kind", "account_create")]),
+        (
+            "saga_compensations_total",
+            [("kind", "account_termination")],
+        ),
+        ("auth_failures_total", [("reason", "expired")]),
+        ("rate_limited_total", [("reason", "tenant_rate")]),
+    ] {
+        assert_eq!(sample(&first, name, &labels), Some(0.0), "{name}:\n{first}");
+    }
+    assert!(!first.contains("kind=\"probe\""), "{first}");
+
     // Provisioning is away while the first order starts: its steps fail and are retried.
     process(&mut processes, ServiceKind::Provisioning)
         .stop()

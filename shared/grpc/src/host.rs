@@ -74,6 +74,9 @@ impl Host {
     /// A host with the given settings and token verifier.
     pub fn new(settings: ServerSettings, verifier: TokenVerifier) -> Self {
         let in_flight = Arc::new(Semaphore::new(settings.max_in_flight));
+        for failure in crate::auth::AuthFailure::ALL {
+            tenure_telemetry::metrics().declare_auth_failure(failure.reason());
+        }
         Self {
             inner: Arc::new(HostInner {
                 settings,
