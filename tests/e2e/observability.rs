@@ -119,6 +119,14 @@ async fn one_order_is_one_story_in_the_traces_and_logs_of_four_processes_across_
                 && span.name == "tenure.orders.v1.OrderService/CreateOrder"
         })
         .expect("the CreateOrder span");
+    // The operator's part of the story is found by the order too.
+    assert!(
+        story_spans.iter().any(|span| {
+            span.kind == SpanKind::Server
+                && span.name == "tenure.orders.v1.OrderService/CompleteTask"
+        }),
+        "the operator's CompleteTask names the order"
+    );
     let runs: Vec<&&CollectedSpan> = story_spans
         .iter()
         .filter(|span| span.name.starts_with("saga.step ") && span.is_root())

@@ -13,6 +13,7 @@ use crate::api::context::{
     Call, Orders, at, checked, finish, finish_keyed, idempotent, reply as reply_with,
 };
 use crate::api::convert;
+use crate::api::order_service::reading::record_order;
 use crate::app::{Justification, SagaHistory, SagaLookup, SagaQuery};
 use crate::domain::OrdersError;
 use crate::domain::saga::definition::SagaKind;
@@ -88,6 +89,7 @@ impl Orders {
         };
         finish(problems, || ())?;
         let history = self.saga(call, checked(lookup)?).await?;
+        record_order(history.record.id);
         Ok(pb::GetSagaResponse {
             saga: Some(saga_view(&history)),
         })
@@ -163,7 +165,9 @@ impl Orders {
         let (reason, ticket) = justification(&mut problems, &request.reason, &request.ticket);
         finish_keyed(problems, &request)?;
         let (id, reason, ticket) = (checked(id)?, checked(reason)?, checked(ticket)?);
+        // An operator's retry or abort is part of the order's story: its span names the order.
         let to = |history: &SagaHistory| {
+            record_order(history.record.id);
             Ok(pb::RetryNowResponse {
                 saga: Some(saga_view(history)),
             })
@@ -190,7 +194,9 @@ impl Orders {
         let (reason, ticket) = justification(&mut problems, &request.reason, &request.ticket);
         finish_keyed(problems, &request)?;
         let (id, reason, ticket) = (checked(id)?, checked(reason)?, checked(ticket)?);
+        // An operator's retry or abort is part of the order's story: its span names the order.
         let to = |history: &SagaHistory| {
+            record_order(history.record.id);
             Ok(pb::AbortSagaResponse {
                 saga: Some(saga_view(history)),
             })
