@@ -329,7 +329,9 @@ impl ServerBuilder {
             // therefore sees real trailers and the same W3C headers on both paths.
             .layer(tonic_web::GrpcWebLayer::new())
             // Span and RED metrics outside the remaining layers, so their rejections are traced and counted.
-            .layer(ServerTelemetryLayer)
+            .layer(ServerTelemetryLayer {
+                owner: kind.service_name(),
+            })
             // Shed instead of queueing: a call over the process budget is refused at once.
             .layer(InFlightLayer::new(Arc::clone(&host.inner.in_flight)))
             // min(grpc-timeout, cap) for unary calls; streams are bounded by the connection age instead.
