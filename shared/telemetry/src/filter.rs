@@ -30,13 +30,26 @@ fn is_always_kept(meta: &Metadata<'_>) -> bool {
     meta.is_span() && *meta.level() <= Level::INFO
 }
 
+/// sea-orm warns on every transaction that asks SQLite for an isolation level or access mode, and the
+/// only warnings of that module are those two. The order stream's snapshot reads ask for both on
+/// every poll (PostgreSQL needs them; SQLite's transactions are serializable anyway), which under
+/// `tenure up` buried everything else on the console.
+fn is_always_dropped(meta: &Metadata<'_>) -> bool {
+    meta.is_event()
+        && *meta.level() == Level::WARN
+        && meta.target() == "sea_orm::driver::sqlx_sqlite"
+}
+
 impl<S: Subscriber> Filter<S> for TelemetryFilter {
     fn enabled(&self, meta: &Metadata<'_>, cx: &Context<'_, S>) -> bool {
-        is_always_kept(meta) || Filter::<S>::enabled(&self.directives, meta, cx)
+        !is_always_dropped(meta)
+            && (is_always_kept(meta) || Filter::<S>::enabled(&self.directives, meta, cx))
     }
 
     fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
-        if is_always_kept(meta) {
+        if is_always_dropped(meta) {
+            Interest::never()
+        } else if is_always_kept(meta) {
             Interest::always()
         } else {
             Filter::<S>::callsite_enabled(&self.directives, meta)

@@ -9,6 +9,7 @@
 
 mod aws;
 mod client;
+mod console;
 mod lifecycle;
 mod serve;
 mod up;
