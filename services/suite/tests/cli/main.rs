@@ -11,5 +11,6 @@ mod aws;
 mod client;
 mod console;
 mod lifecycle;
+mod monitoring;
 mod serve;
 mod up;

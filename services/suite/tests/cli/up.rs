@@ -61,7 +61,7 @@ const SERVED: &[(&str, &[&str])] = &[
 pub(crate) struct Up {
     pub(crate) child: Child,
     pub(crate) endpoints: BTreeMap<String, SocketAddr>,
-    metrics: String,
+    pub(crate) metrics: String,
     pub(crate) token: String,
     directory: tempfile::TempDir,
 }
