@@ -18,33 +18,36 @@ async fn a_short_run_with_a_stream_reader_keeps_the_console_free_of_sqlite_noise
     })
     .await;
     let mut stderr = up.child.stderr.take().expect("stderr");
-    let console = tokio::spawn(async move {
+    // The console is read while the stack runs, so a full pipe never stalls it.
+    let read = async {
         let mut text = String::new();
         let _ = stderr.read_to_string(&mut text).await;
         text
-    });
-    // A stream reader polls the event log in snapshot transactions, the source of the flood.
-    let cli = Client { up: &up };
-    let tail = cli
-        .command(&up.token, &["events", "tail"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("events tail");
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    drop(tail);
-    let pid = up.child.id().expect("running").to_string();
-    let signalled = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .expect("kill");
-    assert!(signalled.success());
+    };
+    let drive = async {
+        // A stream reader polls the event log in snapshot transactions, the source of the flood.
+        let cli = Client { up: &up };
+        let tail = cli
+            .command(&up.token, &["events", "tail"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("events tail");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        drop(tail);
+        let pid = up.child.id().expect("running").to_string();
+        let signalled = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .expect("kill");
+        assert!(signalled.success());
+    };
+    let (console, ()) = tokio::join!(read, drive);
     tokio::time::timeout(Duration::from_secs(30), up.child.wait())
         .await
         .expect("exits in time")
         .expect("exit status");
-    let console = console.await.expect("console");
     assert!(
         console.contains("ready"),
         "the console was captured:\n{console}"
