@@ -12,12 +12,14 @@
 #   TENURE_TEST_PG_URL     a PostgreSQL server the tests may create and drop `t_*` databases on
 #   TENURE_TEST_MOTO_VENV  a virtualenv with moto[server]; each test starts its own moto_server from it
 #   TENURE_BIN             the debug `tenure` binary, for the split-mode and chaos tests
+#   TENURE_TEST_PROMTOOL   promtool, which checks the alert rules and a real /metrics scrape
 # PostgreSQL is the first that works of: TENURE_TEST_PG_URL as given; postgres@127.0.0.1:5432; a
 # throwaway cluster under target/tenure-test/pg (TENURE_TEST_PG_THROWAWAY=1 forces this one).
 #
 # Everything it keeps lives in target/tenure-test/ (buf, the moto virtualenv, package caches), so a
 # rerun is fast and `cargo clean` starts over. Outside the repository it only ever installs Debian's
-# postgresql package, as root, on a machine that has no PostgreSQL at all.
+# postgresql package, as root, on a machine that has no PostgreSQL at all, and Debian's prometheus
+# package (for promtool) on one without promtool.
 set -euo pipefail
 
 readonly BUF_VERSION="1.75.0"
@@ -410,6 +412,23 @@ else
     printf '%s' "${MOTO_PINS[*]}" >"$moto_marker"
 fi
 export TENURE_TEST_MOTO_VENV="$moto_venv"
+
+# ---------------------------------------------------------------------------------------------------
+# promtool (Debian's prometheus package), for the checks of deploy/prometheus and of a real scrape
+
+phase "promtool"
+if ! command -v promtool >/dev/null; then
+    ((EUID == 0)) || fail "promtool is needed: install Debian's prometheus package (or run as root)"
+    note "installing Debian's prometheus package for promtool"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # promtool is all the tests use; the server the package also ships is never started by them.
+    apt-get install -y -qq --no-install-recommends prometheus >/dev/null ||
+        fail "apt-get could not install prometheus"
+fi
+TENURE_TEST_PROMTOOL="$(command -v promtool)" || fail "promtool is still missing"
+export TENURE_TEST_PROMTOOL
+note "$("$TENURE_TEST_PROMTOOL" --version 2>&1 | head -n 1)"
 
 # ---------------------------------------------------------------------------------------------------
 # The tenure binary, for tests that run services as child processes

@@ -20,6 +20,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         prost::Message::encode_to_vec(&descriptors),
     )?;
     std::fs::write(out_dir.join("keyed.rs"), keyed_impls(&descriptors))?;
+    // Reflection serves `google.rpc`'s status and error details (the set tonic-types ships) beside the
+    // contracts; that set leaves out the two files it imports, so they are compiled here.
+    let imports = protox::compile(
+        [
+            "google/protobuf/any.proto",
+            "google/protobuf/duration.proto",
+        ],
+        [&root],
+    )?;
+    std::fs::write(
+        out_dir.join("rpc_imports.bin"),
+        prost::Message::encode_to_vec(&imports),
+    )?;
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)

@@ -119,6 +119,14 @@ async fn one_order_is_one_story_in_the_traces_and_logs_of_four_processes_across_
                 && span.name == "tenure.orders.v1.OrderService/CreateOrder"
         })
         .expect("the CreateOrder span");
+    // The operator's part of the story is found by the order too.
+    assert!(
+        story_spans.iter().any(|span| {
+            span.kind == SpanKind::Server
+                && span.name == "tenure.orders.v1.OrderService/CompleteTask"
+        }),
+        "the operator's CompleteTask names the order"
+    );
     let runs: Vec<&&CollectedSpan> = story_spans
         .iter()
         .filter(|span| span.name.starts_with("saga.step ") && span.is_root())
@@ -298,6 +306,26 @@ async fn each_service_exposes_metrics_that_move_with_the_orders() {
     })
     .await;
     let seeded = stack.seed(0).await;
+
+    // Before anything happened, counters read 0 rather than nothing, and the benchmark's saga kind
+    // is nowhere.
+    let orders = process(&mut processes, ServiceKind::Orders);
+    let first = scrape_until(orders, "the first gauge sample", |scraped| {
+        sample(scraped, "saga_active", &[("kind", "account_create")]).is_some()
+    })
+    .await;
+    for (name, labels) in [
+        ("saga_compensations_total", [("kind", "account_create")]),
+        (
+            "saga_compensations_total",
+            [("kind", "account_termination")],
+        ),
+        ("auth_failures_total", [("reason", "expired")]),
+        ("rate_limited_total", [("reason", "tenant_rate")]),
+    ] {
+        assert_eq!(sample(&first, name, &labels), Some(0.0), "{name}:\n{first}");
+    }
+    assert!(!first.contains("kind=\"probe\""), "{first}");
 
     // Provisioning is away while the first order starts: its steps fail and are retried.
     process(&mut processes, ServiceKind::Provisioning)

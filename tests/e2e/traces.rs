@@ -166,6 +166,17 @@ async fn one_trace_follows_a_call_from_one_service_into_another() {
             "orphan span {span:#?}"
         );
     }
+    // One process, as under `tenure up`, yet each span shows under the service it belongs to, so a
+    // trace viewer draws orders -> data-purge -> accounts.
+    for (span, service) in [
+        (first_client, "tenure-orders"),
+        (first_server, "tenure-data-purge"),
+        (second_client, "tenure-data-purge"),
+        (second_server, "tenure-accounts"),
+    ] {
+        assert_eq!(span.service_name, service, "{span:#?}");
+        assert!(span.attribute("service.name").is_none(), "{span:#?}");
+    }
     // The RPC semantic conventions, with both status-code keys.
     for span in [first_server, second_server] {
         assert_eq!(span.str_attribute("rpc.system"), Some("grpc"));

@@ -142,8 +142,23 @@ static METRICS: LazyLock<OrdersMetrics> = LazyLock::new(|| {
         "Events the furthest-behind named subscription has not acknowledged (counted up to a cap)",
         metrics.subscription_backlog.clone(),
     );
+    // Counters exist from the first scrape, at 0, so a rate or an alert sees a number, not no data.
+    for kind in reported_kinds() {
+        drop(metrics.compensations.get_or_create(&KindLabels {
+            kind: kind.as_str(),
+        }));
+    }
     metrics
 });
+
+/// The kinds the metrics report: `probe` exists only for the engine's benchmark and tests, so a
+/// production dashboard never shows it.
+fn reported_kinds() -> impl Iterator<Item = SagaKind> {
+    SagaKind::ALL
+        .iter()
+        .copied()
+        .filter(|kind| *kind != SagaKind::Probe)
+}
 
 fn gauge_value(count: u64) -> i64 {
     i64::try_from(count).unwrap_or(i64::MAX)
@@ -158,7 +173,7 @@ impl OrdersMetrics {
     /// Sets `saga_active` and `saga_compensations_stuck` from a count of open sagas by kind and
     /// status. Pairs missing from `counts` are set to 0, so a status a saga left does not linger.
     pub(crate) fn set_active(&self, counts: &[(SagaKind, SagaStatus, u64)]) {
-        for &kind in SagaKind::ALL {
+        for kind in reported_kinds() {
             let mut stuck = 0;
             for &status in SagaStatus::ALL
                 .iter()

@@ -12,6 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tenure_db::Db;
 use tenure_domain::SharedClock;
+use tenure_grpc::ServiceKind;
 use tokio::sync::futures::OwnedNotified;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
@@ -146,6 +147,7 @@ impl SagaRuntime {
         );
         let span = tracing::info_span!(
             "saga.run",
+            service.name = ServiceKind::Orders.service_name(),
             otel.name = %format!("saga.step {}", definition.kind.as_str()),
             tenure.order_id = %loaded.snapshot.order_id,
             tenure.saga_id = %loaded.snapshot.id,
@@ -208,6 +210,7 @@ impl SagaRuntime {
                         .map_or("unknown", |node| node.name);
                     let span = tracing::info_span!(
                         "saga.effect",
+                        service.name = ServiceKind::Orders.service_name(),
                         otel.name = %format!("saga.step {}/{step}", definition.kind.as_str()),
                         tenure.order_id = %loaded.snapshot.order_id,
                         tenure.saga_id = %loaded.snapshot.id,

@@ -5,9 +5,10 @@
 //! Only this module and `main` look at the environment, and `main` passes it in, so tests load
 //! configuration from literal slices without touching the process environment.
 
+mod explain;
+
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
@@ -295,6 +296,8 @@ pub fn load(
     if let Some(path) = file {
         figment = figment.merge(Toml::file_exact(path));
     }
+    // Which variable set which key, so that an error names what the operator typed.
+    let mut variables = Vec::new();
     for (name, raw) in env {
         let Some(rest) = name.strip_prefix("TENURE_") else {
             continue;
@@ -308,10 +311,28 @@ pub fn load(
         }
         let key = rest.to_ascii_lowercase().replace("__", ".");
         // The typing rules of figment's own Env provider: "true" is a bool, "5" a number, ...
-        let value: figment::value::Value = raw.parse().unwrap_or_else(|never| match never {});
+        let mut value: figment::value::Value = raw.parse().unwrap_or_else(|never| match never {});
+        // ... and for a key that holds a list, the plain `a,b` a shell user writes, besides `[a, b]`.
+        if matches!(
+            figment.find_value(&key),
+            Ok(figment::value::Value::Array(..))
+        ) && !matches!(value, figment::value::Value::Array(..))
+        {
+            let items: Vec<String> = raw
+                .split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(str::to_owned)
+                .collect();
+            value = items.into();
+        }
         figment = figment.merge(Serialized::default(&key, value));
+        variables.push((key, name.clone()));
     }
-    let config: TenureConfig = figment.extract().context("reading the configuration")?;
+    let config: TenureConfig = figment.extract().map_err(|error| {
+        let problems = explain::explain(error, &variables);
+        anyhow::anyhow!("invalid configuration:\n  - {}", problems.join("\n  - "))
+    })?;
     config.validate()?;
     Ok(config)
 }
@@ -432,6 +453,50 @@ mod tests {
             error.contains("orders.limits.watch_streams_per_tenant"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_list_key_takes_a_comma_separated_variable() {
+        let config = load(
+            TenureConfig::development(Path::new("data")),
+            None,
+            &env(&[(
+                "TENURE_SERVER__CORS__ALLOWED_ORIGINS",
+                "https://market.example, https://admin.example",
+            )]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.server.cors.allowed_origins,
+            ["https://market.example", "https://admin.example"]
+        );
+        let config = load(
+            TenureConfig::development(Path::new("data")),
+            None,
+            &env(&[(
+                "TENURE_SERVER__CORS__ALLOWED_ORIGINS",
+                "[\"https://a.example\"]",
+            )]),
+        )
+        .unwrap();
+        assert_eq!(config.server.cors.allowed_origins, ["https://a.example"]);
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_form_is_explained_in_the_keys_words() {
+        let error = load(
+            TenureConfig::development(Path::new("data")),
+            None,
+            &env(&[("TENURE_SERVER__MAX_IN_FLIGHT", "lots")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            error,
+            "invalid configuration:\n  - server.max_in_flight (set by TENURE_SERVER__MAX_IN_FLIGHT) \
+             takes a whole number, not \"lots\""
+        );
+        assert!(!error.contains(".rs:") && !error.contains("::"), "{error}");
     }
 
     #[test]

@@ -124,7 +124,11 @@ impl Service<http::Request<Body>> for PeerChannel {
         let ready = self.channel.clone();
         let mut channel = std::mem::replace(&mut self.channel, ready);
         let labels = labels_for(request.uri().path());
-        let span = tenure_telemetry::client_span(labels.service(), labels.method());
+        let span = tenure_telemetry::client_span(
+            self.minter.service_name(),
+            labels.service(),
+            labels.method(),
+        );
         let mut record = CallRecord::start(span.clone(), labels, Side::Client);
         if let Err(error) = self.prepare(&mut request, &span) {
             tracing::error!(parent: &span, error = %error, "preparing a peer call failed");

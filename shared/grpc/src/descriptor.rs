@@ -104,6 +104,29 @@ pub(crate) fn split_path(path: &str) -> Option<(&str, &str)> {
     path.strip_prefix('/')?.split_once('/')
 }
 
+/// `google/rpc/status.proto` and `google/rpc/error_details.proto`, with the two files they import,
+/// under their canonical names. tonic-types ships them as `status.proto` and `error_details.proto`,
+/// which clients that already know `google/rpc/...` (buf curl, grpcurl with googleapis) would see as a
+/// second definition of the same symbols.
+pub(crate) fn rpc_error_details() -> FileDescriptorSet {
+    let rename = |name: &str| match name {
+        "status.proto" | "error_details.proto" => format!("google/rpc/{name}"),
+        _ => name.to_owned(),
+    };
+    let mut set =
+        FileDescriptorSet::decode(tonic_types::pb::FILE_DESCRIPTOR_SET).unwrap_or_default();
+    for file in &mut set.file {
+        file.name = file.name.as_deref().map(rename);
+        for import in &mut file.dependency {
+            *import = rename(import);
+        }
+    }
+    if let Ok(imports) = FileDescriptorSet::decode(tenure_proto::RPC_IMPORTS_FILE_DESCRIPTOR_SET) {
+        set.file.extend(imports.file);
+    }
+    set
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

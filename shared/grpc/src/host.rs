@@ -74,6 +74,9 @@ impl Host {
     /// A host with the given settings and token verifier.
     pub fn new(settings: ServerSettings, verifier: TokenVerifier) -> Self {
         let in_flight = Arc::new(Semaphore::new(settings.max_in_flight));
+        for failure in crate::auth::AuthFailure::ALL {
+            tenure_telemetry::metrics().declare_auth_failure(failure.reason());
+        }
         Self {
             inner: Arc::new(HostInner {
                 settings,
@@ -288,6 +291,9 @@ impl ServerBuilder {
                     .include_reflection_service(false)
                     .register_encoded_file_descriptor_set(tenure_proto::FILE_DESCRIPTOR_SET)
                     .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                    // Error details travel in `grpc-status-details-bin`; without their descriptors
+                    // grpcurl and buf curl print a BadRequest as base64 instead of its violations.
+                    .register_file_descriptor_set(crate::descriptor::rpc_error_details())
                     .register_encoded_file_descriptor_set(
                         tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
                     )
@@ -323,7 +329,9 @@ impl ServerBuilder {
             // therefore sees real trailers and the same W3C headers on both paths.
             .layer(tonic_web::GrpcWebLayer::new())
             // Span and RED metrics outside the remaining layers, so their rejections are traced and counted.
-            .layer(ServerTelemetryLayer)
+            .layer(ServerTelemetryLayer {
+                owner: kind.service_name(),
+            })
             // Shed instead of queueing: a call over the process budget is refused at once.
             .layer(InFlightLayer::new(Arc::clone(&host.inner.in_flight)))
             // min(grpc-timeout, cap) for unary calls; streams are bounded by the connection age instead.

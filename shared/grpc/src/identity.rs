@@ -49,6 +49,12 @@ impl ServiceKind {
         }
     }
 
+    /// The service's `service.name` in traces and logs, the same in every mode: `tenure-orders`.
+    /// It is the audience by design, so a span, a log line and a token name a service alike.
+    pub fn service_name(self) -> &'static str {
+        self.audience()
+    }
+
     /// The audience tokens for this service must carry.
     pub fn audience(self) -> &'static str {
         match self {

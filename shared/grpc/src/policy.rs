@@ -27,18 +27,70 @@ pub struct MethodPolicy {
 }
 
 impl MethodPolicy {
+    #[cfg(test)]
     fn allows(&self, principal: &Principal) -> bool {
+        self.refusal(principal).is_none()
+    }
+
+    /// Why `principal` may not call this method, in words that tell the caller which token would do;
+    /// `None` when it may.
+    fn refusal(&self, principal: &Principal) -> Option<String> {
+        let method = self.method.rsplit('/').next().unwrap_or(self.method);
+        let role = principal.role.name();
         if !self.roles.contains(&principal.role) {
-            return false;
+            return Some(format!(
+                "{method} needs {}; this token has role {role}.",
+                self.wanted_tokens()
+            ));
         }
-        match principal.role {
-            Role::Service => {
-                principal
-                    .service_name()
-                    .is_some_and(|caller| self.service_callers.contains(&caller))
-                    && (principal.tenant_id.is_some() || self.service_across_tenants)
+        if principal.role != Role::Service {
+            return None;
+        }
+        match principal.service_name() {
+            Some(caller) if self.service_callers.contains(&caller) => {}
+            caller => {
+                return Some(format!(
+                    "{method} takes service tokens from {} only; this token is from {}.",
+                    or_list(self.service_callers),
+                    caller.unwrap_or("no known service")
+                ));
             }
-            _ => true,
+        }
+        (principal.tenant_id.is_none() && !self.service_across_tenants).then(|| {
+            format!(
+                "{method} acts for one tenant: a service names it in `{}` metadata.",
+                crate::TENANT_METADATA_KEY
+            )
+        })
+    }
+
+    /// "a customer token (which acts for its own tenant) or an operator token", from the roles.
+    fn wanted_tokens(&self) -> String {
+        let tokens: Vec<String> = self
+            .roles
+            .iter()
+            .map(|role| match role {
+                Role::Customer => "a customer token (which acts for its own tenant)".to_owned(),
+                Role::Operator => "an operator token".to_owned(),
+                Role::Billing => "a billing token".to_owned(),
+                Role::Service => format!("a service token from {}", or_list(self.service_callers)),
+            })
+            .collect();
+        match tokens.as_slice() {
+            [] => "a role no token has".to_owned(),
+            _ => or_list(&tokens),
+        }
+    }
+}
+
+/// `a`, `a or b`, `a, b or c`.
+fn or_list<T: AsRef<str>>(items: &[T]) -> String {
+    match items {
+        [] => "no one".to_owned(),
+        [only] => only.as_ref().to_owned(),
+        [rest @ .., last] => {
+            let rest: Vec<&str> = rest.iter().map(AsRef::as_ref).collect();
+            format!("{} or {}", rest.join(", "), last.as_ref())
         }
     }
 }
@@ -104,25 +156,30 @@ impl Guard for Authorization {
             // Only the auth layer's exempt paths (health, reflection) arrive without a principal.
             return Ok(());
         };
-        let decision = match self.table.get(path) {
-            Some(entry) if entry.allows(principal) => Ok(()),
-            Some(_) => Err("this role may not call this method"),
+        let method = path.rsplit('/').next().unwrap_or(path);
+        let refusal = match self.table.get(path) {
+            Some(entry) => entry.refusal(principal),
             // A published method without an entry is denied by default; an unknown path goes on to the
             // router, which answers UNIMPLEMENTED exactly as for any guessed path (S22).
-            None if descriptor::method_info(path).is_some() => {
-                Err("this method has no authorization policy")
-            }
-            None => Ok(()),
+            None if descriptor::method_info(path).is_some() => Some(format!(
+                "{method} has no authorization policy, so no token may call it."
+            )),
+            None => None,
         };
-        decision.map_err(|reason| {
-            tracing::info!(
-                rpc.path = path,
-                role = principal.role.name(),
-                reason,
-                "call denied by policy"
-            );
-            Status::permission_denied("permission denied")
-        })
+        match refusal {
+            None => Ok(()),
+            Some(message) => {
+                tracing::info!(
+                    rpc.path = path,
+                    role = principal.role.name(),
+                    reason = message.as_str(),
+                    "call denied by policy"
+                );
+                // The policy tables are public contract documentation: naming the token that would
+                // do tells the caller nothing about any tenant's data.
+                Err(Status::permission_denied(message))
+            }
+        }
     }
 }
 
@@ -173,6 +230,56 @@ mod tests {
             ..scoped
         };
         assert!(across.allows(&principal(Role::Service, "svc:orders")));
+    }
+
+    #[test]
+    fn a_refusal_names_the_token_the_method_needs_and_the_one_it_got() {
+        let create = MethodPolicy {
+            method: "/tenure.orders.v1.OrderService/CreateOrder",
+            roles: &[Role::Customer],
+            service_callers: &[],
+            service_across_tenants: false,
+        };
+        assert_eq!(
+            create.refusal(&principal(Role::Operator, "ops")).as_deref(),
+            Some(
+                "CreateOrder needs a customer token (which acts for its own tenant); \
+                 this token has role operator."
+            )
+        );
+        let reserve = MethodPolicy {
+            method: "/tenure.accounts.v1.AccountService/ReserveAccount",
+            roles: &[Role::Operator, Role::Billing, Role::Service],
+            service_callers: &["orders", "data-purge"],
+            service_across_tenants: false,
+        };
+        assert_eq!(
+            reserve
+                .refusal(&principal(Role::Customer, "user"))
+                .as_deref(),
+            Some(
+                "ReserveAccount needs an operator token, a billing token or a service token from \
+                 orders or data-purge; this token has role customer."
+            )
+        );
+        assert_eq!(
+            reserve
+                .refusal(&for_tenant(principal(Role::Service, "svc:provisioning")))
+                .as_deref(),
+            Some(
+                "ReserveAccount takes service tokens from orders or data-purge only; this token is \
+                 from provisioning."
+            )
+        );
+        assert_eq!(
+            reserve
+                .refusal(&principal(Role::Service, "svc:orders"))
+                .as_deref(),
+            Some(
+                "ReserveAccount acts for one tenant: a service names it in `x-tenure-tenant` metadata."
+            )
+        );
+        assert_eq!(reserve.refusal(&principal(Role::Operator, "ops")), None);
     }
 
     #[test]

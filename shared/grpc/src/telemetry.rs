@@ -176,20 +176,27 @@ fn is_untraced(path: &str) -> bool {
     path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.")
 }
 
-#[derive(Clone, Default)]
-pub(crate) struct ServerTelemetryLayer;
+/// Traces and counts the calls one service serves; its spans name that service.
+#[derive(Clone)]
+pub(crate) struct ServerTelemetryLayer {
+    pub(crate) owner: &'static str,
+}
 
 impl<S> tower::Layer<S> for ServerTelemetryLayer {
     type Service = ServerTelemetry<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        ServerTelemetry { inner }
+        ServerTelemetry {
+            inner,
+            owner: self.owner,
+        }
     }
 }
 
 #[derive(Clone)]
 pub(crate) struct ServerTelemetry<S> {
     inner: S,
+    owner: &'static str,
 }
 
 impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for ServerTelemetry<S>
@@ -216,7 +223,7 @@ where
             return Box::pin(async move { Ok(call.await?.map(tonic::body::Body::new)) });
         }
         let labels = labels_for(&path);
-        let span = tenure_telemetry::server_span(labels.service(), labels.method());
+        let span = tenure_telemetry::server_span(self.owner, labels.service(), labels.method());
         let parent = tenure_telemetry::extract_context(request.headers());
         // A caller without trace context starts a new trace; a malformed one is ignored the same way.
         let _ = span.set_parent(parent);

@@ -75,3 +75,9 @@ include!(concat!(env!("OUT_DIR"), "/keyed.rs"));
 
 /// Every Tenure package and its imports, encoded as a `google.protobuf.FileDescriptorSet`.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/tenure.bin"));
+
+/// `google/protobuf/any.proto` and `google/protobuf/duration.proto`, encoded as a
+/// `google.protobuf.FileDescriptorSet`: the imports of `google/rpc/status.proto` and
+/// `google/rpc/error_details.proto`, which reflection serves so that clients can decode error details.
+pub const RPC_IMPORTS_FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/rpc_imports.bin"));

@@ -22,6 +22,7 @@ use opentelemetry_sdk::trace::{BatchSpanProcessor, Sampler, SdkTracerProvider};
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
+use crate::per_service::PerServiceExporter;
 use crate::settings::TelemetrySettings;
 
 /// How long one export may take before the batch is given up.
@@ -126,6 +127,7 @@ pub(crate) fn tracer_provider(
         .with_sampler(sampler)
         .with_resource(resource);
     if let Some(exporter) = exporter {
+        let exporter = PerServiceExporter::new(exporter);
         builder = builder.with_span_processor(BatchSpanProcessor::builder(exporter).build());
     }
     builder.build()

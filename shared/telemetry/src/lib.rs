@@ -12,6 +12,7 @@
 //! tonic: gRPC codes arrive as numbers.
 
 mod export;
+mod exposition;
 mod filter;
 mod grpc_code;
 mod install;
@@ -19,6 +20,7 @@ mod json_log;
 mod metrics;
 mod metrics_server;
 mod order_scope;
+mod per_service;
 mod propagation;
 mod settings;
 mod spans;
@@ -34,6 +36,8 @@ pub use propagation::{
     current_trace_id, current_traceparent, extract_context, inject_context, parse_traceparent,
 };
 pub use settings::{LogFormat, TelemetrySettings};
-pub use spans::{client_span, record_grpc_status, record_server_address, server_span};
+pub use spans::{
+    SERVICE_FIELD, client_span, record_grpc_status, record_server_address, server_span,
+};
 /// The writer factory [`init_with_writer`] takes, re-exported so callers need no `tracing-subscriber`.
 pub use tracing_subscriber::fmt::MakeWriter;

@@ -243,6 +243,12 @@ impl Metrics {
             .inc();
     }
 
+    /// Exports `auth_failures_total{reason}` at 0 before the first refusal of that kind, so an alert
+    /// on its rate sees a number rather than no data.
+    pub fn declare_auth_failure(&self, reason: &'static str) {
+        drop(self.auth_failures.get_or_create(&ReasonLabels { reason }));
+    }
+
     /// Counts a request refused by a limit (`rate_limited_total{reason}`).
     pub fn rate_limited(&self, reason: RateLimitReason) {
         self.rate_limited

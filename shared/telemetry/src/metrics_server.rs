@@ -5,7 +5,7 @@ use std::pin::pin;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::CONTENT_TYPE;
+use http::header::{ACCEPT, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -16,11 +16,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::exposition::{self, Format};
 use crate::metrics::encode_metrics;
-
-/// The body is OpenMetrics text (prometheus-client writes `# EOF` and `_total` samples), which
-/// Prometheus scrapes under this type.
-const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// A scraper that sends no complete request head within this time is dropped.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -28,7 +25,7 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// A failing `accept` (for instance out of file descriptors) is retried after this pause, not at once.
 const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(100);
 
-/// Serves `GET /metrics` (200, the process-wide registry) on `listener`; any other request gets 404.
+/// Serves `GET /metrics` (200, the process-wide registry, in the format the `Accept` header asks for) on `listener`; any other request gets 404.
 ///
 /// Stops accepting when `shutdown` is cancelled, lets in-flight scrapes finish, and returns once every
 /// connection has closed.
@@ -86,10 +83,19 @@ async fn respond(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, In
         *response.status_mut() = StatusCode::NOT_FOUND;
         return Ok(response);
     }
-    let mut response = Response::new(Full::new(Bytes::from(encode_metrics())));
+    let accept = request
+        .headers()
+        .get(ACCEPT)
+        .and_then(|value| value.to_str().ok());
+    let format = exposition::negotiate(accept);
+    let body = match format {
+        Format::OpenMetrics => encode_metrics(),
+        Format::Text => exposition::to_text_format(&encode_metrics()),
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body)));
     response.headers_mut().insert(
         CONTENT_TYPE,
-        HeaderValue::from_static(OPENMETRICS_CONTENT_TYPE),
+        HeaderValue::from_static(format.content_type()),
     );
     Ok(response)
 }

@@ -24,6 +24,17 @@ pub use db::{TestDatabase, TestRole, TestSqlite};
 pub use grpc::TestHost;
 pub use moto::MotoServer;
 
+/// promtool (Debian's prometheus package), which `tests/run.sh` installs and names in
+/// `TENURE_TEST_PROMTOOL`; `promtool` on the `PATH` otherwise.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the one handoff from tests/run.sh, as for the database URL"
+)]
+pub fn promtool() -> std::path::PathBuf {
+    std::env::var("TENURE_TEST_PROMTOOL")
+        .map_or_else(|_| "promtool".into(), std::path::PathBuf::from)
+}
+
 /// The `tenure` binary `tests/run.sh` built, for tests that run services as separate processes.
 ///
 /// # Errors

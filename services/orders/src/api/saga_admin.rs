@@ -14,6 +14,7 @@ use crate::api::context::{
     Call, Orders, at, checked, finish, finish_keyed, idempotent, reply as reply_with,
 };
 use crate::api::convert;
+use crate::api::order_service::reading::record_order;
 use crate::app::{Justification, SagaCommand, SagaHistory, SagaLookup, SagaQuery};
 use crate::domain::OrdersError;
 use crate::domain::saga::definition::SagaKind;
@@ -89,6 +90,7 @@ impl Orders {
         };
         finish(problems, || ())?;
         let history = self.saga(call, checked(lookup)?).await?;
+        record_order(history.record.id);
         Ok(pb::GetSagaResponse {
             saga: Some(saga_view(&history)),
         })
@@ -167,7 +169,11 @@ impl Orders {
         let (reason, ticket) = justification(&mut problems, request.reason(), request.ticket());
         finish_keyed(problems, &request)?;
         let (id, reason, ticket) = (checked(id)?, checked(reason)?, checked(ticket)?);
-        let to = |history: &SagaHistory| Ok(respond(Some(saga_view(history))));
+        // An operator's retry or abort is part of the order's story: its span names the order.
+        let to = |history: &SagaHistory| {
+            record_order(history.record.id);
+            Ok(respond(Some(saga_view(history))))
+        };
         let encode = |history: &SagaHistory| to(history).map(|response| response.encode_to_vec());
         let justification = Justification { reason, ticket };
         let answer = self

@@ -134,12 +134,18 @@ pub(crate) async fn page(
 ) -> Result<Page, OrdersError> {
     let conn = db.conn();
     let backend = conn.get_database_backend();
-    let tx = conn
-        .begin_with_config(
-            Some(IsolationLevel::RepeatableRead),
-            Some(AccessMode::ReadOnly),
-        )
-        .await?;
+    // SQLite's transactions are serializable already and it has no read-only mode; asking it for
+    // either only earns a warning per poll.
+    let tx = match backend {
+        DbBackend::Sqlite => conn.begin().await?,
+        _ => {
+            conn.begin_with_config(
+                Some(IsolationLevel::RepeatableRead),
+                Some(AccessMode::ReadOnly),
+            )
+            .await?
+        }
+    };
     let current_epoch = current_epoch(&tx).await?;
     let (mut values, mut conditions): (Vec<Value>, Vec<String>) = (Vec::new(), Vec::new());
     visible_after(backend, after, current_epoch, &mut values, &mut conditions);

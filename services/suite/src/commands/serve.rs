@@ -18,7 +18,7 @@ pub(super) async fn run(
 ) -> anyhow::Result<()> {
     let kind = ServiceKind::from(args.service);
     let mut base = TenureConfig::default();
-    base.telemetry.service_name = format!("tenure-{}", kind.name());
+    base.telemetry.service_name = kind.service_name().to_owned();
     let config = config::load(base, config_file, env)?;
     let telemetry = tenure_telemetry::init(&config.telemetry)?;
     let auth = auth_settings(&config)?;

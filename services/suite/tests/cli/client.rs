@@ -362,6 +362,29 @@ async fn refusals_name_the_field_at_fault_and_exit_codes_tell_usage_from_server_
     );
     assert!(refused.stdout.is_empty());
 
+    // A refusal by policy says which token the call needs and which one it got.
+    let refused = cli
+        .run(
+            &up.token,
+            &[
+                "orders",
+                "create",
+                "new-account",
+                "--root-email",
+                "ops@example.com",
+                "--account-name",
+                "Example prod",
+            ],
+        )
+        .await;
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(3), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        "error: permission denied: CreateOrder needs a customer token (which acts for its own \
+         tenant); this token has role operator.",
+    );
+
     // Every field at fault, each on its line.
     let refused = cli
         .run(

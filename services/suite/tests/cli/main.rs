@@ -9,7 +9,9 @@
 
 mod aws;
 mod client;
+mod console;
 mod lifecycle;
+mod monitoring;
 mod operations;
 mod serve;
 mod terminal;

@@ -21,7 +21,7 @@ use tonic_reflection::pb::v1alpha as reflection_v1alpha;
 
 use crate::serve::{ORDERS_TOKEN_ARGS, printed};
 
-const TENURE: &str = env!("CARGO_BIN_EXE_tenure");
+pub(crate) const TENURE: &str = env!("CARGO_BIN_EXE_tenure");
 
 /// What each listener serves, besides health and reflection.
 const SERVED: &[(&str, &[&str])] = &[
@@ -61,25 +61,31 @@ const SERVED: &[(&str, &[&str])] = &[
 
 /// A `tenure up` child process and what it printed.
 pub(crate) struct Up {
-    child: Child,
+    pub(crate) child: Child,
     pub(crate) endpoints: BTreeMap<String, SocketAddr>,
-    metrics: String,
+    pub(crate) metrics: String,
     pub(crate) token: String,
     directory: tempfile::TempDir,
 }
 
 impl Up {
     pub(crate) async fn start() -> Up {
+        Self::start_with(|_| {}).await
+    }
+
+    /// `tenure up` with `configure` applied to its command last (more variables, a piped stderr).
+    pub(crate) async fn start_with(configure: impl FnOnce(&mut Command)) -> Up {
         let directory = tempfile::tempdir().expect("temp dir");
-        let mut child = Command::new(TENURE)
+        let mut command = Command::new(TENURE);
+        command
             .args(["up", "--port-base", "0"])
             .current_dir(directory.path())
             .env("TENURE_TELEMETRY__LOG_FILTER", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn tenure up");
+            .kill_on_drop(true);
+        configure(&mut command);
+        let mut child = command.spawn().expect("spawn tenure up");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
         let mut endpoints = BTreeMap::new();
@@ -123,7 +129,7 @@ impl Up {
         }
     }
 
-    async fn channel(&self, service: &str) -> tonic::transport::Channel {
+    pub(crate) async fn channel(&self, service: &str) -> tonic::transport::Channel {
         channel(self.endpoints[service]).await.expect("channel")
     }
 

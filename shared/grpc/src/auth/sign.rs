@@ -10,6 +10,7 @@ use jsonwebtoken::{EncodingKey, Header};
 use uuid::Uuid;
 
 use super::{Claims, Role, TokenAlgorithm};
+use crate::identity::ServiceKind;
 
 /// An Ed25519 key pair in PEM, for Tenure's own service and development tokens.
 #[derive(Clone)]
@@ -182,6 +183,16 @@ impl ServiceTokenMinter {
             lifetime,
             cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The `service.name` of the calling service (`tenure-orders` for `svc:orders`), or the subject
+    /// itself for a caller that is no Tenure service.
+    pub fn service_name(&self) -> &str {
+        let name = self.subject.strip_prefix("svc:").unwrap_or(&self.subject);
+        ServiceKind::ALL
+            .iter()
+            .find(|kind| kind.name() == name)
+            .map_or(&self.subject, |kind| kind.service_name())
     }
 
     /// A token for calls to `audience`.

@@ -142,6 +142,21 @@ pub enum AuthFailure {
 }
 
 impl AuthFailure {
+    /// Every failure, so that each reason's counter exists at 0 before the first refusal.
+    pub const ALL: [AuthFailure; 11] = [
+        AuthFailure::Missing,
+        AuthFailure::Malformed,
+        AuthFailure::UnknownKey,
+        AuthFailure::AlgorithmNotAllowed,
+        AuthFailure::BadSignature,
+        AuthFailure::Expired,
+        AuthFailure::WrongAudience,
+        AuthFailure::WrongIssuer,
+        AuthFailure::BadClaims,
+        AuthFailure::LifetimeTooLong,
+        AuthFailure::RoleNotAllowed,
+    ];
+
     /// The `reason` label of `auth_failures_total`.
     pub fn reason(self) -> &'static str {
         match self {

@@ -20,6 +20,7 @@ use tonic::Code;
 use tonic::transport::Channel;
 
 mod rate_limits;
+mod reflection;
 
 const PLAN: &str = "/tenure.purge.v1.PurgeParticipant/Plan";
 
@@ -236,6 +237,11 @@ async fn a_service_token_only_works_at_the_service_it_was_minted_for() {
         .await
         .expect_err("refused");
     assert_eq!(refused.code(), Code::PermissionDenied);
+    // The refusal says which token would do, so the caller knows what to fix.
+    assert_eq!(
+        refused.message(),
+        "Plan takes service tokens from orders only; this token is from accounts."
+    );
     host.shutdown().await;
 }
 

@@ -30,9 +30,9 @@ async fn exported_spans_follow_the_classification_table() {
         let method = tenure_telemetry::grpc_code_name(code);
         for is_server in [true, false] {
             let span = if is_server {
-                tenure_telemetry::server_span(SERVICE, method)
+                tenure_telemetry::server_span("tenure-test", SERVICE, method)
             } else {
-                tenure_telemetry::client_span(SERVICE, method)
+                tenure_telemetry::client_span("tenure-test", SERVICE, method)
             };
             tenure_telemetry::record_server_address(&span, "127.0.0.1", 50051);
             tenure_telemetry::record_grpc_status(&span, code, is_server);

@@ -7,14 +7,66 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
 /// Status line, headers and body of one HTTP/1.1 exchange on a fresh connection.
-async fn http_get(address: SocketAddr, path: &str) -> (String, String) {
+async fn http_get(address: SocketAddr, path: &str, accept: Option<&str>) -> (String, String) {
     let mut stream = TcpStream::connect(address).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: metrics\r\nConnection: close\r\n\r\n");
+    let accept = accept.map_or(String::new(), |accept| format!("Accept: {accept}\r\n"));
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: metrics\r\n{accept}Connection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
     let (head, body) = response.split_once("\r\n\r\n").unwrap();
     (head.to_owned(), body.to_owned())
+}
+
+/// What Prometheus 2.x and 3.x send: OpenMetrics first, the classic text format as a fallback.
+const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0;q=0.5,\
+    application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+
+/// Scrapes `/metrics` once with `accept`; returns the response head and body.
+async fn scrape(accept: Option<&str>) -> (String, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let scrape = async {
+        let scraped = http_get(address, "/metrics", accept).await;
+        shutdown.cancel();
+        scraped
+    };
+    let (served, scraped) = tokio::join!(
+        tenure_telemetry::serve_metrics(listener, shutdown.clone()),
+        scrape
+    );
+    served.unwrap();
+    scraped
+}
+
+#[tokio::test]
+async fn a_scraper_that_does_not_ask_for_openmetrics_gets_the_classic_text_format() {
+    tenure_telemetry::metrics().panic_caught();
+    for accept in [Some("text/plain;version=0.0.4"), Some("*/*"), None] {
+        let (head, body) = scrape(accept).await;
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("content-type: text/plain; version=0.0.4; charset=utf-8"),
+            "{accept:?}: {head}"
+        );
+        // In the classic format a counter's family is named like its samples.
+        assert!(body.contains("# TYPE panics_total counter\n"), "{body}");
+        assert!(body.contains("# HELP panics_total "), "{body}");
+        assert!(body.contains("\npanics_total "), "{body}");
+        assert!(!body.contains("# EOF"), "{body}");
+        assert!(!body.contains("# TYPE panics counter"), "{body}");
+    }
+    let (head, body) = scrape(Some("application/openmetrics-text; version=1.0.0")).await;
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/openmetrics-text; version=1.0.0"),
+        "{head}"
+    );
+    assert!(body.contains("# TYPE panics counter\n"), "{body}");
+    assert!(body.ends_with("# EOF\n"), "{body}");
 }
 
 #[tokio::test]
@@ -32,8 +84,8 @@ async fn metrics_serves_the_red_families_and_nothing_else() {
     let address = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
     let scrape = async {
-        let scraped = http_get(address, "/metrics").await;
-        let elsewhere = http_get(address, "/").await;
+        let scraped = http_get(address, "/metrics", Some(PROMETHEUS_ACCEPT)).await;
+        let elsewhere = http_get(address, "/", None).await;
         shutdown.cancel();
         (scraped, elsewhere)
     };

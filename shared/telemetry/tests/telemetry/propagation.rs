@@ -7,7 +7,7 @@ use crate::exported_span;
 #[tokio::test]
 async fn trace_context_crosses_a_hop_through_headers() {
     tenure_testkit::global_telemetry();
-    let caller = tenure_telemetry::client_span("tenure.test.v1.Propagation", "Call");
+    let caller = tenure_telemetry::client_span("tenure-test", "tenure.test.v1.Propagation", "Call");
     let mut headers = HeaderMap::new();
     let (traceparent, trace_id) = {
         let _caller = caller.enter();
@@ -24,7 +24,8 @@ async fn trace_context_crosses_a_hop_through_headers() {
         parent.span().span_context().trace_id().to_string(),
         trace_id
     );
-    let handler = tenure_telemetry::server_span("tenure.test.v1.Propagation", "Call");
+    let handler =
+        tenure_telemetry::server_span("tenure-test", "tenure.test.v1.Propagation", "Call");
     handler.set_parent(parent).unwrap();
     drop(handler);
     drop(caller);

@@ -29,8 +29,14 @@ pub(crate) type WatchStream =
 /// The order a request names; the call's span records it, so its trace names the order.
 pub(crate) fn order_id(problems: &mut Problems, raw: &str) -> Option<Uuid> {
     let id = problems.check("order_id", parse_id(raw))?;
-    tracing::Span::current().record("tenure.order_id", id.to_string());
+    record_order(id);
     Some(id)
+}
+
+/// Names `order` on the call's span, for calls that learn their order only from what they read (a
+/// task, a saga), so that a search by the order finds operators' actions too.
+pub(crate) fn record_order(order: Uuid) {
+    tracing::Span::current().record("tenure.order_id", order.to_string());
 }
 
 impl Orders {

@@ -8,6 +8,7 @@ use tenure_proto::orders::v1 as pb;
 
 use crate::api::context::{Call, Orders, at, checked, finish, finish_keyed, idempotent, reply};
 use crate::api::convert;
+use crate::api::order_service::reading::{order_id, record_order};
 use crate::app::{ResolveTask, owned_by};
 use crate::domain::OrdersError;
 use crate::domain::order::TaskState;
@@ -67,9 +68,7 @@ impl Orders {
         let order = if request.order_id.is_empty() {
             Some(None)
         } else {
-            problems
-                .check("order_id", parse_id(&request.order_id))
-                .map(Some)
+            order_id(&mut problems, &request.order_id).map(Some)
         };
         // The caller's role is refused before its request is checked.
         owned_by(call)?;
@@ -122,6 +121,7 @@ impl Orders {
             checked(survey)?,
         );
         let to = |task: &TaskRecord| {
+            record_order(task.order_id);
             Ok(pb::CompleteTaskResponse {
                 task: Some(convert::task(task)),
             })
