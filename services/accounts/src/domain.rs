@@ -23,7 +23,7 @@ pub(crate) use account::{
 pub(crate) use balance::{Money, OpenBalance, check_reported_at};
 pub(crate) use data_class::{
     DataClass, PurgeAction, PurgeScope, ResponseSubject, TABLES, TableClass, account_subject,
-    action_for, columns,
+    columns,
 };
 pub(crate) use error::{AccountsError, Rejection};
 pub(crate) use kinds::{

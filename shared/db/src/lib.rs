@@ -20,8 +20,8 @@ mod tenant;
 pub use connect::{Db, RoleCheck, connect, role_check};
 pub use error::{DbError, ErrorKind};
 pub use migrate::{
-    CROSS_TENANT_SETTING, PolicyCommand, allow_cross_tenant_reads, allow_opted_in,
-    enable_tenant_rls, migrate, migrations_table, pending_migrations, readiness,
+    CROSS_TENANT_SETTING, IndexKind, PolicyCommand, allow_cross_tenant_reads, allow_opted_in,
+    create_index, enable_tenant_rls, migrate, migrations_table, pending_migrations, readiness,
     tenant_rls_statements,
 };
 pub use settings::{Backend, DatabaseSettings, DatabaseUrl};

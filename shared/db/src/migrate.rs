@@ -62,14 +62,14 @@ pub async fn readiness<M: MigratorTrait>(db: &Db) -> Result<(), String> {
     }
 }
 
-/// Declares a migration, `Migration`, named after the file it is declared in (as sea-orm's
-/// `DeriveMigrationName` names it, so recorded histories still match), whose `up` runs `$body` with the
-/// schema manager bound to `$manager`. Shipped migrations only ever go forward: a change is a new
+/// Declares a migration, `Migration`, documented by `$doc` and named after the file it is declared in
+/// (as sea-orm's `DeriveMigrationName` names it, so recorded histories still match), whose `up` runs
+/// `$body` with the schema manager bound to `$manager`. Shipped migrations only ever go forward: a change is a new
 /// migration, so there is no `down`.
 #[macro_export]
 macro_rules! migration {
-    ($(#[$attribute:meta])* |$manager:ident| $body:block) => {
-        $(#[$attribute])*
+    ($doc:literal, |$manager:ident| $body:block) => {
+        #[doc = $doc]
         pub(crate) struct Migration;
 
         impl ::sea_orm_migration::MigrationName for Migration {
@@ -119,6 +119,38 @@ macro_rules! migrator {
 /// names per service keep two histories apart even if a `search_path` were wrong.
 pub fn migrations_table(service: &str) -> DynIden {
     DynIden::from(format!("{service}_migrations"))
+}
+
+/// Whether an index allows two rows with the same key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexKind {
+    /// Any number of rows per key.
+    Plain,
+    /// At most one row per key.
+    Unique,
+}
+
+/// Creates the index `name` on `columns` of `table`, as every migration writes its indexes.
+///
+/// # Errors
+///
+/// The statement's error.
+pub async fn create_index(
+    manager: &SchemaManager<'_>,
+    name: &str,
+    table: &str,
+    columns: &[&str],
+    kind: IndexKind,
+) -> Result<(), DbErr> {
+    let mut index = sea_orm_migration::prelude::Index::create();
+    index.name(name).table(DynIden::from(table.to_owned()));
+    for column in columns {
+        index.col(DynIden::from((*column).to_owned()));
+    }
+    if kind == IndexKind::Unique {
+        index.unique();
+    }
+    manager.create_index(index).await
 }
 
 /// The PostgreSQL statements that make `table` tenant-scoped (quality.md §1.5): row-level

@@ -225,6 +225,62 @@ pub fn action_for(scope: PurgeScope, requested: &[DataClass], entry: &TableClass
     }
 }
 
+/// The survey of `tables` for `target`: each table with the keys of the subject's rows, which `keys`
+/// reads, and what the purge does there.
+///
+/// # Errors
+///
+/// The first error of `keys`.
+pub async fn survey<E, F>(
+    tables: &'static [TableClass],
+    target: &PurgeTarget,
+    mut keys: impl FnMut(&'static TableClass) -> F,
+) -> Result<Vec<SurveyedTable>, E>
+where
+    F: Future<Output = Result<Vec<String>, E>>,
+{
+    let mut survey = Vec::with_capacity(tables.len());
+    for entry in tables {
+        survey.push(SurveyedTable {
+            entry,
+            action: action_for(target.scope, &target.classes, entry),
+            keys: keys(entry).await?,
+        });
+    }
+    Ok(survey)
+}
+
+/// The purge of `target` over `tables`: for each table it does not keep, `erase` reads the keys of the
+/// subject's rows and then deletes or pseudonymises them, answering the keys and the rows changed.
+///
+/// # Errors
+///
+/// The first error of `erase`.
+pub async fn erase<E, F>(
+    tables: &'static [TableClass],
+    target: &PurgeTarget,
+    mut erase: impl FnMut(&'static TableClass, PurgeAction) -> F,
+) -> Result<Vec<ErasedTable>, E>
+where
+    F: Future<Output = Result<(Vec<String>, u64), E>>,
+{
+    let mut erased = Vec::new();
+    for entry in tables {
+        let action = action_for(target.scope, &target.classes, entry);
+        if action == PurgeAction::Keep {
+            continue;
+        }
+        let (keys, affected) = erase(entry, action).await?;
+        erased.push(ErasedTable {
+            entry,
+            action,
+            keys,
+            affected,
+        });
+    }
+    Ok(erased)
+}
+
 /// The key hash every data owner reports with its purge counts, so two plans, or a plan and an
 /// execution, can be compared without shipping the keys themselves: SHA-256 over the row keys in
 /// byte order, one per line, hex. The keys are sorted here, so the hash does not depend on the order

@@ -4,11 +4,11 @@
 use chrono::{DateTime, Utc};
 use tenure_db::TenantTx;
 use tenure_domain::AwsAccountId;
-use tenure_domain::purge::{ErasedTable, PurgeTarget, SurveyedTable};
+use tenure_domain::purge::{self, ErasedTable, PurgeTarget, SurveyedTable};
 use uuid::Uuid;
 
 use crate::app::{Accounts, Answer, Call, Idempotent, Target};
-use crate::domain::{AccountsError, PurgeAction, ResponseSubject, TABLES, action_for};
+use crate::domain::{AccountsError, ResponseSubject, TABLES};
 use crate::store;
 
 impl Accounts {
@@ -22,14 +22,10 @@ impl Accounts {
         let tenant = purge_tenant(call, target)?;
         let tx = TenantTx::begin(&self.db, tenant).await?;
         let subject = purge_subject(&tx, target, tenant).await?;
-        let mut survey = Vec::with_capacity(TABLES.len());
-        for entry in TABLES {
-            survey.push(SurveyedTable {
-                entry,
-                action: action_for(target.scope, &target.classes, entry),
-                keys: store::purge::row_keys(&tx, &subject, entry).await?,
-            });
-        }
+        let survey = purge::survey(TABLES, target, |entry| {
+            store::purge::row_keys(&tx, &subject, entry)
+        })
+        .await?;
         tx.rollback().await?;
         Ok(survey)
     }
@@ -49,23 +45,14 @@ impl Accounts {
             tenant,
             Target::new("purge", target.purge_id),
             async |tx, now: DateTime<Utc>| {
-                let subject = purge_subject(tx, target, tenant).await?;
-                let mut entries = Vec::new();
-                for entry in TABLES {
-                    let action = action_for(target.scope, &target.classes, entry);
-                    if action == PurgeAction::Keep {
-                        continue;
-                    }
-                    let keys = store::purge::row_keys(tx, &subject, entry).await?;
-                    let affected = store::purge::purge_rows(tx, &subject, entry, action).await?;
-                    entries.push(ErasedTable {
-                        entry,
-                        action,
-                        keys,
-                        affected,
-                    });
-                }
-                store::purge::note_removal_purged(tx, &subject, target.purge_id, now).await?;
+                let subject = &purge_subject(tx, target, tenant).await?;
+                let entries = purge::erase(TABLES, target, |entry, action| async move {
+                    let keys = store::purge::row_keys(tx, subject, entry).await?;
+                    let affected = store::purge::purge_rows(tx, subject, entry, action).await?;
+                    Ok::<_, AccountsError>((keys, affected))
+                })
+                .await?;
+                store::purge::note_removal_purged(tx, subject, target.purge_id, now).await?;
                 // The response holds table names, counts and key hashes only, so the record is
                 // filed under no subject and no later purge of this tenant removes it.
                 Ok((entries, ResponseSubject::Nothing))

@@ -36,8 +36,7 @@ pub(crate) fn account_subject(id: Uuid) -> String {
 }
 
 pub(crate) use tenure_domain::purge::{
-    ColumnClass, DataClass, PurgeAction, PurgeScope, TableClass, TableColumns, action_for,
-    table_class as table,
+    ColumnClass, DataClass, PurgeAction, PurgeScope, TableClass, TableColumns, table_class as table,
 };
 
 /// Every column of every table the service owns, table by table. A test compares it with the

@@ -3,12 +3,12 @@
 //! tenant the caller acts for.
 
 use tenure_db::TenantTx;
-use tenure_domain::purge::{ErasedTable, PurgeAction, PurgeTarget, SurveyedTable};
+use tenure_domain::purge::{self, ErasedTable, PurgeTarget, SurveyedTable};
 use uuid::Uuid;
 
 use crate::app::{Answer, Call, Idempotent, Orders};
 use crate::domain::OrdersError;
-use crate::domain::data_class::{TABLES, action_for};
+use crate::domain::data_class::TABLES;
 use crate::domain::records::Reach;
 use crate::store;
 
@@ -36,15 +36,10 @@ impl Orders {
         let tenant = Self::purge_tenant(call, target)?;
         self.read(Reach::Tenant(tenant), async |tx| {
             let subject = Self::purge_subject(tx, target, tenant).await?;
-            let mut survey = Vec::with_capacity(TABLES.len());
-            for entry in TABLES {
-                survey.push(SurveyedTable {
-                    entry,
-                    action: action_for(target.scope, &target.classes, entry),
-                    keys: store::purge::row_keys(tx, &subject, entry).await?,
-                });
-            }
-            Ok(survey)
+            purge::survey(TABLES, target, |entry| {
+                store::purge::row_keys(tx, &subject, entry)
+            })
+            .await
         })
         .await
     }
@@ -58,22 +53,13 @@ impl Orders {
     ) -> Result<Answer<Vec<ErasedTable>>, OrdersError> {
         let tenant = Self::purge_tenant(call, target)?;
         self.mutate(call, idempotent, async |tx, _now| {
-            let subject = Self::purge_subject(tx, target, tenant).await?;
-            let mut erased = Vec::new();
-            for entry in TABLES {
-                let action = action_for(target.scope, &target.classes, entry);
-                if action == PurgeAction::Keep {
-                    continue;
-                }
-                let keys = store::purge::row_keys(tx, &subject, entry).await?;
-                let affected = store::purge::purge_rows(tx, &subject, entry, action).await?;
-                erased.push(ErasedTable {
-                    entry,
-                    action,
-                    keys,
-                    affected,
-                });
-            }
+            let subject = &Self::purge_subject(tx, target, tenant).await?;
+            let erased = purge::erase(TABLES, target, |entry, action| async move {
+                let keys = store::purge::row_keys(tx, subject, entry).await?;
+                let affected = store::purge::purge_rows(tx, subject, entry, action).await?;
+                Ok::<_, OrdersError>((keys, affected))
+            })
+            .await?;
             Ok((erased, None))
         })
         .await

@@ -6,8 +6,7 @@
 use uuid::Uuid;
 
 pub(crate) use tenure_domain::purge::{
-    ColumnClass, DataClass, PurgeAction, PurgeScope, TableClass, TableColumns, action_for,
-    table_class,
+    ColumnClass, DataClass, PurgeAction, PurgeScope, TableClass, TableColumns, table_class,
 };
 
 /// The subject stored with a mutating call's response (an order view holds the order's details).

@@ -43,21 +43,11 @@ pub(super) async fn run(
         }
         SagasCommand::Get(saga) => printer.show(&get(&session, &saga, "sagas get").await?),
         SagasCommand::RetryNow(steer) => {
-            let saga_id = get(&session, &steer.saga, "sagas retry-now").await?.id;
-            let answer = session
-                .saga_admin()?
-                .retry_now(pb::RetryNowRequest {
-                    idempotency_key: idempotency_key(steer.why.key.idempotency_key.as_deref()),
-                    saga_id,
-                    reason: steer.why.reason,
-                    ticket: steer.why.ticket,
-                })
-                .await
-                .answer()
-                .map_err(|error| operators_only(error, "sagas retry-now"))?;
-            printer.show(&present(answer.saga, "saga")?)
+            printer.show(&steer_saga(&session, steer, Steering::RetryNow).await?)
         }
-        SagasCommand::Abort(steer) => printer.show(&abort(&session, steer).await?),
+        SagasCommand::Abort(steer) => {
+            printer.show(&steer_saga(&session, steer, Steering::Abort).await?)
+        }
     }
 }
 
@@ -101,21 +91,53 @@ async fn get(session: &Session, saga: &SagaRef, command: &str) -> anyhow::Result
     present(answer.saga, "saga")
 }
 
-/// Aborts the saga `steer` names, with its reason and ticket.
-async fn abort(session: &Session, steer: SteerSaga) -> anyhow::Result<pb::Saga> {
-    let saga_id = get(session, &steer.saga, "sagas abort").await?.id;
-    let answer = session
-        .saga_admin()?
-        .abort_saga(pb::AbortSagaRequest {
-            idempotency_key: idempotency_key(steer.why.key.idempotency_key.as_deref()),
-            saga_id,
-            reason: steer.why.reason,
-            ticket: steer.why.ticket,
-        })
-        .await
-        .answer()
-        .map_err(|error| operators_only(error, "sagas abort"))?;
-    present(answer.saga, "saga")
+/// What an operator does to a saga.
+#[derive(Debug, Clone, Copy)]
+enum Steering {
+    RetryNow,
+    Abort,
+}
+
+/// Retries or aborts the saga `steer` names, with its reason and ticket; the saga as it then stands.
+async fn steer_saga(
+    session: &Session,
+    steer: SteerSaga,
+    steering: Steering,
+) -> anyhow::Result<pb::Saga> {
+    let command = match steering {
+        Steering::RetryNow => "sagas retry-now",
+        Steering::Abort => "sagas abort",
+    };
+    let saga_id = get(session, &steer.saga, command).await?.id;
+    let idempotency_key = idempotency_key(steer.why.key.idempotency_key.as_deref());
+    let (reason, ticket) = (steer.why.reason, steer.why.ticket);
+    let mut client = session.saga_admin()?;
+    let saga = match steering {
+        Steering::RetryNow => client
+            .retry_now(pb::RetryNowRequest {
+                idempotency_key,
+                saga_id,
+                reason,
+                ticket,
+            })
+            .await
+            .answer()
+            .map(|answer| answer.saga),
+        Steering::Abort => client
+            .abort_saga(pb::AbortSagaRequest {
+                idempotency_key,
+                saga_id,
+                reason,
+                ticket,
+            })
+            .await
+            .answer()
+            .map(|answer| answer.saga),
+    };
+    present(
+        saga.map_err(|error| operators_only(error, command))?,
+        "saga",
+    )
 }
 
 #[cfg(test)]

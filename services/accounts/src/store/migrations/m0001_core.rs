@@ -15,9 +15,9 @@ pub(crate) const TENANT_TABLES: [&str; 6] = [
 ];
 
 tenure_db::migration!(
-    /// Tenants, their users, AWS account records with their transition history, subscriptions, the data
-    /// fetched from AWS and cost records per account, and the audit trail. Tenant-owned tables get
-    /// row-level security on PostgreSQL.
+    "Tenants, their users, AWS account records with their transition history, subscriptions, \
+     the data fetched from AWS and cost records per account, and the audit trail. \
+     Tenant-owned tables get row-level security on PostgreSQL.",
     |manager| {
         let tables = [
             table(
@@ -155,15 +155,14 @@ tenure_db::migration!(
         for statement in tables {
             manager.create_table(statement).await?;
         }
-        manager
-            .create_index(
-                Index::create()
-                    .name("aws_account_tenant")
-                    .table("aws_account")
-                    .col("tenant_id")
-                    .to_owned(),
-            )
-            .await?;
+        tenure_db::create_index(
+            manager,
+            "aws_account_tenant",
+            "aws_account",
+            &["tenant_id"],
+            tenure_db::IndexKind::Plain,
+        )
+        .await?;
         create_live_uniqueness(manager).await?;
         for table in TENANT_TABLES {
             tenure_db::enable_tenant_rls(manager, table).await?;

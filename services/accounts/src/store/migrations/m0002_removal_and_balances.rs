@@ -8,10 +8,10 @@ use tenure_db::PolicyCommand;
 pub(crate) const OPEN_BALANCE_SETTING: &str = "app.accounts_open_balances";
 
 tenure_db::migration!(
-    /// A record's removal from the platform (when, and the purge it scheduled) and the open balance the
-    /// billing system reports for it. Billing reports for many tenants at once, so on PostgreSQL a
-    /// transaction that opts into [`OPEN_BALANCE_SETTING`] may read and update (never insert or delete)
-    /// every tenant's records.
+    "A record's removal from the platform (when, and the purge it scheduled) and the open \
+     balance the billing system reports for it. Billing reports for many tenants at once, so \
+     on PostgreSQL a transaction that opts into [`OPEN_BALANCE_SETTING`] may read and update \
+     (never insert or delete) every tenant's records.",
     |manager| {
         // One column per statement: SQLite alters a table one column at a time.
         let columns = [
@@ -57,5 +57,5 @@ tenure_db::migration!(
             .await?;
         }
         Ok(())
-        }
+    }
 );

@@ -5,11 +5,10 @@ use sea_orm_migration::sea_orm::{ConnectionTrait, Statement};
 use crate::domain::PurgeState;
 
 tenure_db::migration!(
-    /// Purges with their plan, claim and outcome; legal holds; the audit trail of every transition;
-    /// receipts with their chain head and signing keys; the purge event outbox with its position counter.
-    ///
-    /// The placeholder `purge_request` of m0001 is replaced: no release wrote to it, since every RPC of
-    /// the service answered UNIMPLEMENTED until this migration.
+    "Purges with their plan, claim and outcome; legal holds; the audit trail of every \
+     transition; receipts with their chain head and signing keys; the purge event outbox with \
+     its position counter.  The placeholder `purge_request` of m0001 is replaced: no release \
+     wrote to it, since every RPC of the service answered UNIMPLEMENTED until this migration.",
     |manager| {
         manager
             .drop_table(Table::drop().table("purge_request").to_owned())

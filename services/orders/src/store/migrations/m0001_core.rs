@@ -2,7 +2,8 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
 tenure_db::migration!(
-    /// Orders as placed, with the tenant-scoped idempotency key that makes `CreateOrder` replayable.
+    "Orders as placed, with the tenant-scoped idempotency key that makes `CreateOrder` \
+     replayable.",
     |manager| {
         manager
             .create_table(
@@ -27,27 +28,22 @@ tenure_db::migration!(
             )
             .await?;
         // A replayed CreateOrder finds its first order through the tenant-scoped key.
-        manager
-            .create_index(
-                Index::create()
-                    .name("customer_order_idempotency")
-                    .table("customer_order")
-                    .col("tenant_id")
-                    .col("idempotency_key")
-                    .unique()
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("customer_order_tenant_created")
-                    .table("customer_order")
-                    .col("tenant_id")
-                    .col("created_at")
-                    .to_owned(),
-            )
-            .await?;
+        tenure_db::create_index(
+            manager,
+            "customer_order_idempotency",
+            "customer_order",
+            &["tenant_id", "idempotency_key"],
+            tenure_db::IndexKind::Unique,
+        )
+        .await?;
+        tenure_db::create_index(
+            manager,
+            "customer_order_tenant_created",
+            "customer_order",
+            &["tenant_id", "created_at"],
+            tenure_db::IndexKind::Plain,
+        )
+        .await?;
         tenure_db::enable_tenant_rls(manager, "customer_order").await?;
         Ok(())
     }

@@ -11,9 +11,9 @@ pub(crate) const ENGINE_SETTING: &str = "app.saga_engine";
 const TENANT_TABLES: [&str; 2] = ["customer_order", "order_task"];
 
 tenure_db::migration!(
-    /// The saga engine and the order event stream (sagas.md §3.1, §6.1): one saga per order, its run
-    /// queue, locks, finished steps, recent attempts, manual tasks, the operators' audit trail, and the
-    /// outbox with its stream epoch and named subscriptions.
+    "The saga engine and the order event stream (sagas.md §3.1, §6.1): one saga per order, \
+     its run queue, locks, finished steps, recent attempts, manual tasks, the operators' \
+     audit trail, and the outbox with its stream epoch and named subscriptions.",
     |manager| {
         manager
             .alter_table(
@@ -56,16 +56,14 @@ tenure_db::migration!(
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("saga_status_updated")
-                    .table("saga")
-                    .col("status")
-                    .col("updated_at")
-                    .to_owned(),
-            )
-            .await?;
+        tenure_db::create_index(
+            manager,
+            "saga_status_updated",
+            "saga",
+            &["status", "updated_at"],
+            tenure_db::IndexKind::Plain,
+        )
+        .await?;
         // One row per open saga: run queue, timers and leases in one place. `due_at` is business
         // time (what is next due), `lease_until` real time (how long a replica may hold it).
         manager
@@ -87,15 +85,14 @@ tenure_db::migration!(
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("saga_task_due")
-                    .table("saga_task")
-                    .col("due_at")
-                    .to_owned(),
-            )
-            .await?;
+        tenure_db::create_index(
+            manager,
+            "saga_task_due",
+            "saga_task",
+            &["due_at"],
+            tenure_db::IndexKind::Plain,
+        )
+        .await?;
         // sagas.md C7: at most one active saga per AWS account and per root email.
         manager
             .create_table(
@@ -112,15 +109,14 @@ tenure_db::migration!(
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("saga_lock_saga")
-                    .table("saga_lock")
-                    .col("saga_id")
-                    .to_owned(),
-            )
-            .await?;
+        tenure_db::create_index(
+            manager,
+            "saga_lock_saga",
+            "saga_lock",
+            &["saga_id"],
+            tenure_db::IndexKind::Plain,
+        )
+        .await?;
         manager
             .create_table(
                 Table::create()
@@ -190,26 +186,22 @@ tenure_db::migration!(
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("order_task_open")
-                    .table("order_task")
-                    .col("state")
-                    .col("owner")
-                    .col("created_at")
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("order_task_order")
-                    .table("order_task")
-                    .col("order_id")
-                    .to_owned(),
-            )
-            .await?;
+        tenure_db::create_index(
+            manager,
+            "order_task_open",
+            "order_task",
+            &["state", "owner", "created_at"],
+            tenure_db::IndexKind::Plain,
+        )
+        .await?;
+        tenure_db::create_index(
+            manager,
+            "order_task_order",
+            "order_task",
+            &["order_id"],
+            tenure_db::IndexKind::Plain,
+        )
+        .await?;
         manager
             .create_table(
                 Table::create()
@@ -273,26 +265,22 @@ async fn create_event_stream(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
                 .to_owned(),
         )
         .await?;
-    manager
-        .create_index(
-            Index::create()
-                .name("order_event_order_seq")
-                .table("order_event")
-                .col("order_id")
-                .col("order_seq")
-                .unique()
-                .to_owned(),
-        )
-        .await?;
-    manager
-        .create_index(
-            Index::create()
-                .name("order_event_recorded")
-                .table("order_event")
-                .col("recorded_at")
-                .to_owned(),
-        )
-        .await?;
+    tenure_db::create_index(
+        manager,
+        "order_event_order_seq",
+        "order_event",
+        &["order_id", "order_seq"],
+        tenure_db::IndexKind::Unique,
+    )
+    .await?;
+    tenure_db::create_index(
+        manager,
+        "order_event_recorded",
+        "order_event",
+        &["recorded_at"],
+        tenure_db::IndexKind::Plain,
+    )
+    .await?;
     let conn = manager.get_connection();
     let backend = conn.get_database_backend();
     let statements: &[&str] = if backend == DbBackend::Postgres {

@@ -2,8 +2,9 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
 tenure_db::migration!(
-    /// Tasks that never hold their order (the satisfaction survey, closing an unlinked account as root)
-    /// and the survey's answer. Every existing task holds its order and asks for an action.
+    "Tasks that never hold their order (the satisfaction survey, closing an unlinked account \
+     as root) and the survey's answer. Every existing task holds its order and asks for an \
+     action.",
     |manager| {
         // One column per statement: SQLite alters a table one change at a time.
         let columns = [

@@ -2,7 +2,8 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
 tenure_db::migration!(
-    /// The operation journal: one row per idempotency key, with what AWS was asked and answered.
+    "The operation journal: one row per idempotency key, with what AWS was asked and \
+     answered.",
     |manager| {
         manager
             .create_table(
@@ -30,26 +31,22 @@ tenure_db::migration!(
             )
             .await?;
         // One operation per key: a retry or a crash finds the first one instead of calling AWS again.
-        manager
-            .create_index(
-                Index::create()
-                    .name("operation_idempotency")
-                    .table("operation")
-                    .col("caller")
-                    .col("idempotency_key")
-                    .unique()
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("operation_account")
-                    .table("operation")
-                    .col("aws_account_id")
-                    .to_owned(),
-            )
-            .await?;
+        tenure_db::create_index(
+            manager,
+            "operation_idempotency",
+            "operation",
+            &["caller", "idempotency_key"],
+            tenure_db::IndexKind::Unique,
+        )
+        .await?;
+        tenure_db::create_index(
+            manager,
+            "operation_account",
+            "operation",
+            &["aws_account_id"],
+            tenure_db::IndexKind::Plain,
+        )
+        .await?;
         Ok(())
     }
 );

@@ -17,7 +17,7 @@ pub(crate) const SANDBOX_TABLES: [&str; 9] = [
 ];
 
 tenure_db::migration!(
-    /// The engine's leases and AWS-reference owners, and the sandbox simulation's state.
+    "The engine's leases and AWS-reference owners, and the sandbox simulation's state.",
     |manager| {
         // Per-account serialization: a row per locked account, with an expiry so that a crashed holder
         // blocks nobody for longer than the lease.
@@ -45,15 +45,14 @@ tenure_db::migration!(
             )
             .await?;
         // The worker walks due operations by their next check.
-        manager
-            .create_index(
-                Index::create()
-                    .name("operation_due")
-                    .table("operation")
-                    .col("next_check_at")
-                    .to_owned(),
-            )
-            .await?;
+        tenure_db::create_index(
+            manager,
+            "operation_due",
+            "operation",
+            &["next_check_at"],
+            tenure_db::IndexKind::Plain,
+        )
+        .await?;
         manager
             .create_table(
                 Table::create()
@@ -74,15 +73,14 @@ tenure_db::migration!(
                         .to_owned(),
                 )
                 .await?;
-            manager
-                .create_index(
-                    Index::create()
-                        .name(format!("{table}_scope"))
-                        .table(table)
-                        .col("scope")
-                        .to_owned(),
-                )
-                .await?;
+            tenure_db::create_index(
+                manager,
+                &format!("{table}_scope"),
+                table,
+                &["scope"],
+                tenure_db::IndexKind::Plain,
+            )
+            .await?;
         }
         Ok(())
     }

@@ -7,9 +7,10 @@ use crate::domain::operation::{OperationRequest, Progress, concerned_accounts};
 use crate::store::operation_store::{CONCERN_TABLE, REFERENCE_TABLE, record_concerned_accounts};
 
 tenure_db::migration!(
-    /// The accounts each operation concerns and the account each recorded reference is about, so that an
-    /// account-scope purge takes every operation and reference that names the account (domain.md §8),
-    /// not only those that report it; filled in for what is already stored.
+    "The accounts each operation concerns and the account each recorded reference is about, \
+     so that an account-scope purge takes every operation and reference that names the \
+     account (domain.md §8), not only those that report it; filled in for what is already \
+     stored.",
     |manager| {
         manager
             .create_table(
@@ -27,15 +28,14 @@ tenure_db::migration!(
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("concerned_account_account")
-                    .table(CONCERN_TABLE)
-                    .col("aws_account_id")
-                    .to_owned(),
-            )
-            .await?;
+        tenure_db::create_index(
+            manager,
+            "concerned_account_account",
+            CONCERN_TABLE,
+            &["aws_account_id"],
+            tenure_db::IndexKind::Plain,
+        )
+        .await?;
         manager
             .alter_table(
                 Table::alter()

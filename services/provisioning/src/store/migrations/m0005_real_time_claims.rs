@@ -2,10 +2,11 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
 tenure_db::migration!(
-    /// Claims and leases on real time, with a fencing token. `next_check_at` stays the business time at
-    /// which an operation is due (simulated in the sandbox, where AdvanceClock jumps by days), while
-    /// `claimed_until` measures how long a stepper may hold the operation in real elapsed time, and
-    /// `claim_epoch` lets a write through only from the stepper holding the latest claim.
+    "Claims and leases on real time, with a fencing token. `next_check_at` stays the business \
+     time at which an operation is due (simulated in the sandbox, where AdvanceClock jumps by \
+     days), while `claimed_until` measures how long a stepper may hold the operation in real \
+     elapsed time, and `claim_epoch` lets a write through only from the stepper holding the \
+     latest claim.",
     |manager| {
         // One column per statement: SQLite alters one column at a time.
         manager
