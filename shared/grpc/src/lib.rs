@@ -14,6 +14,7 @@ mod client;
 mod deadline;
 mod descriptor;
 mod dev_auth;
+pub mod feed;
 mod guard;
 mod health;
 mod host;

@@ -1,9 +1,8 @@
-use std::pin::Pin;
 use std::time::Duration;
 
-use futures::Stream;
 use tenure_domain::Problems;
 use tenure_grpc::Limits;
+use tenure_grpc::feed::{Feed, FeedStream, Turn, until_drained};
 use tenure_proto::common::v1 as common;
 use tenure_proto::purge::v1 as pb;
 use tenure_proto::purge::v1::purge_events_server::{PurgeEvents, PurgeEventsServer};
@@ -73,66 +72,53 @@ fn event_to(event: &PurgeStreamEvent) -> pb::PurgeEvent {
 /// Where a subscription stands.
 struct Cursor {
     app: PurgeApp,
-    draining: CancellationToken,
     position: u64,
     batch: u64,
     since_last_send: Duration,
-    ended: bool,
 }
 
-impl Cursor {
-    /// The next batch to send: events as soon as there are any, a heartbeat when idle for long
-    /// enough, an UNAVAILABLE end when the process drains so the client resumes elsewhere.
-    async fn next(&mut self) -> Option<Result<pb::SubscribeResponse, Status>> {
-        if self.ended {
-            return None;
+#[tonic::async_trait]
+impl Feed for Cursor {
+    type Item = pb::SubscribeResponse;
+
+    /// Events as soon as there are any, and a heartbeat with the position when idle long enough.
+    async fn turn(
+        &mut self,
+        draining: &CancellationToken,
+    ) -> Result<Turn<pb::SubscribeResponse>, Status> {
+        // Armed before the read: `notify_waiters` keeps no permit, so a commit between the read and
+        // the wait would otherwise go unnoticed until the next poll.
+        let mut written = std::pin::pin!(self.app.events_written().notified_owned());
+        written.as_mut().enable();
+        let events = self.app.events_after(self.position, self.batch).await?;
+        if let Some(last) = events.last() {
+            self.position = last.position;
+            self.since_last_send = Duration::ZERO;
+            let caught_up = u64::try_from(events.len()).unwrap_or(u64::MAX) < self.batch;
+            return Ok(Turn::Send(pb::SubscribeResponse {
+                events: events.iter().map(event_to).collect(),
+                position: self.position.to_string(),
+                caught_up,
+            }));
         }
-        loop {
-            if self.draining.is_cancelled() {
-                self.ended = true;
-                return Some(Err(Status::unavailable(
-                    "the server is shutting down; resume from your last position",
-                )));
-            }
-            // Armed before the read: `notify_waiters` keeps no permit, so a commit between the read
-            // and the wait would otherwise go unnoticed until the next poll.
-            let mut written = std::pin::pin!(self.app.events_written().notified_owned());
-            written.as_mut().enable();
-            let events = match self.app.events_after(self.position, self.batch).await {
-                Ok(events) => events,
-                Err(error) => {
-                    self.ended = true;
-                    return Some(Err(Status::from(error)));
-                }
-            };
-            if let Some(last) = events.last() {
-                self.position = last.position;
-                self.since_last_send = Duration::ZERO;
-                let caught_up = u64::try_from(events.len()).unwrap_or(u64::MAX) < self.batch;
-                return Some(Ok(pb::SubscribeResponse {
-                    events: events.iter().map(event_to).collect(),
-                    position: self.position.to_string(),
-                    caught_up,
-                }));
-            }
-            if self.since_last_send >= HEARTBEAT {
-                self.since_last_send = Duration::ZERO;
-                return Some(Ok(pb::SubscribeResponse {
-                    events: Vec::new(),
-                    position: self.position.to_string(),
-                    caught_up: true,
-                }));
-            }
-            tokio::select! {
-                () = written => {}
-                () = tokio::time::sleep(POLL) => self.since_last_send += POLL,
-                () = self.draining.cancelled() => {}
-            }
+        if self.since_last_send >= HEARTBEAT {
+            self.since_last_send = Duration::ZERO;
+            return Ok(Turn::Send(pb::SubscribeResponse {
+                events: Vec::new(),
+                position: self.position.to_string(),
+                caught_up: true,
+            }));
         }
+        tokio::select! {
+            () = written => {}
+            () = tokio::time::sleep(POLL) => self.since_last_send += POLL,
+            () = draining.cancelled() => {}
+        }
+        Ok(Turn::Again)
     }
 }
 
-type EventStream = Pin<Box<dyn Stream<Item = Result<pb::SubscribeResponse, Status>> + Send>>;
+type EventStream = FeedStream<pb::SubscribeResponse>;
 
 #[tonic::async_trait]
 impl PurgeEvents for PurgeEventsHandler {
@@ -184,15 +170,14 @@ impl PurgeEvents for PurgeEventsHandler {
         };
         let cursor = Cursor {
             app: self.app.clone(),
-            draining: self.draining.clone(),
             position,
             batch,
             since_last_send: HEARTBEAT,
-            ended: false,
         };
-        let stream = futures::stream::unfold(cursor, |mut cursor| async move {
-            cursor.next().await.map(|item| (item, cursor))
-        });
-        Ok(Response::new(Box::pin(stream)))
+        Ok(Response::new(until_drained(
+            cursor,
+            self.draining.clone(),
+            "resume from your last position",
+        )))
     }
 }

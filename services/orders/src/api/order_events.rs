@@ -2,11 +2,10 @@
 //! Every event in commit order, with no gaps, from any position; heartbeats carry the current
 //! position when idle; a named subscription keeps its cursor on the server, moved by `Ack`.
 
-use std::pin::Pin;
 use std::time::Duration;
 
-use futures::Stream;
 use tenure_domain::{Problems, SharedClock, field_problem, parse_id};
+use tenure_grpc::feed::{Feed, FeedStream, Turn, until_drained};
 use tenure_grpc::{Limits, StreamSlot};
 use tenure_proto::orders::v1 as pb;
 use tenure_proto::orders::v1::order_events_server::{OrderEvents, OrderEventsServer};
@@ -97,66 +96,52 @@ fn position(problems: &mut Problems, field: &str, raw: &str, app: &Orders) -> Op
 
 /// Where a subscription stands.
 struct Cursor {
-    draining: CancellationToken,
     follower: Follower,
     clock: SharedClock,
     since_last_send: Duration,
-    ended: bool,
     /// Counts this subscription in `order_stream_subscribers` while it is open.
     _subscribed: SubscriberGuard,
     /// This stream's place under the principal's cap of open subscriptions.
     _slot: StreamSlot,
 }
 
-impl Cursor {
-    /// The next batch: events as soon as there are any, a heartbeat when idle long enough, and
-    /// UNAVAILABLE when the process drains, so the client resumes elsewhere.
-    async fn next(&mut self) -> Option<Result<pb::SubscribeResponse, Status>> {
-        if self.ended {
-            return None;
+#[tonic::async_trait]
+impl Feed for Cursor {
+    type Item = pb::SubscribeResponse;
+
+    /// Events as soon as there are any, and a heartbeat with the position when idle long enough.
+    async fn turn(
+        &mut self,
+        draining: &CancellationToken,
+    ) -> Result<Turn<pb::SubscribeResponse>, Status> {
+        let page = self.follower.read().await?;
+        if page.events.is_empty() {
+            if self.since_last_send >= HEARTBEAT {
+                self.since_last_send = Duration::ZERO;
+                return Ok(Turn::Send(pb::SubscribeResponse {
+                    events: Vec::new(),
+                    position: page.position.to_string(),
+                    caught_up: true,
+                }));
+            }
+            self.since_last_send += self.follower.wait(draining).await;
+            return Ok(Turn::Again);
         }
-        loop {
-            if self.draining.is_cancelled() {
-                self.ended = true;
-                return Some(Err(Status::unavailable(
-                    "the server is shutting down; resume from your last position",
-                )));
-            }
-            let page = match self.follower.read().await {
-                Ok(page) => page,
-                Err(error) => {
-                    self.ended = true;
-                    return Some(Err(Status::from(error)));
-                }
-            };
-            if page.events.is_empty() {
-                if self.since_last_send >= HEARTBEAT {
-                    self.since_last_send = Duration::ZERO;
-                    return Some(Ok(pb::SubscribeResponse {
-                        events: Vec::new(),
-                        position: page.position.to_string(),
-                        caught_up: true,
-                    }));
-                }
-                self.since_last_send += self.follower.wait(&self.draining).await;
-                continue;
-            }
-            self.since_last_send = Duration::ZERO;
-            let now = self.clock.now();
-            for event in &page.events {
-                let lag = (now - event.recorded_at).to_std().unwrap_or_default();
-                OrdersMetrics::process().event_delivered(lag);
-            }
-            return Some(Ok(pb::SubscribeResponse {
-                events: page.events.iter().map(convert::event).collect(),
-                position: page.position.to_string(),
-                caught_up: page.caught_up,
-            }));
+        self.since_last_send = Duration::ZERO;
+        let now = self.clock.now();
+        for event in &page.events {
+            let lag = (now - event.recorded_at).to_std().unwrap_or_default();
+            OrdersMetrics::process().event_delivered(lag);
         }
+        Ok(Turn::Send(pb::SubscribeResponse {
+            events: page.events.iter().map(convert::event).collect(),
+            position: page.position.to_string(),
+            caught_up: page.caught_up,
+        }))
     }
 }
 
-type EventStream = Pin<Box<dyn Stream<Item = Result<pb::SubscribeResponse, Status>> + Send>>;
+type EventStream = FeedStream<pb::SubscribeResponse>;
 
 impl OrderEventsHandler {
     async fn open(
@@ -226,18 +211,17 @@ impl OrderEventsHandler {
         // Held by the cursor until the stream ends however it ends.
         let slot = self.streams.subscribe(&call.caller)?;
         let cursor = Cursor {
-            draining: self.draining.clone(),
             follower: self.app.follow_events(call, wanted).await?,
             clock: self.app.clock.clone(),
             since_last_send: HEARTBEAT,
-            ended: false,
             _subscribed: OrdersMetrics::process().subscribed(),
             _slot: slot,
         };
-        Ok(Box::pin(futures::stream::unfold(
+        Ok(until_drained(
             cursor,
-            |mut cursor| async move { cursor.next().await.map(|item| (item, cursor)) },
-        )))
+            self.draining.clone(),
+            "resume from your last position",
+        ))
     }
 
     async fn acknowledge(

@@ -1,12 +1,11 @@
 //! GetOrder, ListOrders, GetOrderTimeline and WatchOrder: reads narrowed to the caller's reach, so
 //! another tenant's order answers exactly like a missing one.
 
-use std::pin::Pin;
 use std::time::Duration;
 
-use futures::Stream;
 use tenure_domain::{Problems, parse_id};
 use tenure_grpc::StreamSlot;
+use tenure_grpc::feed::{Feed, FeedStream, Turn, until_drained};
 use tenure_grpc::paging::Page;
 use tenure_proto::orders::v1 as pb;
 use tokio_util::sync::CancellationToken;
@@ -23,8 +22,7 @@ use crate::domain::records::{OrderFilter, Reach};
 const WATCH_POLL: Duration = Duration::from_millis(500);
 
 /// A stream of order updates.
-pub(crate) type WatchStream =
-    Pin<Box<dyn Stream<Item = Result<pb::WatchOrderResponse, Status>> + Send>>;
+pub(crate) type WatchStream = FeedStream<pb::WatchOrderResponse>;
 
 /// The order a request names; the call's span records it, so its trace names the order.
 pub(crate) fn order_id(problems: &mut Problems, raw: &str) -> Option<Uuid> {
@@ -200,15 +198,10 @@ impl Orders {
             app: self.clone(),
             reach,
             id,
-            draining,
             last: None,
             pending: Some(first),
-            ended: false,
         };
-        Ok(Box::pin(futures::stream::unfold(
-            watch,
-            |mut watch| async move { watch.next().await.map(|item| (item, watch)) },
-        )))
+        Ok(until_drained(watch, draining, "watch the order again"))
     }
 }
 
@@ -218,53 +211,47 @@ struct Watch {
     app: Orders,
     reach: Reach,
     id: Uuid,
-    draining: CancellationToken,
     last: Option<(pb::Order, Vec<pb::OrderStep>)>,
     pending: Option<(pb::Order, Vec<pb::OrderStep>, bool)>,
-    ended: bool,
 }
 
-impl Watch {
-    async fn next(&mut self) -> Option<Result<pb::WatchOrderResponse, Status>> {
-        if self.ended {
-            return None;
-        }
-        loop {
-            if self.draining.is_cancelled() {
-                self.ended = true;
-                return Some(Err(Status::unavailable(
-                    "the server is shutting down; watch the order again",
-                )));
-            }
-            let committed = self.app.engine.next_events_committed();
-            let current = match self.pending.take() {
-                Some(current) => current,
-                None => match self.app.timeline_of(self.reach, self.id).await {
-                    Ok(current) => current,
-                    Err(error) => {
-                        self.ended = true;
-                        return Some(Err(error.into()));
-                    }
-                },
+#[tonic::async_trait]
+impl Feed for Watch {
+    type Item = pb::WatchOrderResponse;
+
+    /// The order and its timeline whenever either changed, the last time once the order ended.
+    async fn turn(
+        &mut self,
+        draining: &CancellationToken,
+    ) -> Result<Turn<pb::WatchOrderResponse>, Status> {
+        let committed = self.app.engine.next_events_committed();
+        let current = match self.pending.take() {
+            Some(current) => current,
+            None => self.app.timeline_of(self.reach, self.id).await?,
+        };
+        let (order, steps, _) = current;
+        let changed = self
+            .last
+            .as_ref()
+            .is_none_or(|(last_order, last_steps)| last_order != &order || last_steps != &steps);
+        if changed {
+            let finished = order.finished_at.is_some();
+            self.last = Some((order.clone(), steps.clone()));
+            let response = pb::WatchOrderResponse {
+                order: Some(order),
+                steps,
             };
-            let (order, steps, _) = current;
-            let changed = self.last.as_ref().is_none_or(|(last_order, last_steps)| {
-                last_order != &order || last_steps != &steps
+            return Ok(if finished {
+                Turn::Last(response)
+            } else {
+                Turn::Send(response)
             });
-            if changed {
-                let finished = order.finished_at.is_some();
-                self.ended = finished;
-                self.last = Some((order.clone(), steps.clone()));
-                return Some(Ok(pb::WatchOrderResponse {
-                    order: Some(order),
-                    steps,
-                }));
-            }
-            tokio::select! {
-                () = committed => {}
-                () = tokio::time::sleep(WATCH_POLL) => {}
-                () = self.draining.cancelled() => {}
-            }
         }
+        tokio::select! {
+            () = committed => {}
+            () = tokio::time::sleep(WATCH_POLL) => {}
+            () = draining.cancelled() => {}
+        }
+        Ok(Turn::Again)
     }
 }
