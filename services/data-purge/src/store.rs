@@ -87,6 +87,15 @@ where
     Ok(())
 }
 
+/// Every row `select` finds, each read by `read`.
+pub(crate) async fn all_rows<T>(
+    conn: &impl sea_orm::ConnectionTrait,
+    select: &sea_orm::sea_query::SelectStatement,
+    read: impl Fn(&QueryResult) -> Result<T, PurgeError>,
+) -> Result<Vec<T>, PurgeError> {
+    conn.query_all(select).await?.iter().map(read).collect()
+}
+
 /// A column of a result row.
 pub(crate) fn column<T: TryGetable>(row: &QueryResult, name: &str) -> Result<T, PurgeError> {
     Ok(row.try_get::<T>("", name)?)

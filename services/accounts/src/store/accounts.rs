@@ -4,9 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait as _, ActiveValue, ColumnTrait as _, Condition, EntityTrait as _,
-    IntoActiveModel as _, Iterable as _, ModelTrait as _, PaginatorTrait as _, QueryFilter as _,
-    QueryOrder as _, QuerySelect as _, Set,
+    ActiveModelTrait as _, ActiveValue, ColumnTrait as _, Condition, EntityTrait,
+    IntoActiveModel as _, Iterable as _, ModelTrait as _, PaginatorTrait as _, PrimaryKeyTrait,
+    QueryFilter as _, QueryOrder as _, QuerySelect as _, Set,
 };
 use tenure_db::TenantTx;
 use tenure_domain::{AwsAccountId, RootEmail};
@@ -40,17 +40,32 @@ fn record(row: Option<aws_account::Model>) -> Result<Option<AccountRecord>, Acco
     row.map(rows::account_record).transpose()
 }
 
+/// The row of `E` with primary key `id`, only inside `tenant` (held in `tenant_column`) when one is
+/// given.
+async fn find_scoped<E>(
+    tx: &TenantTx,
+    tenant: Option<Uuid>,
+    id: Uuid,
+    tenant_column: E::Column,
+) -> Result<Option<E::Model>, AccountsError>
+where
+    E: EntityTrait,
+    <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
+{
+    let mut query = E::find_by_id(id);
+    if let Some(tenant) = tenant {
+        query = query.filter(tenant_column.eq(tenant));
+    }
+    Ok(query.one(&**tx).await?)
+}
+
 /// Reads a record by id, only inside `tenant` when one is given.
 pub(crate) async fn find_account(
     tx: &TenantTx,
     tenant: Option<Uuid>,
     id: Uuid,
 ) -> Result<Option<AccountRecord>, AccountsError> {
-    let mut query = aws_account::Entity::find_by_id(id);
-    if let Some(tenant) = tenant {
-        query = query.filter(aws_account::Column::TenantId.eq(tenant));
-    }
-    record(query.one(&**tx).await?)
+    record(find_scoped::<aws_account::Entity>(tx, tenant, id, aws_account::Column::TenantId).await?)
 }
 
 /// Reads the live record of an AWS account id, only inside `tenant` when one is given.
@@ -318,11 +333,9 @@ pub(crate) async fn find_subscription(
     tenant: Option<Uuid>,
     id: Uuid,
 ) -> Result<Option<SubscriptionRecord>, AccountsError> {
-    let mut query = subscription::Entity::find_by_id(id);
-    if let Some(tenant) = tenant {
-        query = query.filter(subscription::Column::TenantId.eq(tenant));
-    }
-    subscription(query.one(&**tx).await?)
+    subscription(
+        find_scoped::<subscription::Entity>(tx, tenant, id, subscription::Column::TenantId).await?,
+    )
 }
 
 /// The owning tenant of a subscription.

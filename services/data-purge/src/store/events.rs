@@ -9,7 +9,7 @@ use sea_orm::{ConnectionTrait, QueryResult, Statement};
 use tenure_domain::AwsAccountId;
 
 use crate::domain::{PurgeError, PurgeStreamEvent, SCHEMA_VERSION, ScopeKind};
-use crate::store::{account_column, column, insert_row, json, optional_time, to_json};
+use crate::store::{account_column, all_rows, column, insert_row, json, optional_time, to_json};
 
 const TABLE: &str = "purge_event";
 
@@ -128,11 +128,7 @@ pub(crate) async fn after(
         .order_by("position", Order::Asc)
         .limit(limit)
         .to_owned();
-    conn.query_all(&select)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+    all_rows(conn, &select, from_row).await
 }
 
 /// The position of the latest committed event; 0 before the first.

@@ -6,7 +6,7 @@ use sea_orm::{ConnectionTrait, QueryResult};
 use uuid::Uuid;
 
 use crate::domain::{Actor, LegalHold, PurgeError, Scope, ScopeKind};
-use crate::store::{account_column, column, insert_row, optional_time};
+use crate::store::{account_column, all_rows, column, insert_row, optional_time};
 
 const TABLE: &str = "legal_hold";
 
@@ -142,11 +142,7 @@ pub(crate) async fn active_in_tenant(
         .and_where(Expr::col("tenant_id").eq(tenant))
         .and_where(Expr::col("released_at").is_null())
         .order_by("placed_at", Order::Asc);
-    conn.query_all(&select)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+    all_rows(conn, &select, from_row).await
 }
 
 /// One page of holds, oldest first.
@@ -165,9 +161,5 @@ pub(crate) async fn list(
         .order_by("id", Order::Asc)
         .offset(offset)
         .limit(limit);
-    conn.query_all(&select)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+    all_rows(conn, &select, from_row).await
 }

@@ -6,7 +6,7 @@ use sea_orm::{ConnectionTrait, QueryResult};
 use uuid::Uuid;
 
 use crate::domain::{ChainLink, PurgeError, ReceiptBody, StoredReceipt};
-use crate::store::{column, insert_row};
+use crate::store::{all_rows, column, insert_row};
 
 const TABLE: &str = "receipt";
 
@@ -134,11 +134,7 @@ pub(crate) async fn list(
         .order_by("sequence", Order::Asc)
         .offset(offset)
         .limit(limit);
-    conn.query_all(&select)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+    all_rows(conn, &select, from_row).await
 }
 
 /// Receipts after `sequence`, in chain order, for the chain verification.
@@ -152,11 +148,7 @@ pub(crate) async fn after(
         .and_where(Expr::col("sequence").gt(i64::try_from(sequence).unwrap_or(i64::MAX)))
         .order_by("sequence", Order::Asc)
         .limit(limit);
-    conn.query_all(&select)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+    all_rows(conn, &select, from_row).await
 }
 
 /// Records the public key of `key_id` the first time it signs; a different key under a known id is
