@@ -109,6 +109,16 @@ struct Workspace {
 }
 
 impl Workspace {
+    /// The `src/` directory of the member `name`.
+    fn source_dir(&self, name: &str) -> PathBuf {
+        self.package(name)
+            .unwrap_or_else(|| panic!("{name} is not a workspace member"))
+            .manifest_path
+            .parent()
+            .expect("a manifest sits in its package directory")
+            .join("src")
+    }
+
     fn load() -> Self {
         let output = cargo(&["metadata", "--format-version", "1", "--no-deps"]);
         let metadata: Metadata =
@@ -346,14 +356,7 @@ fn handlers_reach_storage_only_through_the_application_layer() {
     let workspace = Workspace::load();
     let mut violations = Vec::new();
     for name in SERVICES_WITH_AN_APPLICATION_LAYER {
-        let service = workspace
-            .package(name)
-            .unwrap_or_else(|| panic!("{name} is not a workspace member"));
-        let src = service
-            .manifest_path
-            .parent()
-            .expect("a manifest sits in its package directory")
-            .join("src");
+        let src = workspace.source_dir(name);
         assert!(src.join("app.rs").is_file(), "{name} has no src/app.rs");
         let (mut api, mut app) = (vec![src.join("api.rs")], vec![src.join("app.rs")]);
         files_under(&src.join("api"), &mut api);
@@ -413,14 +416,7 @@ fn domain_and_application_types_hold_account_ids_and_states_typed() {
     let mut violations = Vec::new();
     let mut scanned = 0;
     for name in SERVICES {
-        let service = workspace
-            .package(name)
-            .unwrap_or_else(|| panic!("{name} is not a workspace member"));
-        let src = service
-            .manifest_path
-            .parent()
-            .expect("a manifest sits in its package directory")
-            .join("src");
+        let src = workspace.source_dir(name);
         let mut files = vec![src.join("domain.rs"), src.join("app.rs")];
         files_under(&src.join("domain"), &mut files);
         files_under(&src.join("app"), &mut files);
